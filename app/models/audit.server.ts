@@ -1,0 +1,49 @@
+import type { Db } from "../../db";
+
+/** Who is acting, carried from the request (or a workflow step) into every state change. */
+export interface Actor {
+  userId: string | null;
+  organizationId: string | null;
+  ip?: string | null;
+  requestId?: string | null;
+}
+
+export const SYSTEM_ACTOR: Actor = { userId: null, organizationId: null, ip: null, requestId: null };
+
+export interface AuditEntry {
+  action: string;
+  entityType: string;
+  entityId?: string | null;
+  before?: unknown;
+  after?: unknown;
+  /** Defaults to the actor's organisation. */
+  organizationId?: string | null;
+}
+
+/** Append one audit event; call it inside the transaction that makes the change it records. */
+export async function recordAudit(db: Db, actor: Actor, entry: AuditEntry): Promise<void> {
+  await db
+    .insertInto("audit_events")
+    .values({
+      actor_user_id: actor.userId,
+      organization_id: entry.organizationId === undefined ? actor.organizationId : entry.organizationId,
+      action: entry.action,
+      entity_type: entry.entityType,
+      entity_id: entry.entityId ?? null,
+      before: entry.before === undefined ? null : JSON.stringify(entry.before),
+      after: entry.after === undefined ? null : JSON.stringify(entry.after),
+      ip: actor.ip ?? null,
+      request_id: actor.requestId ?? null,
+    })
+    .execute();
+}
+
+export async function listAuditEvents(db: Db, organizationId: string, limit = 20) {
+  return db
+    .selectFrom("audit_events")
+    .select(["id", "at", "actor_user_id", "action", "entity_type", "entity_id"])
+    .where("organization_id", "=", organizationId)
+    .orderBy("id", "desc")
+    .limit(Math.min(Math.max(limit, 1), 100))
+    .execute();
+}

@@ -1,0 +1,29 @@
+import { Migrator, type Migration, type MigrationProvider } from "kysely";
+import type { Db } from "./index";
+import * as m0001 from "./migrations/0001_foundation";
+import * as m0002 from "./migrations/0002_outbox";
+
+/**
+ * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
+ * inside the Remix server bundle and in tests, with no compiled copies to keep in step.
+ */
+const MIGRATIONS: Record<string, Migration> = {
+  "0001_foundation": m0001,
+  "0002_outbox": m0002,
+};
+
+class InCodeMigrationProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return MIGRATIONS;
+  }
+}
+
+export async function migrateToLatest(db: Db): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new InCodeMigrationProvider() });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === "Error");
+    throw new Error(`migration ${failed?.migrationName ?? "?"} failed: ${String((error as Error).message ?? error)}`);
+  }
+  return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
