@@ -73,7 +73,8 @@ export function createDb(options: CreateDbOptions = {}): DbHandle {
     dataDir = path.resolve(options.dataDir ?? ".data");
     mkdirSync(dataDir, { recursive: true });
   }
-  const pglite = new PGlite(dataDir ? path.join(dataDir, "pg") : undefined, {
+  const pglite = new PGlite({
+    dataDir: dataDir ? path.join(dataDir, "pg") : undefined,
     parsers: { [PG_INT8_OID]: parseInt8FromAny },
   });
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
