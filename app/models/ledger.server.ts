@@ -1,0 +1,629 @@
+import { sql } from "kysely";
+import type { Db } from "../../db";
+import type {
+  LedgerAccountKind,
+  LedgerAccountsTable,
+  NormalSide,
+  OverdraftRule,
+  TransferPhase,
+} from "../../db/schema";
+import { DomainError } from "./errors";
+
+/**
+ * The ledger: the only source of truth for money.
+ *
+ * Invariants (checked by verifyLedger, asserted where they are made):
+ *  I1 every transfer moves one positive integer amount of fen from one account (debit) to another
+ *     (credit), so debits equal credits by construction;
+ *  I2 each account's four stored totals equal the sums over its transfers
+ *     (posted = single + post_pending; pending = pending transfers not yet resolved);
+ *  I3 an account whose rule forbids it never has debits (posted + pending) above credits posted,
+ *     or the mirror for assets; refused before any write, and the table's CHECK refuses the row;
+ *  I4 a transfer whose idempotency key was seen is returned, never applied twice;
+ *  I5 a pending transfer resolves at most once, by a post of at most its amount or a void;
+ *  I6 transfers are never updated or deleted (a trigger refuses it); corrections are new transfers.
+ *
+ * Concurrency: a transfer locks both accounts (FOR UPDATE, in id order so two transfers in opposite
+ * directions cannot deadlock), decides under the lock, then writes. Every function here must run
+ * in a transaction; given a plain Kysely it opens one.
+ */
+
+export type Fen = number;
+
+/** 1 trillion yuan: well inside 2^53 even after summing many of them. */
+export const MAX_TRANSFER_FEN: Fen = 100_000_000_000_000;
+const MAX_TEXT = 200;
+
+interface AccountKindRule {
+  normalSide: NormalSide;
+  overdraftRule: OverdraftRule;
+}
+
+/**
+ * The bank's view: a customer's wallet is money the bank owes (credit-normal, may not go below
+ * zero); loans receivable are money owed to the bank (debit-normal, may not be repaid past zero);
+ * gateway clearing and the bank's equity are the two open ends money enters and leaves by.
+ */
+export const ACCOUNT_KIND_RULES: Record<LedgerAccountKind, AccountKindRule> = {
+  wallet: { normalSide: "credit", overdraftRule: "debits_le_credits" },
+  escrow: { normalSide: "credit", overdraftRule: "debits_le_credits" },
+  market_fees: { normalSide: "credit", overdraftRule: "debits_le_credits" },
+  credit_line: { normalSide: "credit", overdraftRule: "debits_le_credits" },
+  interest_income: { normalSide: "credit", overdraftRule: "debits_le_credits" },
+  penalty_income: { normalSide: "credit", overdraftRule: "debits_le_credits" },
+  loans_receivable: { normalSide: "debit", overdraftRule: "credits_le_debits" },
+  gateway_clearing: { normalSide: "debit", overdraftRule: "none" },
+  bank_equity: { normalSide: "credit", overdraftRule: "none" },
+};
+
+type AccountRow = {
+  id: string;
+  code: string;
+  organization_id: string | null;
+  kind: LedgerAccountKind;
+  normal_side: NormalSide;
+  overdraft_rule: OverdraftRule;
+  debits_posted_fen: number;
+  credits_posted_fen: number;
+  debits_pending_fen: number;
+  credits_pending_fen: number;
+  version: number;
+  created_at: Date;
+};
+
+export interface TransferRow {
+  id: string;
+  idempotency_key: string;
+  kind: string;
+  reference: string;
+  phase: TransferPhase;
+  pending_id: string | null;
+  debit_account_id: string;
+  credit_account_id: string;
+  amount_fen: number;
+  created_by_user_id: string | null;
+  created_at: Date;
+}
+
+export interface TransferResult {
+  transfer: TransferRow;
+  /** True when the idempotency key had been seen: nothing was applied this time. */
+  replayed: boolean;
+}
+
+export interface AccountView {
+  id: string;
+  code: string;
+  kind: LedgerAccountKind;
+  organizationId: string | null;
+  normalSide: NormalSide;
+  /** Posted balance on the account's normal side. */
+  balanceFen: Fen;
+  /** Reserved by holds going out of this account. */
+  pendingFen: Fen;
+  /** Held on the way into this account, not yet spendable. */
+  incomingPendingFen: Fen;
+  /** What may still be drawn: balance less outgoing holds. */
+  availableFen: Fen;
+  createdAt: Date;
+}
+
+export interface TransferView {
+  id: string;
+  kind: string;
+  reference: string;
+  phase: TransferPhase;
+  pendingId: string | null;
+  amountFen: Fen;
+  direction: "debit" | "credit";
+  counterpartyCode: string;
+  createdAt: Date;
+}
+
+export interface LedgerViolation {
+  check: string;
+  detail: string;
+}
+
+function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
+  return db.isTransaction ? work(db) : db.transaction().execute(work);
+}
+
+function assertFen(amount: unknown, field: string): asserts amount is Fen {
+  if (typeof amount !== "number" || !Number.isSafeInteger(amount) || amount <= 0 || amount > MAX_TRANSFER_FEN) {
+    throw new DomainError("validation", `${field} must be a whole number of fen between 1 and ${MAX_TRANSFER_FEN}`, {
+      [field]: "must be a positive whole number of fen",
+    });
+  }
+}
+
+function assertText(value: unknown, field: string): asserts value is string {
+  if (typeof value !== "string" || value.length === 0 || value.length > MAX_TEXT) {
+    throw new DomainError("validation", `${field} is required (at most ${MAX_TEXT} characters)`, { [field]: "required" });
+  }
+}
+
+export function accountView(row: AccountRow): AccountView {
+  const credit = row.normal_side === "credit";
+  const balanceFen = credit
+    ? row.credits_posted_fen - row.debits_posted_fen
+    : row.debits_posted_fen - row.credits_posted_fen;
+  const pendingFen = credit ? row.debits_pending_fen : row.credits_pending_fen;
+  const incomingPendingFen = credit ? row.credits_pending_fen : row.debits_pending_fen;
+  return {
+    id: row.id,
+    code: row.code,
+    kind: row.kind,
+    organizationId: row.organization_id,
+    normalSide: row.normal_side,
+    balanceFen,
+    pendingFen,
+    incomingPendingFen,
+    availableFen: balanceFen - pendingFen,
+    createdAt: row.created_at,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts
+
+export interface AccountSpec {
+  kind: LedgerAccountKind;
+  /** null for the bank's platform-wide accounts that belong to no customer. */
+  organizationId: string | null;
+  /** Defaults to `<kind>:<organizationId>`, or `<kind>` for organisation-less accounts. */
+  code?: string;
+}
+
+export function accountCode(spec: AccountSpec): string {
+  return spec.code ?? (spec.organizationId ? `${spec.kind}:${spec.organizationId}` : spec.kind);
+}
+
+/** Get or create the account; safe under concurrency (the code is unique). */
+export async function ensureAccount(db: Db, spec: AccountSpec): Promise<AccountView> {
+  const code = accountCode(spec);
+  assertText(code, "code");
+  const rule = ACCOUNT_KIND_RULES[spec.kind];
+  if (!rule) throw new DomainError("validation", `unknown account kind ${spec.kind}`, { kind: "unknown" });
+  await db
+    .insertInto("ledger_accounts")
+    .values({
+      code,
+      organization_id: spec.organizationId,
+      kind: spec.kind,
+      normal_side: rule.normalSide,
+      overdraft_rule: rule.overdraftRule,
+    })
+    .onConflict((oc) => oc.column("code").doNothing())
+    .execute();
+  const row = await db.selectFrom("ledger_accounts").selectAll().where("code", "=", code).executeTakeFirstOrThrow();
+  if (row.kind !== spec.kind || row.organization_id !== spec.organizationId) {
+    throw new DomainError("conflict", `ledger account ${code} exists with another kind or owner`, { code: "taken" });
+  }
+  return accountView(row);
+}
+
+export async function findAccountByCode(db: Db, code: string): Promise<AccountView | null> {
+  const row = await db.selectFrom("ledger_accounts").selectAll().where("code", "=", code).executeTakeFirst();
+  return row ? accountView(row) : null;
+}
+
+export async function getAccount(db: Db, accountId: string): Promise<AccountView> {
+  const row = await db.selectFrom("ledger_accounts").selectAll().where("id", "=", accountId).executeTakeFirst();
+  if (!row) throw new DomainError("not_found", "ledger account not found");
+  return accountView(row);
+}
+
+export async function listAccountsForOrganization(db: Db, organizationId: string): Promise<AccountView[]> {
+  const rows = await db
+    .selectFrom("ledger_accounts")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .orderBy("kind")
+    .orderBy("code")
+    .execute();
+  return rows.map(accountView);
+}
+
+/** The tenancy rule for accounts: another organisation's account id is simply not found. */
+export async function getAccountForOrganization(db: Db, organizationId: string, accountId: string): Promise<AccountView> {
+  if (!isUuid(accountId)) throw new DomainError("not_found", "ledger account not found");
+  const row = await db
+    .selectFrom("ledger_accounts")
+    .selectAll()
+    .where("id", "=", accountId)
+    .where("organization_id", "=", organizationId)
+    .executeTakeFirst();
+  if (!row) throw new DomainError("not_found", "ledger account not found");
+  return accountView(row);
+}
+
+export function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}
+
+export async function listTransfersForAccount(
+  db: Db,
+  accountId: string,
+  options: { limit?: number } = {},
+): Promise<TransferView[]> {
+  const limit = Math.min(Math.max(options.limit ?? 50, 1), 200);
+  const rows = await db
+    .selectFrom("ledger_transfers as t")
+    .innerJoin("ledger_accounts as d", "d.id", "t.debit_account_id")
+    .innerJoin("ledger_accounts as c", "c.id", "t.credit_account_id")
+    .select([
+      "t.id",
+      "t.kind",
+      "t.reference",
+      "t.phase",
+      "t.pending_id",
+      "t.amount_fen",
+      "t.created_at",
+      "t.debit_account_id",
+      "d.code as debit_code",
+      "c.code as credit_code",
+    ])
+    .where((eb) => eb.or([eb("t.debit_account_id", "=", accountId), eb("t.credit_account_id", "=", accountId)]))
+    .orderBy("t.created_at", "desc")
+    .orderBy("t.id", "desc")
+    .limit(limit)
+    .execute();
+  return rows.map((r) => {
+    const direction = r.debit_account_id === accountId ? "debit" : "credit";
+    return {
+      id: r.id,
+      kind: r.kind,
+      reference: r.reference,
+      phase: r.phase,
+      pendingId: r.pending_id,
+      amountFen: r.amount_fen,
+      direction,
+      counterpartyCode: direction === "debit" ? r.credit_code : r.debit_code,
+      createdAt: r.created_at,
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transfers
+
+export interface TransferInput {
+  idempotencyKey: string;
+  /** What the money movement is, e.g. `order_payment`, `topup`, `escrow_hold`. */
+  kind: string;
+  /** The business object it belongs to, e.g. `order:<id>`. */
+  reference: string;
+  debitAccountId: string;
+  creditAccountId: string;
+  amountFen: Fen;
+  /** Reserve now (an escrow hold); resolve later with postPending or voidPending. */
+  pending?: boolean;
+  createdByUserId?: string | null;
+}
+
+async function lockAccounts(trx: Db, ids: string[]): Promise<Map<string, AccountRow>> {
+  for (const id of ids) {
+    if (!isUuid(id)) throw new DomainError("not_found", "ledger account not found");
+  }
+  const rows = await trx
+    .selectFrom("ledger_accounts")
+    .selectAll()
+    .where("id", "in", ids)
+    .orderBy("id")
+    .forUpdate()
+    .execute();
+  const byId = new Map(rows.map((r) => [r.id, r as AccountRow]));
+  for (const id of ids) {
+    if (!byId.has(id)) throw new DomainError("not_found", "ledger account not found");
+  }
+  return byId;
+}
+
+async function findTransferByKey(trx: Db, idempotencyKey: string): Promise<TransferRow | undefined> {
+  return trx.selectFrom("ledger_transfers").selectAll().where("idempotency_key", "=", idempotencyKey).executeTakeFirst();
+}
+
+function replayOrConflict(existing: TransferRow, expected: Partial<TransferRow>): TransferResult {
+  for (const [field, value] of Object.entries(expected) as [keyof TransferRow, unknown][]) {
+    if (value !== undefined && existing[field] !== value) {
+      throw new DomainError(
+        "idempotency_conflict",
+        `idempotency key ${existing.idempotency_key} was already used for a different transfer (${field} differs)`,
+        { idempotency_key: `already used with another ${field}` },
+      );
+    }
+  }
+  return { transfer: existing, replayed: true };
+}
+
+/** Room left on the limited side of an account, or Infinity when it has no rule. */
+function headroomFen(account: AccountRow, side: "debit" | "credit"): number {
+  if (side === "debit" && account.overdraft_rule === "debits_le_credits") {
+    return account.credits_posted_fen - account.debits_posted_fen - account.debits_pending_fen;
+  }
+  if (side === "credit" && account.overdraft_rule === "credits_le_debits") {
+    return account.debits_posted_fen - account.credits_posted_fen - account.credits_pending_fen;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+type Column = keyof Pick<
+  LedgerAccountsTable,
+  "debits_posted_fen" | "credits_posted_fen" | "debits_pending_fen" | "credits_pending_fen"
+>;
+
+/** Add (or subtract) amounts on one account's totals, guarded by its rule inside the UPDATE itself. */
+async function applyToAccount(trx: Db, accountId: string, deltas: Partial<Record<Column, number>>): Promise<void> {
+  const set: Record<string, ReturnType<typeof sql>> = { version: sql`version + 1` };
+  for (const [column, delta] of Object.entries(deltas) as [Column, number][]) {
+    if (delta !== 0) set[column] = sql`${sql.ref(column)} + ${delta}`;
+  }
+  const d = (c: Column) => deltas[c] ?? 0;
+  const updated = await trx
+    .updateTable("ledger_accounts")
+    .set(set)
+    .where("id", "=", accountId)
+    .where(
+      sql<boolean>`(overdraft_rule <> 'debits_le_credits'
+        or debits_posted_fen + ${d("debits_posted_fen")} + debits_pending_fen + ${d("debits_pending_fen")}
+           <= credits_posted_fen + ${d("credits_posted_fen")})
+        and (overdraft_rule <> 'credits_le_debits'
+        or credits_posted_fen + ${d("credits_posted_fen")} + credits_pending_fen + ${d("credits_pending_fen")}
+           <= debits_posted_fen + ${d("debits_posted_fen")})`,
+    )
+    .executeTakeFirst();
+  if (Number(updated.numUpdatedRows) !== 1) {
+    // Unreachable while the caller holds the row lock and checked the headroom: a bug, not a refusal.
+    throw new Error(`ledger invariant: guarded update of account ${accountId} matched no row`);
+  }
+}
+
+/**
+ * Move `amountFen` from the debit account to the credit account, or reserve it (pending).
+ * Refuses with `insufficient_funds` before writing anything when a limited account cannot cover it.
+ */
+export async function transfer(db: Db, input: TransferInput): Promise<TransferResult> {
+  assertText(input.idempotencyKey, "idempotency_key");
+  assertText(input.kind, "kind");
+  assertText(input.reference, "reference");
+  assertFen(input.amountFen, "amount_fen");
+  if (input.debitAccountId === input.creditAccountId) {
+    throw new DomainError("validation", "a transfer needs two different accounts", {
+      credit_account_id: "same as the debit account",
+    });
+  }
+  const phase: TransferPhase = input.pending ? "pending" : "single";
+  return inTransaction(db, async (trx) => {
+    const accounts = await lockAccounts(trx, [input.debitAccountId, input.creditAccountId]);
+    const existing = await findTransferByKey(trx, input.idempotencyKey);
+    if (existing) {
+      return replayOrConflict(existing, {
+        phase,
+        debit_account_id: input.debitAccountId,
+        credit_account_id: input.creditAccountId,
+        amount_fen: input.amountFen,
+        kind: input.kind,
+      });
+    }
+    const debit = accounts.get(input.debitAccountId)!;
+    const credit = accounts.get(input.creditAccountId)!;
+    if (headroomFen(debit, "debit") < input.amountFen) {
+      throw new DomainError("insufficient_funds", `account ${debit.code} cannot cover ${input.amountFen} fen`, {
+        amount_fen: "exceeds the available balance",
+      });
+    }
+    if (headroomFen(credit, "credit") < input.amountFen) {
+      throw new DomainError("insufficient_funds", `account ${credit.code} cannot take ${input.amountFen} fen more`, {
+        amount_fen: "exceeds the outstanding balance",
+      });
+    }
+    const pending = phase === "pending";
+    // Ascending id order, the same order the locks were taken in.
+    const writes: [string, Partial<Record<Column, number>>][] = [
+      [debit.id, pending ? { debits_pending_fen: input.amountFen } : { debits_posted_fen: input.amountFen }],
+      [credit.id, pending ? { credits_pending_fen: input.amountFen } : { credits_posted_fen: input.amountFen }],
+    ];
+    writes.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const [id, deltas] of writes) await applyToAccount(trx, id, deltas);
+    const row = await trx
+      .insertInto("ledger_transfers")
+      .values({
+        idempotency_key: input.idempotencyKey,
+        kind: input.kind,
+        reference: input.reference,
+        phase,
+        pending_id: null,
+        debit_account_id: input.debitAccountId,
+        credit_account_id: input.creditAccountId,
+        amount_fen: input.amountFen,
+        created_by_user_id: input.createdByUserId ?? null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return { transfer: row, replayed: false };
+  });
+}
+
+export interface ResolvePendingInput {
+  idempotencyKey: string;
+  pendingId: string;
+  /** Defaults to the pending transfer's kind. */
+  kind?: string;
+  /** Defaults to the pending transfer's reference. */
+  reference?: string;
+  createdByUserId?: string | null;
+}
+
+async function resolvePending(
+  db: Db,
+  input: ResolvePendingInput,
+  phase: "post_pending" | "void_pending",
+  postAmountFen: Fen | undefined,
+): Promise<TransferResult> {
+  assertText(input.idempotencyKey, "idempotency_key");
+  if (postAmountFen !== undefined) assertFen(postAmountFen, "amount_fen");
+  return inTransaction(db, async (trx) => {
+    if (!isUuid(input.pendingId)) throw new DomainError("not_found", "pending transfer not found");
+    const pending = await trx.selectFrom("ledger_transfers").selectAll().where("id", "=", input.pendingId).executeTakeFirst();
+    if (!pending || pending.phase !== "pending") throw new DomainError("not_found", "pending transfer not found");
+    // Every resolution of this hold locks the same two accounts, so they are serialised here.
+    const accounts = await lockAccounts(trx, [pending.debit_account_id, pending.credit_account_id]);
+    const amountFen = phase === "void_pending" ? pending.amount_fen : (postAmountFen ?? pending.amount_fen);
+    const existing = await findTransferByKey(trx, input.idempotencyKey);
+    if (existing) return replayOrConflict(existing, { phase, pending_id: pending.id, amount_fen: amountFen });
+    const resolved = await trx
+      .selectFrom("ledger_transfers")
+      .select(["id", "phase"])
+      .where("pending_id", "=", pending.id)
+      .executeTakeFirst();
+    if (resolved) {
+      throw new DomainError(
+        "invalid_state",
+        `the hold was already ${resolved.phase === "post_pending" ? "posted" : "voided"}`,
+        { pending_id: "already resolved" },
+      );
+    }
+    if (amountFen > pending.amount_fen) {
+      throw new DomainError("validation", `cannot post ${amountFen} fen from a hold of ${pending.amount_fen} fen`, {
+        amount_fen: "exceeds the amount held",
+      });
+    }
+    // Posting less than the hold releases the rest; neither side can cross its limit by this.
+    const posted = phase === "post_pending" ? amountFen : 0;
+    const writes: [string, Partial<Record<Column, number>>][] = [
+      [pending.debit_account_id, { debits_pending_fen: -pending.amount_fen, debits_posted_fen: posted }],
+      [pending.credit_account_id, { credits_pending_fen: -pending.amount_fen, credits_posted_fen: posted }],
+    ];
+    writes.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const [id, deltas] of writes) {
+      if (!accounts.has(id)) throw new Error("ledger invariant: hold account not locked");
+      await applyToAccount(trx, id, deltas);
+    }
+    const row = await trx
+      .insertInto("ledger_transfers")
+      .values({
+        idempotency_key: input.idempotencyKey,
+        kind: input.kind ?? pending.kind,
+        reference: input.reference ?? pending.reference,
+        phase,
+        pending_id: pending.id,
+        debit_account_id: pending.debit_account_id,
+        credit_account_id: pending.credit_account_id,
+        amount_fen: amountFen,
+        created_by_user_id: input.createdByUserId ?? null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return { transfer: row, replayed: false };
+  });
+}
+
+/** Post a hold: move `amountFen` (default: all of it, at most all of it) and release the rest. */
+export async function postPending(db: Db, input: ResolvePendingInput & { amountFen?: Fen }): Promise<TransferResult> {
+  return resolvePending(db, input, "post_pending", input.amountFen);
+}
+
+/** Release a hold in full: nothing moves. */
+export async function voidPending(db: Db, input: ResolvePendingInput): Promise<TransferResult> {
+  return resolvePending(db, input, "void_pending", undefined);
+}
+
+export async function getTransfer(db: Db, transferId: string): Promise<TransferRow | undefined> {
+  if (!isUuid(transferId)) return undefined;
+  return db.selectFrom("ledger_transfers").selectAll().where("id", "=", transferId).executeTakeFirst();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification
+
+/**
+ * Every ledger invariant in one query: stored totals against the transfers (I2), limits (I3),
+ * debits against credits overall (I1), and the shape of each hold's resolution (I5).
+ * An empty list means the books are sound.
+ */
+export async function verifyLedger(db: Db): Promise<LedgerViolation[]> {
+  const { rows } = await sql<LedgerViolation>`
+    with movements as (
+      select debit_account_id as account_id, amount_fen as dp, 0::bigint as cp, 0::bigint as dpen, 0::bigint as cpen
+        from ledger_transfers where phase in ('single', 'post_pending')
+      union all
+      select credit_account_id, 0, amount_fen, 0, 0
+        from ledger_transfers where phase in ('single', 'post_pending')
+      union all
+      select t.debit_account_id, 0, 0, t.amount_fen, 0
+        from ledger_transfers t
+        where t.phase = 'pending' and not exists (select 1 from ledger_transfers r where r.pending_id = t.id)
+      union all
+      select t.credit_account_id, 0, 0, 0, t.amount_fen
+        from ledger_transfers t
+        where t.phase = 'pending' and not exists (select 1 from ledger_transfers r where r.pending_id = t.id)
+    ),
+    computed as (
+      select account_id, sum(dp) as dp, sum(cp) as cp, sum(dpen) as dpen, sum(cpen) as cpen
+        from movements group by account_id
+    )
+    select 'stored_totals_match_transfers' as "check",
+           a.code || ': stored debits/credits posted ' || a.debits_posted_fen || '/' || a.credits_posted_fen
+             || ' pending ' || a.debits_pending_fen || '/' || a.credits_pending_fen
+             || ', from transfers ' || coalesce(c.dp, 0) || '/' || coalesce(c.cp, 0)
+             || ' pending ' || coalesce(c.dpen, 0) || '/' || coalesce(c.cpen, 0) as detail
+      from ledger_accounts a left join computed c on c.account_id = a.id
+      where a.debits_posted_fen <> coalesce(c.dp, 0) or a.credits_posted_fen <> coalesce(c.cp, 0)
+         or a.debits_pending_fen <> coalesce(c.dpen, 0) or a.credits_pending_fen <> coalesce(c.cpen, 0)
+    union all
+    select 'no_overdraft', a.code || ' (' || a.overdraft_rule || '): debits ' || a.debits_posted_fen || '+'
+             || a.debits_pending_fen || ' pending, credits ' || a.credits_posted_fen || '+' || a.credits_pending_fen || ' pending'
+      from ledger_accounts a
+      where (a.overdraft_rule = 'debits_le_credits' and a.debits_posted_fen + a.debits_pending_fen > a.credits_posted_fen)
+         or (a.overdraft_rule = 'credits_le_debits' and a.credits_posted_fen + a.credits_pending_fen > a.debits_posted_fen)
+    union all
+    select 'debits_equal_credits', 'all accounts: debits posted ' || sum(debits_posted_fen) || ', credits posted '
+             || sum(credits_posted_fen) || ', debits pending ' || sum(debits_pending_fen) || ', credits pending '
+             || sum(credits_pending_fen)
+      from ledger_accounts
+      having sum(debits_posted_fen) <> sum(credits_posted_fen) or sum(debits_pending_fen) <> sum(credits_pending_fen)
+    union all
+    select 'hold_resolution', 'transfer ' || r.id || ' resolves ' || r.pending_id
+             || case when p.phase <> 'pending' then ' which is not a hold'
+                     when r.debit_account_id <> p.debit_account_id or r.credit_account_id <> p.credit_account_id
+                       then ' with other accounts'
+                     else ' for ' || r.amount_fen || ' fen, more than the ' || p.amount_fen || ' held' end
+      from ledger_transfers r join ledger_transfers p on p.id = r.pending_id
+      where p.phase <> 'pending'
+         or r.debit_account_id <> p.debit_account_id or r.credit_account_id <> p.credit_account_id
+         or r.amount_fen > p.amount_fen
+    union all
+    select 'transfer_shape', 'transfer ' || id || ': amount ' || amount_fen
+      from ledger_transfers where amount_fen <= 0 or debit_account_id = credit_account_id
+  `.execute(db);
+  return rows;
+}
+
+export async function ledgerTotals(db: Db): Promise<{
+  accountCount: number;
+  transferCount: number;
+  walletLiabilitiesFen: Fen;
+  pendingFen: Fen;
+}> {
+  const accounts = await db
+    .selectFrom("ledger_accounts")
+    .select((eb) => [
+      eb.fn.countAll<number>().as("account_count"),
+      sql<number>`coalesce(sum(case when kind = 'wallet' then credits_posted_fen - debits_posted_fen else 0 end), 0)::bigint`.as(
+        "wallet_fen",
+      ),
+      sql<number>`coalesce(sum(debits_pending_fen), 0)::bigint`.as("pending_fen"),
+    ])
+    .executeTakeFirstOrThrow();
+  const transfers = await db
+    .selectFrom("ledger_transfers")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .executeTakeFirstOrThrow();
+  return {
+    accountCount: Number(accounts.account_count),
+    transferCount: Number(transfers.n),
+    walletLiabilitiesFen: Number(accounts.wallet_fen),
+    pendingFen: Number(accounts.pending_fen),
+  };
+}
