@@ -2,7 +2,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import { PGliteDialect } from "kysely-pglite-dialect";
 import pg from "pg";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Database } from "./schema";
 
@@ -69,16 +69,71 @@ export function createDb(options: CreateDbOptions = {}): DbHandle {
   }
 
   let dataDir: string | undefined;
+  let releaseLock = () => {};
   if (!options.inMemory) {
     dataDir = path.resolve(options.dataDir ?? ".data");
     mkdirSync(dataDir, { recursive: true });
+    releaseLock = lockDataDir(dataDir);
   }
   const pglite = new PGlite({
     dataDir: dataDir ? path.join(dataDir, "pg") : undefined,
     parsers: { [PG_INT8_OID]: parseInt8FromAny },
   });
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
-  return { db, mode: "embedded", location: dataDir ?? "memory", close: () => db.destroy() };
+  return {
+    db,
+    mode: "embedded",
+    location: dataDir ?? "memory",
+    close: async () => {
+      try {
+        await db.destroy();
+      } finally {
+        releaseLock();
+      }
+    },
+  };
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * PGlite is one process's database: a second process opening the same folder would corrupt it.
+ * A lock file naming the owner's pid refuses the second opener; a dead owner's lock is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const lockPath = path.join(dataDir, "pglite.lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lockPath, String(process.pid), { flag: "wx" });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const owner = Number(readFileSync(lockPath, "utf8").trim());
+      if (owner && owner !== process.pid && processIsAlive(owner)) {
+        throw new Error(
+          `the embedded database in ${dataDir} is open in process ${owner} (PGlite allows one process at a time): ` +
+            "stop that process first, or use PostgreSQL with DATABASE_URL",
+        );
+      }
+      unlinkSync(lockPath);
+    }
+  }
+  const release = () => {
+    try {
+      if (readFileSync(lockPath, "utf8").trim() === String(process.pid)) unlinkSync(lockPath);
+    } catch {
+      // already gone
+    }
+  };
+  process.once("exit", release);
+  return release;
 }
 
 export async function pingDb(db: Db): Promise<void> {

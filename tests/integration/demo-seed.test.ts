@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DbHandle } from "../../db";
+import { DEMO_LOGINS, seedDemoData } from "../../app/models/demo-seed.server";
+import { listAccountsForOrganization, verifyLedger } from "../../app/models/ledger.server";
+import { listMembershipsForUser } from "../../app/models/organizations.server";
+import { verifyPassword } from "../../app/models/passwords.server";
+import { isValidUscc } from "../../app/models/uscc";
+import { createTestDatabase } from "../support/db";
+
+describe("demo data", () => {
+  let handle: DbHandle;
+  beforeAll(async () => {
+    handle = await createTestDatabase({ poolMax: 4 });
+  });
+  afterAll(async () => {
+    await handle?.close();
+  });
+
+  it("seeds every demo login once, with valid company codes and a ledger that verifies", async () => {
+    const first = await seedDemoData(handle.db, { password: "s3cret-demo" });
+    expect(first.seeded).toBe(true);
+    const second = await seedDemoData(handle.db, { password: "s3cret-demo" });
+    expect(second.seeded).toBe(false);
+
+    const users = await handle.db.selectFrom("users").select(["id", "email", "password_hash"]).execute();
+    expect(users.map((u) => u.email).sort()).toEqual(DEMO_LOGINS.map((l) => l.email).sort());
+    expect(await verifyPassword("s3cret-demo", users[0].password_hash)).toBe(true);
+    expect(await verifyPassword("demo1234", users[0].password_hash)).toBe(false);
+
+    const orgs = await handle.db.selectFrom("organizations").select(["kind", "name", "uscc"]).execute();
+    expect(new Set(orgs.map((o) => o.kind))).toEqual(
+      new Set(["bank", "core_enterprise", "dealer", "market_operator", "merchant", "buyer"]),
+    );
+    for (const org of orgs) expect(isValidUscc(org.uscc ?? ""), org.name).toBe(true);
+    expect(orgs.find((o) => o.kind === "core_enterprise")?.name).toBe("华通电器");
+
+    const dealer = users.find((u) => u.email === "dealer@demo.test")!;
+    const memberships = await listMembershipsForUser(handle.db, dealer.id);
+    expect(memberships.length).toBe(2);
+    const wallets = await listAccountsForOrganization(handle.db, memberships[0].organizationId);
+    expect(wallets.find((a) => a.kind === "wallet")?.balanceFen).toBeGreaterThan(0);
+    expect(await verifyLedger(handle.db)).toEqual([]);
+    const audits = await handle.db.selectFrom("audit_events").select("action").execute();
+    expect(audits.filter((a) => a.action === "organization.created")).toHaveLength(orgs.length);
+  });
+});
