@@ -54,6 +54,12 @@ export const ACCOUNT_KIND_RULES: Record<LedgerAccountKind, AccountKindRule> = {
   loans_receivable: { normalSide: "debit", overdraftRule: "credits_le_debits" },
   gateway_clearing: { normalSide: "debit", overdraftRule: "none" },
   bank_equity: { normalSide: "credit", overdraftRule: "none" },
+  // Trade credit a core enterprise grants a dealer: the unused limit, what is owed on account,
+  // and the open end limits are issued from. Charging on account moves credit to receivable, so
+  // the same row lock that stops an overdraft stops a credit limit being exceeded.
+  trade_credit: { normalSide: "credit", overdraftRule: "debits_le_credits" },
+  trade_receivable: { normalSide: "credit", overdraftRule: "debits_le_credits" },
+  credit_limits_issued: { normalSide: "debit", overdraftRule: "none" },
 };
 
 type AccountRow = {

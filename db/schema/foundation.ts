@@ -102,6 +102,9 @@ export const LEDGER_ACCOUNT_KINDS = [
   "gateway_clearing",
   "credit_line",
   "bank_equity",
+  "trade_credit",
+  "trade_receivable",
+  "credit_limits_issued",
 ] as const;
 export type LedgerAccountKind = (typeof LEDGER_ACCOUNT_KINDS)[number];
 

@@ -1,0 +1,196 @@
+import type { Db } from "../../db";
+import { recordAudit, type Actor } from "./audit.server";
+import { DomainError } from "./errors";
+import { accountView, ensureAccount, isUuid, transfer, type AccountView, type Fen } from "./ledger.server";
+
+/**
+ * Trade credit between a core enterprise and one of its dealers, kept in the ledger:
+ *  - `trade_credit:<link>` (the dealer's): the unused part of the limit;
+ *  - `trade_receivable:<link>` (the core enterprise's): what the dealer owes on account;
+ *  - `credit_limits_issued:<core>`: where limits come from and go back to.
+ * limit = unused + owed. An on-account charge moves unused → owed and is refused by the ledger's
+ * own lock and rule when it would exceed the limit, however many orders arrive at once.
+ */
+
+export interface CreditParties {
+  /** The dealer link (relationship) id: one credit line per core enterprise and dealer. */
+  linkId: string;
+  coreEnterpriseId: string;
+  dealerId: string;
+}
+
+export interface CreditSummary {
+  limitFen: Fen;
+  usedFen: Fen;
+  availableFen: Fen;
+}
+
+interface CreditAccounts {
+  credit: AccountView;
+  receivable: AccountView;
+  issued: AccountView;
+}
+
+export async function ensureCreditAccounts(db: Db, parties: CreditParties): Promise<CreditAccounts> {
+  const credit = await ensureAccount(db, {
+    kind: "trade_credit",
+    organizationId: parties.dealerId,
+    code: `trade_credit:${parties.linkId}`,
+  });
+  const receivable = await ensureAccount(db, {
+    kind: "trade_receivable",
+    organizationId: parties.coreEnterpriseId,
+    code: `trade_receivable:${parties.linkId}`,
+  });
+  const issued = await ensureAccount(db, {
+    kind: "credit_limits_issued",
+    organizationId: parties.coreEnterpriseId,
+    code: `credit_limits_issued:${parties.coreEnterpriseId}`,
+  });
+  return { credit, receivable, issued };
+}
+
+function summarise(credit: AccountView, receivable: AccountView): CreditSummary {
+  // Holds on the credit line (none today) would count as used: available is what may be drawn.
+  const usedFen = receivable.balanceFen + credit.pendingFen;
+  return { limitFen: credit.balanceFen + receivable.balanceFen, usedFen, availableFen: credit.availableFen };
+}
+
+export async function creditSummary(db: Db, linkId: string): Promise<CreditSummary> {
+  if (!isUuid(linkId)) return { limitFen: 0, usedFen: 0, availableFen: 0 };
+  const rows = await db
+    .selectFrom("ledger_accounts")
+    .selectAll()
+    .where("code", "in", [`trade_credit:${linkId}`, `trade_receivable:${linkId}`])
+    .execute();
+  const credit = rows.find((r) => r.kind === "trade_credit");
+  const receivable = rows.find((r) => r.kind === "trade_receivable");
+  if (!credit || !receivable) return { limitFen: 0, usedFen: 0, availableFen: 0 };
+  return summarise(accountView(credit), accountView(receivable));
+}
+
+/**
+ * Set the limit to `limitFen`. Lowering it below what is owed is refused (the ledger will not let
+ * the unused part go negative). Two changes at once are serialised on the credit account's lock.
+ */
+export async function setCreditLimit(
+  db: Db,
+  actor: Actor,
+  parties: CreditParties,
+  limitFen: Fen,
+): Promise<CreditSummary> {
+  if (!Number.isSafeInteger(limitFen) || limitFen < 0 || limitFen > 100_000_000_000_000) {
+    throw new DomainError("validation", "Credit limit must be a whole number of fen, zero or more", {
+      credit_limit_fen: "must be zero or more",
+    });
+  }
+  const run = async (trx: Db) => {
+    const accounts = await ensureCreditAccounts(trx, parties);
+    // Lock first, then read: the delta must be computed from totals nobody else is changing.
+    const locked = await trx
+      .selectFrom("ledger_accounts")
+      .selectAll()
+      .where("id", "in", [accounts.credit.id, accounts.receivable.id].sort())
+      .orderBy("id")
+      .forUpdate()
+      .execute();
+    const credit = accountView(locked.find((r) => r.id === accounts.credit.id)!);
+    const receivable = accountView(locked.find((r) => r.id === accounts.receivable.id)!);
+    const before = summarise(credit, receivable);
+    const delta = limitFen - before.limitFen;
+    if (delta === 0) return before;
+    if (delta < 0 && -delta > credit.availableFen) {
+      throw new DomainError(
+        "validation",
+        `The dealer already owes ${before.usedFen} fen on account: the limit cannot go below that`,
+        { credit_limit_fen: "below the credit in use" },
+      );
+    }
+    // Under the lock the n-th change of this limit has one key: a racing duplicate cannot apply.
+    const idempotencyKey = `credit_limit:${parties.linkId}:${await limitChangeCount(trx, accounts.credit.id)}`;
+    await transfer(trx, {
+      idempotencyKey,
+      kind: delta > 0 ? "credit_limit_raised" : "credit_limit_lowered",
+      reference: `dealer_link:${parties.linkId}`,
+      debitAccountId: delta > 0 ? accounts.issued.id : accounts.credit.id,
+      creditAccountId: delta > 0 ? accounts.credit.id : accounts.issued.id,
+      amountFen: Math.abs(delta),
+      createdByUserId: actor.userId,
+    });
+    const after = { ...before, limitFen, availableFen: before.availableFen + delta };
+    await recordAudit(trx, actor, {
+      action: "dealer_link.credit_limit_set",
+      entityType: "dealer_link",
+      entityId: parties.linkId,
+      before: { credit_limit_fen: before.limitFen },
+      after: { credit_limit_fen: limitFen },
+    });
+    return after;
+  };
+  return db.isTransaction ? run(db) : db.transaction().execute(run);
+}
+
+async function limitChangeCount(db: Db, creditAccountId: string): Promise<number> {
+  const row = await db
+    .selectFrom("ledger_transfers")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where((eb) =>
+      eb.and([
+        eb.or([eb("debit_account_id", "=", creditAccountId), eb("credit_account_id", "=", creditAccountId)]),
+        eb("kind", "in", ["credit_limit_raised", "credit_limit_lowered"]),
+      ]),
+    )
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/**
+ * Charge an order to the dealer's account. Refused with `insufficient_funds` naming the available
+ * credit when it does not fit. Idempotent per `reference` (e.g. `order:<id>`).
+ */
+export async function chargeOnAccount(
+  db: Db,
+  parties: CreditParties,
+  input: { reference: string; amountFen: Fen; createdByUserId?: string | null },
+) {
+  const accounts = await ensureCreditAccounts(db, parties);
+  try {
+    return await transfer(db, {
+      idempotencyKey: `on_account_charge:${input.reference}`,
+      kind: "on_account_charge",
+      reference: input.reference,
+      debitAccountId: accounts.credit.id,
+      creditAccountId: accounts.receivable.id,
+      amountFen: input.amountFen,
+      createdByUserId: input.createdByUserId ?? null,
+    });
+  } catch (error) {
+    if (error instanceof DomainError && error.code === "insufficient_funds") {
+      const summary = await creditSummary(db, parties.linkId);
+      throw new DomainError(
+        "insufficient_funds",
+        `This order (${input.amountFen} fen) exceeds the credit available (${summary.availableFen} fen of ${summary.limitFen} fen)`,
+        { payment_method: "exceeds the available credit" },
+      );
+    }
+    throw error;
+  }
+}
+
+/** Give credit back when an on-account amount is paid, cancelled or returned. */
+export async function restoreCredit(
+  db: Db,
+  parties: CreditParties,
+  input: { idempotencyKey: string; reference: string; amountFen: Fen; kind?: string; createdByUserId?: string | null },
+) {
+  const accounts = await ensureCreditAccounts(db, parties);
+  return transfer(db, {
+    idempotencyKey: input.idempotencyKey,
+    kind: input.kind ?? "on_account_restore",
+    reference: input.reference,
+    debitAccountId: accounts.receivable.id,
+    creditAccountId: accounts.credit.id,
+    amountFen: input.amountFen,
+    createdByUserId: input.createdByUserId ?? null,
+  });
+}
