@@ -1,0 +1,243 @@
+import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { Link, useLoaderData } from "@remix-run/react";
+import { RouteError } from "~/components/route-error";
+import { formatDateTime, formatFen, formatInteger, translateDynamic, translateWithParams, isMessageKey, type Locale } from "~/i18n";
+import { pageTitle } from "~/i18n/meta";
+import { useLocale, useT } from "~/i18n/react";
+import { listAuditEvents } from "~/models/audit.server";
+import { displayNames } from "~/models/auth.server";
+import { ledgerTotals, listAccountsForOrganization, verifyLedger } from "~/models/ledger.server";
+import { listNotifications } from "~/models/notifications.server";
+import { requireOrgContext } from "~/models/tenancy.server";
+
+export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "dashboard.title");
+
+const NOTIFICATIONS_SHOWN = 10;
+const ACTIVITY_SHOWN = 15;
+
+export async function loader({ request, context }: LoaderFunctionArgs) {
+  const { organization, user } = await requireOrgContext(request, context);
+  const organizationId = organization.organizationId;
+  const { db } = context;
+
+  const accounts = await listAccountsForOrganization(db, organizationId);
+  const notifications = await listNotifications(db, { userId: user.id, organizationId, limit: NOTIFICATIONS_SHOWN });
+  const events = await listAuditEvents(db, organizationId, ACTIVITY_SHOWN);
+  const names = await displayNames(
+    db,
+    events.flatMap((e) => (e.actor_user_id ? [e.actor_user_id] : [])),
+  );
+
+  // Platform-wide figures are the bank's business only; nobody else's dashboard runs these queries.
+  const platform =
+    organization.kind === "bank" ? { totals: await ledgerTotals(db), violations: await verifyLedger(db) } : null;
+
+  return {
+    organization: {
+      id: organizationId,
+      name: organization.name,
+      nameEn: organization.nameEn,
+      kind: organization.kind,
+      uscc: organization.uscc,
+      roles: organization.roles,
+    },
+    accounts: accounts.map((a) => ({
+      id: a.id,
+      code: a.code,
+      kind: a.kind,
+      balanceFen: a.balanceFen,
+      pendingFen: a.pendingFen,
+      availableFen: a.availableFen,
+    })),
+    notifications: notifications.map((n) => ({
+      id: n.id,
+      topic: n.topic,
+      params: n.params as Record<string, string>,
+      createdAt: n.createdAt,
+      unread: n.readAt === null,
+    })),
+    activity: events.map((e) => ({
+      id: String(e.id),
+      at: e.at,
+      action: e.action,
+      actor: e.actor_user_id ? (names.get(e.actor_user_id) ?? null) : null,
+    })),
+    platform,
+  };
+}
+
+function notificationText(locale: Locale, topic: string, params: Record<string, string>): string {
+  const key = `notification.${topic}`;
+  if (!isMessageKey(key)) return topic;
+  const shown: Record<string, string> = { ...params };
+  // A role travels as its code; show it in the reader's language.
+  if (params.role) shown.role = translateDynamic(locale, `role.${params.role}`, params.role);
+  return translateWithParams(locale, key, shown);
+}
+
+export default function Dashboard() {
+  const { organization, accounts, notifications, activity, platform } = useLoaderData<typeof loader>();
+  const t = useT();
+  const locale = useLocale();
+  const kindKey = `kind.${organization.kind}` as const;
+  const nextKey = `dashboard.next.${organization.kind}` as const;
+
+  return (
+    <div className="dashboard">
+      <section className="org-heading">
+        <div>
+          <p className="eyebrow">{t(kindKey)}</p>
+          <h1>{locale === "en" && organization.nameEn ? organization.nameEn : organization.name}</h1>
+          {locale === "en" && organization.nameEn ? <p className="subtle">{organization.name}</p> : null}
+        </div>
+        <dl className="facts">
+          <div>
+            <dt>{t("dashboard.uscc")}</dt>
+            <dd className="mono">{organization.uscc ?? t("dashboard.noUscc")}</dd>
+          </div>
+          <div>
+            <dt>{t("dashboard.yourRoles")}</dt>
+            <dd>
+              {organization.roles.map((role) => (
+                <span key={role} className="tag">
+                  {translateDynamic(locale, `role.${role}`, role)}
+                </span>
+              ))}
+            </dd>
+          </div>
+        </dl>
+      </section>
+
+      <p className="notice">
+        <strong>{t("dashboard.comingSoon")}</strong> {t(nextKey)}
+      </p>
+
+      {platform ? (
+        <section className="panel" aria-labelledby="platform-heading">
+          <h2 id="platform-heading">{t("dashboard.platform")}</h2>
+          <div className="figures">
+            <div className="figure">
+              <span className="figure-label">{t("dashboard.accountCount")}</span>
+              <span className="figure-value num">{formatInteger(platform.totals.accountCount, locale)}</span>
+            </div>
+            <div className="figure">
+              <span className="figure-label">{t("dashboard.transferCount")}</span>
+              <span className="figure-value num">{formatInteger(platform.totals.transferCount, locale)}</span>
+            </div>
+            <div className="figure">
+              <span className="figure-label">{t("dashboard.walletLiabilities")}</span>
+              <span className="figure-value num">{formatFen(platform.totals.walletLiabilitiesFen, locale)}</span>
+            </div>
+            <div className="figure">
+              <span className="figure-label">{t("dashboard.pendingTotal")}</span>
+              <span className="figure-value num">{formatFen(platform.totals.pendingFen, locale)}</span>
+            </div>
+          </div>
+          <h3>{t("dashboard.ledgerCheck")}</h3>
+          {platform.violations.length === 0 ? (
+            <p className="status-ok" data-testid="ledger-ok">
+              ✓ {t("dashboard.ledgerOk")}
+            </p>
+          ) : (
+            <div className="status-bad" role="alert">
+              <p>{t("dashboard.ledgerViolations", { count: platform.violations.length })}</p>
+              <ul>
+                {platform.violations.map((v, i) => (
+                  <li key={i}>
+                    <code>{v.check}</code> {v.detail}
+                  </li>
+                ))}
+              </ul>
+            </div>
+          )}
+        </section>
+      ) : null}
+
+      <section className="panel" aria-labelledby="balances-heading">
+        <h2 id="balances-heading">{t("dashboard.balances")}</h2>
+        {accounts.length === 0 ? (
+          <p className="empty">{t("dashboard.balancesEmpty")}</p>
+        ) : (
+          <div className="table-wrap">
+            <table className="data" data-testid="balances">
+              <thead>
+                <tr>
+                  <th scope="col">{t("table.account")}</th>
+                  <th scope="col">{t("table.kind")}</th>
+                  <th scope="col" className="num">
+                    {t("table.balance")}
+                  </th>
+                  <th scope="col" className="num">
+                    {t("table.pending")}
+                  </th>
+                  <th scope="col" className="num">
+                    {t("table.available")}
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {accounts.map((a) => (
+                  <tr key={a.id}>
+                    <td>
+                      <Link to={`/accounts/${a.id}`} className="mono">
+                        {a.code}
+                      </Link>
+                    </td>
+                    <td>{translateDynamic(locale, `account.${a.kind}`, a.kind)}</td>
+                    <td className="num">{formatFen(a.balanceFen, locale)}</td>
+                    <td className="num">{formatFen(a.pendingFen, locale)}</td>
+                    <td className="num">{formatFen(a.availableFen, locale)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+
+      <div className="columns">
+        <section className="panel" aria-labelledby="inbox-heading">
+          <h2 id="inbox-heading">{t("dashboard.notifications")}</h2>
+          {notifications.length === 0 ? (
+            <p className="empty">{t("dashboard.notificationsEmpty")}</p>
+          ) : (
+            <ul className="feed">
+              {notifications.map((n) => (
+                <li key={n.id} className={n.unread ? "unread" : undefined}>
+                  <span>
+                    {n.unread ? <span className="dot" title={t("dashboard.unread")} aria-label={t("dashboard.unread")} /> : null}
+                    {notificationText(locale, n.topic, n.params)}
+                  </span>
+                  <time dateTime={new Date(n.createdAt).toISOString()}>{formatDateTime(n.createdAt, locale)}</time>
+                </li>
+              ))}
+            </ul>
+          )}
+        </section>
+
+        <section className="panel" aria-labelledby="activity-heading">
+          <h2 id="activity-heading">{t("dashboard.activity")}</h2>
+          {activity.length === 0 ? (
+            <p className="empty">{t("dashboard.activityEmpty")}</p>
+          ) : (
+            <ul className="feed">
+              {activity.map((e) => (
+                <li key={e.id}>
+                  <span>
+                    {translateDynamic(locale, `audit.${e.action}`, e.action)}
+                    <span className="subtle"> · {e.actor ?? t("audit.system")}</span>
+                  </span>
+                  <time dateTime={new Date(e.at).toISOString()}>{formatDateTime(e.at, locale)}</time>
+                </li>
+              ))}
+            </ul>
+          )}
+        </section>
+      </div>
+    </div>
+  );
+}
+
+export function ErrorBoundary() {
+  return <RouteError />;
+}
