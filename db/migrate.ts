@@ -2,6 +2,7 @@ import { Migrator, type Migration, type MigrationProvider } from "kysely";
 import type { Db } from "./index";
 import * as m0001 from "./migrations/0001_foundation";
 import * as m0002 from "./migrations/0002_outbox";
+import * as m0003 from "./migrations/0003_catalog";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -10,6 +11,7 @@ import * as m0002 from "./migrations/0002_outbox";
 const MIGRATIONS: Record<string, Migration> = {
   "0001_foundation": m0001,
   "0002_outbox": m0002,
+  "0003_catalog": m0003,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -1,7 +1,9 @@
 import type { FoundationTables } from "./foundation";
 import type { OutboxTables } from "./outbox";
+import type { CatalogTables } from "./catalog";
 
 export * from "./foundation";
 export * from "./outbox";
+export * from "./catalog";
 
-export interface Database extends FoundationTables, OutboxTables {}
+export interface Database extends FoundationTables, OutboxTables, CatalogTables {}
