@@ -4,6 +4,7 @@ import { SYSTEM_ACTOR } from "./audit.server";
 import { ensureAccount, transfer, type AccountView } from "./ledger.server";
 import { addMembership, createOrganization } from "./organizations.server";
 import { hashPassword } from "./passwords.server";
+import { seedSupplyChainDemo } from "./supply-chain-seed.server";
 import { usccCheckCharacter } from "./uscc";
 
 /** Demo organisations and logins: a contract other tools and the README rely on. */
@@ -118,6 +119,7 @@ export async function seedDemoData(
     await move("market_payment", wallets.buyer, wallets.merchant, 1_280_000);
     await move("market_commission", wallets.merchant, marketFees, 38_400);
     await move("escrow_hold", wallets.buyer, wallets.merchant, 356_000, true);
+    await seedSupplyChainDemo(trx, { core: orgIds.core, dealer: orgIds.dealer, dealer2: orgIds.dealer2 });
   });
   return { seeded: true, logins };
 }
