@@ -13,12 +13,32 @@ export interface AppConfig {
   /** Seed demo data on an empty database. Always on in embedded mode; SEED_DEMO=1 in server mode. */
   seedDemo: boolean;
   cookieSecure: boolean;
+  /** Where browsers and the gateway reach us (callbacks, return URLs); no trailing slash. */
+  publicUrl: string;
+  /** The e-Pay gateway's API and pay pages; by default the built-in sandbox on this server. */
+  epayBaseUrl: string;
+  epayMerchantId: string;
+  /** Shared HMAC secret with the gateway; the default only suits the sandbox. */
+  epaySecret: string;
+  /** Serve the sandbox gateway under /sandbox/epay (EPAY_SANDBOX=0 turns it off). */
+  epaySandboxEnabled: boolean;
+  /** Sandbox delivers every callback twice, with random delays, so they overtake each other. */
+  epaySandboxChaos: boolean;
+}
+
+/** Only the sandbox may run on this; a real gateway issues its own secret. */
+export const EPAY_SANDBOX_DEFAULT_SECRET = "rongtong-epay-sandbox-secret-not-for-production";
+
+function withoutTrailingSlash(url: string): string {
+  return url.replace(/\/+$/, "");
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const databaseUrl = env.DATABASE_URL || undefined;
+  const port = Number(env.PORT ?? 3000);
+  const publicUrl = withoutTrailingSlash(env.PUBLIC_URL || `http://localhost:${port}`);
   return {
-    port: Number(env.PORT ?? 3000),
+    port,
     databaseUrl,
     redisUrl: env.REDIS_URL || undefined,
     redisPrefix: env.REDIS_PREFIX || "rongtong",
@@ -27,5 +47,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     demoPassword: env.DEMO_PASSWORD || "demo1234",
     seedDemo: databaseUrl ? env.SEED_DEMO === "1" || env.SEED_DEMO === "true" : env.SEED_DEMO !== "0",
     cookieSecure: env.COOKIE_SECURE === "1" || env.COOKIE_SECURE === "true",
+    publicUrl,
+    epayBaseUrl: withoutTrailingSlash(env.EPAY_BASE_URL || `${publicUrl}/sandbox/epay`),
+    epayMerchantId: env.EPAY_MERCHANT_ID || "rongtong",
+    epaySecret: env.EPAY_SECRET || EPAY_SANDBOX_DEFAULT_SECRET,
+    epaySandboxEnabled: env.EPAY_SANDBOX !== "0",
+    epaySandboxChaos: env.EPAY_SANDBOX_CHAOS === "1" || env.EPAY_SANDBOX_CHAOS === "true",
   };
 }

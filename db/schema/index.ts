@@ -1,9 +1,11 @@
 import type { FoundationTables } from "./foundation";
 import type { OutboxTables } from "./outbox";
 import type { CatalogTables } from "./catalog";
+import type { PaymentsTables } from "./payments";
 
 export * from "./foundation";
 export * from "./outbox";
 export * from "./catalog";
+export * from "./payments";
 
-export interface Database extends FoundationTables, OutboxTables, CatalogTables {}
+export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables {}
