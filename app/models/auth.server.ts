@@ -2,7 +2,8 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { sql } from "kysely";
 import type { Db } from "../../db";
 import { recordAudit, type Actor } from "./audit.server";
-import { listMembershipsForUser } from "./organizations.server";
+import type { Role } from "../../db/schema";
+import { listMembershipsForUser, type OrganizationMembership } from "./organizations.server";
 import { burnPasswordCheck, verifyPassword } from "./passwords.server";
 
 /**
@@ -93,6 +94,32 @@ async function minutesUntilAllowed(db: Db, column: "email_normalized" | "ip", va
   return Math.min(THROTTLE_WINDOW_MINUTES, Math.max(1, Number(row?.minutes ?? 1)));
 }
 
+// Where a fresh login lands: the organisation where the user carries the most responsibility
+// (an owner's own company before one where they only buy), active before suspended, then by name
+// so the choice is stable. Switching is one click away.
+const ROLE_WEIGHT: Record<Role, number> = {
+  owner: 0,
+  platform_admin: 1,
+  admin: 2,
+  credit_officer: 3,
+  operations: 4,
+  finance: 5,
+  sales: 6,
+  purchaser: 7,
+  viewer: 8,
+};
+
+export function defaultOrganization(memberships: readonly OrganizationMembership[]): OrganizationMembership | undefined {
+  const weight = (m: OrganizationMembership) => Math.min(...m.roles.map((r) => ROLE_WEIGHT[r] ?? 9));
+  return [...memberships].sort(
+    (a, b) =>
+      Number(a.status !== "active") - Number(b.status !== "active") ||
+      weight(a) - weight(b) ||
+      a.name.localeCompare(b.name, "zh-CN") ||
+      a.organizationId.localeCompare(b.organizationId),
+  )[0];
+}
+
 export async function login(db: Db, input: LoginInput): Promise<LoginResult> {
   const email = normalizeEmail(input.email);
   const ip = input.ip ?? null;
@@ -138,8 +165,7 @@ export async function login(db: Db, input: LoginInput): Promise<LoginResult> {
     return { ok: false, reason: "invalid" };
   }
 
-  const memberships = await listMembershipsForUser(db, user.id);
-  const active = memberships.find((m) => m.status === "active") ?? memberships[0];
+  const active = defaultOrganization(await listMembershipsForUser(db, user.id));
   if (!active) return { ok: false, reason: "no_organization" };
 
   const token = newToken();

@@ -66,6 +66,11 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   };
 }
 
+/** Account codes embed the owner's UUID; its first 8 hex digits identify it well enough to read. */
+function shortCode(code: string): string {
+  return code.replace(/\b([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, "$1…");
+}
+
 function notificationText(locale: Locale, topic: string, params: Record<string, string>): string {
   const key = `notification.${topic}`;
   if (!isMessageKey(key)) return topic;
@@ -179,8 +184,8 @@ export default function Dashboard() {
                 {accounts.map((a) => (
                   <tr key={a.id}>
                     <td>
-                      <Link to={`/accounts/${a.id}`} className="mono">
-                        {a.code}
+                      <Link to={`/accounts/${a.id}`} className="mono" title={a.code}>
+                        {shortCode(a.code)}
                       </Link>
                     </td>
                     <td>{translateDynamic(locale, `account.${a.kind}`, a.kind)}</td>

@@ -21,8 +21,10 @@ export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "login.tit
 
 // A document POST only passes on the headers a route names: keep the throttle's Retry-After.
 export const headers: HeadersFunction = ({ actionHeaders }) => {
+  const headers = new Headers();
   const retryAfter = actionHeaders.get("Retry-After");
-  return retryAfter ? { "Retry-After": retryAfter } : {};
+  if (retryAfter) headers.set("Retry-After", retryAfter);
+  return headers;
 };
 
 // Messages are catalogue keys, translated when rendered, so the same schema serves both languages.
@@ -55,7 +57,8 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   if (session && (await listMembershipsForUser(context.db, session.user.id)).length > 0) {
     throw redirect(redirectTo);
   }
-  return { redirectTo };
+  // The hint about printed demo logins only where the server seeds them.
+  return { redirectTo, showDemoHint: context.config.seedDemo };
 }
 
 export async function action({ request, context }: ActionFunctionArgs) {
@@ -107,7 +110,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
 }
 
 export default function Login() {
-  const { redirectTo } = useLoaderData<typeof loader>();
+  const { redirectTo, showDemoHint } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const navigation = useNavigation();
   const t = useT();
@@ -174,7 +177,7 @@ export default function Login() {
             {t("login.submit")}
           </button>
         </Form>
-        <p className="subtle small">{t("login.demoHint")}</p>
+        {showDemoHint ? <p className="subtle small">{t("login.demoHint")}</p> : null}
       </section>
     </div>
   );

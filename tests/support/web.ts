@@ -23,7 +23,7 @@ export async function startTestServer(
   options: { dbMode?: DbMode; cookieSecure?: boolean; jobs?: JobsHandle } = {},
 ): Promise<TestServer> {
   const build = await loadBuild();
-  const config = { ...readConfig({}), sessionSecret: TEST_SESSION_SECRET, cookieSecure: options.cookieSecure ?? false };
+  const config = { ...readConfig({ NODE_ENV: "test" }), sessionSecret: TEST_SESSION_SECRET, cookieSecure: options.cookieSecure ?? false };
   const app = createApp({
     build,
     db,
