@@ -39,6 +39,9 @@ function boot(env: NodeJS.ProcessEnv): Running {
     cwd: ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group, so cleanup after a failed assertion can end tsx *and* the node
+    // process it starts (killing tsx alone would orphan the server and its PGlite lock).
+    detached: true,
   });
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -88,7 +91,15 @@ describe("npm start in embedded mode", () => {
   });
 
   afterAll(async () => {
-    for (const running of started) if (running.child.exitCode === null) running.child.kill("SIGKILL");
+    for (const running of started) {
+      if (running.child.exitCode === null && running.child.pid) {
+        try {
+          process.kill(-running.child.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    }
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
