@@ -1,0 +1,83 @@
+import { randomUUID } from "node:crypto";
+import type { Db, DbHandle } from "../../db";
+import type { Actor } from "../../app/models/audit.server";
+import { createSku, type Sku, type SkuInput } from "../../app/models/catalog.server";
+import { createDealerLink, type DealerLinkWithCredit } from "../../app/models/dealers.server";
+import { createEmbeddedTestDatabase, createTestDatabase } from "../support/db";
+
+/** Small factories for the catalogue, pricing and dealer tests: each call makes fresh tenants. */
+
+export const ENGINES = [
+  ["PostgreSQL", () => createTestDatabase({ poolMax: 20 })],
+  ["PGlite", () => createEmbeddedTestDatabase()],
+] as const satisfies readonly (readonly [string, () => Promise<DbHandle>])[];
+
+export async function newOrg(db: Db, kind: "core_enterprise" | "dealer", name = `${kind}-${randomUUID().slice(0, 8)}`): Promise<string> {
+  const row = await db.insertInto("organizations").values({ kind, name }).returning("id").executeTakeFirstOrThrow();
+  return row.id;
+}
+
+export async function newUser(db: Db): Promise<string> {
+  const row = await db
+    .insertInto("users")
+    .values({ email: `u-${randomUUID()}@test.example`, display_name: "Tester", password_hash: "x" })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+export function actorOf(organizationId: string, userId: string | null = null): Actor {
+  return { userId, organizationId, ip: "127.0.0.1", requestId: null };
+}
+
+let skuCounter = 0;
+export function skuInput(overrides: Partial<SkuInput> = {}): SkuInput {
+  skuCounter += 1;
+  return {
+    code: `T-${String(skuCounter).padStart(5, "0")}`,
+    name: "华通 1.5匹 变频挂机",
+    spec: "KFR-35GW",
+    unit: "台",
+    packSize: 1,
+    moq: 1,
+    basePriceFen: 279_900,
+    taxRateBps: 1300,
+    stockOnHand: 100,
+    ...overrides,
+  };
+}
+
+export async function makeSku(db: Db, coreEnterpriseId: string, overrides: Partial<SkuInput> = {}): Promise<Sku> {
+  return createSku(db, actorOf(coreEnterpriseId), coreEnterpriseId, skuInput(overrides));
+}
+
+export async function makeLink(
+  db: Db,
+  coreEnterpriseId: string,
+  options: { dealerId?: string; tierId?: string | null; creditLimitFen?: number; region?: string } = {},
+): Promise<DealerLinkWithCredit> {
+  const dealerId = options.dealerId ?? (await newOrg(db, "dealer"));
+  return createDealerLink(db, actorOf(coreEnterpriseId), {
+    coreEnterpriseId,
+    dealerId,
+    tierId: options.tierId ?? null,
+    region: options.region ?? "浙江省杭州市",
+    paymentTermsDays: 30,
+    creditLimitFen: options.creditLimitFen ?? 0,
+  });
+}
+
+/** Count the statements a piece of work sends (for "a constant number of queries"). */
+export function countingDb(db: Db): { db: Db; count: () => number } {
+  let n = 0;
+  const counted = db.withPlugin({
+    transformQuery(args) {
+      n += 1;
+      return args.node;
+    },
+    async transformResult(args) {
+      return args.result;
+    },
+  });
+  return { db: counted, count: () => n };
+}
