@@ -4,6 +4,7 @@ import * as m0001 from "./migrations/0001_foundation";
 import * as m0002 from "./migrations/0002_outbox";
 import * as m0003 from "./migrations/0003_catalog";
 import * as m0004 from "./migrations/0004_payments";
+import * as m0005 from "./migrations/0005_orders";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -14,6 +15,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0002_outbox": m0002,
   "0003_catalog": m0003,
   "0004_payments": m0004,
+  "0005_orders": m0005,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

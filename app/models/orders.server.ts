@@ -1,0 +1,1390 @@
+import { sql, type Selectable, type Updateable } from "kysely";
+import type { Db } from "../../db";
+import type { OrderLinesTable, OrdersTable, PaymentMethod, Role } from "../../db/schema";
+import { recordAudit, type Actor } from "./audit.server";
+import { getSkusByCodes, orderQuantityProblem, releaseStock, reserveStock, returnStock, shipStock, type Sku } from "./catalog.server";
+import { chargeOnAccount, restoreCredit, type CreditParties } from "./credit.server";
+import { findActiveDealerLink, type DealerLink } from "./dealers.server";
+import { DomainError } from "./errors";
+import { ensureAccount, isUuid, transfer, type Fen } from "./ledger.server";
+import {
+  availableEvents,
+  findTransition,
+  INITIAL_STATUS,
+  type OrderEvent,
+  type OrderKind,
+  type OrderParty,
+  type OrderStatus,
+} from "./order-states";
+import { quotePrices, shanghaiDate } from "./pricing.server";
+
+/**
+ * Dealer orders: the cart, the four order flows, payment (wallet, e-Pay, on account, financing),
+ * shipments, receipt, cancellation and returns. Every change locks the order row, asks the state
+ * machine (order-states.ts) whether the event is allowed for this party, moves the money through
+ * the ledger with idempotency keys derived from the order, and appends to the order's timeline
+ * and the audit log — all in one transaction.
+ */
+
+export const ORDER_LIMITS = {
+  maxLines: 200,
+  maxQuickOrderBytes: 256 * 1024,
+  maxReasonChars: 500,
+  maxNoteChars: 1_000,
+  pageSize: 50,
+} as const;
+
+export type OrderRow = Selectable<OrdersTable>;
+export type OrderLineRow = Selectable<OrderLinesTable>;
+
+const DEALER_APPROVER_ROLES: readonly Role[] = ["owner", "admin"];
+
+const orderNotFound = () => new DomainError("not_found", "order not found");
+
+function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
+  return db.isTransaction ? work(db) : db.transaction().execute(work);
+}
+
+function requireText(value: string | null | undefined, field: string, max: number): string {
+  const text = (value ?? "").trim();
+  if (!text) throw new DomainError("validation", `${field} is required`, { [field]: "required" });
+  if (text.length > max) throw new DomainError("validation", `${field} must be at most ${max} characters`, { [field]: "too_long" });
+  return text;
+}
+
+/** Round half to even, once, at the posting: amount × rate_bps / 10,000 in whole fen. */
+export function applyRateBps(amountFen: Fen, rateBps: number): Fen {
+  const numerator = BigInt(amountFen) * BigInt(rateBps);
+  const quotient = numerator / 10_000n;
+  const remainder = numerator % 10_000n;
+  const twice = remainder * 2n;
+  if (twice > 10_000n || (twice === 10_000n && quotient % 2n === 1n)) return Number(quotient + 1n);
+  return Number(quotient);
+}
+
+function addDays(businessDate: string, days: number): string {
+  const [y, m, d] = businessDate.split("-").map(Number);
+  const date = new Date(Date.UTC(y, m - 1, d + days));
+  return date.toISOString().slice(0, 10);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/** Who the acting organisation is to this order; null when it is neither party (→ 404). */
+export function partyOf(order: Pick<OrderRow, "dealer_id" | "core_enterprise_id">, organizationId: string | null): OrderParty | null {
+  if (organizationId === null) return "system";
+  if (order.dealer_id === organizationId) return "dealer";
+  if (order.core_enterprise_id === organizationId) return "core_enterprise";
+  return null;
+}
+
+const orderColumns = [
+  "o.id",
+  "o.number",
+  "o.kind",
+  "o.status",
+  "o.core_enterprise_id",
+  "o.dealer_id",
+  "o.dealer_link_id",
+  "o.season_id",
+  "o.original_order_id",
+  "o.payment_method",
+  "o.total_fen",
+  "o.deposit_fen",
+  "o.paid_fen",
+  sql<string | null>`to_char(o.due_on, 'YYYY-MM-DD')`.as("due_on"),
+  "o.note",
+  "o.reason",
+  "o.created_by_user_id",
+  "o.submitted_at",
+  "o.confirmed_at",
+  "o.paid_at",
+  "o.shipped_at",
+  "o.received_at",
+  "o.closed_at",
+  "o.created_at",
+  "o.updated_at",
+] as const;
+
+function orderQuery(db: Db) {
+  return db.selectFrom("orders as o").select(orderColumns);
+}
+
+async function lockOrder(trx: Db, organizationId: string | null, orderId: string): Promise<{ order: OrderRow; party: OrderParty }> {
+  if (!isUuid(orderId)) throw orderNotFound();
+  const order = await orderQuery(trx).where("o.id", "=", orderId).forUpdate().executeTakeFirst();
+  if (!order) throw orderNotFound();
+  const party = partyOf(order, organizationId);
+  if (!party) throw orderNotFound();
+  return { order: order as OrderRow, party };
+}
+
+export interface OrderDetail {
+  order: OrderRow;
+  party: OrderParty;
+  dealerName: string;
+  coreEnterpriseName: string;
+  lines: OrderLineRow[];
+  shipments: { id: string; carrier: string; trackingNumber: string; shippedAt: Date; lines: { orderLineId: string; quantity: number }[] }[];
+  events: { id: number; at: Date; event: string; fromStatus: string | null; toStatus: string; note: string | null; actorName: string | null }[];
+  /** What the acting party may do now (buttons). */
+  actions: OrderEvent[];
+  onAccountOutstandingFen: Fen;
+  returns: { id: string; number: string; status: string; totalFen: Fen }[];
+}
+
+/** One order as its dealer or its supplier sees it; anyone else gets not_found. */
+export async function getOrder(db: Db, organizationId: string, orderId: string): Promise<OrderDetail> {
+  if (!isUuid(orderId)) throw orderNotFound();
+  const order = await orderQuery(db)
+    .where("o.id", "=", orderId)
+    .where((eb) => eb.or([eb("o.dealer_id", "=", organizationId), eb("o.core_enterprise_id", "=", organizationId)]))
+    .executeTakeFirst();
+  if (!order) throw orderNotFound();
+  const party = partyOf(order, organizationId)!;
+  const names = await db
+    .selectFrom("organizations")
+    .select(["id", "name"])
+    .where("id", "in", [order.dealer_id, order.core_enterprise_id])
+    .execute();
+  const lines = await db.selectFrom("order_lines").selectAll().where("order_id", "=", order.id).orderBy("line_no").execute();
+  const shipmentRows = await db
+    .selectFrom("shipments as s")
+    .leftJoin("shipment_lines as sl", "sl.shipment_id", "s.id")
+    .select(["s.id", "s.carrier", "s.tracking_number", "s.shipped_at", "sl.order_line_id", "sl.quantity"])
+    .where("s.order_id", "=", order.id)
+    .orderBy("s.shipped_at")
+    .orderBy("s.id")
+    .execute();
+  const shipments: OrderDetail["shipments"] = [];
+  for (const row of shipmentRows) {
+    let shipment = shipments.find((s) => s.id === row.id);
+    if (!shipment) {
+      shipment = { id: row.id, carrier: row.carrier, trackingNumber: row.tracking_number, shippedAt: row.shipped_at, lines: [] };
+      shipments.push(shipment);
+    }
+    if (row.order_line_id && row.quantity) shipment.lines.push({ orderLineId: row.order_line_id, quantity: row.quantity });
+  }
+  const events = await db
+    .selectFrom("order_events as e")
+    .leftJoin("users as u", "u.id", "e.actor_user_id")
+    .select(["e.id", "e.at", "e.event", "e.from_status", "e.to_status", "e.note", "u.display_name"])
+    .where("e.order_id", "=", order.id)
+    .orderBy("e.id")
+    .execute();
+  const returns = await db
+    .selectFrom("orders")
+    .select(["id", "number", "status", "total_fen"])
+    .where("original_order_id", "=", order.id)
+    .orderBy("created_at")
+    .execute();
+  return {
+    order: order as OrderRow,
+    party,
+    dealerName: names.find((n) => n.id === order.dealer_id)?.name ?? "",
+    coreEnterpriseName: names.find((n) => n.id === order.core_enterprise_id)?.name ?? "",
+    lines,
+    shipments,
+    events: events.map((e) => ({
+      id: e.id,
+      at: e.at,
+      event: e.event,
+      fromStatus: e.from_status,
+      toStatus: e.to_status,
+      note: e.note,
+      actorName: e.display_name,
+    })),
+    actions: availableEvents(order.kind, order.status as OrderStatus, party),
+    onAccountOutstandingFen: await onAccountOutstanding(db, order.id),
+    returns: returns.map((r) => ({ id: r.id, number: r.number, status: r.status, totalFen: r.total_fen })),
+  };
+}
+
+export interface OrderListItem {
+  id: string;
+  number: string;
+  kind: OrderKind;
+  status: string;
+  counterpartyName: string;
+  totalFen: Fen;
+  paidFen: Fen;
+  paymentMethod: PaymentMethod | null;
+  dueOn: string | null;
+  createdAt: Date;
+}
+
+export interface ListOrdersOptions {
+  status?: string | null;
+  kind?: OrderKind | null;
+  /** Only orders with this counterparty (a dealer for a core enterprise, or the reverse). */
+  counterpartyId?: string | null;
+  after?: string | null;
+  limit?: number;
+}
+
+function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString("base64url");
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (Array.isArray(value) && typeof value[0] === "string" && typeof value[1] === "string" && isUuid(value[1]) && !Number.isNaN(Date.parse(value[0]))) {
+      return [value[0], value[1]];
+    }
+  } catch {
+    // fall through
+  }
+  throw new DomainError("validation", "after must be a cursor from a previous page", { after: "invalid_cursor" });
+}
+
+/** The acting organisation's orders, newest first, in keyset pages. */
+export async function listOrders(
+  db: Db,
+  organizationId: string,
+  options: ListOrdersOptions = {},
+): Promise<{ items: OrderListItem[]; nextCursor: string | null }> {
+  const limit = Math.min(Math.max(options.limit ?? ORDER_LIMITS.pageSize, 1), 100);
+  let query = db
+    .selectFrom("orders as o")
+    .innerJoin("organizations as d", "d.id", "o.dealer_id")
+    .innerJoin("organizations as c", "c.id", "o.core_enterprise_id")
+    .select([
+      "o.id",
+      "o.number",
+      "o.kind",
+      "o.status",
+      "o.dealer_id",
+      "d.name as dealer_name",
+      "c.name as core_name",
+      "o.total_fen",
+      "o.paid_fen",
+      "o.payment_method",
+      sql<string | null>`to_char(o.due_on, 'YYYY-MM-DD')`.as("due_on"),
+      "o.created_at",
+    ])
+    .where((eb) => eb.or([eb("o.dealer_id", "=", organizationId), eb("o.core_enterprise_id", "=", organizationId)]));
+  // A dealer's cart is its own business until submitted: a supplier never sees drafts.
+  query = query.where((eb) => eb.or([eb("o.status", "!=", "draft"), eb("o.dealer_id", "=", organizationId)]));
+  if (options.status) query = query.where("o.status", "=", options.status);
+  if (options.kind) query = query.where("o.kind", "=", options.kind);
+  if (options.counterpartyId && isUuid(options.counterpartyId)) {
+    const id = options.counterpartyId;
+    query = query.where((eb) => eb.or([eb("o.dealer_id", "=", id), eb("o.core_enterprise_id", "=", id)]));
+  }
+  if (options.after) {
+    const [at, id] = decodeCursor(options.after);
+    query = query.where(sql<boolean>`(o.created_at, o.id) < (${at}::timestamptz, ${id}::uuid)`);
+  }
+  const rows = await query.orderBy("o.created_at", "desc").orderBy("o.id", "desc").limit(limit + 1).execute();
+  const page = rows.slice(0, limit);
+  return {
+    items: page.map((r) => ({
+      id: r.id,
+      number: r.number,
+      kind: r.kind,
+      status: r.status,
+      counterpartyName: r.dealer_id === organizationId ? r.core_name : r.dealer_name,
+      totalFen: r.total_fen,
+      paidFen: r.paid_fen,
+      paymentMethod: r.payment_method,
+      dueOn: r.due_on,
+      createdAt: r.created_at,
+    })),
+    nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].created_at, page[page.length - 1].id) : null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+export async function getOrderSettings(db: Db, organizationId: string): Promise<{ autoReceiptDays: number; approvalThresholdFen: Fen | null }> {
+  const row = await db.selectFrom("order_settings").selectAll().where("organization_id", "=", organizationId).executeTakeFirst();
+  return { autoReceiptDays: row?.auto_receipt_days ?? 7, approvalThresholdFen: row?.approval_threshold_fen ?? null };
+}
+
+export async function updateOrderSettings(
+  db: Db,
+  actor: Actor,
+  organizationId: string,
+  input: { autoReceiptDays?: number; approvalThresholdFen?: Fen | null },
+): Promise<void> {
+  if (input.autoReceiptDays !== undefined && (!Number.isSafeInteger(input.autoReceiptDays) || input.autoReceiptDays < 1 || input.autoReceiptDays > 60)) {
+    throw new DomainError("validation", "Auto-receipt days must be a whole number from 1 to 60", { auto_receipt_days: "1 to 60" });
+  }
+  if (input.approvalThresholdFen != null && (!Number.isSafeInteger(input.approvalThresholdFen) || input.approvalThresholdFen <= 0)) {
+    throw new DomainError("validation", "The approval threshold must be a positive amount (or empty for none)", {
+      approval_threshold_fen: "positive amount or empty",
+    });
+  }
+  await inTransaction(db, async (trx) => {
+    const before = await getOrderSettings(trx, organizationId);
+    const values = {
+      organization_id: organizationId,
+      auto_receipt_days: input.autoReceiptDays ?? before.autoReceiptDays,
+      approval_threshold_fen: input.approvalThresholdFen === undefined ? before.approvalThresholdFen : input.approvalThresholdFen,
+    };
+    await trx
+      .insertInto("order_settings")
+      .values(values)
+      .onConflict((oc) =>
+        oc.column("organization_id").doUpdateSet({
+          auto_receipt_days: values.auto_receipt_days,
+          approval_threshold_fen: values.approval_threshold_fen,
+          updated_at: sql`now()`,
+        }),
+      )
+      .execute();
+    await recordAudit(trx, actor, {
+      action: "order_settings.updated",
+      entityType: "organization",
+      entityId: organizationId,
+      organizationId,
+      before,
+      after: { autoReceiptDays: values.auto_receipt_days, approvalThresholdFen: values.approval_threshold_fen },
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transitions
+
+interface TransitionOptions {
+  note?: string | null;
+  data?: unknown;
+  patch?: Updateable<OrdersTable>;
+}
+
+/** The one place an order's status changes: the machine decides, the timeline and audit record it. */
+async function fire(trx: Db, actor: Actor, order: OrderRow, party: OrderParty, event: OrderEvent, options: TransitionOptions = {}): Promise<OrderRow> {
+  const transition = findTransition(order.kind, order.status as OrderStatus, event);
+  if (!transition) {
+    throw new DomainError("invalid_state", `An order that is ${order.status} cannot take "${event}"`, { status: order.status });
+  }
+  if (!transition.by.includes(party)) {
+    throw new DomainError("forbidden", `The ${party.replace("_", " ")} cannot "${event}" this order`, { status: order.status });
+  }
+  await trx
+    .updateTable("orders")
+    .set({ ...options.patch, status: transition.to, updated_at: sql<Date>`now()` })
+    .where("id", "=", order.id)
+    .execute();
+  const updated = (await orderQuery(trx).where("o.id", "=", order.id).executeTakeFirstOrThrow()) as OrderRow;
+  await trx
+    .insertInto("order_events")
+    .values({
+      order_id: order.id,
+      actor_user_id: actor.userId,
+      actor_organization_id: actor.organizationId,
+      event,
+      from_status: order.status,
+      to_status: transition.to,
+      note: options.note ?? null,
+      data: options.data === undefined ? null : JSON.stringify(options.data),
+    })
+    .execute();
+  await recordAudit(trx, actor, {
+    action: `order.${event}`,
+    entityType: "order",
+    entityId: order.id,
+    organizationId: actor.organizationId,
+    before: { status: order.status },
+    after: { status: transition.to, ...(options.data && typeof options.data === "object" ? options.data : {}) },
+  });
+  return updated;
+}
+
+async function recordNote(trx: Db, actor: Actor, order: OrderRow, event: string, note: string, data?: unknown) {
+  await trx
+    .insertInto("order_events")
+    .values({
+      order_id: order.id,
+      actor_user_id: actor.userId,
+      actor_organization_id: actor.organizationId,
+      event,
+      from_status: order.status,
+      to_status: order.status,
+      note,
+      data: data === undefined ? null : JSON.stringify(data),
+    })
+    .execute();
+}
+
+async function nextOrderNumber(trx: Db, kind: OrderKind, now: Date): Promise<string> {
+  const { rows } = await sql<{ n: number }>`select nextval('order_number_seq')::bigint as n`.execute(trx);
+  const prefix = { standard: "SO", preorder: "BK", replenishment: "RP", return: "RMA" }[kind];
+  return `${prefix}${shanghaiDate(now).replaceAll("-", "")}${String(rows[0].n).padStart(6, "0")}`;
+}
+
+function creditParties(order: Pick<OrderRow, "dealer_link_id" | "core_enterprise_id" | "dealer_id">): CreditParties {
+  return { linkId: order.dealer_link_id, coreEnterpriseId: order.core_enterprise_id, dealerId: order.dealer_id };
+}
+
+async function requireLink(db: Db, coreEnterpriseId: string, dealerId: string): Promise<DealerLink> {
+  const link = await findActiveDealerLink(db, coreEnterpriseId, dealerId);
+  if (!link) {
+    throw new DomainError("not_found", "This supplier is not open to you: the dealer relationship is missing or suspended", {
+      core_enterprise_id: "no active dealer relationship",
+    });
+  }
+  return link;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cart and order creation
+
+export interface LineInput {
+  /** Either a SKU id or a SKU code. */
+  skuId?: string;
+  skuCode?: string;
+  quantity: number;
+}
+
+interface PricedLine {
+  sku: Sku;
+  quantity: number;
+  unitPriceFen: Fen;
+  rule: string;
+  taxRateBps: number;
+}
+
+/**
+ * Resolve, check and price lines for a dealer. Every problem is reported by line
+ * (`lines.<n>.sku` / `lines.<n>.quantity`) and nothing is written when any line is wrong.
+ */
+async function priceLines(db: Db, link: DealerLink, lines: readonly LineInput[], now: Date): Promise<PricedLine[]> {
+  if (lines.length === 0) throw new DomainError("validation", "An order needs at least one line", { lines: "empty" });
+  if (lines.length > ORDER_LIMITS.maxLines) {
+    throw new DomainError("validation", `An order has at most ${ORDER_LIMITS.maxLines} lines`, { lines: "too_many" });
+  }
+  const codes = lines.filter((l) => !l.skuId).map((l) => l.skuCode ?? "");
+  const byCode = codes.length ? await getSkusByCodes(db, link.coreEnterpriseId, codes) : new Map<string, Sku>();
+  const ids = lines.filter((l) => l.skuId).map((l) => l.skuId!);
+  const byId = new Map<string, Sku>();
+  if (ids.length) {
+    const validIds = ids.filter(isUuid);
+    if (validIds.length) {
+      const rows = await db.selectFrom("skus").select("code").where("core_enterprise_id", "=", link.coreEnterpriseId).where("id", "in", validIds).execute();
+      const found = await getSkusByCodes(db, link.coreEnterpriseId, rows.map((r) => r.code));
+      for (const sku of found.values()) byId.set(sku.id, sku);
+    }
+  }
+  const fields: Record<string, string> = {};
+  const resolved: { sku: Sku; quantity: number }[] = [];
+  const seen = new Set<string>();
+  lines.forEach((line, i) => {
+    const sku = line.skuId ? byId.get(line.skuId) : byCode.get((line.skuCode ?? "").trim().toUpperCase());
+    const label = line.skuCode ?? line.skuId ?? "";
+    if (!sku) {
+      fields[`lines.${i}.sku`] = `unknown SKU ${label}`.trim();
+      return;
+    }
+    if (sku.status !== "active") {
+      fields[`lines.${i}.sku`] = `SKU ${sku.code} is not on sale`;
+      return;
+    }
+    if (seen.has(sku.id)) {
+      fields[`lines.${i}.sku`] = `SKU ${sku.code} appears twice: put the quantities on one line`;
+      return;
+    }
+    seen.add(sku.id);
+    const problem = orderQuantityProblem(sku, line.quantity);
+    if (problem) {
+      fields[`lines.${i}.quantity`] = `${sku.code}: ${problem.message}`;
+      return;
+    }
+    resolved.push({ sku, quantity: line.quantity });
+  });
+  if (Object.keys(fields).length) {
+    const count = Object.keys(fields).length;
+    throw new DomainError("validation", `${count} line${count > 1 ? "s" : ""} cannot be ordered: ${Object.values(fields).join("; ")}`, fields);
+  }
+  const quotes = await quotePrices(db, {
+    coreEnterpriseId: link.coreEnterpriseId,
+    dealerId: link.dealerId,
+    lines: resolved.map((r) => ({ skuId: r.sku.id, quantity: r.quantity })),
+    on: now,
+  });
+  return resolved.map((r, i) => ({
+    sku: r.sku,
+    quantity: r.quantity,
+    unitPriceFen: quotes[i].unitPriceFen,
+    rule: quotes[i].rule,
+    taxRateBps: quotes[i].taxRateBps,
+  }));
+}
+
+async function writeLines(trx: Db, orderId: string, lines: readonly PricedLine[]): Promise<Fen> {
+  let total = 0;
+  let lineNo = 0;
+  for (const line of lines) {
+    lineNo += 1;
+    const amountFen = line.unitPriceFen * line.quantity;
+    total += amountFen;
+    await trx
+      .insertInto("order_lines")
+      .values({
+        order_id: orderId,
+        line_no: lineNo,
+        sku_id: line.sku.id,
+        sku_code: line.sku.code,
+        sku_name: line.sku.name,
+        spec: line.sku.spec,
+        unit: line.sku.unit,
+        quantity_ordered: line.quantity,
+        unit_price_fen: line.unitPriceFen,
+        price_rule: line.rule,
+        tax_rate_bps: line.taxRateBps,
+        amount_fen: amountFen,
+      })
+      .execute();
+  }
+  if (!Number.isSafeInteger(total)) throw new DomainError("validation", "The order total is too large", { lines: "total_too_large" });
+  return total;
+}
+
+export interface CreateOrderInput {
+  dealerId: string;
+  coreEnterpriseId: string;
+  kind: Exclude<OrderKind, "return">;
+  lines: readonly LineInput[];
+  seasonId?: string | null;
+  note?: string | null;
+  /** Default true: submitted (or sent for the dealer's approval) at once. */
+  submit?: boolean;
+}
+
+/**
+ * Place an order in one step (quick order, CSV, API): lines by SKU code or id, priced for this
+ * dealer now, then submitted unless `submit` is false (which puts it in the cart instead).
+ */
+export async function createOrder(db: Db, actor: Actor, input: CreateOrderInput, now = new Date()): Promise<OrderRow> {
+  if (actor.organizationId !== input.dealerId) throw new DomainError("forbidden", "Only the dealer places its orders", { dealer_id: "not yours" });
+  const note = (input.note ?? "").trim();
+  if (note.length > ORDER_LIMITS.maxNoteChars) throw new DomainError("validation", "The note is too long", { note: "too_long" });
+  return inTransaction(db, async (trx) => {
+    const link = await requireLink(trx, input.coreEnterpriseId, input.dealerId);
+    if (input.kind === "preorder") await requireOpenSeason(trx, input.coreEnterpriseId, input.seasonId ?? null);
+    else if (input.seasonId) throw new DomainError("validation", "Only a preorder books against a season", { season_id: "preorder only" });
+    const priced = await priceLines(trx, link, input.lines, now);
+    if (input.submit === false) {
+      const existing = await trx
+        .selectFrom("orders")
+        .select("id")
+        .where("dealer_id", "=", input.dealerId)
+        .where("core_enterprise_id", "=", input.coreEnterpriseId)
+        .where("kind", "=", input.kind)
+        .where("status", "=", "draft")
+        .executeTakeFirst();
+      if (existing) throw new DomainError("conflict", "There is already a cart for this supplier: add to it or submit it first", { lines: "cart_exists" });
+    }
+    const order = await trx
+      .insertInto("orders")
+      .values({
+        number: await nextOrderNumber(trx, input.kind, now),
+        kind: input.kind,
+        status: INITIAL_STATUS[input.kind],
+        core_enterprise_id: input.coreEnterpriseId,
+        dealer_id: input.dealerId,
+        dealer_link_id: link.id,
+        season_id: input.kind === "preorder" ? input.seasonId! : null,
+        note,
+        created_by_user_id: actor.userId,
+      })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    const total = await writeLines(trx, order.id, priced);
+    await trx.updateTable("orders").set({ total_fen: total }).where("id", "=", order.id).execute();
+    await trx
+      .insertInto("order_events")
+      .values({ order_id: order.id, actor_user_id: actor.userId, actor_organization_id: actor.organizationId, event: "create", to_status: "draft" })
+      .execute();
+    await recordAudit(trx, actor, { action: "order.created", entityType: "order", entityId: order.id, after: { kind: input.kind, total_fen: total } });
+    if (input.submit === false) return (await lockOrder(trx, actor.organizationId, order.id)).order;
+    return submitLocked(trx, actor, order.id, now);
+  });
+}
+
+async function requireOpenSeason(trx: Db, coreEnterpriseId: string, seasonId: string | null) {
+  if (!seasonId || !isUuid(seasonId)) throw new DomainError("validation", "Choose the season to book against", { season_id: "required" });
+  const season = await trx
+    .selectFrom("seasons")
+    .selectAll()
+    .where("id", "=", seasonId)
+    .where("core_enterprise_id", "=", coreEnterpriseId)
+    .executeTakeFirst();
+  if (!season) throw new DomainError("not_found", "season not found", { season_id: "not found" });
+  if (season.status !== "open") throw new DomainError("invalid_state", `Booking for ${season.name} is closed`, { season_id: "closed" });
+  return season;
+}
+
+/** The dealer's cart for a supplier (a draft standard order), created on first use. */
+export async function addToCart(
+  db: Db,
+  actor: Actor,
+  input: { dealerId: string; coreEnterpriseId: string; skuId: string; quantity: number },
+  now = new Date(),
+): Promise<OrderRow> {
+  if (actor.organizationId !== input.dealerId) throw new DomainError("forbidden", "Only the dealer fills its cart", { dealer_id: "not yours" });
+  return inTransaction(db, async (trx) => {
+    const link = await requireLink(trx, input.coreEnterpriseId, input.dealerId);
+    let draft = await trx
+      .selectFrom("orders")
+      .select("id")
+      .where("dealer_id", "=", input.dealerId)
+      .where("core_enterprise_id", "=", input.coreEnterpriseId)
+      .where("kind", "=", "standard")
+      .where("status", "=", "draft")
+      .forUpdate()
+      .executeTakeFirst();
+    if (!draft) {
+      draft = await trx
+        .insertInto("orders")
+        .values({
+          number: await nextOrderNumber(trx, "standard", now),
+          kind: "standard",
+          status: "draft",
+          core_enterprise_id: input.coreEnterpriseId,
+          dealer_id: input.dealerId,
+          dealer_link_id: link.id,
+          created_by_user_id: actor.userId,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .returning("id")
+        .executeTakeFirst();
+      if (!draft) throw new DomainError("conflict", "The cart changed at the same time: try again", { sku_id: "retry" });
+      await trx
+        .insertInto("order_events")
+        .values({ order_id: draft.id, actor_user_id: actor.userId, actor_organization_id: actor.organizationId, event: "create", to_status: "draft" })
+        .execute();
+    }
+    const current = await trx.selectFrom("order_lines").select(["sku_id", "quantity_ordered"]).where("order_id", "=", draft.id).execute();
+    const existing = current.find((l) => l.sku_id === input.skuId);
+    const quantity = (existing?.quantity_ordered ?? 0) + input.quantity;
+    await setCartLines(trx, link, draft.id, [
+      ...current.filter((l) => l.sku_id !== input.skuId).map((l) => ({ skuId: l.sku_id, quantity: l.quantity_ordered })),
+      { skuId: input.skuId, quantity },
+    ], now);
+    return (await lockOrder(trx, actor.organizationId, draft.id)).order;
+  });
+}
+
+/** Replace a cart's quantities (0 removes a line); the cart is repriced. */
+export async function updateCart(
+  db: Db,
+  actor: Actor,
+  input: { dealerId: string; orderId: string; lines: { skuId: string; quantity: number }[] },
+  now = new Date(),
+): Promise<OrderRow> {
+  return inTransaction(db, async (trx) => {
+    const { order, party } = await lockOrder(trx, actor.organizationId, input.orderId);
+    if (party !== "dealer" || order.status !== "draft") throw new DomainError("invalid_state", "Only a cart (draft) can be edited", { status: order.status });
+    const link = await requireLink(trx, order.core_enterprise_id, order.dealer_id);
+    await setCartLines(trx, link, order.id, input.lines.filter((l) => l.quantity !== 0), now);
+    return (await lockOrder(trx, actor.organizationId, order.id)).order;
+  });
+}
+
+async function setCartLines(trx: Db, link: DealerLink, orderId: string, lines: LineInput[], now: Date) {
+  await trx.deleteFrom("order_lines").where("order_id", "=", orderId).execute();
+  const priced = lines.length ? await priceLines(trx, link, lines, now) : [];
+  const total = await writeLines(trx, orderId, priced);
+  await trx.updateTable("orders").set({ total_fen: total, updated_at: sql`now()` }).where("id", "=", orderId).execute();
+}
+
+async function submitLocked(trx: Db, actor: Actor, orderId: string, now: Date): Promise<OrderRow> {
+  const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+  const link = await requireLink(trx, order.core_enterprise_id, order.dealer_id);
+  // Prices are fixed at submission: reprice the lines as of now.
+  const lines = await trx.selectFrom("order_lines").select(["sku_id", "quantity_ordered"]).where("order_id", "=", order.id).orderBy("line_no").execute();
+  await setCartLines(trx, link, order.id, lines.map((l) => ({ skuId: l.sku_id, quantity: l.quantity_ordered })), now);
+  const { total_fen } = await trx.selectFrom("orders").select("total_fen").where("id", "=", order.id).executeTakeFirstOrThrow();
+  const { approvalThresholdFen } = await getOrderSettings(trx, order.dealer_id);
+  const needsApproval = approvalThresholdFen !== null && total_fen > approvalThresholdFen;
+  return fire(trx, actor, { ...order, total_fen }, party, needsApproval ? "submit_for_approval" : "submit", {
+    patch: { submitted_at: now },
+    data: { total_fen, ...(needsApproval ? { approval_threshold_fen: approvalThresholdFen } : {}) },
+  });
+}
+
+/** Send the cart (or a draft) to the supplier, or to the dealer's approver when above its threshold. */
+export async function submitOrder(db: Db, actor: Actor, orderId: string, now = new Date()): Promise<OrderRow> {
+  return inTransaction(db, (trx) => submitLocked(trx, actor, orderId, now));
+}
+
+/** The dealer's own approval: an owner or admin lets an order above the threshold through. */
+export async function approveOrder(db: Db, actor: Actor, roles: readonly Role[], orderId: string, decision: "approve" | "decline", reason?: string | null) {
+  if (!roles.some((r) => DEALER_APPROVER_ROLES.includes(r))) {
+    throw new DomainError("forbidden", "Only an owner or admin of the dealer approves orders above the threshold", { roles: "owner or admin" });
+  }
+  return inTransaction(db, async (trx) => {
+    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    if (decision === "approve") return fire(trx, actor, order, party, "approve");
+    const why = requireText(reason, "reason", ORDER_LIMITS.maxReasonChars);
+    return fire(trx, actor, order, party, "decline_approval", { note: why, patch: { reason: why } });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Supplier: confirm (with adjustments) or reject
+
+export interface ConfirmAdjustment {
+  lineId: string;
+  /** 0 rejects the line; at most the quantity ordered. */
+  quantity: number;
+  reason?: string | null;
+}
+
+/**
+ * The supplier confirms, optionally lowering quantities (with a reason per changed line).
+ * Standard and replenishment orders reserve their stock here; refusing when a SKU is short,
+ * naming it. Preorders reserve when their season is released.
+ */
+export async function confirmOrder(db: Db, actor: Actor, orderId: string, adjustments: readonly ConfirmAdjustment[] = []): Promise<OrderRow> {
+  return inTransaction(db, async (trx) => {
+    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    if (!findTransition(order.kind, order.status as OrderStatus, "confirm")) {
+      throw new DomainError("invalid_state", `An order that is ${order.status} cannot be confirmed`, { status: order.status });
+    }
+    const lines = await trx.selectFrom("order_lines").selectAll().where("order_id", "=", order.id).orderBy("line_no").execute();
+    const fields: Record<string, string> = {};
+    const confirmed = new Map<string, { quantity: number; reason: string | null }>();
+    for (const line of lines) confirmed.set(line.id, { quantity: line.quantity_ordered, reason: null });
+    adjustments.forEach((adj, i) => {
+      const line = lines.find((l) => l.id === adj.lineId);
+      if (!line) {
+        fields[`lines.${i}.line_id`] = "not a line of this order";
+        return;
+      }
+      if (!Number.isSafeInteger(adj.quantity) || adj.quantity < 0 || adj.quantity > line.quantity_ordered) {
+        fields[`lines.${i}.quantity`] = `${line.sku_code}: between 0 and the ${line.quantity_ordered} ordered`;
+        return;
+      }
+      const reason = (adj.reason ?? "").trim();
+      if (adj.quantity !== line.quantity_ordered && !reason) {
+        fields[`lines.${i}.reason`] = `${line.sku_code}: say why the quantity changes`;
+        return;
+      }
+      if (reason.length > ORDER_LIMITS.maxReasonChars) {
+        fields[`lines.${i}.reason`] = "too long";
+        return;
+      }
+      confirmed.set(line.id, { quantity: adj.quantity, reason: reason || null });
+    });
+    if (Object.keys(fields).length) throw new DomainError("validation", "Some adjustments cannot be applied", fields);
+    const total = lines.reduce((sum, l) => sum + confirmed.get(l.id)!.quantity * l.unit_price_fen, 0);
+    if (total === 0) {
+      throw new DomainError("validation", "Every line would be rejected: reject the order instead, with a reason", { lines: "all_rejected" });
+    }
+    for (const line of lines) {
+      const c = confirmed.get(line.id)!;
+      await trx
+        .updateTable("order_lines")
+        .set({ quantity_confirmed: c.quantity, amount_fen: c.quantity * line.unit_price_fen, adjust_reason: c.reason })
+        .where("id", "=", line.id)
+        .execute();
+      if (c.quantity > 0 && order.kind !== "preorder") {
+        try {
+          await reserveStock(trx, { skuId: line.sku_id, quantity: c.quantity });
+        } catch (error) {
+          if (error instanceof DomainError && error.code === "conflict") {
+            throw new DomainError("conflict", `${error.message}: lower the quantity of ${line.sku_code} or wait for stock`, {
+              [`lines.${line.line_no - 1}.quantity`]: error.fields.quantity ?? "not enough stock",
+            });
+          }
+          throw error;
+        }
+      }
+    }
+    const season = order.season_id ? await trx.selectFrom("seasons").select("deposit_rate_bps").where("id", "=", order.season_id).executeTakeFirst() : undefined;
+    const depositFen = season ? applyRateBps(total, season.deposit_rate_bps) : 0;
+    const adjusted = lines.filter((l) => confirmed.get(l.id)!.quantity !== l.quantity_ordered).map((l) => l.sku_code);
+    return fire(trx, actor, order, party, "confirm", {
+      patch: { total_fen: total, deposit_fen: depositFen, confirmed_at: new Date() },
+      note: adjusted.length ? `adjusted: ${adjusted.join(", ")}` : null,
+      data: { total_fen: total, ...(depositFen ? { deposit_fen: depositFen } : {}) },
+    });
+  });
+}
+
+export async function rejectOrder(db: Db, actor: Actor, orderId: string, reason: string): Promise<OrderRow> {
+  const why = requireText(reason, "reason", ORDER_LIMITS.maxReasonChars);
+  return inTransaction(db, async (trx) => {
+    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    return fire(trx, actor, order, party, "reject", { note: why, patch: { reason: why, closed_at: new Date() } });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payment
+
+/** What is due now, and for what: the whole order, a preorder's deposit, or its balance. */
+export function amountDue(order: Pick<OrderRow, "kind" | "status" | "total_fen" | "deposit_fen" | "paid_fen">): { part: "payment" | "deposit" | "balance"; amountFen: Fen } | null {
+  if (order.kind === "preorder") {
+    if (order.status === "confirmed") return { part: "deposit", amountFen: order.deposit_fen };
+    if (order.status === "balance_due") return { part: "balance", amountFen: order.total_fen - order.paid_fen };
+    return null;
+  }
+  if (order.status === "confirmed" || order.status === "awaiting_payment") return { part: "payment", amountFen: order.total_fen };
+  return null;
+}
+
+const PART_EVENT = { payment: "pay", deposit: "pay_deposit", balance: "pay" } as const;
+
+/**
+ * Move the dealer's money to the supplier for one part of an order and fire the matching event.
+ * The transfer's key is the order and part, so the wallet path and the e-Pay path can never both
+ * charge the dealer: whichever comes second is a replay of the same transfer.
+ */
+async function collect(trx: Db, actor: Actor, order: OrderRow, party: OrderParty, part: "payment" | "deposit" | "balance", amountFen: Fen, method: PaymentMethod) {
+  const dealerWallet = await ensureAccount(trx, { kind: "wallet", organizationId: order.dealer_id });
+  const coreWallet = await ensureAccount(trx, { kind: "wallet", organizationId: order.core_enterprise_id });
+  if (amountFen > 0) {
+    try {
+      await transfer(trx, {
+        idempotencyKey: `order:${order.id}:${part}`,
+        kind: `order_${part}`,
+        reference: `order:${order.id}`,
+        debitAccountId: dealerWallet.id,
+        creditAccountId: coreWallet.id,
+        amountFen,
+        createdByUserId: actor.userId,
+      });
+    } catch (error) {
+      if (error instanceof DomainError && error.code === "insufficient_funds") {
+        throw new DomainError("insufficient_funds", `Your wallet cannot cover ${amountFen} fen: pay by e-Pay or on account instead`, {
+          payment_method: "wallet balance too low",
+        });
+      }
+      throw error;
+    }
+  }
+  return fire(trx, actor, order, party, PART_EVENT[part], {
+    patch: { paid_fen: order.paid_fen + amountFen, payment_method: method, ...(part !== "deposit" ? { paid_at: new Date() } : {}) },
+    data: { part, amount_fen: amountFen, method },
+  });
+}
+
+/** Pay what is due from the dealer's wallet at the bank. */
+export async function payFromWallet(db: Db, actor: Actor, orderId: string): Promise<OrderRow> {
+  return inTransaction(db, async (trx) => {
+    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    const due = amountDue(order);
+    if (!due) throw new DomainError("invalid_state", `Nothing is due on an order that is ${order.status}`, { status: order.status });
+    return collect(trx, actor, order, party, due.part, due.amountFen, "wallet");
+  });
+}
+
+/** Charge what is due to the dealer's credit line; due after the payment terms. */
+export async function payOnAccount(db: Db, actor: Actor, orderId: string, now = new Date()): Promise<OrderRow> {
+  return inTransaction(db, async (trx) => {
+    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    const due = amountDue(order);
+    if (!due || due.part === "deposit") {
+      throw new DomainError("invalid_state", due ? "A deposit is paid, not put on account" : `Nothing is due on an order that is ${order.status}`, {
+        payment_method: "not available",
+      });
+    }
+    const link = await requireLink(trx, order.core_enterprise_id, order.dealer_id);
+    await chargeOnAccount(trx, creditParties(order), { reference: `order:${order.id}`, amountFen: due.amountFen, createdByUserId: actor.userId });
+    const dueOn = addDays(shanghaiDate(now), link.paymentTermsDays);
+    return fire(trx, actor, order, party, "pay_on_account", {
+      patch: { payment_method: "on_account", due_on: dueOn, paid_at: now },
+      data: { amount_fen: due.amountFen, due_on: dueOn },
+    });
+  });
+}
+
+/**
+ * The dealer chose e-Pay: the route has created the gateway payment (over HTTP, outside any
+ * transaction); this marks the order as waiting for it. Deposits and balances keep their status.
+ */
+export async function markAwaitingEpay(db: Db, actor: Actor, orderId: string, paymentId: string): Promise<OrderRow> {
+  return inTransaction(db, async (trx) => {
+    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    if (order.status === "awaiting_payment") return order;
+    if (order.kind !== "preorder" && order.status === "confirmed") {
+      return fire(trx, actor, order, party, "choose_epay", { patch: { payment_method: "epay" }, data: { payment_id: paymentId } });
+    }
+    await recordNote(trx, actor, order, "epay_started", `e-Pay payment ${paymentId}`, { payment_id: paymentId });
+    return order;
+  });
+}
+
+/**
+ * A captured e-Pay payment for an order (the money is in the dealer's wallet): pay the part it was
+ * for. Called by the payments workflow in its transaction. If the order can no longer take it
+ * (cancelled meanwhile), the money stays in the dealer's wallet and the timeline says so.
+ */
+export async function applyCapturedOrderPayment(trx: Db, payment: { id: string; reference: string; amountFen: Fen; payerOrganizationId: string }): Promise<void> {
+  const match = /^order:([0-9a-f-]{36}):(payment|deposit|balance)$/.exec(payment.reference);
+  if (!match) throw new DomainError("validation", `payment ${payment.id} has an unknown order reference ${payment.reference}`);
+  const [, orderId, part] = match as unknown as [string, string, "payment" | "deposit" | "balance"];
+  const system: Actor = { userId: null, organizationId: null, ip: null, requestId: null };
+  const { order } = await lockOrder(trx, null, orderId);
+  if (order.dealer_id !== payment.payerOrganizationId) throw new DomainError("validation", `payment ${payment.id} was not paid by the order's dealer`);
+  const due = amountDue(order);
+  if (!due || due.part !== part || due.amountFen !== payment.amountFen) {
+    await recordNote(trx, system, order, "payment_not_applied", `e-Pay payment ${payment.id} arrived when the order was ${order.status}; the money stays in the dealer's wallet`, {
+      payment_id: payment.id,
+      amount_fen: payment.amountFen,
+    });
+    return;
+  }
+  await collect(trx, system, order, "system", due.part, due.amountFen, "epay");
+}
+
+export async function requestFinancing(db: Db, actor: Actor, orderId: string): Promise<OrderRow> {
+  return inTransaction(db, async (trx) => {
+    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    return fire(trx, actor, order, party, "request_financing", { patch: { payment_method: "financing" } });
+  });
+}
+
+/** What the dealer still owes on account for this order (charged less restored), from the ledger. */
+export async function onAccountOutstanding(db: Db, orderId: string): Promise<Fen> {
+  const row = await db
+    .selectFrom("ledger_transfers")
+    .select(
+      sql<number>`coalesce(sum(case when kind = 'on_account_charge' then amount_fen else -amount_fen end), 0)::bigint`.as("outstanding"),
+    )
+    .where("reference", "=", `order:${orderId}`)
+    .where("kind", "in", ["on_account_charge", "on_account_repayment", "on_account_cancel", "on_account_return"])
+    .executeTakeFirstOrThrow();
+  return Number(row.outstanding);
+}
+
+/** The dealer settles what it owes on account for an order, from its wallet. */
+export async function repayOnAccount(db: Db, actor: Actor, orderId: string): Promise<{ repaidFen: Fen }> {
+  return inTransaction(db, async (trx) => {
+    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    if (party !== "dealer") throw orderNotFound();
+    const outstanding = await onAccountOutstanding(trx, order.id);
+    if (outstanding <= 0) throw new DomainError("invalid_state", "Nothing is owed on account for this order", { amount_fen: "nothing owed" });
+    const repayments = await trx
+      .selectFrom("ledger_transfers")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("reference", "=", `order:${order.id}`)
+      .where("kind", "=", "order_repayment")
+      .executeTakeFirstOrThrow();
+    const key = `order:${order.id}:repayment:${Number(repayments.n) + 1}`;
+    const dealerWallet = await ensureAccount(trx, { kind: "wallet", organizationId: order.dealer_id });
+    const coreWallet = await ensureAccount(trx, { kind: "wallet", organizationId: order.core_enterprise_id });
+    try {
+      await transfer(trx, {
+        idempotencyKey: key,
+        kind: "order_repayment",
+        reference: `order:${order.id}`,
+        debitAccountId: dealerWallet.id,
+        creditAccountId: coreWallet.id,
+        amountFen: outstanding,
+        createdByUserId: actor.userId,
+      });
+    } catch (error) {
+      if (error instanceof DomainError && error.code === "insufficient_funds") {
+        throw new DomainError("insufficient_funds", `Your wallet cannot cover the ${outstanding} fen owed`, { amount_fen: "wallet balance too low" });
+      }
+      throw error;
+    }
+    await restoreCredit(trx, creditParties(order), {
+      idempotencyKey: `${key}:credit`,
+      kind: "on_account_repayment",
+      reference: `order:${order.id}`,
+      amountFen: outstanding,
+      createdByUserId: actor.userId,
+    });
+    await trx.updateTable("orders").set({ paid_fen: Math.min(order.total_fen, order.paid_fen + outstanding), updated_at: sql`now()` }).where("id", "=", order.id).execute();
+    await recordNote(trx, actor, order, "repaid_on_account", `${outstanding} fen repaid`, { amount_fen: outstanding });
+    await recordAudit(trx, actor, { action: "order.repaid_on_account", entityType: "order", entityId: order.id, after: { amount_fen: outstanding } });
+    return { repaidFen: outstanding };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preorders: seasons and release
+
+export async function createSeason(db: Db, actor: Actor, coreEnterpriseId: string, input: { name: string; depositRateBps: number }) {
+  const name = requireText(input.name, "name", 100);
+  if (!Number.isSafeInteger(input.depositRateBps) || input.depositRateBps < 0 || input.depositRateBps > 10_000) {
+    throw new DomainError("validation", "The deposit is a percentage from 0 to 100", { deposit_rate_bps: "0 to 10000" });
+  }
+  return inTransaction(db, async (trx) => {
+    const season = await trx
+      .insertInto("seasons")
+      .values({ core_enterprise_id: coreEnterpriseId, name, deposit_rate_bps: input.depositRateBps })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await recordAudit(trx, actor, { action: "season.created", entityType: "season", entityId: season.id, after: { name, deposit_rate_bps: input.depositRateBps } });
+    return season;
+  });
+}
+
+export async function listSeasons(db: Db, coreEnterpriseId: string) {
+  return db.selectFrom("seasons").selectAll().where("core_enterprise_id", "=", coreEnterpriseId).orderBy("created_at", "desc").limit(50).execute();
+}
+
+/**
+ * The goods of a season are ready: every deposit-paid booking reserves its stock and its balance
+ * falls due. A booking whose stock is short stays deposit-paid and is listed, so the supplier can
+ * restock and release again.
+ */
+export async function releaseSeason(db: Db, actor: Actor, coreEnterpriseId: string, seasonId: string): Promise<{ released: string[]; short: { number: string; message: string }[] }> {
+  if (!isUuid(seasonId)) throw new DomainError("not_found", "season not found");
+  const season = await db.selectFrom("seasons").selectAll().where("id", "=", seasonId).where("core_enterprise_id", "=", coreEnterpriseId).executeTakeFirst();
+  if (!season) throw new DomainError("not_found", "season not found");
+  const bookings = await db.selectFrom("orders").select(["id", "number"]).where("season_id", "=", seasonId).where("status", "=", "deposit_paid").orderBy("created_at").execute();
+  const released: string[] = [];
+  const short: { number: string; message: string }[] = [];
+  for (const booking of bookings) {
+    try {
+      await inTransaction(db, async (trx) => {
+        const { order, party } = await lockOrder(trx, actor.organizationId, booking.id);
+        const lines = await trx.selectFrom("order_lines").selectAll().where("order_id", "=", order.id).execute();
+        for (const line of lines) {
+          if ((line.quantity_confirmed ?? 0) > 0) await reserveStock(trx, { skuId: line.sku_id, quantity: line.quantity_confirmed! });
+        }
+        await fire(trx, actor, order, party, "release");
+      });
+      released.push(booking.number);
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      short.push({ number: booking.number, message: error.message });
+    }
+  }
+  await inTransaction(db, async (trx) => {
+    await trx.updateTable("seasons").set({ status: "released", released_at: new Date() }).where("id", "=", seasonId).execute();
+    await recordAudit(trx, actor, { action: "season.released", entityType: "season", entityId: seasonId, after: { released: released.length, short: short.length } });
+  });
+  return { released, short };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shipping and receipt
+
+export interface ShipmentInput {
+  carrier: string;
+  trackingNumber: string;
+  lines: { lineId: string; quantity: number }[];
+}
+
+export async function shipOrder(db: Db, actor: Actor, orderId: string, input: ShipmentInput): Promise<OrderRow> {
+  const carrier = requireText(input.carrier, "carrier", 50);
+  const trackingNumber = requireText(input.trackingNumber, "tracking_number", 50);
+  return inTransaction(db, async (trx) => {
+    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    const lines = await trx.selectFrom("order_lines").selectAll().where("order_id", "=", order.id).orderBy("line_no").execute();
+    const fields: Record<string, string> = {};
+    const moves = input.lines.filter((l) => l.quantity !== 0);
+    if (moves.length === 0) throw new DomainError("validation", "Ship at least one line", { lines: "empty" });
+    moves.forEach((move, i) => {
+      const line = lines.find((l) => l.id === move.lineId);
+      if (!line) fields[`lines.${i}.line_id`] = "not a line of this order";
+      else {
+        const open = (line.quantity_confirmed ?? 0) - line.quantity_shipped;
+        if (!Number.isSafeInteger(move.quantity) || move.quantity < 0 || move.quantity > open) {
+          fields[`lines.${i}.quantity`] = `${line.sku_code}: between 0 and the ${open} still to ship`;
+        }
+      }
+    });
+    if (Object.keys(fields).length) throw new DomainError("validation", "Some shipment lines are wrong", fields);
+    const remaining = lines.reduce((sum, l) => sum + (l.quantity_confirmed ?? 0) - l.quantity_shipped, 0);
+    const shipping = moves.reduce((sum, m) => sum + m.quantity, 0);
+    const event: OrderEvent = shipping === remaining ? "ship_all" : "ship_part";
+    if (!findTransition(order.kind, order.status as OrderStatus, event)) {
+      throw new DomainError("invalid_state", `An order that is ${order.status} cannot be shipped`, { status: order.status });
+    }
+    const shipment = await trx
+      .insertInto("shipments")
+      .values({ order_id: order.id, carrier, tracking_number: trackingNumber, created_by_user_id: actor.userId })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    for (const move of moves) {
+      const line = lines.find((l) => l.id === move.lineId)!;
+      await shipStock(trx, { skuId: line.sku_id, quantity: move.quantity });
+      await trx.updateTable("order_lines").set({ quantity_shipped: line.quantity_shipped + move.quantity }).where("id", "=", line.id).execute();
+      await trx.insertInto("shipment_lines").values({ shipment_id: shipment.id, order_line_id: line.id, quantity: move.quantity }).execute();
+    }
+    return fire(trx, actor, order, party, event, {
+      note: `${carrier} ${trackingNumber}`,
+      patch: { shipped_at: new Date() },
+      data: { shipment_id: shipment.id, carrier, tracking_number: trackingNumber, units: shipping },
+    });
+  });
+}
+
+/** The dealer confirms receipt (or the schedule does it); a received order completes. */
+export async function receiveOrder(db: Db, actor: Actor, orderId: string, now = new Date()): Promise<OrderRow> {
+  return inTransaction(db, async (trx) => {
+    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    const received = await fire(trx, actor, order, party, "receive", { patch: { received_at: now }, note: party === "system" ? "auto-receipt" : null });
+    return fire(trx, { ...actor }, received, "system", "complete", { patch: { closed_at: now } });
+  });
+}
+
+/**
+ * Shipped orders whose supplier's auto-receipt days have passed since the last shipment count as
+ * received. Idempotent: each order is re-checked under its lock. At most `limit` per run.
+ */
+export async function autoReceiveDueOrders(db: Db, now: Date, limit = 200): Promise<string[]> {
+  const due = await db
+    .selectFrom("orders as o")
+    .leftJoin("order_settings as s", "s.organization_id", "o.core_enterprise_id")
+    .select(["o.id", "o.number"])
+    .where("o.status", "=", "shipped")
+    .where(sql<boolean>`o.shipped_at + make_interval(days => coalesce(s.auto_receipt_days, 7)) <= ${now.toISOString()}::timestamptz`)
+    .orderBy("o.shipped_at")
+    .limit(limit)
+    .execute();
+  const done: string[] = [];
+  const system: Actor = { userId: null, organizationId: null, ip: null, requestId: null };
+  for (const row of due) {
+    try {
+      await receiveOrder(db, system, row.id, now);
+      done.push(row.number);
+    } catch (error) {
+      // Received by the dealer a moment ago: nothing to do.
+      if (!(error instanceof DomainError && error.code === "invalid_state")) throw error;
+    }
+  }
+  return done;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cancellation
+
+/**
+ * Cancel before anything ships: reserved stock goes back, money paid goes back to the dealer's
+ * wallet (from the supplier's), credit charged is restored. One transaction.
+ */
+export async function cancelOrder(db: Db, actor: Actor, orderId: string, reason: string): Promise<OrderRow> {
+  const why = requireText(reason, "reason", ORDER_LIMITS.maxReasonChars);
+  return inTransaction(db, async (trx) => {
+    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    if (!findTransition(order.kind, order.status as OrderStatus, "cancel")) {
+      throw new DomainError("invalid_state", `An order that is ${order.status} can no longer be cancelled`, { status: order.status });
+    }
+    const lines = await trx.selectFrom("order_lines").selectAll().where("order_id", "=", order.id).execute();
+    const reserved =
+      (order.kind !== "preorder" && ["confirmed", "awaiting_payment", "awaiting_financing", "paid"].includes(order.status)) ||
+      (order.kind === "preorder" && ["balance_due", "paid"].includes(order.status));
+    if (reserved) {
+      for (const line of lines) {
+        if ((line.quantity_confirmed ?? 0) > 0) await releaseStock(trx, { skuId: line.sku_id, quantity: line.quantity_confirmed! });
+      }
+    }
+    if (order.paid_fen > 0) {
+      const dealerWallet = await ensureAccount(trx, { kind: "wallet", organizationId: order.dealer_id });
+      const coreWallet = await ensureAccount(trx, { kind: "wallet", organizationId: order.core_enterprise_id });
+      try {
+        await transfer(trx, {
+          idempotencyKey: `order:${order.id}:cancel_refund`,
+          kind: "order_refund",
+          reference: `order:${order.id}`,
+          debitAccountId: coreWallet.id,
+          creditAccountId: dealerWallet.id,
+          amountFen: order.paid_fen,
+          createdByUserId: actor.userId,
+        });
+      } catch (error) {
+        if (error instanceof DomainError && error.code === "insufficient_funds") {
+          throw new DomainError("insufficient_funds", "The supplier's wallet cannot cover the refund of this order yet", { status: "refund not covered" });
+        }
+        throw error;
+      }
+    }
+    const outstanding = await onAccountOutstanding(trx, order.id);
+    if (outstanding > 0) {
+      await restoreCredit(trx, creditParties(order), {
+        idempotencyKey: `order:${order.id}:cancel_credit`,
+        kind: "on_account_cancel",
+        reference: `order:${order.id}`,
+        amountFen: outstanding,
+        createdByUserId: actor.userId,
+      });
+    }
+    return fire(trx, actor, order, party, "cancel", {
+      note: why,
+      patch: { reason: why, closed_at: new Date(), paid_fen: 0 },
+      data: { refunded_fen: order.paid_fen, credit_restored_fen: outstanding },
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Returns (RMA)
+
+export async function requestReturn(
+  db: Db,
+  actor: Actor,
+  input: { originalOrderId: string; lines: { lineId: string; quantity: number }[]; reason: string },
+  now = new Date(),
+): Promise<OrderRow> {
+  const why = requireText(input.reason, "reason", ORDER_LIMITS.maxReasonChars);
+  return inTransaction(db, async (trx) => {
+    const { order: original, party } = await lockOrder(trx, actor.organizationId, input.originalOrderId);
+    if (party !== "dealer") throw new DomainError("forbidden", "Only the dealer asks for a return", { original_order_id: "not yours" });
+    if (!["received", "completed"].includes(original.status) || original.kind === "return") {
+      throw new DomainError("invalid_state", "Goods can be returned once an order is received", { original_order_id: original.status });
+    }
+    const lines = await trx.selectFrom("order_lines").selectAll().where("order_id", "=", original.id).execute();
+    const fields: Record<string, string> = {};
+    const picked = input.lines.filter((l) => l.quantity !== 0);
+    if (picked.length === 0) throw new DomainError("validation", "Choose at least one line to return", { lines: "empty" });
+    picked.forEach((pick, i) => {
+      const line = lines.find((l) => l.id === pick.lineId);
+      if (!line) fields[`lines.${i}.line_id`] = "not a line of this order";
+      else {
+        const open = line.quantity_shipped - line.quantity_returned;
+        if (!Number.isSafeInteger(pick.quantity) || pick.quantity < 0 || pick.quantity > open) {
+          fields[`lines.${i}.quantity`] = `${line.sku_code}: between 0 and the ${open} that can still be returned`;
+        }
+      }
+    });
+    if (Object.keys(fields).length) throw new DomainError("validation", "Some return lines are wrong", fields);
+    const rma = await trx
+      .insertInto("orders")
+      .values({
+        number: await nextOrderNumber(trx, "return", now),
+        kind: "return",
+        status: "requested",
+        core_enterprise_id: original.core_enterprise_id,
+        dealer_id: original.dealer_id,
+        dealer_link_id: original.dealer_link_id,
+        original_order_id: original.id,
+        reason: why,
+        created_by_user_id: actor.userId,
+        submitted_at: now,
+      })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    let total = 0;
+    let lineNo = 0;
+    for (const pick of picked) {
+      const line = lines.find((l) => l.id === pick.lineId)!;
+      lineNo += 1;
+      const amount = line.unit_price_fen * pick.quantity;
+      total += amount;
+      // Count the units as returned now, so two requests cannot claim the same goods.
+      await trx.updateTable("order_lines").set({ quantity_returned: line.quantity_returned + pick.quantity }).where("id", "=", line.id).execute();
+      await trx
+        .insertInto("order_lines")
+        .values({
+          order_id: rma.id,
+          line_no: lineNo,
+          sku_id: line.sku_id,
+          sku_code: line.sku_code,
+          sku_name: line.sku_name,
+          spec: line.spec,
+          unit: line.unit,
+          quantity_ordered: pick.quantity,
+          quantity_confirmed: pick.quantity,
+          unit_price_fen: line.unit_price_fen,
+          price_rule: line.price_rule,
+          tax_rate_bps: line.tax_rate_bps,
+          amount_fen: amount,
+          original_line_id: line.id,
+        })
+        .execute();
+    }
+    await trx.updateTable("orders").set({ total_fen: total }).where("id", "=", rma.id).execute();
+    await trx
+      .insertInto("order_events")
+      .values({ order_id: rma.id, actor_user_id: actor.userId, actor_organization_id: actor.organizationId, event: "request_return", to_status: "requested", note: why })
+      .execute();
+    await recordNote(trx, actor, original, "return_requested", why, { return_order_id: rma.id, total_fen: total });
+    await recordAudit(trx, actor, { action: "order.return_requested", entityType: "order", entityId: rma.id, after: { original_order_id: original.id, total_fen: total } });
+    return (await lockOrder(trx, actor.organizationId, rma.id)).order;
+  });
+}
+
+async function giveBackReturnedUnits(trx: Db, rmaId: string) {
+  const lines = await trx.selectFrom("order_lines").select(["original_line_id", "quantity_ordered"]).where("order_id", "=", rmaId).execute();
+  for (const line of lines) {
+    if (!line.original_line_id) continue;
+    await trx
+      .updateTable("order_lines")
+      .set((eb) => ({ quantity_returned: eb("quantity_returned", "-", line.quantity_ordered) }))
+      .where("id", "=", line.original_line_id)
+      .execute();
+  }
+}
+
+export async function decideReturn(db: Db, actor: Actor, rmaId: string, decision: "approve" | "reject" | "cancel", reason?: string | null): Promise<OrderRow> {
+  return inTransaction(db, async (trx) => {
+    const { order, party } = await lockOrder(trx, actor.organizationId, rmaId);
+    if (order.kind !== "return") throw orderNotFound();
+    if (decision === "approve") return fire(trx, actor, order, party, "approve_return");
+    const why = requireText(reason, "reason", ORDER_LIMITS.maxReasonChars);
+    const next = await fire(trx, actor, order, party, decision === "reject" ? "reject_return" : "cancel", { note: why, patch: { closed_at: new Date() } });
+    await giveBackReturnedUnits(trx, order.id);
+    return next;
+  });
+}
+
+/** The supplier has the goods back: they return to stock. */
+export async function receiveReturnedGoods(db: Db, actor: Actor, rmaId: string): Promise<OrderRow> {
+  return inTransaction(db, async (trx) => {
+    const { order, party } = await lockOrder(trx, actor.organizationId, rmaId);
+    if (order.kind !== "return") throw orderNotFound();
+    if (!findTransition(order.kind, order.status as OrderStatus, "goods_back")) {
+      throw new DomainError("invalid_state", `A return that is ${order.status} cannot take goods back`, { status: order.status });
+    }
+    const lines = await trx.selectFrom("order_lines").select(["sku_id", "quantity_ordered"]).where("order_id", "=", order.id).execute();
+    for (const line of lines) await returnStock(trx, { skuId: line.sku_id, quantity: line.quantity_ordered });
+    return fire(trx, actor, order, party, "goods_back");
+  });
+}
+
+/**
+ * Money back for returned goods: what is still owed on account for the original order is
+ * written off first (credit restored), the rest is refunded from the supplier's wallet.
+ */
+export async function refundReturn(db: Db, actor: Actor, rmaId: string): Promise<OrderRow> {
+  return inTransaction(db, async (trx) => {
+    const { order: rma, party } = await lockOrder(trx, actor.organizationId, rmaId);
+    if (rma.kind !== "return" || !rma.original_order_id) throw orderNotFound();
+    if (!findTransition(rma.kind, rma.status as OrderStatus, "refund")) {
+      throw new DomainError("invalid_state", `A return that is ${rma.status} cannot be refunded`, { status: rma.status });
+    }
+    const outstanding = await onAccountOutstanding(trx, rma.original_order_id);
+    const creditFen = Math.min(outstanding, rma.total_fen);
+    const cashFen = rma.total_fen - creditFen;
+    if (creditFen > 0) {
+      await restoreCredit(trx, creditParties(rma), {
+        idempotencyKey: `order:${rma.id}:return_credit`,
+        kind: "on_account_return",
+        reference: `order:${rma.original_order_id}`,
+        amountFen: creditFen,
+        createdByUserId: actor.userId,
+      });
+    }
+    if (cashFen > 0) {
+      const dealerWallet = await ensureAccount(trx, { kind: "wallet", organizationId: rma.dealer_id });
+      const coreWallet = await ensureAccount(trx, { kind: "wallet", organizationId: rma.core_enterprise_id });
+      try {
+        await transfer(trx, {
+          idempotencyKey: `order:${rma.id}:return_refund`,
+          kind: "return_refund",
+          reference: `order:${rma.id}`,
+          debitAccountId: coreWallet.id,
+          creditAccountId: dealerWallet.id,
+          amountFen: cashFen,
+          createdByUserId: actor.userId,
+        });
+      } catch (error) {
+        if (error instanceof DomainError && error.code === "insufficient_funds") {
+          throw new DomainError("insufficient_funds", "Your wallet cannot cover this refund yet", { status: "refund not covered" });
+        }
+        throw error;
+      }
+    }
+    const refunded = await fire(trx, actor, rma, party, "refund", {
+      patch: { paid_fen: rma.total_fen },
+      data: { credit_restored_fen: creditFen, refunded_fen: cashFen },
+    });
+    return fire(trx, actor, refunded, "system", "complete", { patch: { closed_at: new Date() } });
+  });
+}
+
+export { availableEvents };
