@@ -21,6 +21,7 @@ import {
   EpayGatewayError,
   type EpayGateway,
   type GatewayEvent,
+  type HttpEpayGatewayOptions,
 } from "./epay/index.server";
 import { DomainError, isDomainError } from "./errors";
 import { ensureAccount, isUuid, MAX_TRANSFER_FEN, postPending, transfer, voidPending, type AccountView } from "./ledger.server";
@@ -193,8 +194,10 @@ export interface PaymentsDeps {
 export function paymentsDepsFromConfig(
   config: Pick<AppConfig, "epayBaseUrl" | "epayMerchantId" | "epaySecret" | "publicUrl">,
   logger: Logger = rootLogger,
+  /** e.g. a shorter timeout where a person is waiting on the answer. */
+  gatewayOverrides: Partial<HttpEpayGatewayOptions> = {},
 ): PaymentsDeps {
-  return { gateway: epayGatewayFromConfig(config), publicUrl: config.publicUrl, logger };
+  return { gateway: epayGatewayFromConfig(config, gatewayOverrides), publicUrl: config.publicUrl, logger };
 }
 
 function defaultDeps(): PaymentsDeps {
@@ -210,7 +213,10 @@ function refuseTransaction(db: Db, what: string): void {
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-const RETURN_PATH = /^\/(?![/\\])[^\s\u0000-\u001f]*$/;
+// A same-site path: "/" then anything but a second slash or a backslash (browsers read those as a
+// host), with no whitespace or control characters (a redirect header must not be split).
+const RETURN_PATH = /^\/(?![/\\])\S*$/;
+const hasControlCharacter = (value: string) => [...value].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
 
 function validationError(error: z.ZodError): DomainError {
   const fields: Record<string, string> = {};
@@ -248,7 +254,8 @@ const createPaymentSchema = z.object({
   returnPath: z
     .string()
     .max(500, "must be at most 500 characters")
-    .regex(RETURN_PATH, "must be a path on this site starting with /"),
+    .regex(RETURN_PATH, "must be a path on this site starting with /")
+    .refine((value) => !hasControlCharacter(value), "must not contain control characters"),
   idempotencyKey: text(200),
 });
 

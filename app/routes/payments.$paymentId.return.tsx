@@ -10,12 +10,16 @@ import { requireOrgContext, requireUuidParam, scoped } from "~/models/tenancy.se
  *
  * Only the paying organisation comes back here: any other organisation's id is a 404.
  */
+const RETURN_QUERY_TIMEOUT_MS = 3_000;
+
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { organization } = await requireOrgContext(request, context);
   const paymentId = requireUuidParam(params.paymentId);
   const payment = await scoped(() => getPaymentForOrganization(context.db, organization.organizationId, paymentId, { as: "payer" }));
   try {
-    await syncPaymentFromGateway(context.db, payment.id, paymentsDepsFromConfig(context.config, context.logger));
+    // A person is waiting: a short budget, and the callback covers whatever this misses.
+    const deps = paymentsDepsFromConfig(context.config, context.logger, { timeoutMs: RETURN_QUERY_TIMEOUT_MS, maxAttempts: 1 });
+    await syncPaymentFromGateway(context.db, payment.id, deps);
   } catch (error) {
     // The gateway being unreachable must not strand the user: the callback (or the next visit) will tell.
     if (!(error instanceof EpayGatewayError)) throw error;

@@ -106,8 +106,11 @@ const styles = {
   dt: { color: "var(--ink-soft)" },
   dd: { margin: 0, overflowWrap: "anywhere" },
   buttons: { display: "flex", gap: "0.75rem", flexWrap: "wrap" },
-  pay: { background: "#0f5c4c", borderColor: "#0f5c4c", flex: "1 1 10rem" },
-  fail: { flex: "1 1 10rem" },
+  // Same height side by side and stacked (on a phone the two wrap onto their own lines).
+  pay: { background: "#0f5c4c", borderColor: "#0f5c4c", flex: "1 1 10rem", minHeight: "2.75rem" },
+  fail: { flex: "1 1 10rem", minHeight: "2.75rem" },
+  hint: { marginTop: "0.75rem" },
+  back: { background: "#0f5c4c", borderColor: "#0f5c4c" },
   result: { margin: "0 0 1rem", fontWeight: 600 },
 } as const;
 
@@ -163,7 +166,7 @@ export default function SandboxPayPage() {
             <p style={styles.result} className={page.status === "succeeded" ? "status-ok" : "status-bad"} role="status">
               {page.status === "succeeded" ? t.succeeded : t.failed}
             </p>
-            <a className="button-primary" href={page.returnUrl}>
+            <a className="button-primary" style={styles.back} href={page.returnUrl}>
               {t.back}
             </a>
           </>
@@ -178,7 +181,9 @@ export default function SandboxPayPage() {
                 模拟失败 Fail
               </button>
             </div>
-            <p className="subtle small">{t.hint}</p>
+            <p className="subtle small" style={styles.hint}>
+              {t.hint}
+            </p>
           </Form>
         )}
       </div>
