@@ -1,0 +1,288 @@
+import { sql } from "kysely";
+import { z } from "zod";
+import type { Db } from "../../db";
+import { NOTIFICATION_TOPICS, ROLES, type NotificationRequestStatus, type NotificationTopic } from "../../db/schema";
+import { recordAudit, SYSTEM_ACTOR, type Actor } from "./audit.server";
+import { DomainError } from "./errors";
+import { enqueue, outboxJobId, type Trx } from "./outbox.server";
+
+/**
+ * Notifications: an organisation-scoped inbox, and the first workflow on the outbox spine.
+ *
+ * State machine of a request (data, not scattered ifs):
+ *   pending --deliver--> delivered
+ * `requestNotification` writes the request and its outbox row in the caller's transaction; the
+ * deliver step materialises one notification per active member, exactly once: the
+ * (request, user) unique constraint makes a second insert a no-op, and the request moves to
+ * `delivered` in the same transaction, so a re-run finds nothing to do.
+ */
+
+export { NOTIFICATION_TOPICS, type NotificationTopic };
+
+export type NotificationEvent = "deliver";
+
+export const NOTIFICATION_TRANSITIONS: Readonly<
+  Record<NotificationRequestStatus, Readonly<Partial<Record<NotificationEvent, NotificationRequestStatus>>>>
+> = {
+  pending: { deliver: "delivered" },
+  delivered: {},
+};
+
+/** Where the deliver step runs: the queue (one per workflow) and the job name in the registry. */
+export const NOTIFICATIONS_QUEUE = "notifications";
+export const DELIVER_NOTIFICATION_JOB = "notifications.deliver";
+
+export const NOTIFICATION_LIMITS = {
+  listMax: 100,
+  listDefault: 20,
+  /** An organisation larger than this gets its inbox fan-out refused, not a runaway insert. */
+  recipientsMax: 10_000,
+  dedupeKeyCharsMax: 200,
+} as const;
+
+const displayText = (maxChars: number) => z.string().trim().min(1).max(maxChars);
+
+/**
+ * Params carry ids and display values only: the inbox renders them, nothing computes with them.
+ * A wallet credit says which transfer and how it reads (`¥1,234.00`), never an amount to trust.
+ */
+export const NOTIFICATION_PARAMS = {
+  "membership.added": z
+    .object({
+      userId: z.string().uuid(),
+      displayName: displayText(200),
+      role: z.enum(ROLES),
+    })
+    .strict(),
+  "wallet.credited": z
+    .object({
+      transferId: z.string().uuid(),
+      accountCode: displayText(100),
+      amountDisplay: displayText(40),
+    })
+    .strict(),
+} as const satisfies Record<NotificationTopic, z.ZodTypeAny>;
+
+export type NotificationParams = { [T in NotificationTopic]: z.infer<(typeof NOTIFICATION_PARAMS)[T]> };
+
+export interface NotificationRequestInput<T extends NotificationTopic = NotificationTopic> {
+  organizationId: string;
+  topic: T;
+  params: NotificationParams[T];
+  /** Same key → same request (e.g. `wallet.credited:<transfer id>`): a retried caller asks once. */
+  dedupeKey?: string;
+}
+
+export interface DeliverNotificationPayload {
+  requestId: string;
+}
+
+export const deliverNotificationPayload = z.object({ requestId: z.string().uuid() }).strict();
+
+function isNotificationTopic(topic: string): topic is NotificationTopic {
+  return (NOTIFICATION_TOPICS as readonly string[]).includes(topic);
+}
+
+/**
+ * Ask for a notification to every member of an organisation, as part of the caller's business
+ * change: the request and its outbox row commit or roll back with it.
+ */
+export async function requestNotification<T extends NotificationTopic>(
+  trx: Trx,
+  actor: Actor,
+  input: NotificationRequestInput<T>,
+): Promise<{ requestId: string; created: boolean }> {
+  if (!isNotificationTopic(input.topic)) {
+    throw new DomainError("validation", `unknown notification topic ${String(input.topic)}`, { topic: "unknown topic" });
+  }
+  const parsed = NOTIFICATION_PARAMS[input.topic].safeParse(input.params);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.join(".") || "params";
+    throw new DomainError("validation", `notification params: ${field}: ${issue?.message ?? "invalid"}`, { [field]: issue?.message ?? "invalid" });
+  }
+  if (input.dedupeKey !== undefined && (input.dedupeKey.length < 1 || input.dedupeKey.length > NOTIFICATION_LIMITS.dedupeKeyCharsMax)) {
+    throw new DomainError("validation", `dedupe key must be 1–${NOTIFICATION_LIMITS.dedupeKeyCharsMax} characters`, { dedupeKey: "length" });
+  }
+  const organization = await trx.selectFrom("organizations").select("id").where("id", "=", input.organizationId).executeTakeFirst();
+  if (!organization) throw new DomainError("not_found", "organisation not found", { organizationId: "not found" });
+
+  const inserted = await trx
+    .insertInto("notification_requests")
+    .values({
+      organization_id: input.organizationId,
+      topic: input.topic,
+      params: JSON.stringify(parsed.data),
+      dedupe_key: input.dedupeKey ?? null,
+      requested_by_user_id: actor.userId,
+    })
+    .onConflict((oc) => oc.column("dedupe_key").doNothing())
+    .returning("id")
+    .executeTakeFirst();
+  if (!inserted) {
+    // dedupe_key is only conflict source besides the generated id; the first request stands.
+    const existing = await trx
+      .selectFrom("notification_requests")
+      .select("id")
+      .where("dedupe_key", "=", input.dedupeKey ?? null)
+      .executeTakeFirstOrThrow();
+    return { requestId: existing.id, created: false };
+  }
+
+  const payload: DeliverNotificationPayload = { requestId: inserted.id };
+  await enqueue(trx, {
+    queue: NOTIFICATIONS_QUEUE,
+    name: DELIVER_NOTIFICATION_JOB,
+    jobId: outboxJobId("notifications", inserted.id, "deliver"),
+    payload: { ...payload },
+  });
+  await recordAudit(trx, actor, {
+    action: "notification.requested",
+    entityType: "notification_request",
+    entityId: inserted.id,
+    organizationId: input.organizationId,
+    after: { topic: input.topic },
+  });
+  return { requestId: inserted.id, created: true };
+}
+
+export interface DeliverResult {
+  /** Notifications written by this run (0 when a previous run already delivered). */
+  inserted: number;
+  status: NotificationRequestStatus;
+}
+
+/**
+ * The deliver step: one notification per active member of the request's organisation, exactly once.
+ * One transaction: lock the request, insert (ON CONFLICT DO NOTHING), move the state. A second run,
+ * concurrent or later, waits on the lock, then sees `delivered` and changes nothing.
+ */
+export async function deliverNotification(db: Db, requestId: string): Promise<DeliverResult> {
+  return db.transaction().execute(async (trx) => {
+    const request = await trx
+      .selectFrom("notification_requests")
+      .selectAll()
+      .where("id", "=", requestId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!request) throw new DomainError("not_found", `notification request ${requestId} not found`);
+    const next = NOTIFICATION_TRANSITIONS[request.status].deliver;
+    if (next === undefined) return { inserted: 0, status: request.status };
+
+    const recipients = await trx
+      .selectFrom("memberships as m")
+      .innerJoin("users as u", "u.id", "m.user_id")
+      .select("m.user_id")
+      .distinct()
+      .where("m.organization_id", "=", request.organization_id)
+      .where("u.status", "=", "active")
+      .orderBy("m.user_id")
+      .limit(NOTIFICATION_LIMITS.recipientsMax + 1)
+      .execute();
+    if (recipients.length > NOTIFICATION_LIMITS.recipientsMax) {
+      throw new DomainError("invalid_state", `organisation has more than ${NOTIFICATION_LIMITS.recipientsMax} members to notify`);
+    }
+
+    let inserted = 0;
+    if (recipients.length > 0) {
+      const params = JSON.stringify(request.params);
+      const rows = await trx
+        .insertInto("notifications")
+        .values(
+          recipients.map((r) => ({
+            request_id: request.id,
+            organization_id: request.organization_id,
+            user_id: r.user_id,
+            topic: request.topic,
+            params,
+          })),
+        )
+        .onConflict((oc) => oc.columns(["request_id", "user_id"]).doNothing())
+        .returning("id")
+        .execute();
+      inserted = rows.length;
+    }
+
+    await trx
+      .updateTable("notification_requests")
+      .set({ status: next, delivered_at: sql<Date>`now()`, recipient_count: recipients.length })
+      .where("id", "=", request.id)
+      .where("status", "=", request.status)
+      .execute();
+    await recordAudit(trx, SYSTEM_ACTOR, {
+      action: "notification.delivered",
+      entityType: "notification_request",
+      entityId: request.id,
+      organizationId: request.organization_id,
+      before: { status: request.status },
+      after: { status: next, recipient_count: recipients.length },
+    });
+    return { inserted, status: next };
+  });
+}
+
+export interface InboxEntry<T extends NotificationTopic = NotificationTopic> {
+  id: string;
+  topic: T;
+  params: NotificationParams[T];
+  createdAt: Date;
+  readAt: Date | null;
+}
+
+export type InboxNotification = { [T in NotificationTopic]: InboxEntry<T> }[NotificationTopic];
+
+export interface InboxScope {
+  userId: string;
+  organizationId: string;
+}
+
+function clampLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return NOTIFICATION_LIMITS.listDefault;
+  return Math.min(Math.max(Math.trunc(limit), 1), NOTIFICATION_LIMITS.listMax);
+}
+
+/** The user's inbox in one organisation, newest first; another organisation's rows never appear. */
+export async function listNotifications(db: Db, scope: InboxScope & { limit?: number }): Promise<InboxNotification[]> {
+  const rows = await db
+    .selectFrom("notifications")
+    .select(["id", "topic", "params", "created_at", "read_at"])
+    .where("user_id", "=", scope.userId)
+    .where("organization_id", "=", scope.organizationId)
+    .orderBy("created_at", "desc")
+    .orderBy("id", "desc")
+    .limit(clampLimit(scope.limit))
+    .execute();
+  return rows.map(
+    (r) =>
+      ({
+        id: r.id,
+        topic: r.topic,
+        params: r.params,
+        createdAt: r.created_at,
+        readAt: r.read_at,
+      }) as InboxNotification,
+  );
+}
+
+export async function countUnreadNotifications(db: Db, scope: InboxScope): Promise<number> {
+  const row = await db
+    .selectFrom("notifications")
+    .select(sql<number>`count(*)::int`.as("n"))
+    .where("user_id", "=", scope.userId)
+    .where("organization_id", "=", scope.organizationId)
+    .where("read_at", "is", null)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Mark every unread notification of the user in this organisation as read; returns how many. */
+export async function markNotificationsRead(db: Db, scope: InboxScope): Promise<number> {
+  const result = await db
+    .updateTable("notifications")
+    .set({ read_at: sql<Date>`now()` })
+    .where("user_id", "=", scope.userId)
+    .where("organization_id", "=", scope.organizationId)
+    .where("read_at", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}

@@ -1,0 +1,293 @@
+import { sql, type Selectable, type Transaction } from "kysely";
+import type { Database, Db } from "../../db";
+import type { OutboxTable } from "../../db/schema";
+
+/**
+ * The outbox: the only way a model asks for async work.
+ *
+ * Invariants:
+ * - a row exists if and only if the business change that wrote it committed (same transaction);
+ * - one row per job id (`<workflow>:<id>:<step>`), so asking twice for the same step is harmless;
+ * - a row is taken out (published or run) at least once; the step it names is idempotent, so
+ *   "at least once" has the effect of "exactly once".
+ *
+ * Everything that reads or moves outbox rows lives here, so the relay (jobs/relay.ts) and the
+ * in-process runner (jobs/in-process-runner.ts) share one set of queries.
+ */
+
+export type Trx = Transaction<Database>;
+export type OutboxRow = Selectable<OutboxTable>;
+
+export const OUTBOX_LIMITS = {
+  /** Job data is ids and a few display strings; anything bigger is a bug (or money data). */
+  payloadBytesMax: 8 * 1024,
+  jobIdPartCharsMax: 200,
+  lastErrorCharsMax: 2_000,
+  /** Largest batch the relay may lock and publish at once. */
+  batchSizeMax: 500,
+  /** Largest number of published rows deleted by one prune. */
+  pruneBatchMax: 5_000,
+} as const;
+
+/** BullMQ: a queue name may not contain ':'; ours are lower-case words so keys stay readable. */
+const QUEUE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+const JOB_ID_PART = /^[^:]+$/;
+
+export interface RetryPolicy {
+  /** Runs (or publish attempts) before the row is given up on. */
+  maxAttempts: number;
+  /** Delay after the first failure; doubles after each further failure… */
+  backoffBaseMs: number;
+  /** …up to this cap. */
+  backoffCapMs: number;
+}
+
+export interface OutboxJob {
+  queue: string;
+  /** The step's key in workflows/registry.ts. */
+  name: string;
+  /** `<workflow>:<id>:<step>`; build it with {@link outboxJobId}. */
+  jobId: string;
+  payload: Record<string, unknown>;
+  /** Run no earlier than this (a timer); defaults to as soon as the transaction commits. */
+  availableAt?: Date;
+}
+
+/** The deterministic job id of one step of one workflow instance. */
+export function outboxJobId(workflow: string, id: string, step: string): string {
+  for (const [label, part] of [["workflow", workflow], ["id", id], ["step", step]] as const) {
+    if (!JOB_ID_PART.test(part) || part.length > OUTBOX_LIMITS.jobIdPartCharsMax) {
+      throw new Error(`outbox: job id ${label} "${part}" must be 1–${OUTBOX_LIMITS.jobIdPartCharsMax} characters without ':'`);
+    }
+  }
+  return `${workflow}:${id}:${step}`;
+}
+
+function assertValidJob(job: OutboxJob): string {
+  if (!QUEUE_NAME.test(job.queue)) throw new Error(`outbox: queue name "${job.queue}" is not a lower-case word without ':'`);
+  if (!job.name || job.name.length > 100) throw new Error("outbox: job name must be 1–100 characters");
+  const parts = job.jobId.split(":");
+  if (parts.length !== 3) throw new Error(`outbox: job id "${job.jobId}" must be <workflow>:<id>:<step>`);
+  outboxJobId(parts[0], parts[1], parts[2]);
+  if (job.payload === null || typeof job.payload !== "object" || Array.isArray(job.payload)) {
+    throw new Error("outbox: payload must be a plain object");
+  }
+  const payload = JSON.stringify(job.payload);
+  if (Buffer.byteLength(payload, "utf8") > OUTBOX_LIMITS.payloadBytesMax) {
+    throw new Error(`outbox: payload of ${job.jobId} is over ${OUTBOX_LIMITS.payloadBytesMax} bytes; carry ids, not data`);
+  }
+  return payload;
+}
+
+/**
+ * Ask for async work as part of the caller's transaction. Takes a transaction, not a db: a row
+ * written outside the business change's transaction could survive its rollback, or be lost after
+ * its commit, which is exactly what the outbox exists to prevent.
+ *
+ * The same job id twice leaves one row (ON CONFLICT DO NOTHING); `enqueued` says which call won.
+ */
+export async function enqueue(trx: Trx, job: OutboxJob): Promise<{ enqueued: boolean }> {
+  if (!trx.isTransaction) throw new Error("outbox: enqueue must run inside the business change's transaction");
+  const payload = assertValidJob(job);
+  const row = await trx
+    .insertInto("outbox")
+    .values({
+      queue: job.queue,
+      job_name: job.name,
+      job_id: job.jobId,
+      payload,
+      ...(job.availableAt ? { available_at: job.availableAt } : {}),
+    })
+    .onConflict((oc) => oc.column("job_id").doNothing())
+    .returning("id")
+    .executeTakeFirst();
+  return { enqueued: row !== undefined };
+}
+
+function assertBatchSize(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > OUTBOX_LIMITS.batchSizeMax) {
+    throw new Error(`outbox: batch size ${limit} must be an integer in 1..${OUTBOX_LIMITS.batchSizeMax}`);
+  }
+}
+
+function assertRetryPolicy(policy: RetryPolicy): void {
+  if (!Number.isInteger(policy.maxAttempts) || policy.maxAttempts < 1 || policy.maxAttempts > 100) {
+    throw new Error("outbox: maxAttempts must be an integer in 1..100");
+  }
+  if (!(policy.backoffBaseMs > 0) || !(policy.backoffCapMs >= policy.backoffBaseMs)) {
+    throw new Error("outbox: backoff needs 0 < backoffBaseMs <= backoffCapMs");
+  }
+}
+
+/** `base · 2^(attempts − 1)`, capped; `attempts` counts the failure just recorded (≥ 1). */
+export function backoffMs(attempts: number, policy: RetryPolicy): number {
+  const exponent = Math.min(Math.max(attempts - 1, 0), 30);
+  return Math.min(policy.backoffCapMs, policy.backoffBaseMs * 2 ** exponent);
+}
+
+function truncateError(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return text.slice(0, OUTBOX_LIMITS.lastErrorCharsMax);
+}
+
+const waiting = sql<boolean>`published_at is null and failed_at is null`;
+
+/**
+ * Lock up to `limit` due rows for publishing, oldest first. SKIP LOCKED: several relays (one per
+ * worker process) each take rows no other relay holds, and none waits on another.
+ */
+export async function lockPublishableBatch(trx: Trx, limit: number): Promise<OutboxRow[]> {
+  assertBatchSize(limit);
+  return trx
+    .selectFrom("outbox")
+    .selectAll()
+    .where(waiting)
+    .where("available_at", "<=", sql<Date>`now()`)
+    .orderBy("id")
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}
+
+/**
+ * Taken out of the outbox: published to BullMQ, or (in-process) run to completion. `last_error`
+ * stays as history of what it took.
+ */
+export async function markPublished(db: Db, ids: readonly number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable("outbox")
+    .set({ published_at: sql<Date>`now()` })
+    .where("id", "in", ids)
+    .where("published_at", "is", null)
+    .execute();
+}
+
+/**
+ * The relay could not publish these rows (Redis down, unknown queue after a deploy skew): count the
+ * attempt and hold them back with capped exponential backoff. The relay never gives a row up: the
+ * work was committed and must happen once the cause is fixed.
+ */
+export async function recordPublishFailure(db: Db, ids: readonly number[], error: unknown, policy: RetryPolicy): Promise<void> {
+  if (ids.length === 0) return;
+  assertRetryPolicy(policy);
+  // attempts here is the value before this failure, so the first failure waits base · 2^0.
+  const delayMs = sql<number>`least(${policy.backoffCapMs}::float8, ${policy.backoffBaseMs}::float8 * power(2, least(attempts, 30)))`;
+  await db
+    .updateTable("outbox")
+    .set({
+      attempts: sql<number>`attempts + 1`,
+      last_error: truncateError(error),
+      last_error_at: sql<Date>`now()`,
+      available_at: sql<Date>`now() + ${delayMs} * interval '1 millisecond'`,
+    })
+    .where("id", "in", ids)
+    .where(waiting)
+    .execute();
+}
+
+/**
+ * In-process runner: claim the oldest due row by pushing its `available_at` a lease into the future
+ * and counting the attempt, in one statement. If the process dies mid-step the lease runs out and
+ * the row is due again; no lock is held while the step runs (PGlite has a single connection).
+ * `skipIds`: rows this pass already ran, so a short backoff cannot make one pass spin on one row.
+ */
+export async function claimNextRunnable(
+  db: Db,
+  leaseMs: number,
+  options: { skipIds?: readonly number[] } = {},
+): Promise<OutboxRow | undefined> {
+  if (!Number.isInteger(leaseMs) || leaseMs < 1) throw new Error("outbox: leaseMs must be a positive integer");
+  const skipIds = options.skipIds ?? [];
+  if (skipIds.length > OUTBOX_LIMITS.batchSizeMax) throw new Error(`outbox: at most ${OUTBOX_LIMITS.batchSizeMax} ids to skip`);
+  return db
+    .updateTable("outbox")
+    .set({
+      attempts: sql<number>`attempts + 1`,
+      available_at: sql<Date>`now() + ${leaseMs} * interval '1 millisecond'`,
+    })
+    .where("id", "=", (eb) =>
+      eb
+        .selectFrom("outbox")
+        .select("id")
+        .where(waiting)
+        .where("available_at", "<=", sql<Date>`now()`)
+        .$if(skipIds.length > 0, (qb) => qb.where("id", "not in", skipIds))
+        .orderBy("id")
+        .limit(1)
+        .forUpdate()
+        .skipLocked(),
+    )
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/**
+ * In-process runner: a claimed row's step failed. Retry after capped exponential backoff, or give
+ * up (`failed_at`) once the attempts are spent or the error is permanent.
+ */
+export async function recordRunFailure(
+  db: Db,
+  row: Pick<OutboxRow, "id" | "attempts">,
+  error: unknown,
+  policy: RetryPolicy,
+  options: { permanent?: boolean } = {},
+): Promise<{ givenUp: boolean; retryInMs: number | null }> {
+  assertRetryPolicy(policy);
+  const givenUp = options.permanent === true || row.attempts >= policy.maxAttempts;
+  const retryInMs = givenUp ? null : backoffMs(row.attempts, policy);
+  await db
+    .updateTable("outbox")
+    .set(
+      retryInMs === null
+        ? { failed_at: sql<Date>`now()`, last_error: truncateError(error), last_error_at: sql<Date>`now()` }
+        : {
+            last_error: truncateError(error),
+            last_error_at: sql<Date>`now()`,
+            available_at: sql<Date>`now() + ${retryInMs} * interval '1 millisecond'`,
+          },
+    )
+    .where("id", "=", row.id)
+    .where(waiting)
+    .execute();
+  return { givenUp, retryInMs };
+}
+
+/** Delete rows published longer ago than the retention, at most `limit` per call. */
+export async function pruneOutbox(db: Db, options: { retentionMs: number; limit: number }): Promise<number> {
+  if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > OUTBOX_LIMITS.pruneBatchMax) {
+    throw new Error(`outbox: prune limit must be in 1..${OUTBOX_LIMITS.pruneBatchMax}`);
+  }
+  const result = await db
+    .deleteFrom("outbox")
+    .where("id", "in", (eb) =>
+      eb
+        .selectFrom("outbox")
+        .select("id")
+        .where("published_at", "<", sql<Date>`now() - ${options.retentionMs} * interval '1 millisecond'`)
+        .limit(options.limit)
+        .forUpdate()
+        .skipLocked(),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+export interface OutboxCounts {
+  /** Not yet taken out (due now or later). */
+  waiting: number;
+  /** Given up on (embedded mode); each needs a person to look at `last_error`. */
+  failed: number;
+}
+
+export async function outboxCounts(db: Db): Promise<OutboxCounts> {
+  const row = await db
+    .selectFrom("outbox")
+    .select([
+      sql<number>`count(*) filter (where published_at is null and failed_at is null)::int`.as("waiting"),
+      sql<number>`count(*) filter (where failed_at is not null)::int`.as("failed"),
+    ])
+    .executeTakeFirstOrThrow();
+  return { waiting: Number(row.waiting), failed: Number(row.failed) };
+}

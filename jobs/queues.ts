@@ -1,0 +1,84 @@
+import type { JobsOptions } from "bullmq";
+import type { RetryPolicy } from "../app/models/outbox.server";
+import { NOTIFICATIONS_QUEUE } from "../app/models/notifications.server";
+import { queueNamesOf, STEPS, type JobName, type JobPayload } from "../workflows/registry";
+
+/**
+ * BullMQ wiring constants: queue names, typed payloads, and the job options every published job
+ * gets. One queue per workflow; the steps (workflows/registry.ts) say which queue they live on.
+ */
+
+export const QUEUES = {
+  notifications: NOTIFICATIONS_QUEUE,
+} as const;
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+/** Every queue a worker listens on: derived from the registry so a new step cannot be forgotten. */
+export const QUEUE_NAMES: readonly string[] = queueNamesOf(STEPS);
+
+/** Job data by job name: ids only; the step re-reads everything else from PostgreSQL. */
+export type JobPayloads = { [N in JobName]: JobPayload<N> };
+
+/**
+ * Retries of a failing step, the same in both modes: BullMQ's exponential backoff is
+ * `base · 2^(attempt − 1)`, so with 10 attempts and a 1 s base the longest wait is 256 s (< cap);
+ * the in-process runner applies the cap explicitly. About 8.5 minutes from first to last try.
+ */
+export const STEP_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 10,
+  backoffBaseMs: 1_000,
+  backoffCapMs: 5 * 60_000,
+};
+
+/** The relay's own retry of a publish (Redis down): never given up, backoff capped at a minute. */
+export const PUBLISH_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 100,
+  backoffBaseMs: 1_000,
+  backoffCapMs: 60_000,
+};
+
+/**
+ * How long BullMQ keeps finished jobs. While a job is kept, adding the same job id again is a
+ * no-op: this is the window in which a relay that crashed between publish and mark (and so
+ * publishes again) cannot cause a second run. After it, a second run is still harmless because
+ * steps are idempotent; the window only saves the work.
+ */
+export const JOB_RETENTION = {
+  completedAgeSeconds: 7 * 24 * 3600,
+  completedCountMax: 100_000,
+  failedAgeSeconds: 30 * 24 * 3600,
+  failedCountMax: 100_000,
+} as const;
+
+/** Outbox rows already published are deleted after this long (they are history, not state). */
+export const OUTBOX_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+export const RUNTIME_LIMITS = {
+  relayBatchSize: 200,
+  /** A publish that takes longer is abandoned and retried; BullMQ dedups if it landed after all. */
+  publishTimeoutMs: 10_000,
+  relayPollIntervalMs: 250,
+  inProcessPollIntervalMs: 500,
+  /** Concurrent jobs per queue per worker process; the pg pool (20) must cover the sum. */
+  workerConcurrency: 8,
+  workerConcurrencyMax: 50,
+  /** In-process: a claimed row comes back if its step has not finished in this time. */
+  inProcessLeaseMs: 5 * 60_000,
+  /** In-process: rows run per tick before yielding to the event loop and the next poll. */
+  inProcessRowsPerTick: 50,
+  healthTimeoutMs: 1_500,
+  redisConnectTimeoutMs: 2_000,
+  pruneIntervalMs: 10 * 60_000,
+  pruneBatchSize: 5_000,
+} as const;
+
+/** Options of every job the relay publishes; `jobId` is the outbox row's deterministic id. */
+export function jobOptionsFor(jobId: string): JobsOptions {
+  return {
+    jobId,
+    attempts: STEP_RETRY_POLICY.maxAttempts,
+    backoff: { type: "exponential", delay: STEP_RETRY_POLICY.backoffBaseMs },
+    removeOnComplete: { age: JOB_RETENTION.completedAgeSeconds, count: JOB_RETENTION.completedCountMax },
+    removeOnFail: { age: JOB_RETENTION.failedAgeSeconds, count: JOB_RETENTION.failedCountMax },
+  };
+}

@@ -1,0 +1,196 @@
+import type { JobsOptions } from "bullmq";
+import type { Db } from "../db";
+import type { Logger } from "../app/logger.server";
+import {
+  lockPublishableBatch,
+  markPublished,
+  OUTBOX_LIMITS,
+  pruneOutbox,
+  recordPublishFailure,
+  type OutboxRow,
+} from "../app/models/outbox.server";
+import { jobOptionsFor, OUTBOX_RETENTION_MS, PUBLISH_RETRY_POLICY, RUNTIME_LIMITS } from "./queues";
+
+/**
+ * The relay: moves committed outbox rows into BullMQ.
+ *
+ * One pass = one PostgreSQL transaction: lock a batch of due rows (FOR UPDATE SKIP LOCKED, so any
+ * number of relays run side by side on disjoint rows), `addBulk` them per queue with
+ * `jobId` = the row's deterministic job id, mark them published, commit.
+ *
+ * Crash anywhere before the commit: the rows stay unpublished and are published again by the next
+ * pass. BullMQ ignores an add whose job id it still holds (we keep finished jobs for a while), and
+ * the step is idempotent anyway. So the guarantee is at-least-once publish, exactly-once effect.
+ */
+
+export interface BulkJob {
+  name: string;
+  data: Record<string, unknown>;
+  opts: JobsOptions;
+}
+
+/** The part of a BullMQ Queue the relay uses. */
+export interface JobPublisher {
+  addBulk(jobs: BulkJob[]): Promise<unknown>;
+}
+
+export interface RelayHooks {
+  /**
+   * Fault injection for tests: runs after the jobs are in BullMQ and before the rows are marked;
+   * throwing here is a crash between publish and mark.
+   */
+  afterPublish?(rows: readonly OutboxRow[]): void | Promise<void>;
+}
+
+export interface RelayOptions {
+  db: Db;
+  /** Publisher per queue name; a row for a queue not listed here waits (deploy skew) with backoff. */
+  publishers: ReadonlyMap<string, JobPublisher>;
+  logger: Logger;
+  batchSize?: number;
+  publishTimeoutMs?: number;
+  hooks?: RelayHooks;
+}
+
+export interface RelayPassResult {
+  /** Rows this pass locked (others' locked rows are skipped, not counted). */
+  locked: number;
+  published: number;
+  failed: number;
+}
+
+class PublishTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`publish did not finish within ${ms} ms`);
+    this.name = "PublishTimeoutError";
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new PublishTimeoutError(ms)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One relay pass over at most `batchSize` rows. Safe to call concurrently from any process. */
+export async function relayOnce(options: RelayOptions): Promise<RelayPassResult> {
+  const batchSize = options.batchSize ?? RUNTIME_LIMITS.relayBatchSize;
+  if (batchSize > OUTBOX_LIMITS.batchSizeMax) throw new Error(`relay batch size is at most ${OUTBOX_LIMITS.batchSizeMax}`);
+  const publishTimeoutMs = options.publishTimeoutMs ?? RUNTIME_LIMITS.publishTimeoutMs;
+
+  return options.db.transaction().execute(async (trx) => {
+    const rows = await lockPublishableBatch(trx, batchSize);
+    if (rows.length === 0) return { locked: 0, published: 0, failed: 0 };
+
+    const byQueue = new Map<string, OutboxRow[]>();
+    for (const row of rows) {
+      const group = byQueue.get(row.queue);
+      if (group) group.push(row);
+      else byQueue.set(row.queue, [row]);
+    }
+
+    const publishedIds: number[] = [];
+    const failures: { ids: number[]; error: unknown }[] = [];
+    for (const [queue, group] of byQueue) {
+      const publisher = options.publishers.get(queue);
+      const ids = group.map((r) => r.id);
+      if (!publisher) {
+        failures.push({ ids, error: new Error(`no publisher for queue ${queue} (is this worker older than the web?)`) });
+        continue;
+      }
+      try {
+        await withTimeout(
+          publisher.addBulk(group.map((r) => ({ name: r.job_name, data: r.payload, opts: jobOptionsFor(r.job_id) }))),
+          publishTimeoutMs,
+        );
+        publishedIds.push(...ids);
+      } catch (error) {
+        failures.push({ ids, error });
+      }
+    }
+
+    const published = new Set(publishedIds);
+    await options.hooks?.afterPublish?.(rows.filter((r) => published.has(r.id)));
+
+    await markPublished(trx, publishedIds);
+    for (const failure of failures) {
+      options.logger.warn({ err: failure.error, outboxIds: failure.ids }, "relay: publish failed; rows held back with backoff");
+      await recordPublishFailure(trx, failure.ids, failure.error, PUBLISH_RETRY_POLICY);
+    }
+    const failed = failures.reduce((n, f) => n + f.ids.length, 0);
+    return { locked: rows.length, published: publishedIds.length, failed };
+  });
+}
+
+export interface RelayLoopOptions extends RelayOptions {
+  pollIntervalMs?: number;
+}
+
+export interface RelayLoop {
+  /** Finish the pass in flight, then stop; no pass starts after this is called. */
+  stop(): Promise<void>;
+  /** When a pass last completed without error (null before the first). */
+  lastSuccessAt(): Date | null;
+}
+
+/**
+ * Run relay passes until stopped: immediately again while batches come back full, every
+ * `pollIntervalMs` when idle, and with capped exponential backoff while passes fail (database down).
+ * Also deletes long-published outbox rows now and then; each loop does it, SKIP LOCKED keeps them
+ * from colliding.
+ */
+export function startRelayLoop(options: RelayLoopOptions): RelayLoop {
+  const pollIntervalMs = options.pollIntervalMs ?? RUNTIME_LIMITS.relayPollIntervalMs;
+  const batchSize = options.batchSize ?? RUNTIME_LIMITS.relayBatchSize;
+  const errorBackoffCapMs = 30_000;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> | null = null;
+  let consecutiveFailures = 0;
+  let lastSuccess: Date | null = null;
+  let lastPruneAtMs = 0;
+
+  const pass = async (): Promise<void> => {
+    let delayMs = pollIntervalMs;
+    try {
+      const result = await relayOnce({ ...options, batchSize });
+      consecutiveFailures = 0;
+      lastSuccess = new Date();
+      if (result.locked === batchSize && result.failed === 0) delayMs = 0;
+      if (Date.now() - lastPruneAtMs >= RUNTIME_LIMITS.pruneIntervalMs) {
+        lastPruneAtMs = Date.now();
+        const deleted = await pruneOutbox(options.db, { retentionMs: OUTBOX_RETENTION_MS, limit: RUNTIME_LIMITS.pruneBatchSize });
+        if (deleted > 0) options.logger.info({ deleted }, "relay: pruned published outbox rows");
+      }
+    } catch (error) {
+      consecutiveFailures += 1;
+      delayMs = Math.min(errorBackoffCapMs, pollIntervalMs * 2 ** Math.min(consecutiveFailures, 10));
+      options.logger.error({ err: error, consecutiveFailures, retryInMs: delayMs }, "relay: pass failed");
+    }
+    if (!stopped) timer = setTimeout(schedule, delayMs);
+  };
+
+  const schedule = (): void => {
+    inFlight = pass().finally(() => {
+      inFlight = null;
+    });
+  };
+
+  schedule();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await inFlight;
+    },
+    lastSuccessAt: () => lastSuccess,
+  };
+}

@@ -1,0 +1,255 @@
+import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
+import { Redis, type RedisOptions } from "ioredis";
+import type { Db } from "../db";
+import type { Logger } from "../app/logger.server";
+import type { RetryPolicy } from "../app/models/outbox.server";
+import { PermanentStepError, queueNamesOf, runStep, STEPS, type StepDeps, type StepRegistry } from "../workflows/registry";
+import { createInProcessRunner } from "./in-process-runner";
+import { RUNTIME_LIMITS } from "./queues";
+import { startRelayLoop, type JobPublisher, type RelayLoop } from "./relay";
+
+/**
+ * How a process runs jobs, chosen from its role and whether Redis is configured:
+ *
+ * | role   | REDIS_URL | does                                                                 |
+ * |--------|-----------|----------------------------------------------------------------------|
+ * | web    | unset     | embedded: in-process runner polls the outbox and runs the steps      |
+ * | web    | set       | nothing (workers do the work); health() pings Redis for /healthz     |
+ * | worker | set       | relay (outbox → BullMQ) + one BullMQ Worker per queue                 |
+ * | worker | unset     | refused: a worker without Redis has nothing to consume               |
+ *
+ * Several worker processes may run at once: the relay takes disjoint rows (SKIP LOCKED), BullMQ
+ * hands each job to one worker at a time, and steps are idempotent for the rare second run.
+ */
+
+export interface JobRuntime {
+  mode: "in-process" | "bullmq";
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  health(): Promise<{ ok: boolean; detail: string }>;
+}
+
+export interface JobRuntimeOptions {
+  db: Db;
+  redisUrl?: string;
+  /** BullMQ key prefix (REDIS_PREFIX); tests pass testRedisPrefix(). */
+  prefix: string;
+  role: "web" | "worker";
+  logger: Logger;
+  pollIntervalMs?: number;
+  /** Defaults to the real registry; tests pass their own steps. */
+  steps?: StepRegistry;
+  /** In-process mode only (BullMQ jobs carry their retry options from jobs/queues.ts). */
+  retry?: RetryPolicy;
+  /** Concurrent jobs per queue in this worker process. */
+  concurrency?: number;
+}
+
+/** Resolve within `ms` either way, so a health check never hangs on a dead Redis. */
+async function pingWithin(client: Redis, ms: number): Promise<{ ok: boolean; detail: string }> {
+  // Not connected (connecting, reconnecting, closed): no need to wait for a ping to say so.
+  if (client.status !== "ready") return { ok: false, detail: `redis unreachable: connection ${client.status}` };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const pong = await Promise.race([
+      client.ping(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+    return { ok: pong === "PONG", detail: `redis ${pong}` };
+  } catch (error) {
+    return { ok: false, detail: `redis unreachable: ${(error as Error).message}` };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Quit politely, but never wait more than a couple of seconds for a Redis that is gone. */
+async function closeRedis(client: Redis): Promise<void> {
+  if (client.status === "end") return;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.quit(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, RUNTIME_LIMITS.redisConnectTimeoutMs);
+      }),
+    ]);
+  } catch {
+    // Already closed or unreachable: disconnect below is all there is to do.
+  } finally {
+    clearTimeout(timer);
+    client.disconnect();
+  }
+}
+
+/** ioredis logs every failed reconnect; say it once per outage instead. */
+function watchRedis(client: Redis, logger: Logger, label: string): void {
+  let down = false;
+  client.on("error", (error: Error) => {
+    if (!down) logger.warn({ err: error, connection: label }, "redis connection error");
+    down = true;
+  });
+  client.on("ready", () => {
+    if (down) logger.info({ connection: label }, "redis connection back");
+    down = false;
+  });
+}
+
+/**
+ * Commands fail fast instead of queueing forever: the relay holds a PostgreSQL transaction while it
+ * publishes, and a health check must answer quickly. Reconnects keep trying, capped at 2 s apart.
+ */
+function failFastRedisOptions(extra: RedisOptions = {}): RedisOptions {
+  return {
+    maxRetriesPerRequest: 1,
+    connectTimeout: RUNTIME_LIMITS.redisConnectTimeoutMs,
+    retryStrategy: (times: number) => Math.min(times * 200, 2_000),
+    ...extra,
+  };
+}
+
+export function createJobRuntime(opts: JobRuntimeOptions): JobRuntime {
+  if (!opts.prefix || opts.prefix.includes(":")) throw new Error("job runtime: prefix must be non-empty and without ':'");
+  const logger = opts.logger.child({ component: "jobs", role: opts.role });
+  if (opts.role === "web" && !opts.redisUrl) return inProcessRuntime(opts, logger);
+  if (!opts.redisUrl) throw new Error("job runtime: the worker role needs REDIS_URL (embedded mode runs jobs in the web process)");
+  if (opts.role === "web") return webHealthRuntime(opts.redisUrl, logger);
+  return workerRuntime({ ...opts, redisUrl: opts.redisUrl }, logger);
+}
+
+function inProcessRuntime(opts: JobRuntimeOptions, logger: Logger): JobRuntime {
+  const runner = createInProcessRunner({
+    db: opts.db,
+    logger,
+    steps: opts.steps,
+    pollIntervalMs: opts.pollIntervalMs,
+    retry: opts.retry,
+  });
+  return {
+    mode: "in-process",
+    async start() {
+      runner.start();
+      logger.info("in-process job runner started");
+    },
+    async stop() {
+      await runner.stop();
+      logger.info("in-process job runner stopped");
+    },
+    async health() {
+      return runner.health();
+    },
+  };
+}
+
+function webHealthRuntime(redisUrl: string, logger: Logger): JobRuntime {
+  // No offline queue: while disconnected a ping fails at once rather than waiting to reconnect.
+  const redis = new Redis(redisUrl, failFastRedisOptions({ lazyConnect: true, enableOfflineQueue: false }));
+  watchRedis(redis, logger, "health");
+  return {
+    mode: "bullmq",
+    async start() {
+      // A web process starts even when Redis is down; /healthz reports it until it is back.
+      redis.connect().catch((error: Error) => logger.warn({ err: error }, "redis not reachable at start"));
+    },
+    async stop() {
+      await closeRedis(redis);
+    },
+    health: () => pingWithin(redis, RUNTIME_LIMITS.healthTimeoutMs),
+  };
+}
+
+function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: Logger): JobRuntime {
+  const steps = opts.steps ?? STEPS;
+  const queueNames = queueNamesOf(steps);
+  const concurrency = opts.concurrency ?? RUNTIME_LIMITS.workerConcurrency;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > RUNTIME_LIMITS.workerConcurrencyMax) {
+    throw new Error(`job runtime: concurrency must be in 1..${RUNTIME_LIMITS.workerConcurrencyMax}`);
+  }
+  const deps: StepDeps = { db: opts.db, logger: logger.child({ component: "step" }), now: () => new Date() };
+
+  let producer: Redis | null = null;
+  let consumer: Redis | null = null;
+  let queues: Queue[] = [];
+  let workers: Worker[] = [];
+  let relay: RelayLoop | null = null;
+  let started = false;
+  let stopping = false;
+
+  async function processJob(job: Job<Record<string, unknown>, void, string>): Promise<void> {
+    try {
+      await runStep(steps, deps, job.name, job.data);
+    } catch (error) {
+      // BullMQ retries anything but UnrecoverableError; a permanent failure should not be retried.
+      if (error instanceof PermanentStepError) throw new UnrecoverableError(error.message);
+      throw error;
+    }
+  }
+
+  return {
+    mode: "bullmq",
+    async start() {
+      if (started) return;
+      started = true;
+      // Named after the prefix so `CLIENT LIST` shows whose connections these are.
+      producer = new Redis(opts.redisUrl, failFastRedisOptions({ connectionName: `${opts.prefix}:jobs-producer` }));
+      watchRedis(producer, logger, "producer");
+      // Workers block on Redis; ioredis must not give up on their commands (BullMQ requires null).
+      // BullMQ duplicates this connection for each worker and closes the duplicates itself.
+      consumer = new Redis(opts.redisUrl, {
+        connectionName: `${opts.prefix}:jobs-consumer`,
+        maxRetriesPerRequest: null,
+        retryStrategy: (times: number) => Math.min(times * 200, 2_000),
+      });
+      watchRedis(consumer, logger, "consumer");
+
+      const publishers = new Map<string, JobPublisher>();
+      for (const name of queueNames) {
+        const queue = new Queue<Record<string, unknown>, void, string>(name, { connection: producer, prefix: opts.prefix });
+        queue.on("error", (error: Error) => logger.warn({ err: error, queue: name }, "queue error"));
+        queues.push(queue);
+        publishers.set(name, queue);
+      }
+      for (const name of queueNames) {
+        const worker = new Worker<Record<string, unknown>, void, string>(name, processJob, {
+          connection: consumer,
+          prefix: opts.prefix,
+          concurrency,
+        });
+        worker.on("error", (error: Error) => logger.warn({ err: error, queue: name }, "worker error"));
+        worker.on("failed", (job, error) => {
+          const final = job ? job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError : true;
+          logger[final ? "error" : "warn"]({ err: error, jobId: job?.id, queue: name, attemptsMade: job?.attemptsMade }, final ? "job failed; given up" : "job failed; will retry");
+        });
+        workers.push(worker);
+      }
+      // Ready means connected: a worker started while Redis is down waits here (logging the outage).
+      await Promise.all(queues.map((q) => q.waitUntilReady()));
+      if (stopping) return;
+      relay = startRelayLoop({ db: opts.db, publishers, logger: logger.child({ component: "relay" }), pollIntervalMs: opts.pollIntervalMs });
+      logger.info({ queues: queueNames, concurrency }, "job workers started");
+    },
+    async stop() {
+      if (!started || stopping) return;
+      stopping = true;
+      // Order matters: stop taking new outbox rows, let running jobs finish, then drop connections.
+      await relay?.stop();
+      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all(queues.map((q) => q.close()));
+      await Promise.all([producer, consumer].map((c) => (c ? closeRedis(c) : Promise.resolve())));
+      relay = null;
+      workers = [];
+      queues = [];
+      producer = null;
+      consumer = null;
+      logger.info("job workers stopped");
+    },
+    async health() {
+      if (!producer) return { ok: false, detail: "job workers not started" };
+      const redis = await pingWithin(producer, RUNTIME_LIMITS.healthTimeoutMs);
+      const last = relay?.lastSuccessAt();
+      return { ok: redis.ok, detail: `${redis.detail}; relay last pass ${last ? last.toISOString() : "pending"}` };
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import type { Db } from "../db";
+import type { Logger } from "../app/logger.server";
+import { isDomainError } from "../app/models/errors";
+import { DELIVER_NOTIFICATION_JOB, NOTIFICATIONS_QUEUE } from "../app/models/notifications.server";
+import { deliverNotificationStep, parseDeliverNotificationPayload } from "./notifications";
+
+/**
+ * Every workflow step, by job name. A step is a plain async function over the database: BullMQ
+ * workers (jobs/runtime.ts) and the embedded in-process runner (jobs/in-process-runner.ts) call the
+ * same ones, and tests call them directly.
+ *
+ * Contract of a step: read the state, do the work in one transaction, move the state, write the
+ * next outbox rows; running it twice (at-least-once delivery) changes nothing the second time.
+ */
+
+export interface StepDeps {
+  db: Db;
+  logger: Logger;
+  /** The clock, for steps that compare against time (timers, due dates); tests pass a fixed one. */
+  now?: () => Date;
+}
+
+export type Step<P> = (deps: StepDeps, payload: P) => Promise<void>;
+
+/** A step as the runners see it: which queue it lives on, and how to run it from raw job data. */
+export interface RegisteredStep {
+  readonly queue: string;
+  execute(deps: StepDeps, data: unknown): Promise<void>;
+}
+
+export interface TypedStep<P> extends RegisteredStep {
+  parse(data: unknown): P;
+  run: Step<P>;
+}
+
+export type StepRegistry = Readonly<Record<string, RegisteredStep>>;
+
+/**
+ * Retrying cannot help: the job data is malformed, its job name unknown, or the state it names is
+ * gone. BullMQ gets an UnrecoverableError; the in-process runner marks the outbox row failed.
+ */
+export class PermanentStepError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "PermanentStepError";
+  }
+}
+
+export function defineStep<P>(definition: { queue: string; parse(data: unknown): P; run: Step<P> }): TypedStep<P> {
+  return {
+    queue: definition.queue,
+    parse: definition.parse,
+    run: definition.run,
+    async execute(deps, data) {
+      let payload: P;
+      try {
+        payload = definition.parse(data);
+      } catch (error) {
+        throw new PermanentStepError(`invalid job data: ${(error as Error).message}`, { cause: error });
+      }
+      try {
+        await definition.run(deps, payload);
+      } catch (error) {
+        // A domain refusal of this kind will be the same on every retry.
+        if (isDomainError(error) && (error.code === "not_found" || error.code === "validation")) {
+          throw new PermanentStepError(error.message, { cause: error });
+        }
+        throw error;
+      }
+    },
+  };
+}
+
+export const STEPS = {
+  [DELIVER_NOTIFICATION_JOB]: defineStep({
+    queue: NOTIFICATIONS_QUEUE,
+    parse: parseDeliverNotificationPayload,
+    run: deliverNotificationStep,
+  }),
+} as const satisfies StepRegistry;
+
+export type JobName = keyof typeof STEPS;
+export type JobPayload<N extends JobName> = ReturnType<(typeof STEPS)[N]["parse"]>;
+
+/** Run the named step; an unknown name is permanent (a job from a newer deploy, or a typo). */
+export async function runStep(registry: StepRegistry, deps: StepDeps, name: string, data: unknown): Promise<void> {
+  const step = Object.prototype.hasOwnProperty.call(registry, name) ? registry[name] : undefined;
+  if (!step) throw new PermanentStepError(`no step registered for job ${name}`);
+  await step.execute(deps, data);
+}
+
+/** The queues a registry's steps live on, each once, sorted. */
+export function queueNamesOf(registry: StepRegistry): string[] {
+  return [...new Set(Object.values(registry).map((s) => s.queue))].sort();
+}
