@@ -3,6 +3,8 @@ import type { Logger } from "../app/logger.server";
 import { isDomainError } from "../app/models/errors";
 import { DELIVER_NOTIFICATION_JOB, NOTIFICATIONS_QUEUE } from "../app/models/notifications.server";
 import { deliverNotificationStep, parseDeliverNotificationPayload } from "./notifications";
+import { FULFIL_PAYMENT_JOB, PAYMENTS_QUEUE } from "../app/models/payments.server";
+import { fulfilPaymentStep, parseFulfilPaymentPayload } from "./payments";
 
 /**
  * Every workflow step, by job name. A step is a plain async function over the database: BullMQ
@@ -77,6 +79,7 @@ export const STEPS = {
     parse: parseDeliverNotificationPayload,
     run: deliverNotificationStep,
   }),
+  [FULFIL_PAYMENT_JOB]: defineStep({ queue: PAYMENTS_QUEUE, parse: parseFulfilPaymentPayload, run: fulfilPaymentStep }),
 } as const satisfies StepRegistry;
 
 export type JobName = keyof typeof STEPS;
