@@ -39,9 +39,19 @@ async function launch(javaScriptEnabled: boolean): Promise<{ context: BrowserCon
   return { context, dir };
 }
 
-async function settle(page: Page): Promise<void> {
-  // Remix revalidates with a separate request after a submit: wait for the network to go idle.
+const STEP_TIMEOUT_MS = 20_000;
+
+async function settle(page: Page, javaScriptEnabled: boolean): Promise<void> {
+  // A document navigation (no JS) is waited for by click/goto; this covers what follows it.
   await page.waitForLoadState("networkidle");
+  // With JS, wait until Remix has hydrated: a click before that is a plain HTML submit, and a
+  // client-side navigation after it has no load event, so the checks below poll for their result.
+  if (javaScriptEnabled) await page.waitForFunction(() => "__remixRouter" in window, undefined, { timeout: STEP_TIMEOUT_MS });
+}
+
+/** Poll until the page shows what the step should produce; client-side navigations take a moment. */
+function eventually<T>(read: () => T | Promise<T>) {
+  return expect.poll(read, { timeout: STEP_TIMEOUT_MS });
 }
 
 describe("signing in with a browser", () => {
@@ -73,26 +83,26 @@ describe("signing in with a browser", () => {
         page.on("pageerror", (error) => pageErrors.push(error.message));
 
         await page.goto(`${server.url}/`);
-        await settle(page);
+        await settle(page, js);
         expect(new URL(page.url()).pathname).toBe("/login");
-        await expect.poll(() => page.locator("h1").textContent()).toBe("登录融通");
+        await eventually(() => page.locator("h1").textContent()).toBe("登录融通");
         await page.screenshot({ path: path.join(ARTIFACTS, `login-zh-${label}.png`), fullPage: true });
 
         // A wrong password first: one clear message.
         await page.fill('input[name="email"]', "dealer@demo.test");
         await page.fill('input[name="password"]', "wrong-password");
         await page.click('button[type="submit"]:has-text("登录")');
-        await settle(page);
-        await expect.poll(() => page.locator(".form-error").textContent()).toBe("邮箱或密码不正确");
+        await settle(page, js);
+        await eventually(() => page.locator(".form-error").textContent()).toBe("邮箱或密码不正确");
         expect(await page.inputValue('input[name="email"]')).toBe("dealer@demo.test");
         await page.screenshot({ path: path.join(ARTIFACTS, `login-error-zh-${label}.png`), fullPage: true });
 
         await page.fill('input[name="password"]', "demo1234");
         await page.click('button[type="submit"]:has-text("登录")');
-        await settle(page);
-        await expect.poll(() => page.locator("h1").textContent()).toBe(DEALER);
+        await settle(page, js);
+        await eventually(() => page.locator("h1").textContent()).toBe(DEALER);
         expect(new URL(page.url()).pathname).toBe("/");
-        await expect.poll(() => page.locator(".flash").textContent()).toContain("欢迎回来");
+        await eventually(() => page.locator(".flash").textContent()).toContain("欢迎回来");
         expect(await page.locator('table[data-testid="balances"] tbody tr').count()).toBeGreaterThan(0);
         await page.screenshot({ path: path.join(ARTIFACTS, `dashboard-zh-${label}.png`), fullPage: true });
 
@@ -101,39 +111,39 @@ describe("signing in with a browser", () => {
         expect(dealer2Id).toBeTruthy();
         await page.selectOption('select[name="orgId"]', dealer2Id!);
         await page.click('form[action="/switch-org"] button[type="submit"]');
-        await settle(page);
-        await expect.poll(() => page.locator("h1").textContent()).toBe(DEALER2);
-        await expect.poll(() => page.locator(".flash").textContent()).toBe(`已切换到 ${DEALER2}`);
+        await settle(page, js);
+        await eventually(() => page.locator("h1").textContent()).toBe(DEALER2);
+        await eventually(() => page.locator(".flash").textContent()).toBe(`已切换到 ${DEALER2}`);
 
         // Account detail of the acting organisation.
         await page.click('table[data-testid="balances"] tbody tr a');
-        await settle(page);
-        await expect.poll(() => new URL(page.url()).pathname).toMatch(/^\/accounts\//);
-        await expect.poll(() => page.locator('[data-testid="balance"]').textContent()).toMatch(/^¥[\d,]+\.\d{2}$/);
+        await settle(page, js);
+        await eventually(() => new URL(page.url()).pathname).toMatch(/^\/accounts\//);
+        await eventually(() => page.locator('[data-testid="balance"]').textContent()).toMatch(/^¥[\d,]+\.\d{2}$/);
         await page.screenshot({ path: path.join(ARTIFACTS, `account-zh-${label}.png`), fullPage: true });
 
         // English.
         await page.click('form[action="/set-language"] button[type="submit"]');
-        await settle(page);
-        await expect.poll(() => page.locator("html").getAttribute("lang")).toBe("en");
-        await expect.poll(() => page.locator("h2").first().textContent()).toBe("Latest transfers");
+        await settle(page, js);
+        await eventually(() => page.locator("html").getAttribute("lang")).toBe("en");
+        await eventually(() => page.locator("h2").first().textContent()).toBe("Latest transfers");
         await page.goto(`${server.url}/`);
-        await settle(page);
-        await expect.poll(() => page.locator("#balances-heading").textContent()).toBe("Balances");
+        await settle(page, js);
+        await eventually(() => page.locator("#balances-heading").textContent()).toBe("Balances");
         expect(await page.locator(".topbar").textContent()).toContain("Log out");
         await page.screenshot({ path: path.join(ARTIFACTS, `dashboard-en-${label}.png`), fullPage: true });
 
         // Log out.
         await page.click('form[action="/logout"] button[type="submit"]');
-        await settle(page);
-        await expect.poll(() => new URL(page.url()).pathname).toBe("/login");
-        await expect.poll(() => page.locator(".flash").textContent()).toBe("You have logged out");
-        await expect.poll(() => page.locator("h1").textContent()).toBe("Log in to Rongtong");
+        await settle(page, js);
+        await eventually(() => new URL(page.url()).pathname).toBe("/login");
+        await eventually(() => page.locator(".flash").textContent()).toBe("You have logged out");
+        await eventually(() => page.locator("h1").textContent()).toBe("Log in to Rongtong");
         await page.screenshot({ path: path.join(ARTIFACTS, `login-en-${label}.png`), fullPage: true });
 
         // The dashboard is gone with the session.
         await page.goto(`${server.url}/`);
-        await settle(page);
+        await settle(page, js);
         expect(new URL(page.url()).pathname).toBe("/login");
         expect(pageErrors).toEqual([]);
       } finally {
@@ -148,13 +158,13 @@ describe("signing in with a browser", () => {
     try {
       const page = context.pages()[0] ?? (await context.newPage());
       await page.goto(`${server.url}/login`);
-      await settle(page);
+      await settle(page, true);
       await page.fill('input[name="email"]', "bank@demo.test");
       await page.fill('input[name="password"]', "demo1234");
       await page.click('button[type="submit"]:has-text("登录")');
-      await settle(page);
-      await expect.poll(() => page.locator("h1").textContent()).toBe("融通银行");
-      await expect.poll(() => page.locator('[data-testid="ledger-ok"]').count()).toBe(1);
+      await settle(page, true);
+      await eventually(() => page.locator("h1").textContent()).toBe("融通银行");
+      await eventually(() => page.locator('[data-testid="ledger-ok"]').count()).toBe(1);
       await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-bank-zh.png"), fullPage: true });
 
       // Someone else's account id in the URL: the words a user understands, and a 404.
