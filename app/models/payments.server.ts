@@ -45,7 +45,8 @@ import { enqueue, outboxJobId, type Trx } from "./outbox.server";
  *   6. on success writes the outbox row `payments:<id>:fulfil`, which hands the payment to its
  *      purpose (workflows/payments.ts).
  *
- * Invariants (held by the CHECKs of 0004_payments and asserted here):
+ * Invariants (the CHECKs of 0004_payments hold the status shapes; verifyPayments checks all three
+ * in one query, and the tests run it after every case):
  *  P1 refunded_fen = sum of succeeded refunds ≤ amount_fen, and the status says the same;
  *  P2 sum of refunds not failed ≤ amount_fen (checked under the payment lock before asking);
  *  P3 a succeeded payment has exactly one capture transfer; a succeeded refund one posted hold.
@@ -631,7 +632,13 @@ async function decideAndApply(
   const transition: RefundTransitionEvent = event.type === "refund.succeeded" ? "succeed" : "fail";
   const nextRefund = REFUND_TRANSITIONS[refund.status][transition];
   if (event.amount_fen !== refund.amount_fen) return mismatch(refund.amount_fen);
-  if (nextRefund === undefined) return stale(`${event.type} does not apply to a ${refund.status} refund`);
+  if (nextRefund === undefined) {
+    if (transition === "succeed" && refund.status === "failed") {
+      // The gateway says it paid back a refund it had refused (and whose hold we released).
+      log.error({ paymentId: payment.id, refundId: refund.id }, "e-Pay reports success for a refund recorded as failed: needs review");
+    }
+    return stale(`${event.type} does not apply to a ${refund.status} refund`);
+  }
   const gatewayRefundId = event.gateway_refund_id ?? refund.gateway_refund_id;
 
   if (transition === "fail") {
@@ -941,4 +948,51 @@ export async function markPaymentFulfilled(trx: Trx, payment: Payment): Promise<
     organizationId: payment.payerOrganizationId,
     after: { purpose: payment.purpose, reference: payment.reference },
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification
+
+export interface PaymentViolation {
+  check: string;
+  detail: string;
+}
+
+/**
+ * P1–P3 over every payment and refund, against the ledger, in one query. Empty means sound.
+ * (Not bounded: meant for tests and an operator's check, like verifyLedger.)
+ */
+export async function verifyPayments(db: Db): Promise<PaymentViolation[]> {
+  const { rows } = await sql<PaymentViolation>`
+    with refunds as (
+      select payment_id,
+             coalesce(sum(amount_fen) filter (where status = 'succeeded'), 0) as succeeded_fen,
+             coalesce(sum(amount_fen) filter (where status <> 'failed'), 0) as committed_fen
+        from payment_refunds group by payment_id
+    ),
+    captures as (
+      select substring(idempotency_key from 6 for 36)::uuid as payment_id, count(*) as n
+        from ledger_transfers
+        where idempotency_key ~ '^epay:[0-9a-f-]{36}:captured$'
+        group by 1
+    )
+    select 'refunded_matches_refunds' as "check",
+           'payment ' || p.id || ': refunded_fen ' || p.refunded_fen || ', succeeded refunds ' || coalesce(r.succeeded_fen, 0) as detail
+      from payments p left join refunds r on r.payment_id = p.id
+      where p.refunded_fen <> coalesce(r.succeeded_fen, 0)
+    union all
+    select 'refunds_within_payment', 'payment ' || p.id || ': refunds not failed ' || r.committed_fen || ' > amount ' || p.amount_fen
+      from payments p join refunds r on r.payment_id = p.id
+      where r.committed_fen > p.amount_fen
+    union all
+    select 'one_capture_per_captured_payment', 'payment ' || p.id || ' (' || p.status || '): ' || coalesce(c.n, 0) || ' capture transfers'
+      from payments p left join captures c on c.payment_id = p.id
+      where coalesce(c.n, 0) <> case when p.status in ('succeeded', 'partially_refunded', 'refunded') then 1 else 0 end
+    union all
+    select 'refund_hold_resolution', 'refund ' || f.id || ' (' || f.status || '): hold resolved as ' || coalesce(t.phase, 'nothing')
+      from payment_refunds f left join ledger_transfers t on t.pending_id = f.hold_transfer_id
+      where coalesce(t.phase, 'none') <> case f.status when 'succeeded' then 'post_pending' when 'failed' then 'void_pending' else 'none' end
+         or (t.phase = 'post_pending' and t.amount_fen <> f.amount_fen)
+  `.execute(db);
+  return rows;
 }

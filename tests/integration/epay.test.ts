@@ -14,7 +14,16 @@ import {
   verifySignature,
   type GatewayEvent,
 } from "../../app/models/epay/index.server";
-import { createPayment, getPayment, listPaymentEvents, refundPayment, type CreatePaymentInput } from "../../app/models/payments.server";
+import { transfer, verifyLedger } from "../../app/models/ledger.server";
+import {
+  createPayment,
+  gatewayClearingAccount,
+  getPayment,
+  listPaymentEvents,
+  refundPayment,
+  verifyPayments,
+  type CreatePaymentInput,
+} from "../../app/models/payments.server";
 import { createEmbeddedTestDatabase, createTestDatabase, type TestDatabase } from "../support/db";
 import {
   createPaymentsWorld,
@@ -403,5 +412,39 @@ describe("e-Pay in embedded mode (PGlite: one connection, the sandbox on the sam
     expect(await walletBalanceFen(db, w.payer.id)).toBe(15_000);
     expect((await transfersOf(db, `payment:${created.payment.id}`)).map((r) => r.phase)).toEqual(["single", "pending", "post_pending"]);
     await expectLedgerClean(db);
+  });
+
+  it("verifyPayments notices money captured for a payment that did not succeed", async () => {
+    const db = handle.db;
+    const created = await createPayment(
+      db,
+      { userId: null, organizationId: w.payer.id },
+      {
+        payerOrganizationId: w.payer.id,
+        payeeOrganizationId: w.payee.id,
+        purpose: "topup",
+        reference: "topup:embedded-2",
+        amountFen: 300,
+        description: "充值",
+        returnPath: "/",
+        idempotencyKey: "embedded-2",
+      },
+      server.deps(),
+    );
+    await payOnSandboxPage(created.payUrl, "fail");
+    expect(await verifyPayments(db)).toEqual([]);
+    // A bug that captured anyway: the ledger balances, but the payments check does not.
+    const clearing = await gatewayClearingAccount(db);
+    const wallet = await db.selectFrom("ledger_accounts").select("id").where("code", "=", `wallet:${w.payer.id}`).executeTakeFirstOrThrow();
+    await transfer(db, {
+      idempotencyKey: `epay:${created.payment.id}:captured`,
+      kind: "epay_payment",
+      reference: `payment:${created.payment.id}`,
+      debitAccountId: clearing.id,
+      creditAccountId: wallet.id,
+      amountFen: 300,
+    });
+    expect(await verifyLedger(db)).toEqual([]);
+    expect(await verifyPayments(db)).toEqual([{ check: "one_capture_per_captured_payment", detail: expect.stringContaining(created.payment.id) }]);
   });
 });

@@ -15,7 +15,7 @@ import {
   type SandboxDirectives,
 } from "../../app/models/epay/index.server";
 import { verifyLedger } from "../../app/models/ledger.server";
-import { CALLBACK_PATH, type PaymentsDeps } from "../../app/models/payments.server";
+import { CALLBACK_PATH, verifyPayments, type PaymentsDeps } from "../../app/models/payments.server";
 import { createApp } from "../../app/server/app.server";
 import { loadBuild } from "../support/build";
 import { createOrg, createUser } from "../support/factories";
@@ -185,8 +185,10 @@ export async function settleDeliveries(db: Db, gatewayPaymentId?: string, timeou
   }
 }
 
+/** The ledger's invariants and the payments' own (refunds, captures, holds against the ledger). */
 export async function expectLedgerClean(db: Db): Promise<void> {
   expect(await verifyLedger(db)).toEqual([]);
+  expect(await verifyPayments(db)).toEqual([]);
 }
 
 /** Transfers of one reference (e.g. `payment:<id>`), in order. */
