@@ -9,6 +9,7 @@ import {
   type Payment,
   type PaymentPurpose,
 } from "../app/models/payments.server";
+import { applyCapturedOrderPayment } from "../app/models/orders.server";
 import type { Step } from "./registry";
 
 /**
@@ -52,7 +53,8 @@ export const PAYMENT_PURPOSE_HANDLERS: Readonly<Record<PaymentPurpose, PaymentPu
   topup: async (_trx, payment, ctx) => {
     ctx.logger.info({ paymentId: payment.id, amountFen: payment.amountFen }, "top-up credited to the payer's wallet");
   },
-  order: null,
+  // A captured payment for a dealer order pays the part it was for (payment, deposit or balance).
+  order: (trx, payment) => applyCapturedOrderPayment(trx, payment),
   deposit: null,
   market_order: null,
 };
