@@ -4,7 +4,9 @@
  * Both catalogues ship to the browser: they are small, and the language switch must work offline
  * of any extra fetch.
  */
-export const zhCN = {
+import { domainEn, domainZhCN } from "./domains";
+
+const baseZhCN = {
   "app.name": "融通",
   "app.fullName": "融通 Rongtong",
   "app.tagline": "供应链金融与交易平台",
@@ -156,10 +158,16 @@ export const zhCN = {
   "common.no": "否",
 } as const;
 
+/**
+ * Each bounded context keeps its messages in `domains/<context>.ts` (zh-CN source and en, checked
+ * against each other there), so that contexts grow without editing one shared file.
+ */
+export const zhCN = { ...baseZhCN, ...domainZhCN } as const;
+
 export type MessageKey = keyof typeof zhCN;
 export type Catalogue = { readonly [K in MessageKey]: string };
 
-export const en: Catalogue = {
+const baseEn: { readonly [K in keyof typeof baseZhCN]: string } = {
   "app.name": "Rongtong",
   "app.fullName": "融通 Rongtong",
   "app.tagline": "Supply-chain finance and trading platform",
@@ -310,3 +318,5 @@ export const en: Catalogue = {
   "common.yes": "Yes",
   "common.no": "No",
 };
+
+export const en: Catalogue = { ...baseEn, ...domainEn };

@@ -1,0 +1,8 @@
+import * as orders from "./orders";
+
+/**
+ * The per-context catalogues, merged. To add a context: create `<context>.ts` exporting `zhCN`
+ * (`as const`) and `en` typed as `EnFor<typeof zhCN>`, and spread both here.
+ */
+export const domainZhCN = { ...orders.zhCN } as const;
+export const domainEn: { readonly [K in keyof typeof domainZhCN]: string } = { ...orders.en };
