@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ServerBuild } from "@remix-run/node";
@@ -33,7 +34,7 @@ function isFresh(): boolean {
   );
 }
 
-async function withLock<T>(work: () => T): Promise<T> {
+async function withLock<T>(work: () => T | Promise<T>): Promise<T> {
   mkdirSync(path.dirname(LOCK_DIR), { recursive: true });
   const started = Date.now();
   for (;;) {
@@ -53,9 +54,19 @@ async function withLock<T>(work: () => T): Promise<T> {
     }
   }
   try {
-    return work();
+    return await work();
   } finally {
     rmSync(LOCK_DIR, { recursive: true, force: true });
+  }
+}
+
+function buildNow(): void {
+  if (isFresh()) return;
+  try {
+    execFileSync(path.join(ROOT, "node_modules", ".bin", "remix"), ["build"], { cwd: ROOT, stdio: "pipe", timeout: 120_000 });
+  } catch (error) {
+    const e = error as { stdout?: Buffer; stderr?: Buffer; message: string };
+    throw new Error(`remix build failed: ${e.message}\n${e.stdout?.toString() ?? ""}\n${e.stderr?.toString() ?? ""}`);
   }
 }
 
@@ -65,20 +76,33 @@ async function withLock<T>(work: () => T): Promise<T> {
  */
 export async function ensureBuild(): Promise<void> {
   if (isFresh()) return;
-  await withLock(() => {
-    if (isFresh()) return;
-    try {
-      execFileSync(path.join(ROOT, "node_modules", ".bin", "remix"), ["build"], { cwd: ROOT, stdio: "pipe", timeout: 120_000 });
-    } catch (error) {
-      const e = error as { stdout?: Buffer; stderr?: Buffer; message: string };
-      throw new Error(`remix build failed: ${e.message}\n${e.stdout?.toString() ?? ""}\n${e.stderr?.toString() ?? ""}`);
-    }
-  });
+  await withLock(buildNow);
+}
+
+async function importBuild(): Promise<ServerBuild> {
+  const version = statSync(BUILD_FILE).mtimeMs;
+  return (await import(/* @vite-ignore */ `${pathToFileURL(BUILD_FILE).href}?v=${version}`)) as ServerBuild;
 }
 
 /** The built server bundle, as the real server loads it. */
 export async function loadBuild(): Promise<ServerBuild> {
-  await ensureBuild();
-  const version = statSync(BUILD_FILE).mtimeMs;
-  return (await import(/* @vite-ignore */ `${pathToFileURL(BUILD_FILE).href}?v=${version}`)) as ServerBuild;
+  return withLock(async () => {
+    buildNow();
+    return importBuild();
+  });
+}
+
+/**
+ * The server bundle together with a private copy of public/ (the browser assets it refers to).
+ * `remix build` empties public/build, so a rebuild by another test file (sources edited during a
+ * run) would otherwise pull the scripts from under a browser test that is still running.
+ */
+export async function loadBuildSnapshot(): Promise<{ build: ServerBuild; publicDir: string; dispose(): void }> {
+  return withLock(async () => {
+    buildNow();
+    const publicDir = mkdtempSync(path.join(os.tmpdir(), "rongtong-public-"));
+    cpSync(path.join(ROOT, "public"), publicDir, { recursive: true });
+    const build = await importBuild();
+    return { build, publicDir, dispose: () => rmSync(publicDir, { recursive: true, force: true }) };
+  });
 }

@@ -5,7 +5,7 @@ import { readConfig } from "../../app/config.server";
 import type { JobsHandle } from "../../app/context";
 import { logger } from "../../app/logger.server";
 import { createApp } from "../../app/server/app.server";
-import { loadBuild } from "./build";
+import { loadBuildSnapshot } from "./build";
 
 export const TEST_SESSION_SECRET = "test-session-secret-0123456789abcdef";
 
@@ -22,7 +22,7 @@ export async function startTestServer(
   db: Db,
   options: { dbMode?: DbMode; cookieSecure?: boolean; jobs?: JobsHandle } = {},
 ): Promise<TestServer> {
-  const build = await loadBuild();
+  const { build, publicDir, dispose } = await loadBuildSnapshot();
   const config = { ...readConfig({ NODE_ENV: "test" }), sessionSecret: TEST_SESSION_SECRET, cookieSecure: options.cookieSecure ?? false };
   const app = createApp({
     build,
@@ -31,6 +31,7 @@ export async function startTestServer(
     config,
     logger,
     jobs: options.jobs ?? healthyJobs,
+    publicDir,
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
@@ -40,7 +41,10 @@ export async function startTestServer(
     url: `http://127.0.0.1:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        server.close(() => {
+          dispose();
+          resolve();
+        });
         server.closeAllConnections();
       }),
   };
