@@ -4,6 +4,7 @@ import {
   Link,
   Links,
   Meta,
+  NavLink,
   Outlet,
   Scripts,
   ScrollRestoration,
@@ -18,7 +19,9 @@ import { DEFAULT_LOCALE, translate, translateWithParams, type Locale } from "~/i
 import { resolveLocale } from "~/i18n/locale.server";
 import { LocaleProvider, useT } from "~/i18n/react";
 import { listMembershipsForUser } from "~/models/organizations.server";
+import { navFor } from "~/navigation";
 import { csrfForRequest, getSession, readFlash } from "~/session.server";
+import type { OrganizationKind } from "../db/schema";
 import styles from "~/styles/app.css";
 
 export const links: LinksFunction = () => [
@@ -39,7 +42,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const { flash, clear } = await readFlash(request, context);
   if (clear) headers.append("Set-Cookie", clear);
 
-  let organizations: { id: string; name: string; kind: string }[] = [];
+  let organizations: { id: string; name: string; kind: OrganizationKind }[] = [];
   let activeOrganizationId: string | null = null;
   if (session) {
     const memberships = await listMembershipsForUser(context.db, session.user.id);
@@ -119,7 +122,11 @@ function TopBar() {
         </Link>
         {root?.user && active ? (
           <nav className="topnav" aria-label={t("nav.dashboard")}>
-            <Link to="/">{t("nav.dashboard")}</Link>
+            {navFor(active.kind).map((entry) => (
+              <NavLink key={entry.to} to={entry.to} end={entry.to === "/"}>
+                {t(entry.label)}
+              </NavLink>
+            ))}
           </nav>
         ) : null}
         <div className="topbar-tools">

@@ -1,0 +1,23 @@
+import type { OrganizationKind } from "../db/schema";
+import type { MessageKey, TArgs } from "./i18n";
+
+/** A message that takes no parameters: what a navigation label can be. */
+export type PlainMessageKey = { [K in MessageKey]: TArgs<K> extends [] ? K : never }[MessageKey];
+
+/**
+ * The top navigation, by the kind of the acting organisation. A page gets an entry here only once
+ * it works: each context adds its own line.
+ */
+export interface NavEntry {
+  to: string;
+  label: PlainMessageKey;
+  kinds: readonly OrganizationKind[];
+}
+
+export const NAV_ENTRIES: readonly NavEntry[] = [
+  { to: "/", label: "nav.dashboard", kinds: ["bank", "core_enterprise", "dealer", "market_operator", "merchant", "buyer"] },
+];
+
+export function navFor(kind: OrganizationKind | undefined): readonly NavEntry[] {
+  return kind ? NAV_ENTRIES.filter((entry) => entry.kinds.includes(kind)) : [];
+}
