@@ -1,6 +1,8 @@
 import type { JobsOptions } from "bullmq";
 import type { RetryPolicy } from "../app/models/outbox.server";
 import { NOTIFICATIONS_QUEUE } from "../app/models/notifications.server";
+import { PAYMENTS_QUEUE } from "../app/models/payments.server";
+import { ORDERS_QUEUE } from "../workflows/orders";
 import { queueNamesOf, STEPS, type JobName, type JobPayload } from "../workflows/registry";
 
 /**
@@ -10,6 +12,8 @@ import { queueNamesOf, STEPS, type JobName, type JobPayload } from "../workflows
 
 export const QUEUES = {
   notifications: NOTIFICATIONS_QUEUE,
+  payments: PAYMENTS_QUEUE,
+  orders: ORDERS_QUEUE,
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 

@@ -7,6 +7,8 @@ import { PermanentStepError, queueNamesOf, runStep, STEPS, type StepDeps, type S
 import { createInProcessRunner } from "./in-process-runner";
 import { RUNTIME_LIMITS } from "./queues";
 import { startRelayLoop, type JobPublisher, type RelayLoop } from "./relay";
+import { enqueue } from "../app/models/outbox.server";
+import { SCHEDULES, type Schedule } from "../workflows/schedules";
 
 /**
  * How a process runs jobs, chosen from its role and whether Redis is configured:
@@ -127,13 +129,28 @@ function inProcessRuntime(opts: JobRuntimeOptions, logger: Logger): JobRuntime {
     pollIntervalMs: opts.pollIntervalMs,
     retry: opts.retry,
   });
+  const timers: NodeJS.Timeout[] = [];
+  const schedules = opts.steps ? [] : SCHEDULES;
   return {
     mode: "in-process",
     async start() {
       runner.start();
+      // One process in embedded mode: a timer per schedule is the scheduler. Each slot enqueues
+      // one outbox row (its job id names the slot), which the runner then runs like any job.
+      for (const schedule of schedules) {
+        const tick = () =>
+          enqueueScheduledSlot(opts.db, schedule, new Date()).catch((error: Error) =>
+            logger.warn({ err: error, schedule: schedule.id }, "could not enqueue a scheduled job"),
+          );
+        void tick();
+        const timer = setInterval(tick, schedule.every_ms);
+        timer.unref();
+        timers.push(timer);
+      }
       logger.info("in-process job runner started");
     },
     async stop() {
+      for (const timer of timers.splice(0)) clearInterval(timer);
       await runner.stop();
       logger.info("in-process job runner stopped");
     },
@@ -228,6 +245,13 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
       await Promise.all(queues.map((q) => q.waitUntilReady()));
       if (stopping) return;
       relay = startRelayLoop({ db: opts.db, publishers, logger: logger.child({ component: "relay" }), pollIntervalMs: opts.pollIntervalMs });
+      // Upserting the same scheduler id from every worker keeps one schedule, not one per worker.
+      if (!opts.steps) {
+        for (const schedule of SCHEDULES) {
+          const queue = queues.find((q) => q.name === schedule.queue);
+          await queue?.upsertJobScheduler(schedule.id, { every: schedule.every_ms }, { name: schedule.jobName, data: {} });
+        }
+      }
       logger.info({ queues: queueNames, concurrency }, "job workers started");
     },
     async stop() {
@@ -252,4 +276,12 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
       return { ok: redis.ok, detail: `${redis.detail}; relay last pass ${last ? last.toISOString() : "pending"}` };
     },
   };
+}
+
+/** The outbox row for one slot of a schedule: the same slot enqueued twice is one row. */
+export async function enqueueScheduledSlot(db: Db, schedule: Schedule, now: Date): Promise<void> {
+  const slot = Math.floor(now.getTime() / schedule.every_ms);
+  await db.transaction().execute((trx) =>
+    enqueue(trx, { queue: schedule.queue, name: schedule.jobName, jobId: `${schedule.id}:${slot}:run`, payload: {} }),
+  );
 }

@@ -5,6 +5,7 @@ import { DELIVER_NOTIFICATION_JOB, NOTIFICATIONS_QUEUE } from "../app/models/not
 import { deliverNotificationStep, parseDeliverNotificationPayload } from "./notifications";
 import { FULFIL_PAYMENT_JOB, PAYMENTS_QUEUE } from "../app/models/payments.server";
 import { fulfilPaymentStep, parseFulfilPaymentPayload } from "./payments";
+import { AUTO_RECEIPT_JOB, autoReceiptStep, ORDERS_QUEUE, parseAutoReceiptPayload } from "./orders";
 
 /**
  * Every workflow step, by job name. A step is a plain async function over the database: BullMQ
@@ -80,6 +81,7 @@ export const STEPS = {
     run: deliverNotificationStep,
   }),
   [FULFIL_PAYMENT_JOB]: defineStep({ queue: PAYMENTS_QUEUE, parse: parseFulfilPaymentPayload, run: fulfilPaymentStep }),
+  [AUTO_RECEIPT_JOB]: defineStep({ queue: ORDERS_QUEUE, parse: parseAutoReceiptPayload, run: autoReceiptStep }),
 } as const satisfies StepRegistry;
 
 export type JobName = keyof typeof STEPS;
