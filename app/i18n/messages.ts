@@ -143,6 +143,9 @@ const baseZhCN = {
 
   "notification.membership.added": "{displayName} 已加入本机构，角色：{role}",
   "notification.wallet.credited": "账户 {accountCode} 入账 {amountDisplay}",
+  "notification.order.submitted": "{counterparty} 提交了订单 {number}",
+  "notification.order.confirmed": "{counterparty} 已确认订单 {number}",
+  "notification.order.shipped": "{counterparty} 已为订单 {number} 发货",
 
   "error.title": "出错了",
   "error.notFound": "页面不存在，或不属于您当前的机构。",
@@ -304,6 +307,9 @@ const baseEn: { readonly [K in keyof typeof baseZhCN]: string } = {
 
   "notification.membership.added": "{displayName} joined this organisation as {role}",
   "notification.wallet.credited": "{amountDisplay} credited to account {accountCode}",
+  "notification.order.submitted": "{counterparty} submitted order {number}",
+  "notification.order.confirmed": "{counterparty} confirmed order {number}",
+  "notification.order.shipped": "{counterparty} shipped order {number}",
 
   "error.title": "Something went wrong",
   "error.notFound": "Not found, or not yours: this page does not exist or belongs to another organisation.",

@@ -46,6 +46,15 @@ const displayText = (maxChars: number) => z.string().trim().min(1).max(maxChars)
  * Params carry ids and display values only: the inbox renders them, nothing computes with them.
  * A wallet credit says which transfer and how it reads (`¥1,234.00`), never an amount to trust.
  */
+/** An order event told to the other party: which order, and who it is from. */
+const orderNotice = z
+  .object({
+    orderId: z.string().uuid(),
+    number: displayText(40),
+    counterparty: displayText(200),
+  })
+  .strict();
+
 export const NOTIFICATION_PARAMS = {
   "membership.added": z
     .object({
@@ -59,6 +68,16 @@ export const NOTIFICATION_PARAMS = {
       transferId: z.string().uuid(),
       accountCode: displayText(100),
       amountDisplay: displayText(40),
+    })
+    .strict(),
+  "order.submitted": orderNotice,
+  "order.confirmed": orderNotice,
+  "order.shipped": orderNotice,
+  "recruitment.application_submitted": z
+    .object({
+      applicationId: z.string().uuid(),
+      campaignTitle: displayText(100),
+      companyName: displayText(200),
     })
     .strict(),
 } as const satisfies Record<NotificationTopic, z.ZodTypeAny>;

@@ -7,6 +7,8 @@ import { chargeOnAccount, restoreCredit, type CreditParties } from "./credit.ser
 import { findActiveDealerLink, type DealerLink } from "./dealers.server";
 import { DomainError } from "./errors";
 import { ensureAccount, isUuid, transfer, type Fen } from "./ledger.server";
+import { requestNotification } from "./notifications.server";
+import type { Trx } from "./outbox.server";
 import {
   availableEvents,
   findTransition,
@@ -411,6 +413,25 @@ async function recordNote(trx: Db, actor: Actor, order: OrderRow, event: string,
     .execute();
 }
 
+/** Tell the other party (through the outbox: delivered by the notifications workflow). */
+async function notifyParty(
+  trx: Db,
+  actor: Actor,
+  order: OrderRow,
+  topic: "order.submitted" | "order.confirmed" | "order.shipped",
+  occurrence: string = order.status,
+) {
+  const to = topic === "order.submitted" ? order.core_enterprise_id : order.dealer_id;
+  const from = topic === "order.submitted" ? order.dealer_id : order.core_enterprise_id;
+  const org = await trx.selectFrom("organizations").select("name").where("id", "=", from).executeTakeFirstOrThrow();
+  await requestNotification(trx as Trx, actor, {
+    organizationId: to,
+    topic,
+    params: { orderId: order.id, number: order.number, counterparty: org.name },
+    dedupeKey: `${topic}:${order.id}:${occurrence}`,
+  });
+}
+
 async function nextOrderNumber(trx: Db, kind: OrderKind, now: Date): Promise<string> {
   const { rows } = await sql<{ n: number }>`select nextval('order_number_seq')::bigint as n`.execute(trx);
   const prefix = { standard: "SO", preorder: "BK", replenishment: "RP", return: "RMA" }[kind];
@@ -702,10 +723,12 @@ async function submitLocked(trx: Db, actor: Actor, orderId: string, now: Date): 
   const { total_fen } = await trx.selectFrom("orders").select("total_fen").where("id", "=", order.id).executeTakeFirstOrThrow();
   const { approvalThresholdFen } = await getOrderSettings(trx, order.dealer_id);
   const needsApproval = approvalThresholdFen !== null && total_fen > approvalThresholdFen;
-  return fire(trx, actor, { ...order, total_fen }, party, needsApproval ? "submit_for_approval" : "submit", {
+  const submitted = await fire(trx, actor, { ...order, total_fen }, party, needsApproval ? "submit_for_approval" : "submit", {
     patch: { submitted_at: now },
     data: { total_fen, ...(needsApproval ? { approval_threshold_fen: approvalThresholdFen } : {}) },
   });
+  if (submitted.status === "submitted") await notifyParty(trx, actor, submitted, "order.submitted");
+  return submitted;
 }
 
 /** Send the cart (or a draft) to the supplier, or to the dealer's approver when above its threshold. */
@@ -720,7 +743,11 @@ export async function approveOrder(db: Db, actor: Actor, roles: readonly Role[],
   }
   return inTransaction(db, async (trx) => {
     const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
-    if (decision === "approve") return fire(trx, actor, order, party, "approve");
+    if (decision === "approve") {
+      const approved = await fire(trx, actor, order, party, "approve");
+      await notifyParty(trx, actor, approved, "order.submitted");
+      return approved;
+    }
     const why = requireText(reason, "reason", ORDER_LIMITS.maxReasonChars);
     return fire(trx, actor, order, party, "decline_approval", { note: why, patch: { reason: why } });
   });
@@ -800,11 +827,13 @@ export async function confirmOrder(db: Db, actor: Actor, orderId: string, adjust
     const season = order.season_id ? await trx.selectFrom("seasons").select("deposit_rate_bps").where("id", "=", order.season_id).executeTakeFirst() : undefined;
     const depositFen = season ? applyRateBps(total, season.deposit_rate_bps) : 0;
     const adjusted = lines.filter((l) => confirmed.get(l.id)!.quantity !== l.quantity_ordered).map((l) => l.sku_code);
-    return fire(trx, actor, order, party, "confirm", {
+    const next = await fire(trx, actor, order, party, "confirm", {
       patch: { total_fen: total, deposit_fen: depositFen, confirmed_at: new Date() },
       note: adjusted.length ? `adjusted: ${adjusted.join(", ")}` : null,
       data: { total_fen: total, ...(depositFen ? { deposit_fen: depositFen } : {}) },
     });
+    await notifyParty(trx, actor, next, "order.confirmed");
+    return next;
   });
 }
 
@@ -1105,11 +1134,13 @@ export async function shipOrder(db: Db, actor: Actor, orderId: string, input: Sh
       await trx.updateTable("order_lines").set({ quantity_shipped: line.quantity_shipped + move.quantity }).where("id", "=", line.id).execute();
       await trx.insertInto("shipment_lines").values({ shipment_id: shipment.id, order_line_id: line.id, quantity: move.quantity }).execute();
     }
-    return fire(trx, actor, order, party, event, {
+    const next = await fire(trx, actor, order, party, event, {
       note: `${carrier} ${trackingNumber}`,
       patch: { shipped_at: new Date() },
       data: { shipment_id: shipment.id, carrier, tracking_number: trackingNumber, units: shipping },
     });
+    await notifyParty(trx, actor, next, "order.shipped", shipment.id);
+    return next;
   });
 }
 

@@ -33,7 +33,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .createTable("notification_requests")
     .addColumn("id", "uuid", (c) => c.primaryKey().defaultTo(sql`gen_random_uuid()`))
     .addColumn("organization_id", "uuid", (c) => c.notNull().references("organizations.id"))
-    .addColumn("topic", "text", (c) => c.notNull().check(sql`topic in ('membership.added','wallet.credited')`))
+    .addColumn("topic", "text", (c) => c.notNull().check(sql`topic in ('membership.added','wallet.credited','order.submitted','order.confirmed','order.shipped')`))
     .addColumn("params", "jsonb", (c) => c.notNull().check(sql`jsonb_typeof(params) = 'object'`))
     .addColumn("dedupe_key", "text", (c) => c.unique())
     .addColumn("status", "text", (c) => c.notNull().defaultTo("pending").check(sql`status in ('pending','delivered')`))

@@ -34,7 +34,14 @@ export interface OutboxTable {
   last_error_at: NullableTimestamp;
 }
 
-export const NOTIFICATION_TOPICS = ["membership.added", "wallet.credited"] as const;
+export const NOTIFICATION_TOPICS = [
+  "membership.added",
+  "wallet.credited",
+  "order.submitted",
+  "order.confirmed",
+  "order.shipped",
+  "recruitment.application_submitted",
+] as const;
 export type NotificationTopic = (typeof NOTIFICATION_TOPICS)[number];
 
 export type NotificationRequestStatus = "pending" | "delivered";

@@ -98,7 +98,7 @@ describe("notifications", () => {
     const withAmount = { ...walletCredited(organizationId, "0f7b3c1e-8a51-4c1e-9f0e-2b1c3d4e5f61"), params: { transferId: "0f7b3c1e-8a51-4c1e-9f0e-2b1c3d4e5f61", accountCode: "w", amountDisplay: "¥1", amount_fen: 100 } };
     const refusal = await attempt(withAmount as NotificationRequestInput).catch((e: unknown) => e);
     expect(isDomainError(refusal) && refusal.code).toBe("validation");
-    await expect(attempt({ organizationId, topic: "order.shipped", params: {} } as unknown as NotificationRequestInput)).rejects.toThrow(/unknown notification topic/);
+    await expect(attempt({ organizationId, topic: "order.exploded", params: {} } as unknown as NotificationRequestInput)).rejects.toThrow(/unknown notification topic/);
     await expect(attempt({ ...walletCredited(organizationId, "not-a-uuid") })).rejects.toThrow(/transferId/);
     await expect(attempt(walletCredited("00000000-0000-4000-8000-000000000000", "0f7b3c1e-8a51-4c1e-9f0e-2b1c3d4e5f62"))).rejects.toThrow(/organisation not found/);
     expect(await outboxRows(db)).toHaveLength(before);
