@@ -16,6 +16,10 @@ export interface NavEntry {
 
 export const NAV_ENTRIES: readonly NavEntry[] = [
   { to: "/", label: "nav.dashboard", kinds: ["bank", "core_enterprise", "dealer", "market_operator", "merchant", "buyer"] },
+  { to: "/catalog", label: "nav.catalog", kinds: ["core_enterprise"] },
+  { to: "/pricing", label: "nav.pricing", kinds: ["core_enterprise"] },
+  { to: "/dealers", label: "nav.dealers", kinds: ["core_enterprise"] },
+  { to: "/shop", label: "nav.shop", kinds: ["dealer"] },
 ];
 
 export function navFor(kind: OrganizationKind | undefined): readonly NavEntry[] {

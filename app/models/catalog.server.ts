@@ -258,6 +258,11 @@ export function bpsToPercentText(bps: number): string {
   return bps % 100 === 0 ? String(bps / 100) : (bps / 100).toFixed(2);
 }
 
+/** The tax-rate choices of a form: value as the entry schema reads it ("13"), label "13%". */
+export function taxRateOptions(): { value: string; label: string }[] {
+  return VAT_RATES_BPS.map((bps) => ({ value: bpsToPercentText(bps), label: `${bpsToPercentText(bps)}%` }));
+}
+
 const STATUS_WORDS: Record<string, SkuStatus> = {
   active: "active",
   inactive: "inactive",
@@ -517,7 +522,7 @@ export function clampPageSize(limit: number | undefined): number {
 export function parseCursor(after: string | null | undefined): string | null {
   if (after === undefined || after === null || after === "") return null;
   const code = normalizeSkuCode(after);
-  if (!isValidSkuCode(code)) throw new DomainError("validation", "after must be a SKU code from a previous page", { after: "invalid cursor" });
+  if (!isValidSkuCode(code)) throw new DomainError("validation", "after must be a SKU code from a previous page", { after: "invalid_cursor" });
   return code;
 }
 

@@ -327,7 +327,7 @@ export async function transitionDealerLink(
     const to = DEALER_LINK_TRANSITIONS[before.status][event];
     if (!to) {
       throw new DomainError("invalid_state", `A ${before.status} dealer cannot be ${event === "suspend" ? "suspended" : "reactivated"}`, {
-        status: before.status,
+        status: "invalid_transition",
       });
     }
     await trx
@@ -524,4 +524,25 @@ export async function getSupplierForDealer(db: Db, dealerId: string, coreEnterpr
   const row = await supplierQuery(db).where("l.dealer_id", "=", dealerId).where("l.core_enterprise_id", "=", coreEnterpriseId).executeTakeFirst();
   if (!row) throw new DomainError("not_found", "Supplier not found");
   return toSupplier(db, row);
+}
+
+/** What happened to a link (created, terms, limit, status, overrides), newest first, from the audit trail. */
+export async function listDealerLinkHistory(
+  db: Db,
+  coreEnterpriseId: string,
+  linkId: string,
+  limit = 20,
+): Promise<{ id: number; at: Date; action: string; actor: string | null; after: unknown }[]> {
+  const link = await getLink(db, coreEnterpriseId, linkId);
+  const rows = await db
+    .selectFrom("audit_events as a")
+    .leftJoin("users as u", "u.id", "a.actor_user_id")
+    .select(["a.id", "a.at", "a.action", "u.display_name", "a.after"])
+    .where("a.entity_type", "=", "dealer_link")
+    .where("a.entity_id", "=", link.id)
+    .where("a.organization_id", "=", coreEnterpriseId)
+    .orderBy("a.id", "desc")
+    .limit(Math.min(Math.max(limit, 1), 100))
+    .execute();
+  return rows.map((r) => ({ id: Number(r.id), at: r.at, action: r.action, actor: r.display_name, after: r.after }));
 }

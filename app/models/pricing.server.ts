@@ -43,7 +43,7 @@ export const PRICING_LIMITS = {
   maxQuoteLines: 500,
   maxPriceListsShown: 200,
   maxOverridesShown: 200,
-  itemsPageSize: 100,
+  itemsPageSize: 50,
   nameLength: 100,
   noteLength: 200,
   maxTiers: 20,

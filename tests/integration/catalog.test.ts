@@ -136,7 +136,7 @@ for (const [engine, open] of ENGINES) {
       expect((await listSkus(handle.db, core, { search: "冰箱" })).items.map((s) => s.code)).toEqual(["PG-2", "PG-4", "PG-6"]);
       expect((await listSkus(handle.db, core, { search: "pg-7" })).items.map((s) => s.code)).toEqual(["PG-7"]);
       expect((await listSkus(handle.db, core, { search: "100%_" })).items).toEqual([]);
-      await expect(listSkus(handle.db, core, { after: "not a code" })).rejects.toMatchObject({ code: "validation", fields: { after: "invalid cursor" } });
+      await expect(listSkus(handle.db, core, { after: "not a code" })).rejects.toMatchObject({ code: "validation", fields: { after: "invalid_cursor" } });
     });
 
     it("answers not found for another tenant's SKU, whatever the call", async () => {

@@ -1,8 +1,9 @@
 import * as orders from "./orders";
+import * as supply from "./supply";
 
 /**
  * The per-context catalogues, merged. To add a context: create `<context>.ts` exporting `zhCN`
  * (`as const`) and `en` typed as `EnFor<typeof zhCN>`, and spread both here.
  */
-export const domainZhCN = { ...orders.zhCN } as const;
-export const domainEn: { readonly [K in keyof typeof domainZhCN]: string } = { ...orders.en };
+export const domainZhCN = { ...orders.zhCN, ...supply.zhCN } as const;
+export const domainEn: { readonly [K in keyof typeof domainZhCN]: string } = { ...orders.en, ...supply.en };
