@@ -5,6 +5,7 @@ import * as m0002 from "./migrations/0002_outbox";
 import * as m0003 from "./migrations/0003_catalog";
 import * as m0004 from "./migrations/0004_payments";
 import * as m0005 from "./migrations/0005_orders";
+import * as m0006 from "./migrations/0006_api";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0003_catalog": m0003,
   "0004_payments": m0004,
   "0005_orders": m0005,
+  "0006_api": m0006,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -3,11 +3,13 @@ import type { OutboxTables } from "./outbox";
 import type { CatalogTables } from "./catalog";
 import type { PaymentsTables } from "./payments";
 import type { OrdersTables } from "./orders";
+import type { ApiTables } from "./api";
 
 export * from "./foundation";
 export * from "./outbox";
 export * from "./catalog";
 export * from "./payments";
 export * from "./orders";
+export * from "./api";
 
-export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables, OrdersTables {}
+export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables, OrdersTables, ApiTables {}

@@ -1,0 +1,13 @@
+import type { EndpointSpec } from "../endpoint";
+import * as auth from "./auth";
+
+/**
+ * Every /api/v1 endpoint the OpenAPI document lists, by area. To add an area: create
+ * `./<area>.ts` exporting `endpoints` (an array of `defineEndpoint` specs), import it here and add
+ * it to `ENDPOINT_GROUPS`. A test fails when an `app/routes/api.v1.*` route has no spec here.
+ */
+export const ENDPOINT_GROUPS: readonly { endpoints: readonly EndpointSpec[] }[] = [auth];
+
+export function allEndpoints(): EndpointSpec[] {
+  return ENDPOINT_GROUPS.flatMap((group) => group.endpoints);
+}

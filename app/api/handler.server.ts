@@ -1,0 +1,427 @@
+import type { ActionFunctionArgs, AppLoadContext, LoaderFunctionArgs } from "@remix-run/node";
+import { z } from "zod";
+import type { Db } from "../../db";
+import type { Logger } from "../logger.server";
+import { authenticateApiKey, looksLikeApiKey } from "../models/api-keys.server";
+import { authenticateApiToken, type ApiPrincipal } from "../models/api-tokens.server";
+import type { Actor } from "../models/audit.server";
+import { isDomainError } from "../models/errors";
+import type { BodyOf, EndpointSpec, ParamsOf, QueryOf, ResponseOf } from "./endpoint";
+import {
+  claimIdempotencyKey,
+  completeIdempotencyKey,
+  IDEMPOTENCY,
+  releaseIdempotencyKey,
+  requestHash,
+} from "./idempotency.server";
+import { API_LIMITS } from "./schemas";
+
+/**
+ * The /api/v1 request pipeline. A route file is one call:
+ *
+ *   export const { loader, action } = apiRoute(
+ *     implement(listSkus, async ({ principal, query, db }) => ({ data: [...], next_cursor: null })),
+ *     implement(createSku, async ({ principal, body, db, actor }) => skuJson(await createSku(db, actor, ...))),
+ *   );
+ *
+ * For every request, in this order (each step's refusal is JSON `{ error: { code, message, fields } }`):
+ *  1. method → the handler declared for it, else 405 (with `Allow`);
+ *  2. auth → principal from `Authorization: Bearer <token | rt_live_ key>`, else 401;
+ *  3. organisation kind (404) and roles (403), from the endpoint spec;
+ *  4. POST: `Idempotency-Key` header present and well-formed, else 400;
+ *  5. path params (404), query (422), body: size (413), content type (415), JSON (400), schema (422);
+ *  6. POST: claim the idempotency key — replay / 422 idempotency_conflict / 409 in progress;
+ *  7. the handler: for POST inside ONE transaction that also stores the response (see
+ *     idempotency.server.ts), so the change and its record commit together; for GET the plain db;
+ *  8. errors: DomainError → its status; database errors caused by input → 4xx; anything else → 500
+ *     with the request id (logged with the stack), never a stack trace to the caller.
+ */
+
+export const API_AUTH_SCHEME = "Bearer";
+
+/** An API refusal that is not a domain rule (transport, protocol). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly fields: Record<string, string> = {},
+    readonly headers: Record<string, string> = {},
+    /** More members of the `error` object (e.g. login's `choices`), documented per endpoint. */
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export interface ApiContext<S extends EndpointSpec> {
+  request: Request;
+  context: AppLoadContext;
+  /**
+   * POST (transactional handlers): the transaction that will also store the idempotent response.
+   * Pass it to model functions (they join it): never use `context.db` inside a handler — with
+   * PGlite's single connection that would wait for this very transaction.
+   */
+  db: Db;
+  params: ParamsOf<S>;
+  query: QueryOf<S>;
+  body: BodyOf<S>;
+  principal: S["auth"] extends "none" ? ApiPrincipal | null : ApiPrincipal;
+  /** Who acts, for audit: the principal's user (null for an API key) and organisation. */
+  actor: Actor;
+  logger: Logger;
+}
+
+export interface ImplementOptions {
+  /**
+   * Default true for POST: the handler runs inside a transaction that also stores the idempotent
+   * response. Set false ONLY when the handler calls something that must not run in a transaction
+   * (an outbound HTTP call, a model that opens its own): the response is then stored after the
+   * handler returns, so a crash in between can let a retry after `staleAfterMs` execute again.
+   */
+  transaction?: boolean;
+  /**
+   * A model's field names → the API's (e.g. `{ basePrice: "base_price_fen" }`). Unmapped names are
+   * turned into snake_case segment by segment (`lines.0.skuId` → `lines.0.sku_id`).
+   */
+  fieldNames?: Record<string, string>;
+}
+
+export interface ApiHandler {
+  readonly spec: EndpointSpec;
+  run(args: LoaderFunctionArgs | ActionFunctionArgs): Promise<Response>;
+}
+
+/** Bind an endpoint spec to the function that does its work. */
+export function implement<const S extends EndpointSpec>(
+  spec: S,
+  handler: (ctx: ApiContext<S>) => Promise<ResponseOf<S>>,
+  options: ImplementOptions = {},
+): ApiHandler {
+  return { spec, run: (args) => runEndpoint(spec, handler, options, args) };
+}
+
+/** A route module's `loader` and `action`, dispatching by method; anything else is 405. */
+export function apiRoute(...handlers: ApiHandler[]): {
+  loader: (args: LoaderFunctionArgs) => Promise<Response>;
+  action: (args: ActionFunctionArgs) => Promise<Response>;
+} {
+  const byMethod = new Map(handlers.map((h) => [h.spec.method, h]));
+  if (byMethod.size !== handlers.length) throw new Error("apiRoute: one handler per method");
+  const allow = [...byMethod.keys()].join(", ");
+  const dispatch = (args: LoaderFunctionArgs | ActionFunctionArgs) => {
+    const method = args.request.method === "HEAD" ? "GET" : args.request.method;
+    const handler = byMethod.get(method as EndpointSpec["method"]);
+    if (!handler) {
+      return Promise.resolve(
+        errorResponse(new ApiError(405, "method_not_allowed", `Use ${allow} on this path`, {}, { Allow: allow }), args.context.requestId),
+      );
+    }
+    return handler.run(args);
+  };
+  return { loader: dispatch, action: dispatch };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses
+
+const BASE_HEADERS = { "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" } as const;
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "Content-Type": "application/json; charset=utf-8", ...BASE_HEADERS, ...headers },
+  });
+}
+
+export function errorResponse(error: ApiError, requestId?: string): Response {
+  const headers = { ...error.headers, ...(requestId ? { "X-Request-Id": requestId } : {}) };
+  return json(error.status, { error: { code: error.code, message: error.message, fields: error.fields, ...error.extra } }, headers);
+}
+
+function snake(segment: string): string {
+  return segment.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** Model field names → API field names (see ImplementOptions.fieldNames). */
+export function apiFieldName(name: string, map: Record<string, string> = {}): string {
+  if (map[name]) return map[name];
+  return name
+    .split(".")
+    .map((segment) => map[segment] ?? snake(segment))
+    .join(".");
+}
+
+function renameFields(fields: Record<string, string>, map: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, problem] of Object.entries(fields)) out[apiFieldName(name, map)] = problem;
+  return out;
+}
+
+/** One field error per path (the first), `a.0.b` style; the message lists them. */
+export function zodFields(error: z.ZodError, prefix = ""): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const issue of error.issues) {
+    const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".") || "body";
+    if (!fields[path]) fields[path] = issue.message;
+  }
+  return fields;
+}
+
+function describeFields(fields: Record<string, string>): string {
+  return Object.entries(fields)
+    .slice(0, 10)
+    .map(([f, m]) => `${f}: ${m}`)
+    .join("; ");
+}
+
+/** Postgres errors that only bad input can cause: answered 4xx, logged so the model can learn. */
+const PG_INPUT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  "22P02": { status: 422, code: "validation", message: "A value has the wrong format" },
+  "22003": { status: 422, code: "validation", message: "A number is out of range" },
+  "22001": { status: 422, code: "validation", message: "A value is too long" },
+  "23514": { status: 422, code: "validation", message: "A value breaks a rule of the data" },
+  "23505": { status: 409, code: "conflict", message: "This would duplicate an existing record" },
+  "40001": { status: 409, code: "conflict", message: "The data changed at the same time: retry the request" },
+  "40P01": { status: 409, code: "conflict", message: "The data changed at the same time: retry the request" },
+};
+
+function toApiError(error: unknown, options: ImplementOptions, logger: Logger, requestId: string): ApiError {
+  if (error instanceof ApiError) return error;
+  if (isDomainError(error)) {
+    const fields = renameFields(error.fields, options.fieldNames);
+    return new ApiError(error.status, error.code, error.message, fields, error.code === "rate_limited" ? { "Retry-After": "60" } : {});
+  }
+  const pgCode = (error as { code?: unknown } | null)?.code;
+  if (typeof pgCode === "string" && PG_INPUT_ERRORS[pgCode]) {
+    const known = PG_INPUT_ERRORS[pgCode];
+    logger.warn({ err: error, pgCode }, "database refused API input the model did not check");
+    return new ApiError(known.status, known.code, known.message);
+  }
+  logger.error({ err: error }, "API handler failed");
+  return new ApiError(500, "internal", `Something went wrong on our side; quote request id ${requestId}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authentication
+
+/** The principal for this request: null when no credentials; an ApiError when they are wrong. */
+export async function authenticate(request: Request, db: Db): Promise<ApiPrincipal | null> {
+  const header = request.headers.get("authorization");
+  if (!header) return null;
+  const match = /^Bearer[ \t]+(\S{1,256})[ \t]*$/i.exec(header);
+  const challenge = { "WWW-Authenticate": `Bearer realm="rongtong-api", error="invalid_token"` };
+  if (!match) throw new ApiError(401, "unauthenticated", "Authorization must be `Bearer <token or API key>`", { Authorization: "malformed" }, challenge);
+  const credential = match[1];
+  const principal = looksLikeApiKey(credential) ? await authenticateApiKey(db, credential) : await authenticateApiToken(db, credential);
+  if (!principal) throw new ApiError(401, "unauthenticated", "The token or API key is unknown, expired or revoked", { Authorization: "invalid" }, challenge);
+  return principal;
+}
+
+function authorise(spec: EndpointSpec, principal: ApiPrincipal | null): void {
+  if (!principal) {
+    if (spec.auth === "none") return;
+    throw new ApiError(401, "unauthenticated", "Send `Authorization: Bearer <token or API key>`", { Authorization: "required" }, {
+      "WWW-Authenticate": `Bearer realm="rongtong-api"`,
+    });
+  }
+  // An endpoint that does not exist for this kind of organisation answers like another tenant's id.
+  if (spec.orgKinds && !spec.orgKinds.includes(principal.organization.kind)) throw new ApiError(404, "not_found", "Not found");
+  if (spec.roles && !principal.roles.some((r) => spec.roles?.includes(r))) {
+    throw new ApiError(403, "forbidden", `This needs one of the roles ${spec.roles.join(", ")}`, { roles: spec.roles.join(",") });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input
+
+async function readBody(request: Request): Promise<{ text: string }> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > API_LIMITS.bodyBytesMax) {
+    throw new ApiError(413, "payload_too_large", `The body is over ${API_LIMITS.bodyBytesMax} bytes`, { body: "too large" });
+  }
+  if (!request.body) return { text: "" };
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > API_LIMITS.bodyBytesMax) {
+      await reader.cancel().catch(() => undefined);
+      throw new ApiError(413, "payload_too_large", `The body is over ${API_LIMITS.bodyBytesMax} bytes`, { body: "too large" });
+    }
+    chunks.push(value);
+  }
+  return { text: Buffer.concat(chunks).toString("utf8") };
+}
+
+/** The raw JSON of the body: `{}` when empty; 415 when not JSON; 400 when malformed. */
+async function readJson(request: Request): Promise<unknown> {
+  const { text } = await readBody(request);
+  if (text.trim() === "") return {};
+  const contentType = request.headers.get("content-type") ?? "";
+  if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
+    throw new ApiError(415, "unsupported_media_type", "Send the body as application/json", { "Content-Type": "must be application/json" });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ApiError(400, "malformed_json", `The body is not valid JSON: ${(error as Error).message.slice(0, 200)}`, { body: "malformed JSON" });
+  }
+}
+
+function queryObject(url: URL): Record<string, string> {
+  if (url.search.length > API_LIMITS.queryChars) {
+    throw new ApiError(400, "bad_request", `The query string is over ${API_LIMITS.queryChars} characters`, { query: "too long" });
+  }
+  const out: Record<string, string> = {};
+  for (const [name, value] of url.searchParams) if (!(name in out)) out[name] = value;
+  return out;
+}
+
+function parseWith<T extends z.ZodTypeAny>(schema: T | undefined, raw: unknown, onError: (fields: Record<string, string>) => ApiError): z.output<T> | undefined {
+  if (!schema) return undefined;
+  const result = schema.safeParse(raw);
+  if (!result.success) throw onError(zodFields(result.error));
+  return result.data as z.output<T>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pipeline
+
+/**
+ * Outside production, a response that breaks its own schema is a bug worth failing loudly for
+ * (the OpenAPI document would be lying); in production it is logged and sent anyway.
+ */
+function checkResponse(spec: EndpointSpec, body: unknown, logger: Logger): void {
+  const result = spec.response.safeParse(body);
+  if (result.success) return;
+  logger.error({ operation: spec.operationId, issues: result.error.issues.slice(0, 10) }, "API response does not match its schema");
+  if (process.env.NODE_ENV !== "production") {
+    throw new Error(`response of ${spec.operationId} does not match its schema: ${describeFields(zodFields(result.error))}`);
+  }
+}
+
+async function runEndpoint<S extends EndpointSpec>(
+  spec: S,
+  handler: (ctx: ApiContext<S>) => Promise<ResponseOf<S>>,
+  options: ImplementOptions,
+  args: LoaderFunctionArgs | ActionFunctionArgs,
+): Promise<Response> {
+  const { request, context } = args;
+  const requestId = context.requestId;
+  let logger = context.logger.child({ api: spec.operationId });
+  const db = context.db;
+  let claim: { scope: string; key: string; lockToken: string } | null = null;
+  try {
+    const principal = await authenticate(request, db).catch((error: unknown) => {
+      // A public endpoint ignores stale credentials rather than refusing the anonymous call.
+      if (spec.auth === "none" && error instanceof ApiError) return null;
+      throw error;
+    });
+    authorise(spec, principal);
+    if (principal) logger = logger.child({ org: principal.organization.id, via: principal.via, apiKeyId: principal.apiKeyId ?? undefined });
+
+    const idempotent = spec.method === "POST" && (spec.idempotency ?? "required") === "required";
+    const idempotencyKey = request.headers.get("idempotency-key");
+    if (idempotent) {
+      if (!idempotencyKey) {
+        throw new ApiError(400, "bad_request", "Every POST needs an Idempotency-Key header (e.g. a UUID)", { "Idempotency-Key": "required" });
+      }
+      if (!IDEMPOTENCY.keyPattern.test(idempotencyKey)) {
+        throw new ApiError(400, "bad_request", "Idempotency-Key must be 1–255 visible ASCII characters", { "Idempotency-Key": "malformed" });
+      }
+    }
+
+    const url = new URL(request.url);
+    const params = parseWith(spec.params, args.params, () => new ApiError(404, "not_found", "Not found"));
+    const query = parseWith(spec.query, queryObject(url), (fields) => new ApiError(422, "validation", `Bad query: ${describeFields(fields)}`, fields));
+    const rawBody = spec.method === "POST" ? await readJson(request) : undefined;
+    const body = parseWith(spec.body, rawBody, (fields) => new ApiError(422, "validation", `Bad body: ${describeFields(fields)}`, fields));
+
+    const actor: Actor = {
+      userId: principal?.userId ?? null,
+      organizationId: principal?.organization.id ?? null,
+      ip: context.ip,
+      requestId,
+    };
+    const status = spec.successStatus ?? 200;
+    const ctx = (trx: Db): ApiContext<S> =>
+      ({
+        request,
+        context,
+        db: trx,
+        params: params ?? {},
+        query: query ?? {},
+        body,
+        principal,
+        actor,
+        logger,
+      }) as ApiContext<S>;
+
+    if (!idempotent || !idempotencyKey) {
+      const result = await handler(ctx(db));
+      checkResponse(spec, result, logger);
+      return json(status, result, { "X-Request-Id": requestId });
+    }
+
+    const scope = principal ? principal.organization.id : `public:${spec.operationId}`;
+    const path = url.pathname + url.search;
+    const outcome = await claimIdempotencyKey(db, {
+      scope,
+      key: idempotencyKey,
+      requestHash: requestHash(spec.method, path, rawBody),
+      method: spec.method,
+      path,
+    });
+    if (outcome.kind === "replay") {
+      return json(outcome.status, outcome.body, { "Idempotent-Replayed": "true", "X-Request-Id": requestId });
+    }
+    if (outcome.kind === "mismatch") {
+      throw new ApiError(422, "idempotency_conflict", "This Idempotency-Key was used with another request: use a new key for a new request", {
+        "Idempotency-Key": "reused with a different body",
+      });
+    }
+    if (outcome.kind === "in_progress") {
+      throw new ApiError(409, "conflict", "A request with this Idempotency-Key is in progress: retry shortly for its response", {
+        "Idempotency-Key": "in progress",
+      }, { "Retry-After": "1" });
+    }
+    claim = { scope, key: idempotencyKey, lockToken: outcome.lockToken };
+    const held = claim;
+
+    let result: ResponseOf<S>;
+    if (options.transaction === false) {
+      result = await handler(ctx(db));
+      checkResponse(spec, result, logger);
+      if (!(await completeIdempotencyKey(db, held, { status, body: result }))) logger.warn("idempotency claim lost after the work committed");
+    } else {
+      result = await db.transaction().execute(async (trx) => {
+        const value = await handler(ctx(trx));
+        checkResponse(spec, value, logger);
+        if (!(await completeIdempotencyKey(trx, held, { status, body: value }))) {
+          throw new ApiError(409, "conflict", "This request was superseded by a retry with the same Idempotency-Key", { "Idempotency-Key": "superseded" });
+        }
+        return value;
+      });
+    }
+    claim = null;
+    return json(status, result, { "X-Request-Id": requestId });
+  } catch (error) {
+    const apiError = toApiError(error, options, logger, requestId);
+    if (claim) {
+      // Nothing was written (the transaction rolled back): free the key for a retry.
+      await releaseIdempotencyKey(db, claim).catch((e: unknown) => logger.error({ err: e }, "could not release an idempotency key"));
+    }
+    if (apiError.status >= 500) logger.error({ status: apiError.status }, "API request failed");
+    return errorResponse(apiError, requestId);
+  }
+}
+
+/** For a catch-all route: any other /api/v1 path is a JSON 404, not the HTML page. */
+export function apiNotFound(args: LoaderFunctionArgs | ActionFunctionArgs): Response {
+  return errorResponse(new ApiError(404, "not_found", `No such endpoint: ${args.request.method} ${new URL(args.request.url).pathname}`), args.context.requestId);
+}

@@ -1,0 +1,160 @@
+import type { ZodTypeAny } from "zod";
+import { zodToJsonSchema } from "zod-to-json-schema";
+import { allEndpoints } from "./contracts";
+import { pathParams, type EndpointSpec } from "./endpoint";
+import { errorBody } from "./schemas";
+
+/**
+ * The OpenAPI 3.1 document of /api/v1, generated from the same endpoint specs and zod schemas the
+ * handlers parse with (contracts/), so it says what the code accepts.
+ */
+
+type JsonSchema = Record<string, unknown>;
+
+function schemaOf(schema: ZodTypeAny): JsonSchema {
+  // Inline everything ($refStrategy none): a fragment must stand alone inside the document.
+  const out = zodToJsonSchema(schema, { $refStrategy: "none", target: "jsonSchema7", errorMessages: false }) as JsonSchema;
+  delete out.$schema;
+  return out;
+}
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: "Bad request: missing Idempotency-Key, malformed JSON, query string too long",
+  401: "Missing, unknown, expired or revoked credentials",
+  403: "The credentials lack a role this needs",
+  404: "No such resource for this organisation (another organisation's ids are not found either)",
+  405: "Method not allowed",
+  409: "Conflict: the resource's state forbids it, or the same Idempotency-Key is in progress (retry shortly)",
+  413: "Body over 1 MiB",
+  415: "Body is not application/json",
+  422: "Validation failed (fields name each problem, e.g. `lines.0.quantity`), or Idempotency-Key reused with another body",
+  429: "Too many attempts",
+};
+
+function errorStatuses(spec: EndpointSpec): number[] {
+  const statuses = new Set<number>(spec.errors ?? []);
+  if (spec.auth === "required") statuses.add(401);
+  if (spec.roles) statuses.add(403);
+  if (spec.params || spec.orgKinds) statuses.add(404);
+  if (spec.query || spec.body) statuses.add(422);
+  if (spec.method === "POST") {
+    statuses.add(400);
+    statuses.add(413);
+    statuses.add(415);
+    if ((spec.idempotency ?? "required") === "required") {
+      statuses.add(409);
+      statuses.add(422);
+    }
+  }
+  return [...statuses].sort((a, b) => a - b);
+}
+
+function describe(spec: EndpointSpec): string {
+  const notes: string[] = [];
+  if (spec.description) notes.push(spec.description);
+  if (spec.orgKinds) notes.push(`Organisations: ${spec.orgKinds.join(", ")} (others get 404).`);
+  if (spec.roles) notes.push(`Roles: any of ${spec.roles.join(", ")}.`);
+  return notes.join("\n\n");
+}
+
+function operation(spec: EndpointSpec): JsonSchema {
+  const parameters: JsonSchema[] = [];
+  for (const name of pathParams(spec.path)) {
+    const shape = spec.params?.shape as Record<string, ZodTypeAny> | undefined;
+    parameters.push({ name, in: "path", required: true, schema: shape?.[name] ? schemaOf(shape[name]) : { type: "string" } });
+  }
+  for (const [name, schema] of Object.entries((spec.query?.shape ?? {}) as Record<string, ZodTypeAny>)) {
+    parameters.push({
+      name,
+      in: "query",
+      required: !schema.isOptional(),
+      ...(schema.description ? { description: schema.description } : {}),
+      schema: schemaOf(schema),
+    });
+  }
+  const idempotent = spec.method === "POST" && (spec.idempotency ?? "required") === "required";
+  if (idempotent) {
+    parameters.push({
+      name: "Idempotency-Key",
+      in: "header",
+      required: true,
+      description:
+        "1–255 visible ASCII characters, e.g. a UUID, scoped to your organisation and kept 24 h. Same key and body → the first " +
+        "response again (header `Idempotent-Replayed: true`); same key, other body → 422 `idempotency_conflict`; while the first " +
+        "is still running → 409 `conflict` with `Retry-After`. Errors are not stored: nothing was written, the key may be retried.",
+      schema: { type: "string", minLength: 1, maxLength: 255 },
+    });
+  }
+  const responses: JsonSchema = {
+    [String(spec.successStatus ?? 200)]: {
+      description: "Success",
+      content: { "application/json": { schema: schemaOf(spec.response) } },
+    },
+  };
+  for (const status of errorStatuses(spec)) responses[String(status)] = { $ref: `#/components/responses/Error${status}` };
+  responses["500"] = { $ref: "#/components/responses/Error500" };
+  return {
+    operationId: spec.operationId,
+    summary: spec.summary,
+    ...(describe(spec) ? { description: describe(spec) } : {}),
+    tags: [...spec.tags],
+    security: spec.auth === "required" ? [{ bearerToken: [] }, { apiKey: [] }] : [],
+    ...(parameters.length ? { parameters } : {}),
+    ...(spec.body ? { requestBody: { required: true, content: { "application/json": { schema: schemaOf(spec.body) } } } } : {}),
+    responses,
+  };
+}
+
+export function buildOpenApiDocument(options: { serverUrl?: string } = {}): JsonSchema {
+  const endpoints = allEndpoints();
+  const seen = new Set<string>();
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  for (const spec of endpoints) {
+    const id = `${spec.method} ${spec.path}`;
+    if (seen.has(id)) throw new Error(`two endpoint specs for ${id}`);
+    seen.add(id);
+    if (seen.has(`op:${spec.operationId}`)) throw new Error(`operationId ${spec.operationId} is used twice`);
+    seen.add(`op:${spec.operationId}`);
+    paths[spec.path] ??= {};
+    paths[spec.path][spec.method.toLowerCase()] = operation(spec);
+  }
+  const errorResponses: Record<string, JsonSchema> = {};
+  for (const status of [...Object.keys(ERROR_DESCRIPTIONS).map(Number), 500]) {
+    errorResponses[`Error${status}`] = {
+      description: ERROR_DESCRIPTIONS[status] ?? "Unexpected error on our side (quote the X-Request-Id)",
+      content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Rongtong (融通) API",
+      version: "1.0.0",
+      description:
+        "JSON over HTTPS for ERP integration. Authenticate with a bearer token from `POST /api/v1/auth/login` or an " +
+        "organisation's API key (`rt_live_…`, made on the API keys settings page), both as `Authorization: Bearer …`. " +
+        "Field names are snake_case; money is integer fen (`*_fen`); timestamps are ISO 8601 UTC. Lists are cursor pages: " +
+        "`?limit=&after=` → `{ data, next_cursor }`. Every error is `{ \"error\": { \"code\", \"message\", \"fields\" } }`.",
+    },
+    servers: [{ url: options.serverUrl ?? "/" }],
+    tags: [...new Set(endpoints.flatMap((e) => e.tags))].sort().map((name) => ({ name })),
+    paths,
+    components: {
+      securitySchemes: {
+        bearerToken: { type: "http", scheme: "bearer", description: "Token from POST /api/v1/auth/login (12 h)" },
+        apiKey: { type: "http", scheme: "bearer", bearerFormat: "rt_live_<prefix>_<secret>", description: "Organisation API key" },
+      },
+      schemas: { Error: schemaOf(errorBody) },
+      responses: errorResponses,
+    },
+  };
+}
+
+let cached: { key: string; document: JsonSchema } | null = null;
+
+/** Built once per process and server URL: the specs do not change while it runs. */
+export function openApiDocument(serverUrl?: string): JsonSchema {
+  const key = serverUrl ?? "";
+  if (!cached || cached.key !== key) cached = { key, document: buildOpenApiDocument({ serverUrl }) };
+  return cached.document;
+}
