@@ -32,6 +32,13 @@ interface CreditAccounts {
 }
 
 export async function ensureCreditAccounts(db: Db, parties: CreditParties): Promise<CreditAccounts> {
+  // The common case — the line exists — in one read; creating it is the rare path below.
+  const codes = [`trade_credit:${parties.linkId}`, `trade_receivable:${parties.linkId}`, `credit_limits_issued:${parties.coreEnterpriseId}`];
+  const existing = await db.selectFrom("ledger_accounts").selectAll().where("code", "in", codes).execute();
+  if (existing.length === 3) {
+    const byCode = new Map(existing.map((row) => [row.code, accountView(row)]));
+    return { credit: byCode.get(codes[0])!, receivable: byCode.get(codes[1])!, issued: byCode.get(codes[2])! };
+  }
   const credit = await ensureAccount(db, {
     kind: "trade_credit",
     organizationId: parties.dealerId,

@@ -623,7 +623,8 @@ export async function createOrder(db: Db, actor: Actor, input: CreateOrderInput,
       .execute();
     await recordAudit(trx, actor, { action: "order.created", entityType: "order", entityId: order.id, after: { kind: input.kind, total_fen: total } });
     if (input.submit === false) return (await lockOrder(trx, actor.organizationId, order.id)).order;
-    return submitLocked(trx, actor, order.id, now);
+    // Priced a moment ago in this transaction: no need to price again.
+    return submitLocked(trx, actor, order.id, now, { reprice: false });
   });
 }
 
@@ -714,12 +715,14 @@ async function setCartLines(trx: Db, link: DealerLink, orderId: string, lines: L
   await trx.updateTable("orders").set({ total_fen: total, updated_at: sql`now()` }).where("id", "=", orderId).execute();
 }
 
-async function submitLocked(trx: Db, actor: Actor, orderId: string, now: Date): Promise<OrderRow> {
+async function submitLocked(trx: Db, actor: Actor, orderId: string, now: Date, options: { reprice: boolean } = { reprice: true }): Promise<OrderRow> {
   const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
-  const link = await requireLink(trx, order.core_enterprise_id, order.dealer_id);
-  // Prices are fixed at submission: reprice the lines as of now.
-  const lines = await trx.selectFrom("order_lines").select(["sku_id", "quantity_ordered"]).where("order_id", "=", order.id).orderBy("line_no").execute();
-  await setCartLines(trx, link, order.id, lines.map((l) => ({ skuId: l.sku_id, quantity: l.quantity_ordered })), now);
+  if (options.reprice) {
+    // Prices are fixed at submission: reprice a cart's lines as of now.
+    const link = await requireLink(trx, order.core_enterprise_id, order.dealer_id);
+    const lines = await trx.selectFrom("order_lines").select(["sku_id", "quantity_ordered"]).where("order_id", "=", order.id).orderBy("line_no").execute();
+    await setCartLines(trx, link, order.id, lines.map((l) => ({ skuId: l.sku_id, quantity: l.quantity_ordered })), now);
+  }
   const { total_fen } = await trx.selectFrom("orders").select("total_fen").where("id", "=", order.id).executeTakeFirstOrThrow();
   const { approvalThresholdFen } = await getOrderSettings(trx, order.dealer_id);
   const needsApproval = approvalThresholdFen !== null && total_fen > approvalThresholdFen;

@@ -1,0 +1,178 @@
+/**
+ * Benchmark: standard on-account dealer orders through the model layer, against PostgreSQL.
+ *
+ * One order = create with 3 lines (price resolution for the dealer, MOQ/pack checks, submission
+ * with the supplier's notification in the outbox) → supplier confirms (stock reserved) → dealer
+ * pays on account (credit check and the ledger transfer under the credit line's lock). Clients
+ * place orders back to back for a fixed time at 1, 8 and 32 concurrent clients; each client works
+ * for its own dealers, all dealers buy from one supplier's 60 SKUs.
+ *
+ * In the same run, on a scratch database of the same server, pgbench's TPC-B-like TPS at the same
+ * client counts: the ratio orders/s ÷ pgbench TPS is the figure (target ≥ 0.5 at 8 clients).
+ * Run: `npm run bench -- orders` (BENCH_SECONDS to change the 10 s per measurement).
+ */
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { createDb, type Db } from "../../db";
+import { migrateToLatest } from "../../db/migrate";
+import type { Actor } from "../../app/models/audit.server";
+import { createSku } from "../../app/models/catalog.server";
+import { createDealerLink } from "../../app/models/dealers.server";
+import { confirmOrder, createOrder, payOnAccount } from "../../app/models/orders.server";
+import { verifyLedger } from "../../app/models/ledger.server";
+import { pgbenchInit, pgbenchTps } from "./pgbench";
+
+const CLIENT_COUNTS = [1, 8, 32];
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const DEALERS = 64;
+const SKUS = 60;
+
+function adminUrl(): string {
+  return process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+}
+
+function urlFor(base: string, database: string): string {
+  const url = new URL(base);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+const actor = (organizationId: string): Actor => ({ userId: null, organizationId, ip: null, requestId: null });
+
+interface World {
+  coreId: string;
+  dealerIds: string[];
+  skuCodes: string[];
+}
+
+async function setUp(db: Db): Promise<World> {
+  const core = await db.insertInto("organizations").values({ kind: "core_enterprise", name: "基准 华通电器" }).returning("id").executeTakeFirstOrThrow();
+  const tier = await db.insertInto("dealer_tiers").values({ core_enterprise_id: core.id, name: "金牌", rank: 1 }).returning("id").executeTakeFirstOrThrow();
+  const skuCodes: string[] = [];
+  for (let i = 0; i < SKUS; i++) {
+    const code = `BO-${String(i).padStart(4, "0")}`;
+    await createSku(db, actor(core.id), core.id, {
+      code,
+      name: `基准商品 ${i}`,
+      spec: "标准",
+      unit: "台",
+      packSize: 1,
+      moq: 1,
+      basePriceFen: 10_000 + i * 100,
+      taxRateBps: 1300,
+      stockOnHand: 5_000_000,
+      productCode: `BP-${i}`,
+      productName: `基准商品 ${i}`,
+    });
+    skuCodes.push(code);
+  }
+  const list = await db
+    .insertInto("price_lists")
+    .values({ core_enterprise_id: core.id, tier_id: tier.id, name: "金牌价", valid_from: "2020-01-01", valid_to: null })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  const skus = await db.selectFrom("skus").select(["id", "base_price_fen"]).where("core_enterprise_id", "=", core.id).execute();
+  for (const sku of skus) {
+    await db.insertInto("price_list_items").values({ price_list_id: list.id, core_enterprise_id: core.id, sku_id: sku.id, min_qty: 1, price_fen: sku.base_price_fen - 500 }).execute();
+    await db.insertInto("price_list_items").values({ price_list_id: list.id, core_enterprise_id: core.id, sku_id: sku.id, min_qty: 10, price_fen: sku.base_price_fen - 900 }).execute();
+  }
+  const dealerIds: string[] = [];
+  for (let i = 0; i < DEALERS; i++) {
+    const dealer = await db.insertInto("organizations").values({ kind: "dealer", name: `基准经销商 ${i}` }).returning("id").executeTakeFirstOrThrow();
+    await createDealerLink(db, actor(core.id), {
+      coreEnterpriseId: core.id,
+      dealerId: dealer.id,
+      tierId: tier.id,
+      region: "浙江省杭州市",
+      paymentTermsDays: 30,
+      creditLimitFen: 10_000_000_000,
+    });
+    dealerIds.push(dealer.id);
+  }
+  return { coreId: core.id, dealerIds, skuCodes };
+}
+
+async function placeOrder(db: Db, world: World, dealerId: string, n: number): Promise<void> {
+  const codes = world.skuCodes;
+  const lines = [0, 1, 2].map((k) => ({ skuCode: codes[(n * 7 + k * 13) % codes.length], quantity: 1 + ((n + k) % 12) }));
+  const order = await createOrder(db, actor(dealerId), { dealerId, coreEnterpriseId: world.coreId, kind: "standard", lines });
+  await confirmOrder(db, actor(world.coreId), order.id);
+  await payOnAccount(db, actor(dealerId), order.id);
+}
+
+async function measure(db: Db, world: World, clients: number, seconds: number) {
+  const latencies: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  let counter = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async (_, client) => {
+      // Each client orders for its own slice of dealers: the figure is the order path, not one
+      // dealer's credit line being fought over.
+      const mine = world.dealerIds.filter((_, i) => i % clients === client);
+      let k = 0;
+      while (performance.now() < deadline) {
+        const t = performance.now();
+        await placeOrder(db, world, mine[k++ % mine.length], counter++);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  return { perSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), count: latencies.length };
+}
+
+export async function run(): Promise<void> {
+  const base = adminUrl();
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  const suffix = randomBytes(4).toString("hex");
+  const appDb = `rt_bench_orders_${suffix}`;
+  const pgbenchDb = `rt_bench_pgbench_${suffix}`;
+  await admin.query(`create database ${appDb}`);
+  await admin.query(`create database ${pgbenchDb}`);
+  const handle = createDb({ databaseUrl: urlFor(base, appDb), poolMax: Math.max(...CLIENT_COUNTS) + 2 });
+  try {
+    await migrateToLatest(handle.db);
+    const world = await setUp(handle.db);
+    await pgbenchInit(urlFor(base, pgbenchDb), 10);
+    // Warm up the pool, the plans and the JIT.
+    await measure(handle.db, world, 4, 2);
+    const results = [];
+    for (const clients of CLIENT_COUNTS) {
+      const ours = await measure(handle.db, world, clients, SECONDS);
+      const tps = await pgbenchTps(urlFor(base, pgbenchDb), clients, SECONDS);
+      results.push({ clients, ours, tps });
+      console.log(
+        `${String(clients).padStart(2)} clients: ${ours.perSecond.toFixed(1)} orders/s (${ours.count} orders), p50 ${ours.p50.toFixed(1)} ms, ` +
+          `p99 ${ours.p99.toFixed(1)} ms; pgbench TPC-B-like ${tps.toFixed(0)} TPS; ratio ${(ours.perSecond / tps).toFixed(3)}`,
+      );
+    }
+    const violations = await verifyLedger(handle.db);
+    console.log(violations.length ? `ledger verification FAILED: ${JSON.stringify(violations)}` : "ledger verification: clean");
+    for (const { clients, ours, tps } of results) {
+      console.log(
+        JSON.stringify({
+          bench: "orders",
+          clients,
+          per_s: Math.round(ours.perSecond * 10) / 10,
+          p50_ms: Math.round(ours.p50 * 10) / 10,
+          p99_ms: Math.round(ours.p99 * 10) / 10,
+          pgbench_tps: Math.round(tps),
+          ratio: Math.round((ours.perSecond / tps) * 1000) / 1000,
+        }),
+      );
+    }
+    if (violations.length) process.exitCode = 1;
+  } finally {
+    await handle.close();
+    await admin.query(`drop database if exists ${appDb}`);
+    await admin.query(`drop database if exists ${pgbenchDb}`);
+    await admin.end();
+  }
+}
