@@ -374,8 +374,15 @@ export type SkuEntry = z.input<typeof skuEntrySchema>;
 export function parseSkuEntry(raw: Record<string, unknown>): { ok: true; input: SkuInput } | { ok: false; problems: SkuProblem[] } {
   const parsed = skuEntrySchema.safeParse(raw);
   if (parsed.success) return { ok: true, input: parsed.data };
-  // zod reports the moq refinement under "moq"; basePrice/taxRate keep their entry names.
-  return { ok: false, problems: problemsFromZod(parsed.error) };
+  const problems = problemsFromZod(parsed.error);
+  // zod skips the object's refinements once any field fails; the MOQ rule is checked here too, so
+  // one submission reports every problem.
+  if (!problems.some((p) => p.field === "moq" || p.field === "packSize")) {
+    const packSize = typeof raw.packSize === "string" && raw.packSize.trim() ? parseWholeNumber(raw.packSize) : 1;
+    const moq = typeof raw.moq === "string" && raw.moq.trim() ? parseWholeNumber(raw.moq) : packSize;
+    if (packSize !== null && moq !== null && (moq < packSize || moq % packSize !== 0)) problems.push(skuProblem("moq", "moq_whole_packs"));
+  }
+  return { ok: false, problems };
 }
 
 function checkedInput(input: SkuInput): SkuInput {

@@ -163,7 +163,7 @@ describe("entering money, rates and quantities", () => {
     expect(result.ok).toBe(false);
     if (result.ok) return;
     const byField = Object.fromEntries(result.problems.map((p) => [p.field, p.code]));
-    expect(byField).toEqual({ code: "code_format", name: "required", basePrice: "money_format", taxRate: "tax_rate" });
+    expect(byField).toEqual({ code: "code_format", name: "required", basePrice: "money_format", taxRate: "tax_rate", moq: "moq_whole_packs" });
   });
 
   it("requires the MOQ to be whole packs, defaulting it to one pack", () => {
