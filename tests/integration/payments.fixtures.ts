@@ -17,7 +17,7 @@ import {
 import { verifyLedger } from "../../app/models/ledger.server";
 import { CALLBACK_PATH, verifyPayments, type PaymentsDeps } from "../../app/models/payments.server";
 import { createApp } from "../../app/server/app.server";
-import { loadBuild } from "../support/build";
+import { loadBuildSnapshot } from "../support/build";
 import { createOrg, createUser } from "../support/factories";
 import { Client, healthyJobs, TEST_SESSION_SECRET } from "../support/web";
 
@@ -42,7 +42,7 @@ export async function startPaymentsServer(
   db: Db,
   options: { dbMode?: DbMode; chaos?: boolean; secret?: string } = {},
 ): Promise<PaymentsServer> {
-  const build = await loadBuild();
+  const { build, publicDir, dispose } = await loadBuildSnapshot();
   // Listen first: the app's config must name the port it is reached on.
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -58,7 +58,7 @@ export async function startPaymentsServer(
     epaySandboxEnabled: true,
     epaySandboxChaos: options.chaos ?? false,
   };
-  const app = createApp({ build, db, dbMode: options.dbMode ?? "server", config, logger, jobs: healthyJobs });
+  const app = createApp({ build, db, dbMode: options.dbMode ?? "server", config, logger, jobs: healthyJobs, publicDir });
   server.on("request", app);
   return {
     url,
@@ -76,7 +76,10 @@ export async function startPaymentsServer(
     sandbox: { db, config: sandboxConfigFrom(config), logger },
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        server.close(() => {
+          dispose();
+          resolve();
+        });
         server.closeAllConnections();
       }),
   };
