@@ -80,8 +80,9 @@ const PURCHASE: Transition[] = [
   t("draft", "submit", "submitted", "dealer"),
   t("draft", "submit_for_approval", "pending_approval", "dealer"),
   // The dealer's own rule: above its threshold an admin/owner approves before the supplier sees it.
+  // A declined order closes (it can be reordered from history): it never competes with the cart.
   t("pending_approval", "approve", "submitted", "dealer"),
-  t("pending_approval", "decline_approval", "draft", "dealer"),
+  t("pending_approval", "decline_approval", "cancelled", "dealer"),
   t("submitted", "confirm", "confirmed", "core_enterprise"),
   t("submitted", "reject", "rejected", "core_enterprise"),
   t("confirmed", "choose_epay", "awaiting_payment", "dealer"),
@@ -112,7 +113,7 @@ const PREORDER: Transition[] = [
   t("draft", "submit", "submitted", "dealer"),
   t("draft", "submit_for_approval", "pending_approval", "dealer"),
   t("pending_approval", "approve", "submitted", "dealer"),
-  t("pending_approval", "decline_approval", "draft", "dealer"),
+  t("pending_approval", "decline_approval", "cancelled", "dealer"),
   t("submitted", "confirm", "confirmed", "core_enterprise"),
   t("submitted", "reject", "rejected", "core_enterprise"),
   t("confirmed", "pay_deposit", "deposit_paid", "dealer", "system"),

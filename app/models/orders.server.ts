@@ -752,7 +752,7 @@ export async function approveOrder(db: Db, actor: Actor, roles: readonly Role[],
       return approved;
     }
     const why = requireText(reason, "reason", ORDER_LIMITS.maxReasonChars);
-    return fire(trx, actor, order, party, "decline_approval", { note: why, patch: { reason: why } });
+    return fire(trx, actor, order, party, "decline_approval", { note: why, patch: { reason: why, closed_at: new Date() } });
   });
 }
 

@@ -1,0 +1,3 @@
+import { orderStatesMarkdown } from "../models/order-states-doc";
+
+process.stdout.write(orderStatesMarkdown());
