@@ -6,6 +6,7 @@ import * as m0003 from "./migrations/0003_catalog";
 import * as m0004 from "./migrations/0004_payments";
 import * as m0005 from "./migrations/0005_orders";
 import * as m0006 from "./migrations/0006_api";
+import * as m0007 from "./migrations/0007_recruitment";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0004_payments": m0004,
   "0005_orders": m0005,
   "0006_api": m0006,
+  "0007_recruitment": m0007,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -10,6 +10,7 @@ import {
   type PaymentPurpose,
 } from "../app/models/payments.server";
 import { applyCapturedOrderPayment } from "../app/models/orders.server";
+import { applyCapturedDepositPayment } from "../app/models/recruitment.server";
 import type { Step } from "./registry";
 
 /**
@@ -55,7 +56,8 @@ export const PAYMENT_PURPOSE_HANDLERS: Readonly<Record<PaymentPurpose, PaymentPu
   },
   // A captured payment for a dealer order pays the part it was for (payment, deposit or balance).
   order: (trx, payment) => applyCapturedOrderPayment(trx, payment),
-  deposit: null,
+  // A recruitment deposit moves to its campaign's deposit account and marks the deposit paid.
+  deposit: (trx, payment) => applyCapturedDepositPayment(trx, payment),
   market_order: null,
 };
 

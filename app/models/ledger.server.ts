@@ -60,6 +60,8 @@ export const ACCOUNT_KIND_RULES: Record<LedgerAccountKind, AccountKindRule> = {
   trade_credit: { normalSide: "credit", overdraftRule: "debits_le_credits" },
   trade_receivable: { normalSide: "credit", overdraftRule: "debits_le_credits" },
   credit_limits_issued: { normalSide: "debit", overdraftRule: "none" },
+  // Recruitment deposits a campaign collected from its new dealers, held by the bank for them.
+  dealer_deposits: { normalSide: "credit", overdraftRule: "debits_le_credits" },
 };
 
 type AccountRow = {

@@ -105,6 +105,7 @@ export const LEDGER_ACCOUNT_KINDS = [
   "trade_credit",
   "trade_receivable",
   "credit_limits_issued",
+  "dealer_deposits",
 ] as const;
 export type LedgerAccountKind = (typeof LEDGER_ACCOUNT_KINDS)[number];
 

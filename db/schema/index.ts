@@ -4,6 +4,7 @@ import type { CatalogTables } from "./catalog";
 import type { PaymentsTables } from "./payments";
 import type { OrdersTables } from "./orders";
 import type { ApiTables } from "./api";
+import type { RecruitmentTables } from "./recruitment";
 
 export * from "./foundation";
 export * from "./outbox";
@@ -11,5 +12,6 @@ export * from "./catalog";
 export * from "./payments";
 export * from "./orders";
 export * from "./api";
+export * from "./recruitment";
 
-export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables, OrdersTables, ApiTables {}
+export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables, OrdersTables, ApiTables, RecruitmentTables {}
