@@ -64,6 +64,7 @@ export function SkuForm(props: {
             <input
               id="unit"
               name="unit"
+              type="text"
               list="unit-options"
               defaultValue={v.unit}
               maxLength={10}
