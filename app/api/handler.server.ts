@@ -163,8 +163,13 @@ function renameFields(fields: Record<string, string>, map: Record<string, string
 export function zodFields(error: z.ZodError, prefix = ""): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const issue of error.issues) {
-    const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".") || "body";
-    if (!fields[path]) fields[path] = issue.message;
+    const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
+    if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+      // Name each unknown field itself: a typo (`price_fen`) must point at the typo.
+      for (const key of issue.keys) fields[path ? `${path}.${key}` : key] ??= "unknown field";
+      continue;
+    }
+    fields[path || "body"] ??= issue.message;
   }
   return fields;
 }
@@ -236,11 +241,17 @@ function authorise(spec: EndpointSpec, principal: ApiPrincipal | null): void {
 // ---------------------------------------------------------------------------------------------
 // Input
 
+/**
+ * 413 before the body is read to its end: the rest of the upload is still on the socket, so the
+ * connection must not be reused for another request (`Connection: close`).
+ */
+function tooLarge(): ApiError {
+  return new ApiError(413, "payload_too_large", `The body is over ${API_LIMITS.bodyBytesMax} bytes`, { body: "too large" }, { Connection: "close" });
+}
+
 async function readBody(request: Request): Promise<{ text: string }> {
   const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > API_LIMITS.bodyBytesMax) {
-    throw new ApiError(413, "payload_too_large", `The body is over ${API_LIMITS.bodyBytesMax} bytes`, { body: "too large" });
-  }
+  if (declared !== null && Number(declared) > API_LIMITS.bodyBytesMax) throw tooLarge();
   if (!request.body) return { text: "" };
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -251,7 +262,7 @@ async function readBody(request: Request): Promise<{ text: string }> {
     total += value.byteLength;
     if (total > API_LIMITS.bodyBytesMax) {
       await reader.cancel().catch(() => undefined);
-      throw new ApiError(413, "payload_too_large", `The body is over ${API_LIMITS.bodyBytesMax} bytes`, { body: "too large" });
+      throw tooLarge();
     }
     chunks.push(value);
   }

@@ -1,12 +1,17 @@
 import type { EndpointSpec } from "../endpoint";
 import * as auth from "./auth";
+import * as catalog from "./catalog";
+import * as dealers from "./dealers";
+import * as orders from "./orders";
+import * as payments from "./payments";
+import * as pricing from "./pricing";
 
 /**
  * Every /api/v1 endpoint the OpenAPI document lists, by area. To add an area: create
  * `./<area>.ts` exporting `endpoints` (an array of `defineEndpoint` specs), import it here and add
  * it to `ENDPOINT_GROUPS`. A test fails when an `app/routes/api.v1.*` route has no spec here.
  */
-export const ENDPOINT_GROUPS: readonly { endpoints: readonly EndpointSpec[] }[] = [auth];
+export const ENDPOINT_GROUPS: readonly { endpoints: readonly EndpointSpec[] }[] = [auth, catalog, pricing, dealers, orders, payments];
 
 export function allEndpoints(): EndpointSpec[] {
   return ENDPOINT_GROUPS.flatMap((group) => group.endpoints);
