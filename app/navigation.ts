@@ -20,6 +20,8 @@ export const NAV_ENTRIES: readonly NavEntry[] = [
   { to: "/pricing", label: "nav.pricing", kinds: ["core_enterprise"] },
   { to: "/dealers", label: "nav.dealers", kinds: ["core_enterprise"] },
   { to: "/shop", label: "nav.shop", kinds: ["dealer"] },
+  { to: "/orders", label: "nav.orders", kinds: ["core_enterprise", "dealer"] },
+  { to: "/seasons", label: "nav.seasons", kinds: ["core_enterprise"] },
 ];
 
 export function navFor(kind: OrganizationKind | undefined): readonly NavEntry[] {

@@ -1,0 +1,131 @@
+import { isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
+import { useLocale } from "~/i18n/react";
+
+/**
+ * Building blocks of the order pages (list, detail, cart, quick order, returns, seasons,
+ * settings). The order model refuses with English sentences per field (`lines.2.quantity`:
+ * "HT-1: quantity is below the minimum order of 12 件"); `orderProblemText` turns the sentences it
+ * knows into the reader's language and shows any other one as written, so nothing is ever hidden.
+ */
+
+type Pattern = [RegExp, string, readonly string[]];
+
+// Each pattern: the model's sentence, the message key, and the names of the captured params.
+const PATTERNS: readonly Pattern[] = [
+  [/^unknown SKU\s*(.*)$/, "orders.problem.unknownSku", ["code"]],
+  [/^SKU (\S+) is not on sale$/, "orders.problem.notOnSale", ["code"]],
+  [/^SKU (\S+) appears twice/, "orders.problem.duplicateSku", ["code"]],
+  [/^(\S+): quantity is below the minimum order of (\d+) (.+)$/, "orders.problem.belowMoq", ["code", "moq", "unit"]],
+  [/^(\S+): quantity must be a multiple of the pack size (\d+) (.+)$/, "orders.problem.notWholePacks", ["code", "pack", "unit"]],
+  [/^(\S+): quantity must be a whole number of at least 1$/, "orders.problem.wholeNumberSku", ["code"]],
+  [/^(\S+): quantity must be at most (\d+)$/, "orders.problem.tooLarge", ["code", "max"]],
+  [/^(\S+): between 0 and the (\d+) ordered$/, "orders.problem.confirmRange", ["code", "max"]],
+  [/^(\S+): say why the quantity changes$/, "orders.problem.reasonNeeded", ["code"]],
+  [/^(\S+): between 0 and the (\d+) still to ship$/, "orders.problem.shipRange", ["code", "max"]],
+  [/^(\S+): between 0 and the (\d+) that can still be returned$/, "orders.problem.returnRange", ["code", "max"]],
+  [/^only (\d+) (\S+) available$/, "orders.problem.stockShort", ["count", "unit"]],
+  [/^Not enough stock of (\S+): (\d+) (\S+) wanted, (\d+) available/, "orders.problem.notEnoughStock", ["code", "wanted", "unit", "available"]],
+  [/^not a line of this order$/, "orders.problem.notALine", []],
+  [/^required$/, "field.required", []],
+  [/^too_long$|^too long$/, "field.tooLong", []],
+  [/^exceeds the available credit$/, "orders.problem.creditExceeded", []],
+  [/^wallet balance too low$/, "orders.problem.walletLow", []],
+  [/^no active dealer relationship$/, "orders.problem.noLink", []],
+  [/^not found$/, "orders.problem.notFound", []],
+  [/^closed$/, "orders.problem.seasonClosed", []],
+  [/^preorder only$/, "orders.problem.preorderOnly", []],
+  [/^empty$/, "orders.problem.linesEmpty", []],
+  [/^too_many$/, "orders.problem.linesTooMany", []],
+  [/^all_rejected$/, "orders.problem.allRejected", []],
+  [/^cart_exists$/, "orders.problem.cartExists", []],
+  [/^total_too_large$/, "orders.problem.totalTooLarge", []],
+  [/^nothing owed$/, "orders.problem.nothingOwed", []],
+  [/^1 to 60$/, "orders.problem.autoReceiptRange", []],
+  [/^positive amount or empty$/, "orders.problem.thresholdPositive", []],
+  [/^0 to 10000$/, "orders.problem.depositRange", []],
+  [/^refund not covered$/, "orders.problem.refundNotCovered", []],
+  [/^retry$/, "orders.problem.retry", []],
+  [/^not available$/, "orders.problem.notAvailable", []],
+  [/^owner or admin$/, "orders.problem.approverOnly", []],
+  [/^invalid_cursor$/, "catalog.problem.invalid_cursor", []],
+];
+
+const STATUS_WORDS = new Set([
+  "draft",
+  "pending_approval",
+  "submitted",
+  "confirmed",
+  "awaiting_payment",
+  "awaiting_financing",
+  "deposit_paid",
+  "balance_due",
+  "paid",
+  "partially_shipped",
+  "shipped",
+  "received",
+  "completed",
+  "rejected",
+  "cancelled",
+  "requested",
+  "approved",
+  "goods_returned",
+  "refunded",
+]);
+
+/** A problem (a message key of ours, a model sentence, or a bare order status) in the reader's language. */
+export function orderProblemText(locale: Locale, text: string): string {
+  if (isMessageKey(text)) return translateWithParams(locale, text);
+  // A `status` field carries the order's status when an action no longer fits it.
+  if (STATUS_WORDS.has(text)) {
+    return translateWithParams(locale, "orders.problem.invalidState", { status: translateDynamic(locale, `orders.status.${text}`, text) });
+  }
+  for (const [pattern, key, names] of PATTERNS) {
+    const match = pattern.exec(text);
+    if (!match || !isMessageKey(key)) continue;
+    const params: Record<string, string> = {};
+    names.forEach((name, i) => {
+      params[name] = match[i + 1] ?? "";
+    });
+    return translateWithParams(locale, key, params);
+  }
+  return text;
+}
+
+export function useOrderProblem(): (text: string | null | undefined) => string | undefined {
+  const locale = useLocale();
+  return (text) => (text ? orderProblemText(locale, text) : undefined);
+}
+
+export function OrderStatusTag({ status }: { status: string }) {
+  const locale = useLocale();
+  return (
+    <span className={`od-status ${status}`} data-status={status}>
+      {translateDynamic(locale, `orders.status.${status}`, status)}
+    </span>
+  );
+}
+
+export function OrderKindTag({ kind }: { kind: string }) {
+  const locale = useLocale();
+  return <span className={`od-kind ${kind}`}>{translateDynamic(locale, `orders.kind.${kind}`, kind)}</span>;
+}
+
+/** The problems of a failed action that no field on the page shows, in one alert above its form. */
+export function ActionError({ problems }: { problems: string[] }) {
+  if (problems.length === 0) return null;
+  return (
+    <div className="sc-form-error od-action-error" role="alert">
+      {problems.map((p, i) => (
+        <p key={i}>{p}</p>
+      ))}
+    </div>
+  );
+}
+
+/** What the order pages send back when a form fails: per-field problems, a sentence, the input. */
+export interface OrderFormFailure {
+  intent: string;
+  fieldErrors: Record<string, string>;
+  formError: string | null;
+  values: Record<string, string>;
+}

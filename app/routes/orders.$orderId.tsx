@@ -1,0 +1,967 @@
+import { data, redirect, type ActionFunctionArgs, type LinksFunction, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import type { ReactNode } from "react";
+import { z } from "zod";
+import { CsrfInput } from "~/components/csrf-input";
+import { ActionError, OrderKindTag, OrderStatusTag, useOrderProblem, type OrderFormFailure } from "~/components/order-ui";
+import { RouteError } from "~/components/route-error";
+import { RuleTag, TextField } from "~/components/supply-ui";
+import { formatDateTime, formatFen, translate, translateDynamic, type MessageKey } from "~/i18n";
+import { pageTitle } from "~/i18n/meta";
+import { useLocale, useT } from "~/i18n/react";
+import { resolveLocale } from "~/i18n/locale.server";
+import { bpsToPercentText, parseWholeNumber } from "~/models/catalog.server";
+import { EpayGatewayError } from "~/models/epay/index.server";
+import { isDomainError } from "~/models/errors";
+import {
+  amountDue,
+  approveOrder,
+  cancelOrder,
+  confirmOrder,
+  decideReturn,
+  getOrder,
+  listSeasons,
+  markAwaitingEpay,
+  payFromWallet,
+  payOnAccount,
+  receiveOrder,
+  receiveReturnedGoods,
+  refundReturn,
+  rejectOrder,
+  repayOnAccount,
+  requestFinancing,
+  shipOrder,
+  submitOrder,
+  type OrderDetail,
+} from "~/models/orders.server";
+import { createPayment, paymentsDepsFromConfig } from "~/models/payments.server";
+import { domainFailure, formValues } from "~/models/supply-chain-access.server";
+import { notFound, requireOrgContext, requireUuidParam, scoped } from "~/models/tenancy.server";
+import { flashCookie, getSession, requireCsrf } from "~/session.server";
+import ordersStyles from "~/styles/orders.css";
+import supplyStyles from "~/styles/supply.css";
+
+export const links: LinksFunction = () => [
+  { rel: "stylesheet", href: supplyStyles },
+  { rel: "stylesheet", href: ordersStyles },
+];
+export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "orders.detailTitle");
+
+const APPROVER_ROLES = ["owner", "admin"] as const;
+
+/** Dealers and core enterprises have orders; for any other kind of organisation the page does not exist. */
+async function requireOrderParty(request: Request, context: LoaderFunctionArgs["context"]) {
+  const ctx = await requireOrgContext(request, context);
+  if (ctx.organization.kind !== "dealer" && ctx.organization.kind !== "core_enterprise") notFound();
+  return { ...ctx, organizationId: ctx.organization.organizationId };
+}
+
+const iso = (value: Date | string | null | undefined) => (value ? new Date(value).toISOString() : null);
+
+export async function loader({ request, params, context }: LoaderFunctionArgs) {
+  const { organizationId, roles } = await requireOrderParty(request, context);
+  const orderId = requireUuidParam(params.orderId);
+  // Scoped to the two parties: any other organisation's order id is a 404, like an unknown one.
+  const detail = await scoped(() => getOrder(context.db, organizationId, orderId));
+  const { order } = detail;
+  const original = order.original_order_id ? await scoped(() => getOrder(context.db, organizationId, order.original_order_id!)) : null;
+  const season = order.season_id ? (await listSeasons(context.db, order.core_enterprise_id)).find((s) => s.id === order.season_id) : undefined;
+  const returnable = detail.lines.some((l) => l.quantity_shipped - l.quantity_returned > 0);
+  return {
+    order: {
+      id: order.id,
+      number: order.number,
+      kind: order.kind,
+      status: order.status,
+      paymentMethod: order.payment_method,
+      totalFen: order.total_fen,
+      depositFen: order.deposit_fen,
+      paidFen: order.paid_fen,
+      dueOn: order.due_on,
+      note: order.note,
+      reason: order.reason,
+      createdAt: iso(order.created_at)!,
+      submittedAt: iso(order.submitted_at),
+      confirmedAt: iso(order.confirmed_at),
+      paidAt: iso(order.paid_at),
+      shippedAt: iso(order.shipped_at),
+      receivedAt: iso(order.received_at),
+      closedAt: iso(order.closed_at),
+    },
+    party: detail.party,
+    dealerName: detail.dealerName,
+    coreEnterpriseName: detail.coreEnterpriseName,
+    seasonName: season?.name ?? null,
+    original: original ? { id: original.order.id, number: original.order.number } : null,
+    lines: detail.lines.map((l) => ({
+      id: l.id,
+      lineNo: l.line_no,
+      skuCode: l.sku_code,
+      skuName: l.sku_name,
+      spec: l.spec,
+      unit: l.unit,
+      ordered: l.quantity_ordered,
+      confirmed: l.quantity_confirmed,
+      shipped: l.quantity_shipped,
+      returned: l.quantity_returned,
+      unitPriceFen: l.unit_price_fen,
+      amountFen: l.amount_fen,
+      rule: l.price_rule,
+      taxRate: bpsToPercentText(l.tax_rate_bps),
+      adjustReason: l.adjust_reason,
+    })),
+    shipments: detail.shipments.map((s) => ({
+      id: s.id,
+      carrier: s.carrier,
+      trackingNumber: s.trackingNumber,
+      shippedAt: iso(s.shippedAt)!,
+      lines: s.lines.map((sl) => ({ code: detail.lines.find((l) => l.id === sl.orderLineId)?.sku_code ?? "", quantity: sl.quantity })),
+    })),
+    events: detail.events.map((e) => ({ id: e.id, at: iso(e.at)!, event: e.event, from: e.fromStatus, to: e.toStatus, note: e.note, actor: e.actorName })),
+    returns: detail.returns,
+    actions: detail.actions,
+    outstandingFen: detail.onAccountOutstandingFen,
+    due: amountDue(order),
+    canApprove: roles.some((r) => (APPROVER_ROLES as readonly string[]).includes(r)),
+    canReturn: detail.party === "dealer" && order.kind !== "return" && ["received", "completed"].includes(order.status) && returnable,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forms. Messages are catalogue keys, translated when shown.
+
+const reasonField = z
+  .string({ required_error: "field.required", invalid_type_error: "field.required" })
+  .trim()
+  .min(1, "field.required")
+  .max(500, "field.tooLong");
+const ReasonForm = z.object({ reason: reasonField });
+const ShipSchema = z.object({
+  carrier: z.string({ required_error: "field.required" }).trim().min(1, "field.required").max(50, "field.tooLong"),
+  tracking_number: z.string({ required_error: "field.required" }).trim().min(1, "field.required").max(50, "field.tooLong"),
+});
+
+const INTENTS = [
+  "submit",
+  "approve",
+  "decline",
+  "pay_wallet",
+  "epay",
+  "pay_on_account",
+  "financing",
+  "repay",
+  "receive",
+  "cancel",
+  "confirm",
+  "reject",
+  "ship",
+  "approve_return",
+  "goods_back",
+  "refund",
+] as const;
+type Intent = (typeof INTENTS)[number];
+
+function isIntent(value: string): value is Intent {
+  return (INTENTS as readonly string[]).includes(value);
+}
+
+function zodErrors(error: z.ZodError): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const issue of error.issues) {
+    const field = issue.path.join(".");
+    fields[field] ??= issue.message;
+  }
+  return fields;
+}
+
+type Lines = OrderDetail["lines"];
+
+/**
+ * Per-line quantities typed in a table (`<prefix>.<lineId>`): whole numbers, each problem named by
+ * its input. A blank is either missing (confirming: say how many) or zero (shipping: not now).
+ */
+function readLineQuantities(form: FormData, lines: Lines, prefix: string, blank: "required" | "zero") {
+  const quantities = new Map<string, number>();
+  const fieldErrors: Record<string, string> = {};
+  for (const line of lines) {
+    const raw = form.get(`${prefix}.${line.id}`);
+    const text = typeof raw === "string" ? raw.trim() : "";
+    if (text === "") {
+      if (blank === "zero") quantities.set(line.id, 0);
+      else fieldErrors[`${prefix}.${line.id}`] = "field.required";
+      continue;
+    }
+    const n = parseWholeNumber(text);
+    if (n === null || n > 1_000_000_000) fieldErrors[`${prefix}.${line.id}`] = "orders.problem.wholeNumber";
+    else quantities.set(line.id, n);
+  }
+  return { quantities, fieldErrors };
+}
+
+/** A model's `lines.<i>.<field>` (i counting the lines it was given) → the input of that line. */
+function mapLineFields(fields: Record<string, string>, lineIds: readonly string[], names: Record<string, string>): Record<string, string> {
+  const mapped: Record<string, string> = {};
+  for (const [key, value] of Object.entries(fields)) {
+    const match = /^lines\.(\d+)\.(\w+)$/.exec(key);
+    const lineId = match ? lineIds[Number(match[1])] : undefined;
+    const prefix = match ? names[match[2]] : undefined;
+    if (lineId && prefix) mapped[`${prefix}.${lineId}`] = value;
+    else mapped[key] = value;
+  }
+  return mapped;
+}
+
+const FLASH: Partial<Record<Intent, MessageKey>> = {
+  approve: "orders.flash.approved",
+  decline: "orders.flash.declined",
+  pay_wallet: "orders.flash.paid",
+  pay_on_account: "orders.flash.onAccount",
+  financing: "orders.flash.financing",
+  repay: "orders.flash.repaid",
+  receive: "orders.flash.received",
+  cancel: "orders.flash.cancelled",
+  confirm: "orders.flash.confirmed",
+  reject: "orders.flash.rejected",
+  ship: "orders.flash.shipped",
+  approve_return: "orders.flash.returnApproved",
+  goods_back: "orders.flash.goodsBack",
+  refund: "orders.flash.refunded",
+};
+
+export async function action({ request, params, context }: ActionFunctionArgs) {
+  const form = await request.formData();
+  await requireCsrf(request, context, form);
+  const { organizationId, actor, roles } = await requireOrderParty(request, context);
+  const orderId = requireUuidParam(params.orderId);
+  const { db } = context;
+  // Who may see the order first: another organisation's id is a 404 for every intent.
+  const detail = await scoped(() => getOrder(db, organizationId, orderId));
+  const { order } = detail;
+  const here = `/orders/${order.id}`;
+  const rawIntent = String(form.get("intent") ?? "");
+  if (!isIntent(rawIntent)) throw new Response("Unknown form", { status: 400 });
+  const intent: Intent = rawIntent;
+  const lineFieldNames = detail.lines.flatMap((l) => [`quantity.${l.id}`, `reason.${l.id}`, `ship.${l.id}`]);
+  const values = formValues(form, ["reason", "carrier", "tracking_number", ...lineFieldNames]);
+  const fail = (fieldErrors: Record<string, string>, formError: string | null = null, status = 422) =>
+    data<OrderFormFailure>({ intent, fieldErrors, formError, values }, { status });
+
+  const done = async (key: MessageKey, target = here) =>
+    redirect(target, { headers: { "Set-Cookie": await flashCookie(context, { key, params: { number: order.number } }) } });
+
+  try {
+    switch (intent) {
+      case "submit": {
+        const submitted = await submitOrder(db, actor, order.id);
+        return done(submitted.status === "pending_approval" ? "orders.flash.sentForApproval" : "orders.flash.submitted");
+      }
+      case "approve":
+        await approveOrder(db, actor, roles, order.id, "approve");
+        break;
+      case "decline": {
+        const parsed = ReasonForm.safeParse(values);
+        if (!parsed.success) return fail(zodErrors(parsed.error));
+        await approveOrder(db, actor, roles, order.id, "decline", parsed.data.reason);
+        break;
+      }
+      case "pay_wallet":
+        await payFromWallet(db, actor, order.id);
+        break;
+      case "epay": {
+        const due = amountDue(order);
+        if (!due || due.amountFen <= 0) return fail({ status: order.status }, null, 409);
+        const session = await getSession(request, context);
+        const locale = await resolveLocale(request, session?.user.locale);
+        const reference = `order:${order.id}:${due.part}`;
+        let started;
+        try {
+          // Over HTTP to the gateway: outside any transaction, idempotent on the order and part.
+          started = await createPayment(
+            db,
+            actor,
+            {
+              payerOrganizationId: order.dealer_id,
+              payeeOrganizationId: order.core_enterprise_id,
+              purpose: "order",
+              reference,
+              amountFen: due.amountFen,
+              description: translate(locale, "orders.epay.description", {
+                number: order.number,
+                part: translate(locale, `orders.part.${due.part}`),
+                supplier: detail.coreEnterpriseName,
+              }),
+              returnPath: here,
+              idempotencyKey: reference,
+            },
+            paymentsDepsFromConfig(context.config, context.logger),
+          );
+        } catch (error) {
+          if (error instanceof EpayGatewayError) {
+            context.logger.warn({ orderId: order.id, err: error }, "e-Pay payment could not be started");
+            return fail({}, "orders.problem.epayUnavailable", 503);
+          }
+          throw error;
+        }
+        await markAwaitingEpay(db, actor, order.id, started.payment.id);
+        return redirect(started.payUrl);
+      }
+      case "pay_on_account":
+        await payOnAccount(db, actor, order.id);
+        break;
+      case "financing":
+        await requestFinancing(db, actor, order.id);
+        break;
+      case "repay":
+        await repayOnAccount(db, actor, order.id);
+        break;
+      case "receive":
+        await receiveOrder(db, actor, order.id);
+        break;
+      case "cancel": {
+        const parsed = ReasonForm.safeParse(values);
+        if (!parsed.success) return fail(zodErrors(parsed.error));
+        if (order.kind === "return") await decideReturn(db, actor, order.id, "cancel", parsed.data.reason);
+        else await cancelOrder(db, actor, order.id, parsed.data.reason);
+        break;
+      }
+      case "reject": {
+        const parsed = ReasonForm.safeParse(values);
+        if (!parsed.success) return fail(zodErrors(parsed.error));
+        if (order.kind === "return") await decideReturn(db, actor, order.id, "reject", parsed.data.reason);
+        else await rejectOrder(db, actor, order.id, parsed.data.reason);
+        break;
+      }
+      case "confirm": {
+        const { quantities, fieldErrors } = readLineQuantities(form, detail.lines, "quantity", "required");
+        if (Object.keys(fieldErrors).length) return fail(fieldErrors);
+        const adjustments = detail.lines.map((l) => ({
+          lineId: l.id,
+          quantity: quantities.get(l.id)!,
+          reason: String(form.get(`reason.${l.id}`) ?? "").slice(0, 1000),
+        }));
+        try {
+          await confirmOrder(db, actor, order.id, adjustments);
+        } catch (error) {
+          if (!isDomainError(error) || !["validation", "conflict"].includes(error.code)) throw error;
+          const mapped = mapLineFields(error.fields, detail.lines.map((l) => l.id), { quantity: "quantity", reason: "reason", line_id: "quantity" });
+          return fail(mapped, Object.keys(mapped).length ? null : error.message, error.status);
+        }
+        break;
+      }
+      case "ship": {
+        const parsed = ShipSchema.safeParse(values);
+        const { quantities, fieldErrors } = readLineQuantities(form, detail.lines, "ship", "zero");
+        const errors = { ...(parsed.success ? {} : zodErrors(parsed.error)), ...fieldErrors };
+        if (!parsed.success || Object.keys(errors).length) return fail(errors);
+        // The model counts the lines it is given; zero lines are left out here, so keep the order.
+        const moves = detail.lines.filter((l) => (quantities.get(l.id) ?? 0) > 0).map((l) => ({ lineId: l.id, quantity: quantities.get(l.id)! }));
+        try {
+          await shipOrder(db, actor, order.id, { carrier: parsed.data.carrier, trackingNumber: parsed.data.tracking_number, lines: moves });
+        } catch (error) {
+          if (!isDomainError(error) || error.code !== "validation") throw error;
+          const mapped = mapLineFields(error.fields, moves.map((m) => m.lineId), { quantity: "ship", line_id: "ship" });
+          return fail(mapped, Object.keys(mapped).length ? null : error.message, error.status);
+        }
+        break;
+      }
+      case "approve_return":
+        await decideReturn(db, actor, order.id, "approve");
+        break;
+      case "goods_back":
+        await receiveReturnedGoods(db, actor, order.id);
+        break;
+      case "refund":
+        await refundReturn(db, actor, order.id);
+        break;
+    }
+    return done(FLASH[intent] ?? "orders.flash.updated");
+  } catch (error) {
+    if (error instanceof Response) throw error;
+    const { failure, status } = domainFailure(error, intent, values);
+    return data<OrderFormFailure>(failure, { status });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page
+
+type LoaderData = ReturnType<typeof useLoaderData<typeof loader>>;
+
+function Money({ fen }: { fen: number }) {
+  const locale = useLocale();
+  return <span className="num">{formatFen(fen, locale)}</span>;
+}
+
+function Fact({ label, children, testId }: { label: string; children: ReactNode; testId?: string }) {
+  return (
+    <div>
+      <dt>{label}</dt>
+      <dd data-testid={testId}>{children}</dd>
+    </div>
+  );
+}
+
+/** The problems of the failed form `intent` that are not already shown next to one of `shown`. */
+function useFormProblems(result: OrderFormFailure | undefined, intent: string | string[], shown: (field: string) => boolean = () => false) {
+  const problem = useOrderProblem();
+  const intents = Array.isArray(intent) ? intent : [intent];
+  if (!result || !intents.includes(result.intent)) return { problems: [] as string[], fieldError: (_: string) => undefined as string | undefined, value: (_: string) => undefined as string | undefined };
+  const rest = Object.entries(result.fieldErrors)
+    .filter(([field]) => !shown(field))
+    .map(([, text]) => problem(text)!)
+    .filter(Boolean);
+  const problems = rest.length ? rest : result.formError && Object.keys(result.fieldErrors).length === 0 ? [problem(result.formError)!] : [];
+  return {
+    problems,
+    fieldError: (field: string) => problem(result.fieldErrors[field]),
+    value: (field: string) => result.values[field],
+  };
+}
+
+function IntentButton({ intent, label, variant, busy }: { intent: string; label: string; variant?: "secondary" | "danger"; busy: boolean }) {
+  return (
+    <Form method="post" className="od-inline">
+      <CsrfInput />
+      <input type="hidden" name="intent" value={intent} />
+      <button type="submit" className={`sc-button ${variant ?? ""}`} disabled={busy} data-intent={intent}>
+        {label}
+      </button>
+    </Form>
+  );
+}
+
+function ReasonAction(props: { intent: string; label: string; fieldLabel: string; result: OrderFormFailure | undefined; busy: boolean; danger?: boolean }) {
+  const f = useFormProblems(props.result, props.intent, (field) => field === "reason");
+  return (
+    <Form method="post" className="od-reason-form" noValidate>
+      <CsrfInput />
+      <input type="hidden" name="intent" value={props.intent} />
+      <ActionError problems={f.problems} />
+      <TextField
+        name="reason"
+        idPrefix={`${props.intent}-`}
+        label={props.fieldLabel}
+        required
+        maxLength={500}
+        defaultValue={f.value("reason")}
+        error={f.fieldError("reason")}
+      />
+      <button type="submit" className={`sc-button ${props.danger ? "danger" : "secondary"}`} disabled={props.busy} data-intent={props.intent}>
+        {props.label}
+      </button>
+    </Form>
+  );
+}
+
+function ConfirmForm({ lines, result, busy }: { lines: LoaderData["lines"]; result: OrderFormFailure | undefined; busy: boolean }) {
+  const t = useT();
+  const locale = useLocale();
+  const f = useFormProblems(result, "confirm", (field) => /^(quantity|reason)\./.test(field));
+  return (
+    <Form method="post" noValidate data-testid="confirm-form">
+      <CsrfInput />
+      <input type="hidden" name="intent" value="confirm" />
+      <h3>{t("orders.confirm.title")}</h3>
+      <p className="sc-muted">{t("orders.confirm.intro")}</p>
+      <ActionError problems={f.problems} />
+      <div className="table-wrap">
+        <table className="data od-form-table">
+          <thead>
+            <tr>
+              <th scope="col">{t("orders.line.sku")}</th>
+              <th scope="col" className="num">
+                {t("orders.line.ordered")}
+              </th>
+              <th scope="col" className="num">
+                {t("orders.line.amount")}
+              </th>
+              <th scope="col">{t("orders.confirm.quantity")}</th>
+              <th scope="col">{t("orders.confirm.reason")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {lines.map((l) => {
+              const qtyError = f.fieldError(`quantity.${l.id}`);
+              const reasonError = f.fieldError(`reason.${l.id}`);
+              return (
+                <tr key={l.id}>
+                  <td>
+                    <span className="mono">{l.skuCode}</span>
+                    <div className="sc-muted">{l.skuName}</div>
+                  </td>
+                  <td className="num">
+                    {l.ordered} {l.unit}
+                  </td>
+                  <td className="num">{formatFen(l.amountFen, locale)}</td>
+                  <td>
+                    <label className="visually-hidden" htmlFor={`quantity.${l.id}`}>
+                      {t("orders.confirm.quantityFor", { code: l.skuCode })}
+                    </label>
+                    <input
+                      id={`quantity.${l.id}`}
+                      name={`quantity.${l.id}`}
+                      type="text"
+                      inputMode="numeric"
+                      defaultValue={f.value(`quantity.${l.id}`) ?? String(l.ordered)}
+                      aria-invalid={qtyError ? true : undefined}
+                      aria-describedby={qtyError ? `quantity.${l.id}-error` : undefined}
+                    />
+                    {qtyError ? (
+                      <p className="field-error sc-error" id={`quantity.${l.id}-error`}>
+                        {qtyError}
+                      </p>
+                    ) : null}
+                  </td>
+                  <td>
+                    <label className="visually-hidden" htmlFor={`reason.${l.id}`}>
+                      {t("orders.confirm.reasonFor", { code: l.skuCode })}
+                    </label>
+                    <input
+                      id={`reason.${l.id}`}
+                      name={`reason.${l.id}`}
+                      type="text"
+                      className="od-wide-input"
+                      maxLength={500}
+                      placeholder={t("orders.confirm.reasonPlaceholder")}
+                      defaultValue={f.value(`reason.${l.id}`)}
+                      aria-invalid={reasonError ? true : undefined}
+                      aria-describedby={reasonError ? `reason.${l.id}-error` : undefined}
+                    />
+                    {reasonError ? (
+                      <p className="field-error sc-error" id={`reason.${l.id}-error`}>
+                        {reasonError}
+                      </p>
+                    ) : null}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+      <button type="submit" className="sc-button" disabled={busy} data-intent="confirm">
+        {t("orders.action.confirm")}
+      </button>
+    </Form>
+  );
+}
+
+function ShipForm({ lines, result, busy }: { lines: LoaderData["lines"]; result: OrderFormFailure | undefined; busy: boolean }) {
+  const t = useT();
+  const f = useFormProblems(result, "ship", (field) => /^ship\./.test(field) || field === "carrier" || field === "tracking_number");
+  const open = lines.filter((l) => (l.confirmed ?? 0) - l.shipped > 0);
+  return (
+    <Form method="post" noValidate data-testid="ship-form">
+      <CsrfInput />
+      <input type="hidden" name="intent" value="ship" />
+      <h3>{t("orders.ship.title")}</h3>
+      <p className="sc-muted">{t("orders.ship.intro")}</p>
+      <ActionError problems={f.problems} />
+      <div className="sc-grid">
+        <TextField name="carrier" label={t("orders.ship.carrier")} required maxLength={50} defaultValue={f.value("carrier")} error={f.fieldError("carrier")} />
+        <TextField
+          name="tracking_number"
+          label={t("orders.ship.trackingNumber")}
+          required
+          maxLength={50}
+          defaultValue={f.value("tracking_number")}
+          error={f.fieldError("tracking_number")}
+        />
+      </div>
+      <div className="table-wrap">
+        <table className="data od-form-table">
+          <thead>
+            <tr>
+              <th scope="col">{t("orders.line.sku")}</th>
+              <th scope="col" className="num">
+                {t("orders.line.confirmed")}
+              </th>
+              <th scope="col" className="num">
+                {t("orders.line.shipped")}
+              </th>
+              <th scope="col">{t("orders.ship.quantity")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {open.map((l) => {
+              const remaining = (l.confirmed ?? 0) - l.shipped;
+              const error = f.fieldError(`ship.${l.id}`);
+              return (
+                <tr key={l.id}>
+                  <td>
+                    <span className="mono">{l.skuCode}</span>
+                    <div className="sc-muted">{l.skuName}</div>
+                  </td>
+                  <td className="num">
+                    {l.confirmed} {l.unit}
+                  </td>
+                  <td className="num">{l.shipped}</td>
+                  <td>
+                    <label className="visually-hidden" htmlFor={`ship.${l.id}`}>
+                      {t("orders.ship.quantityFor", { code: l.skuCode })}
+                    </label>
+                    <input
+                      id={`ship.${l.id}`}
+                      name={`ship.${l.id}`}
+                      type="text"
+                      inputMode="numeric"
+                      defaultValue={f.value(`ship.${l.id}`) ?? String(remaining)}
+                      aria-invalid={error ? true : undefined}
+                      aria-describedby={error ? `ship.${l.id}-error` : undefined}
+                    />{" "}
+                    <span className="sc-muted">{t("orders.ship.ofRemaining", { count: remaining })}</span>
+                    {error ? (
+                      <p className="field-error sc-error" id={`ship.${l.id}-error`}>
+                        {error}
+                      </p>
+                    ) : null}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+      <button type="submit" className="sc-button" disabled={busy} data-intent="ship">
+        {t("orders.action.ship")}
+      </button>
+    </Form>
+  );
+}
+
+function Actions({ d, result, busy }: { d: LoaderData; result: OrderFormFailure | undefined; busy: boolean }) {
+  const t = useT();
+  const locale = useLocale();
+  const a = new Set(d.actions);
+  const isReturn = d.order.kind === "return";
+  const dealer = d.party === "dealer";
+  const canPay = dealer && (a.has("pay") || a.has("pay_deposit") || a.has("choose_epay") || a.has("pay_on_account") || a.has("request_financing"));
+  const buttons: ReactNode[] = [];
+  if (dealer && (a.has("submit") || a.has("submit_for_approval"))) buttons.push(<IntentButton key="submit" intent="submit" label={t("orders.action.submit")} busy={busy} />);
+  if (dealer && a.has("approve") && d.canApprove) buttons.push(<IntentButton key="approve" intent="approve" label={t("orders.action.approve")} busy={busy} />);
+  if (dealer && a.has("receive")) buttons.push(<IntentButton key="receive" intent="receive" label={t("orders.action.receive")} busy={busy} />);
+  if (!dealer && a.has("approve_return")) buttons.push(<IntentButton key="approve_return" intent="approve_return" label={t("orders.action.approveReturn")} busy={busy} />);
+  if (!dealer && a.has("goods_back")) buttons.push(<IntentButton key="goods_back" intent="goods_back" label={t("orders.action.goodsBack")} busy={busy} />);
+  if (!dealer && a.has("refund"))
+    buttons.push(<IntentButton key="refund" intent="refund" label={t("orders.action.refund", { amount: formatFen(d.order.totalFen, locale) })} busy={busy} />);
+  if (dealer && d.outstandingFen > 0)
+    buttons.push(<IntentButton key="repay" intent="repay" label={t("orders.action.repay", { amount: formatFen(d.outstandingFen, locale) })} variant="secondary" busy={busy} />);
+
+  const nothing =
+    buttons.length === 0 &&
+    !canPay &&
+    !a.has("cancel") &&
+    !a.has("reject") &&
+    !a.has("reject_return") &&
+    !a.has("confirm") &&
+    !a.has("ship_part") &&
+    !a.has("ship_all") &&
+    !(a.has("decline_approval") && d.canApprove) &&
+    !d.canReturn;
+
+  // Forms that show their own problems when they are on the page; every other failure (a button,
+  // or a form the order's new state no longer offers) is told at the top of this panel.
+  const ownForms: string[] = [];
+  if (!dealer && a.has("confirm")) ownForms.push("confirm");
+  if (!dealer && (a.has("ship_part") || a.has("ship_all"))) ownForms.push("ship");
+  if (dealer && a.has("decline_approval") && d.canApprove) ownForms.push("decline");
+  if (!dealer && (a.has("reject") || a.has("reject_return"))) ownForms.push("reject");
+  if (a.has("cancel")) ownForms.push("cancel");
+  const others = useFormProblems(result, result && !ownForms.includes(result.intent) ? result.intent : []);
+
+  return (
+    <section className="panel od-actions" aria-labelledby="actions-heading" data-testid="actions">
+      <h2 id="actions-heading">{t("orders.actionsTitle")}</h2>
+      <ActionError problems={others.problems} />
+      {dealer && a.has("approve") && !d.canApprove ? <p className="notice">{t("orders.waitingApproval")}</p> : null}
+      {!dealer && d.order.status === "pending_approval" ? <p className="notice">{t("orders.waitingDealerApproval")}</p> : null}
+      {!dealer && a.has("release") ? (
+        <p className="notice">
+          {t("orders.releaseHint")} <Link to="/seasons">{t("orders.toSeasons")}</Link>
+        </p>
+      ) : null}
+      {canPay && d.due ? (
+        <div className="od-pay" data-testid="pay">
+          <p>
+            {t("orders.pay.due", { part: translate(locale, `orders.part.${d.due.part}`), amount: formatFen(d.due.amountFen, locale) })}
+          </p>
+          <div className="sc-actions">
+            {a.has("pay") || a.has("pay_deposit") ? <IntentButton intent="pay_wallet" label={t("orders.action.payWallet")} busy={busy} /> : null}
+            {a.has("choose_epay") || a.has("pay") || a.has("pay_deposit") ? (
+              <IntentButton intent="epay" label={d.order.status === "awaiting_payment" ? t("orders.action.epayAgain") : t("orders.action.epay")} variant="secondary" busy={busy} />
+            ) : null}
+            {a.has("pay_on_account") ? <IntentButton intent="pay_on_account" label={t("orders.action.payOnAccount")} variant="secondary" busy={busy} /> : null}
+            {a.has("request_financing") ? <IntentButton intent="financing" label={t("orders.action.financing")} variant="secondary" busy={busy} /> : null}
+          </div>
+          <p className="sc-muted small">{t("orders.pay.hint")}</p>
+        </div>
+      ) : null}
+      {buttons.length ? <div className="sc-actions od-buttons">{buttons}</div> : null}
+      {d.canReturn ? (
+        <p>
+          <Link to={`/orders/${d.order.id}/return`} className="sc-button secondary">
+            {t("orders.action.requestReturn")}
+          </Link>
+        </p>
+      ) : null}
+      {!dealer && a.has("confirm") ? <ConfirmForm lines={d.lines} result={result} busy={busy} /> : null}
+      {!dealer && (a.has("ship_part") || a.has("ship_all")) ? <ShipForm lines={d.lines} result={result} busy={busy} /> : null}
+      <div className="od-reason-forms">
+        {dealer && a.has("decline_approval") && d.canApprove ? (
+          <ReasonAction intent="decline" label={t("orders.action.decline")} fieldLabel={t("orders.reason.decline")} result={result} busy={busy} />
+        ) : null}
+        {!dealer && (a.has("reject") || a.has("reject_return")) ? (
+          <ReasonAction
+            intent="reject"
+            label={isReturn ? t("orders.action.rejectReturn") : t("orders.action.reject")}
+            fieldLabel={t("orders.reason.reject")}
+            result={result}
+            busy={busy}
+            danger
+          />
+        ) : null}
+        {a.has("cancel") ? (
+          <ReasonAction
+            intent="cancel"
+            label={isReturn ? t("orders.action.cancelReturn") : t("orders.action.cancel")}
+            fieldLabel={t("orders.reason.cancel")}
+            result={result}
+            busy={busy}
+            danger
+          />
+        ) : null}
+      </div>
+      {nothing ? <p className="empty">{t("orders.noActions")}</p> : null}
+    </section>
+  );
+}
+
+export default function OrderPage() {
+  const d = useLoaderData<typeof loader>();
+  const result = useActionData<typeof action>();
+  const navigation = useNavigation();
+  const busy = navigation.state === "submitting";
+  const t = useT();
+  const locale = useLocale();
+  const { order } = d;
+  const counterpart = d.party === "dealer" ? d.coreEnterpriseName : d.dealerName;
+  const totalOrdered = d.lines.reduce((sum, l) => sum + l.unitPriceFen * l.ordered, 0);
+  return (
+    <div className="sc-page od-page">
+      <p>
+        <Link to="/orders">← {t("orders.back")}</Link>
+      </p>
+      <div className="sc-head">
+        <div>
+          <p className="eyebrow">
+            <OrderKindTag kind={order.kind} /> · {counterpart}
+          </p>
+          <h1 className="mono" data-testid="order-number">
+            {order.number}
+          </h1>
+          <p className="subtle small">{t("orders.createdAt", { at: formatDateTime(order.createdAt, locale) })}</p>
+        </div>
+        <OrderStatusTag status={order.status} />
+      </div>
+
+      <section className="panel" aria-labelledby="summary-heading">
+        <h2 id="summary-heading" className="visually-hidden">
+          {t("orders.summary")}
+        </h2>
+        <dl className="od-facts">
+          <Fact label={t("orders.dealer")}>{d.dealerName}</Fact>
+          <Fact label={t("orders.supplier")}>{d.coreEnterpriseName}</Fact>
+          {d.seasonName ? <Fact label={t("orders.season")}>{d.seasonName}</Fact> : null}
+          {d.original ? (
+            <Fact label={t("orders.originalOrder")}>
+              <Link to={`/orders/${d.original.id}`} className="mono">
+                {d.original.number}
+              </Link>
+            </Fact>
+          ) : null}
+          <Fact label={t("orders.total")} testId="total">
+            <Money fen={order.totalFen} />
+          </Fact>
+          {order.kind === "preorder" ? (
+            <Fact label={t("orders.deposit")}>
+              <Money fen={order.depositFen} />
+            </Fact>
+          ) : null}
+          <Fact label={order.kind === "return" ? t("orders.refunded") : t("orders.paid")}>
+            <Money fen={order.paidFen} />
+          </Fact>
+          {order.paymentMethod ? <Fact label={t("orders.paymentMethod")}>{translateDynamic(locale, `orders.method.${order.paymentMethod}`, order.paymentMethod)}</Fact> : null}
+          {d.outstandingFen > 0 || order.paymentMethod === "on_account" ? (
+            <Fact label={t("orders.outstanding")} testId="outstanding">
+              <Money fen={d.outstandingFen} />
+            </Fact>
+          ) : null}
+          {order.dueOn ? <Fact label={t("orders.dueOn")}>{order.dueOn}</Fact> : null}
+          {d.due ? (
+            <Fact label={t("orders.dueNow")}>
+              <Money fen={d.due.amountFen} /> <span className="sc-muted">({translate(locale, `orders.part.${d.due.part}`)})</span>
+            </Fact>
+          ) : null}
+        </dl>
+        {order.reason ? (
+          <p className="od-reason">
+            <strong>{t(order.kind === "return" ? "orders.returnReason" : "orders.reasonLabel")}</strong> {order.reason}
+          </p>
+        ) : null}
+        {order.note ? (
+          <p className="od-reason">
+            <strong>{t("orders.note")}</strong> {order.note}
+          </p>
+        ) : null}
+      </section>
+
+      <Actions d={d} result={result} busy={busy} />
+
+      <section className="panel" aria-labelledby="lines-heading">
+        <h2 id="lines-heading">{t("orders.linesTitle")}</h2>
+        <div className="table-wrap">
+          <table className="data" data-testid="lines">
+            <thead>
+              <tr>
+                <th scope="col">#</th>
+                <th scope="col">{t("orders.line.sku")}</th>
+                <th scope="col" className="num">
+                  {t("orders.line.ordered")}
+                </th>
+                <th scope="col" className="num">
+                  {t("orders.line.confirmed")}
+                </th>
+                <th scope="col" className="num">
+                  {t("orders.line.shipped")}
+                </th>
+                <th scope="col" className="num">
+                  {t("orders.line.returned")}
+                </th>
+                <th scope="col" className="num">
+                  {t("orders.line.unitPrice")}
+                </th>
+                <th scope="col" className="num">
+                  {t("orders.line.amount")}
+                </th>
+                <th scope="col">{t("orders.line.rule")}</th>
+                <th scope="col" className="num">
+                  {t("orders.line.taxRate")}
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {d.lines.map((l) => (
+                <tr key={l.id}>
+                  <td className="num">{l.lineNo}</td>
+                  <td>
+                    <span className="mono">{l.skuCode}</span>
+                    <div>{l.skuName}</div>
+                    {l.spec ? <div className="sc-muted">{l.spec}</div> : null}
+                  </td>
+                  <td className="num">
+                    {l.ordered} {l.unit}
+                  </td>
+                  <td className="num">
+                    {l.confirmed ?? "—"}
+                    {l.adjustReason ? <div className="od-adjust">{l.adjustReason}</div> : null}
+                  </td>
+                  <td className="num">{l.shipped}</td>
+                  <td className="num">{l.returned}</td>
+                  <td className="num">{formatFen(l.unitPriceFen, locale)}</td>
+                  <td className="num">{formatFen(l.amountFen, locale)}</td>
+                  <td>
+                    <RuleTag rule={l.rule} />
+                  </td>
+                  <td className="num">{l.taxRate}%</td>
+                </tr>
+              ))}
+            </tbody>
+            <tfoot>
+              <tr>
+                <th scope="row" colSpan={7} className="num">
+                  {t("orders.total")}
+                  {totalOrdered !== order.totalFen ? <div className="sc-muted">{t("orders.totalWas", { amount: formatFen(totalOrdered, locale) })}</div> : null}
+                </th>
+                <td className="num od-total">{formatFen(order.totalFen, locale)}</td>
+                <td colSpan={2} />
+              </tr>
+            </tfoot>
+          </table>
+        </div>
+        <p className="sc-muted small">{t("orders.taxInclusive")}</p>
+      </section>
+
+      {d.shipments.length ? (
+        <section className="panel" aria-labelledby="shipments-heading">
+          <h2 id="shipments-heading">{t("orders.shipmentsTitle")}</h2>
+          <div className="table-wrap">
+            <table className="data" data-testid="shipments">
+              <thead>
+                <tr>
+                  <th scope="col">{t("table.time")}</th>
+                  <th scope="col">{t("orders.ship.carrier")}</th>
+                  <th scope="col">{t("orders.ship.trackingNumber")}</th>
+                  <th scope="col">{t("orders.ship.contents")}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.shipments.map((s) => (
+                  <tr key={s.id}>
+                    <td className="nowrap">{formatDateTime(s.shippedAt, locale)}</td>
+                    <td>{s.carrier}</td>
+                    <td className="mono">{s.trackingNumber}</td>
+                    <td>{s.lines.map((l) => `${l.code} × ${l.quantity}`).join("，")}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
+      ) : null}
+
+      {d.returns.length ? (
+        <section className="panel" aria-labelledby="returns-heading">
+          <h2 id="returns-heading">{t("orders.returnsTitle")}</h2>
+          <ul className="od-returns">
+            {d.returns.map((r) => (
+              <li key={r.id}>
+                <Link to={`/orders/${r.id}`} className="mono">
+                  {r.number}
+                </Link>{" "}
+                <OrderStatusTag status={r.status} /> <Money fen={r.totalFen} />
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
+
+      <section className="panel" aria-labelledby="timeline-heading">
+        <h2 id="timeline-heading">{t("orders.timelineTitle")}</h2>
+        <ol className="od-timeline" data-testid="timeline">
+          {d.events.map((e) => (
+            <li key={e.id} data-event={e.event}>
+              <time dateTime={e.at}>{formatDateTime(e.at, locale)}</time>
+              <div>
+                <strong>{translateDynamic(locale, `orders.event.${e.event}`, e.event)}</strong>
+                {e.from && e.from !== e.to ? (
+                  <span className="sc-muted">
+                    {" "}
+                    {translateDynamic(locale, `orders.status.${e.from}`, e.from)} → {translateDynamic(locale, `orders.status.${e.to}`, e.to)}
+                  </span>
+                ) : null}
+                <div className="sc-muted">
+                  {e.actor ?? t("orders.system")}
+                  {e.note ? <span className="od-note"> · {e.note}</span> : null}
+                </div>
+              </div>
+            </li>
+          ))}
+        </ol>
+      </section>
+    </div>
+  );
+}
+
+export function ErrorBoundary() {
+  return <RouteError />;
+}

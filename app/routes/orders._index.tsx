@@ -1,0 +1,187 @@
+import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { Form, Link, useLoaderData, useLocation } from "@remix-run/react";
+import { OrderKindTag, OrderStatusTag } from "~/components/order-ui";
+import { RouteError } from "~/components/route-error";
+import { Pager, withParams } from "~/components/supply-ui";
+import { formatDateTime, formatFen, translateDynamic } from "~/i18n";
+import { pageTitle } from "~/i18n/meta";
+import { useLocale, useT } from "~/i18n/react";
+import { ORDER_KINDS, ORDER_STATUSES, type OrderKind } from "~/models/order-states";
+import { listOrders } from "~/models/orders.server";
+import { badRequestOnValidation } from "~/models/supply-chain-access.server";
+import { notFound, requireOrgContext } from "~/models/tenancy.server";
+import ordersStyles from "~/styles/orders.css";
+import supplyStyles from "~/styles/supply.css";
+
+export const links: LinksFunction = () => [
+  { rel: "stylesheet", href: supplyStyles },
+  { rel: "stylesheet", href: ordersStyles },
+];
+export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "orders.title");
+
+const PAGE_SIZE = 25;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function loader({ request, context }: LoaderFunctionArgs) {
+  const { organization } = await requireOrgContext(request, context);
+  // Orders are between a dealer and a core enterprise; for any other organisation there is no such page.
+  if (organization.kind !== "dealer" && organization.kind !== "core_enterprise") notFound();
+  const url = new URL(request.url);
+  // Filters are choices from a list: anything else is no filter, never an error.
+  const statusParam = url.searchParams.get("status") ?? "";
+  const kindParam = url.searchParams.get("kind") ?? "";
+  const counterpartyParam = url.searchParams.get("counterparty") ?? "";
+  const status = (ORDER_STATUSES as readonly string[]).includes(statusParam) ? statusParam : null;
+  const kind = (ORDER_KINDS as readonly string[]).includes(kindParam) ? (kindParam as OrderKind) : null;
+  const counterpartyId = UUID.test(counterpartyParam) ? counterpartyParam : null;
+  const after = url.searchParams.get("after");
+  const page = await badRequestOnValidation(() =>
+    listOrders(context.db, organization.organizationId, { status, kind, counterpartyId, after, limit: PAGE_SIZE }),
+  );
+  return {
+    side: organization.kind,
+    status,
+    kind,
+    onFirstPage: !after,
+    nextCursor: page.nextCursor,
+    items: page.items.map((o) => ({
+      id: o.id,
+      number: o.number,
+      kind: o.kind,
+      status: o.status,
+      counterpartyName: o.counterpartyName,
+      totalFen: o.totalFen,
+      paidFen: o.paidFen,
+      paymentMethod: o.paymentMethod,
+      dueOn: o.dueOn,
+      createdAt: new Date(o.createdAt).toISOString(),
+    })),
+  };
+}
+
+export default function Orders() {
+  const { side, status, kind, onFirstPage, nextCursor, items } = useLoaderData<typeof loader>();
+  const t = useT();
+  const locale = useLocale();
+  const location = useLocation();
+  const params = new URLSearchParams(location.search);
+  const dealer = side === "dealer";
+  const filtered = Boolean(status || kind);
+  return (
+    <div className="sc-page od-page">
+      <div className="sc-head">
+        <div>
+          <p className="eyebrow">{t(dealer ? "orders.eyebrowDealer" : "orders.eyebrowCore")}</p>
+          <h1>{t("orders.title")}</h1>
+          <p className="subtle">{t(dealer ? "orders.introDealer" : "orders.introCore")}</p>
+        </div>
+        <div className="sc-actions">
+          {dealer ? (
+            <>
+              <Link to="/orders/quick" className="sc-button">
+                {t("orders.quickOrder")}
+              </Link>
+              <Link to="/cart" className="sc-button secondary">
+                {t("orders.cart")}
+              </Link>
+            </>
+          ) : (
+            <Link to="/seasons" className="sc-button secondary">
+              {t("nav.seasons")}
+            </Link>
+          )}
+          <Link to="/settings/orders" className="sc-button secondary">
+            {t("orders.settings")}
+          </Link>
+        </div>
+      </div>
+      <section className="panel">
+        <Form method="get" className="sc-toolbar" aria-label={t("orders.filters")}>
+          <div>
+            <label htmlFor="status">{t("orders.status")}</label>
+            <select id="status" name="status" defaultValue={status ?? ""}>
+              <option value="">{t("orders.anyStatus")}</option>
+              {ORDER_STATUSES.filter((s) => dealer || s !== "draft").map((s) => (
+                <option key={s} value={s}>
+                  {translateDynamic(locale, `orders.status.${s}`, s)}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div>
+            <label htmlFor="kind">{t("orders.kind")}</label>
+            <select id="kind" name="kind" defaultValue={kind ?? ""}>
+              <option value="">{t("orders.anyKind")}</option>
+              {ORDER_KINDS.map((k) => (
+                <option key={k} value={k}>
+                  {translateDynamic(locale, `orders.kind.${k}`, k)}
+                </option>
+              ))}
+            </select>
+          </div>
+          <button type="submit" className="sc-button secondary">
+            {t("orders.filter")}
+          </button>
+          {filtered ? <Link to="/orders">{t("orders.clearFilters")}</Link> : null}
+        </Form>
+        {items.length === 0 ? (
+          <p className="empty">{filtered ? t("orders.emptyFiltered") : t(dealer ? "orders.emptyDealer" : "orders.emptyCore")}</p>
+        ) : (
+          <div className="table-wrap">
+            <table className="data" data-testid="orders">
+              <thead>
+                <tr>
+                  <th scope="col">{t("orders.number")}</th>
+                  <th scope="col">{t("orders.kind")}</th>
+                  <th scope="col">{t("orders.status")}</th>
+                  <th scope="col">{dealer ? t("orders.supplier") : t("orders.dealer")}</th>
+                  <th scope="col" className="num">
+                    {t("orders.total")}
+                  </th>
+                  <th scope="col" className="num">
+                    {t("orders.paid")}
+                  </th>
+                  <th scope="col">{t("orders.paymentMethod")}</th>
+                  <th scope="col">{t("orders.dueOn")}</th>
+                  <th scope="col">{t("orders.created")}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((o) => (
+                  <tr key={o.id}>
+                    <td>
+                      <Link to={`/orders/${o.id}`} className="mono">
+                        {o.number}
+                      </Link>
+                    </td>
+                    <td>
+                      <OrderKindTag kind={o.kind} />
+                    </td>
+                    <td>
+                      <OrderStatusTag status={o.status} />
+                    </td>
+                    <td>{o.counterpartyName}</td>
+                    <td className="num">{formatFen(o.totalFen, locale)}</td>
+                    <td className="num">{formatFen(o.paidFen, locale)}</td>
+                    <td>{o.paymentMethod ? translateDynamic(locale, `orders.method.${o.paymentMethod}`, o.paymentMethod) : "—"}</td>
+                    <td className="nowrap">{o.dueOn ?? "—"}</td>
+                    <td className="nowrap">{formatDateTime(o.createdAt, locale)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        <Pager
+          onFirstPage={onFirstPage}
+          firstHref={withParams(location.pathname, params, { after: null })}
+          nextHref={nextCursor ? withParams(location.pathname, params, { after: nextCursor }) : null}
+        />
+      </section>
+    </div>
+  );
+}
+
+export function ErrorBoundary() {
+  return <RouteError />;
+}
