@@ -1,8 +1,21 @@
-import { PassThrough } from "node:stream";
+import { Transform, type TransformCallback } from "node:stream";
 import { createReadableStreamFromReadable, type AppLoadContext, type EntryContext, type HandleErrorFunction } from "@remix-run/node";
 import { RemixServer } from "@remix-run/react";
 import { isbot } from "isbot";
 import { renderToPipeableStream } from "react-dom/server";
+
+/**
+ * React 18's stream writer flushes its whole 2 KiB buffer when a multi-byte character does not fit
+ * at the end, leaving zero bytes where the character would have gone (facebook/react#24985); the
+ * character itself follows in the next chunk. HTML never contains NUL, so dropping those bytes
+ * restores the exact text (Chinese pages hit this on almost every long page).
+ */
+export class StripNulBytes extends Transform {
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
+    if (!chunk.includes(0)) return done(null, chunk);
+    done(null, Buffer.from(chunk.filter((byte) => byte !== 0)));
+  }
+}
 
 /** Give up streaming a slow page after this long; Remix rejects pending promises a second later. */
 export const streamTimeout = 5_000;
@@ -24,7 +37,7 @@ export default function handleRequest(
       {
         [waitForAll ? "onAllReady" : "onShellReady"]() {
           shellRendered = true;
-          const body = new PassThrough();
+          const body = new StripNulBytes();
           responseHeaders.set("Content-Type", "text/html; charset=utf-8");
           resolve(new Response(createReadableStreamFromReadable(body), { headers: responseHeaders, status: statusCode }));
           pipe(body);
