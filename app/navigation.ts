@@ -19,6 +19,7 @@ export const NAV_ENTRIES: readonly NavEntry[] = [
   { to: "/catalog", label: "nav.catalog", kinds: ["core_enterprise"] },
   { to: "/pricing", label: "nav.pricing", kinds: ["core_enterprise"] },
   { to: "/dealers", label: "nav.dealers", kinds: ["core_enterprise"] },
+  { to: "/campaigns", label: "nav.campaigns", kinds: ["core_enterprise"] },
   { to: "/shop", label: "nav.shop", kinds: ["dealer"] },
   { to: "/orders", label: "nav.orders", kinds: ["core_enterprise", "dealer"] },
   { to: "/seasons", label: "nav.seasons", kinds: ["core_enterprise"] },

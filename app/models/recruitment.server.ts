@@ -13,14 +13,13 @@ import {
   type DocumentContentType,
   type OrganizationKind,
   type RecruitmentApplicationsTable,
-  type RecruitmentCampaignsTable,
   type SalesChannel,
 } from "../../db/schema";
 import { recordAudit, SYSTEM_ACTOR, type Actor } from "./audit.server";
 import { parseWholeNumber, parseYuanToFen } from "./catalog.server";
 import { createDealerLink, DEALER_LIMITS, transitionDealerLink } from "./dealers.server";
 import { DomainError, isDomainError } from "./errors";
-import { createInvitation, pendingInvitationLink, type Invitation } from "./invitations.server";
+import { createInvitation, pendingInvitationLink, reissueInvitation, type Invitation } from "./invitations.server";
 import { ensureAccount, isUuid, transfer, type Fen } from "./ledger.server";
 import { requestNotification } from "./notifications.server";
 import { createOrganization } from "./organizations.server";
@@ -915,21 +914,23 @@ async function listDocuments(db: Db, applicationId: string): Promise<DocumentMet
   }));
 }
 
-/** A document's bytes, for the reviewing core enterprise only. */
+/** A document's bytes, for the reviewing core enterprise only, within one application or campaign. */
 export async function getDocument(
   db: Db,
   coreEnterpriseId: string,
-  applicationId: string,
   documentId: string,
+  scope: { applicationId: string } | { campaignId: string },
 ): Promise<{ fileName: string; contentType: DocumentContentType; content: Uint8Array }> {
-  if (!isUuid(applicationId) || !isUuid(documentId)) throw new DomainError("not_found", "Document not found");
-  const row = await db
-    .selectFrom("recruitment_documents")
-    .select(["file_name", "content_type", "content"])
-    .where("id", "=", documentId)
-    .where("application_id", "=", applicationId)
-    .where("core_enterprise_id", "=", coreEnterpriseId)
-    .executeTakeFirst();
+  const scopeId = "applicationId" in scope ? scope.applicationId : scope.campaignId;
+  if (!isUuid(documentId) || !isUuid(scopeId)) throw new DomainError("not_found", "Document not found");
+  let query = db
+    .selectFrom("recruitment_documents as d")
+    .innerJoin("recruitment_applications as a", "a.id", "d.application_id")
+    .select(["d.file_name", "d.content_type", "d.content"])
+    .where("d.id", "=", documentId)
+    .where("d.core_enterprise_id", "=", coreEnterpriseId);
+  query = "applicationId" in scope ? query.where("d.application_id", "=", scope.applicationId) : query.where("a.campaign_id", "=", scope.campaignId);
+  const row = await query.executeTakeFirst();
   if (!row) throw new DomainError("not_found", "Document not found");
   return { fileName: row.file_name, contentType: row.content_type, content: row.content };
 }
@@ -1319,7 +1320,8 @@ async function lockForReview(trx: Db, coreEnterpriseId: string, applicationId: s
 
 export interface SubmitInput {
   campaignId: string;
-  input: ApplicationInput;
+  /** An ApplicationInput as sent (a form's strings, an API body): validated here. */
+  input: ApplicationInput | Record<string, unknown>;
   documents?: readonly UploadedDocument[];
   now?: Date;
 }
@@ -1617,6 +1619,30 @@ export async function approveApplication(
       invitationPath: invitationPathValue,
     };
   });
+}
+
+/**
+ * A new link for the first user's invitation of an approved application (the old one expired or
+ * was lost). Scoped by the core enterprise that approved it; an accepted invitation stays accepted.
+ */
+export async function reissueApplicationInvitation(
+  db: Db,
+  actor: Actor,
+  coreEnterpriseId: string,
+  applicationId: string,
+  options: { serverSecret: string; now?: Date },
+): Promise<{ invitationPath: string }> {
+  const row = await findApplicationRow(db, coreEnterpriseId, applicationId);
+  if (!row.invitation_id || !row.dealer_organization_id) {
+    throw new DomainError("invalid_state", "This application has no invitation", { invitation: "none" });
+  }
+  const issued = await reissueInvitation(db, actor, {
+    invitationId: row.invitation_id,
+    organizationId: row.dealer_organization_id,
+    serverSecret: options.serverSecret,
+    now: options.now,
+  });
+  return { invitationPath: `/invite/${issued.token}` };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -255,11 +255,12 @@ describe("recruitment", () => {
 
       const ok = await submitApplication(handle.db, ANONYMOUS, { campaignId: campaign.id, input: applicationInput(), documents: [{ fileName: "a.png", bytes: PNG_BYTES }] });
       const review = await getApplicationForReview(handle.db, world.coreId, ok.application.id, SECRET);
-      const doc = await getDocument(handle.db, world.coreId, ok.application.id, review.documents[0].id);
+      const doc = await getDocument(handle.db, world.coreId, review.documents[0].id, { applicationId: ok.application.id });
+      expect((await getDocument(handle.db, world.coreId, review.documents[0].id, { campaignId: campaign.id })).fileName).toBe("a.png");
       expect(doc.contentType).toBe("image/png");
       expect(Buffer.from(doc.content).equals(Buffer.from(PNG_BYTES))).toBe(true);
       const other = await coreEnterprise(handle.db);
-      await expect(getDocument(handle.db, other.coreId, ok.application.id, review.documents[0].id)).rejects.toMatchObject({ code: "not_found" });
+      await expect(getDocument(handle.db, other.coreId, review.documents[0].id, { campaignId: campaign.id })).rejects.toMatchObject({ code: "not_found" });
     });
 
     it("refuses applications after the closing date (Asia/Shanghai), when closed, and when every place is taken", async () => {
