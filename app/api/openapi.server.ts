@@ -1,4 +1,4 @@
-import type { ZodTypeAny } from "zod";
+import { ZodDefault, ZodOptional, type ZodTypeAny } from "zod";
 import { zodToJsonSchema } from "zod-to-json-schema";
 import { allEndpoints } from "./contracts";
 import { pathParams, type EndpointSpec } from "./endpoint";
@@ -16,6 +16,17 @@ function schemaOf(schema: ZodTypeAny): JsonSchema {
   const out = zodToJsonSchema(schema, { $refStrategy: "none", target: "jsonSchema7", errorMessages: false }) as JsonSchema;
   delete out.$schema;
   return out;
+}
+
+/** A parameter's own schema: optionality is `required: false` on the parameter, not a schema union. */
+function unwrapOptional(schema: ZodTypeAny): ZodTypeAny {
+  let inner = schema;
+  for (let depth = 0; depth < 5; depth++) {
+    if (inner instanceof ZodOptional) inner = inner.unwrap() as ZodTypeAny;
+    else if (inner instanceof ZodDefault) inner = inner.removeDefault() as ZodTypeAny;
+    else break;
+  }
+  return inner;
 }
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
@@ -69,7 +80,7 @@ function operation(spec: EndpointSpec): JsonSchema {
       in: "query",
       required: !schema.isOptional(),
       ...(schema.description ? { description: schema.description } : {}),
-      schema: schemaOf(schema),
+      schema: schemaOf(unwrapOptional(schema)),
     });
   }
   const idempotent = spec.method === "POST" && (spec.idempotency ?? "required") === "required";

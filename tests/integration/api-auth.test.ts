@@ -3,6 +3,7 @@ import { seedDemoData } from "../../app/models/demo-seed.server";
 import { createApiKey, revokeApiKey } from "../../app/models/api-keys.server";
 import { SYSTEM_ACTOR } from "../../app/models/audit.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
+import { createOrg, createUser } from "../support/factories";
 import { startTestServer, type TestServer } from "../support/web";
 import { ApiClient, apiLogin, expectError } from "./api.fixtures";
 
@@ -52,6 +53,19 @@ describe("API authentication", () => {
     const wrong = expectError(await anon.request("POST", "/api/v1/auth/login", { body: { email: "core@demo.test", password: "nope" } }), 401, "unauthenticated");
     const unknown = expectError(await anon.request("POST", "/api/v1/auth/login", { body: { email: "nobody@demo.test", password: "nope" } }), 401, "unauthenticated");
     expect(wrong.message).toBe(unknown.message);
+  });
+
+  it("throttles repeated failures like the web login (429 with Retry-After), before checking the password", async () => {
+    const org = await createOrg(t.db, { kind: "dealer" });
+    const user = await createUser(t.db, { memberships: [[org.id, "owner"]] });
+    const anon = new ApiClient(server.url);
+    for (let i = 0; i < 5; i++) {
+      expectError(await anon.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: `wrong-${i}` } }), 401);
+    }
+    const throttled = await anon.request("POST", "/api/v1/auth/login", { body: { email: user.email, password: user.password } });
+    expectError(throttled, 429, "rate_limited");
+    expect(Number(throttled.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await t.db.selectFrom("api_tokens").select("token_hash").where("user_id", "=", user.id).execute()).toEqual([]);
   });
 
   it("asks a user of several organisations to choose one, listing them", async () => {
