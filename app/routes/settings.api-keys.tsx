@@ -130,7 +130,8 @@ export default function ApiKeysPage() {
 
       <section className="panel" aria-labelledby="create-heading">
         <h2 id="create-heading">{t("apiKeys.createTitle")}</h2>
-        <Form method="post" noValidate>
+        {/* A new key resets the form (with JavaScript the inputs would otherwise keep what was typed). */}
+        <Form method="post" noValidate key={created?.secret ?? "new"}>
           <CsrfInput />
           <input type="hidden" name="intent" value="create" />
           {failed?.formError ? (
