@@ -435,7 +435,8 @@ describe("payments through e-Pay (sandbox over HTTP, PostgreSQL)", () => {
       await fulfilPaymentStep(deps, { paymentId: topup.id });
       expect((await getPayment(t.db, topup.id)).fulfilledAt).toEqual(fulfilled.fulfilledAt);
 
-      const order = await paid(undefined, { purpose: "order", reference: `order:${key("o")}` });
+      // Market orders get their handler with the market release: until then the money waits.
+      const order = await paid(undefined, { purpose: "market_order", reference: `market_order:${key("o")}` });
       await runStep(STEPS, deps, "payments.fulfil", { paymentId: order.id });
       expect((await getPayment(t.db, order.id)).fulfilledAt).toBeNull();
 
@@ -444,8 +445,8 @@ describe("payments through e-Pay (sandbox over HTTP, PostgreSQL)", () => {
       const step = createFulfilPaymentStep({
         topup: null,
         deposit: null,
-        market_order: null,
-        order: async (_trx, payment) => {
+        order: null,
+        market_order: async (_trx, payment) => {
           calls.push(payment.reference);
         },
       });
