@@ -1,5 +1,6 @@
 import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useLocation } from "@remix-run/react";
+import { CsrfInput } from "~/components/csrf-input";
 import { PriceExplanation } from "~/components/price-explanation";
 import { RouteError } from "~/components/route-error";
 import { Pager, RuleTag, withParams } from "~/components/supply-ui";
@@ -27,6 +28,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const search = url.searchParams.get("q")?.slice(0, 100) ?? "";
   const after = url.searchParams.get("after");
   const header = {
+    id: coreEnterpriseId,
     coreName: supplier.coreName,
     coreNameEn: supplier.coreNameEn,
     tierName: supplier.tierName,
@@ -116,6 +118,9 @@ export default function ShopCatalog() {
                       {t("catalog.field.taxRate")}
                     </th>
                     <th scope="col">{t("shop.stock")}</th>
+                    <th scope="col">
+                      <span className="visually-hidden">{t("shop.addToCart")}</span>
+                    </th>
                   </tr>
                 </thead>
                 <tbody>
@@ -164,6 +169,27 @@ export default function ShopCatalog() {
                           : i.stockAvailable < i.moq * 5
                             ? t("shop.lowStock", { count: formatInteger(i.stockAvailable, locale), unit: i.unit })
                             : t("shop.inStock")}
+                      </td>
+                      <td className="nowrap">
+                        {/* Adds to this supplier's cart and comes back here (the cart page does the work). */}
+                        <Form method="post" action="/cart" className="shop-add">
+                          <CsrfInput />
+                          <input type="hidden" name="intent" value="add" />
+                          <input type="hidden" name="core_enterprise_id" value={supplier.id} />
+                          <input type="hidden" name="sku_id" value={i.skuId} />
+                          <input type="hidden" name="redirectTo" value={location.pathname + location.search} />
+                          <input
+                            type="number"
+                            name="quantity"
+                            defaultValue={i.moq}
+                            min={i.moq}
+                            step={i.packSize}
+                            aria-label={t("shop.quantityFor", { code: i.code })}
+                          />
+                          <button type="submit" className="button-secondary" disabled={i.stockAvailable <= 0}>
+                            {t("shop.addToCart")}
+                          </button>
+                        </Form>
                       </td>
                     </tr>
                   ))}

@@ -257,6 +257,8 @@ export const zhCN = {
   "shop.volumeBreaks": "阶梯价",
   "shop.stock": "库存",
   "shop.inStock": "有货",
+  "shop.addToCart": "加入购物车",
+  "shop.quantityFor": "{code} 的数量",
   "shop.lowStock": "仅剩 {count} {unit}",
   "shop.outOfStock": "缺货",
 
@@ -536,6 +538,8 @@ export const en: EnFor<typeof zhCN> = {
   "shop.volumeBreaks": "Volume breaks",
   "shop.stock": "Stock",
   "shop.inStock": "In stock",
+  "shop.addToCart": "Add to cart",
+  "shop.quantityFor": "Quantity of {code}",
   "shop.lowStock": "Only {count} {unit} left",
   "shop.outOfStock": "Out of stock",
 
