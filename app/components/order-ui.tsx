@@ -1,4 +1,4 @@
-import { isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
+import { formatFen, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
 import { useLocale } from "~/i18n/react";
 
 /**
@@ -89,6 +89,36 @@ export function orderProblemText(locale: Locale, text: string): string {
     return translateWithParams(locale, key, params);
   }
   return text;
+}
+
+// Notes the model writes on the timeline (people's own reasons are shown as they wrote them).
+const NOTE_PATTERNS: readonly Pattern[] = [
+  [/^adjusted: (.+)$/, "orders.note.adjusted", ["codes"]],
+  [/^auto-receipt$/, "orders.note.autoReceipt", []],
+  [/^e-Pay payment ([0-9a-f-]{36})$/, "orders.note.epayStarted", ["id"]],
+  [/^e-Pay payment ([0-9a-f-]{36}) arrived when the order was (\w+); the money stays in the dealer's wallet$/, "orders.note.paymentNotApplied", ["id", "status"]],
+];
+
+/** A timeline note in the reader's language when the model wrote it; a person's words as written. */
+export function orderNoteText(locale: Locale, note: string): string {
+  const repaid = /^(\d+) fen repaid$/.exec(note);
+  if (repaid) return translateWithParams(locale, "orders.note.repaid", { amount: formatFen(Number(repaid[1]), locale) });
+  for (const [pattern, key, names] of NOTE_PATTERNS) {
+    const match = pattern.exec(note);
+    if (!match || !isMessageKey(key)) continue;
+    const params: Record<string, string> = {};
+    names.forEach((name, i) => {
+      const value = match[i + 1] ?? "";
+      params[name] = name === "status" ? translateDynamic(locale, `orders.status.${value}`, value) : name === "id" ? value.slice(0, 8) : value;
+    });
+    return translateWithParams(locale, key, params);
+  }
+  return note;
+}
+
+export function useOrderNote(): (note: string) => string {
+  const locale = useLocale();
+  return (note) => orderNoteText(locale, note);
 }
 
 export function useOrderProblem(): (text: string | null | undefined) => string | undefined {

@@ -1,5 +1,5 @@
 import { data, redirect, type ActionFunctionArgs, type LinksFunction, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
-import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { Form, Link, useActionData, useLoaderData, useLocation, useNavigation } from "@remix-run/react";
 import { z } from "zod";
 import { CsrfInput } from "~/components/csrf-input";
 import { ActionError, useOrderProblem, type OrderFormFailure } from "~/components/order-ui";
@@ -299,6 +299,8 @@ function CartPanel({ cart, result, busy }: { cart: Cart; result: OrderFormFailur
                           {t("orders.confirm.quantityFor", { code: l.skuCode })}
                         </label>
                         <input
+                          // A quantity changed by the server (an add to the same SKU) shows, not the old one.
+                          key={`${field}-${l.quantity}`}
                           id={`${cart.id}-${field}`}
                           name={field}
                           form={updateFormId}
@@ -372,6 +374,7 @@ export default function CartPage() {
   const t = useT();
   const locale = useLocale();
   const problem = useOrderProblem();
+  const location = useLocation();
   const add = result?.intent === "add" ? result : undefined;
   const addErrors = add?.fieldErrors ?? {};
   const addUnplaced = Object.entries(addErrors)
@@ -404,7 +407,8 @@ export default function CartPage() {
         {suppliers.length === 0 ? (
           <p className="empty">{t("orders.noSuppliers")}</p>
         ) : (
-          <Form method="post" noValidate data-testid="add-form">
+          // A fresh form after each successful add (a redirect is a new location); kept as typed on a refusal.
+          <Form method="post" noValidate data-testid="add-form" key={location.key}>
             <CsrfInput />
             <input type="hidden" name="intent" value="add" />
             <ActionError problems={addUnplaced} />

@@ -3,16 +3,18 @@ import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-
 import type { ReactNode } from "react";
 import { z } from "zod";
 import { CsrfInput } from "~/components/csrf-input";
-import { ActionError, OrderKindTag, OrderStatusTag, useOrderProblem, type OrderFormFailure } from "~/components/order-ui";
+import { ActionError, OrderKindTag, OrderStatusTag, useOrderNote, useOrderProblem, type OrderFormFailure } from "~/components/order-ui";
 import { RouteError } from "~/components/route-error";
 import { RuleTag, TextField } from "~/components/supply-ui";
-import { formatDateTime, formatFen, translate, translateDynamic, type MessageKey } from "~/i18n";
+import { formatDateTime, formatFen, isMessageKey, translate, translateDynamic, type MessageKey } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { resolveLocale } from "~/i18n/locale.server";
 import { bpsToPercentText, parseWholeNumber } from "~/models/catalog.server";
+import { creditSummary } from "~/models/credit.server";
 import { EpayGatewayError } from "~/models/epay/index.server";
 import { isDomainError } from "~/models/errors";
+import { listAccountsForOrganization } from "~/models/ledger.server";
 import {
   amountDue,
   approveOrder,
@@ -67,6 +69,15 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const original = order.original_order_id ? await scoped(() => getOrder(context.db, organizationId, order.original_order_id!)) : null;
   const season = order.season_id ? (await listSeasons(context.db, order.core_enterprise_id)).find((s) => s.id === order.season_id) : undefined;
   const returnable = detail.lines.some((l) => l.quantity_shipped - l.quantity_returned > 0);
+  const due = amountDue(order);
+  // What the dealer can pay with, shown next to the payment buttons: its wallet and its credit here.
+  const funds =
+    detail.party === "dealer" && due
+      ? {
+          walletFen: (await listAccountsForOrganization(context.db, order.dealer_id)).find((a) => a.kind === "wallet")?.availableFen ?? 0,
+          creditAvailableFen: (await creditSummary(context.db, order.dealer_link_id)).availableFen,
+        }
+      : null;
   return {
     order: {
       id: order.id,
@@ -121,7 +132,8 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     returns: detail.returns,
     actions: detail.actions,
     outstandingFen: detail.onAccountOutstandingFen,
-    due: amountDue(order),
+    due,
+    funds,
     canApprove: roles.some((r) => (APPROVER_ROLES as readonly string[]).includes(r)),
     canReturn: detail.party === "dealer" && order.kind !== "return" && ["received", "completed"].includes(order.status) && returnable,
   };
@@ -635,6 +647,12 @@ function Actions({ d, result, busy }: { d: LoaderData; result: OrderFormFailure 
   const a = new Set(d.actions);
   const isReturn = d.order.kind === "return";
   const dealer = d.party === "dealer";
+  // A closed order can be placed again from its lines (a quick order, prefilled).
+  const canReorder = dealer && !isReturn && ["completed", "cancelled", "rejected"].includes(d.order.status);
+  // What happens next, from this party's side (when there is something to say).
+  const nextKey = `orders.next.${d.party}.${d.order.status}`;
+  // The supplier refuses a submitted order by rejecting it; cancelling is for later, once confirmed.
+  const canCancel = a.has("cancel") && !(!dealer && (a.has("reject") || a.has("reject_return")));
   const canPay = dealer && (a.has("pay") || a.has("pay_deposit") || a.has("choose_epay") || a.has("pay_on_account") || a.has("request_financing"));
   const buttons: ReactNode[] = [];
   if (dealer && (a.has("submit") || a.has("submit_for_approval"))) buttons.push(<IntentButton key="submit" intent="submit" label={t("orders.action.submit")} busy={busy} />);
@@ -650,14 +668,15 @@ function Actions({ d, result, busy }: { d: LoaderData; result: OrderFormFailure 
   const nothing =
     buttons.length === 0 &&
     !canPay &&
-    !a.has("cancel") &&
+    !canCancel &&
     !a.has("reject") &&
     !a.has("reject_return") &&
     !a.has("confirm") &&
     !a.has("ship_part") &&
     !a.has("ship_all") &&
     !(a.has("decline_approval") && d.canApprove) &&
-    !d.canReturn;
+    !d.canReturn &&
+    !canReorder;
 
   // Forms that show their own problems when they are on the page; every other failure (a button,
   // or a form the order's new state no longer offers) is told at the top of this panel.
@@ -666,18 +685,19 @@ function Actions({ d, result, busy }: { d: LoaderData; result: OrderFormFailure 
   if (!dealer && (a.has("ship_part") || a.has("ship_all"))) ownForms.push("ship");
   if (dealer && a.has("decline_approval") && d.canApprove) ownForms.push("decline");
   if (!dealer && (a.has("reject") || a.has("reject_return"))) ownForms.push("reject");
-  if (a.has("cancel")) ownForms.push("cancel");
+  if (canCancel) ownForms.push("cancel");
   const others = useFormProblems(result, result && !ownForms.includes(result.intent) ? result.intent : []);
 
   return (
     <section className="panel od-actions" aria-labelledby="actions-heading" data-testid="actions">
       <h2 id="actions-heading">{t("orders.actionsTitle")}</h2>
+      {isMessageKey(nextKey) ? <p className="od-next">{translateDynamic(locale, nextKey, "")}</p> : null}
       <ActionError problems={others.problems} />
       {dealer && a.has("approve") && !d.canApprove ? <p className="notice">{t("orders.waitingApproval")}</p> : null}
       {!dealer && d.order.status === "pending_approval" ? <p className="notice">{t("orders.waitingDealerApproval")}</p> : null}
       {!dealer && a.has("release") ? (
-        <p className="notice">
-          {t("orders.releaseHint")} <Link to="/seasons">{t("orders.toSeasons")}</Link>
+        <p>
+          <Link to="/seasons">{t("orders.toSeasons")}</Link>
         </p>
       ) : null}
       {canPay && d.due ? (
@@ -693,16 +713,28 @@ function Actions({ d, result, busy }: { d: LoaderData; result: OrderFormFailure 
             {a.has("pay_on_account") ? <IntentButton intent="pay_on_account" label={t("orders.action.payOnAccount")} variant="secondary" busy={busy} /> : null}
             {a.has("request_financing") ? <IntentButton intent="financing" label={t("orders.action.financing")} variant="secondary" busy={busy} /> : null}
           </div>
+          {d.funds ? (
+            <p className="sc-muted small" data-testid="funds">
+              {t("orders.pay.funds", { wallet: formatFen(d.funds.walletFen, locale), credit: formatFen(d.funds.creditAvailableFen, locale) })}
+            </p>
+          ) : null}
           <p className="sc-muted small">{t("orders.pay.hint")}</p>
         </div>
       ) : null}
-      {buttons.length ? <div className="sc-actions od-buttons">{buttons}</div> : null}
-      {d.canReturn ? (
-        <p>
-          <Link to={`/orders/${d.order.id}/return`} className="sc-button secondary">
-            {t("orders.action.requestReturn")}
-          </Link>
-        </p>
+      {buttons.length || d.canReturn || canReorder ? (
+        <div className="sc-actions od-buttons">
+          {buttons}
+          {canReorder ? (
+            <Link to={`/orders/quick?reorder=${d.order.id}`} className="sc-button secondary" data-intent="reorder">
+              {t("orders.action.reorder")}
+            </Link>
+          ) : null}
+          {d.canReturn ? (
+            <Link to={`/orders/${d.order.id}/return`} className="sc-button secondary">
+              {t("orders.action.requestReturn")}
+            </Link>
+          ) : null}
+        </div>
       ) : null}
       {!dealer && a.has("confirm") ? <ConfirmForm lines={d.lines} result={result} busy={busy} /> : null}
       {!dealer && (a.has("ship_part") || a.has("ship_all")) ? <ShipForm lines={d.lines} result={result} busy={busy} /> : null}
@@ -720,7 +752,7 @@ function Actions({ d, result, busy }: { d: LoaderData; result: OrderFormFailure 
             danger
           />
         ) : null}
-        {a.has("cancel") ? (
+        {canCancel ? (
           <ReasonAction
             intent="cancel"
             label={isReturn ? t("orders.action.cancelReturn") : t("orders.action.cancel")}
@@ -731,13 +763,14 @@ function Actions({ d, result, busy }: { d: LoaderData; result: OrderFormFailure 
           />
         ) : null}
       </div>
-      {nothing ? <p className="empty">{t("orders.noActions")}</p> : null}
+      {nothing && !isMessageKey(nextKey) ? <p className="empty">{t("orders.noActions")}</p> : null}
     </section>
   );
 }
 
 export default function OrderPage() {
   const d = useLoaderData<typeof loader>();
+  const noteText = useOrderNote();
   const result = useActionData<typeof action>();
   const navigation = useNavigation();
   const busy = navigation.state === "submitting";
@@ -756,7 +789,7 @@ export default function OrderPage() {
           <p className="eyebrow">
             <OrderKindTag kind={order.kind} /> · {counterpart}
           </p>
-          <h1 className="mono" data-testid="order-number">
+          <h1 className="mono od-number" data-testid="order-number">
             {order.number}
           </h1>
           <p className="subtle small">{t("orders.createdAt", { at: formatDateTime(order.createdAt, locale) })}</p>
@@ -951,7 +984,7 @@ export default function OrderPage() {
                 ) : null}
                 <div className="sc-muted">
                   {e.actor ?? t("orders.system")}
-                  {e.note ? <span className="od-note"> · {e.note}</span> : null}
+                  {e.note ? <span className="od-note"> · {noteText(e.note)}</span> : null}
                 </div>
               </div>
             </li>

@@ -71,6 +71,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     if (n === null || n > 1_000_000_000) fieldErrors[`return.${line.id}`] = "orders.problem.wholeNumber";
     else picks.push({ lineId: line.id, quantity: n });
   }
+  if (picks.length === 0 && Object.keys(fieldErrors).length === 0) fieldErrors.lines = "orders.problem.returnNothing";
   if (Object.keys(fieldErrors).length || !parsed.success) {
     return data<OrderFormFailure>({ intent: "return", fieldErrors, formError: null, values }, { status: 422 });
   }
@@ -187,7 +188,7 @@ export default function RequestReturn() {
                 </tbody>
               </table>
             </div>
-            <div className="sc-field">
+            <div className="sc-field od-after-table">
               <label htmlFor="reason">
                 {t("orders.return.reason")}
                 <span className="req" aria-hidden="true">

@@ -10,7 +10,6 @@ import {
   type MetaFunction,
 } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
-import { parse as parseCsv, CsvError } from "csv-parse/sync";
 import { z } from "zod";
 import { CsrfInput } from "~/components/csrf-input";
 import { ActionError, useOrderProblem } from "~/components/order-ui";
@@ -19,7 +18,7 @@ import { SelectField, TextField } from "~/components/supply-ui";
 import { formatInteger } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { bpsToPercentText, parseWholeNumber } from "~/models/catalog.server";
+import { bpsToPercentText, isUniqueViolation, parseWholeNumber } from "~/models/catalog.server";
 import { listSuppliersForDealer } from "~/models/dealers.server";
 import { isDomainError } from "~/models/errors";
 import { createOrder, getOrder, listSeasons, ORDER_LIMITS } from "~/models/orders.server";
@@ -35,10 +34,13 @@ export const links: LinksFunction = () => [
 ];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "orders.quickTitle");
 
-const MAX_BYTES = ORDER_LIMITS.maxQuickOrderBytes; // 256 KiB, pasted or uploaded
-const MAX_LINES = ORDER_LIMITS.maxLines; // 200
-/** The whole request: the lines (twice at most: pasted and a file) and a few short fields. */
-const MAX_REQUEST_BYTES = 2 * MAX_BYTES + 64 * 1024;
+// Limits of the model (server-only module): read inside the loader and action, never at module
+// level, so nothing of the server module runs in the browser bundle.
+// - the lines, pasted or uploaded: ORDER_LIMITS.maxQuickOrderBytes (256 KiB), ORDER_LIMITS.maxLines (200);
+// - the whole request: the lines twice at most (pasted and a file) and a few short fields.
+const maxBytes = () => ORDER_LIMITS.maxQuickOrderBytes;
+const maxLines = () => ORDER_LIMITS.maxLines;
+const maxRequestBytes = () => 2 * maxBytes() + 64 * 1024;
 
 async function supplierChoices(db: LoaderFunctionArgs["context"]["db"], dealerId: string) {
   const suppliers = (await listSuppliersForDealer(db, dealerId)).filter((s) => s.status === "active");
@@ -67,7 +69,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       lines: past.lines.map((l) => `${l.sku_code},${l.quantity_confirmed || l.quantity_ordered}`).join("\n"),
     };
   }
-  return { suppliers, seasons, prefill, maxLines: MAX_LINES, maxKiB: MAX_BYTES / 1024 };
+  return { suppliers, seasons, prefill, maxLines: maxLines(), maxKiB: maxBytes() / 1024 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -82,15 +84,21 @@ export interface LineProblem {
   problem: string;
 }
 
+/** A line as pasted: its number in the source, and its own problem when it cannot be read. */
 interface ParsedLine {
   line: number;
   skuCode: string;
-  quantity: number;
+  quantityText: string;
+  /** Null when the line cannot be read (then `problem` says why). */
+  quantity: number | null;
+  problem: LineProblem | null;
 }
 
 const HEADER = /^(sku|sku[ _]?code|code|编码|sku编码|商品编码|货号)$/i;
 
-function parseLines(text: string): { lines: ParsedLine[]; problems: LineProblem[]; tooMany: boolean } {
+async function parseLines(text: string): Promise<{ lines: ParsedLine[]; syntax: LineProblem | null; tooMany: boolean }> {
+  // Loaded here, on the server only: csv-parse touches Node's Buffer when it loads.
+  const { parse: parseCsv } = await import("csv-parse/sync");
   let records: { record: string[]; info: { lines: number } }[];
   try {
     records = parseCsv(text, {
@@ -103,36 +111,37 @@ function parseLines(text: string): { lines: ParsedLine[]; problems: LineProblem[
       info: true,
     }) as unknown as { record: string[]; info: { lines: number } }[];
   } catch (error) {
-    if (error instanceof CsvError) {
-      const line = Number((error as CsvError & { lines?: number }).lines ?? 0);
-      return { lines: [], problems: [{ line, sku: "", quantity: "", field: "line", problem: "orders.problem.csvSyntax" }], tooMany: false };
+    // csv-parse's errors carry a CSV_* code and the line it stopped at.
+    const csvError = error as { code?: unknown; lines?: unknown };
+    if (typeof csvError.code === "string" && csvError.code.startsWith("CSV_")) {
+      const line = Number(csvError.lines ?? 0);
+      return { lines: [], syntax: { line, sku: "", quantity: "", field: "line", problem: "orders.problem.csvSyntax" }, tooMany: false };
     }
     throw error;
   }
   if (records.length > 0 && HEADER.test(records[0].record[0] ?? "") && parseWholeNumber(records[0].record[1] ?? "") === null) records = records.slice(1);
-  if (records.length > MAX_LINES) return { lines: [], problems: [], tooMany: true };
-  const lines: ParsedLine[] = [];
-  const problems: LineProblem[] = [];
-  for (const { record, info } of records) {
+  if (records.length > maxLines()) return { lines: [], syntax: null, tooMany: true };
+  const lines: ParsedLine[] = records.map(({ record, info }) => {
     const [skuCode = "", quantityText = "", ...rest] = record;
-    const base = { line: info.lines, sku: skuCode.slice(0, 64), quantity: quantityText.slice(0, 20) };
-    if (rest.some((cell) => cell !== "")) {
-      problems.push({ ...base, field: "line", problem: "orders.problem.extraCells" });
-      continue;
-    }
-    if (!skuCode) {
-      problems.push({ ...base, field: "sku", problem: "orders.problem.missingSku" });
-      continue;
-    }
+    const line = { line: info.lines, skuCode: skuCode.slice(0, 64), quantityText: quantityText.slice(0, 20) };
+    const problem = (field: LineProblem["field"], code: string): ParsedLine => ({
+      ...line,
+      quantity: null,
+      problem: { line: info.lines, sku: line.skuCode, quantity: line.quantityText, field, problem: code },
+    });
+    if (rest.some((cell) => cell !== "")) return problem("line", "orders.problem.extraCells");
+    if (!skuCode) return problem("sku", "orders.problem.missingSku");
     const quantity = parseWholeNumber(quantityText);
     if (quantity === null || quantity < 1 || quantity > 1_000_000_000) {
-      problems.push({ ...base, field: "quantity", problem: quantityText ? "orders.problem.wholeNumber" : "orders.problem.missingQuantity" });
-      continue;
+      return problem("quantity", quantityText ? "orders.problem.wholeNumber" : "orders.problem.missingQuantity");
     }
-    lines.push({ line: info.lines, skuCode, quantity });
-  }
-  return { lines, problems, tooMany: false };
+    return { ...line, quantity, problem: null };
+  });
+  return { lines, syntax: null, tooMany: false };
 }
+
+/** Raised inside the order's transaction to undo it: never expected (see below), but never a write. */
+class UnreadableLines extends Error {}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -140,7 +149,7 @@ const QuickForm = z.object({
   core_enterprise_id: z.string({ required_error: "orders.problem.chooseSupplier" }).regex(/^[0-9a-f-]{36}$/i, "orders.problem.chooseSupplier"),
   kind: z.enum(["replenishment", "preorder"], { errorMap: () => ({ message: "orders.problem.chooseKind" }) }),
   season_id: z.string().optional(),
-  note: z.string().trim().max(ORDER_LIMITS.maxNoteChars, "field.tooLong").optional(),
+  note: z.string().trim().max(1_000, "field.tooLong").optional(),
 });
 
 interface QuickFailure {
@@ -156,10 +165,10 @@ class RequestTooLarge extends Error {}
 /** The form, as multipart (with a file) or urlencoded, each part capped: nothing unbounded is read. */
 async function readForm(request: Request): Promise<FormData> {
   const length = Number(request.headers.get("Content-Length") ?? "0");
-  if (length > MAX_REQUEST_BYTES) throw new RequestTooLarge();
+  if (length > maxRequestBytes()) throw new RequestTooLarge();
   if ((request.headers.get("Content-Type") ?? "").startsWith("multipart/form-data")) {
     try {
-      return await unstable_parseMultipartFormData(request, unstable_createMemoryUploadHandler({ maxPartSize: MAX_BYTES }));
+      return await unstable_parseMultipartFormData(request, unstable_createMemoryUploadHandler({ maxPartSize: maxBytes() }));
     } catch (error) {
       if (error instanceof MaxPartSizeExceededError) throw new RequestTooLarge();
       throw new Response("The form could not be read", { status: 400 });
@@ -174,7 +183,7 @@ async function readForm(request: Request): Promise<FormData> {
       const { done, value } = await reader.read();
       if (done) break;
       size += value.byteLength;
-      if (size > MAX_REQUEST_BYTES) {
+      if (size > maxRequestBytes()) {
         await reader.cancel();
         throw new RequestTooLarge();
       }
@@ -206,10 +215,10 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const values: Record<string, string> = {};
   for (const field of ["core_enterprise_id", "kind", "season_id", "note"]) {
     const v = form.get(field);
-    if (typeof v === "string") values[field] = v.slice(0, ORDER_LIMITS.maxNoteChars);
+    if (typeof v === "string") values[field] = v.slice(0, 1_000);
   }
   // The pasted lines go back into the form as typed (within the same cap as a file).
-  values.lines = pasted.slice(0, MAX_BYTES);
+  values.lines = pasted.slice(0, maxBytes());
   const fromFile = file !== null && typeof file !== "string" && file.size > 0;
   const source = fromFile ? "file" : "text";
 
@@ -223,31 +232,41 @@ export async function action({ request, context }: ActionFunctionArgs) {
   let body: string;
   if (fromFile) {
     const bytes = new Uint8Array(await (file as File).arrayBuffer());
-    if (bytes.byteLength > MAX_BYTES) return failure({ formError: "orders.problem.fileTooLarge", values, source }, 413);
+    if (bytes.byteLength > maxBytes()) return failure({ formError: "orders.problem.fileTooLarge", values, source }, 413);
     try {
       body = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     } catch {
       return failure({ fieldErrors: { ...fieldErrors, file: "orders.problem.notUtf8" }, values, source });
     }
   } else {
-    if (new TextEncoder().encode(pasted).byteLength > MAX_BYTES) return failure({ formError: "orders.problem.fileTooLarge", values, source }, 413);
+    if (new TextEncoder().encode(pasted).byteLength > maxBytes()) return failure({ formError: "orders.problem.fileTooLarge", values, source }, 413);
     body = pasted;
   }
-  const { lines, problems, tooMany } = parseLines(body);
+  const { lines, syntax, tooMany } = await parseLines(body);
   if (tooMany) return failure({ fieldErrors: { ...fieldErrors, lines: "orders.problem.tooManyLines" }, values, source });
-  if (lines.length === 0 && problems.length === 0) fieldErrors[fromFile ? "file" : "lines"] = "orders.problem.noLines";
-  if (!parsed.success || Object.keys(fieldErrors).length || problems.length) {
-    return failure({ fieldErrors, lineProblems: problems, values, source });
+  if (syntax) return failure({ fieldErrors, lineProblems: [syntax], values, source });
+  if (lines.length === 0) fieldErrors[fromFile ? "file" : "lines"] = "orders.problem.noLines";
+  const unreadable = lines.flatMap((l) => (l.problem ? [l.problem] : []));
+  if (!parsed.success || Object.keys(fieldErrors).length) {
+    return failure({ fieldErrors, lineProblems: unreadable, values, source });
   }
 
+  // Every line goes to the model, so one answer lists every bad line: the catalogue's problems
+  // (unknown SKU, MOQ, packs, duplicates) together with the lines that could not be read. Those go
+  // with no quantity, which the model always refuses, so the order is never written while any line
+  // is wrong; and should that ever not hold, the transaction is rolled back.
   try {
-    const order = await createOrder(context.db, actor, {
-      dealerId: organizationId,
-      coreEnterpriseId: parsed.data.core_enterprise_id.toLowerCase(),
-      kind: parsed.data.kind,
-      seasonId: parsed.data.kind === "preorder" ? parsed.data.season_id : null,
-      note: parsed.data.note ?? "",
-      lines: lines.map((l) => ({ skuCode: l.skuCode, quantity: l.quantity })),
+    const order = await context.db.transaction().execute(async (trx) => {
+      const created = await createOrder(trx, actor, {
+        dealerId: organizationId,
+        coreEnterpriseId: parsed.data.core_enterprise_id.toLowerCase(),
+        kind: parsed.data.kind,
+        seasonId: parsed.data.kind === "preorder" ? parsed.data.season_id : null,
+        note: parsed.data.note ?? "",
+        lines: lines.map((l) => ({ skuCode: l.skuCode, quantity: l.quantity ?? Number.NaN })),
+      });
+      if (unreadable.length) throw new UnreadableLines();
+      return created;
     });
     return redirect(`/orders/${order.id}`, {
       headers: {
@@ -258,29 +277,35 @@ export async function action({ request, context }: ActionFunctionArgs) {
       },
     });
   } catch (error) {
+    if (error instanceof UnreadableLines) return failure({ lineProblems: unreadable, values, source });
+    // The model writes a new order as a draft before submitting it, and a dealer has one draft per
+    // supplier and kind: with an unsubmitted draft of that kind, the database refuses (see report).
+    if (isUniqueViolation(error, "orders_one_draft")) return failure({ formError: "orders.problem.draftExists", values, source }, 409);
     if (!isDomainError(error)) throw error;
-    // `lines.<i>.<field>` counts the lines given to the model: back to the line numbers pasted.
-    const lineProblems: LineProblem[] = [];
+    // `lines.<i>.<field>` counts the lines given to the model: back to the line numbers pasted. A
+    // line that could not be read keeps its own (more precise) problem.
+    const lineProblems: LineProblem[] = [...unreadable];
     const rest: Record<string, string> = {};
     for (const [key, value] of Object.entries(error.fields)) {
       const match = /^lines\.(\d+)\.(\w+)$/.exec(key);
-      const source_ = match ? lines[Number(match[1])] : undefined;
-      if (match && source_) {
+      const pasted = match ? lines[Number(match[1])] : undefined;
+      if (match && pasted) {
+        if (pasted.problem) continue;
         lineProblems.push({
-          line: source_.line,
-          sku: source_.skuCode,
-          quantity: String(source_.quantity),
+          line: pasted.line,
+          sku: pasted.skuCode,
+          quantity: pasted.quantityText,
           field: match[2] === "quantity" ? "quantity" : "sku",
           problem: value,
         });
       } else rest[key] = value;
     }
+    lineProblems.sort((a, b) => a.line - b.line);
     // A supplier or season this dealer cannot book with is a wrong choice in the form, not a missing page.
     if (error.code === "not_found" && (rest.core_enterprise_id || rest.season_id)) {
-      return failure({ fieldErrors: rest, values, source });
+      return failure({ fieldErrors: rest, lineProblems: unreadable, values, source });
     }
     if (lineProblems.length || error.code === "validation" || error.code === "invalid_state") {
-      lineProblems.sort((a, b) => a.line - b.line);
       return failure({ fieldErrors: rest, lineProblems, values, source, formError: lineProblems.length || Object.keys(rest).length ? null : error.message }, error.status);
     }
     const { failure: f, status } = domainFailure(error, "quick", values);

@@ -148,6 +148,7 @@ export default function OrderSettings() {
             {side === "dealer" ? (
               <TextField
                 name="approval_threshold"
+                className="od-narrow"
                 label={t("orderSettings.approvalField")}
                 inputMode="decimal"
                 maxLength={30}
@@ -158,6 +159,7 @@ export default function OrderSettings() {
             ) : (
               <TextField
                 name="auto_receipt_days"
+                className="od-narrow"
                 label={t("orderSettings.receiptField")}
                 required
                 inputMode="numeric"

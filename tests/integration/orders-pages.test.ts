@@ -9,7 +9,7 @@ import { seedSupplyChainDemo } from "../../app/models/supply-chain-seed.server";
 import { fulfilPaymentStep } from "../../workflows/payments";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser } from "../support/factories";
-import { Client, csrfToken, type Page } from "../support/web";
+import { Client, type Page } from "../support/web";
 import { makeLink, makeSku } from "./catalog.fixtures";
 import { loggedIn, payOnSandboxPage, settleDeliveries, startPaymentsServer, type PaymentsServer } from "./payments.fixtures";
 
@@ -98,29 +98,36 @@ describe("order pages", () => {
   }
 
   describe("quick order", () => {
-    it("reports a bad line by its line number and field, keeps the input, and writes nothing", async () => {
+    it("reports every bad line by its line number and field in one answer, keeps the input, and writes nothing", async () => {
       const before = await orderCount();
       const token = await csrf(dealer, "/orders/quick");
-      const lines = ["SKU,数量", "HT-KFR-35GW-A1,10", "NO-SUCH-SKU,1", "", "HT-DF-3001,7", "HT-BC-93,abc"].join("\n");
+      const lines = ["SKU,数量", "HT-KFR-35GW-A1,10", "NO-SUCH-SKU,1", "", "HT-DF-3001,7", "HT-BC-93,abc", ",4", "HT-BC-93,2,extra"].join("\n");
       const res = await dealer.post("/orders/quick", { csrf: token, core_enterprise_id: w.core, kind: "replenishment", season_id: "", lines, note: "" });
       expect(res.status).toBe(422);
-      // The syntax problem (line 6) is reported before anything reaches the catalogue.
-      expect(res.body).toContain('data-line="6"');
+      const reported = [...res.body.matchAll(/data-line="(\d+)"/g)].map((m) => Number(m[1]));
+      // Line 1 is the header, 4 is blank, 2 is good: every other line is named, in order.
+      expect(reported).toEqual([3, 5, 6, 7, 8]);
+      expect(res.body).toContain("目录中没有 SKU NO-SUCH-SKU");
+      expect(res.body).toContain("须为包装数量 6 件的整数倍");
       expect(res.body).toContain("请输入整数");
+      expect(res.body).toContain("缺少 SKU 编码");
+      expect(res.body).toContain("本行多出了内容");
+      // The pasted text comes back as typed.
+      expect(res.body).toContain("NO-SUCH-SKU,1");
       expect(await orderCount()).toBe(before);
 
-      // With the syntax fixed, the catalogue's problems come back by the pasted line numbers.
-      const fixed = ["SKU,数量", "HT-KFR-35GW-A1,10", "NO-SUCH-SKU,1", "", "HT-DF-3001,7", "HT-BC-93,2"].join("\n");
-      const again = await dealer.post("/orders/quick", { csrf: token, core_enterprise_id: w.core, kind: "replenishment", season_id: "", lines: fixed, note: "" });
-      expect(again.status).toBe(422);
-      expect(again.body).toContain('data-line="3"');
-      expect(again.body).toContain("目录中没有 SKU NO-SUCH-SKU");
-      expect(again.body).toContain('data-line="5"');
-      expect(again.body).toContain("须为包装数量 6 件的整数倍");
-      expect(again.body).not.toContain('data-line="2"');
-      expect(again.body).not.toContain('data-line="6"');
-      // The pasted text comes back as typed.
-      expect(again.body).toContain("NO-SUCH-SKU,1");
+      // Only unreadable lines (the catalogue has nothing to say): still nothing written.
+      const unreadable = await dealer.post("/orders/quick", { csrf: token, core_enterprise_id: w.core, kind: "replenishment", lines: "HT-KFR-35GW-A1,1\nHT-BC-93,two" });
+      expect(unreadable.status).toBe(422);
+      expect([...unreadable.body.matchAll(/data-line="(\d+)"/g)].map((m) => Number(m[1]))).toEqual([2]);
+      expect(await orderCount()).toBe(before);
+
+      // English: the same problems in the other language.
+      const en = await loggedIn(server.url, await createUser(t.db, { locale: "en", memberships: [[w.dealer, "purchaser"]] }));
+      const enRes = await en.post("/orders/quick", { csrf: await csrf(en, "/orders/quick"), core_enterprise_id: w.core, kind: "replenishment", lines });
+      expect(enRes.status).toBe(422);
+      expect(enRes.body).toContain("No SKU NO-SUCH-SKU in the catalogue");
+      expect(enRes.body).toContain("must be a multiple of the pack size 6 件");
       expect(await orderCount()).toBe(before);
     });
 
@@ -172,6 +179,19 @@ describe("order pages", () => {
       expect(booked.status).toBe(302);
       const detail = await getOrder(t.db, w.dealer, booked.location!.split("/")[2]);
       expect(detail.order).toMatchObject({ kind: "preorder", season_id: season.id });
+    });
+    it("refuses clearly, never with a 500, when an unsubmitted draft of the same kind is in the way", async () => {
+      const { createOrder, cancelOrder } = await import("../../app/models/orders.server");
+      const actor = { userId: null, organizationId: w.dealer, ip: null, requestId: null };
+      // A replenishment draft, as the API makes with submit: false.
+      const draft = await createOrder(t.db, actor, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "replenishment", submit: false, lines: [{ skuCode: "HT-BC-93", quantity: 2 }] });
+      const before = await orderCount();
+      const token = await csrf(dealer, "/orders/quick");
+      const res = await dealer.post("/orders/quick", { csrf: token, core_enterprise_id: w.core, kind: "replenishment", lines: "HT-BC-93,2" });
+      expect(res.status).toBe(409);
+      expect(res.body).toContain("同类型的未提交订单");
+      expect(await orderCount()).toBe(before);
+      await cancelOrder(t.db, actor, draft.id, "测试完毕");
     });
   });
 
@@ -347,6 +367,17 @@ describe("order pages", () => {
 
       const ownerPage = await dealer.get(`/orders/${orderId}`);
       expect(ownerPage.body).toContain('data-intent="approve"');
+      // Declining closes the order, even with a new cart for the same supplier open meanwhile.
+      const cartToken = await csrf(dealer, "/cart");
+      expect((await dealer.post("/cart", { csrf: cartToken, intent: "add", core_enterprise_id: w.core, sku_code: "HT-BC-93", quantity: "2" })).status).toBe(302);
+      const standard = await purchaser.post("/cart", { csrf: pToken, intent: "submit", order_id: (await t.db.selectFrom("orders").select("id").where("dealer_id", "=", w.dealer).where("status", "=", "draft").where("kind", "=", "standard").executeTakeFirstOrThrow()).id });
+      expect(standard.status).toBe(302);
+      const pendingCart = standard.location!.split("/")[2];
+      expect((await getOrder(t.db, w.dealer, pendingCart)).order.status).toBe("pending_approval");
+      expect((await dealer.post("/cart", { csrf: cartToken, intent: "add", core_enterprise_id: w.core, sku_code: "HT-BC-93", quantity: "2" })).status).toBe(302);
+      const declined = await dealer.post(`/orders/${pendingCart}`, { csrf: token, intent: "decline", reason: "数量再核对一下" });
+      expect(declined.status).toBe(302);
+      expect((await getOrder(t.db, w.dealer, pendingCart)).order).toMatchObject({ status: "cancelled", reason: "数量再核对一下" });
       expect((await dealer.post(`/orders/${orderId}`, { csrf: token, intent: "approve" })).status).toBe(302);
       expect((await getOrder(t.db, w.dealer, orderId)).order.status).toBe("submitted");
       await dealer.post("/settings/orders", { csrf: token, approval_threshold: "" });
@@ -402,7 +433,7 @@ describe("order pages", () => {
       const { createOrder } = await import("../../app/models/orders.server");
       const actor = { userId: null, organizationId: w.dealer, ip: null, requestId: null };
       const place = async () =>
-        (await createOrder(t.db, actor, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "standard", lines: [{ skuCode: "HT-BC-93", quantity: 2 }, { skuCode: "HT-BCD-218", quantity: 1 }] })).id;
+        (await createOrder(t.db, actor, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "replenishment", lines: [{ skuCode: "HT-BC-93", quantity: 2 }, { skuCode: "HT-BCD-218", quantity: 1 }] })).id;
       const toConfirm = await place();
       const toReject = await place();
       const toCancel = await place();
