@@ -48,14 +48,15 @@ function Shell(props: FieldShell & { id: string; children: ReactNode; labelFor?:
         </label>
       )}
       {props.children}
-      {props.hint ? (
-        <p className="hint" id={`${props.id}-hint`}>
-          {props.hint}
-        </p>
-      ) : null}
+      {/* The error right under the field it is about, then the standing hint. */}
       {props.error ? (
         <p className="field-error" id={`${props.id}-error`} role="alert">
           {problem(props.error)}
+        </p>
+      ) : null}
+      {props.hint ? (
+        <p className="hint" id={`${props.id}-hint`}>
+          {props.hint}
         </p>
       ) : null}
     </div>

@@ -5,6 +5,7 @@ import { ensureAccount, transfer, type AccountView } from "./ledger.server";
 import { addMembership, createOrganization } from "./organizations.server";
 import { hashPassword } from "./passwords.server";
 import { seedSupplyChainDemo } from "./supply-chain-seed.server";
+import { seedRecruitmentDemo } from "./recruitment-seed.server";
 import { usccCheckCharacter } from "./uscc";
 
 /** Demo organisations and logins: a contract other tools and the README rely on. */
@@ -120,6 +121,7 @@ export async function seedDemoData(
     await move("market_commission", wallets.merchant, marketFees, 38_400);
     await move("escrow_hold", wallets.buyer, wallets.merchant, 356_000, true);
     await seedSupplyChainDemo(trx, { core: orgIds.core, dealer: orgIds.dealer, dealer2: orgIds.dealer2 });
+    await seedRecruitmentDemo(trx, { coreEnterpriseId: orgIds.core });
   });
   return { seeded: true, logins };
 }

@@ -180,9 +180,19 @@ export const OPEN_STATUSES: readonly ApplicationStatus[] = ["submitted", "under_
 // Input schemas: messages are problem codes (shown as `recruitment.problem.<code>`), so the page in
 // either language and the API render the same refusal.
 
+// Prose and names keep the characters typed (a Chinese text's full-width ，（） are not errors);
+// codes, phone numbers, emails and region lists are NFKC-normalised, so full-width digits and
+// letters typed with a Chinese input method still match.
 const nfkc = (value: string) => value.normalize("NFKC").trim();
+const clean = (value: string) => value.replace(/\r\n?/g, "\n").trim();
 
 const requiredText = (max: number) =>
+  z
+    .string({ required_error: "required", invalid_type_error: "required" })
+    .transform(clean)
+    .pipe(z.string().min(1, "required").max(max, "too_long"));
+
+const identifierText = (max: number) =>
   z
     .string({ required_error: "required", invalid_type_error: "required" })
     .transform(nfkc)
@@ -192,7 +202,7 @@ const optionalText = (max: number) =>
   z
     .string({ invalid_type_error: "required" })
     .optional()
-    .transform((v) => (v === undefined ? "" : v.normalize("NFKC").replace(/\r\n/g, "\n").trim()))
+    .transform((v) => (v === undefined ? "" : clean(v)))
     .pipe(z.string().max(max, "too_long"));
 
 const wholeNumber = (min: number, max: number) =>
@@ -356,11 +366,11 @@ export const applicationInputSchema = z.object({
     }),
   legalRepresentative: requiredText(RECRUITMENT_LIMITS.personChars),
   contactName: requiredText(RECRUITMENT_LIMITS.personChars),
-  contactPhone: requiredText(RECRUITMENT_LIMITS.phoneChars)
-    .transform((v) => v.replace(/[\s()（）]/g, ""))
+  contactPhone: identifierText(RECRUITMENT_LIMITS.phoneChars)
+    .transform((v) => v.replace(/[\s()]/g, ""))
     .refine((v) => PHONE.test(v), "phone"),
-  contactEmail: requiredText(RECRUITMENT_LIMITS.emailChars).pipe(z.string().email("email")),
-  region: requiredText(RECRUITMENT_LIMITS.regionChars),
+  contactEmail: identifierText(RECRUITMENT_LIMITS.emailChars).pipe(z.string().email("email")),
+  region: identifierText(RECRUITMENT_LIMITS.regionChars),
   channels: z
     .array(z.enum(SALES_CHANNELS, { errorMap: () => ({ message: "unknown_channel" }) }), {
       required_error: "channels_required",
@@ -741,6 +751,25 @@ export async function listCampaigns(db: Db, coreEnterpriseId: string, options: {
   if (options.status) query = query.where("c.status", "=", options.status);
   const rows = await query.orderBy("c.created_at", "desc").orderBy("c.id", "desc").limit(RECRUITMENT_LIMITS.campaignsListMax).execute();
   return rows.map((r) => ({ ...toCampaign(r), openApplications: Number(r.open_count ?? 0), totalApplications: Number(r.total_count ?? 0) }));
+}
+
+/** The same list in keyset pages, newest first (the API's `limit` / `after`). */
+export async function listCampaignsPage(
+  db: Db,
+  coreEnterpriseId: string,
+  options: { status?: CampaignStatus | null; after?: string | null; limit?: number } = {},
+): Promise<{ items: Campaign[]; nextCursor: string | null }> {
+  const limit = Math.min(Math.max(Math.trunc(options.limit ?? RECRUITMENT_LIMITS.pageSizeDefault), 1), RECRUITMENT_LIMITS.pageSizeMax);
+  let query = campaignQuery(db).where("c.core_enterprise_id", "=", coreEnterpriseId);
+  if (options.status) query = query.where("c.status", "=", options.status);
+  if (options.after) {
+    const [at, id] = decodeCursor(options.after);
+    query = query.where(sql<boolean>`(c.created_at, c.id) < (${at}::timestamptz, ${id}::uuid)`);
+  }
+  const rows = await query.orderBy("c.created_at", "desc").orderBy("c.id", "desc").limit(limit + 1).execute();
+  const page = rows.slice(0, limit).map(toCampaign);
+  const last = page[page.length - 1];
+  return { items: page, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
 }
 
 /** Applications per status for one campaign. */
@@ -1196,13 +1225,12 @@ export function statusPath(campaignId: string, token: string): string {
   return `/join/${campaignId}/status/${token}`;
 }
 
-async function findByToken(db: Db, campaignId: string, token: string, lock: boolean): Promise<ApplicationRow> {
-  if (!isUuid(campaignId) || !isAccessTokenShape(token)) throw applicationNotFound();
-  let query = db
-    .selectFrom("recruitment_applications")
-    .selectAll()
-    .where("access_token_hash", "=", hashToken(token))
-    .where("campaign_id", "=", campaignId);
+/** The application a private token opens, within one campaign (pages) or by its id (API). */
+async function findByToken(db: Db, scope: string | { applicationId: string }, token: string, lock: boolean): Promise<ApplicationRow> {
+  const scopeId = typeof scope === "string" ? scope : scope.applicationId;
+  if (!isUuid(scopeId) || !isAccessTokenShape(token)) throw applicationNotFound();
+  let query = db.selectFrom("recruitment_applications").selectAll().where("access_token_hash", "=", hashToken(token));
+  query = typeof scope === "string" ? query.where("campaign_id", "=", scope) : query.where("id", "=", scope.applicationId);
   if (lock) query = query.forUpdate();
   const row = await query.executeTakeFirst();
   if (!row) throw applicationNotFound();
@@ -1223,7 +1251,7 @@ export interface ApplicantView {
 /** What the private link shows: this application only. A wrong token is not found. */
 export async function getApplicationByToken(
   db: Db,
-  campaignId: string,
+  campaignId: string | { applicationId: string },
   token: string,
   options: { serverSecret: string; now?: Date },
 ): Promise<ApplicantView> {

@@ -168,7 +168,7 @@ export default function ReviewApplication() {
               <dt>{t("recruitment.review.region")}</dt>
               <dd>{a.region}</dd>
               <dt>{t("recruitment.review.channels")}</dt>
-              <dd>{a.channels.map(channel).join("、")}</dd>
+              <dd>{a.channels.map(channel).join(locale === "en" ? ", " : "、")}</dd>
               {a.notes ? (
                 <>
                   <dt>{t("recruitment.review.notes")}</dt>
@@ -243,10 +243,11 @@ export default function ReviewApplication() {
             </section>
           ) : null}
 
-          <section className="panel" aria-labelledby="actions-heading">
+          <section className="panel rc-decide" aria-labelledby="actions-heading">
             <h2 id="actions-heading">{t("recruitment.review.actions")}</h2>
             {result && result.formProblem ? <FormProblem lead={t("recruitment.form.notSaved")} problem={result.formProblem} message={result.formMessage} /> : null}
             {events.length === 0 ? <p className="empty">{t("recruitment.review.noActions")}</p> : null}
+            {a.status === "info_requested" ? <p className="notice">{t("recruitment.review.waitingForAnswer")}</p> : null}
             {!canManage && events.length > 0 ? <p className="notice">{t("recruitment.readOnly")}</p> : null}
             {canManage && events.includes("start_review") ? (
               <Form method="post">
@@ -258,7 +259,7 @@ export default function ReviewApplication() {
               </Form>
             ) : null}
             {canManage && canApprove ? (
-              <Form method="post" style={{ marginTop: "1rem" }}>
+              <Form method="post">
                 <CsrfInput />
                 <input type="hidden" name="intent" value="approve" />
                 <p className="small">{t("recruitment.review.approveExplain", { email: a.contactEmail })}</p>
@@ -270,7 +271,7 @@ export default function ReviewApplication() {
               </Form>
             ) : null}
             {canManage && events.includes("request_info") ? (
-              <Form method="post" style={{ marginTop: "1.25rem" }}>
+              <Form method="post">
                 <CsrfInput />
                 <input type="hidden" name="intent" value="request_info" />
                 <TextArea
@@ -289,7 +290,7 @@ export default function ReviewApplication() {
               </Form>
             ) : null}
             {canManage && events.includes("reject") ? (
-              <Form method="post" style={{ marginTop: "1.25rem" }}>
+              <Form method="post">
                 <CsrfInput />
                 <input type="hidden" name="intent" value="reject" />
                 <TextArea

@@ -506,6 +506,23 @@ describe("recruitment", () => {
     });
   });
 
+  describe("demo seed", () => {
+    it("opens a campaign with a deposit and two waiting applications, and a draft", async () => {
+      const world = await coreEnterprise(handle.db);
+      const { seedRecruitmentDemo } = await import("../../app/models/recruitment-seed.server");
+      await handle.db.transaction().execute((trx) => seedRecruitmentDemo(trx, { coreEnterpriseId: world.coreId }));
+      const campaigns = await listCampaigns(handle.db, world.coreId);
+      // One transaction: both rows carry the same created_at, so the order between them is the id's.
+      expect(campaigns.map((c) => [c.status, c.openApplications]).sort()).toEqual([
+        ["draft", 0],
+        ["published", 2],
+      ]);
+      const open = campaigns.find((c) => c.status === "published")!;
+      expect(open).toMatchObject({ depositFen: 2_000_000, tierName: "银牌", quota: 5 });
+      expect(await countApplicationsByStatus(handle.db, world.coreId, open.id)).toMatchObject({ submitted: 1, info_requested: 1 });
+    });
+  });
+
   describe("invitations", () => {
     it("makes an existing account sign in to accept, and re-issues a lost or expired link", async () => {
       const dealer = await createOrg(handle.db, { kind: "dealer" });

@@ -5,13 +5,14 @@ import * as dealers from "./dealers";
 import * as orders from "./orders";
 import * as payments from "./payments";
 import * as pricing from "./pricing";
+import * as recruitment from "./recruitment";
 
 /**
  * Every /api/v1 endpoint the OpenAPI document lists, by area. To add an area: create
  * `./<area>.ts` exporting `endpoints` (an array of `defineEndpoint` specs), import it here and add
  * it to `ENDPOINT_GROUPS`. A test fails when an `app/routes/api.v1.*` route has no spec here.
  */
-export const ENDPOINT_GROUPS: readonly { endpoints: readonly EndpointSpec[] }[] = [auth, catalog, pricing, dealers, orders, payments];
+export const ENDPOINT_GROUPS: readonly { endpoints: readonly EndpointSpec[] }[] = [auth, catalog, pricing, dealers, orders, payments, recruitment];
 
 export function allEndpoints(): EndpointSpec[] {
   return ENDPOINT_GROUPS.flatMap((group) => group.endpoints);
