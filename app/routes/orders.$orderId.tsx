@@ -50,6 +50,7 @@ export const links: LinksFunction = () => [
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "orders.detailTitle");
 
 const APPROVER_ROLES = ["owner", "admin"] as const;
+const EPAY_TIMEOUT_MS = 5_000;
 
 /** Dealers and core enterprises have orders; for any other kind of organisation the page does not exist. */
 async function requireOrderParty(request: Request, context: LoaderFunctionArgs["context"]) {
@@ -301,11 +302,12 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
                 number: order.number,
                 part: translate(locale, `orders.part.${due.part}`),
                 supplier: detail.coreEnterpriseName,
-              }),
+              }).slice(0, 200),
               returnPath: here,
               idempotencyKey: reference,
             },
-            paymentsDepsFromConfig(context.config, context.logger),
+            // A person is waiting on the answer: a shorter budget than a background step's.
+            paymentsDepsFromConfig(context.config, context.logger, { timeoutMs: EPAY_TIMEOUT_MS, maxAttempts: 2 }),
           );
         } catch (error) {
           if (error instanceof EpayGatewayError) {

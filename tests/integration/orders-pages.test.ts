@@ -344,6 +344,48 @@ describe("order pages", () => {
       expect((await getOrder(t.db, w.dealer, orderId)).order).toMatchObject({ status: "paid", payment_method: "epay" });
     });
 
+    it("says the payment service is unavailable (503), never a 500, when e-Pay cannot be reached", async () => {
+      // The same app, with its e-Pay address on a port where nothing listens (9, discard).
+      const { createServer } = await import("node:http");
+      const { readConfig } = await import("../../app/config.server");
+      const { createApp } = await import("../../app/server/app.server");
+      const { loadBuildSnapshot } = await import("../support/build");
+      const { healthyJobs, TEST_SESSION_SECRET } = await import("../support/web");
+      const snapshot = await loadBuildSnapshot();
+      const httpServer = createServer();
+      await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
+      const port = (httpServer.address() as { port: number }).port;
+      const url = `http://127.0.0.1:${port}`;
+      const config = { ...readConfig({ NODE_ENV: "test" }), sessionSecret: TEST_SESSION_SECRET, cookieSecure: false, publicUrl: url, epayBaseUrl: "http://127.0.0.1:9/sandbox/epay" };
+      httpServer.on("request", createApp({ build: snapshot.build, db: t.db, dbMode: "server", config, logger, jobs: healthyJobs, publicDir: snapshot.publicDir }));
+      const offline = {
+        url,
+        close: () =>
+          new Promise<void>((resolve) => {
+            httpServer.close(() => {
+              snapshot.dispose();
+              resolve();
+            });
+            httpServer.closeAllConnections();
+          }),
+      };
+      try {
+        const client = await loggedIn(offline.url, w.dealerUser);
+        const token = await csrf(client, "/orders/quick");
+        const placed = await client.post("/orders/quick", { csrf: token, core_enterprise_id: w.core, kind: "replenishment", lines: "HT-BC-93,4" });
+        const orderId = placed.location!.split("/")[2];
+        const line = (await getOrder(t.db, w.core, orderId)).lines[0];
+        const coreClient = await loggedIn(offline.url, w.coreUser);
+        expect((await coreClient.post(`/orders/${orderId}`, { csrf: await csrf(coreClient, "/orders"), intent: "confirm", [`quantity.${line.id}`]: "4" })).status).toBe(302);
+        const res = await client.post(`/orders/${orderId}`, { csrf: token, intent: "epay" });
+        expect(res.status).toBe(503);
+        expect(res.body).toContain("支付服务暂时不可用，请稍后重试");
+        expect((await getOrder(t.db, w.dealer, orderId)).order.status).toBe("confirmed");
+      } finally {
+        await offline.close();
+      }
+    });
+
     it("sends an order above the dealer's threshold to its owner, whom a purchaser cannot replace", async () => {
       const token = await csrf(dealer, "/settings/orders");
       const badAmount = await dealer.post("/settings/orders", { csrf: token, approval_threshold: "1,234.567" });
