@@ -9,7 +9,7 @@ import { formatFen, translate, type MessageKey } from "~/i18n";
 import { resolveLocale } from "~/i18n/locale.server";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { getSkusByCodes, parseWholeNumber } from "~/models/catalog.server";
+import { getSku, getSkusByCodes, parseWholeNumber } from "~/models/catalog.server";
 import { getSupplierForDealer, listSuppliersForDealer } from "~/models/dealers.server";
 import { isDomainError } from "~/models/errors";
 import { addToCart, cancelOrder, getOrder, listOrders, submitOrder, updateCart } from "~/models/orders.server";
@@ -127,7 +127,16 @@ export async function action({ request, context }: ActionFunctionArgs) {
       if (!supplier) return fail({ core_enterprise_id: "no active dealer relationship" });
       let skuId = parsed.data.sku_id || null;
       let code = parsed.data.sku_code ?? "";
-      if (!skuId) {
+      if (skuId) {
+        // From the shop's row: the code goes back into this page's add form if anything is wrong.
+        const found = await getSku(db, coreEnterpriseId, skuId).catch((error: unknown) => {
+          if (isDomainError(error) && error.code === "not_found") return null;
+          throw error;
+        });
+        if (!found) return fail({ sku_code: "orders.problem.unknownSkuPlain" });
+        code = found.code;
+        values.sku_code = code;
+      } else {
         const found = [...(await getSkusByCodes(db, coreEnterpriseId, [code])).values()][0];
         if (!found) return fail({ sku_code: `unknown SKU ${code}` });
         skuId = found.id;

@@ -213,6 +213,12 @@ describe("order pages", () => {
       });
       expect(fromShop.status).toBe(302);
       expect(fromShop.location).toBe(`/shop/${w.core}`);
+      // From the shop with a quantity below the MOQ: the cart page's add form shows the SKU's code and names the quantity.
+      const rice4 = (await getSkusByCodes(t.db, w.core, ["HT-DF-4001"])).get("HT-DF-4001")!;
+      const fromShopBad = await dealer.post("/cart", { csrf: token, intent: "add", core_enterprise_id: w.core, sku_id: rice4.id, quantity: "6", redirectTo: `/shop/${w.core}` });
+      expect(fromShopBad.status).toBe(422);
+      expect(fromShopBad.body).toContain('value="HT-DF-4001"');
+      expect(fromShopBad.body).toContain("低于起订量 12 件");
       // Below the MOQ: the add form names the quantity, nothing changes.
       const belowMoq = await dealer.post("/cart", { csrf: token, intent: "add", core_enterprise_id: w.core, sku_code: "HT-DF-4001", quantity: "6" });
       expect(belowMoq.status).toBe(422);
