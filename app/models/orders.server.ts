@@ -589,17 +589,6 @@ export async function createOrder(db: Db, actor: Actor, input: CreateOrderInput,
     if (input.kind === "preorder") await requireOpenSeason(trx, input.coreEnterpriseId, input.seasonId ?? null);
     else if (input.seasonId) throw new DomainError("validation", "Only a preorder books against a season", { season_id: "preorder only" });
     const priced = await priceLines(trx, link, input.lines, now);
-    if (input.submit === false) {
-      const existing = await trx
-        .selectFrom("orders")
-        .select("id")
-        .where("dealer_id", "=", input.dealerId)
-        .where("core_enterprise_id", "=", input.coreEnterpriseId)
-        .where("kind", "=", input.kind)
-        .where("status", "=", "draft")
-        .executeTakeFirst();
-      if (existing) throw new DomainError("conflict", "There is already a cart for this supplier: add to it or submit it first", { lines: "cart_exists" });
-    }
     const order = await trx
       .insertInto("orders")
       .values({
@@ -656,8 +645,8 @@ export async function addToCart(
       .select("id")
       .where("dealer_id", "=", input.dealerId)
       .where("core_enterprise_id", "=", input.coreEnterpriseId)
-      .where("kind", "=", "standard")
       .where("status", "=", "draft")
+      .where("is_cart", "=", true)
       .forUpdate()
       .executeTakeFirst();
     if (!draft) {
@@ -667,6 +656,7 @@ export async function addToCart(
           number: await nextOrderNumber(trx, "standard", now),
           kind: "standard",
           status: "draft",
+          is_cart: true,
           core_enterprise_id: input.coreEnterpriseId,
           dealer_id: input.dealerId,
           dealer_link_id: link.id,

@@ -18,7 +18,7 @@ import { SelectField, TextField } from "~/components/supply-ui";
 import { formatInteger } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { bpsToPercentText, isUniqueViolation, parseWholeNumber } from "~/models/catalog.server";
+import { bpsToPercentText, parseWholeNumber } from "~/models/catalog.server";
 import { listSuppliersForDealer } from "~/models/dealers.server";
 import { isDomainError } from "~/models/errors";
 import { createOrder, getOrder, listSeasons, ORDER_LIMITS } from "~/models/orders.server";
@@ -278,9 +278,6 @@ export async function action({ request, context }: ActionFunctionArgs) {
     });
   } catch (error) {
     if (error instanceof UnreadableLines) return failure({ lineProblems: unreadable, values, source });
-    // The model writes a new order as a draft before submitting it, and a dealer has one draft per
-    // supplier and kind: with an unsubmitted draft of that kind, the database refuses (see report).
-    if (isUniqueViolation(error, "orders_one_draft")) return failure({ formError: "orders.problem.draftExists", values, source }, 409);
     if (!isDomainError(error)) throw error;
     // `lines.<i>.<field>` counts the lines given to the model: back to the line numbers pasted. A
     // line that could not be read keeps its own (more precise) problem.

@@ -49,6 +49,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("deposit_fen", "bigint", (c) => c.notNull().defaultTo(0).check(sql`deposit_fen >= 0`))
     .addColumn("paid_fen", "bigint", (c) => c.notNull().defaultTo(0).check(sql`paid_fen >= 0`))
     .addColumn("due_on", "date")
+    // The dealer's cart for a supplier: a draft built line by line. Other drafts (saved from the API)
+    // are not carts, so an order placed in one step never collides with an open cart.
+    .addColumn("is_cart", "boolean", (c) => c.notNull().defaultTo(false))
     .addColumn("note", "text", (c) => c.notNull().defaultTo(""))
     .addColumn("reason", "text")
     .addColumn("created_by_user_id", "uuid", (c) => c.references("users.id"))
@@ -70,8 +73,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create index orders_core_status on orders (core_enterprise_id, status)`.execute(db);
   // The shipped orders the auto-receipt sweep looks at.
   await sql`create index orders_shipped on orders (shipped_at) where status = 'shipped'`.execute(db);
-  // One cart (draft) per dealer, supplier and kind.
-  await sql`create unique index orders_one_draft on orders (dealer_id, core_enterprise_id, kind) where status = 'draft'`.execute(db);
+  // One cart per dealer and supplier.
+  await sql`create unique index orders_one_cart on orders (dealer_id, core_enterprise_id) where status = 'draft' and is_cart`.execute(db);
 
   await db.schema
     .createTable("order_lines")

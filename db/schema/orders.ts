@@ -37,6 +37,8 @@ export interface OrdersTable {
   deposit_fen: Generated<number>;
   paid_fen: Generated<number>;
   due_on: NullableBusinessDate;
+  /** The dealer's cart for this supplier (a draft built line by line); at most one open. */
+  is_cart: Generated<boolean>;
   note: Generated<string>;
   reason: string | null;
   created_by_user_id: string | null;

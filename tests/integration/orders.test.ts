@@ -137,6 +137,20 @@ for (const [engine, open] of ENGINES) {
       expect(await verifyLedger(db)).toEqual([]);
     });
 
+    it("places an order in one step while the dealer's cart for that supplier is open", async () => {
+      const { db } = handle;
+      const w = await world(db);
+      const cart = await addToCart(db, w.asDealer, { dealerId: w.dealer, coreEnterpriseId: w.core, skuId: w.fridge.id, quantity: 1 });
+      const placed = await createOrder(db, w.asDealer, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "standard", lines: [{ skuId: w.kettle.id, quantity: 12 }] });
+      expect(placed.status).toBe("submitted");
+      const saved = await createOrder(db, w.asDealer, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "standard", submit: false, lines: [{ skuId: w.kettle.id, quantity: 12 }] });
+      expect(saved.status).toBe("draft");
+      // The cart is still the one the dealer was filling.
+      const again = await addToCart(db, w.asDealer, { dealerId: w.dealer, coreEnterpriseId: w.core, skuId: w.fridge.id, quantity: 1 });
+      expect(again.id).toBe(cart.id);
+      expect((await getOrder(db, w.dealer, cart.id)).lines[0].quantity_ordered).toBe(2);
+    });
+
     it("lets the supplier lower quantities with a reason and reserves only what it confirms", async () => {
       const { db } = handle;
       const w = await world(db);
