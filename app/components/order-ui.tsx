@@ -1,4 +1,5 @@
 import { formatFen, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
+import { ORDER_STATUSES } from "~/models/order-states";
 import { useLocale } from "~/i18n/react";
 
 /**
@@ -50,27 +51,7 @@ const PATTERNS: readonly Pattern[] = [
   [/^invalid_cursor$/, "catalog.problem.invalid_cursor", []],
 ];
 
-const STATUS_WORDS = new Set([
-  "draft",
-  "pending_approval",
-  "submitted",
-  "confirmed",
-  "awaiting_payment",
-  "awaiting_financing",
-  "deposit_paid",
-  "balance_due",
-  "paid",
-  "partially_shipped",
-  "shipped",
-  "received",
-  "completed",
-  "rejected",
-  "cancelled",
-  "requested",
-  "approved",
-  "goods_returned",
-  "refunded",
-]);
+const STATUS_WORDS: ReadonlySet<string> = new Set(ORDER_STATUSES);
 
 /** A problem (a message key of ours, a model sentence, or a bare order status) in the reader's language. */
 export function orderProblemText(locale: Locale, text: string): string {
