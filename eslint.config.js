@@ -25,6 +25,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain Node scripts (configs, the pretest check).
+    files: ["**/*.js", "**/*.mjs"],
+    languageOptions: { globals: { process: "readonly", console: "readonly" } },
+  },
+  {
     // Layering: only jobs/ (and the tests that drive it) may import BullMQ or the jobs wiring.
     files: ["jobs/**", "tests/**", "server.ts", "app/server/**"],
     rules: { "no-restricted-imports": "off" },
