@@ -1,7 +1,7 @@
 import type { Db } from "../../db";
 import { recordAudit, type Actor } from "./audit.server";
 import { DomainError } from "./errors";
-import { accountView, ensureAccount, isUuid, transfer, type AccountView, type Fen } from "./ledger.server";
+import { accountView, ensureAccount, isUuid, transfer, transferByCode, type AccountView, type Fen, type TransferResult } from "./ledger.server";
 
 /**
  * Trade credit between a core enterprise and one of its dealers, kept in the ledger:
@@ -160,17 +160,20 @@ export async function chargeOnAccount(
   parties: CreditParties,
   input: { reference: string; amountFen: Fen; createdByUserId?: string | null },
 ) {
-  const accounts = await ensureCreditAccounts(db, parties);
+  const charge = {
+    idempotencyKey: `on_account_charge:${input.reference}`,
+    kind: "on_account_charge",
+    reference: input.reference,
+    amountFen: input.amountFen,
+    createdByUserId: input.createdByUserId ?? null,
+  };
   try {
-    return await transfer(db, {
-      idempotencyKey: `on_account_charge:${input.reference}`,
-      kind: "on_account_charge",
-      reference: input.reference,
-      debitAccountId: accounts.credit.id,
-      creditAccountId: accounts.receivable.id,
-      amountFen: input.amountFen,
-      createdByUserId: input.createdByUserId ?? null,
-    });
+    const charged = await chargeOpenLine(db, parties, charge);
+    if (charged) return charged;
+    // A link whose credit accounts were never opened: open them, then charge (and be refused
+    // below when, as is likely, there is no credit on them).
+    const accounts = await ensureCreditAccounts(db, parties);
+    return await transfer(db, { ...charge, debitAccountId: accounts.credit.id, creditAccountId: accounts.receivable.id });
   } catch (error) {
     if (error instanceof DomainError && error.code === "insufficient_funds") {
       const summary = await creditSummary(db, parties.linkId);
@@ -180,6 +183,28 @@ export async function chargeOnAccount(
         { payment_method: "exceeds the available credit" },
       );
     }
+    throw error;
+  }
+}
+
+/**
+ * The common case, in one statement fewer: the line's accounts exist, and the transfer finds and
+ * locks them by code at once. Null, with nothing written, when they do not exist yet.
+ */
+async function chargeOpenLine(
+  db: Db,
+  parties: CreditParties,
+  charge: { idempotencyKey: string; kind: string; reference: string; amountFen: Fen; createdByUserId: string | null },
+): Promise<TransferResult | null> {
+  try {
+    return await transferByCode(db, {
+      ...charge,
+      debitAccountCode: `trade_credit:${parties.linkId}`,
+      creditAccountCode: `trade_receivable:${parties.linkId}`,
+    });
+  } catch (error) {
+    // transferByCode's only not_found: an account missing, refused before any write.
+    if (error instanceof DomainError && error.code === "not_found") return null;
     throw error;
   }
 }

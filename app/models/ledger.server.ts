@@ -24,8 +24,10 @@ import { DomainError } from "./errors";
  *  I6 transfers are never updated or deleted (a trigger refuses it); corrections are new transfers.
  *
  * Concurrency: a transfer locks both accounts (FOR UPDATE, in id order so two transfers in opposite
- * directions cannot deadlock), decides under the lock, then writes. Every function here must run
- * in a transaction; given a plain Kysely it opens one.
+ * directions cannot deadlock), decides under the lock, then writes: the transfer row first, which
+ * claims its idempotency key on the unique index (I4), then both accounts' totals in one guarded
+ * UPDATE (I3). Three statements: lock, insert, update (docs/decisions/009). Every function here
+ * must run in a transaction; given a plain Kysely it opens one.
  */
 
 export type Fen = number;
@@ -187,24 +189,34 @@ export function accountCode(spec: AccountSpec): string {
   return spec.code ?? (spec.organizationId ? `${spec.kind}:${spec.organizationId}` : spec.kind);
 }
 
-/** Get or create the account; safe under concurrency (the code is unique). */
+/**
+ * Get or create the account; safe under concurrency (the code is unique). Accounts are created once
+ * and read on every payment, so the read comes first and the insert only when it finds nothing.
+ */
 export async function ensureAccount(db: Db, spec: AccountSpec): Promise<AccountView> {
   const code = accountCode(spec);
   assertText(code, "code");
   const rule = ACCOUNT_KIND_RULES[spec.kind];
   if (!rule) throw new DomainError("validation", `unknown account kind ${spec.kind}`, { kind: "unknown" });
-  await db
-    .insertInto("ledger_accounts")
-    .values({
-      code,
-      organization_id: spec.organizationId,
-      kind: spec.kind,
-      normal_side: rule.normalSide,
-      overdraft_rule: rule.overdraftRule,
-    })
-    .onConflict((oc) => oc.column("code").doNothing())
-    .execute();
-  const row = await db.selectFrom("ledger_accounts").selectAll().where("code", "=", code).executeTakeFirstOrThrow();
+  const byCode = () => db.selectFrom("ledger_accounts").selectAll().where("code", "=", code).executeTakeFirst();
+  let row = await byCode();
+  if (!row) {
+    row = await db
+      .insertInto("ledger_accounts")
+      .values({
+        code,
+        organization_id: spec.organizationId,
+        kind: spec.kind,
+        normal_side: rule.normalSide,
+        overdraft_rule: rule.overdraftRule,
+      })
+      .onConflict((oc) => oc.column("code").doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    // Created by someone else between the read and the insert: theirs stands.
+    row ??= await byCode();
+    if (!row) throw new Error(`ledger invariant: account ${code} neither found nor created`);
+  }
   if (row.kind !== spec.kind || row.organization_id !== spec.organizationId) {
     throw new DomainError("conflict", `ledger account ${code} exists with another kind or owner`, { code: "taken" });
   }
@@ -328,6 +340,22 @@ async function lockAccounts(trx: Db, ids: string[]): Promise<Map<string, Account
   return byId;
 }
 
+/** The same lock taken by the accounts' codes: still in id order, whatever order the codes come in. */
+async function lockAccountsByCode(trx: Db, codes: string[]): Promise<Map<string, AccountRow>> {
+  const rows = await trx
+    .selectFrom("ledger_accounts")
+    .selectAll()
+    .where("code", "in", codes)
+    .orderBy("id")
+    .forUpdate()
+    .execute();
+  const byCode = new Map(rows.map((r) => [r.code, r as AccountRow]));
+  for (const code of codes) {
+    if (!byCode.has(code)) throw new DomainError("not_found", "ledger account not found");
+  }
+  return byCode;
+}
+
 async function findTransferByKey(trx: Db, idempotencyKey: string): Promise<TransferRow | undefined> {
   return trx.selectFrom("ledger_transfers").selectAll().where("idempotency_key", "=", idempotencyKey).executeTakeFirst();
 }
@@ -361,29 +389,39 @@ type Column = keyof Pick<
   "debits_posted_fen" | "credits_posted_fen" | "debits_pending_fen" | "credits_pending_fen"
 >;
 
-/** Add (or subtract) amounts on one account's totals, guarded by its rule inside the UPDATE itself. */
-async function applyToAccount(trx: Db, accountId: string, deltas: Partial<Record<Column, number>>): Promise<void> {
-  const set: Record<string, ReturnType<typeof sql>> = { version: sql`version + 1` };
-  for (const [column, delta] of Object.entries(deltas) as [Column, number][]) {
-    if (delta !== 0) set[column] = sql`${sql.ref(column)} + ${delta}`;
-  }
-  const d = (c: Column) => deltas[c] ?? 0;
-  const updated = await trx
-    .updateTable("ledger_accounts")
-    .set(set)
-    .where("id", "=", accountId)
-    .where(
-      sql<boolean>`(overdraft_rule <> 'debits_le_credits'
-        or debits_posted_fen + ${d("debits_posted_fen")} + debits_pending_fen + ${d("debits_pending_fen")}
-           <= credits_posted_fen + ${d("credits_posted_fen")})
-        and (overdraft_rule <> 'credits_le_debits'
-        or credits_posted_fen + ${d("credits_posted_fen")} + credits_pending_fen + ${d("credits_pending_fen")}
-           <= debits_posted_fen + ${d("debits_posted_fen")})`,
-    )
-    .executeTakeFirst();
-  if (Number(updated.numUpdatedRows) !== 1) {
-    // Unreachable while the caller holds the row lock and checked the headroom: a bug, not a refusal.
-    throw new Error(`ledger invariant: guarded update of account ${accountId} matched no row`);
+type Deltas = Partial<Record<Column, number>>;
+
+/**
+ * Add (or subtract) amounts on the totals of the two accounts of a transfer, in one UPDATE, each
+ * row guarded by its rule inside the UPDATE itself (and by the table's CHECK). The caller holds
+ * both rows' locks (lockAccounts), so one statement changes them in whatever order it likes
+ * without any risk of a deadlock, and no other transaction can slip in between the two.
+ */
+async function applyToAccounts(trx: Db, writes: readonly (readonly [string, Deltas])[]): Promise<void> {
+  const d = (deltas: Deltas, c: Column) => deltas[c] ?? 0;
+  const values = sql.join(
+    writes.map(
+      ([id, deltas]) =>
+        sql`(${id}::uuid, ${d(deltas, "debits_posted_fen")}::bigint, ${d(deltas, "credits_posted_fen")}::bigint,
+             ${d(deltas, "debits_pending_fen")}::bigint, ${d(deltas, "credits_pending_fen")}::bigint)`,
+    ),
+  );
+  const updated = await sql`
+    update ledger_accounts a
+       set debits_posted_fen = a.debits_posted_fen + v.dp,
+           credits_posted_fen = a.credits_posted_fen + v.cp,
+           debits_pending_fen = a.debits_pending_fen + v.dpen,
+           credits_pending_fen = a.credits_pending_fen + v.cpen,
+           version = a.version + 1
+      from (values ${values}) as v (id, dp, cp, dpen, cpen)
+     where a.id = v.id
+       and (a.overdraft_rule <> 'debits_le_credits'
+            or a.debits_posted_fen + v.dp + a.debits_pending_fen + v.dpen <= a.credits_posted_fen + v.cp)
+       and (a.overdraft_rule <> 'credits_le_debits'
+            or a.credits_posted_fen + v.cp + a.credits_pending_fen + v.cpen <= a.debits_posted_fen + v.dp)`.execute(trx);
+  if (Number(updated.numAffectedRows ?? 0) !== writes.length) {
+    // Unreachable while the caller holds the row locks and checked the headroom: a bug, not a refusal.
+    throw new Error(`ledger invariant: guarded update of accounts ${writes.map(([id]) => id).join(", ")} matched ${updated.numAffectedRows} rows`);
   }
 }
 
@@ -392,65 +430,114 @@ async function applyToAccount(trx: Db, accountId: string, deltas: Partial<Record
  * Refuses with `insufficient_funds` before writing anything when a limited account cannot cover it.
  */
 export async function transfer(db: Db, input: TransferInput): Promise<TransferResult> {
-  assertText(input.idempotencyKey, "idempotency_key");
-  assertText(input.kind, "kind");
-  assertText(input.reference, "reference");
-  assertFen(input.amountFen, "amount_fen");
+  assertTransferInput(input);
   if (input.debitAccountId === input.creditAccountId) {
     throw new DomainError("validation", "a transfer needs two different accounts", {
       credit_account_id: "same as the debit account",
     });
   }
-  const phase: TransferPhase = input.pending ? "pending" : "single";
   return inTransaction(db, async (trx) => {
     const accounts = await lockAccounts(trx, [input.debitAccountId, input.creditAccountId]);
-    const existing = await findTransferByKey(trx, input.idempotencyKey);
-    if (existing) {
-      return replayOrConflict(existing, {
-        phase,
-        debit_account_id: input.debitAccountId,
-        credit_account_id: input.creditAccountId,
-        amount_fen: input.amountFen,
-        kind: input.kind,
-      });
-    }
-    const debit = accounts.get(input.debitAccountId)!;
-    const credit = accounts.get(input.creditAccountId)!;
-    if (headroomFen(debit, "debit") < input.amountFen) {
-      throw new DomainError("insufficient_funds", `account ${debit.code} cannot cover ${input.amountFen} fen`, {
-        amount_fen: "exceeds the available balance",
-      });
-    }
-    if (headroomFen(credit, "credit") < input.amountFen) {
-      throw new DomainError("insufficient_funds", `account ${credit.code} cannot take ${input.amountFen} fen more`, {
-        amount_fen: "exceeds the outstanding balance",
-      });
-    }
-    const pending = phase === "pending";
-    // Ascending id order, the same order the locks were taken in.
-    const writes: [string, Partial<Record<Column, number>>][] = [
-      [debit.id, pending ? { debits_pending_fen: input.amountFen } : { debits_posted_fen: input.amountFen }],
-      [credit.id, pending ? { credits_pending_fen: input.amountFen } : { credits_posted_fen: input.amountFen }],
-    ];
-    writes.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const [id, deltas] of writes) await applyToAccount(trx, id, deltas);
-    const row = await trx
-      .insertInto("ledger_transfers")
-      .values({
-        idempotency_key: input.idempotencyKey,
-        kind: input.kind,
-        reference: input.reference,
-        phase,
-        pending_id: null,
-        debit_account_id: input.debitAccountId,
-        credit_account_id: input.creditAccountId,
-        amount_fen: input.amountFen,
-        created_by_user_id: input.createdByUserId ?? null,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return { transfer: row, replayed: false };
+    return transferLocked(trx, accounts.get(input.debitAccountId)!, accounts.get(input.creditAccountId)!, input);
   });
+}
+
+/**
+ * `transfer` between two accounts named by their codes (`trade_credit:<link>`), for callers that
+ * know the codes and not the ids: the lookup and the lock are the same statement. Refused with
+ * `not_found` when either account does not exist (nothing is created here).
+ */
+export async function transferByCode(
+  db: Db,
+  input: Omit<TransferInput, "debitAccountId" | "creditAccountId"> & { debitAccountCode: string; creditAccountCode: string },
+): Promise<TransferResult> {
+  assertTransferInput(input);
+  if (input.debitAccountCode === input.creditAccountCode) {
+    throw new DomainError("validation", "a transfer needs two different accounts", {
+      credit_account_id: "same as the debit account",
+    });
+  }
+  return inTransaction(db, async (trx) => {
+    const accounts = await lockAccountsByCode(trx, [input.debitAccountCode, input.creditAccountCode]);
+    return transferLocked(trx, accounts.get(input.debitAccountCode)!, accounts.get(input.creditAccountCode)!, input);
+  });
+}
+
+function assertTransferInput(input: Pick<TransferInput, "idempotencyKey" | "kind" | "reference" | "amountFen">): void {
+  assertText(input.idempotencyKey, "idempotency_key");
+  assertText(input.kind, "kind");
+  assertText(input.reference, "reference");
+  assertFen(input.amountFen, "amount_fen");
+}
+
+/**
+ * The decision and the writes of a transfer, with both accounts already locked by this
+ * transaction (their rows as the lock returned them, so the headroom is the current one).
+ *
+ * I4 under the lock: the key is claimed by the INSERT itself (ON CONFLICT DO NOTHING on its
+ * unique index), which sees every transfer committed before it, also one committed while this
+ * transaction waited for the locks. A separate lookup is only needed when the claim fails (a
+ * replay) or the headroom is short (a replay must still be returned, not refused). The key lookup
+ * is deliberately not folded into the locking SELECT: that statement's snapshot is taken before
+ * it waits for the locks, so it would miss a duplicate committed meanwhile.
+ */
+async function transferLocked(
+  trx: Db,
+  debit: AccountRow,
+  credit: AccountRow,
+  input: Omit<TransferInput, "debitAccountId" | "creditAccountId">,
+): Promise<TransferResult> {
+  const phase: TransferPhase = input.pending ? "pending" : "single";
+  const expected: Partial<TransferRow> = {
+    phase,
+    debit_account_id: debit.id,
+    credit_account_id: credit.id,
+    amount_fen: input.amountFen,
+    kind: input.kind,
+  };
+  const refusal =
+    headroomFen(debit, "debit") < input.amountFen
+      ? new DomainError("insufficient_funds", `account ${debit.code} cannot cover ${input.amountFen} fen`, {
+          amount_fen: "exceeds the available balance",
+        })
+      : headroomFen(credit, "credit") < input.amountFen
+        ? new DomainError("insufficient_funds", `account ${credit.code} cannot take ${input.amountFen} fen more`, {
+            amount_fen: "exceeds the outstanding balance",
+          })
+        : null;
+  if (refusal) {
+    // Nothing written yet (I3): a seen key is a replay, whatever the balance is now.
+    const existing = await findTransferByKey(trx, input.idempotencyKey);
+    if (existing) return replayOrConflict(existing, expected);
+    throw refusal;
+  }
+  const row = await trx
+    .insertInto("ledger_transfers")
+    .values({
+      idempotency_key: input.idempotencyKey,
+      kind: input.kind,
+      reference: input.reference,
+      phase,
+      pending_id: null,
+      debit_account_id: debit.id,
+      credit_account_id: credit.id,
+      amount_fen: input.amountFen,
+      created_by_user_id: input.createdByUserId ?? null,
+    })
+    .onConflict((oc) => oc.column("idempotency_key").doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (!row) {
+    const existing = await findTransferByKey(trx, input.idempotencyKey);
+    if (!existing) throw new Error(`ledger invariant: idempotency key ${input.idempotencyKey} conflicted but holds no transfer`);
+    return replayOrConflict(existing, expected);
+  }
+  const pending = phase === "pending";
+  await applyToAccounts(trx, [
+    [debit.id, pending ? { debits_pending_fen: input.amountFen } : { debits_posted_fen: input.amountFen }],
+    [credit.id, pending ? { credits_pending_fen: input.amountFen } : { credits_posted_fen: input.amountFen }],
+  ]);
+  return { transfer: row, replayed: false };
 }
 
 export interface ResolvePendingInput {
@@ -499,15 +586,14 @@ async function resolvePending(
     }
     // Posting less than the hold releases the rest; neither side can cross its limit by this.
     const posted = phase === "post_pending" ? amountFen : 0;
-    const writes: [string, Partial<Record<Column, number>>][] = [
+    const writes: [string, Deltas][] = [
       [pending.debit_account_id, { debits_pending_fen: -pending.amount_fen, debits_posted_fen: posted }],
       [pending.credit_account_id, { credits_pending_fen: -pending.amount_fen, credits_posted_fen: posted }],
     ];
-    writes.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const [id, deltas] of writes) {
+    for (const [id] of writes) {
       if (!accounts.has(id)) throw new Error("ledger invariant: hold account not locked");
-      await applyToAccount(trx, id, deltas);
     }
+    await applyToAccounts(trx, writes);
     const row = await trx
       .insertInto("ledger_transfers")
       .values({

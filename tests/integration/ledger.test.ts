@@ -144,6 +144,21 @@ function ledgerSpecification(name: string, open: () => Promise<DbHandle>, concur
       expect((await getAccount(db, from.id)).balanceFen).toBe(5_000 - 1_234);
     });
 
+    it("replays a seen key even when the balance could no longer cover it, and refuses a new one", async () => {
+      const { db } = handle;
+      const from = await walletWithFunds(db, 5_000, "short");
+      const to = await walletWithFunds(db, 0, "short");
+      const pay = (key: string) =>
+        transfer(db, { idempotencyKey: key, kind: "payment", reference: "order:2", debitAccountId: from.id, creditAccountId: to.id, amountFen: 4_000 });
+      const first = await pay(`short:${name}:1`);
+      expect(first.replayed).toBe(false);
+      const again = await pay(`short:${name}:1`);
+      expect(again).toMatchObject({ replayed: true, transfer: { id: first.transfer.id } });
+      expect(await codeOf(pay(`short:${name}:2`))).toBe("insufficient_funds");
+      expect((await getAccount(db, from.id)).balanceFen).toBe(1_000);
+      expect(await verifyLedger(db)).toEqual([]);
+    });
+
     it("resolves a hold once: a second post or void is refused, and a post above the hold too", async () => {
       const { db } = handle;
       const buyer = await walletWithFunds(db, 10_000, "hold");

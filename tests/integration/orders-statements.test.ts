@@ -14,7 +14,7 @@ import { actorOf, countingDb, ENGINES, makeLink, makeSku, newOrg, newUser } from
 const BUDGET = {
   createOrder: 27,
   confirmOrder: 17,
-  payOnAccount: 12,
+  payOnAccount: 9,
 } as const;
 
 for (const [engine, open] of ENGINES) {
