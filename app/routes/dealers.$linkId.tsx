@@ -1,6 +1,7 @@
 import { data, redirect, type ActionFunctionArgs, type LinksFunction, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { CsrfInput } from "~/components/csrf-input";
+import { OrderKindTag, OrderStatusTag } from "~/components/order-ui";
 import { RouteError } from "~/components/route-error";
 import { errorsFor, FormError, SelectField, StateTag, TextField, valuesFor } from "~/components/supply-ui";
 import { formatDateTime, formatFen, translateDynamic } from "~/i18n";
@@ -16,14 +17,22 @@ import {
   updateDealerLink,
   type DealerLinkEvent,
 } from "~/models/dealers.server";
+import { listOrders, onAccountPosition } from "~/models/orders.server";
 import { listOverrides, listTiers, shanghaiDate } from "~/models/pricing.server";
 import { domainFailure, formValues, requireCoreEnterprise, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/models/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
+import ordersStyles from "~/styles/orders.css";
 import styles from "~/styles/supply.css";
 
-export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
+export const links: LinksFunction = () => [
+  { rel: "stylesheet", href: styles },
+  { rel: "stylesheet", href: ordersStyles },
+];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "dealers.detailTitle");
+
+/** Orders shown on the page; the full list is one link away. */
+const RECENT_ORDERS = 10;
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { organizationId, canManage } = await requireCoreEnterprise(request, context);
@@ -31,10 +40,13 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   // Scoped by the acting core enterprise: another network's link id is a 404.
   const link = await scoped(() => getDealerLink(context.db, organizationId, linkId));
   const today = shanghaiDate(new Date());
-  const [tiers, overrides, history] = [
+  const [tiers, overrides, history, recent, position] = [
     await listTiers(context.db, organizationId),
     await listOverrides(context.db, organizationId, { linkId: link.id, today }),
     await listDealerLinkHistory(context.db, organizationId, link.id),
+    // The dealer's orders with this core enterprise only: listOrders is scoped to the acting one.
+    await listOrders(context.db, organizationId, { counterpartyId: link.dealerId, limit: RECENT_ORDERS }),
+    await onAccountPosition(context.db, { coreEnterpriseId: organizationId, dealerId: link.dealerId, today }),
   ];
   return {
     canManage,
@@ -56,6 +68,20 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     tiers: tiers.map((tier) => ({ value: tier.id, label: tier.name })),
     overrides: overrides.map((o) => ({ id: o.id, skuCode: o.skuCode, skuName: o.skuName, priceFen: o.priceFen, basePriceFen: o.basePriceFen, validFrom: o.validFrom, validTo: o.validTo, state: o.state })),
     history: history.map((h) => ({ id: h.id, at: h.at, action: h.action, actor: h.actor })),
+    today,
+    allOrdersHref: `/orders?counterparty=${link.dealerId}`,
+    recentOrders: recent.items.map((o) => ({
+      id: o.id,
+      number: o.number,
+      kind: o.kind,
+      status: o.status,
+      totalFen: o.totalFen,
+      paidFen: o.paidFen,
+      paymentMethod: o.paymentMethod,
+      dueOn: o.dueOn,
+      createdAt: new Date(o.createdAt).toISOString(),
+    })),
+    position,
   };
 }
 
@@ -97,7 +123,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 }
 
 export default function DealerDetail() {
-  const { canManage, link, creditLimitYuan, tiers, overrides, history } = useLoaderData<typeof loader>();
+  const { canManage, link, creditLimitYuan, tiers, overrides, history, today, allOrdersHref, recentOrders, position } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const navigation = useNavigation();
   const busy = navigation.state === "submitting";
@@ -106,6 +132,9 @@ export default function DealerDetail() {
   const termErrors = errorsFor(result, "updateTerms");
   const termValues = valuesFor(result, "updateTerms");
   const statusResult = result && (result.intent === "suspend" || result.intent === "reactivate") ? result : null;
+  // Listed oldest due first: the first is the one overdue longest.
+  const oldestOverdue = position.overdueOrders[0] ?? null;
+  const orderCount = (count: number) => t(count === 1 ? "orders.money.countOne" : "orders.money.countMany", { count });
   return (
     <div className="sc-page">
       <p>
@@ -147,7 +176,134 @@ export default function DealerDetail() {
         <p className="sc-muted">{t("dealers.creditFromLedger")}</p>
       </section>
 
-      {/* Orders and overdue amounts of this dealer: the orders module renders its section here. */}
+      <section className="panel" aria-labelledby="orders-heading" data-testid="dealer-orders">
+        <h2 id="orders-heading">{t("orders.position.title")}</h2>
+        <div className="figures" data-testid="dealer-position">
+          <div className="figure">
+            <span className="figure-label">{t("orders.position.onAccount")}</span>
+            <span className="figure-value num">{formatFen(position.outstandingFen, locale)}</span>
+            <span className="sc-muted">{orderCount(position.outstandingCount)}</span>
+          </div>
+          <div className="figure">
+            <span className="figure-label">{t("orders.position.notDue")}</span>
+            <span className="figure-value num">{formatFen(position.outstandingFen - position.overdueFen, locale)}</span>
+            <span className="sc-muted">{orderCount(position.outstandingCount - position.overdueCount)}</span>
+          </div>
+          <div className="figure">
+            <span className="figure-label">{t("orders.position.overdue")}</span>
+            <span className="figure-value num" style={position.overdueFen > 0 ? { color: "var(--bad)" } : undefined}>
+              {formatFen(position.overdueFen, locale)}
+            </span>
+            <span className="sc-muted">{orderCount(position.overdueCount)}</span>
+          </div>
+          <div className="figure">
+            <span className="figure-label">{t("orders.position.oldest")}</span>
+            {oldestOverdue ? (
+              <>
+                <span className="figure-value num" style={{ color: "var(--bad)" }}>
+                  {t("orders.position.days", { days: oldestOverdue.daysOverdue })}
+                </span>
+                <span className="sc-muted">{t("orders.position.dueSince", { date: oldestOverdue.dueOn })}</span>
+              </>
+            ) : (
+              <span className="figure-value num">—</span>
+            )}
+          </div>
+        </div>
+        <p className="sc-muted">{t("orders.position.asOf", { today })}</p>
+
+        <h3>{t("orders.position.overdueTitle")}</h3>
+        {position.overdueOrders.length === 0 ? (
+          <p className="empty">{t("orders.position.noOverdue")}</p>
+        ) : (
+          <div className="table-wrap">
+            <table className="data" data-testid="overdue-orders">
+              <thead>
+                <tr>
+                  <th scope="col">{t("orders.number")}</th>
+                  <th scope="col">{t("orders.dueOn")}</th>
+                  <th scope="col" className="num">
+                    {t("orders.position.daysOverdue")}
+                  </th>
+                  <th scope="col" className="num">
+                    {t("orders.position.owed")}
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {position.overdueOrders.map((o) => (
+                  <tr key={o.id}>
+                    <td>
+                      <Link to={`/orders/${o.id}`} className="mono">
+                        {o.number}
+                      </Link>
+                    </td>
+                    <td className="nowrap">{o.dueOn}</td>
+                    <td className="num">{t("orders.position.days", { days: o.daysOverdue })}</td>
+                    <td className="num">{formatFen(o.outstandingFen, locale)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        {position.overdueCount > position.overdueOrders.length ? (
+          <p className="sc-muted">{t("orders.position.overdueMore", { shown: position.overdueOrders.length, count: position.overdueCount })}</p>
+        ) : null}
+
+        <h3>{t("orders.position.recentTitle")}</h3>
+        {recentOrders.length === 0 ? (
+          <p className="empty">{t("orders.position.recentEmpty")}</p>
+        ) : (
+          <div className="table-wrap">
+            <table className="data" data-testid="recent-orders">
+              <thead>
+                <tr>
+                  <th scope="col">{t("orders.number")}</th>
+                  <th scope="col">{t("orders.kind")}</th>
+                  <th scope="col">{t("orders.status")}</th>
+                  <th scope="col" className="num">
+                    {t("orders.total")}
+                  </th>
+                  <th scope="col" className="num">
+                    {t("orders.paid")}
+                  </th>
+                  <th scope="col">{t("orders.paymentMethod")}</th>
+                  <th scope="col">{t("orders.dueOn")}</th>
+                  <th scope="col">{t("orders.created")}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {recentOrders.map((o) => (
+                  <tr key={o.id}>
+                    <td>
+                      <Link to={`/orders/${o.id}`} className="mono">
+                        {o.number}
+                      </Link>
+                    </td>
+                    <td>
+                      <OrderKindTag kind={o.kind} />
+                    </td>
+                    <td>
+                      <OrderStatusTag status={o.status} />
+                    </td>
+                    <td className="num">{formatFen(o.totalFen, locale)}</td>
+                    <td className="num">{formatFen(o.paidFen, locale)}</td>
+                    <td>{o.paymentMethod ? translateDynamic(locale, `orders.method.${o.paymentMethod}`, o.paymentMethod) : "—"}</td>
+                    <td className="nowrap">{o.dueOn ?? "—"}</td>
+                    <td className="nowrap">{formatDateTime(o.createdAt, locale)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        {recentOrders.length > 0 ? (
+          <p className="small">
+            <Link to={allOrdersHref}>{t("orders.position.allOrders")} →</Link>
+          </p>
+        ) : null}
+      </section>
 
       <div className="sc-cols">
         <section className="panel" aria-labelledby="terms-heading">

@@ -7,7 +7,8 @@ import { formatDateTime, formatFen, translateDynamic } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { ORDER_KINDS, ORDER_STATUSES, type OrderKind } from "~/models/order-states";
-import { listOrders } from "~/models/orders.server";
+import { listOrders, orderMoneySummary, type MoneyFigure } from "~/models/orders.server";
+import { shanghaiDate } from "~/models/pricing.server";
 import { badRequestOnValidation } from "~/models/supply-chain-access.server";
 import { notFound, requireOrgContext } from "~/models/tenancy.server";
 import ordersStyles from "~/styles/orders.css";
@@ -38,10 +39,18 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const page = await badRequestOnValidation(() =>
     listOrders(context.db, organization.organizationId, { status, kind, counterpartyId, after, limit: PAGE_SIZE }),
   );
+  // The supplier's pipeline in money, whatever the filters: what the list below is part of.
+  const today = shanghaiDate(new Date());
+  const money = organization.kind === "core_enterprise" ? await orderMoneySummary(context.db, organization.organizationId, today) : null;
   return {
     side: organization.kind,
     status,
     kind,
+    counterpartyId,
+    // Every row is with that counterparty, so any row names it.
+    counterpartyName: counterpartyId ? (page.items[0]?.counterpartyName ?? null) : null,
+    today,
+    money,
     onFirstPage: !after,
     nextCursor: page.nextCursor,
     items: page.items.map((o) => ({
@@ -60,13 +69,23 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 }
 
 export default function Orders() {
-  const { side, status, kind, onFirstPage, nextCursor, items } = useLoaderData<typeof loader>();
+  const { side, status, kind, counterpartyId, counterpartyName, today, money, onFirstPage, nextCursor, items } = useLoaderData<typeof loader>();
   const t = useT();
   const locale = useLocale();
   const location = useLocation();
   const params = new URLSearchParams(location.search);
   const dealer = side === "dealer";
-  const filtered = Boolean(status || kind);
+  const filtered = Boolean(status || kind || counterpartyId);
+  const figure = (label: string, value: MoneyFigure, testId: string, alarm = false) => (
+    <div className="figure" data-testid={testId}>
+      <span className="figure-label">
+        {label} · {t(value.count === 1 ? "orders.money.countOne" : "orders.money.countMany", { count: value.count })}
+      </span>
+      <span className="figure-value num" style={alarm && value.amountFen > 0 ? { color: "var(--bad)" } : undefined}>
+        {formatFen(value.amountFen, locale)}
+      </span>
+    </div>
+  );
   return (
     <div className="sc-page od-page">
       <div className="sc-head">
@@ -95,8 +114,21 @@ export default function Orders() {
           </Link>
         </div>
       </div>
+      {money ? (
+        <section className="panel" aria-label={t("orders.money.title")} data-testid="order-money">
+          <div className="figures">
+            {figure(t("orders.money.awaitingPayment"), money.awaitingPayment, "money-awaiting")}
+            {figure(t("orders.money.paid", { days: money.paid.windowDays }), money.paid, "money-paid")}
+            {figure(t("orders.money.onCredit"), money.onCredit, "money-credit")}
+            {figure(t("orders.money.overdue"), money.overdue, "money-overdue", true)}
+            {figure(t("orders.money.financing"), money.financingRequested, "money-financing")}
+          </div>
+          <p className="sc-muted">{t("orders.money.note", { since: money.paid.sinceOn, today })}</p>
+        </section>
+      ) : null}
       <section className="panel">
         <Form method="get" className="sc-toolbar" aria-label={t("orders.filters")}>
+          {counterpartyId ? <input type="hidden" name="counterparty" value={counterpartyId} /> : null}
           <div>
             <label htmlFor="status">{t("orders.status")}</label>
             <select id="status" name="status" defaultValue={status ?? ""}>
@@ -124,6 +156,11 @@ export default function Orders() {
           </button>
           {filtered ? <Link to="/orders">{t("orders.clearFilters")}</Link> : null}
         </Form>
+        {counterpartyId ? (
+          <p className="sc-muted" data-testid="counterparty-filter">
+            {counterpartyName ? t("orders.onlyCounterparty", { name: counterpartyName }) : t("orders.onlyCounterpartyUnnamed")}
+          </p>
+        ) : null}
         {items.length === 0 ? (
           <p className="empty">{filtered ? t("orders.emptyFiltered") : t(dealer ? "orders.emptyDealer" : "orders.emptyCore")}</p>
         ) : (

@@ -4,7 +4,9 @@ import { getSkusByCodes } from "../../app/models/catalog.server";
 import { creditSummary } from "../../app/models/credit.server";
 import { listDealerLinks } from "../../app/models/dealers.server";
 import { verifyLedger } from "../../app/models/ledger.server";
-import { createSeason, getOrder } from "../../app/models/orders.server";
+import { confirmOrder, createOrder, createSeason, getOrder, orderMoneySummary, payOnAccount, updateOrderSettings } from "../../app/models/orders.server";
+import { shanghaiDate } from "../../app/models/pricing.server";
+import { formatFen } from "../../app/i18n";
 import { seedSupplyChainDemo } from "../../app/models/supply-chain-seed.server";
 import { fulfilPaymentStep } from "../../workflows/payments";
 import { createTestDatabase, type TestDatabase } from "../support/db";
@@ -33,6 +35,10 @@ describe("order pages", () => {
     strangerCoreUser: { email: string; password: string };
     bankUser: { email: string; password: string };
     strangerOrderId: string;
+    strangerCore: string;
+    strangerSkuId: string;
+    strangerLinkId: string;
+    strangerDealerId: string;
   };
   let dealer: Client;
   let core: Client;
@@ -65,6 +71,10 @@ describe("order pages", () => {
     w.strangerCoreUser = await createUser(t.db, { memberships: [[strangerCore.id, "owner"]] });
     w.bankUser = await createUser(t.db, { memberships: [[bank.id, "platform_admin"]] });
     w.strangerOrderId = strangerOrder.id;
+    w.strangerCore = strangerCore.id;
+    w.strangerSkuId = strangerSku.id;
+    w.strangerLinkId = strangerLink.id;
+    w.strangerDealerId = strangerLink.dealerId;
 
     server = await startPaymentsServer(t.db);
     dealer = await loggedIn(server.url, w.dealerUser);
@@ -555,4 +565,77 @@ describe("order pages", () => {
       expect(rows(none.body)).toHaveLength(0);
     });
   });
+
+  describe("money position", () => {
+    /** An order placed and confirmed, then put on account `daysAgo` days ago. */
+    async function onAccount(core: string, dealerId: string, line: { skuCode?: string; skuId?: string; quantity: number }, daysAgo: number) {
+      const asDealer = { userId: null, organizationId: dealerId, ip: null, requestId: null };
+      // Straight to the supplier, whatever approval threshold an earlier test left.
+      await updateOrderSettings(t.db, asDealer, dealerId, { approvalThresholdFen: null });
+      const order = await createOrder(t.db, asDealer, { dealerId, coreEnterpriseId: core, kind: "standard", lines: [line] });
+      await confirmOrder(t.db, { userId: null, organizationId: core, ip: null, requestId: null }, order.id);
+      return payOnAccount(t.db, asDealer, order.id, new Date(Date.now() - daysAgo * 24 * 3600 * 1000));
+    }
+
+    it("shows a dealer's orders and overdue amounts on its page, and the pipeline in money above the order list, to its core enterprise only", async () => {
+      const today = shanghaiDate(new Date());
+      const late = await onAccount(w.core, w.dealer, { skuCode: "HT-BC-93", quantity: 2 }, 400);
+      // Another supplier's dealer, long overdue too: never on this supplier's pages.
+      const strangers = await onAccount(w.strangerCore, w.strangerDealerId, { skuId: w.strangerSkuId, quantity: 3 }, 400);
+      const days = (Date.UTC(...ymd(today)) - Date.UTC(...ymd(late.due_on!))) / (24 * 3600 * 1000);
+      const links = await listDealerLinks(t.db, w.core, {});
+      const linkOf = (dealerId: string) => links.items.find((l) => l.dealerId === dealerId)!.id;
+
+      const page = await core.get(`/dealers/${linkOf(w.dealer)}`);
+      expect(page.status).toBe(200);
+      const overdue = section(page.body, 'data-testid="overdue-orders"');
+      expect(overdue).toContain(late.number);
+      expect(overdue).toContain(late.due_on);
+      expect(overdue).toContain(`${days} 天`);
+      expect(overdue).toContain(formatFen(late.total_fen));
+      expect(section(page.body, 'data-testid="recent-orders"')).toContain(`href="/orders/${late.id}"`);
+      expect(page.body).toContain(`href="/orders?counterparty=${w.dealer}"`);
+      expect(page.body).not.toContain(strangers.number);
+      // The supplier's other dealer owes none of it.
+      const other = await core.get(`/dealers/${linkOf(links.items.find((l) => l.dealerId !== w.dealer)!.dealerId)}`);
+      expect(other.status).toBe(200);
+      expect(other.body).not.toContain(late.number);
+      // Another core enterprise's dealer link is still not there, and this one is not there for it.
+      expect((await core.get(`/dealers/${w.strangerLinkId}`)).status).toBe(404);
+      expect((await (await loggedIn(server.url, w.strangerCoreUser)).get(`/dealers/${linkOf(w.dealer)}`)).status).toBe(404);
+
+      // The list of all its orders, from the link on the dealer page.
+      const all = await core.get(`/orders?counterparty=${w.dealer}`);
+      expect(all.status).toBe(200);
+      expect(all.body).toContain(late.number);
+      expect(all.body).toContain('data-testid="counterparty-filter"');
+
+      // Above the order list: the same figures the model sums, this supplier's only.
+      const summary = await orderMoneySummary(t.db, w.core, today);
+      expect(summary.overdue.amountFen).toBeGreaterThanOrEqual(late.total_fen);
+      const list = await core.get("/orders");
+      expect(section(list.body, 'data-testid="money-overdue"')).toContain(formatFen(summary.overdue.amountFen));
+      expect(section(list.body, 'data-testid="money-credit"')).toContain(formatFen(summary.onCredit.amountFen));
+      expect(section(list.body, 'data-testid="money-awaiting"')).toContain(formatFen(summary.awaitingPayment.amountFen));
+      expect(section(list.body, 'data-testid="money-paid"')).toContain("近 90 天");
+      expect(list.body).not.toContain(formatFen(summary.overdue.amountFen + strangers.total_fen));
+      // A dealer's order list has no supplier's money strip.
+      expect((await dealer.get("/orders")).body).not.toContain('data-testid="order-money"');
+    });
+  });
 });
+
+function ymd(date: string): [number, number, number] {
+  const [y, m, d] = date.split("-").map(Number);
+  return [y, m - 1, d];
+}
+
+/** The markup from an element's opening tag (found by an attribute) to the end of that element's block. */
+function section(html: string, attribute: string): string {
+  const start = html.indexOf(attribute);
+  expect(start, attribute).toBeGreaterThan(-1);
+  const tag = html.lastIndexOf("<", start);
+  const name = /^<(\w+)/.exec(html.slice(tag))![1];
+  const end = html.indexOf(`</${name}>`, start);
+  return html.slice(tag, end);
+}
