@@ -6,6 +6,7 @@ import { addMembership, createOrganization } from "./organizations.server";
 import { hashPassword } from "./passwords.server";
 import { seedSupplyChainDemo } from "./supply-chain-seed.server";
 import { seedRecruitmentDemo } from "./recruitment-seed.server";
+import { seedOrdersDemo } from "./orders-seed.server";
 import { usccCheckCharacter } from "./uscc";
 
 /** Demo organisations and logins: a contract other tools and the README rely on. */
@@ -122,6 +123,7 @@ export async function seedDemoData(
     await move("escrow_hold", wallets.buyer, wallets.merchant, 356_000, true);
     await seedSupplyChainDemo(trx, { core: orgIds.core, dealer: orgIds.dealer, dealer2: orgIds.dealer2 });
     await seedRecruitmentDemo(trx, { coreEnterpriseId: orgIds.core });
+    await seedOrdersDemo(trx, { core: orgIds.core, dealer: orgIds.dealer, dealer2: orgIds.dealer2 });
   });
   return { seeded: true, logins };
 }
