@@ -22,19 +22,27 @@ export interface AuditEntry {
 
 /** Append one audit event; call it inside the transaction that makes the change it records. */
 export async function recordAudit(db: Db, actor: Actor, entry: AuditEntry): Promise<void> {
+  await recordAudits(db, actor, [entry]);
+}
+
+/** Append several audit events of one change, in the order given, with one INSERT. */
+export async function recordAudits(db: Db, actor: Actor, entries: readonly AuditEntry[]): Promise<void> {
+  if (entries.length === 0) return;
   await db
     .insertInto("audit_events")
-    .values({
-      actor_user_id: actor.userId,
-      organization_id: entry.organizationId === undefined ? actor.organizationId : entry.organizationId,
-      action: entry.action,
-      entity_type: entry.entityType,
-      entity_id: entry.entityId ?? null,
-      before: entry.before === undefined ? null : JSON.stringify(entry.before),
-      after: entry.after === undefined ? null : JSON.stringify(entry.after),
-      ip: actor.ip ?? null,
-      request_id: actor.requestId ?? null,
-    })
+    .values(
+      entries.map((entry) => ({
+        actor_user_id: actor.userId,
+        organization_id: entry.organizationId === undefined ? actor.organizationId : entry.organizationId,
+        action: entry.action,
+        entity_type: entry.entityType,
+        entity_id: entry.entityId ?? null,
+        before: entry.before === undefined ? null : JSON.stringify(entry.before),
+        after: entry.after === undefined ? null : JSON.stringify(entry.after),
+        ip: actor.ip ?? null,
+        request_id: actor.requestId ?? null,
+      })),
+    )
     .execute();
 }
 

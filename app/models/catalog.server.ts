@@ -505,6 +505,21 @@ export async function getSkusByCodes(db: Db, coreEnterpriseId: string, codes: re
   return result;
 }
 
+/** SKUs of one core enterprise by id (ids that are not UUIDs, or not its SKUs, are simply absent). */
+export async function getSkusByIds(db: Db, coreEnterpriseId: string, ids: readonly string[]): Promise<Map<string, Sku>> {
+  const wanted = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
+  if (wanted.length > SKU_LIMITS.maxCodesPerLookup) {
+    throw new DomainError("validation", `At most ${SKU_LIMITS.maxCodesPerLookup} SKUs at a time`, {
+      ids: `at most ${SKU_LIMITS.maxCodesPerLookup}`,
+    });
+  }
+  const result = new Map<string, Sku>();
+  if (wanted.length === 0) return result;
+  const rows = await skuQuery(db).where("s.core_enterprise_id", "=", coreEnterpriseId).where("s.id", "in", wanted).execute();
+  for (const row of rows) result.set(row.id, toSku(row));
+  return result;
+}
+
 export interface SkuPage<T> {
   items: T[];
   /** Pass as `after` for the next page; null on the last page. */
@@ -865,12 +880,55 @@ export async function reserveStock(trx: Db, move: StockMove): Promise<StockLevel
     .returning(["id", "stock_on_hand", "stock_reserved"])
     .executeTakeFirst();
   if (row) return levels(row);
+  throw await shortage(trx, move);
+}
+
+/** A reservation refused for want of stock; `skuId` says which SKU, so a caller can name its line. */
+export class StockShortError extends DomainError {
+  readonly skuId: string;
+
+  constructor(skuId: string, message: string, fields: Record<string, string>) {
+    super("conflict", message, fields);
+    this.skuId = skuId;
+  }
+}
+
+async function shortage(trx: Db, move: StockMove): Promise<StockShortError> {
   const now = await stockOf(trx, move.skuId);
-  throw new DomainError(
-    "conflict",
-    `Not enough stock of ${now.code}: ${move.quantity} ${now.unit} wanted, ${now.stockAvailable} available`,
-    { quantity: `only ${now.stockAvailable} ${now.unit} available` },
+  return new StockShortError(now.skuId, `Not enough stock of ${now.code}: ${move.quantity} ${now.unit} wanted, ${now.stockAvailable} available`, {
+    quantity: `only ${now.stockAvailable} ${now.unit} available`,
+  });
+}
+
+/**
+ * Reserve several SKUs (one move each) in ONE conditional UPDATE: every row carries reserveStock's
+ * guard, so no SKU is oversold however many orders confirm at once. When a SKU is short, throws
+ * reserveStock's refusal (a StockShortError) for the first short move in the order given; the
+ * others may be reserved by then, exactly as with reserveStock called move by move, so the
+ * caller's transaction must not commit after it.
+ */
+export async function reserveStocks(trx: Db, moves: readonly StockMove[]): Promise<StockLevels[]> {
+  moves.forEach(assertMove);
+  if (moves.length === 0) return [];
+  const ids = moves.map((m) => m.skuId.toLowerCase());
+  if (new Set(ids).size !== ids.length) throw new Error("reserveStocks: one move per SKU");
+  // In id order, like every multi-row lock here: the rows are locked as the join meets them.
+  const values = sql.join(
+    moves
+      .map((m, i) => ({ id: ids[i], quantity: m.quantity }))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .map((m) => sql`(${m.id}::uuid, ${m.quantity}::integer)`),
   );
+  const { rows } = await sql<StockRow>`
+    update skus s
+       set stock_reserved = s.stock_reserved + v.quantity, updated_at = now()
+      from (values ${values}) as v (id, quantity)
+     where s.id = v.id and s.stock_on_hand - s.stock_reserved >= v.quantity
+    returning s.id, s.stock_on_hand, s.stock_reserved`.execute(trx);
+  const reserved = new Map(rows.map((r) => [r.id, r]));
+  const short = moves.find((_, i) => !reserved.has(ids[i]));
+  if (short) throw await shortage(trx, short);
+  return ids.map((id) => levels(reserved.get(id)!));
 }
 
 /** Give back a reservation (order cancelled, line reduced). */

@@ -26,7 +26,7 @@ import { DomainError } from "./errors";
  * Concurrency: a transfer locks both accounts (FOR UPDATE, in id order so two transfers in opposite
  * directions cannot deadlock), decides under the lock, then writes: the transfer row first, which
  * claims its idempotency key on the unique index (I4), then both accounts' totals in one guarded
- * UPDATE (I3). Three statements: lock, insert, update (docs/decisions/009). Every function here
+ * UPDATE (I3). Three statements: lock, insert, update (docs/decisions/010). Every function here
  * must run in a transaction; given a plain Kysely it opens one.
  */
 

@@ -123,22 +123,29 @@ export async function requestNotification<T extends NotificationTopic>(
   if (input.dedupeKey !== undefined && (input.dedupeKey.length < 1 || input.dedupeKey.length > NOTIFICATION_LIMITS.dedupeKeyCharsMax)) {
     throw new DomainError("validation", `dedupe key must be 1–${NOTIFICATION_LIMITS.dedupeKeyCharsMax} characters`, { dedupeKey: "length" });
   }
-  const organization = await trx.selectFrom("organizations").select("id").where("id", "=", input.organizationId).executeTakeFirst();
-  if (!organization) throw new DomainError("not_found", "organisation not found", { organizationId: "not found" });
-
+  // The organisation's existence is checked by the INSERT itself (it selects from organizations),
+  // sparing a round trip on every request; an empty result is told apart below, on the rare path.
   const inserted = await trx
     .insertInto("notification_requests")
-    .values({
-      organization_id: input.organizationId,
-      topic: input.topic,
-      params: JSON.stringify(parsed.data),
-      dedupe_key: input.dedupeKey ?? null,
-      requested_by_user_id: actor.userId,
-    })
+    .columns(["organization_id", "topic", "params", "dedupe_key", "requested_by_user_id"])
+    .expression((eb) =>
+      eb
+        .selectFrom("organizations")
+        .select([
+          "id",
+          sql<NotificationTopic>`${input.topic}::text`.as("topic"),
+          sql<string>`${JSON.stringify(parsed.data)}::jsonb`.as("params"),
+          sql<string | null>`${input.dedupeKey ?? null}::text`.as("dedupe_key"),
+          sql<string | null>`${actor.userId}::uuid`.as("requested_by_user_id"),
+        ])
+        .where("id", "=", input.organizationId),
+    )
     .onConflict((oc) => oc.column("dedupe_key").doNothing())
     .returning("id")
     .executeTakeFirst();
   if (!inserted) {
+    const organization = await trx.selectFrom("organizations").select("id").where("id", "=", input.organizationId).executeTakeFirst();
+    if (!organization) throw new DomainError("not_found", "organisation not found", { organizationId: "not found" });
     // dedupe_key is only conflict source besides the generated id; the first request stands.
     const existing = await trx
       .selectFrom("notification_requests")

@@ -1,8 +1,19 @@
-import { sql, type Selectable, type Updateable } from "kysely";
+import { sql, type Insertable, type Selectable, type Updateable } from "kysely";
 import type { Db } from "../../db";
-import type { OrderLinesTable, OrdersTable, PaymentMethod, Role } from "../../db/schema";
-import { recordAudit, type Actor } from "./audit.server";
-import { getSkusByCodes, orderQuantityProblem, releaseStock, reserveStock, returnStock, shipStock, type Sku } from "./catalog.server";
+import type { OrderEventsTable, OrderLinesTable, OrdersTable, PaymentMethod, Role } from "../../db/schema";
+import { recordAudit, recordAudits, type Actor, type AuditEntry } from "./audit.server";
+import {
+  getSkusByCodes,
+  getSkusByIds,
+  orderQuantityProblem,
+  releaseStock,
+  reserveStock,
+  reserveStocks,
+  returnStock,
+  shipStock,
+  StockShortError,
+  type Sku,
+} from "./catalog.server";
 import { chargeOnAccount, restoreCredit, type CreditParties } from "./credit.server";
 import { findActiveDealerLink, type DealerLink } from "./dealers.server";
 import { DomainError } from "./errors";
@@ -81,45 +92,74 @@ export function partyOf(order: Pick<OrderRow, "dealer_id" | "core_enterprise_id"
   return null;
 }
 
-const orderColumns = [
-  "o.id",
-  "o.number",
-  "o.kind",
-  "o.status",
-  "o.core_enterprise_id",
-  "o.dealer_id",
-  "o.dealer_link_id",
-  "o.season_id",
-  "o.original_order_id",
-  "o.payment_method",
-  "o.total_fen",
-  "o.deposit_fen",
-  "o.paid_fen",
-  sql<string | null>`to_char(o.due_on, 'YYYY-MM-DD')`.as("due_on"),
-  "o.note",
-  "o.reason",
-  "o.created_by_user_id",
-  "o.submitted_at",
-  "o.confirmed_at",
-  "o.paid_at",
-  "o.shipped_at",
-  "o.received_at",
-  "o.closed_at",
-  "o.created_at",
-  "o.updated_at",
+/** An order's columns as the models read them (all but is_cart), due_on as text. */
+const COLUMNS_BEFORE_DUE_ON = [
+  "id",
+  "number",
+  "kind",
+  "status",
+  "core_enterprise_id",
+  "dealer_id",
+  "dealer_link_id",
+  "season_id",
+  "original_order_id",
+  "payment_method",
+  "total_fen",
+  "deposit_fen",
+  "paid_fen",
 ] as const;
+const COLUMNS_AFTER_DUE_ON = [
+  "note",
+  "reason",
+  "created_by_user_id",
+  "submitted_at",
+  "confirmed_at",
+  "paid_at",
+  "shipped_at",
+  "received_at",
+  "closed_at",
+  "created_at",
+  "updated_at",
+] as const;
+
+const orderColumns = [
+  ...COLUMNS_BEFORE_DUE_ON.map((c) => `o.${c}` as const),
+  sql<string | null>`to_char(o.due_on, 'YYYY-MM-DD')`.as("due_on"),
+  ...COLUMNS_AFTER_DUE_ON.map((c) => `o.${c}` as const),
+];
+
+/** The same, for the RETURNING of an INSERT (which names the table, not an alias). */
+const orderColumnsReturned = [
+  ...COLUMNS_BEFORE_DUE_ON,
+  sql<string | null>`to_char(orders.due_on, 'YYYY-MM-DD')`.as("due_on"),
+  ...COLUMNS_AFTER_DUE_ON,
+];
 
 function orderQuery(db: Db) {
   return db.selectFrom("orders as o").select(orderColumns);
 }
 
-async function lockOrder(trx: Db, organizationId: string | null, orderId: string): Promise<{ order: OrderRow; party: OrderParty }> {
+/** The two parties' names, read with the order's lock for the notices a change sends. */
+interface PartyNames {
+  dealer: string;
+  coreEnterprise: string;
+}
+
+async function lockOrder(trx: Db, organizationId: string | null, orderId: string): Promise<{ order: OrderRow; party: OrderParty; names: PartyNames }> {
   if (!isUuid(orderId)) throw orderNotFound();
-  const order = await orderQuery(trx).where("o.id", "=", orderId).forUpdate().executeTakeFirst();
-  if (!order) throw orderNotFound();
+  // FOR UPDATE OF o: the order row is locked, the organisations are only read.
+  const row = await orderQuery(trx)
+    .innerJoin("organizations as d", "d.id", "o.dealer_id")
+    .innerJoin("organizations as c", "c.id", "o.core_enterprise_id")
+    .select(["d.name as dealer_name", "c.name as core_enterprise_name"])
+    .where("o.id", "=", orderId)
+    .forUpdate("o")
+    .executeTakeFirst();
+  if (!row) throw orderNotFound();
+  const { dealer_name, core_enterprise_name, ...order } = row;
   const party = partyOf(order, organizationId);
   if (!party) throw orderNotFound();
-  return { order: order as OrderRow, party };
+  return { order: order as OrderRow, party, names: { dealer: dealer_name, coreEnterprise: core_enterprise_name } };
 }
 
 export interface OrderDetail {
@@ -352,10 +392,18 @@ export async function updateOrderSettings(
 // ---------------------------------------------------------------------------------------------
 // Transitions
 
+type NewOrderEvent = Insertable<OrderEventsTable>;
+
 interface TransitionOptions {
   note?: string | null;
   data?: unknown;
   patch?: Updateable<OrdersTable>;
+  /**
+   * Timeline and audit rows of the same change that come before this transition (an order's
+   * creation, when it is placed and submitted at once): written ahead of the transition's own,
+   * in the same INSERTs.
+   */
+  preceding?: { events: readonly NewOrderEvent[]; audits: readonly AuditEntry[] };
 }
 
 /** The one place an order's status changes: the machine decides, the timeline and audit record it. */
@@ -367,33 +415,40 @@ async function fire(trx: Db, actor: Actor, order: OrderRow, party: OrderParty, e
   if (!transition.by.includes(party)) {
     throw new DomainError("forbidden", `The ${party.replace("_", " ")} cannot "${event}" this order`, { status: order.status });
   }
-  await trx
-    .updateTable("orders")
+  // The row as changed comes back from the UPDATE (the same columns as orderQuery, due_on as text).
+  const updated = (await trx
+    .updateTable("orders as o")
     .set({ ...options.patch, status: transition.to, updated_at: sql<Date>`now()` })
-    .where("id", "=", order.id)
-    .execute();
-  const updated = (await orderQuery(trx).where("o.id", "=", order.id).executeTakeFirstOrThrow()) as OrderRow;
+    .where("o.id", "=", order.id)
+    .returning(orderColumns)
+    .executeTakeFirstOrThrow()) as OrderRow;
   await trx
     .insertInto("order_events")
-    .values({
-      order_id: order.id,
-      actor_user_id: actor.userId,
-      actor_organization_id: actor.organizationId,
-      event,
-      from_status: order.status,
-      to_status: transition.to,
-      note: options.note ?? null,
-      data: options.data === undefined ? null : JSON.stringify(options.data),
-    })
+    .values([
+      ...(options.preceding?.events ?? []),
+      {
+        order_id: order.id,
+        actor_user_id: actor.userId,
+        actor_organization_id: actor.organizationId,
+        event,
+        from_status: order.status,
+        to_status: transition.to,
+        note: options.note ?? null,
+        data: options.data === undefined ? null : JSON.stringify(options.data),
+      },
+    ])
     .execute();
-  await recordAudit(trx, actor, {
-    action: `order.${event}`,
-    entityType: "order",
-    entityId: order.id,
-    organizationId: actor.organizationId,
-    before: { status: order.status },
-    after: { status: transition.to, ...(options.data && typeof options.data === "object" ? options.data : {}) },
-  });
+  await recordAudits(trx, actor, [
+    ...(options.preceding?.audits ?? []),
+    {
+      action: `order.${event}`,
+      entityType: "order",
+      entityId: order.id,
+      organizationId: actor.organizationId,
+      before: { status: order.status },
+      after: { status: transition.to, ...(options.data && typeof options.data === "object" ? options.data : {}) },
+    },
+  ]);
   return updated;
 }
 
@@ -413,29 +468,37 @@ async function recordNote(trx: Db, actor: Actor, order: OrderRow, event: string,
     .execute();
 }
 
-/** Tell the other party (through the outbox: delivered by the notifications workflow). */
+/**
+ * Tell the other party (through the outbox: delivered by the notifications workflow). `fromName`
+ * is the sending party's name, which every caller has already read (with the order's lock, or
+ * with the dealer link).
+ */
 async function notifyParty(
   trx: Db,
   actor: Actor,
   order: OrderRow,
   topic: "order.submitted" | "order.confirmed" | "order.shipped",
+  fromName: string,
   occurrence: string = order.status,
 ) {
   const to = topic === "order.submitted" ? order.core_enterprise_id : order.dealer_id;
-  const from = topic === "order.submitted" ? order.dealer_id : order.core_enterprise_id;
-  const org = await trx.selectFrom("organizations").select("name").where("id", "=", from).executeTakeFirstOrThrow();
   await requestNotification(trx as Trx, actor, {
     organizationId: to,
     topic,
-    params: { orderId: order.id, number: order.number, counterparty: org.name },
+    params: { orderId: order.id, number: order.number, counterparty: fromName },
     dedupeKey: `${topic}:${order.id}:${occurrence}`,
   });
 }
 
-async function nextOrderNumber(trx: Db, kind: OrderKind, now: Date): Promise<string> {
-  const { rows } = await sql<{ n: number }>`select nextval('order_number_seq')::bigint as n`.execute(trx);
+/**
+ * The next order number as an SQL expression, for the INSERT of the order itself (no round trip
+ * of its own): prefix, Shanghai business date, then the sequence, zero-padded to at least six
+ * digits and never cut (as `String(n).padStart(6, "0")`).
+ */
+function orderNumber(kind: OrderKind, now: Date) {
   const prefix = { standard: "SO", preorder: "BK", replenishment: "RP", return: "RMA" }[kind];
-  return `${prefix}${shanghaiDate(now).replaceAll("-", "")}${String(rows[0].n).padStart(6, "0")}`;
+  return sql<string>`(select ${`${prefix}${shanghaiDate(now).replaceAll("-", "")}`}::text || lpad(s.n::text, greatest(6, length(s.n::text)), '0')
+    from nextval('order_number_seq') as s (n))`;
 }
 
 function creditParties(order: Pick<OrderRow, "dealer_link_id" | "core_enterprise_id" | "dealer_id">): CreditParties {
@@ -482,15 +545,7 @@ async function priceLines(db: Db, link: DealerLink, lines: readonly LineInput[],
   const codes = lines.filter((l) => !l.skuId).map((l) => l.skuCode ?? "");
   const byCode = codes.length ? await getSkusByCodes(db, link.coreEnterpriseId, codes) : new Map<string, Sku>();
   const ids = lines.filter((l) => l.skuId).map((l) => l.skuId!);
-  const byId = new Map<string, Sku>();
-  if (ids.length) {
-    const validIds = ids.filter(isUuid);
-    if (validIds.length) {
-      const rows = await db.selectFrom("skus").select("code").where("core_enterprise_id", "=", link.coreEnterpriseId).where("id", "in", validIds).execute();
-      const found = await getSkusByCodes(db, link.coreEnterpriseId, rows.map((r) => r.code));
-      for (const sku of found.values()) byId.set(sku.id, sku);
-    }
-  }
+  const byId = ids.length ? await getSkusByIds(db, link.coreEnterpriseId, ids) : new Map<string, Sku>();
   const fields: Record<string, string> = {};
   const resolved: { sku: Sku; quantity: number }[] = [];
   const seen = new Set<string>();
@@ -521,12 +576,17 @@ async function priceLines(db: Db, link: DealerLink, lines: readonly LineInput[],
     const count = Object.keys(fields).length;
     throw new DomainError("validation", `${count} line${count > 1 ? "s" : ""} cannot be ordered: ${Object.values(fields).join("; ")}`, fields);
   }
-  const quotes = await quotePrices(db, {
-    coreEnterpriseId: link.coreEnterpriseId,
-    dealerId: link.dealerId,
-    lines: resolved.map((r) => ({ skuId: r.sku.id, quantity: r.quantity })),
-    on: now,
-  });
+  // The link and the SKUs were read a moment ago in this transaction: pricing need not read them again.
+  const quotes = await quotePrices(
+    db,
+    {
+      coreEnterpriseId: link.coreEnterpriseId,
+      dealerId: link.dealerId,
+      lines: resolved.map((r) => ({ skuId: r.sku.id, quantity: r.quantity })),
+      on: now,
+    },
+    { link, skus: resolved.map((r) => r.sku) },
+  );
   return resolved.map((r, i) => ({
     sku: r.sku,
     quantity: r.quantity,
@@ -536,18 +596,22 @@ async function priceLines(db: Db, link: DealerLink, lines: readonly LineInput[],
   }));
 }
 
+function linesTotal(lines: readonly PricedLine[]): Fen {
+  const total = lines.reduce((sum, line) => sum + line.unitPriceFen * line.quantity, 0);
+  if (!Number.isSafeInteger(total)) throw new DomainError("validation", "The order total is too large", { lines: "total_too_large" });
+  return total;
+}
+
+/** The order's lines, numbered from 1 in the order given, in one INSERT; returns the total. */
 async function writeLines(trx: Db, orderId: string, lines: readonly PricedLine[]): Promise<Fen> {
-  let total = 0;
-  let lineNo = 0;
-  for (const line of lines) {
-    lineNo += 1;
-    const amountFen = line.unitPriceFen * line.quantity;
-    total += amountFen;
-    await trx
-      .insertInto("order_lines")
-      .values({
+  const total = linesTotal(lines);
+  if (lines.length === 0) return total;
+  await trx
+    .insertInto("order_lines")
+    .values(
+      lines.map((line, i) => ({
         order_id: orderId,
-        line_no: lineNo,
+        line_no: i + 1,
         sku_id: line.sku.id,
         sku_code: line.sku.code,
         sku_name: line.sku.name,
@@ -557,11 +621,10 @@ async function writeLines(trx: Db, orderId: string, lines: readonly PricedLine[]
         unit_price_fen: line.unitPriceFen,
         price_rule: line.rule,
         tax_rate_bps: line.taxRateBps,
-        amount_fen: amountFen,
-      })
-      .execute();
-  }
-  if (!Number.isSafeInteger(total)) throw new DomainError("validation", "The order total is too large", { lines: "total_too_large" });
+        amount_fen: line.unitPriceFen * line.quantity,
+      })),
+    )
+    .execute();
   return total;
 }
 
@@ -589,10 +652,14 @@ export async function createOrder(db: Db, actor: Actor, input: CreateOrderInput,
     if (input.kind === "preorder") await requireOpenSeason(trx, input.coreEnterpriseId, input.seasonId ?? null);
     else if (input.seasonId) throw new DomainError("validation", "Only a preorder books against a season", { season_id: "preorder only" });
     const priced = await priceLines(trx, link, input.lines, now);
-    const order = await trx
+    const total = linesTotal(priced);
+    // The new row comes back whole, with the dealer's approval threshold (order_settings) read in
+    // the same statement. Nobody else can see, let alone lock, an order this transaction has just
+    // inserted, so it needs no lock of its own.
+    const { approval_threshold_fen: approvalThresholdFen, ...created } = await trx
       .insertInto("orders")
       .values({
-        number: await nextOrderNumber(trx, input.kind, now),
+        number: orderNumber(input.kind, now),
         kind: input.kind,
         status: INITIAL_STATUS[input.kind],
         core_enterprise_id: input.coreEnterpriseId,
@@ -600,20 +667,27 @@ export async function createOrder(db: Db, actor: Actor, input: CreateOrderInput,
         dealer_link_id: link.id,
         season_id: input.kind === "preorder" ? input.seasonId! : null,
         note,
+        total_fen: total,
         created_by_user_id: actor.userId,
       })
-      .returning("id")
+      .returning([
+        ...orderColumnsReturned,
+        sql<Fen | null>`(select s.approval_threshold_fen from order_settings s where s.organization_id = orders.dealer_id)`.as("approval_threshold_fen"),
+      ])
       .executeTakeFirstOrThrow();
-    const total = await writeLines(trx, order.id, priced);
-    await trx.updateTable("orders").set({ total_fen: total }).where("id", "=", order.id).execute();
-    await trx
-      .insertInto("order_events")
-      .values({ order_id: order.id, actor_user_id: actor.userId, actor_organization_id: actor.organizationId, event: "create", to_status: "draft" })
-      .execute();
-    await recordAudit(trx, actor, { action: "order.created", entityType: "order", entityId: order.id, after: { kind: input.kind, total_fen: total } });
-    if (input.submit === false) return (await lockOrder(trx, actor.organizationId, order.id)).order;
+    const order = created as OrderRow;
+    await writeLines(trx, order.id, priced);
+    const creation = {
+      events: [{ order_id: order.id, actor_user_id: actor.userId, actor_organization_id: actor.organizationId, event: "create", to_status: "draft" }],
+      audits: [{ action: "order.created", entityType: "order", entityId: order.id, after: { kind: input.kind, total_fen: total } }],
+    };
+    if (input.submit === false) {
+      await trx.insertInto("order_events").values(creation.events).execute();
+      await recordAudits(trx, actor, creation.audits);
+      return order;
+    }
     // Priced a moment ago in this transaction: no need to price again.
-    return submitLocked(trx, actor, order.id, now, { reprice: false });
+    return submitPriced(trx, actor, order, "dealer", approvalThresholdFen, now, link.dealerName, creation);
   });
 }
 
@@ -653,7 +727,7 @@ export async function addToCart(
       draft = await trx
         .insertInto("orders")
         .values({
-          number: await nextOrderNumber(trx, "standard", now),
+          number: orderNumber("standard", now),
           kind: "standard",
           status: "draft",
           is_cart: true,
@@ -698,29 +772,43 @@ export async function updateCart(
   });
 }
 
-async function setCartLines(trx: Db, link: DealerLink, orderId: string, lines: LineInput[], now: Date) {
+async function setCartLines(trx: Db, link: DealerLink, orderId: string, lines: LineInput[], now: Date): Promise<Fen> {
   await trx.deleteFrom("order_lines").where("order_id", "=", orderId).execute();
   const priced = lines.length ? await priceLines(trx, link, lines, now) : [];
   const total = await writeLines(trx, orderId, priced);
   await trx.updateTable("orders").set({ total_fen: total, updated_at: sql`now()` }).where("id", "=", orderId).execute();
+  return total;
 }
 
-async function submitLocked(trx: Db, actor: Actor, orderId: string, now: Date, options: { reprice: boolean } = { reprice: true }): Promise<OrderRow> {
-  const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
-  if (options.reprice) {
-    // Prices are fixed at submission: reprice a cart's lines as of now.
-    const link = await requireLink(trx, order.core_enterprise_id, order.dealer_id);
-    const lines = await trx.selectFrom("order_lines").select(["sku_id", "quantity_ordered"]).where("order_id", "=", order.id).orderBy("line_no").execute();
-    await setCartLines(trx, link, order.id, lines.map((l) => ({ skuId: l.sku_id, quantity: l.quantity_ordered })), now);
-  }
-  const { total_fen } = await trx.selectFrom("orders").select("total_fen").where("id", "=", order.id).executeTakeFirstOrThrow();
+async function submitLocked(trx: Db, actor: Actor, orderId: string, now: Date): Promise<OrderRow> {
+  const { order, party, names } = await lockOrder(trx, actor.organizationId, orderId);
+  // Prices are fixed at submission: reprice a cart's lines as of now.
+  const link = await requireLink(trx, order.core_enterprise_id, order.dealer_id);
+  const lines = await trx.selectFrom("order_lines").select(["sku_id", "quantity_ordered"]).where("order_id", "=", order.id).orderBy("line_no").execute();
+  const total_fen = await setCartLines(trx, link, order.id, lines.map((l) => ({ skuId: l.sku_id, quantity: l.quantity_ordered })), now);
   const { approvalThresholdFen } = await getOrderSettings(trx, order.dealer_id);
+  return submitPriced(trx, actor, { ...order, total_fen }, party, approvalThresholdFen, now, names.dealer);
+}
+
+/** Submit a priced draft: to the supplier, or to the dealer's approver when above its threshold. */
+async function submitPriced(
+  trx: Db,
+  actor: Actor,
+  order: OrderRow,
+  party: OrderParty,
+  approvalThresholdFen: Fen | null,
+  now: Date,
+  dealerName: string,
+  preceding?: TransitionOptions["preceding"],
+): Promise<OrderRow> {
+  const total_fen = order.total_fen;
   const needsApproval = approvalThresholdFen !== null && total_fen > approvalThresholdFen;
-  const submitted = await fire(trx, actor, { ...order, total_fen }, party, needsApproval ? "submit_for_approval" : "submit", {
+  const submitted = await fire(trx, actor, order, party, needsApproval ? "submit_for_approval" : "submit", {
     patch: { submitted_at: now },
     data: { total_fen, ...(needsApproval ? { approval_threshold_fen: approvalThresholdFen } : {}) },
+    preceding,
   });
-  if (submitted.status === "submitted") await notifyParty(trx, actor, submitted, "order.submitted");
+  if (submitted.status === "submitted") await notifyParty(trx, actor, submitted, "order.submitted", dealerName);
   return submitted;
 }
 
@@ -735,10 +823,10 @@ export async function approveOrder(db: Db, actor: Actor, roles: readonly Role[],
     throw new DomainError("forbidden", "Only an owner or admin of the dealer approves orders above the threshold", { roles: "owner or admin" });
   }
   return inTransaction(db, async (trx) => {
-    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    const { order, party, names } = await lockOrder(trx, actor.organizationId, orderId);
     if (decision === "approve") {
       const approved = await fire(trx, actor, order, party, "approve");
-      await notifyParty(trx, actor, approved, "order.submitted");
+      await notifyParty(trx, actor, approved, "order.submitted", names.dealer);
       return approved;
     }
     const why = requireText(reason, "reason", ORDER_LIMITS.maxReasonChars);
@@ -763,7 +851,7 @@ export interface ConfirmAdjustment {
  */
 export async function confirmOrder(db: Db, actor: Actor, orderId: string, adjustments: readonly ConfirmAdjustment[] = []): Promise<OrderRow> {
   return inTransaction(db, async (trx) => {
-    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    const { order, party, names } = await lockOrder(trx, actor.organizationId, orderId);
     if (!findTransition(order.kind, order.status as OrderStatus, "confirm")) {
       throw new DomainError("invalid_state", `An order that is ${order.status} cannot be confirmed`, { status: order.status });
     }
@@ -797,24 +885,34 @@ export async function confirmOrder(db: Db, actor: Actor, orderId: string, adjust
     if (total === 0) {
       throw new DomainError("validation", "Every line would be rejected: reject the order instead, with a reason", { lines: "all_rejected" });
     }
-    for (const line of lines) {
-      const c = confirmed.get(line.id)!;
-      await trx
-        .updateTable("order_lines")
-        .set({ quantity_confirmed: c.quantity, amount_fen: c.quantity * line.unit_price_fen, adjust_reason: c.reason })
-        .where("id", "=", line.id)
-        .execute();
-      if (c.quantity > 0 && order.kind !== "preorder") {
-        try {
-          await reserveStock(trx, { skuId: line.sku_id, quantity: c.quantity });
-        } catch (error) {
-          if (error instanceof DomainError && error.code === "conflict") {
-            throw new DomainError("conflict", `${error.message}: lower the quantity of ${line.sku_code} or wait for stock`, {
-              [`lines.${line.line_no - 1}.quantity`]: error.fields.quantity ?? "not enough stock",
-            });
-          }
-          throw error;
+    // Every line's confirmed quantity in one UPDATE.
+    const confirmedValues = sql.join(
+      lines.map((line) => {
+        const c = confirmed.get(line.id)!;
+        return sql`(${line.id}::uuid, ${c.quantity}::integer, ${c.quantity * line.unit_price_fen}::bigint, ${c.reason}::text)`;
+      }),
+    );
+    await sql`
+      update order_lines l
+         set quantity_confirmed = v.quantity, amount_fen = v.amount_fen, adjust_reason = v.reason
+        from (values ${confirmedValues}) as v (id, quantity, amount_fen, reason)
+       where l.id = v.id and l.order_id = ${order.id}`.execute(trx);
+    if (order.kind !== "preorder") {
+      // All the stock in one guarded UPDATE; a short SKU is refused naming its line.
+      const reserving = lines.filter((line) => confirmed.get(line.id)!.quantity > 0);
+      try {
+        await reserveStocks(
+          trx,
+          reserving.map((line) => ({ skuId: line.sku_id, quantity: confirmed.get(line.id)!.quantity })),
+        );
+      } catch (error) {
+        const line = error instanceof StockShortError ? reserving.find((l) => l.sku_id === error.skuId) : undefined;
+        if (error instanceof StockShortError && line) {
+          throw new DomainError("conflict", `${error.message}: lower the quantity of ${line.sku_code} or wait for stock`, {
+            [`lines.${line.line_no - 1}.quantity`]: error.fields.quantity ?? "not enough stock",
+          });
         }
+        throw error;
       }
     }
     const season = order.season_id ? await trx.selectFrom("seasons").select("deposit_rate_bps").where("id", "=", order.season_id).executeTakeFirst() : undefined;
@@ -825,7 +923,7 @@ export async function confirmOrder(db: Db, actor: Actor, orderId: string, adjust
       note: adjusted.length ? `adjusted: ${adjusted.join(", ")}` : null,
       data: { total_fen: total, ...(depositFen ? { deposit_fen: depositFen } : {}) },
     });
-    await notifyParty(trx, actor, next, "order.confirmed");
+    await notifyParty(trx, actor, next, "order.confirmed", names.coreEnterprise);
     return next;
   });
 }
@@ -1094,7 +1192,7 @@ export async function shipOrder(db: Db, actor: Actor, orderId: string, input: Sh
   const carrier = requireText(input.carrier, "carrier", 50);
   const trackingNumber = requireText(input.trackingNumber, "tracking_number", 50);
   return inTransaction(db, async (trx) => {
-    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    const { order, party, names } = await lockOrder(trx, actor.organizationId, orderId);
     const lines = await trx.selectFrom("order_lines").selectAll().where("order_id", "=", order.id).orderBy("line_no").execute();
     const fields: Record<string, string> = {};
     const moves = input.lines.filter((l) => l.quantity !== 0);
@@ -1132,7 +1230,7 @@ export async function shipOrder(db: Db, actor: Actor, orderId: string, input: Sh
       patch: { shipped_at: new Date() },
       data: { shipment_id: shipment.id, carrier, tracking_number: trackingNumber, units: shipping },
     });
-    await notifyParty(trx, actor, next, "order.shipped", shipment.id);
+    await notifyParty(trx, actor, next, "order.shipped", names.coreEnterprise, shipment.id);
     return next;
   });
 }
@@ -1269,7 +1367,7 @@ export async function requestReturn(
     const rma = await trx
       .insertInto("orders")
       .values({
-        number: await nextOrderNumber(trx, "return", now),
+        number: orderNumber("return", now),
         kind: "return",
         status: "requested",
         core_enterprise_id: original.core_enterprise_id,

@@ -214,13 +214,22 @@ export function resolvePrice(candidates: PriceCandidates, quantity: number): Res
 // ---------------------------------------------------------------------------------------------
 // Loading candidates: a fixed number of queries for any number of SKUs.
 
-interface LinkForPricing {
+/** The dealer link as pricing needs it (a `DealerLink` of dealers.server.ts is one). */
+export interface LinkForPricing {
   id: string;
   coreEnterpriseId: string;
   dealerId: string;
   tierId: string | null;
   tierName: string | null;
   status: "active" | "suspended";
+}
+
+/** A SKU as pricing needs it (a `Sku` of catalog.server.ts is one). */
+export interface SkuForPricing {
+  id: string;
+  coreEnterpriseId: string;
+  basePriceFen: Fen;
+  taxRateBps: number;
 }
 
 async function linkForPricing(db: Db, coreEnterpriseId: string, dealerId: string): Promise<LinkForPricing> {
@@ -244,7 +253,10 @@ async function linkForPricing(db: Db, coreEnterpriseId: string, dealerId: string
   };
 }
 
-/** The tier's list valid on the date (P2's tie-break), with its items for these SKUs. */
+/**
+ * The tier's list valid on the date (P2's tie-break), with its items for these SKUs: one query,
+ * the list joined to its items (one row per item, or one row with no item).
+ */
 async function loadTierList(
   db: Db,
   link: LinkForPricing,
@@ -253,31 +265,35 @@ async function loadTierList(
 ): Promise<{ list: Omit<PriceListCandidate, "items"> | null; items: Map<string, PriceBreak[]> }> {
   const items = new Map<string, PriceBreak[]>();
   if (!link.tierId || !link.tierName) return { list: null, items };
-  const list = await db
-    .selectFrom("price_lists")
-    .select(["id", "name", dateText("valid_from").as("valid_from"), nullableDateText("valid_to").as("valid_to")])
-    .where("core_enterprise_id", "=", link.coreEnterpriseId)
-    .where("tier_id", "=", link.tierId)
-    .where(sql<boolean>`valid_from <= ${on}::date and (valid_to is null or valid_to >= ${on}::date)`)
-    .orderBy("valid_from", "desc")
-    .orderBy("created_at", "desc")
-    .limit(1)
-    .executeTakeFirst();
-  if (!list) return { list: null, items };
-  if (skuIds.length) {
-    const rows = await db
-      .selectFrom("price_list_items")
-      .select(["sku_id", "min_qty", "price_fen"])
-      .where("price_list_id", "=", list.id)
-      .where("sku_id", "in", skuIds)
-      .execute();
-    for (const row of rows) {
-      const breaks = items.get(row.sku_id) ?? [];
-      breaks.push({ minQty: row.min_qty, priceFen: row.price_fen });
-      items.set(row.sku_id, breaks);
-    }
-    for (const breaks of items.values()) breaks.sort((a, b) => a.minQty - b.minQty);
+  const rows = await db
+    .selectFrom((eb) =>
+      eb
+        .selectFrom("price_lists")
+        .select(["id", "name", dateText("valid_from").as("valid_from"), nullableDateText("valid_to").as("valid_to")])
+        .where("core_enterprise_id", "=", link.coreEnterpriseId)
+        .where("tier_id", "=", link.tierId)
+        .where(sql<boolean>`valid_from <= ${on}::date and (valid_to is null or valid_to >= ${on}::date)`)
+        .orderBy("valid_from", "desc")
+        .orderBy("created_at", "desc")
+        .limit(1)
+        .as("l"),
+    )
+    .leftJoin("price_list_items as i", (join) =>
+      skuIds.length
+        ? join.onRef("i.price_list_id", "=", "l.id").on("i.sku_id", "in", skuIds)
+        : join.onRef("i.price_list_id", "=", "l.id").on(sql<boolean>`false`),
+    )
+    .select(["l.id", "l.name", "l.valid_from", "l.valid_to", "i.sku_id", "i.min_qty", "i.price_fen"])
+    .execute();
+  if (rows.length === 0) return { list: null, items };
+  for (const row of rows) {
+    if (row.sku_id === null || row.min_qty === null || row.price_fen === null) continue;
+    const breaks = items.get(row.sku_id) ?? [];
+    breaks.push({ minQty: row.min_qty, priceFen: row.price_fen });
+    items.set(row.sku_id, breaks);
   }
+  for (const breaks of items.values()) breaks.sort((a, b) => a.minQty - b.minQty);
+  const list = rows[0];
   return {
     list: { id: list.id, name: list.name, tierId: link.tierId, tierName: link.tierName, validFrom: list.valid_from, validTo: list.valid_to },
     items,
@@ -344,11 +360,18 @@ export interface PriceQuote {
 }
 
 /**
- * Unit prices for a dealer's lines, each with the rule that won and why. Five queries whatever
+ * Unit prices for a dealer's lines, each with the rule that won and why. Four queries whatever
  * the number of lines (P4). A SKU of another core enterprise, or unknown, is refused naming the
  * line (`lines.<n>.skuId`); so is a dealer outside the network.
+ *
+ * `known`: the link and SKUs the caller has just read in the same transaction (an order being
+ * placed), used instead of reading them again; two queries then.
  */
-export async function quotePrices(db: Db, request: QuoteRequest): Promise<PriceQuote[]> {
+export async function quotePrices(
+  db: Db,
+  request: QuoteRequest,
+  known?: { link: LinkForPricing; skus: readonly SkuForPricing[] },
+): Promise<PriceQuote[]> {
   const { lines } = request;
   if (lines.length === 0) return [];
   if (lines.length > PRICING_LIMITS.maxQuoteLines) {
@@ -363,15 +386,22 @@ export async function quotePrices(db: Db, request: QuoteRequest): Promise<PriceQ
   });
   if (Object.keys(bad).length) throw new DomainError("validation", "Some quote lines are not valid", bad);
   const on = shanghaiDate(request.on);
-  const link = await linkForPricing(db, request.coreEnterpriseId, request.dealerId);
+  if (known && (known.link.coreEnterpriseId !== request.coreEnterpriseId || known.link.dealerId !== request.dealerId)) {
+    throw new Error("quotePrices: the known link is not the one between this core enterprise and dealer");
+  }
+  const link = known?.link ?? (await linkForPricing(db, request.coreEnterpriseId, request.dealerId));
   const ids = [...new Set(lines.map((l) => l.skuId.toLowerCase()))];
-  const skus = await db
-    .selectFrom("skus")
-    .select(["id", "base_price_fen", "tax_rate_bps"])
-    .where("core_enterprise_id", "=", request.coreEnterpriseId)
-    .where("id", "in", ids)
-    .execute();
-  const byId = new Map(skus.map((s) => [s.id, { id: s.id, basePriceFen: s.base_price_fen, taxRateBps: s.tax_rate_bps }]));
+  const skus: readonly SkuForPricing[] =
+    known?.skus.filter((s) => s.coreEnterpriseId === request.coreEnterpriseId) ??
+    (
+      await db
+        .selectFrom("skus")
+        .select(["id", "core_enterprise_id", "base_price_fen", "tax_rate_bps"])
+        .where("core_enterprise_id", "=", request.coreEnterpriseId)
+        .where("id", "in", ids)
+        .execute()
+    ).map((s) => ({ id: s.id, coreEnterpriseId: s.core_enterprise_id, basePriceFen: s.base_price_fen, taxRateBps: s.tax_rate_bps }));
+  const byId = new Map(skus.map((s) => [s.id, { id: s.id, basePriceFen: s.basePriceFen, taxRateBps: s.taxRateBps }]));
   lines.forEach((line, i) => {
     if (!byId.has(line.skuId.toLowerCase())) bad[`lines.${i}.skuId`] = "unknown_sku";
   });

@@ -12,9 +12,9 @@ import { actorOf, countingDb, ENGINES, makeLink, makeSku, newOrg, newUser } from
  * counted; each step is one transaction.
  */
 const BUDGET = {
-  createOrder: 27,
-  confirmOrder: 17,
-  payOnAccount: 9,
+  createOrder: 12,
+  confirmOrder: 10,
+  payOnAccount: 8,
 } as const;
 
 for (const [engine, open] of ENGINES) {
