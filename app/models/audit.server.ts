@@ -1,4 +1,6 @@
+import type { Insertable } from "kysely";
 import type { Db } from "../../db";
+import type { AuditEventsTable } from "../../db/schema";
 
 /** Who is acting, carried from the request (or a workflow step) into every state change. */
 export interface Actor {
@@ -28,22 +30,25 @@ export async function recordAudit(db: Db, actor: Actor, entry: AuditEntry): Prom
 /** Append several audit events of one change, in the order given, with one INSERT. */
 export async function recordAudits(db: Db, actor: Actor, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  await db
-    .insertInto("audit_events")
-    .values(
-      entries.map((entry) => ({
-        actor_user_id: actor.userId,
-        organization_id: entry.organizationId === undefined ? actor.organizationId : entry.organizationId,
-        action: entry.action,
-        entity_type: entry.entityType,
-        entity_id: entry.entityId ?? null,
-        before: entry.before === undefined ? null : JSON.stringify(entry.before),
-        after: entry.after === undefined ? null : JSON.stringify(entry.after),
-        ip: actor.ip ?? null,
-        request_id: actor.requestId ?? null,
-      })),
-    )
-    .execute();
+  await db.insertInto("audit_events").values(auditRows(actor, entries)).execute();
+}
+
+/**
+ * The audit_events rows for these entries, for a caller that writes them as part of a larger
+ * statement (a data-modifying WITH) in the transaction of the change they record.
+ */
+export function auditRows(actor: Actor, entries: readonly AuditEntry[]): Insertable<AuditEventsTable>[] {
+  return entries.map((entry) => ({
+    actor_user_id: actor.userId,
+    organization_id: entry.organizationId === undefined ? actor.organizationId : entry.organizationId,
+    action: entry.action,
+    entity_type: entry.entityType,
+    entity_id: entry.entityId ?? null,
+    before: entry.before === undefined ? null : JSON.stringify(entry.before),
+    after: entry.after === undefined ? null : JSON.stringify(entry.after),
+    ip: actor.ip ?? null,
+    request_id: actor.requestId ?? null,
+  }));
 }
 
 export async function listAuditEvents(db: Db, organizationId: string, limit = 20) {

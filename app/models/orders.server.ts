@@ -1,7 +1,7 @@
 import { sql, type Insertable, type Selectable, type Updateable } from "kysely";
 import type { Db } from "../../db";
 import type { OrderEventsTable, OrderLinesTable, OrdersTable, PaymentMethod, Role } from "../../db/schema";
-import { recordAudit, recordAudits, type Actor, type AuditEntry } from "./audit.server";
+import { auditRows, recordAudit, recordAudits, type Actor, type AuditEntry } from "./audit.server";
 import {
   getSkusByCodes,
   getSkusByIds,
@@ -415,40 +415,47 @@ async function fire(trx: Db, actor: Actor, order: OrderRow, party: OrderParty, e
   if (!transition.by.includes(party)) {
     throw new DomainError("forbidden", `The ${party.replace("_", " ")} cannot "${event}" this order`, { status: order.status });
   }
-  // The row as changed comes back from the UPDATE (the same columns as orderQuery, due_on as text).
+  // One statement, one round trip: the timeline row and the audit row are written by
+  // data-modifying WITH clauses of the UPDATE, which PostgreSQL runs exactly once and to completion
+  // in the same snapshot whether or not the UPDATE reads them (it does not need to: they depend on
+  // nothing the UPDATE changes, and the order row is already locked by this transaction). The row
+  // as changed comes back from RETURNING, with orderQuery's columns (due_on as text).
   const updated = (await trx
+    .with("timeline", (db) =>
+      db.insertInto("order_events").values([
+        ...(options.preceding?.events ?? []),
+        {
+          order_id: order.id,
+          actor_user_id: actor.userId,
+          actor_organization_id: actor.organizationId,
+          event,
+          from_status: order.status,
+          to_status: transition.to,
+          note: options.note ?? null,
+          data: options.data === undefined ? null : JSON.stringify(options.data),
+        },
+      ]),
+    )
+    .with("audit", (db) =>
+      db.insertInto("audit_events").values(
+        auditRows(actor, [
+          ...(options.preceding?.audits ?? []),
+          {
+            action: `order.${event}`,
+            entityType: "order",
+            entityId: order.id,
+            organizationId: actor.organizationId,
+            before: { status: order.status },
+            after: { status: transition.to, ...(options.data && typeof options.data === "object" ? options.data : {}) },
+          },
+        ]),
+      ),
+    )
     .updateTable("orders as o")
     .set({ ...options.patch, status: transition.to, updated_at: sql<Date>`now()` })
     .where("o.id", "=", order.id)
     .returning(orderColumns)
     .executeTakeFirstOrThrow()) as OrderRow;
-  await trx
-    .insertInto("order_events")
-    .values([
-      ...(options.preceding?.events ?? []),
-      {
-        order_id: order.id,
-        actor_user_id: actor.userId,
-        actor_organization_id: actor.organizationId,
-        event,
-        from_status: order.status,
-        to_status: transition.to,
-        note: options.note ?? null,
-        data: options.data === undefined ? null : JSON.stringify(options.data),
-      },
-    ])
-    .execute();
-  await recordAudits(trx, actor, [
-    ...(options.preceding?.audits ?? []),
-    {
-      action: `order.${event}`,
-      entityType: "order",
-      entityId: order.id,
-      organizationId: actor.organizationId,
-      before: { status: order.status },
-      after: { status: transition.to, ...(options.data && typeof options.data === "object" ? options.data : {}) },
-    },
-  ]);
   return updated;
 }
 
