@@ -912,17 +912,18 @@ export async function reserveStocks(trx: Db, moves: readonly StockMove[]): Promi
   if (moves.length === 0) return [];
   const ids = moves.map((m) => m.skuId.toLowerCase());
   if (new Set(ids).size !== ids.length) throw new Error("reserveStocks: one move per SKU");
-  // In id order, like every multi-row lock here: the rows are locked as the join meets them.
-  const values = sql.join(
-    moves
-      .map((m, i) => ({ id: ids[i], quantity: m.quantity }))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      .map((m) => sql`(${m.id}::uuid, ${m.quantity}::integer)`),
-  );
+  const values = sql.join(moves.map((m, i) => sql`(${ids[i]}::uuid, ${m.quantity}::integer)`));
+  // The rows are locked first, in id order (the LockRows step sits above the sort), like every
+  // multi-row lock here: two orders of the same SKUs in opposite order wait, never deadlock. The
+  // UPDATE's own join order is the planner's and must not decide the lock order.
   const { rows } = await sql<StockRow>`
+    with locked as materialized (
+      select id from skus where id in (${sql.join(ids.map((id) => sql`${id}::uuid`))}) order by id for update
+    )
     update skus s
        set stock_reserved = s.stock_reserved + v.quantity, updated_at = now()
       from (values ${values}) as v (id, quantity)
+      join locked l on l.id = v.id
      where s.id = v.id and s.stock_on_hand - s.stock_reserved >= v.quantity
     returning s.id, s.stock_on_hand, s.stock_reserved`.execute(trx);
   const reserved = new Map(rows.map((r) => [r.id, r]));

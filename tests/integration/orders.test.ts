@@ -151,6 +151,20 @@ for (const [engine, open] of ENGINES) {
       expect((await getOrder(db, w.dealer, cart.id)).lines[0].quantity_ordered).toBe(2);
     });
 
+    it("confirms orders naming the same SKUs in opposite order at once without a deadlock", async () => {
+      const { db } = handle;
+      const w = await world(db, { stock: 100_000 });
+      const pairs = [];
+      for (let i = 0; i < 15; i++) {
+        const ab = await createOrder(db, w.asDealer, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "standard", lines: [{ skuId: w.fridge.id, quantity: 1 }, { skuId: w.kettle.id, quantity: 12 }] });
+        const ba = await createOrder(db, w.asDealer, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "standard", lines: [{ skuId: w.kettle.id, quantity: 12 }, { skuId: w.fridge.id, quantity: 1 }] });
+        pairs.push(ab, ba);
+      }
+      const outcomes = await Promise.all(pairs.map((o) => codeOf(confirmOrder(db, w.asCore, o.id))));
+      expect(outcomes).toEqual(pairs.map(() => "ok"));
+      expect(await stockOf(db, w.fridge.id)).toEqual({ stock_on_hand: 100_000, stock_reserved: 30 });
+    });
+
     it("lets the supplier lower quantities with a reason and reserves only what it confirms", async () => {
       const { db } = handle;
       const w = await world(db);
