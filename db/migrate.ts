@@ -7,6 +7,7 @@ import * as m0004 from "./migrations/0004_payments";
 import * as m0005 from "./migrations/0005_orders";
 import * as m0006 from "./migrations/0006_api";
 import * as m0007 from "./migrations/0007_recruitment";
+import * as m0008 from "./migrations/0008_market";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0005_orders": m0005,
   "0006_api": m0006,
   "0007_recruitment": m0007,
+  "0008_market": m0008,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

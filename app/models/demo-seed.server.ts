@@ -7,6 +7,7 @@ import { hashPassword } from "./passwords.server";
 import { seedSupplyChainDemo } from "./supply-chain-seed.server";
 import { seedRecruitmentDemo } from "./recruitment-seed.server";
 import { seedOrdersDemo } from "./orders-seed.server";
+import { seedMarketDemo } from "./market-seed.server";
 import { usccCheckCharacter } from "./uscc";
 
 /** Demo organisations and logins: a contract other tools and the README rely on. */
@@ -124,6 +125,7 @@ export async function seedDemoData(
     await seedSupplyChainDemo(trx, { core: orgIds.core, dealer: orgIds.dealer, dealer2: orgIds.dealer2 });
     await seedRecruitmentDemo(trx, { coreEnterpriseId: orgIds.core });
     await seedOrdersDemo(trx, { core: orgIds.core, dealer: orgIds.dealer, dealer2: orgIds.dealer2 });
+    await seedMarketDemo(trx, { operatorId: orgIds.operator, merchantId: orgIds.merchant });
   });
   return { seeded: true, logins };
 }

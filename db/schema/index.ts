@@ -5,6 +5,7 @@ import type { PaymentsTables } from "./payments";
 import type { OrdersTables } from "./orders";
 import type { ApiTables } from "./api";
 import type { RecruitmentTables } from "./recruitment";
+import type { MarketTables } from "./market";
 
 export * from "./foundation";
 export * from "./outbox";
@@ -13,5 +14,6 @@ export * from "./payments";
 export * from "./orders";
 export * from "./api";
 export * from "./recruitment";
+export * from "./market";
 
-export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables, OrdersTables, ApiTables, RecruitmentTables {}
+export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables, OrdersTables, ApiTables, RecruitmentTables, MarketTables {}
