@@ -2,10 +2,11 @@ import * as orders from "./orders";
 import * as supply from "./supply";
 import * as recruitment from "./recruitment";
 import * as api from "./api";
+import * as market from "./market";
 
 /**
  * The per-context catalogues, merged. To add a context: create `<context>.ts` exporting `zhCN`
  * (`as const`) and `en` typed as `EnFor<typeof zhCN>`, and spread both here.
  */
-export const domainZhCN = { ...orders.zhCN, ...supply.zhCN, ...recruitment.zhCN, ...api.zhCN } as const;
-export const domainEn: { readonly [K in keyof typeof domainZhCN]: string } = { ...orders.en, ...supply.en, ...recruitment.en, ...api.en };
+export const domainZhCN = { ...orders.zhCN, ...supply.zhCN, ...recruitment.zhCN, ...api.zhCN, ...market.zhCN } as const;
+export const domainEn: { readonly [K in keyof typeof domainZhCN]: string } = { ...orders.en, ...supply.en, ...recruitment.en, ...api.en, ...market.en };

@@ -1,0 +1,21 @@
+import type { AppLoadContext } from "@remix-run/node";
+import { MANAGE_ROLES, type SupplyContext } from "./supply-chain-access.server";
+import { forbidden, notFound, requireOrgContext } from "./tenancy.server";
+
+/**
+ * Access rules of the market operator's pages: they belong to a `market_operator` organisation
+ * (any other kind gets 404, like another tenant's id); any member reads them; owner, admin and
+ * sales change them; a viewer reads only. Form helpers are the supply-chain ones
+ * (supply-chain-access.server.ts): problem codes per field, the values typed kept.
+ */
+export async function requireMarketOperator(
+  request: Request,
+  context: AppLoadContext,
+  options: { manage?: boolean } = {},
+): Promise<SupplyContext> {
+  const ctx = await requireOrgContext(request, context);
+  if (ctx.organization.kind !== "market_operator") notFound();
+  const canManage = ctx.roles.some((role) => MANAGE_ROLES.includes(role));
+  if (options.manage && !canManage) forbidden();
+  return { ...ctx, organizationId: ctx.organization.organizationId, canManage };
+}

@@ -1,0 +1,383 @@
+import { data, redirect, type ActionFunctionArgs, type LinksFunction, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
+import { CsrfInput } from "~/components/csrf-input";
+import { MarketStateTag, MarketTabs } from "~/components/market-ui";
+import { RouteError } from "~/components/route-error";
+import { errorsFor, FormError, SelectField, TextField, valuesFor } from "~/components/supply-ui";
+import { formatFen } from "~/i18n";
+import { pageTitle } from "~/i18n/meta";
+import { useLocale, useT } from "~/i18n/react";
+import { requireMarketOperator } from "~/models/market-access.server";
+import {
+  createStall,
+  createZone,
+  dm2ToSquareMetresText,
+  getMarket,
+  listMarketMerchants,
+  listMerchantApplications,
+  listStalls,
+  listZones,
+  MANUAL_STALL_EVENTS,
+  MARKET_FORM_FIELDS,
+  marketFormSchema,
+  marketMerchantEvents,
+  reasonSchema,
+  STALL_FORM_FIELDS,
+  stallEvents,
+  stallFormSchema,
+  transitionMarketMerchant,
+  transitionStall,
+  updateMarket,
+  zoneFormSchema,
+} from "~/models/market.server";
+import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
+import { requireUuidParam, scoped } from "~/models/tenancy.server";
+import { flashCookie, requireCsrf } from "~/session.server";
+import marketStyles from "~/styles/market.css";
+import styles from "~/styles/supply.css";
+
+export const links: LinksFunction = () => [
+  { rel: "stylesheet", href: styles },
+  { rel: "stylesheet", href: marketStyles },
+];
+export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "market.settings");
+
+export async function loader({ request, params, context }: LoaderFunctionArgs) {
+  const { organizationId, canManage } = await requireMarketOperator(request, context);
+  const marketId = requireUuidParam(params.marketId);
+  // Scoped by the acting operator: another operator's market id is a 404.
+  const market = await scoped(() => getMarket(context.db, organizationId, marketId));
+  const [zones, stalls, merchants, pending] = [
+    await listZones(context.db, organizationId, market.id),
+    await listStalls(context.db, organizationId, market.id),
+    await listMarketMerchants(context.db, organizationId, market.id),
+    await listMerchantApplications(context.db, organizationId, market.id, { status: "submitted" }),
+  ];
+  return {
+    canManage,
+    market: {
+      id: market.id,
+      name: market.name,
+      city: market.city,
+      categories: market.categories,
+      autoConfirmDays: market.autoConfirmDays,
+      unpaidExpiryMinutes: market.unpaidExpiryMinutes,
+      status: market.status,
+    },
+    zones,
+    stalls: stalls.map((s) => ({
+      id: s.id,
+      code: s.code,
+      zoneName: s.zoneName,
+      areaM2: dm2ToSquareMetresText(s.areaDm2),
+      monthlyRentFen: s.monthlyRentFen,
+      status: s.status,
+      merchantName: s.merchantName,
+      events: stallEvents(s.status).filter((e) => MANUAL_STALL_EVENTS.includes(e)),
+    })),
+    merchants: merchants.map((m) => ({
+      id: m.id,
+      name: m.merchantName,
+      uscc: m.merchantUscc,
+      stallCode: m.stallCode,
+      categories: m.categories,
+      status: m.status,
+      statusReason: m.statusReason,
+      events: marketMerchantEvents(m.status),
+    })),
+    pendingCount: pending.length,
+  };
+}
+
+const FIELDS = [...MARKET_FORM_FIELDS, ...STALL_FORM_FIELDS, "zoneName", "stallId", "marketMerchantId", "reason"] as const;
+
+export async function action({ request, params, context }: ActionFunctionArgs) {
+  const form = await request.formData();
+  await requireCsrf(request, context, form);
+  const { organizationId, actor } = await requireMarketOperator(request, context, { manage: true });
+  const marketId = requireUuidParam(params.marketId);
+  const intent = String(form.get("intent") ?? "").slice(0, 50);
+  const values = formValues(form, FIELDS);
+  const here = `/markets/${marketId}`;
+  const db = context.db;
+  const invalid = async (fieldErrors: Record<string, string>) => {
+    // A bad form on another operator's market is still a 404, never a hint that it exists.
+    await scoped(() => getMarket(db, organizationId, marketId));
+    return data<FormFailure>({ intent, fieldErrors, formError: null, values }, { status: 422 });
+  };
+  const flash = async (key: Parameters<typeof flashCookie>[1]["key"], flashParams?: Record<string, string>) =>
+    redirect(here, { headers: { "Set-Cookie": await flashCookie(context, { key, params: flashParams }) } });
+  try {
+    if (intent === "updateMarket") {
+      const parsed = marketFormSchema.safeParse(values);
+      if (!parsed.success) return await invalid(zodFieldErrors(parsed.error));
+      await updateMarket(db, actor, organizationId, marketId, parsed.data);
+      return await flash("market.flash.saved");
+    }
+    if (intent === "addZone") {
+      const parsed = zoneFormSchema.safeParse({ name: values.zoneName });
+      if (!parsed.success) return await invalid({ zoneName: zodFieldErrors(parsed.error).name ?? "required" });
+      const zone = await createZone(db, actor, organizationId, marketId, parsed.data);
+      return await flash("market.flash.zoneAdded", { name: zone.name });
+    }
+    if (intent === "addStall") {
+      const parsed = stallFormSchema.safeParse(values);
+      if (!parsed.success) return await invalid(zodFieldErrors(parsed.error));
+      const stall = await createStall(db, actor, organizationId, marketId, parsed.data);
+      return await flash("market.flash.stallAdded", { code: stall.code });
+    }
+    if (intent === "close" || intent === "reopen") {
+      const stall = await scoped(() => transitionStall(db, actor, organizationId, marketId, requireUuidParam(values.stallId), intent));
+      return await flash("market.flash.stallChanged", { code: stall.code });
+    }
+    if (intent === "suspend" || intent === "reactivate") {
+      const marketMerchantId = requireUuidParam(values.marketMerchantId);
+      const parsed = reasonSchema.safeParse({ reason: values.reason ?? "" });
+      if (!parsed.success) return await invalid(zodFieldErrors(parsed.error));
+      await scoped(() => transitionMarketMerchant(db, actor, organizationId, marketId, marketMerchantId, intent, parsed.data.reason));
+      return await flash("market.flash.merchantChanged");
+    }
+    throw new Response("Unknown form", { status: 400 });
+  } catch (error) {
+    if (error instanceof Response) throw error;
+    const { failure, status } = domainFailure(error, intent, values);
+    return data<FormFailure>(failure, { status });
+  }
+}
+
+export default function MarketPage() {
+  const { canManage, market, zones, stalls, merchants, pendingCount } = useLoaderData<typeof loader>();
+  const failure = useActionData<typeof action>();
+  const t = useT();
+  const locale = useLocale();
+  const settingsErrors = errorsFor(failure, "updateMarket");
+  const settings = valuesFor(failure, "updateMarket") ?? {
+    name: market.name,
+    city: market.city,
+    categories: market.categories.join("、"),
+    autoConfirmDays: String(market.autoConfirmDays),
+    unpaidExpiryMinutes: String(market.unpaidExpiryMinutes),
+  };
+  const zoneErrors = errorsFor(failure, "addZone");
+  const stallErrors = errorsFor(failure, "addStall");
+  const stallValues = valuesFor(failure, "addStall") ?? {};
+  const occupied = stalls.filter((s) => s.status === "occupied").length;
+  const rowFailure = failure && (failure.intent === "suspend" || failure.intent === "reactivate") ? failure : null;
+  return (
+    <div className="sc-page">
+      <p>
+        <Link to="/markets">← {t("market.back")}</Link>
+      </p>
+      <div className="sc-head">
+        <div>
+          <p className="eyebrow">{t("market.eyebrow")}</p>
+          <h1>
+            {market.name} <MarketStateTag state={market.status} />
+          </h1>
+          <p className="subtle">
+            {t("market.counts", { stalls: stalls.length, occupied, merchants: merchants.length, pending: pendingCount })}
+          </p>
+        </div>
+      </div>
+      <MarketTabs marketId={market.id} />
+      {!canManage ? <p className="subtle">{t("market.readOnly")}</p> : null}
+
+      <section className="panel">
+        <h2>{t("market.merchants")}</h2>
+        {rowFailure ? <FormError message={rowFailure.formError ?? Object.values(rowFailure.fieldErrors).join(", ")} /> : null}
+        {merchants.length === 0 ? (
+          <p className="empty">{t("market.merchant.empty")}</p>
+        ) : (
+          <div className="table-wrap">
+            <table className="data" data-testid="merchant-table">
+              <thead>
+                <tr>
+                  <th scope="col">{t("market.merchant.name")}</th>
+                  <th scope="col">{t("market.merchant.stall")}</th>
+                  <th scope="col">{t("market.merchant.categories")}</th>
+                  <th scope="col">{t("market.field.status")}</th>
+                  <th scope="col">{t("market.merchant.reason")}</th>
+                  {canManage ? <th scope="col" /> : null}
+                </tr>
+              </thead>
+              <tbody>
+                {merchants.map((m) => (
+                  <tr key={m.id}>
+                    <td>
+                      {m.name}
+                      {m.uscc ? <div className="sc-muted mono">{m.uscc}</div> : null}
+                    </td>
+                    <td className="mono">{m.stallCode ?? "—"}</td>
+                    <td>{m.categories.join("、")}</td>
+                    <td>
+                      <MarketStateTag state={m.status} />
+                    </td>
+                    <td>{m.statusReason}</td>
+                    {canManage ? (
+                      <td>
+                        {m.events.map((event) => (
+                          <Form method="post" key={event} className="sc-inline-form">
+                            <CsrfInput />
+                            <input type="hidden" name="intent" value={event} />
+                            <input type="hidden" name="marketMerchantId" value={m.id} />
+                            <label className="visually-hidden" htmlFor={`reason-${m.id}`}>
+                              {t("market.merchant.reason")}
+                            </label>
+                            <input id={`reason-${m.id}`} name="reason" maxLength={200} required placeholder={t("market.merchant.reason")} />
+                            <button type="submit" className="sc-button secondary">
+                              {t(event === "suspend" ? "market.merchant.suspend" : "market.merchant.reactivate")}
+                            </button>
+                          </Form>
+                        ))}
+                      </td>
+                    ) : null}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+
+      <section className="panel">
+        <h2>{t("market.stalls")}</h2>
+        {stalls.length === 0 ? (
+          <p className="empty">{t("market.stall.empty")}</p>
+        ) : (
+          <div className="table-wrap">
+            <table className="data" data-testid="stall-table">
+              <thead>
+                <tr>
+                  <th scope="col">{t("market.stall.code")}</th>
+                  <th scope="col">{t("market.stall.zone")}</th>
+                  <th scope="col" className="num">
+                    {t("market.stall.area")}
+                  </th>
+                  <th scope="col" className="num">
+                    {t("market.stall.rent")}
+                  </th>
+                  <th scope="col">{t("market.field.status")}</th>
+                  <th scope="col">{t("market.stall.merchant")}</th>
+                  {canManage ? <th scope="col" /> : null}
+                </tr>
+              </thead>
+              <tbody>
+                {stalls.map((s) => (
+                  <tr key={s.id}>
+                    <td className="mono">{s.code}</td>
+                    <td>{s.zoneName ?? "—"}</td>
+                    <td className="num">{s.areaM2}</td>
+                    <td className="num">{formatFen(s.monthlyRentFen, locale)}</td>
+                    <td>
+                      <MarketStateTag state={s.status} />
+                    </td>
+                    <td>{s.merchantName ?? ""}</td>
+                    {canManage ? (
+                      <td>
+                        {s.events.map((event) => (
+                          <Form method="post" key={event} className="sc-inline-form">
+                            <CsrfInput />
+                            <input type="hidden" name="intent" value={event} />
+                            <input type="hidden" name="stallId" value={s.id} />
+                            <button type="submit" className="sc-button secondary">
+                              {t(event === "close" ? "market.stall.close" : "market.stall.reopen")}
+                            </button>
+                          </Form>
+                        ))}
+                      </td>
+                    ) : null}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        {canManage ? (
+          <Form method="post" noValidate className="sc-form">
+            <h3>{t("market.stall.add")}</h3>
+            <CsrfInput />
+            <input type="hidden" name="intent" value="addStall" />
+            <FormError message={failure?.intent === "addStall" ? failure.formError : null} />
+            <TextField name="code" label={t("market.stall.code")} required maxLength={20} defaultValue={stallValues.code} error={stallErrors.code} />
+            <SelectField
+              name="zoneId"
+              label={t("market.stall.zone")}
+              defaultValue={stallValues.zoneId ?? ""}
+              options={[{ value: "", label: t("market.zone.none") }, ...zones.map((z) => ({ value: z.id, label: z.name }))]}
+              error={stallErrors.zoneId}
+            />
+            <TextField name="area" label={t("market.stall.area")} required inputMode="decimal" defaultValue={stallValues.area} error={stallErrors.area} />
+            <TextField name="monthlyRent" label={t("market.stall.rent")} required inputMode="decimal" defaultValue={stallValues.monthlyRent} error={stallErrors.monthlyRent} />
+            <button type="submit" className="sc-button">
+              {t("market.stall.add")}
+            </button>
+          </Form>
+        ) : null}
+      </section>
+
+      <section className="panel">
+        <h2>{t("market.zones")}</h2>
+        <p>{zones.length ? zones.map((z) => z.name).join(" · ") : "—"}</p>
+        {canManage ? (
+          <Form method="post" noValidate className="sc-form">
+            <CsrfInput />
+            <input type="hidden" name="intent" value="addZone" />
+            <FormError message={failure?.intent === "addZone" ? failure.formError : null} />
+            <TextField name="zoneName" label={t("market.zone.name")} required maxLength={50} defaultValue={valuesFor(failure, "addZone")?.zoneName} error={zoneErrors.zoneName ?? zoneErrors.name} />
+            <button type="submit" className="sc-button secondary">
+              {t("market.zone.add")}
+            </button>
+          </Form>
+        ) : null}
+      </section>
+
+      <section className="panel">
+        <h2>{t("market.settings")}</h2>
+        <Form method="post" noValidate className="sc-form">
+          <CsrfInput />
+          <input type="hidden" name="intent" value="updateMarket" />
+          <FormError message={failure?.intent === "updateMarket" ? failure.formError : null} />
+          <TextField name="name" label={t("market.field.name")} required maxLength={100} defaultValue={settings.name} error={settingsErrors.name} disabled={!canManage} />
+          <TextField name="city" label={t("market.field.city")} required maxLength={50} defaultValue={settings.city} error={settingsErrors.city} disabled={!canManage} />
+          <TextField
+            name="categories"
+            label={t("market.field.categories")}
+            required
+            maxLength={500}
+            hint={t("market.field.categoriesHint")}
+            defaultValue={settings.categories}
+            error={settingsErrors.categories}
+            disabled={!canManage}
+          />
+          <TextField
+            name="autoConfirmDays"
+            label={t("market.field.autoConfirmDays")}
+            required
+            inputMode="numeric"
+            defaultValue={settings.autoConfirmDays}
+            error={settingsErrors.autoConfirmDays}
+            disabled={!canManage}
+          />
+          <TextField
+            name="unpaidExpiryMinutes"
+            label={t("market.field.unpaidExpiryMinutes")}
+            required
+            inputMode="numeric"
+            defaultValue={settings.unpaidExpiryMinutes}
+            error={settingsErrors.unpaidExpiryMinutes}
+            disabled={!canManage}
+          />
+          {canManage ? (
+            <button type="submit" className="sc-button">
+              {t("market.save")}
+            </button>
+          ) : null}
+        </Form>
+      </section>
+    </div>
+  );
+}
+
+export function ErrorBoundary() {
+  return <RouteError />;
+}
