@@ -7,12 +7,14 @@ import { errorsFor, FormError, SelectField, TextField, valuesFor } from "~/compo
 import { formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
+import { fenToYuanText } from "~/models/catalog.server";
 import { requireMarketOperator } from "~/models/market-access.server";
 import {
   createStall,
   createZone,
   dm2ToSquareMetresText,
   getMarket,
+  getStall,
   listMarketMerchants,
   listMerchantApplications,
   listStalls,
@@ -28,6 +30,7 @@ import {
   transitionMarketMerchant,
   transitionStall,
   updateMarket,
+  updateStall,
   zoneFormSchema,
 } from "~/models/market.server";
 import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
@@ -45,6 +48,7 @@ export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "market.se
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { organizationId, canManage } = await requireMarketOperator(request, context);
   const marketId = requireUuidParam(params.marketId);
+  const editStallId = new URL(request.url).searchParams.get("editStall");
   // Scoped by the acting operator: another operator's market id is a 404.
   const market = await scoped(() => getMarket(context.db, organizationId, marketId));
   const [zones, stalls, merchants, pending] = [
@@ -86,6 +90,10 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
       events: marketMerchantEvents(m.status),
     })),
     pendingCount: pending.length,
+    editStall: (() => {
+      const s = canManage && editStallId ? stalls.find((x) => x.id === editStallId) : undefined;
+      return s ? { stallId: s.id, zoneId: s.zoneId ?? "", area: dm2ToSquareMetresText(s.areaDm2), monthlyRent: fenToYuanText(s.monthlyRentFen) } : null;
+    })(),
   };
 }
 
@@ -126,6 +134,16 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       const stall = await createStall(db, actor, organizationId, marketId, parsed.data);
       return await flash("market.flash.stallAdded", { code: stall.code });
     }
+    if (intent === "updateStall") {
+      const stallId = requireUuidParam(values.stallId);
+      const parsed = stallFormSchema.omit({ code: true }).safeParse(values);
+      if (!parsed.success) {
+        await scoped(() => getStall(db, organizationId, marketId, stallId));
+        return await invalid(zodFieldErrors(parsed.error));
+      }
+      const stall = await scoped(() => updateStall(db, actor, organizationId, marketId, stallId, parsed.data));
+      return await flash("market.flash.stallChanged", { code: stall.code });
+    }
     if (intent === "close" || intent === "reopen") {
       const stall = await scoped(() => transitionStall(db, actor, organizationId, marketId, requireUuidParam(values.stallId), intent));
       return await flash("market.flash.stallChanged", { code: stall.code });
@@ -146,7 +164,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 }
 
 export default function MarketPage() {
-  const { canManage, market, zones, stalls, merchants, pendingCount } = useLoaderData<typeof loader>();
+  const { canManage, market, zones, stalls, merchants, pendingCount, editStall } = useLoaderData<typeof loader>();
   const failure = useActionData<typeof action>();
   const t = useT();
   const locale = useLocale();
@@ -161,6 +179,9 @@ export default function MarketPage() {
   const zoneErrors = errorsFor(failure, "addZone");
   const stallErrors = errorsFor(failure, "addStall");
   const stallValues = valuesFor(failure, "addStall") ?? {};
+  const editErrors = errorsFor(failure, "updateStall");
+  const editValues: Record<string, string> | null = valuesFor(failure, "updateStall") ?? editStall;
+  const editing = editValues?.stallId ? stalls.find((s) => s.id === editValues.stallId) : undefined;
   const occupied = stalls.filter((s) => s.status === "occupied").length;
   const rowFailure = failure && (failure.intent === "suspend" || failure.intent === "reactivate") ? failure : null;
   return (
@@ -274,6 +295,9 @@ export default function MarketPage() {
                     <td>{s.merchantName ?? ""}</td>
                     {canManage ? (
                       <td>
+                        <Link to={`?editStall=${s.id}`} className="sc-button secondary">
+                          {t("market.stall.edit")}
+                        </Link>
                         {s.events.map((event) => (
                           <Form method="post" key={event} className="sc-inline-form">
                             <CsrfInput />
@@ -292,6 +316,37 @@ export default function MarketPage() {
             </table>
           </div>
         )}
+        {canManage && editing && editValues ? (
+          <Form method="post" noValidate className="sc-form" id="edit-stall">
+            <h3>{t("market.stall.editTitle", { code: editing.code })}</h3>
+            <CsrfInput />
+            <input type="hidden" name="intent" value="updateStall" />
+            <input type="hidden" name="stallId" value={editing.id} />
+            <FormError message={failure?.intent === "updateStall" ? failure.formError : null} />
+            <SelectField
+              name="zoneId"
+              idPrefix="edit-"
+              label={t("market.stall.zone")}
+              defaultValue={editValues.zoneId ?? ""}
+              options={[{ value: "", label: t("market.zone.none") }, ...zones.map((z) => ({ value: z.id, label: z.name }))]}
+              error={editErrors.zoneId}
+            />
+            <TextField name="area" idPrefix="edit-" label={t("market.stall.area")} required inputMode="decimal" defaultValue={editValues.area} error={editErrors.area} />
+            <TextField
+              name="monthlyRent"
+              idPrefix="edit-"
+              label={t("market.stall.rent")}
+              required
+              inputMode="decimal"
+              defaultValue={editValues.monthlyRent}
+              error={editErrors.monthlyRent}
+            />
+            <button type="submit" className="sc-button">
+              {t("market.stall.save")}
+            </button>{" "}
+            <Link to=".">{t("market.stall.cancel")}</Link>
+          </Form>
+        ) : null}
         {canManage ? (
           <Form method="post" noValidate className="sc-form">
             <h3>{t("market.stall.add")}</h3>

@@ -134,6 +134,18 @@ describe("market operator pages", () => {
     expect(stalls.length).toBe(stallCount + 1);
     const d201 = stalls.find((s) => s.code === "D-201")!;
     expect(d201).toMatchObject({ areaDm2: 2050, monthlyRentFen: 1_200_000 });
+    // Edit it: the form is on the page with the stall's values; bad input names the field.
+    const editPage = await owner.get(`/markets/${w.marketId}?editStall=${d201.id}`);
+    expect(editPage.body).toContain('id="edit-area"');
+    expect(editPage.body).toContain('value="20.5"');
+    const badEdit = await owner.post(here, { csrf, intent: "updateStall", stallId: d201.id, zoneId: "", area: "0", monthlyRent: "abc" });
+    expect(badEdit.status).toBe(422);
+    expect(badEdit.body).toMatch(/id="edit-area-error"/);
+    expect(badEdit.body).toMatch(/id="edit-monthlyRent-error"/);
+    expect((await owner.post(here, { csrf, intent: "updateStall", stallId: d201.id, zoneId: "", area: "22", monthlyRent: "12,500.50" })).status).toBe(302);
+    expect((await listStalls(t.db, w.operator, w.marketId)).find((s) => s.id === d201.id)).toMatchObject({ areaDm2: 2200, monthlyRentFen: 1_250_050 });
+    expect((await owner.post(here, { csrf, intent: "updateStall", stallId: w.strangerStallId, zoneId: "", area: "22", monthlyRent: "1" })).status).toBe(404);
+    expect((await owner.post(here, { csrf, intent: "updateStall", stallId: w.strangerStallId, zoneId: "", area: "", monthlyRent: "" })).status).toBe(404);
     // A stall of another operator, posted to this market's page: 404.
     expect((await owner.post(here, { csrf, intent: "close", stallId: w.strangerStallId })).status).toBe(404);
     expect((await owner.post(here, { csrf, intent: "close", stallId: d201.id })).status).toBe(302);
