@@ -41,7 +41,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
       inForce.add(s.category);
       state = "inForce";
     } else state = "past";
-    return { id: s.id, category: s.category, commissionRateBps: s.commissionRateBps, minFeeFen: s.minFeeFen, effectiveFrom: s.effectiveFrom, state };
+    return { id: s.id, category: s.category, commissionRateText: `${bpsToPercentText(s.commissionRateBps)}%`, minFeeFen: s.minFeeFen, effectiveFrom: s.effectiveFrom, state };
   });
   return { canManage, today, market: { id: market.id, name: market.name, categories: market.categories }, schedules: rows };
 }
@@ -115,7 +115,7 @@ export default function MarketFees() {
                 {schedules.map((s) => (
                   <tr key={s.id}>
                     <td>{s.category}</td>
-                    <td className="num">{`${bpsToPercentText(s.commissionRateBps)}%`}</td>
+                    <td className="num">{s.commissionRateText}</td>
                     <td className="num">{formatFen(s.minFeeFen, locale)}</td>
                     <td className="mono">{s.effectiveFrom}</td>
                     <td>

@@ -288,6 +288,8 @@ describe("orders in a browser", () => {
       await page.screenshot({ path: path.join(ARTIFACTS, "orders-settings-dealer-zh.png"), fullPage: true });
       await page.click('form[action="/logout"] button[type="submit"]');
       await settle(page, true);
+      // The logout route's module loads on demand: the network can be idle before the POST starts.
+      await eventually(() => new URL(page.url()).pathname).toBe("/login");
 
       await login(page, server.url, "core@demo.test", true);
       await page.goto(`${server.url}/orders`);
