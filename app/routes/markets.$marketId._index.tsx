@@ -97,15 +97,14 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   };
 }
 
-const FIELDS = [...MARKET_FORM_FIELDS, ...STALL_FORM_FIELDS, "zoneName", "stallId", "marketMerchantId", "reason"] as const;
-
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
   const { organizationId, actor } = await requireMarketOperator(request, context, { manage: true });
   const marketId = requireUuidParam(params.marketId);
   const intent = String(form.get("intent") ?? "").slice(0, 50);
-  const values = formValues(form, FIELDS);
+  // Built here, not at module level: market.server is empty in the browser bundle.
+  const values = formValues(form, [...MARKET_FORM_FIELDS, ...STALL_FORM_FIELDS, "zoneName", "stallId", "marketMerchantId", "reason"]);
   const here = `/markets/${marketId}`;
   const db = context.db;
   const invalid = async (fieldErrors: Record<string, string>) => {

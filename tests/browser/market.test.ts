@@ -17,12 +17,12 @@ import { startTestServer, type TestServer } from "../support/web";
 const ARTIFACTS = path.join(ROOT, "tests", ".artifacts");
 const STEP_TIMEOUT_MS = 20_000;
 
-async function launch(): Promise<{ context: BrowserContext; dir: string }> {
+async function launch(javaScriptEnabled = false): Promise<{ context: BrowserContext; dir: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "rongtong-chromium-"));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: "/usr/bin/chromium",
     headless: true,
-    javaScriptEnabled: false,
+    javaScriptEnabled,
     viewport: { width: 1280, height: 860 },
     locale: "zh-CN",
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -92,6 +92,34 @@ describe("market operator pages in a browser", () => {
         if (heading) expect(await page.locator("h1").textContent()).toBe(heading);
         await page.screenshot({ path: path.join(ARTIFACTS, file), fullPage: true });
       }
+    } finally {
+      await context.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("hydrates every market page with JavaScript, without a page error", async () => {
+    const { context, dir } = await launch(true);
+    try {
+      const page: Page = context.pages()[0] ?? (await context.newPage());
+      const pageErrors: string[] = [];
+      page.on("pageerror", (error) => pageErrors.push(error.message));
+      await page.goto(`${server.url}/login`);
+      await page.waitForLoadState("networkidle");
+      await page.waitForFunction(() => "__remixRouter" in window, undefined, { timeout: STEP_TIMEOUT_MS });
+      await page.fill('input[name="email"]', "operator@demo.test");
+      await page.fill('input[name="password"]', "demo1234");
+      await page.click('button[type="submit"]:has-text("登录")');
+      await expect.poll(() => new URL(page.url()).pathname, { timeout: STEP_TIMEOUT_MS }).toBe("/");
+      const [market] = await t.db.selectFrom("markets").select("id").where("name", "=", "四季青服装批发市场").execute();
+      for (const suffix of ["/markets", `/markets/${market.id}`, `/markets/${market.id}/applications`, `/markets/${market.id}/fees`]) {
+        await page.goto(`${server.url}${suffix}`);
+        await page.waitForLoadState("networkidle");
+        const hydrated = await page.waitForFunction(() => "__remixRouter" in window, undefined, { timeout: STEP_TIMEOUT_MS }).then(() => true, () => false);
+        expect({ suffix, hydrated, pageErrors }).toEqual({ suffix, hydrated: true, pageErrors: [] });
+      }
+      expect(await page.locator('table[data-testid="fee-table"]').textContent()).toContain("2.50%");
+      expect(pageErrors).toEqual([]);
     } finally {
       await context.close();
       rmSync(dir, { recursive: true, force: true });
