@@ -1,6 +1,8 @@
-import { formatFen, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
+import { Link } from "@remix-run/react";
+import { formatDateTime, formatFen, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
+import type { OrderListItem } from "~/models/orders.server";
 import { ORDER_STATUSES } from "~/models/order-states";
-import { useLocale } from "~/i18n/react";
+import { useLocale, useT } from "~/i18n/react";
 
 /**
  * Building blocks of the order pages (list, detail, cart, quick order, returns, seasons,
@@ -139,4 +141,70 @@ export interface OrderFormFailure {
   fieldErrors: Record<string, string>;
   formError: string | null;
   values: Record<string, string>;
+}
+
+/** An order list item as a loader hands it over (timestamps may arrive as text). */
+export type OrderTableRow = Omit<OrderListItem, "createdAt" | "counterpartyName"> & { createdAt: Date | string; counterpartyName?: string };
+
+/**
+ * Orders as a table (the order list, a dealer's recent orders). `counterpartyHeading` adds the
+ * other party's column; leave it out where the page is already about one counterparty.
+ */
+export function OrderTable({
+  items,
+  counterpartyHeading,
+  testId,
+}: {
+  items: readonly OrderTableRow[];
+  counterpartyHeading?: string;
+  testId: string;
+}) {
+  const t = useT();
+  const locale = useLocale();
+  return (
+    <div className="table-wrap">
+      <table className="data" data-testid={testId}>
+        <thead>
+          <tr>
+            <th scope="col">{t("orders.number")}</th>
+            <th scope="col">{t("orders.kind")}</th>
+            <th scope="col">{t("orders.status")}</th>
+            {counterpartyHeading ? <th scope="col">{counterpartyHeading}</th> : null}
+            <th scope="col" className="num">
+              {t("orders.total")}
+            </th>
+            <th scope="col" className="num">
+              {t("orders.paid")}
+            </th>
+            <th scope="col">{t("orders.paymentMethod")}</th>
+            <th scope="col">{t("orders.dueOn")}</th>
+            <th scope="col">{t("orders.created")}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((o) => (
+            <tr key={o.id}>
+              <td>
+                <Link to={`/orders/${o.id}`} className="mono">
+                  {o.number}
+                </Link>
+              </td>
+              <td>
+                <OrderKindTag kind={o.kind} />
+              </td>
+              <td>
+                <OrderStatusTag status={o.status} />
+              </td>
+              {counterpartyHeading ? <td>{o.counterpartyName}</td> : null}
+              <td className="num">{formatFen(o.totalFen, locale)}</td>
+              <td className="num">{formatFen(o.paidFen, locale)}</td>
+              <td>{o.paymentMethod ? translateDynamic(locale, `orders.method.${o.paymentMethod}`, o.paymentMethod) : "—"}</td>
+              <td className="nowrap">{o.dueOn ?? "—"}</td>
+              <td className="nowrap">{formatDateTime(o.createdAt, locale)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
 }

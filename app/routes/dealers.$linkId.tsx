@@ -1,7 +1,7 @@
 import { data, redirect, type ActionFunctionArgs, type LinksFunction, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { CsrfInput } from "~/components/csrf-input";
-import { OrderKindTag, OrderStatusTag } from "~/components/order-ui";
+import { OrderTable } from "~/components/order-ui";
 import { RouteError } from "~/components/route-error";
 import { errorsFor, FormError, SelectField, StateTag, TextField, valuesFor } from "~/components/supply-ui";
 import { formatDateTime, formatFen, translateDynamic } from "~/i18n";
@@ -255,48 +255,7 @@ export default function DealerDetail() {
         {recentOrders.length === 0 ? (
           <p className="empty">{t("orders.position.recentEmpty")}</p>
         ) : (
-          <div className="table-wrap">
-            <table className="data" data-testid="recent-orders">
-              <thead>
-                <tr>
-                  <th scope="col">{t("orders.number")}</th>
-                  <th scope="col">{t("orders.kind")}</th>
-                  <th scope="col">{t("orders.status")}</th>
-                  <th scope="col" className="num">
-                    {t("orders.total")}
-                  </th>
-                  <th scope="col" className="num">
-                    {t("orders.paid")}
-                  </th>
-                  <th scope="col">{t("orders.paymentMethod")}</th>
-                  <th scope="col">{t("orders.dueOn")}</th>
-                  <th scope="col">{t("orders.created")}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {recentOrders.map((o) => (
-                  <tr key={o.id}>
-                    <td>
-                      <Link to={`/orders/${o.id}`} className="mono">
-                        {o.number}
-                      </Link>
-                    </td>
-                    <td>
-                      <OrderKindTag kind={o.kind} />
-                    </td>
-                    <td>
-                      <OrderStatusTag status={o.status} />
-                    </td>
-                    <td className="num">{formatFen(o.totalFen, locale)}</td>
-                    <td className="num">{formatFen(o.paidFen, locale)}</td>
-                    <td>{o.paymentMethod ? translateDynamic(locale, `orders.method.${o.paymentMethod}`, o.paymentMethod) : "—"}</td>
-                    <td className="nowrap">{o.dueOn ?? "—"}</td>
-                    <td className="nowrap">{formatDateTime(o.createdAt, locale)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <OrderTable items={recentOrders} testId="recent-orders" />
         )}
         {recentOrders.length > 0 ? (
           <p className="small">

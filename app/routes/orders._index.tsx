@@ -1,9 +1,9 @@
 import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useLocation } from "@remix-run/react";
-import { OrderKindTag, OrderStatusTag } from "~/components/order-ui";
+import { OrderTable } from "~/components/order-ui";
 import { RouteError } from "~/components/route-error";
 import { Pager, withParams } from "~/components/supply-ui";
-import { formatDateTime, formatFen, translateDynamic } from "~/i18n";
+import { formatFen, translateDynamic } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { ORDER_KINDS, ORDER_STATUSES, type OrderKind } from "~/models/order-states";
@@ -164,50 +164,7 @@ export default function Orders() {
         {items.length === 0 ? (
           <p className="empty">{filtered ? t("orders.emptyFiltered") : t(dealer ? "orders.emptyDealer" : "orders.emptyCore")}</p>
         ) : (
-          <div className="table-wrap">
-            <table className="data" data-testid="orders">
-              <thead>
-                <tr>
-                  <th scope="col">{t("orders.number")}</th>
-                  <th scope="col">{t("orders.kind")}</th>
-                  <th scope="col">{t("orders.status")}</th>
-                  <th scope="col">{dealer ? t("orders.supplier") : t("orders.dealer")}</th>
-                  <th scope="col" className="num">
-                    {t("orders.total")}
-                  </th>
-                  <th scope="col" className="num">
-                    {t("orders.paid")}
-                  </th>
-                  <th scope="col">{t("orders.paymentMethod")}</th>
-                  <th scope="col">{t("orders.dueOn")}</th>
-                  <th scope="col">{t("orders.created")}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((o) => (
-                  <tr key={o.id}>
-                    <td>
-                      <Link to={`/orders/${o.id}`} className="mono">
-                        {o.number}
-                      </Link>
-                    </td>
-                    <td>
-                      <OrderKindTag kind={o.kind} />
-                    </td>
-                    <td>
-                      <OrderStatusTag status={o.status} />
-                    </td>
-                    <td>{o.counterpartyName}</td>
-                    <td className="num">{formatFen(o.totalFen, locale)}</td>
-                    <td className="num">{formatFen(o.paidFen, locale)}</td>
-                    <td>{o.paymentMethod ? translateDynamic(locale, `orders.method.${o.paymentMethod}`, o.paymentMethod) : "—"}</td>
-                    <td className="nowrap">{o.dueOn ?? "—"}</td>
-                    <td className="nowrap">{formatDateTime(o.createdAt, locale)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <OrderTable items={items} counterpartyHeading={dealer ? t("orders.supplier") : t("orders.dealer")} testId="orders" />
         )}
         <Pager
           onFirstPage={onFirstPage}
