@@ -87,7 +87,7 @@ export const zhCN = {
 
   "market.fees.title": "费率",
   "market.fees.hint": "每个类目按成交额收取佣金，不低于每单最低佣金。新费率自生效日起执行，只能从今天或以后生效；已生效的费率不会被改写。",
-  "market.fees.inForce": "今日生效",
+  "market.fees.inForce": "生效中",
   "market.fees.scheduled": "待生效",
   "market.fees.past": "已失效",
   "market.fees.empty": "还没有费率。",
