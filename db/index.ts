@@ -1,5 +1,5 @@
 import { PGlite } from "@electric-sql/pglite";
-import { Kysely, PostgresDialect, sql } from "kysely";
+import { Kysely, PostgresDialect, sql, type Transaction } from "kysely";
 import { PGliteDialect } from "kysely-pglite-dialect";
 import pg from "pg";
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
@@ -134,6 +134,15 @@ function lockDataDir(dataDir: string): () => void {
   };
   process.once("exit", release);
   return release;
+}
+
+/**
+ * Run `work` in the caller's transaction when there is one, else in a new one: model functions
+ * compose inside a route's or a step's transaction and still stand alone.
+ */
+export function inTransaction<T>(db: Db, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  // A Kysely that says it is a transaction is a Transaction; the cast only tells the type system.
+  return db.isTransaction ? work(db as Transaction<Database>) : db.transaction().execute(work);
 }
 
 export async function pingDb(db: Db): Promise<void> {

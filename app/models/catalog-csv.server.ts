@@ -1,13 +1,12 @@
 import { parse } from "csv-parse/sync";
 import { stringify } from "csv-stringify/sync";
 import { sql } from "kysely";
-import type { Db } from "../../db";
+import { inTransaction, type Db } from "../../db";
 import type { SkuStatus } from "../../db/schema";
 import { recordAudit, type Actor } from "./audit.server";
 import {
   bpsToPercentText,
   fenToYuanText,
-  inTransaction,
   parseSkuEntry,
   SKU_PROBLEM_TEXT,
   type SkuField,

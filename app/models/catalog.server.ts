@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import { z } from "zod";
-import type { Db } from "../../db";
+import { inTransaction, type Db } from "../../db";
 import type { SkuStatus } from "../../db/schema";
 import { recordAudit, type Actor } from "./audit.server";
 import { DomainError } from "./errors";
@@ -640,10 +640,6 @@ function auditView(sku: Sku) {
   };
 }
 
-function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
-  return db.isTransaction ? work(db) : db.transaction().execute(work);
-}
-
 function isUniqueViolation(error: unknown, constraint: string): boolean {
   const e = error as { code?: string; constraint?: string; message?: string };
   return e?.code === "23505" && (e.constraint === constraint || (e.message ?? "").includes(constraint));
@@ -985,4 +981,4 @@ export async function returnStock(trx: Db, move: StockMove): Promise<StockLevels
   throw new DomainError("validation", `Stock on hand would exceed ${SKU_LIMITS.maxStock}`, { quantity: "too large" });
 }
 
-export { isCheckViolation, isUniqueViolation, inTransaction };
+export { isCheckViolation, isUniqueViolation };

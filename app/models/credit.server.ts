@@ -1,4 +1,4 @@
-import type { Db } from "../../db";
+import { inTransaction, type Db } from "../../db";
 import { recordAudit, type Actor } from "./audit.server";
 import { DomainError } from "./errors";
 import { accountView, ensureAccount, isUuid, transfer, transferByCode, type AccountView, type Fen, type TransferResult } from "./ledger.server";
@@ -134,7 +134,7 @@ export async function setCreditLimit(
     });
     return after;
   };
-  return db.isTransaction ? run(db) : db.transaction().execute(run);
+  return inTransaction(db, run);
 }
 
 async function limitChangeCount(db: Db, creditAccountId: string): Promise<number> {

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { sql, type Selectable } from "kysely";
 import { z } from "zod";
-import type { Db } from "../../db";
+import { inTransaction, type Db } from "../../db";
 import { ROLES, type InvitationsTable, type Role } from "../../db/schema";
 import { recordAudit, type Actor } from "./audit.server";
 import { normalizeEmail, tokensEqual } from "./auth.server";
@@ -389,8 +389,4 @@ export async function acceptInvitationAsUser(
     await markAccepted(trx, actor, row, user.id, now);
     return { userId: user.id, email: user.email, organizationId: row.organization_id, role: row.role, returnPath: row.return_path };
   });
-}
-
-function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
-  return db.isTransaction ? work(db) : db.transaction().execute(work);
 }

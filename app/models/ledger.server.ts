@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { Db } from "../../db";
+import { inTransaction, type Db } from "../../db";
 import type {
   LedgerAccountKind,
   LedgerAccountsTable,
@@ -133,10 +133,6 @@ export interface TransferView {
 export interface LedgerViolation {
   check: string;
   detail: string;
-}
-
-function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
-  return db.isTransaction ? work(db) : db.transaction().execute(work);
 }
 
 function assertFen(amount: unknown, field: string): asserts amount is Fen {

@@ -1,8 +1,8 @@
 import { sql } from "kysely";
 import { z } from "zod";
-import type { Db } from "../../db";
+import { inTransaction, type Db } from "../../db";
 import { recordAudit, type Actor } from "./audit.server";
-import { inTransaction, isUniqueViolation, parsePercentToBps, parseYuanToFen } from "./catalog.server";
+import { isUniqueViolation, parsePercentToBps, parseYuanToFen } from "./catalog.server";
 import { DomainError } from "./errors";
 import { isUuid, type Fen } from "./ledger.server";
 import { getMarket, parseOrRefuse } from "./market.server";

@@ -1,9 +1,9 @@
 import { sql } from "kysely";
 import { z } from "zod";
-import type { Db } from "../../db";
+import { inTransaction, type Db } from "../../db";
 import type { MarketMerchantStatus, MerchantApplicationStatus, StallStatus } from "../../db/schema";
 import { recordAudit, type Actor } from "./audit.server";
-import { inTransaction, isUniqueViolation, parseWholeNumber, parseYuanToFen } from "./catalog.server";
+import { isUniqueViolation, parseWholeNumber, parseYuanToFen } from "./catalog.server";
 import { DomainError, isDomainError } from "./errors";
 import { isUuid, type Fen } from "./ledger.server";
 import { createOrganization } from "./organizations.server";

@@ -1,5 +1,5 @@
 import { sql, type Insertable, type Selectable, type Updateable } from "kysely";
-import type { Db } from "../../db";
+import { inTransaction, type Db } from "../../db";
 import type { OrderEventsTable, OrderLinesTable, OrdersTable, PaymentMethod, Role } from "../../db/schema";
 import { auditRows, recordAudit, recordAudits, type Actor, type AuditEntry } from "./audit.server";
 import {
@@ -53,10 +53,6 @@ export type OrderLineRow = Selectable<OrderLinesTable>;
 const DEALER_APPROVER_ROLES: readonly Role[] = ["owner", "admin"];
 
 const orderNotFound = () => new DomainError("not_found", "order not found");
-
-function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
-  return db.isTransaction ? work(db) : db.transaction().execute(work);
-}
 
 function requireText(value: string | null | undefined, field: string, max: number): string {
   const text = (value ?? "").trim();

@@ -1,10 +1,9 @@
 import { sql } from "kysely";
 import { z } from "zod";
-import type { Db } from "../../db";
+import { inTransaction, type Db } from "../../db";
 import { recordAudit, type Actor } from "./audit.server";
 import {
   clampPageSize,
-  inTransaction,
   isUniqueViolation,
   normalizeSkuCode,
   parseCursor,

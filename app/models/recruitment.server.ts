@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { sql, type Selectable, type Updateable } from "kysely";
 import { z } from "zod";
-import type { Db } from "../../db";
+import { inTransaction, type Db } from "../../db";
 import {
   APPLICATION_STATUSES,
   CAMPAIGN_STATUSES,
@@ -23,7 +23,6 @@ import { createInvitation, pendingInvitationLink, reissueInvitation, type Invita
 import { ensureAccount, isUuid, transfer, type Fen } from "./ledger.server";
 import { requestNotification } from "./notifications.server";
 import { createOrganization } from "./organizations.server";
-import type { Trx } from "./outbox.server";
 import { createPayment, type Payment, type PaymentsDeps } from "./payments.server";
 import { isBusinessDate, shanghaiDate } from "./pricing.server";
 import { normalizeUscc, usccProblem } from "./uscc";
@@ -526,11 +525,6 @@ function toCampaign(r: CampaignRow): Campaign {
 
 const campaignNotFound = () => new DomainError("not_found", "Campaign not found");
 const applicationNotFound = () => new DomainError("not_found", "Application not found");
-
-function inTransaction<T>(db: Db, work: (trx: Trx) => Promise<T>): Promise<T> {
-  // A Kysely that is a transaction is a Transaction; the cast only tells the type system so.
-  return db.isTransaction ? work(db as Trx) : db.transaction().execute(work);
-}
 
 function isUniqueViolation(error: unknown, constraint: string): boolean {
   const e = error as { code?: string; constraint?: string; message?: string };
