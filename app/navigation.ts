@@ -24,6 +24,11 @@ export const NAV_ENTRIES: readonly NavEntry[] = [
   { to: "/orders", label: "nav.orders", kinds: ["core_enterprise", "dealer"] },
   { to: "/seasons", label: "nav.seasons", kinds: ["core_enterprise"] },
   { to: "/markets", label: "nav.markets", kinds: ["market_operator"] },
+  { to: "/market", label: "nav.marketBrowse", kinds: ["buyer"] },
+  { to: "/market/cart", label: "nav.marketCart", kinds: ["buyer"] },
+  { to: "/merchant/listings", label: "nav.merchantListings", kinds: ["merchant"] },
+  { to: "/market/orders", label: "nav.marketOrders", kinds: ["buyer", "merchant"] },
+  { to: "/market/announcements", label: "nav.marketAnnouncements", kinds: ["buyer", "merchant"] },
 ];
 
 export function navFor(kind: OrganizationKind | undefined): readonly NavEntry[] {

@@ -8,7 +8,7 @@ export function MarketStateTag({ state }: { state: string }) {
   return <span className={`sc-state ${state}`}>{translateDynamic(locale, `market.state.${state}`, state)}</span>;
 }
 
-/** The three pages of one market. */
+/** The pages of one market. */
 export function MarketTabs({ marketId }: { marketId: string }) {
   const t = useT();
   const base = `/markets/${marketId}`;
@@ -19,6 +19,11 @@ export function MarketTabs({ marketId }: { marketId: string }) {
       </NavLink>
       <NavLink to={`${base}/applications`}>{t("market.tab.applications")}</NavLink>
       <NavLink to={`${base}/fees`}>{t("market.tab.fees")}</NavLink>
+      <NavLink to={`${base}/listings`}>{t("market.tab.listings")}</NavLink>
+      <NavLink to={`${base}/orders`}>{t("market.tab.orders")}</NavLink>
+      <NavLink to={`${base}/disputes`}>{t("market.tab.disputes")}</NavLink>
+      <NavLink to={`${base}/announcements`}>{t("market.tab.announcements")}</NavLink>
+      <NavLink to={`${base}/dashboard`}>{t("market.tab.dashboard")}</NavLink>
     </nav>
   );
 }

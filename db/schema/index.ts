@@ -5,7 +5,7 @@ import type { PaymentsTables } from "./payments";
 import type { OrdersTables } from "./orders";
 import type { ApiTables } from "./api";
 import type { RecruitmentTables } from "./recruitment";
-import type { MarketTables } from "./market";
+import type { MarketTables, MarketTradeTables } from "./market";
 
 export * from "./foundation";
 export * from "./outbox";
@@ -16,4 +16,4 @@ export * from "./api";
 export * from "./recruitment";
 export * from "./market";
 
-export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables, OrdersTables, ApiTables, RecruitmentTables, MarketTables {}
+export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables, OrdersTables, ApiTables, RecruitmentTables, MarketTables, MarketTradeTables {}

@@ -1,0 +1,4 @@
+import type { EndpointSpec } from "../endpoint";
+
+/** Commodity-trading markets: market-trade. */
+export const endpoints: readonly EndpointSpec[] = [];

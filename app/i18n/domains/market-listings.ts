@@ -1,0 +1,6 @@
+import type { EnFor } from "./types";
+
+/** Commodity-trading markets: market-listings. */
+export const zhCN = {} as const;
+
+export const en: EnFor<typeof zhCN> = {};
