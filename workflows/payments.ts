@@ -11,6 +11,7 @@ import {
 } from "../app/models/payments.server";
 import { applyCapturedOrderPayment } from "../app/models/orders.server";
 import { applyCapturedDepositPayment } from "../app/models/recruitment.server";
+import { applyCapturedMarketPayment } from "../app/models/escrow.server";
 import type { Step } from "./registry";
 
 /**
@@ -58,7 +59,8 @@ export const PAYMENT_PURPOSE_HANDLERS: Readonly<Record<PaymentPurpose, PaymentPu
   order: (trx, payment) => applyCapturedOrderPayment(trx, payment),
   // A recruitment deposit moves to its campaign's deposit account and marks the deposit paid.
   deposit: (trx, payment) => applyCapturedDepositPayment(trx, payment),
-  market_order: null,
+  // A captured checkout payment holds each of its orders in escrow.
+  market_order: (trx, payment, ctx) => applyCapturedMarketPayment(trx, payment, ctx.now),
 };
 
 export function createFulfilPaymentStep(

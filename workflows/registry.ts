@@ -6,6 +6,17 @@ import { deliverNotificationStep, parseDeliverNotificationPayload } from "./noti
 import { FULFIL_PAYMENT_JOB, PAYMENTS_QUEUE } from "../app/models/payments.server";
 import { fulfilPaymentStep, parseFulfilPaymentPayload } from "./payments";
 import { AUTO_RECEIPT_JOB, autoReceiptStep, ORDERS_QUEUE, parseAutoReceiptPayload } from "./orders";
+import {
+  AUTO_CONFIRM_JOB,
+  autoConfirmStep,
+  EXPIRE_CHECKOUTS_JOB,
+  expireCheckoutsStep,
+  MARKET_ORDER_QUEUE,
+  parseSettlePayload,
+  parseSweepPayload,
+  SETTLE_MARKET_ORDERS_JOB,
+  settleStep,
+} from "./market";
 
 /**
  * Every workflow step, by job name. A step is a plain async function over the database: BullMQ
@@ -82,6 +93,9 @@ export const STEPS = {
   }),
   [FULFIL_PAYMENT_JOB]: defineStep({ queue: PAYMENTS_QUEUE, parse: parseFulfilPaymentPayload, run: fulfilPaymentStep }),
   [AUTO_RECEIPT_JOB]: defineStep({ queue: ORDERS_QUEUE, parse: parseAutoReceiptPayload, run: autoReceiptStep }),
+  [SETTLE_MARKET_ORDERS_JOB]: defineStep({ queue: MARKET_ORDER_QUEUE, parse: parseSettlePayload, run: settleStep }),
+  [EXPIRE_CHECKOUTS_JOB]: defineStep({ queue: MARKET_ORDER_QUEUE, parse: parseSweepPayload, run: expireCheckoutsStep }),
+  [AUTO_CONFIRM_JOB]: defineStep({ queue: MARKET_ORDER_QUEUE, parse: parseSweepPayload, run: autoConfirmStep }),
 } as const satisfies StepRegistry;
 
 export type JobName = keyof typeof STEPS;

@@ -1,4 +1,5 @@
 import { AUTO_RECEIPT_JOB, ORDERS_QUEUE } from "./orders";
+import { AUTO_CONFIRM_JOB, EXPIRE_CHECKOUTS_JOB, MARKET_ORDER_QUEUE, SETTLE_MARKET_ORDERS_JOB } from "./market";
 
 /**
  * Time-driven steps. In server mode each becomes a BullMQ job scheduler (upserted by every worker
@@ -15,4 +16,9 @@ export interface Schedule {
 
 export const SCHEDULES: readonly Schedule[] = [
   { id: "orders-auto-receipt", queue: ORDERS_QUEUE, jobName: AUTO_RECEIPT_JOB, every_ms: 15 * 60 * 1000 },
+  // Each checkout also has its own expiry timer (outbox availableAt); the sweep is the safety net.
+  { id: "market-expire-checkouts", queue: MARKET_ORDER_QUEUE, jobName: EXPIRE_CHECKOUTS_JOB, every_ms: 60 * 1000 },
+  { id: "market-auto-confirm", queue: MARKET_ORDER_QUEUE, jobName: AUTO_CONFIRM_JOB, every_ms: 15 * 60 * 1000 },
+  // Each receipt enqueues its own settlement; the sweep settles anything a lost job left behind.
+  { id: "market-settle", queue: MARKET_ORDER_QUEUE, jobName: SETTLE_MARKET_ORDERS_JOB, every_ms: 5 * 60 * 1000 },
 ];

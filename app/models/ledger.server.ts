@@ -1,8 +1,9 @@
-import { sql } from "kysely";
+import { sql, type Insertable } from "kysely";
 import { inTransaction, type Db } from "../../db";
 import type {
   LedgerAccountKind,
   LedgerAccountsTable,
+  LedgerTransfersTable,
   NormalSide,
   OverdraftRule,
   TransferPhase,
@@ -617,6 +618,161 @@ export async function postPending(db: Db, input: ResolvePendingInput & { amountF
 /** Release a hold in full: nothing moves. */
 export async function voidPending(db: Db, input: ResolvePendingInput): Promise<TransferResult> {
   return resolvePending(db, input, "void_pending", undefined);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batches
+
+/** One movement of a batch: a transfer (single or pending), or the resolution of a hold. */
+export type BatchOperation =
+  | ({ op: "transfer" } & TransferInput)
+  | ({ op: "post_pending" } & ResolvePendingInput & { amountFen?: Fen })
+  | ({ op: "void_pending" } & ResolvePendingInput);
+
+/** Most operations one batch may carry: bounds the statement sizes and the locks held. */
+export const MAX_BATCH_OPERATIONS = 5_000;
+
+/**
+ * Apply many movements at once, all or nothing, in a fixed number of statements whatever the
+ * batch size: read the holds being resolved, lock every account touched (one SELECT … FOR UPDATE
+ * in id order), check each movement in order against the running totals, insert every transfer
+ * row (one INSERT), then add the totals (one guarded UPDATE). The same invariants as `transfer`
+ * and `postPending`/`voidPending` hold (I1–I6): a refusal anywhere refuses the whole batch before
+ * anything is written.
+ *
+ * Unlike `transfer`, a batch is not a replay unit: its caller makes the business change the
+ * movements belong to in the same transaction (e.g. orders marked settled), so a second run finds
+ * nothing to do. A seen idempotency key or an already resolved hold therefore means a caller bug
+ * and is refused with `conflict`, and the unique indexes back that up.
+ */
+export async function applyBatch(db: Db, operations: readonly BatchOperation[]): Promise<TransferRow[]> {
+  if (operations.length === 0) return [];
+  if (operations.length > MAX_BATCH_OPERATIONS) {
+    throw new DomainError("validation", `a batch holds at most ${MAX_BATCH_OPERATIONS} operations`, { operations: "too many" });
+  }
+  const keys = new Set<string>();
+  for (const op of operations) {
+    assertText(op.idempotencyKey, "idempotency_key");
+    if (keys.has(op.idempotencyKey)) {
+      throw new DomainError("validation", `idempotency key ${op.idempotencyKey} appears twice in one batch`, { idempotency_key: "duplicate" });
+    }
+    keys.add(op.idempotencyKey);
+    if (op.op === "transfer") {
+      assertTransferInput(op);
+      if (op.debitAccountId === op.creditAccountId) {
+        throw new DomainError("validation", "a transfer needs two different accounts", { credit_account_id: "same as the debit account" });
+      }
+    } else if (op.op === "post_pending" && op.amountFen !== undefined) {
+      assertFen(op.amountFen, "amount_fen");
+    }
+  }
+  return inTransaction(db, async (trx) => {
+    const pendingIds = [...new Set(operations.flatMap((op) => (op.op === "transfer" ? [] : [op.pendingId])))];
+    for (const id of pendingIds) {
+      if (!isUuid(id)) throw new DomainError("not_found", "pending transfer not found");
+    }
+    if (pendingIds.length !== operations.filter((op) => op.op !== "transfer").length) {
+      throw new DomainError("validation", "a hold is resolved at most once per batch", { pending_id: "duplicate" });
+    }
+    const holds = new Map<string, TransferRow>();
+    if (pendingIds.length > 0) {
+      const rows = await trx.selectFrom("ledger_transfers").selectAll().where("id", "in", pendingIds).execute();
+      for (const row of rows) holds.set(row.id, row);
+    }
+    const accountIds = new Set<string>();
+    for (const op of operations) {
+      if (op.op === "transfer") {
+        accountIds.add(op.debitAccountId);
+        accountIds.add(op.creditAccountId);
+      } else {
+        const hold = holds.get(op.pendingId);
+        if (!hold || hold.phase !== "pending") throw new DomainError("not_found", "pending transfer not found");
+        accountIds.add(hold.debit_account_id);
+        accountIds.add(hold.credit_account_id);
+      }
+    }
+    const locked = await lockAccounts(trx, [...accountIds]);
+    if (pendingIds.length > 0) {
+      // Read under the account locks every resolution of these holds is serialised by.
+      const resolved = await trx.selectFrom("ledger_transfers").select("pending_id").where("pending_id", "in", pendingIds).executeTakeFirst();
+      if (resolved) throw new DomainError("conflict", `hold ${resolved.pending_id} was already resolved`, { pending_id: "already resolved" });
+    }
+
+    // Running totals: each movement is checked against the state the ones before it left.
+    const totals = new Map<string, AccountRow>([...locked].map(([id, row]) => [id, { ...row }]));
+    const deltas = new Map<string, Required<Deltas>>();
+    const add = (id: string, column: Column, amount: number) => {
+      const row = totals.get(id)!;
+      row[column] += amount;
+      const delta = deltas.get(id) ?? { debits_posted_fen: 0, credits_posted_fen: 0, debits_pending_fen: 0, credits_pending_fen: 0 };
+      delta[column] += amount;
+      deltas.set(id, delta);
+    };
+    const rows: Insertable<LedgerTransfersTable>[] = [];
+    for (const op of operations) {
+      if (op.op === "transfer") {
+        const debit = totals.get(op.debitAccountId)!;
+        const credit = totals.get(op.creditAccountId)!;
+        if (headroomFen(debit, "debit") < op.amountFen) {
+          throw new DomainError("insufficient_funds", `account ${debit.code} cannot cover ${op.amountFen} fen`, { amount_fen: "exceeds the available balance" });
+        }
+        if (headroomFen(credit, "credit") < op.amountFen) {
+          throw new DomainError("insufficient_funds", `account ${credit.code} cannot take ${op.amountFen} fen more`, { amount_fen: "exceeds the outstanding balance" });
+        }
+        const pending = op.pending === true;
+        add(debit.id, pending ? "debits_pending_fen" : "debits_posted_fen", op.amountFen);
+        add(credit.id, pending ? "credits_pending_fen" : "credits_posted_fen", op.amountFen);
+        rows.push({
+          idempotency_key: op.idempotencyKey,
+          kind: op.kind,
+          reference: op.reference,
+          phase: pending ? "pending" : "single",
+          pending_id: null,
+          debit_account_id: debit.id,
+          credit_account_id: credit.id,
+          amount_fen: op.amountFen,
+          created_by_user_id: op.createdByUserId ?? null,
+        });
+      } else {
+        const hold = holds.get(op.pendingId)!;
+        const amountFen = op.op === "void_pending" ? hold.amount_fen : (op.amountFen ?? hold.amount_fen);
+        if (amountFen > hold.amount_fen) {
+          throw new DomainError("validation", `cannot post ${amountFen} fen from a hold of ${hold.amount_fen} fen`, { amount_fen: "exceeds the amount held" });
+        }
+        const posted = op.op === "post_pending" ? amountFen : 0;
+        add(hold.debit_account_id, "debits_pending_fen", -hold.amount_fen);
+        add(hold.debit_account_id, "debits_posted_fen", posted);
+        add(hold.credit_account_id, "credits_pending_fen", -hold.amount_fen);
+        add(hold.credit_account_id, "credits_posted_fen", posted);
+        rows.push({
+          idempotency_key: op.idempotencyKey,
+          kind: op.kind ?? hold.kind,
+          reference: op.reference ?? hold.reference,
+          phase: op.op,
+          pending_id: hold.id,
+          debit_account_id: hold.debit_account_id,
+          credit_account_id: hold.credit_account_id,
+          amount_fen: amountFen,
+          created_by_user_id: op.createdByUserId ?? null,
+        });
+      }
+    }
+
+    const inserted = await trx
+      .insertInto("ledger_transfers")
+      .values(rows)
+      .onConflict((oc) => oc.column("idempotency_key").doNothing())
+      .returningAll()
+      .execute();
+    if (inserted.length !== rows.length) {
+      const seen = new Set(inserted.map((r) => r.idempotency_key));
+      const key = rows.find((r) => !seen.has(r.idempotency_key))?.idempotency_key;
+      throw new DomainError("conflict", `idempotency key ${key} was already used`, { idempotency_key: "already used" });
+    }
+    await applyToAccounts(trx, [...deltas]);
+    const byKey = new Map(inserted.map((r) => [r.idempotency_key, r]));
+    return rows.map((r) => byKey.get(r.idempotency_key)!);
+  });
 }
 
 export async function getTransfer(db: Db, transferId: string): Promise<TransferRow | undefined> {
