@@ -260,7 +260,13 @@ function checkEvidence(evidence: EvidenceInput | null | undefined): { filename: 
   }
   const contentType = sniffEvidence(evidence.bytes);
   if (!contentType) throw new DomainError("validation", "evidence: a PNG or JPEG photo or a PDF", { evidence: "not a PNG, JPEG or PDF" });
-  const filename = evidence.filename.replace(/[\u0000-\u001f\u007f/\\]/g, "").trim().slice(0, 200) || "evidence";
+  // Control characters and path separators out: the name is shown and sent back in a header.
+  const filename =
+    [...evidence.filename]
+      .filter((c) => c.charCodeAt(0) > 0x1f && c.charCodeAt(0) !== 0x7f && c !== "/" && c !== "\\")
+      .join("")
+      .trim()
+      .slice(0, 200) || "evidence";
   return { filename, contentType, bytes: Buffer.from(evidence.bytes) };
 }
 
