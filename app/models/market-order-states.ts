@@ -89,3 +89,25 @@ export const HELD_STATUSES: readonly MarketOrderStatus[] = ["paid", "shipped", "
 
 /** Statuses that end an order. */
 export const FINAL_STATUSES: readonly MarketOrderStatus[] = ["settled", "refunded", "expired", "cancelled"];
+
+/** docs/market-order-states.md, written from the table above (a unit test keeps them equal). */
+export function marketOrderStatesMarkdown(): string {
+  const parts = [
+    "# Market (escrow) order states",
+    "",
+    "Generated from `app/models/market-order-states.ts` by `npx tsx app/cli/order-states-doc.ts market > docs/market-order-states.md`.",
+    "`system` is a workflow step: the payment's fulfilment, the expiry and auto-confirm schedules, settlement.",
+    "Money: `hold` = a pending ledger transfer from the buyer's wallet to the merchant's; `post_hold` posts it and moves the",
+    "commission fixed at placement to the market's fee account; `post_part` posts the released part (with its pro-rata",
+    "commission) and releases the rest to the buyer; `void_hold` releases it all.",
+    "",
+    "| from | event | to | by | money | stock back |",
+    "|---|---|---|---|---|---|",
+  ];
+  for (const [from, events] of Object.entries(MARKET_ORDER_TRANSITIONS)) {
+    for (const [event, t] of Object.entries(events) as [MarketOrderEvent, MarketOrderTransition][]) {
+      parts.push(`| ${from} | ${event} | ${t.to} | ${t.by.join(", ")} | ${t.money} | ${t.restock ? "yes" : "no"} |`);
+    }
+  }
+  return parts.join("\n") + "\n";
+}
