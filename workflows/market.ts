@@ -1,6 +1,7 @@
 import { z } from "zod";
 import {
   autoConfirmShippedOrders,
+  awaitsSettlement,
   ESCROW_LIMITS,
   expireUnpaidCheckouts,
   settleReceivedOrders,
@@ -25,13 +26,17 @@ export const parseSweepPayload = (data: unknown): Record<string, never> => sweep
 const MAX_BATCHES_PER_RUN = 20;
 
 /**
- * Settlement: the receipt's own order first, then whatever else is due, in batches whose postings
- * are a handful of statements each (the holds posted, the commissions split).
+ * Settlement: whatever is due, oldest receipt first, in batches whose postings are a handful of
+ * statements each (the holds posted, the commissions split). A receipt's job whose order is
+ * already settled — by another job's batch — stops at one indexed read, so a burst of receipts
+ * costs a few large transactions, not one per order.
  */
 export const settleStep: Step<SettlePayload> = async (deps, payload) => {
   const now = deps.now?.() ?? new Date();
+  if (payload.orderId) {
+    if (!(await awaitsSettlement(deps.db, payload.orderId))) return;
+  }
   let settled = 0;
-  if (payload.orderId) settled += (await settleReceivedOrders(deps.db, { orderIds: [payload.orderId], now })).length;
   for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
     const batch = await settleReceivedOrders(deps.db, { limit: ESCROW_LIMITS.settleBatch, now });
     settled += batch.length;

@@ -1051,6 +1051,13 @@ async function resolveHolds(trx: Trx, actor: Actor, resolutions: readonly Resolu
   );
 }
 
+/** Whether the order is received and not yet settled (a cheap check before a sweep). */
+export async function awaitsSettlement(db: Db, orderId: string): Promise<boolean> {
+  if (!isUuid(orderId)) return false;
+  const row = await db.selectFrom("market_orders").select("status").where("id", "=", orderId).executeTakeFirst();
+  return row?.status === "received";
+}
+
 /**
  * The settlement step: received orders' holds posted and fees split, `limit` orders per
  * transaction, claimed with SKIP LOCKED so several workers share the work without waiting on each
