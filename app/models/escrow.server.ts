@@ -14,6 +14,7 @@ import {
   type MarketOrderActor,
   type MarketOrderEvent,
 } from "./market-order-states";
+import { requestNotification } from "./notifications.server";
 import { enqueue, type Trx } from "./outbox.server";
 import { createPayment, type Payment, type PaymentsDeps } from "./payments.server";
 import { shanghaiDate } from "./pricing.server";
@@ -409,6 +410,11 @@ async function restock(trx: Trx, orderIds: readonly string[]): Promise<void> {
      where l.id = q.listing_id`.execute(trx);
 }
 
+async function organizationName(db: Db, organizationId: string): Promise<string> {
+  const row = await db.selectFrom("organizations").select("name").where("id", "=", organizationId).executeTakeFirst();
+  return (row?.name ?? "").slice(0, 200) || "—";
+}
+
 function walletSpec(organizationId: string) {
   return { kind: "wallet" as const, organizationId };
 }
@@ -727,6 +733,12 @@ async function holdCheckout(trx: Trx, actor: Actor, checkout: { id: string; buye
       .where("id", "=", order.id)
       .execute();
     timeline.push({ orderId: order.id, event: "pay", from: "placed", to: "paid", note });
+    await requestNotification(trx, actor, {
+      organizationId: order.merchant_id,
+      topic: "market_order.paid",
+      params: { orderId: order.id, number: order.order_no, counterparty: await organizationName(trx, order.buyer_id) },
+      dedupeKey: `market_order.paid:${order.id}`,
+    });
   }
   await trx.updateTable("market_checkouts").set({ status: "paid", updated_at: now }).where("id", "=", checkout.id).execute();
   await writeTimeline(trx, actor, timeline, now);
@@ -1120,6 +1132,15 @@ export async function openDispute(
     await insertStatement(trx, actor, dispute.id, "buyer", buyerId, body, evidence, now);
     await trx.updateTable("market_orders").set({ status: t.to, auto_confirm_at: null, updated_at: now }).where("id", "=", order.id).execute();
     await writeTimeline(trx, actor, [{ orderId: order.id, event: "dispute", from: order.status, to: t.to, note: body.slice(0, 200) }], now);
+    const buyerName = await organizationName(trx, order.buyer_id);
+    for (const organizationId of [order.merchant_id, order.operator_id]) {
+      await requestNotification(trx, actor, {
+        organizationId,
+        topic: "market_order.disputed",
+        params: { orderId: order.id, number: order.order_no, counterparty: buyerName },
+        dedupeKey: `market_order.disputed:${order.id}:${organizationId}`,
+      });
+    }
     return { disputeId: dispute.id };
   });
 }

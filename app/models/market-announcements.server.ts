@@ -3,6 +3,7 @@ import { z } from "zod";
 import { inTransaction, type Db } from "../../db";
 import { ANNOUNCEMENT_AUDIENCES, type AnnouncementAudience } from "../../db/schema";
 import { recordAudit, type Actor } from "./audit.server";
+import { requestNotification } from "./notifications.server";
 import { DomainError } from "./errors";
 import { isUuid } from "./ledger.server";
 import { getMarket, parseOrRefuse } from "./market.server";
@@ -234,6 +235,18 @@ export async function publishAnnouncement(db: Db, actor: Actor, operatorId: stri
       organizationId: operatorId,
       after: { market_id: market.id, title: input.title, audience: input.audience, body_chars: input.body.length },
     });
+    // The market's merchants hear of it in their inbox (buyers read the market's announcement page).
+    if (input.audience !== "buyers") {
+      const merchants = await trx.selectFrom("market_merchants").select("merchant_id").where("market_id", "=", market.id).where("status", "=", "active").execute();
+      for (const m of merchants) {
+        await requestNotification(trx, actor, {
+          organizationId: m.merchant_id,
+          topic: "market.announcement_published",
+          params: { announcementId: row.id, marketName: market.name.slice(0, 100), title: input.title.slice(0, 100) },
+          dedupeKey: `market.announcement:${row.id}:${m.merchant_id}`,
+        });
+      }
+    }
     const created = await announcementQuery(trx).where("a.id", "=", row.id).executeTakeFirstOrThrow();
     return toAnnouncement(created, true);
   });

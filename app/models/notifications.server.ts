@@ -80,6 +80,15 @@ export const NOTIFICATION_PARAMS = {
       companyName: displayText(200),
     })
     .strict(),
+  "market_order.paid": orderNotice,
+  "market_order.disputed": orderNotice,
+  "market.announcement_published": z
+    .object({
+      announcementId: z.string().uuid(),
+      marketName: displayText(100),
+      title: displayText(100),
+    })
+    .strict(),
 } as const satisfies Record<NotificationTopic, z.ZodTypeAny>;
 
 export type NotificationParams = { [T in NotificationTopic]: z.infer<(typeof NOTIFICATION_PARAMS)[T]> };

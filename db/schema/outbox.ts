@@ -41,6 +41,9 @@ export const NOTIFICATION_TOPICS = [
   "order.confirmed",
   "order.shipped",
   "recruitment.application_submitted",
+  "market_order.paid",
+  "market_order.disputed",
+  "market.announcement_published",
 ] as const;
 export type NotificationTopic = (typeof NOTIFICATION_TOPICS)[number];
 

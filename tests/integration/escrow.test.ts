@@ -150,6 +150,8 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       await expect(shipMarketOrder(t.db, actorFor(merchant.id), merchant.id, orderId, { carrier: "顺丰", trackingNo: "bad number!" })).rejects.toMatchObject({ code: "validation", fields: { trackingNo: expect.any(String) } });
       await shipMarketOrder(t.db, actorFor(merchant.id), merchant.id, orderId, { carrier: "顺丰速运", trackingNo: "SF1234567890" });
       await expect(shipMarketOrder(t.db, actorFor(merchant.id), merchant.id, orderId, { carrier: "顺丰速运", trackingNo: "SF1234567890" })).rejects.toMatchObject({ code: "invalid_state" });
+      const paidNotices = await t.db.selectFrom("notification_requests").select(["organization_id", "topic"]).where("dedupe_key", "=", `market_order.paid:${orderId}`).execute();
+      expect(paidNotices).toEqual([{ organization_id: merchant.id, topic: "market_order.paid" }]);
       await receiveMarketOrder(t.db, actorFor(buyer.id), buyer.id, orderId);
       const outbox = await t.db.selectFrom("outbox").select(["job_name", "payload"]).where("job_id", "=", `market:${orderId}:settle`).execute();
       expect(outbox).toHaveLength(1);
@@ -277,6 +279,8 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       const evidenceId = view.statements[0].id;
       expect((await getDisputeEvidence(t.db, w.operatorId, evidenceId)).contentType).toBe("image/png");
       await expect(getDisputeEvidence(t.db, w.merchants[1].id, evidenceId)).rejects.toMatchObject({ code: "not_found" });
+      const notices = await t.db.selectFrom("notification_requests").select("organization_id").where("topic", "=", "market_order.disputed").where("dedupe_key", "like", `market_order.disputed:${d.orderId}:%`).execute();
+      expect(notices.map((n) => n.organization_id).sort()).toEqual([d.merchant.id, w.operatorId].sort());
       const open = await listDisputes(t.db, w.operatorId, w.marketId, { status: "open" });
       expect(open.map((x) => x.id)).toContain(d.disputeId);
     });

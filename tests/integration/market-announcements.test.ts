@@ -112,6 +112,18 @@ describe("market announcements", () => {
       expect(audit.map((e) => [e.action, e.organization_id, e.actor_user_id])).toEqual([["market_announcement.published", w.operatorId, w.actor.userId]]);
     });
 
+    it("tells the market's merchants in their inbox, and nobody else", async () => {
+      // A market of its own, so the reading tests below see only their own announcements.
+      const market = await newMarket(t.db, w.actor, w.operatorId, "通知测试市场");
+      const merchantZ = await createOrg(t.db, { kind: "merchant", name: "通知测试商户" });
+      await join(t.db, w.operatorId, market, merchantZ.id);
+      const a = await publishAnnouncement(t.db, w.actor, w.operatorId, market, { title: "消防检查", body: "周五下午消防检查，请清理通道。", audience: "merchants" });
+      const notices = await t.db.selectFrom("notification_requests").select(["organization_id", "topic"]).where("dedupe_key", "like", `market.announcement:${a.id}:%`).execute();
+      expect(notices).toEqual([{ organization_id: merchantZ.id, topic: "market.announcement_published" }]);
+      const forBuyers = await publishAnnouncement(t.db, w.actor, w.operatorId, market, { title: "采购节", body: "本周采购满额有礼。", audience: "buyers" });
+      expect(await t.db.selectFrom("notification_requests").select("id").where("dedupe_key", "like", `market.announcement:${forBuyers.id}:%`).execute()).toEqual([]);
+    });
+
     it("refuses bad input naming each field, and writes nothing", async () => {
       const before = await t.db.selectFrom("market_announcements").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
       expect(await refusal(publishAnnouncement(t.db, w.actor, w.operatorId, w.market, { title: " ", body: "x".repeat(ANNOUNCEMENT_LIMITS.bodyLength + 1), audience: "everyone" as "all" }))).toEqual([
