@@ -34,3 +34,16 @@ export const NAV_ENTRIES: readonly NavEntry[] = [
 export function navFor(kind: OrganizationKind | undefined): readonly NavEntry[] {
   return kind ? NAV_ENTRIES.filter((entry) => entry.kinds.includes(kind)) : [];
 }
+
+/**
+ * The entry a path belongs to: the longest `to` that is the path or one of its ancestors, so
+ * `/market/cart` is the cart's page, not the market's, while `/market/<id>` stays the market's.
+ */
+export function activeNavEntry(entries: readonly NavEntry[], pathname: string): NavEntry | undefined {
+  let best: NavEntry | undefined;
+  for (const entry of entries) {
+    const matches = entry.to === "/" ? pathname === "/" : pathname === entry.to || pathname.startsWith(`${entry.to}/`);
+    if (matches && (!best || entry.to.length > best.to.length)) best = entry;
+  }
+  return best;
+}

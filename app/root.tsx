@@ -4,7 +4,6 @@ import {
   Link,
   Links,
   Meta,
-  NavLink,
   Outlet,
   Scripts,
   ScrollRestoration,
@@ -19,7 +18,7 @@ import { DEFAULT_LOCALE, translate, translateWithParams, type Locale } from "~/i
 import { resolveLocale } from "~/i18n/locale.server";
 import { LocaleProvider, useT } from "~/i18n/react";
 import { listMembershipsForUser } from "~/models/organizations.server";
-import { navFor } from "~/navigation";
+import { activeNavEntry, navFor } from "~/navigation";
 import { csrfForRequest, getSession, readFlash } from "~/session.server";
 import type { OrganizationKind } from "../db/schema";
 import styles from "~/styles/app.css";
@@ -107,6 +106,7 @@ function OrgSwitcher({ organizations, activeId }: { organizations: { id: string;
 }
 
 function TopBar() {
+  const location = useLocation();
   const root = useRouteLoaderData<typeof loader>("root");
   const t = useT();
   const active = root?.organizations.find((o) => o.id === root.activeOrganizationId);
@@ -122,11 +122,14 @@ function TopBar() {
         </Link>
         {root?.user && active ? (
           <nav className="topnav" aria-label={t("nav.dashboard")}>
-            {navFor(active.kind).map((entry) => (
-              <NavLink key={entry.to} to={entry.to} end={entry.to === "/"}>
-                {t(entry.label)}
-              </NavLink>
-            ))}
+            {navFor(active.kind).map((entry, _i, entries) => {
+              const current = activeNavEntry(entries, location.pathname) === entry;
+              return (
+                <Link key={entry.to} to={entry.to} className={current ? "active" : undefined} aria-current={current ? "page" : undefined}>
+                  {t(entry.label)}
+                </Link>
+              );
+            })}
           </nav>
         ) : null}
         <div className="topbar-tools">

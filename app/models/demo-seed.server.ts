@@ -8,6 +8,8 @@ import { seedSupplyChainDemo } from "./supply-chain-seed.server";
 import { seedRecruitmentDemo } from "./recruitment-seed.server";
 import { seedOrdersDemo } from "./orders-seed.server";
 import { seedMarketDemo } from "./market-seed.server";
+import { seedMarketListingsDemo } from "./market-listings-seed.server";
+import { seedMarketTradeDemo } from "./market-trade-seed.server";
 import { usccCheckCharacter } from "./uscc";
 
 /** Demo organisations and logins: a contract other tools and the README rely on. */
@@ -90,7 +92,6 @@ export async function seedDemoData(
     for (const key of ["core", "dealer", "dealer2", "operator", "merchant", "buyer"] as const) {
       wallets[key] = await ensureAccount(trx, { kind: "wallet", organizationId: orgIds[key] });
     }
-    const marketFees = await ensureAccount(trx, { kind: "market_fees", organizationId: orgIds.operator });
 
     let n = 0;
     const move = async (
@@ -119,13 +120,13 @@ export async function seedDemoData(
     await move("order_payment", wallets.dealer, wallets.core, 12_650_000);
     await move("loan_disbursement", loans, wallets.dealer, 20_000_000);
     await move("loan_interest", wallets.dealer, interest, 115_000);
-    await move("market_payment", wallets.buyer, wallets.merchant, 1_280_000);
-    await move("market_commission", wallets.merchant, marketFees, 38_400);
-    await move("escrow_hold", wallets.buyer, wallets.merchant, 356_000, true);
     await seedSupplyChainDemo(trx, { core: orgIds.core, dealer: orgIds.dealer, dealer2: orgIds.dealer2 });
     await seedRecruitmentDemo(trx, { coreEnterpriseId: orgIds.core });
     await seedOrdersDemo(trx, { core: orgIds.core, dealer: orgIds.dealer, dealer2: orgIds.dealer2 });
-    await seedMarketDemo(trx, { operatorId: orgIds.operator, merchantId: orgIds.merchant });
+    const { marketId } = await seedMarketDemo(trx, { operatorId: orgIds.operator, merchantId: orgIds.merchant });
+    // Listings (and the buyer's cart), then a fortnight of trade bought from them.
+    await seedMarketListingsDemo(trx, { operatorId: orgIds.operator, marketId, merchantId: orgIds.merchant, buyerId: orgIds.buyer });
+    await seedMarketTradeDemo(trx, { marketId, buyerId: orgIds.buyer });
   });
   return { seeded: true, logins };
 }

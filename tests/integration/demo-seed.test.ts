@@ -40,6 +40,11 @@ describe("demo data", () => {
     const wallets = await listAccountsForOrganization(handle.db, memberships[0].organizationId);
     expect(wallets.find((a) => a.kind === "wallet")?.balanceFen).toBeGreaterThan(0);
     expect(await verifyLedger(handle.db)).toEqual([]);
+    // The market's trade: a fortnight settled, and today one order in each state a user meets.
+    const marketOrders = await handle.db.selectFrom("market_orders").select(["status", "refunded_fen"]).execute();
+    expect(new Set(marketOrders.map((o) => o.status))).toEqual(new Set(["settled", "paid", "shipped", "disputed", "placed"]));
+    expect(marketOrders.filter((o) => o.status === "settled").length).toBeGreaterThanOrEqual(14);
+    expect(marketOrders.some((o) => o.refunded_fen > 0)).toBe(true);
     const audits = await handle.db.selectFrom("audit_events").select("action").execute();
     expect(audits.filter((a) => a.action === "organization.created")).toHaveLength(orgs.length);
   });
