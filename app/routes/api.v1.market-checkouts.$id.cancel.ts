@@ -1,0 +1,13 @@
+import { cancelMarketCheckout } from "~/api/contracts/market-trade";
+import { apiRoute, implement } from "~/api/handler.server";
+import { checkoutJson } from "~/api/market-trade.server";
+import * as escrow from "~/models/escrow.server";
+
+/** `POST /api/v1/market-checkouts/{id}/cancel` — contracts/market-trade.ts. */
+export const { loader, action } = apiRoute(
+  implement(cancelMarketCheckout, async ({ principal, params, db, actor }) => {
+    const buyerId = principal.organization.id;
+    await escrow.cancelCheckout(db, actor, buyerId, params.id);
+    return checkoutJson(await escrow.getCheckout(db, buyerId, params.id));
+  }),
+);

@@ -1,0 +1,35 @@
+import { payMarketCheckout } from "~/api/contracts/market-trade";
+import { ApiError, apiRoute, implement } from "~/api/handler.server";
+import { checkoutJson } from "~/api/market-trade.server";
+import { EpayGatewayError } from "~/models/epay/index.server";
+import * as escrow from "~/models/escrow.server";
+import { paymentsDepsFromConfig } from "~/models/payments.server";
+
+/** An integrator waits on the answer: a shorter gateway budget than a background step's. */
+const EPAY_TIMEOUT_MS = 5_000;
+
+/** `POST /api/v1/market-checkouts/{id}/pay` — contracts/market-trade.ts. */
+export const { loader, action } = apiRoute(
+  implement(
+    payMarketCheckout,
+    async ({ context, principal, params, body, db, actor, logger }) => {
+      const buyerId = principal.organization.id;
+      let payUrl: string | null = null;
+      if (body.method === "wallet") {
+        await escrow.payCheckoutFromWallet(db, actor, buyerId, params.id);
+      } else {
+        try {
+          ({ payUrl } = await escrow.startCheckoutPayment(db, actor, buyerId, params.id, paymentsDepsFromConfig(context.config, logger, { timeoutMs: EPAY_TIMEOUT_MS, maxAttempts: 2 })));
+        } catch (error) {
+          if (!(error instanceof EpayGatewayError)) throw error;
+          logger.warn({ checkoutId: params.id, err: error }, "e-Pay payment could not be started");
+          throw new ApiError(503, "unavailable", "e-Pay cannot be reached right now: retry shortly, or pay from the wallet", {}, { "Retry-After": "30" });
+        }
+      }
+      return { checkout: checkoutJson(await escrow.getCheckout(db, buyerId, params.id)), pay_url: payUrl };
+    },
+    // e-Pay is an HTTP call to the gateway: it must not run inside a transaction. The wallet
+    // payment is one transaction of its own, and paying a paid checkout again changes nothing.
+    { transaction: false },
+  ),
+);

@@ -1,0 +1,9 @@
+import { getMarketCheckout } from "~/api/contracts/market-trade";
+import { apiRoute, implement } from "~/api/handler.server";
+import { checkoutJson } from "~/api/market-trade.server";
+import * as escrow from "~/models/escrow.server";
+
+/** `GET /api/v1/market-checkouts/{id}` — contracts/market-trade.ts. */
+export const { loader, action } = apiRoute(
+  implement(getMarketCheckout, async ({ principal, params, db }) => checkoutJson(await escrow.getCheckout(db, principal.organization.id, params.id))),
+);

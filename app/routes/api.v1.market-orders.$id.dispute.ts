@@ -1,0 +1,18 @@
+import { disputeMarketOrder } from "~/api/contracts/market-trade";
+import { apiRoute, implement } from "~/api/handler.server";
+import { orderJson } from "~/api/market-trade.server";
+import * as escrow from "~/models/escrow.server";
+
+/** `POST /api/v1/market-orders/{id}/dispute` — contracts/market-trade.ts. Evidence files: through the pages. */
+export const { loader, action } = apiRoute(
+  implement(
+    disputeMarketOrder,
+    async ({ principal, params, body, db, actor }) => {
+      const orgId = principal.organization.id;
+      await escrow.openDispute(db, actor, orgId, params.id, { statement: body.statement });
+      return orderJson(await escrow.getMarketOrder(db, orgId, params.id));
+    },
+    // The model checks the statement as a dispute statement's `body`.
+    { fieldNames: { body: "statement" } },
+  ),
+);

@@ -1,0 +1,13 @@
+import { shipMarketOrder } from "~/api/contracts/market-trade";
+import { apiRoute, implement } from "~/api/handler.server";
+import { orderJson } from "~/api/market-trade.server";
+import * as escrow from "~/models/escrow.server";
+
+/** `POST /api/v1/market-orders/{id}/ship` — contracts/market-trade.ts. */
+export const { loader, action } = apiRoute(
+  implement(shipMarketOrder, async ({ principal, params, body, db, actor }) => {
+    const orgId = principal.organization.id;
+    await escrow.shipMarketOrder(db, actor, orgId, params.id, { carrier: body.carrier, trackingNo: body.tracking_no });
+    return orderJson(await escrow.getMarketOrder(db, orgId, params.id));
+  }),
+);
