@@ -426,7 +426,7 @@ describe("payments through e-Pay (sandbox over HTTP, PostgreSQL)", () => {
   });
 
   describe("fulfilment", () => {
-    it("hands a top-up over once; a purpose without a handler leaves it unfulfilled", async () => {
+    it("hands a top-up over once; a payment its handler refuses stays unfulfilled", async () => {
       const topup = await paid();
       const deps = { db: t.db, logger };
       await runStep(STEPS, deps, "payments.fulfil", { paymentId: topup.id });
@@ -435,9 +435,10 @@ describe("payments through e-Pay (sandbox over HTTP, PostgreSQL)", () => {
       await fulfilPaymentStep(deps, { paymentId: topup.id });
       expect((await getPayment(t.db, topup.id)).fulfilledAt).toEqual(fulfilled.fulfilledAt);
 
-      // Market orders get their handler with the market release: until then the money waits.
+      // A market payment naming no checkout is refused for good (retrying cannot help); the money
+      // waits in the payer's wallet and the payment stays unfulfilled.
       const order = await paid(undefined, { purpose: "market_order", reference: `market_order:${key("o")}` });
-      await runStep(STEPS, deps, "payments.fulfil", { paymentId: order.id });
+      await expect(runStep(STEPS, deps, "payments.fulfil", { paymentId: order.id })).rejects.toMatchObject({ name: "PermanentStepError" });
       expect((await getPayment(t.db, order.id)).fulfilledAt).toBeNull();
 
       // An extended map (what the orders module will do) is called once, in the step's transaction.
