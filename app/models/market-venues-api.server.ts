@@ -7,6 +7,7 @@ import { feeInForce, type FeeSchedule } from "./market-fees.server";
 import {
   getMarket,
   getStall,
+  toMarket,
   updateMarket,
   updateStall,
   type Market,
@@ -102,22 +103,6 @@ function marketSelect(db: Db) {
   return db
     .selectFrom("markets as m")
     .select(["m.id", "m.operator_id", "m.name", "m.city", "m.categories", "m.auto_confirm_days", "m.unpaid_expiry_minutes", "m.status", "m.created_at", "m.updated_at"]);
-}
-type MarketRow = Awaited<ReturnType<ReturnType<typeof marketSelect>["executeTakeFirstOrThrow"]>>;
-
-function toMarket(r: MarketRow): Market {
-  return {
-    id: r.id,
-    operatorId: r.operator_id,
-    name: r.name,
-    city: r.city,
-    categories: r.categories,
-    autoConfirmDays: r.auto_confirm_days,
-    unpaidExpiryMinutes: r.unpaid_expiry_minutes,
-    status: r.status,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
 }
 
 function membershipSelect(db: Db, merchantId: string) {

@@ -344,9 +344,9 @@ function marketQuery(db: Db) {
     .selectFrom("markets")
     .select(["id", "operator_id", "name", "city", "categories", "auto_confirm_days", "unpaid_expiry_minutes", "status", "created_at", "updated_at"]);
 }
-type MarketRow = Awaited<ReturnType<ReturnType<typeof marketQuery>["executeTakeFirstOrThrow"]>>;
+export type MarketRow = Awaited<ReturnType<ReturnType<typeof marketQuery>["executeTakeFirstOrThrow"]>>;
 
-function toMarket(r: MarketRow): Market {
+export function toMarket(r: MarketRow): Market {
   return {
     id: r.id,
     operatorId: r.operator_id,
