@@ -2,6 +2,7 @@ import { z } from "zod";
 import {
   autoConfirmShippedOrders,
   awaitsSettlement,
+  continueSettlement,
   ESCROW_LIMITS,
   expireUnpaidCheckouts,
   settleReceivedOrders,
@@ -37,11 +38,15 @@ export const settleStep: Step<SettlePayload> = async (deps, payload) => {
     if (!(await awaitsSettlement(deps.db, payload.orderId))) return;
   }
   let settled = 0;
+  let more = false;
   for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
     const batch = await settleReceivedOrders(deps.db, { limit: ESCROW_LIMITS.settleBatch, now });
     settled += batch.length;
-    if (batch.length < ESCROW_LIMITS.settleBatch) break;
+    more = batch.length === ESCROW_LIMITS.settleBatch;
+    if (!more) break;
   }
+  // Receipts share sweep jobs now: the rest of a burst is a continuation's, not the 5-minute sweep's.
+  if (more) await continueSettlement(deps.db, new Date());
   if (settled > 0) deps.logger.info({ settled }, "market orders settled");
 };
 

@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import { z } from "zod";
 import { inTransaction, type Db } from "../../db";
 import type { DisputeParty, DisputeRuling, MarketOrderStatus } from "../../db/schema";
-import { recordAudits, type Actor, type AuditEntry } from "./audit.server";
+import { auditRows, recordAudits, type Actor, type AuditEntry } from "./audit.server";
 import { DomainError } from "./errors";
 import { applyBatch, ensureAccount, isUuid, transfer, type BatchOperation, type Fen } from "./ledger.server";
 import { commissionFen, feeInForce } from "./market-fees.server";
@@ -368,23 +368,8 @@ interface TimelineEntry {
 
 async function writeTimeline(trx: Trx, actor: Actor, entries: readonly TimelineEntry[], at: Date): Promise<void> {
   if (entries.length === 0) return;
-  await trx
-    .insertInto("market_order_events")
-    .values(
-      entries.map((e) => ({
-        order_id: e.orderId,
-        event: e.event,
-        from_status: e.from,
-        to_status: e.to,
-        actor_organization_id: actor.organizationId,
-        actor_user_id: actor.userId,
-        note: (e.note ?? "").slice(0, 500),
-        at,
-      })),
-    )
-    .execute();
-  await recordAudits(
-    trx,
+  // The timeline and the audit rows in one statement, one array per column.
+  const audits = auditRows(
     actor,
     entries.map(
       (e): AuditEntry => ({
@@ -396,6 +381,17 @@ async function writeTimeline(trx: Trx, actor: Actor, entries: readonly TimelineE
       }),
     ),
   );
+  await sql`
+    with events as (
+      insert into market_order_events (order_id, event, from_status, to_status, actor_organization_id, actor_user_id, note, at)
+      select o, e, f, t, ${actor.organizationId}::uuid, ${actor.userId}::uuid, n, ${at}::timestamptz
+        from unnest(${entries.map((e) => e.orderId)}::uuid[], ${entries.map((e) => e.event)}::text[], ${entries.map((e) => e.from)}::text[],
+                    ${entries.map((e) => e.to)}::text[], ${entries.map((e) => (e.note ?? "").slice(0, 500))}::text[]) as v (o, e, f, t, n)
+    )
+    insert into audit_events (actor_user_id, organization_id, action, entity_type, entity_id, before, after, ip, request_id)
+    select ${actor.userId}::uuid, g, a, 'market_order', i, b::jsonb, f::jsonb, ${actor.ip ?? null}::text, ${actor.requestId ?? null}::text
+      from unnest(${audits.map((r) => r.organization_id ?? null)}::uuid[], ${audits.map((r) => r.action)}::text[], ${audits.map((r) => r.entity_id ?? null)}::text[],
+                  ${audits.map((r) => r.before ?? null)}::text[], ${audits.map((r) => r.after ?? null)}::text[]) as v (g, a, i, b, f)`.execute(trx);
 }
 
 /** Give the units of these orders back to their listings (E2): one UPDATE. */
@@ -915,7 +911,47 @@ async function markReceived(trx: Trx, actor: Actor, orders: readonly OrderRow[],
     .where("id", "in", orders.map((o) => o.id))
     .execute();
   await writeTimeline(trx, actor, orders.map((o) => ({ orderId: o.id, event, from: o.status, to })), now);
-  for (const o of orders) await enqueue(trx, settleJob(o.id));
+  const byMarket = new Map<string, string[]>();
+  for (const o of orders) byMarket.set(o.market_id, [...(byMarket.get(o.market_id) ?? []), o.id]);
+  for (const [marketId, orderIds] of byMarket) await enqueueSettlement(trx, marketId, orderIds, now);
+}
+
+/** Receipts of one market within this long share one settle job (a sweep). */
+const SETTLE_SLOT_MS = 200;
+
+/**
+ * Ask for the settlement of orders just received, in the receipt's transaction. The receipts of a
+ * market in the same slot share one sweep job (`market:<marketId>-<slot>:settle`) instead of one
+ * job each: a burst of receipts is then a few sweeps of full batches, not one outbox row, one
+ * BullMQ job and one read per order.
+ *
+ * Why no order is left behind: the shared row is share-locked until this transaction commits, and
+ * the relay and the in-process runner only take rows they can lock (SKIP LOCKED), so the sweep
+ * cannot start before these orders are visible to it. A row already taken out (published, or
+ * claimed by the in-process runner, whose lease moves available_at past now()) is not shared:
+ * each order then gets its own job as before.
+ */
+async function enqueueSettlement(trx: Trx, marketId: string, orderIds: readonly string[], now: Date): Promise<void> {
+  const jobId = `market:${marketId}-${Math.floor(now.getTime() / SETTLE_SLOT_MS)}:settle`;
+  await enqueue(trx, { queue: MARKET_ORDER_QUEUE, name: SETTLE_MARKET_ORDERS_JOB, jobId, payload: {} });
+  const open = await trx
+    .selectFrom("outbox")
+    .select("id")
+    .where("job_id", "=", jobId)
+    .where("published_at", "is", null)
+    .where("failed_at", "is", null)
+    .where("available_at", "<=", sql<Date>`now()`)
+    .forShare()
+    .executeTakeFirst();
+  if (open) return;
+  for (const id of orderIds) await enqueue(trx, settleJob(id));
+}
+
+/** A sweep that stopped at its batch limit with more due hands the rest to a new sweep job. */
+export async function continueSettlement(db: Db, now: Date): Promise<void> {
+  await inTransaction(db, (trx) =>
+    enqueue(trx, { queue: MARKET_ORDER_QUEUE, name: SETTLE_MARKET_ORDERS_JOB, jobId: `market:sweep-${now.getTime()}:settle`, payload: {} }),
+  );
 }
 
 /** The merchant cannot fulfil a paid order: the hold goes back to the buyer, the units on sale. */
@@ -1050,8 +1086,8 @@ async function resolveHolds(trx: Trx, actor: Actor, resolutions: readonly Resolu
        set status = v.status, refunded_fen = v.refunded, settled_net_fen = v.net, settled_fee_fen = v.fee,
            settled_at = case when v.status = 'settled' then ${now}::timestamptz else o.settled_at end,
            closed_at = ${now}::timestamptz, updated_at = ${now}::timestamptz
-      from (values ${sql.join(figures.map((f) => sql`(${f.id}::uuid, ${f.status}::text, ${f.refunded}::bigint, ${f.net}::bigint, ${f.fee}::bigint)`))})
-           as v (id, status, refunded, net, fee)
+      from unnest(${figures.map((f) => f.id)}::uuid[], ${figures.map((f) => f.status)}::text[], ${figures.map((f) => f.refunded)}::bigint[],
+                  ${figures.map((f) => f.net)}::bigint[], ${figures.map((f) => f.fee)}::bigint[]) as v (id, status, refunded, net, fee)
      where o.id = v.id`.execute(trx);
   const refundedAll = resolutions.filter((r) => r.refundFen === r.order.goods_total_fen).map((r) => r.order.id);
   await restock(trx, refundedAll);

@@ -153,8 +153,9 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       const paidNotices = await t.db.selectFrom("notification_requests").select(["organization_id", "topic"]).where("dedupe_key", "=", `market_order.paid:${orderId}`).execute();
       expect(paidNotices).toEqual([{ organization_id: merchant.id, topic: "market_order.paid" }]);
       await receiveMarketOrder(t.db, actorFor(buyer.id), buyer.id, orderId);
-      const outbox = await t.db.selectFrom("outbox").select(["job_name", "payload"]).where("job_id", "=", `market:${orderId}:settle`).execute();
-      expect(outbox).toHaveLength(1);
+      // The receipt asks for a sweep of its market, shared with the other receipts of the same moment.
+      const outbox = await t.db.selectFrom("outbox").select(["job_id", "job_name", "payload"]).where("job_id", "like", `market:${w.marketId}-%:settle`).execute();
+      expect(outbox).toMatchObject([{ job_name: "market.settle", payload: {} }]);
 
       // The settlement step, run twice as at-least-once delivery may.
       await runStep(STEPS, { db: t.db, logger: quiet }, "market.settle", { orderId });
@@ -167,6 +168,20 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       expect((await walletOf(t.db, merchant.id)).balanceFen - merchantBefore.balanceFen).toBe(totalFen - 750);
       expect((await feeBalanceOf(t.db, w.marketId)) - feesBefore).toBe(750);
       expect(await verifyLedger(t.db)).toEqual([]);
+    });
+
+    it("gives a receipt its own settle job when its moment's shared sweep has already been taken out", async () => {
+      const at = new Date();
+      const first = await paidOrder();
+      const second = await paidOrder();
+      for (const { orderId } of [first, second]) await shipMarketOrder(t.db, actorFor(w.merchants[0].id), w.merchants[0].id, orderId, { carrier: "顺丰速运", trackingNo: "SF1" });
+      await receiveMarketOrder(t.db, actorFor(first.buyer.id), first.buyer.id, first.orderId, at);
+      // The relay publishes the shared row (its sweep may run before the next receipt commits)…
+      await t.db.updateTable("outbox").set({ published_at: new Date() }).where("job_id", "like", `market:${w.marketId}-%:settle`).where("published_at", "is", null).execute();
+      // …so a receipt of the same moment cannot rely on it.
+      await receiveMarketOrder(t.db, actorFor(second.buyer.id), second.buyer.id, second.orderId, at);
+      const own = await t.db.selectFrom("outbox").select("payload").where("job_id", "=", `market:${second.orderId}:settle`).execute();
+      expect(own).toEqual([{ payload: { orderId: second.orderId } }]);
     });
 
     it("keeps the commission fixed at placement when the schedule changes before settlement", async () => {
