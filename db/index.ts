@@ -56,6 +56,12 @@ export function createDb(options: CreateDbOptions = {}): DbHandle {
           oid === PG_INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
       },
     });
+    // An idle client whose connection the server closes (a restart, an admin's terminate) makes
+    // the pool emit 'error'; unheard, that event would crash the process. The pool drops the
+    // client itself and the next query opens a new connection, so saying so is all there is to do.
+    pool.on("error", (error) => {
+      process.stderr.write(`postgres: idle connection lost: ${error.message}\n`);
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     let location = options.databaseUrl;
     try {
