@@ -6,7 +6,7 @@ import { recordAudit, type Actor } from "./audit.server";
 import { parseWholeNumber, parseYuanToFen } from "./catalog.server";
 import { DomainError } from "./errors";
 import { isUuid, type Fen } from "./ledger.server";
-import { getMarket, parseOrRefuse } from "./market.server";
+import { checkWholeNumber, getMarket, parseOrRefuse } from "./market.server";
 
 /**
  * Listings of a commodity-trading market: a merchant's goods (title in Chinese and English, spec,
@@ -176,19 +176,7 @@ function wholeNumber(min: number, max: number, whenBlank?: number) {
       const blank = raw === undefined || (typeof raw === "string" && raw.trim() === "");
       if (blank && whenBlank !== undefined) return whenBlank;
       const n = blank ? undefined : typeof raw === "number" ? (Number.isSafeInteger(raw) ? raw : null) : parseWholeNumber(raw as string);
-      if (n === undefined) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: "required" });
-        return z.NEVER;
-      }
-      if (n === null) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: "whole_number" });
-        return z.NEVER;
-      }
-      if (n < min || n > max) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: "out_of_range" });
-        return z.NEVER;
-      }
-      return n;
+      return checkWholeNumber(n, min, max, ctx);
     });
 }
 

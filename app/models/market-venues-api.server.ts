@@ -6,7 +6,9 @@ import { DomainError } from "./errors";
 import { feeInForce, type FeeSchedule } from "./market-fees.server";
 import {
   getMarket,
+  applicationQuery,
   getStall,
+  toApplication,
   toMarket,
   updateMarket,
   updateStall,
@@ -340,52 +342,15 @@ export async function listMerchantApplicationsPage(
   const market = await getMarket(db, operatorId, marketId);
   const limit = pageSize(options.limit);
   const after = options.after ? decodeCursor(options.after, [timestamp, uuid]) : null;
-  let query = db
-    .selectFrom("merchant_applications as a")
-    .leftJoin("market_stalls as s", "s.id", "a.assigned_stall_id")
-    .select([
-      "a.id",
-      "a.market_id",
-      "a.uscc",
-      "a.company_name",
-      "a.legal_representative",
-      "a.contact_name",
-      "a.contact_phone",
-      "a.stall_wish",
-      "a.categories",
-      "a.status",
-      "a.decision_reason",
-      "a.assigned_stall_id",
-      "s.code as stall_code",
-      "a.merchant_id",
-      "a.decided_at",
-      "a.created_at",
-      utcMicros("a.created_at").as("created_at_key"),
-    ])
+  let query = applicationQuery(db)
+    .select(utcMicros("a.created_at").as("created_at_key"))
     .where("a.market_id", "=", market.id)
     .where("a.operator_id", "=", operatorId);
   if (options.status) query = query.where("a.status", "=", options.status);
   if (after) query = query.where(sql<boolean>`(a.created_at, a.id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`);
   const rows = await query.orderBy("a.created_at", "desc").orderBy("a.id", "desc").limit(limit + 1).execute();
   const page = rows.slice(0, limit);
-  const items: MerchantApplication[] = page.map((r) => ({
-    id: r.id,
-    marketId: r.market_id,
-    uscc: r.uscc,
-    companyName: r.company_name,
-    legalRepresentative: r.legal_representative,
-    contactName: r.contact_name,
-    contactPhone: r.contact_phone,
-    stallWish: r.stall_wish,
-    categories: r.categories,
-    status: r.status,
-    decisionReason: r.decision_reason,
-    assignedStallId: r.assigned_stall_id,
-    assignedStallCode: r.stall_code,
-    merchantId: r.merchant_id,
-    decidedAt: r.decided_at,
-    createdAt: r.created_at,
-  }));
+  const items: MerchantApplication[] = page.map(toApplication);
   const last = page[page.length - 1];
   return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.created_at_key, last.id]) : null };
 }

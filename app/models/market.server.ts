@@ -194,25 +194,30 @@ const categoriesSchema = z
       .max(MARKET_LIMITS.categoriesMax, "too_many"),
   );
 
+/**
+ * The problem codes of a whole-number field once its text is read: `undefined` (nothing typed) is
+ * `required`, `null` (not a whole number) is `whole_number`, outside [min, max] is `out_of_range`.
+ */
+export function checkWholeNumber(n: number | null | undefined, min: number, max: number, ctx: z.RefinementCtx): number {
+  const problem = n === undefined ? "required" : n === null ? "whole_number" : n < min || n > max ? "out_of_range" : null;
+  if (problem !== null || n === undefined || n === null) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem ?? "whole_number" });
+    return z.NEVER;
+  }
+  return n;
+}
+
 const wholeNumberText = (min: number, max: number) =>
   z
     .union([z.string(), z.number()], { required_error: "required", invalid_type_error: "whole_number" })
-    .transform((raw, ctx) => {
-      const n = typeof raw === "number" ? (Number.isSafeInteger(raw) && raw >= 0 ? raw : null) : raw.trim() === "" ? undefined : parseWholeNumber(raw);
-      if (n === undefined) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: "required" });
-        return z.NEVER;
-      }
-      if (n === null) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: "whole_number" });
-        return z.NEVER;
-      }
-      if (n < min || n > max) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: "out_of_range" });
-        return z.NEVER;
-      }
-      return n;
-    });
+    .transform((raw, ctx) =>
+      checkWholeNumber(
+        typeof raw === "number" ? (Number.isSafeInteger(raw) && raw >= 0 ? raw : null) : raw.trim() === "" ? undefined : parseWholeNumber(raw),
+        min,
+        max,
+        ctx,
+      ),
+    );
 
 /** Yuan as typed → fen (0 allowed), or fen as a number. */
 const moneyText = (maxFen: number) =>
@@ -814,7 +819,7 @@ export async function listMarketsForMerchant(db: Db, merchantId: string): Promis
 // ---------------------------------------------------------------------------------------------
 // Applications
 
-function applicationQuery(db: Db) {
+export function applicationQuery(db: Db) {
   return db
     .selectFrom("merchant_applications as a")
     .leftJoin("market_stalls as s", "s.id", "a.assigned_stall_id")
@@ -837,9 +842,9 @@ function applicationQuery(db: Db) {
       "a.created_at",
     ]);
 }
-type ApplicationRow = Awaited<ReturnType<ReturnType<typeof applicationQuery>["executeTakeFirstOrThrow"]>>;
+export type ApplicationRow = Awaited<ReturnType<ReturnType<typeof applicationQuery>["executeTakeFirstOrThrow"]>>;
 
-function toApplication(r: ApplicationRow): MerchantApplication {
+export function toApplication(r: ApplicationRow): MerchantApplication {
   return {
     id: r.id,
     marketId: r.market_id,
