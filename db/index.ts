@@ -46,9 +46,54 @@ function parseInt8FromAny(value: unknown): number {
   return parseInt8(String(value));
 }
 
+/**
+ * A connection that prepares the statements it runs again and again. PostgreSQL parses and plans
+ * an unnamed statement on every run; for the short statements of a busy path that is most of their
+ * server time. A statement text seen `PREPARE_AFTER_RUNS` times on a connection is sent as a named
+ * (prepared) statement from then on: parsed once, and planned generically once PostgreSQL finds
+ * that as good as planning each run. Each connection prepares at most `MAX_PREPARED_PER_CONNECTION`
+ * statements (the server keeps their plans while the connection lives), and counts at most
+ * `MAX_COUNTED_PER_CONNECTION` texts it has not prepared, so neither side grows without bound
+ * however many distinct texts (IN lists of every length) the application sends.
+ */
+export const STATEMENT_CACHE = { PREPARE_AFTER_RUNS: 3, MAX_PREPARED_PER_CONNECTION: 200, MAX_COUNTED_PER_CONNECTION: 2_000 } as const;
+
+export class PreparingClient extends pg.Client {
+  readonly #prepared = new Map<string, string>();
+  #runs = new Map<string, number>();
+
+  #nameFor(text: string): string | undefined {
+    const name = this.#prepared.get(text);
+    if (name !== undefined || this.#prepared.size >= STATEMENT_CACHE.MAX_PREPARED_PER_CONNECTION) return name;
+    const runs = (this.#runs.get(text) ?? 0) + 1;
+    if (runs < STATEMENT_CACHE.PREPARE_AFTER_RUNS) {
+      if (this.#runs.size >= STATEMENT_CACHE.MAX_COUNTED_PER_CONNECTION) this.#runs = new Map();
+      this.#runs.set(text, runs);
+      return undefined;
+    }
+    this.#runs.delete(text);
+    const fresh = `rt_${this.#prepared.size + 1}`;
+    this.#prepared.set(text, fresh);
+    return fresh;
+  }
+
+  // pg's query() has many overloads; only the form Kysely uses (text, values) is prepared.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override query(...args: any[]): any {
+    const [config, values, callback] = args as [unknown, unknown, unknown];
+    if (typeof config === "string" && Array.isArray(values) && callback === undefined) {
+      const name = this.#nameFor(config);
+      if (name) return super.query({ name, text: config, values });
+    }
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    return (super.query as (...a: any[]) => any)(...args);
+  }
+}
+
 export function createDb(options: CreateDbOptions = {}): DbHandle {
   if (options.databaseUrl) {
     const pool = new pg.Pool({
+      Client: PreparingClient,
       connectionString: options.databaseUrl,
       max: options.poolMax ?? 20,
       types: {

@@ -1,7 +1,19 @@
 import { inTransaction, type Db } from "../../db";
 import { recordAudit, type Actor } from "./audit.server";
 import { DomainError } from "./errors";
-import { accountView, ensureAccount, isUuid, transfer, transferByCode, type AccountView, type Fen, type TransferResult } from "./ledger.server";
+import {
+  accountView,
+  ensureAccount,
+  isUuid,
+  lockAccountsByCodes,
+  transfer,
+  transferByCode,
+  type AccountView,
+  type BatchOperation,
+  type Fen,
+  type LockedAccounts,
+  type TransferResult,
+} from "./ledger.server";
 
 /**
  * Trade credit between a core enterprise and one of its dealers, kept in the ledger:
@@ -57,8 +69,8 @@ export async function ensureCreditAccounts(db: Db, parties: CreditParties): Prom
   return { credit, receivable, issued };
 }
 
-function summarise(credit: AccountView, receivable: AccountView): CreditSummary {
-  // Holds on the credit line (none today) would count as used: available is what may be drawn.
+export function creditLineSummary(credit: AccountView, receivable: AccountView): CreditSummary {
+  // Holds on the credit line (orders submitted on account, not yet confirmed) count as used.
   const usedFen = receivable.balanceFen + credit.pendingFen;
   return { limitFen: credit.balanceFen + receivable.balanceFen, usedFen, availableFen: credit.availableFen };
 }
@@ -73,7 +85,7 @@ export async function creditSummary(db: Db, linkId: string): Promise<CreditSumma
   const credit = rows.find((r) => r.kind === "trade_credit");
   const receivable = rows.find((r) => r.kind === "trade_receivable");
   if (!credit || !receivable) return { limitFen: 0, usedFen: 0, availableFen: 0 };
-  return summarise(accountView(credit), accountView(receivable));
+  return creditLineSummary(accountView(credit), accountView(receivable));
 }
 
 /**
@@ -103,7 +115,7 @@ export async function setCreditLimit(
       .execute();
     const credit = accountView(locked.find((r) => r.id === accounts.credit.id)!);
     const receivable = accountView(locked.find((r) => r.id === accounts.receivable.id)!);
-    const before = summarise(credit, receivable);
+    const before = creditLineSummary(credit, receivable);
     const delta = limitFen - before.limitFen;
     if (delta === 0) return before;
     if (delta < 0 && -delta > credit.availableFen) {
@@ -151,6 +163,70 @@ async function limitChangeCount(db: Db, creditAccountId: string): Promise<number
   return Number(row.n);
 }
 
+function creditExceeded(amountFen: Fen, summary: CreditSummary): DomainError {
+  return new DomainError(
+    "insufficient_funds",
+    `This order (${amountFen} fen) exceeds the credit available (${summary.availableFen} fen of ${summary.limitFen} fen)`,
+    { payment_method: "exceeds the available credit" },
+  );
+}
+
+export interface CreditHoldRequest {
+  linkId: string;
+  amountFen: Fen;
+  idempotencyKey: string;
+  reference: string;
+  createdByUserId: string | null;
+}
+
+/**
+ * Plan holds on several credit lines at once (orders submitted on account together): lock the
+ * lines' accounts (one SELECT … FOR UPDATE in id order) and check each request, in the order
+ * given, against what the ones before it left. Each gets the hold to write or its refusal; one
+ * refusal refuses no other. Write the holds with `applyBatch(trx, holds, { locked })` in the same
+ * transaction: the accounts are not locked a second time.
+ */
+export async function planCreditHolds(
+  trx: Db,
+  requests: readonly CreditHoldRequest[],
+): Promise<{ locked: LockedAccounts; plans: ({ ok: true; hold: BatchOperation } | { ok: false; error: DomainError })[] }> {
+  const locked = await lockAccountsByCodes(
+    trx,
+    requests.flatMap((r) => [`trade_credit:${r.linkId}`, `trade_receivable:${r.linkId}`]),
+  );
+  const byCode = locked.byCode();
+  const drawnFen = new Map<string, Fen>();
+  const plans = requests.map((request) => {
+    const credit = byCode.get(`trade_credit:${request.linkId}`);
+    const receivable = byCode.get(`trade_receivable:${request.linkId}`);
+    if (!credit || !receivable) {
+      // A line never opened has no credit on it.
+      return { ok: false as const, error: creditExceeded(request.amountFen, { limitFen: 0, usedFen: 0, availableFen: 0 }) };
+    }
+    const summary = creditLineSummary(credit, receivable);
+    const drawn = drawnFen.get(credit.id) ?? 0;
+    if (request.amountFen > summary.availableFen - drawn) {
+      return { ok: false as const, error: creditExceeded(request.amountFen, { ...summary, availableFen: summary.availableFen - drawn, usedFen: summary.usedFen + drawn }) };
+    }
+    drawnFen.set(credit.id, drawn + request.amountFen);
+    return {
+      ok: true as const,
+      hold: {
+        op: "transfer" as const,
+        pending: true,
+        idempotencyKey: request.idempotencyKey,
+        kind: "on_account_hold",
+        reference: request.reference,
+        debitAccountId: credit.id,
+        creditAccountId: receivable.id,
+        amountFen: request.amountFen,
+        createdByUserId: request.createdByUserId,
+      },
+    };
+  });
+  return { locked, plans };
+}
+
 /**
  * Charge an order to the dealer's account. Refused with `insufficient_funds` naming the available
  * credit when it does not fit. Idempotent per `reference` (e.g. `order:<id>`).
@@ -176,12 +252,7 @@ export async function chargeOnAccount(
     return await transfer(db, { ...charge, debitAccountId: accounts.credit.id, creditAccountId: accounts.receivable.id });
   } catch (error) {
     if (error instanceof DomainError && error.code === "insufficient_funds") {
-      const summary = await creditSummary(db, parties.linkId);
-      throw new DomainError(
-        "insufficient_funds",
-        `This order (${input.amountFen} fen) exceeds the credit available (${summary.availableFen} fen of ${summary.limitFen} fen)`,
-        { payment_method: "exceeds the available credit" },
-      );
+      throw creditExceeded(input.amountFen, await creditSummary(db, parties.linkId));
     }
     throw error;
   }

@@ -381,16 +381,35 @@ export async function getDealerLink(db: Db, coreEnterpriseId: string, linkId: st
  * dealer is not in the network, or is suspended, or either organisation is suspended.
  */
 export async function findActiveDealerLink(db: Db, coreEnterpriseId: string, dealerId: string): Promise<DealerLink | null> {
-  if (!isUuid(coreEnterpriseId) || !isUuid(dealerId)) return null;
-  const row = await linkQuery(db)
+  return (await findActiveDealerLinks(db, [{ coreEnterpriseId, dealerId }])).get(dealerLinkKey(coreEnterpriseId, dealerId)) ?? null;
+}
+
+export function dealerLinkKey(coreEnterpriseId: string, dealerId: string): string {
+  return `${coreEnterpriseId.toLowerCase()}:${dealerId.toLowerCase()}`;
+}
+
+/**
+ * The active links (both organisations active too) of several core enterprise and dealer pairs in
+ * one query, keyed by `dealerLinkKey`; a pair without one is absent.
+ */
+export async function findActiveDealerLinks(
+  db: Db,
+  pairs: readonly { coreEnterpriseId: string; dealerId: string }[],
+): Promise<Map<string, DealerLink>> {
+  const result = new Map<string, DealerLink>();
+  const valid = pairs.filter((p) => isUuid(p.coreEnterpriseId) && isUuid(p.dealerId));
+  if (valid.length === 0) return result;
+  const rows = await linkQuery(db)
     .innerJoin("organizations as c", "c.id", "l.core_enterprise_id")
-    .where("l.core_enterprise_id", "=", coreEnterpriseId)
-    .where("l.dealer_id", "=", dealerId)
+    .where(
+      sql<boolean>`(l.core_enterprise_id, l.dealer_id) in (select * from unnest(${valid.map((p) => p.coreEnterpriseId)}::uuid[], ${valid.map((p) => p.dealerId)}::uuid[]))`,
+    )
     .where("l.status", "=", "active")
     .where("c.status", "=", "active")
     .where("d.status", "=", "active")
-    .executeTakeFirst();
-  return row ? toLink(row) : null;
+    .execute();
+  for (const row of rows) result.set(dealerLinkKey(row.core_enterprise_id, row.dealer_id), toLink(row));
+  return result;
 }
 
 export interface ListDealerLinksOptions {

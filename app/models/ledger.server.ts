@@ -337,6 +337,47 @@ async function lockAccounts(trx: Db, ids: string[]): Promise<Map<string, Account
   return byId;
 }
 
+/**
+ * Accounts locked (FOR UPDATE, in id order) by one transaction, as they were when locked: handed
+ * to `applyBatch` in the same transaction, it spares the batch a second lock of the same rows.
+ * Only the ledger makes one, so the rows are known to be locked; they stay current until the
+ * transaction itself moves money on those accounts some other way, which a caller must not do in
+ * between (the batch's guarded UPDATE and the table's CHECKs would still refuse an overdraft).
+ */
+export class LockedAccounts {
+  readonly #trx: Db;
+  readonly #rows: ReadonlyMap<string, AccountRow>;
+
+  constructor(trx: Db, rows: readonly AccountRow[], key: symbol) {
+    if (key !== LOCKED_ACCOUNTS_KEY) throw new Error("LockedAccounts are made by the ledger's lock functions");
+    this.#trx = trx;
+    this.#rows = new Map(rows.map((row) => [row.id, row]));
+  }
+
+  /** The locked accounts by code, as views. */
+  byCode(): Map<string, AccountView> {
+    return new Map([...this.#rows.values()].map((row) => [row.code, accountView(row)]));
+  }
+
+  /** The rows for these ids, if this lock was taken by `trx` and covers them all. */
+  rowsFor(trx: Db, ids: readonly string[]): Map<string, AccountRow> | null {
+    if (trx !== this.#trx || ids.some((id) => !this.#rows.has(id))) return null;
+    return new Map(ids.map((id) => [id, this.#rows.get(id)!]));
+  }
+}
+
+const LOCKED_ACCOUNTS_KEY = Symbol("ledger.lockedAccounts");
+
+/** Lock the accounts with these codes that exist (the others are simply absent), in id order. */
+export async function lockAccountsByCodes(trx: Db, codes: readonly string[]): Promise<LockedAccounts> {
+  if (!trx.isTransaction) throw new Error("ledger: a lock is only worth taking inside the transaction that uses it");
+  const rows = codes.length
+    ? await trx.selectFrom("ledger_accounts").selectAll().where("code", "=", sql<string>`any(${[...new Set(codes)]}::text[])`).orderBy("id").forUpdate().execute()
+    : [];
+  // Once the transaction holds the locks the rows cannot change under it: a later batch reads them here.
+  return new LockedAccounts(trx, rows as AccountRow[], LOCKED_ACCOUNTS_KEY);
+}
+
 /** The same lock taken by the accounts' codes: still in id order, whatever order the codes come in. */
 async function lockAccountsByCode(trx: Db, codes: string[]): Promise<Map<string, AccountRow>> {
   const rows = await trx
@@ -641,7 +682,7 @@ export const MAX_BATCH_OPERATIONS = 5_000;
  * nothing to do. A seen idempotency key or an already resolved hold therefore means a caller bug
  * and is refused with `conflict`, and the unique indexes back that up.
  */
-export async function applyBatch(db: Db, operations: readonly BatchOperation[]): Promise<TransferRow[]> {
+export async function applyBatch(db: Db, operations: readonly BatchOperation[], options: { locked?: LockedAccounts } = {}): Promise<TransferRow[]> {
   if (operations.length === 0) return [];
   if (operations.length > MAX_BATCH_OPERATIONS) {
     throw new DomainError("validation", `a batch holds at most ${MAX_BATCH_OPERATIONS} operations`, { operations: "too many" });
@@ -687,7 +728,8 @@ export async function applyBatch(db: Db, operations: readonly BatchOperation[]):
         accountIds.add(hold.credit_account_id);
       }
     }
-    const locked = await lockAccounts(trx, [...accountIds]);
+    // Already locked by this transaction (a caller that checked the accounts first): not again.
+    const locked = options.locked?.rowsFor(trx, [...accountIds]) ?? (await lockAccounts(trx, [...accountIds]));
     if (pendingIds.length > 0) {
       // Read under the account locks every resolution of these holds is serialised by.
       const resolved = await trx.selectFrom("ledger_transfers").select("pending_id").where("pending_id", "=", sql<string>`any(${pendingIds}::uuid[])`).executeTakeFirst();
@@ -754,21 +796,48 @@ export async function applyBatch(db: Db, operations: readonly BatchOperation[]):
       }
     }
 
-    // One array per column (nine parameters, not nine per transfer): far less to build, send and parse.
+    // One statement, one array per column: the transfer rows, and in a data-modifying WITH clause
+    // the totals of every account touched, each row guarded by its rule (as applyToAccounts does).
+    // Both always run; if either wrote fewer rows than it should, the error below rolls the whole
+    // transaction back.
     const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k] ?? null);
-    const { rows: inserted } = await sql<TransferRow>`
-      insert into ledger_transfers (idempotency_key, kind, reference, phase, pending_id, debit_account_id, credit_account_id, amount_fen, created_by_user_id)
-      select * from unnest(${col("idempotency_key")}::text[], ${col("kind")}::text[], ${col("reference")}::text[], ${col("phase")}::text[],
-                           ${col("pending_id")}::uuid[], ${col("debit_account_id")}::uuid[], ${col("credit_account_id")}::uuid[],
-                           ${col("amount_fen")}::bigint[], ${col("created_by_user_id")}::uuid[])
-      on conflict (idempotency_key) do nothing
-      returning *`.execute(trx);
+    const writes = [...deltas];
+    const d = (c: Column) => writes.map(([, w]) => w[c]);
+    const { rows: inserted } = await sql<TransferRow & { accounts_updated: number }>`
+      with updated as (
+        update ledger_accounts a
+           set debits_posted_fen = a.debits_posted_fen + v.dp,
+               credits_posted_fen = a.credits_posted_fen + v.cp,
+               debits_pending_fen = a.debits_pending_fen + v.dpen,
+               credits_pending_fen = a.credits_pending_fen + v.cpen,
+               version = a.version + 1
+          from unnest(${writes.map(([id]) => id)}::uuid[], ${d("debits_posted_fen")}::bigint[], ${d("credits_posted_fen")}::bigint[],
+                      ${d("debits_pending_fen")}::bigint[], ${d("credits_pending_fen")}::bigint[]) as v (id, dp, cp, dpen, cpen)
+         where a.id = v.id
+           and (a.overdraft_rule <> 'debits_le_credits'
+                or a.debits_posted_fen + v.dp + a.debits_pending_fen + v.dpen <= a.credits_posted_fen + v.cp)
+           and (a.overdraft_rule <> 'credits_le_debits'
+                or a.credits_posted_fen + v.cp + a.credits_pending_fen + v.cpen <= a.debits_posted_fen + v.dp)
+        returning a.id
+      ), inserted as (
+        insert into ledger_transfers (idempotency_key, kind, reference, phase, pending_id, debit_account_id, credit_account_id, amount_fen, created_by_user_id)
+        select * from unnest(${col("idempotency_key")}::text[], ${col("kind")}::text[], ${col("reference")}::text[], ${col("phase")}::text[],
+                             ${col("pending_id")}::uuid[], ${col("debit_account_id")}::uuid[], ${col("credit_account_id")}::uuid[],
+                             ${col("amount_fen")}::bigint[], ${col("created_by_user_id")}::uuid[])
+        on conflict (idempotency_key) do nothing
+        returning *
+      )
+      select i.*, (select count(*) from updated)::integer as accounts_updated from inserted i`.execute(trx);
     if (inserted.length !== rows.length) {
       const seen = new Set(inserted.map((r) => r.idempotency_key));
       const key = rows.find((r) => !seen.has(r.idempotency_key))?.idempotency_key;
       throw new DomainError("conflict", `idempotency key ${key} was already used`, { idempotency_key: "already used" });
     }
-    await applyToAccounts(trx, [...deltas]);
+    if (inserted[0].accounts_updated !== writes.length) {
+      // Unreachable while the accounts are locked and the running totals were checked: a bug, not a refusal.
+      throw new Error(`ledger invariant: guarded update of ${writes.length} accounts matched ${inserted[0].accounts_updated} rows`);
+    }
+    for (const row of inserted) delete (row as Partial<{ accounts_updated: number }>).accounts_updated;
     const byKey = new Map(inserted.map((r) => [r.idempotency_key, r]));
     return rows.map((r) => byKey.get(r.idempotency_key)!);
   });

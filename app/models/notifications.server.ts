@@ -1,10 +1,11 @@
+import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { z } from "zod";
 import type { Db } from "../../db";
 import { NOTIFICATION_TOPICS, ROLES, type NotificationRequestStatus, type NotificationTopic } from "../../db/schema";
-import { recordAudit, SYSTEM_ACTOR, type Actor } from "./audit.server";
+import { auditRows, recordAudit, SYSTEM_ACTOR, type Actor } from "./audit.server";
 import { DomainError } from "./errors";
-import { enqueue, outboxJobId, type Trx } from "./outbox.server";
+import { outboxJobId, outboxRows, type Trx } from "./outbox.server";
 
 /**
  * Notifications: an organisation-scoped inbox, and the first workflow on the outbox spine.
@@ -120,6 +121,11 @@ export async function requestNotification<T extends NotificationTopic>(
   actor: Actor,
   input: NotificationRequestInput<T>,
 ): Promise<{ requestId: string; created: boolean }> {
+  const [result] = await requestNotifications(trx, [{ actor, notification: input }]);
+  return result;
+}
+
+function checkedParams(input: NotificationRequestInput): unknown {
   if (!isNotificationTopic(input.topic)) {
     throw new DomainError("validation", `unknown notification topic ${String(input.topic)}`, { topic: "unknown topic" });
   }
@@ -132,53 +138,83 @@ export async function requestNotification<T extends NotificationTopic>(
   if (input.dedupeKey !== undefined && (input.dedupeKey.length < 1 || input.dedupeKey.length > NOTIFICATION_LIMITS.dedupeKeyCharsMax)) {
     throw new DomainError("validation", `dedupe key must be 1–${NOTIFICATION_LIMITS.dedupeKeyCharsMax} characters`, { dedupeKey: "length" });
   }
-  // The organisation's existence is checked by the INSERT itself (it selects from organizations),
-  // sparing a round trip on every request; an empty result is told apart below, on the rare path.
-  const inserted = await trx
-    .insertInto("notification_requests")
-    .columns(["organization_id", "topic", "params", "dedupe_key", "requested_by_user_id"])
-    .expression((eb) =>
-      eb
-        .selectFrom("organizations")
-        .select([
-          "id",
-          sql<NotificationTopic>`${input.topic}::text`.as("topic"),
-          sql<string>`${JSON.stringify(parsed.data)}::jsonb`.as("params"),
-          sql<string | null>`${input.dedupeKey ?? null}::text`.as("dedupe_key"),
-          sql<string | null>`${actor.userId}::uuid`.as("requested_by_user_id"),
-        ])
-        .where("id", "=", input.organizationId),
+  return parsed.data;
+}
+
+/**
+ * Many notification requests (orders placed together) in three statements whatever their number:
+ * the requests, their outbox rows, their audit rows. Results come back in the order asked.
+ */
+export async function requestNotifications(
+  trx: Trx,
+  requests: readonly { actor: Actor; notification: NotificationRequestInput }[],
+): Promise<{ requestId: string; created: boolean }[]> {
+  if (requests.length === 0) return [];
+  if (!trx.isTransaction) throw new Error("notifications: a request is part of the caller's transaction");
+  const params = requests.map((r) => JSON.stringify(checkedParams(r.notification)));
+  // Ids chosen here, so each returned row is matched to its request whatever order they come in,
+  // and the outbox and audit rows can be made before the statement that writes all three.
+  const ids = requests.map(() => randomUUID());
+  const jobs = outboxRows(
+    ids.map((requestId) => {
+      const payload: DeliverNotificationPayload = { requestId };
+      return { queue: NOTIFICATIONS_QUEUE, name: DELIVER_NOTIFICATION_JOB, jobId: outboxJobId("notifications", requestId, "deliver"), payload: { ...payload } };
+    }),
+  );
+  const audits = requests.flatMap(({ actor, notification }, i) =>
+    auditRows(actor, [
+      { action: "notification.requested", entityType: "notification_request", entityId: ids[i], organizationId: notification.organizationId, after: { topic: notification.topic } },
+    ]),
+  );
+  // One statement: the requests, then, for those written, their outbox and audit rows. Each request
+  // is selected from organizations, so the organisation's existence is checked by the INSERT itself;
+  // a request that got no row (organisation missing, or its dedupe key seen) is told apart below,
+  // on the rare path.
+  const { rows: inserted } = await sql<{ id: string }>`
+    with requested as (
+      insert into notification_requests (id, organization_id, topic, params, dedupe_key, requested_by_user_id)
+      select v.id, o.id, v.topic, v.params::jsonb, v.dedupe_key, v.requested_by_user_id
+        from unnest(${ids}::uuid[], ${requests.map((r) => r.notification.organizationId)}::uuid[], ${requests.map((r) => r.notification.topic)}::text[],
+                    ${params}::text[], ${requests.map((r) => r.notification.dedupeKey ?? null)}::text[],
+                    ${requests.map((r) => r.actor.userId)}::uuid[]) with ordinality as v (id, organization_id, topic, params, dedupe_key, requested_by_user_id, n)
+        join organizations o on o.id = v.organization_id
+       order by v.n
+      on conflict (dedupe_key) do nothing
+      returning id
+    ), queued as (
+      insert into outbox (queue, job_name, job_id, payload)
+      select j.queue, j.job_name, j.job_id, j.payload::jsonb
+        from unnest(${ids}::uuid[], ${jobs.map((j) => j.queue)}::text[], ${jobs.map((j) => j.job_name)}::text[], ${jobs.map((j) => j.job_id)}::text[],
+                    ${jobs.map((j) => j.payload)}::text[]) as j (request_id, queue, job_name, job_id, payload)
+        join requested r on r.id = j.request_id
+      on conflict (job_id) do nothing
+    ), audited as (
+      insert into audit_events (actor_user_id, organization_id, action, entity_type, entity_id, after, ip, request_id)
+      select a.actor_user_id, a.organization_id, a.action, a.entity_type, a.entity_id, a.after::jsonb, a.ip, a.request_id
+        from unnest(${audits.map((a) => a.actor_user_id)}::uuid[], ${audits.map((a) => a.organization_id)}::uuid[], ${audits.map((a) => a.action)}::text[],
+                    ${audits.map((a) => a.entity_type)}::text[], ${audits.map((a) => a.entity_id)}::text[], ${audits.map((a) => a.after)}::text[],
+                    ${audits.map((a) => a.ip)}::text[], ${audits.map((a) => a.request_id)}::text[]) as a (actor_user_id, organization_id, action, entity_type, entity_id, after, ip, request_id)
+        join requested r on r.id::text = a.entity_id
     )
-    .onConflict((oc) => oc.column("dedupe_key").doNothing())
-    .returning("id")
-    .executeTakeFirst();
-  if (!inserted) {
-    const organization = await trx.selectFrom("organizations").select("id").where("id", "=", input.organizationId).executeTakeFirst();
+    select id from requested`.execute(trx);
+  const created = new Set(inserted.map((r) => r.id));
+  const results: { requestId: string; created: boolean }[] = [];
+  for (const [i, { notification }] of requests.entries()) {
+    if (created.has(ids[i])) {
+      results.push({ requestId: ids[i], created: true });
+      continue;
+    }
+    const organization = await trx.selectFrom("organizations").select("id").where("id", "=", notification.organizationId).executeTakeFirst();
     if (!organization) throw new DomainError("not_found", "organisation not found", { organizationId: "not found" });
-    // dedupe_key is only conflict source besides the generated id; the first request stands.
+    // dedupe_key is the only conflict source besides the id; the first request stands.
     const existing = await trx
       .selectFrom("notification_requests")
       .select("id")
-      .where("dedupe_key", "=", input.dedupeKey ?? null)
+      .where("dedupe_key", "=", notification.dedupeKey ?? null)
       .executeTakeFirstOrThrow();
-    return { requestId: existing.id, created: false };
+    results.push({ requestId: existing.id, created: false });
   }
-
-  const payload: DeliverNotificationPayload = { requestId: inserted.id };
-  await enqueue(trx, {
-    queue: NOTIFICATIONS_QUEUE,
-    name: DELIVER_NOTIFICATION_JOB,
-    jobId: outboxJobId("notifications", inserted.id, "deliver"),
-    payload: { ...payload },
-  });
-  await recordAudit(trx, actor, {
-    action: "notification.requested",
-    entityType: "notification_request",
-    entityId: inserted.id,
-    organizationId: input.organizationId,
-    after: { topic: input.topic },
-  });
-  return { requestId: inserted.id, created: true };
+  return results;
 }
 
 export interface DeliverResult {

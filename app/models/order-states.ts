@@ -88,7 +88,8 @@ const PURCHASE: Transition[] = [
   t("confirmed", "choose_epay", "awaiting_payment", "dealer"),
   t("confirmed", "pay", "paid", "dealer", "system"),
   t("awaiting_payment", "pay", "paid", "system", "dealer"),
-  t("confirmed", "pay_on_account", "paid", "dealer"),
+  // The system: an order submitted on account is charged from its credit hold as it is confirmed.
+  t("confirmed", "pay_on_account", "paid", "dealer", "system"),
   t("awaiting_payment", "pay_on_account", "paid", "dealer"),
   t("confirmed", "request_financing", "awaiting_financing", "dealer"),
   t("awaiting_financing", "financing_disbursed", "paid", "system"),

@@ -1,7 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { sql, type Insertable, type Selectable, type Updateable } from "kysely";
 import { inTransaction, type Db } from "../../db";
-import type { OrderEventsTable, OrderLinesTable, OrdersTable, PaymentMethod, Role } from "../../db/schema";
-import { auditRows, recordAudit, recordAudits, type Actor, type AuditEntry } from "./audit.server";
+import { insertFromArrays, selectFromArrays, type ArrayColumns } from "../../db/unnest";
+import type { AuditEventsTable, OrderEventsTable, OrderLinesTable, OrdersTable, PaymentMethod, Role, SeasonsTable } from "../../db/schema";
+import { auditRows, recordAudit, type Actor, type AuditEntry } from "./audit.server";
 import {
   getSkusByCodes,
   getSkusByIds,
@@ -10,15 +12,17 @@ import {
   reserveStock,
   reserveStocks,
   returnStock,
+  SKU_LIMITS,
   shipStock,
   StockShortError,
   type Sku,
 } from "./catalog.server";
-import { chargeOnAccount, restoreCredit, type CreditParties } from "./credit.server";
-import { findActiveDealerLink, type DealerLink } from "./dealers.server";
+import { chargeOnAccount, planCreditHolds, restoreCredit, type CreditParties } from "./credit.server";
+import { dealerLinkKey, findActiveDealerLink, findActiveDealerLinks, type DealerLink } from "./dealers.server";
 import { DomainError } from "./errors";
-import { ensureAccount, isUuid, transfer, type Fen } from "./ledger.server";
-import { requestNotification } from "./notifications.server";
+import { GroupCommit, type Settled } from "./group-commit";
+import { applyBatch, ensureAccount, isUuid, postPending, transfer, voidPending, type BatchOperation, type Fen } from "./ledger.server";
+import { requestNotification, requestNotifications, type NotificationRequestInput } from "./notifications.server";
 import type { Trx } from "./outbox.server";
 import {
   availableEvents,
@@ -29,7 +33,7 @@ import {
   type OrderParty,
   type OrderStatus,
 } from "./order-states";
-import { isBusinessDate, quotePrices, shanghaiDate } from "./pricing.server";
+import { isBusinessDate, loadCandidatesForLinks, resolvePrice, shanghaiDate, type CandidatesFor } from "./pricing.server";
 
 /**
  * Dealer orders: the cart, the four order flows, payment (wallet, e-Pay, on account, financing),
@@ -480,17 +484,23 @@ async function notifyParty(
   trx: Db,
   actor: Actor,
   order: OrderRow,
-  topic: "order.submitted" | "order.confirmed" | "order.shipped",
+  topic: OrderNoticeTopic,
   fromName: string,
   occurrence: string = order.status,
 ) {
+  await requestNotification(trx as Trx, actor, orderNotice(order, topic, fromName, occurrence));
+}
+
+type OrderNoticeTopic = "order.submitted" | "order.confirmed" | "order.shipped";
+
+function orderNotice(order: OrderRow, topic: OrderNoticeTopic, fromName: string, occurrence: string = order.status): NotificationRequestInput {
   const to = topic === "order.submitted" ? order.core_enterprise_id : order.dealer_id;
-  await requestNotification(trx as Trx, actor, {
+  return {
     organizationId: to,
     topic,
     params: { orderId: order.id, number: order.number, counterparty: fromName },
     dedupeKey: `${topic}:${order.id}:${occurrence}`,
-  });
+  };
 }
 
 /**
@@ -499,10 +509,68 @@ async function notifyParty(
  * digits and never cut (as `String(n).padStart(6, "0")`).
  */
 function orderNumber(kind: OrderKind, now: Date) {
-  const prefix = { standard: "SO", preorder: "BK", replenishment: "RP", return: "RMA" }[kind];
-  return sql<string>`(select ${`${prefix}${shanghaiDate(now).replaceAll("-", "")}`}::text || lpad(s.n::text, greatest(6, length(s.n::text)), '0')
+  return sql<string>`(select ${orderNumberPrefix(kind, now)}::text || lpad(s.n::text, greatest(6, length(s.n::text)), '0')
     from nextval('order_number_seq') as s (n))`;
 }
+
+function orderNumberPrefix(kind: OrderKind, now: Date): string {
+  const prefix = { standard: "SO", preorder: "BK", replenishment: "RP", return: "RMA" }[kind];
+  return `${prefix}${shanghaiDate(now).replaceAll("-", "")}`;
+}
+
+const LINE_ARRAY_COLUMNS = [
+  ["order_id", "uuid"],
+  ["line_no", "integer"],
+  ["sku_id", "uuid"],
+  ["sku_code", "text"],
+  ["sku_name", "text"],
+  ["spec", "text"],
+  ["unit", "text"],
+  ["quantity_ordered", "integer"],
+  ["unit_price_fen", "bigint"],
+  ["price_rule", "text"],
+  ["tax_rate_bps", "integer"],
+  ["amount_fen", "bigint"],
+] as const satisfies ArrayColumns<Insertable<OrderLinesTable>>;
+
+const EVENT_ARRAY_COLUMNS = [
+  ["order_id", "uuid"],
+  ["actor_user_id", "uuid"],
+  ["actor_organization_id", "uuid"],
+  ["event", "text"],
+  ["from_status", "text"],
+  ["to_status", "text"],
+  ["note", "text"],
+  ["data", "jsonb"],
+] as const satisfies ArrayColumns<NewOrderEvent>;
+
+const AUDIT_ARRAY_COLUMNS = [
+  ["actor_user_id", "uuid"],
+  ["organization_id", "uuid"],
+  ["action", "text"],
+  ["entity_type", "text"],
+  ["entity_id", "text"],
+  ["before", "jsonb"],
+  ["after", "jsonb"],
+  ["ip", "text"],
+  ["request_id", "text"],
+] as const satisfies ArrayColumns<Insertable<AuditEventsTable>>;
+
+const ORDER_ARRAY_COLUMNS = [
+  ["id", "uuid"],
+  ["number_prefix", "text"],
+  ["kind", "text"],
+  ["status", "text"],
+  ["core_enterprise_id", "uuid"],
+  ["dealer_id", "uuid"],
+  ["dealer_link_id", "uuid"],
+  ["season_id", "uuid"],
+  ["note", "text"],
+  ["total_fen", "bigint"],
+  ["payment_method", "text"],
+  ["created_by_user_id", "uuid"],
+  ["submitted_at", "timestamptz"],
+] as const;
 
 function creditParties(order: Pick<OrderRow, "dealer_link_id" | "core_enterprise_id" | "dealer_id">): CreditParties {
   return { linkId: order.dealer_link_id, coreEnterpriseId: order.core_enterprise_id, dealerId: order.dealer_id };
@@ -536,24 +604,45 @@ interface PricedLine {
   taxRateBps: number;
 }
 
-/**
- * Resolve, check and price lines for a dealer. Every problem is reported by line
- * (`lines.<n>.sku` / `lines.<n>.quantity`) and nothing is written when any line is wrong.
- */
-async function priceLines(db: Db, link: DealerLink, lines: readonly LineInput[], now: Date): Promise<PricedLine[]> {
+function checkLineCount(lines: readonly LineInput[]): void {
   if (lines.length === 0) throw new DomainError("validation", "An order needs at least one line", { lines: "empty" });
   if (lines.length > ORDER_LIMITS.maxLines) {
     throw new DomainError("validation", `An order has at most ${ORDER_LIMITS.maxLines} lines`, { lines: "too_many" });
   }
-  const codes = lines.filter((l) => !l.skuId).map((l) => l.skuCode ?? "");
-  const byCode = codes.length ? await getSkusByCodes(db, link.coreEnterpriseId, codes) : new Map<string, Sku>();
-  const ids = lines.filter((l) => l.skuId).map((l) => l.skuId!);
-  const byId = ids.length ? await getSkusByIds(db, link.coreEnterpriseId, ids) : new Map<string, Sku>();
+}
+
+/** A core enterprise's SKUs named by the lines of one or more orders, by code and by id. */
+interface SkuLookup {
+  byCode: Map<string, Sku>;
+  byId: Map<string, Sku>;
+}
+
+/** One query for the codes and one for the ids of each core enterprise, in chunks the catalogue allows. */
+async function lookUpSkus(db: Db, coreEnterpriseId: string, lines: readonly LineInput[]): Promise<SkuLookup> {
+  const lookup: SkuLookup = { byCode: new Map(), byId: new Map() };
+  const codes = [...new Set(lines.filter((l) => !l.skuId).map((l) => (l.skuCode ?? "").trim().toUpperCase()))];
+  const ids = [...new Set(lines.filter((l) => l.skuId).map((l) => l.skuId!))];
+  const chunk = SKU_LIMITS.maxCodesPerLookup;
+  for (let i = 0; i < codes.length; i += chunk) {
+    for (const [code, sku] of await getSkusByCodes(db, coreEnterpriseId, codes.slice(i, i + chunk))) lookup.byCode.set(code, sku);
+  }
+  for (let i = 0; i < ids.length; i += chunk) {
+    for (const [id, sku] of await getSkusByIds(db, coreEnterpriseId, ids.slice(i, i + chunk))) lookup.byId.set(id, sku);
+  }
+  return lookup;
+}
+
+/**
+ * Check lines against the catalogue: every problem is reported by line (`lines.<n>.sku` /
+ * `lines.<n>.quantity`) in one refusal.
+ */
+function checkLines(lines: readonly LineInput[], skus: SkuLookup): { sku: Sku; quantity: number }[] {
+  checkLineCount(lines);
   const fields: Record<string, string> = {};
   const resolved: { sku: Sku; quantity: number }[] = [];
   const seen = new Set<string>();
   lines.forEach((line, i) => {
-    const sku = line.skuId ? byId.get(line.skuId) : byCode.get((line.skuCode ?? "").trim().toUpperCase());
+    const sku = line.skuId ? skus.byId.get(line.skuId.toLowerCase()) : skus.byCode.get((line.skuCode ?? "").trim().toUpperCase());
     const label = line.skuCode ?? line.skuId ?? "";
     if (!sku) {
       fields[`lines.${i}.sku`] = `unknown SKU ${label}`.trim();
@@ -579,24 +668,25 @@ async function priceLines(db: Db, link: DealerLink, lines: readonly LineInput[],
     const count = Object.keys(fields).length;
     throw new DomainError("validation", `${count} line${count > 1 ? "s" : ""} cannot be ordered: ${Object.values(fields).join("; ")}`, fields);
   }
-  // The link and the SKUs were read a moment ago in this transaction: pricing need not read them again.
-  const quotes = await quotePrices(
-    db,
-    {
-      coreEnterpriseId: link.coreEnterpriseId,
-      dealerId: link.dealerId,
-      lines: resolved.map((r) => ({ skuId: r.sku.id, quantity: r.quantity })),
-      on: now,
-    },
-    { link, skus: resolved.map((r) => r.sku) },
-  );
-  return resolved.map((r, i) => ({
-    sku: r.sku,
-    quantity: r.quantity,
-    unitPriceFen: quotes[i].unitPriceFen,
-    rule: quotes[i].rule,
-    taxRateBps: quotes[i].taxRateBps,
-  }));
+  return resolved;
+}
+
+function priceChecked(link: DealerLink, checked: readonly { sku: Sku; quantity: number }[], candidatesFor: CandidatesFor): PricedLine[] {
+  return checked.map(({ sku, quantity }) => {
+    const price = resolvePrice(candidatesFor(link, sku), quantity);
+    return { sku, quantity, unitPriceFen: price.unitPriceFen, rule: price.rule, taxRateBps: sku.taxRateBps };
+  });
+}
+
+/**
+ * Resolve, check and price lines for a dealer. Every problem is reported by line and nothing is
+ * written when any line is wrong.
+ */
+async function priceLines(db: Db, link: DealerLink, lines: readonly LineInput[], now: Date): Promise<PricedLine[]> {
+  checkLineCount(lines);
+  const checked = checkLines(lines, await lookUpSkus(db, link.coreEnterpriseId, lines));
+  const candidatesFor = await loadCandidatesForLinks(db, [{ link, skus: checked.map((c) => c.sku) }], shanghaiDate(now));
+  return priceChecked(link, checked, candidatesFor);
 }
 
 function linesTotal(lines: readonly PricedLine[]): Fen {
@@ -605,29 +695,29 @@ function linesTotal(lines: readonly PricedLine[]): Fen {
   return total;
 }
 
-/** The order's lines, numbered from 1 in the order given, in one INSERT; returns the total. */
+/** The rows of an order's lines, numbered from 1 in the order given. */
+function lineValues(orderId: string, lines: readonly PricedLine[]): Insertable<OrderLinesTable>[] {
+  return lines.map((line, i) => ({
+    order_id: orderId,
+    line_no: i + 1,
+    sku_id: line.sku.id,
+    sku_code: line.sku.code,
+    sku_name: line.sku.name,
+    spec: line.sku.spec,
+    unit: line.sku.unit,
+    quantity_ordered: line.quantity,
+    unit_price_fen: line.unitPriceFen,
+    price_rule: line.rule,
+    tax_rate_bps: line.taxRateBps,
+    amount_fen: line.unitPriceFen * line.quantity,
+  }));
+}
+
+/** The order's lines in one INSERT; returns the total. */
 async function writeLines(trx: Db, orderId: string, lines: readonly PricedLine[]): Promise<Fen> {
   const total = linesTotal(lines);
   if (lines.length === 0) return total;
-  await trx
-    .insertInto("order_lines")
-    .values(
-      lines.map((line, i) => ({
-        order_id: orderId,
-        line_no: i + 1,
-        sku_id: line.sku.id,
-        sku_code: line.sku.code,
-        sku_name: line.sku.name,
-        spec: line.sku.spec,
-        unit: line.sku.unit,
-        quantity_ordered: line.quantity,
-        unit_price_fen: line.unitPriceFen,
-        price_rule: line.rule,
-        tax_rate_bps: line.taxRateBps,
-        amount_fen: line.unitPriceFen * line.quantity,
-      })),
-    )
-    .execute();
+  await trx.insertInto("order_lines").values(lineValues(orderId, lines)).execute();
   return total;
 }
 
@@ -640,69 +730,287 @@ export interface CreateOrderInput {
   note?: string | null;
   /** Default true: submitted (or sent for the dealer's approval) at once. */
   submit?: boolean;
+  /**
+   * `on_account`: the total is held on the dealer's credit line as the order is submitted (refused
+   * when the line cannot take it), charged for the confirmed total when the supplier confirms, and
+   * released if the order is rejected, declined or cancelled first. Standard and replenishment
+   * orders only (a preorder's deposit is paid, not put on account).
+   */
+  paymentMethod?: "on_account" | null;
 }
 
 /**
  * Place an order in one step (quick order, CSV, API): lines by SKU code or id, priced for this
  * dealer now, then submitted unless `submit` is false (which puts it in the cart instead).
+ *
+ * Orders placed at the same moment share a transaction (group commit, decision 015): each caller
+ * still gets its own order or its own refusal, and one refusal never refuses another. Inside a
+ * caller's transaction the order is placed in it, alone.
  */
 export async function createOrder(db: Db, actor: Actor, input: CreateOrderInput, now = new Date()): Promise<OrderRow> {
   if (actor.organizationId !== input.dealerId) throw new DomainError("forbidden", "Only the dealer places its orders", { dealer_id: "not yours" });
   const note = (input.note ?? "").trim();
   if (note.length > ORDER_LIMITS.maxNoteChars) throw new DomainError("validation", "The note is too long", { note: "too_long" });
-  return inTransaction(db, async (trx) => {
-    const link = await requireLink(trx, input.coreEnterpriseId, input.dealerId);
-    if (input.kind === "preorder") await requireOpenSeason(trx, input.coreEnterpriseId, input.seasonId ?? null);
-    else if (input.seasonId) throw new DomainError("validation", "Only a preorder books against a season", { season_id: "preorder only" });
-    const priced = await priceLines(trx, link, input.lines, now);
-    const total = linesTotal(priced);
-    // The new row comes back whole, with the dealer's approval threshold (order_settings) read in
-    // the same statement. Nobody else can see, let alone lock, an order this transaction has just
-    // inserted, so it needs no lock of its own.
-    const { approval_threshold_fen: approvalThresholdFen, ...created } = await trx
-      .insertInto("orders")
-      .values({
-        number: orderNumber(input.kind, now),
-        kind: input.kind,
-        status: INITIAL_STATUS[input.kind],
-        core_enterprise_id: input.coreEnterpriseId,
-        dealer_id: input.dealerId,
-        dealer_link_id: link.id,
-        season_id: input.kind === "preorder" ? input.seasonId! : null,
-        note,
-        total_fen: total,
-        created_by_user_id: actor.userId,
-      })
-      .returning([
-        ...orderColumnsReturned,
-        sql<Fen | null>`(select s.approval_threshold_fen from order_settings s where s.organization_id = orders.dealer_id)`.as("approval_threshold_fen"),
-      ])
-      .executeTakeFirstOrThrow();
-    const order = created as OrderRow;
-    await writeLines(trx, order.id, priced);
-    const creation = {
-      events: [{ order_id: order.id, actor_user_id: actor.userId, actor_organization_id: actor.organizationId, event: "create", to_status: "draft" }],
-      audits: [{ action: "order.created", entityType: "order", entityId: order.id, after: { kind: input.kind, total_fen: total } }],
-    };
-    if (input.submit === false) {
-      await trx.insertInto("order_events").values(creation.events).execute();
-      await recordAudits(trx, actor, creation.audits);
-      return order;
-    }
-    // Priced a moment ago in this transaction: no need to price again.
-    return submitPriced(trx, actor, order, "dealer", approvalThresholdFen, now, link.dealerName, creation);
-  });
+  if (input.paymentMethod !== undefined && input.paymentMethod !== null && input.paymentMethod !== "on_account") {
+    throw new DomainError("validation", "An order is put on account at submission, or paid after confirmation", { payment_method: "on_account or nothing" });
+  }
+  if (input.paymentMethod === "on_account" && input.kind === "preorder") {
+    throw new DomainError("validation", "A preorder's deposit is paid, not put on account", { payment_method: "not for preorders" });
+  }
+  if (input.paymentMethod === "on_account" && input.submit === false) {
+    throw new DomainError("validation", "An order goes on account when it is submitted, not while it is in the cart", { payment_method: "submit the order" });
+  }
+  const placement: Placement = { actor, input: { ...input, note }, now };
+  if (db.isTransaction) return settle((await placeOrders(db, [placement]))[0]);
+  return placementQueue(db).submit(placement);
 }
 
-async function requireOpenSeason(trx: Db, coreEnterpriseId: string, seasonId: string | null) {
+interface Placement {
+  actor: Actor;
+  input: CreateOrderInput & { note: string };
+  now: Date;
+}
+
+const settle = <T>(outcome: Settled<T>): T => {
+  if (outcome.ok) return outcome.value;
+  throw outcome.error;
+};
+
+const placementQueues = new WeakMap<Db, GroupCommit<Placement, OrderRow>>();
+
+/** The group committer of this database's order placements, made on first use. */
+function placementQueue(db: Db): GroupCommit<Placement, OrderRow> {
+  let queue = placementQueues.get(db);
+  if (!queue) {
+    queue = new GroupCommit<Placement, OrderRow>((batch) => placeOrders(db, batch), PLACEMENT_GROUP_COMMIT);
+    placementQueues.set(db, queue);
+  }
+  return queue;
+}
+
+/** How many placements share a transaction at most, and how many such transactions run at once. */
+export const PLACEMENT_GROUP_COMMIT = { maxBatch: 32, maxInFlight: 2 } as const;
+
+/**
+ * Place several orders in one transaction, in a fixed number of statements whatever their number:
+ * the dealer links, order settings and seasons; the SKUs (per core enterprise); the prices (per
+ * tier, and the overrides); the credit lines of the orders on account (locked); then one INSERT
+ * for the orders with their lines, timeline and audit rows; the supplier notices; the holds.
+ * Each placement is checked on its own: a refusal is its caller's, and writes nothing of it.
+ */
+async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Settled<OrderRow>[]> {
+  const outcomes: (Settled<OrderRow> | undefined)[] = placements.map(() => undefined);
+  const refuse = (i: number, error: unknown) => {
+    outcomes[i] = { ok: false, error };
+  };
+  // What the placements read is read before the transaction, the independent reads at once (on
+  // their own connections in server mode). Under READ COMMITTED a read inside the transaction would
+  // guarantee no more: nothing here is locked, and what must hold at the write is held by the
+  // write itself (foreign keys, the credit lines' locks).
+  const dealerIds = [...new Set(placements.map((p) => p.input.dealerId).filter(isUuid))];
+  const seasonIds = [...new Set(placements.flatMap((p) => (p.input.kind === "preorder" && p.input.seasonId && isUuid(p.input.seasonId) ? [p.input.seasonId] : [])))];
+  const linesByCore = new Map<string, LineInput[]>();
+  for (const p of placements) {
+    if (!isUuid(p.input.coreEnterpriseId) || !Array.isArray(p.input.lines)) continue;
+    const lines = linesByCore.get(p.input.coreEnterpriseId) ?? [];
+    lines.push(...p.input.lines);
+    linesByCore.set(p.input.coreEnterpriseId, lines);
+  }
+  const [links, thresholdRows, seasonRows, skuLookups] = await Promise.all([
+    findActiveDealerLinks(
+      db,
+      placements.map((p) => ({ coreEnterpriseId: p.input.coreEnterpriseId, dealerId: p.input.dealerId })),
+    ),
+    db.selectFrom("order_settings").select(["organization_id", "approval_threshold_fen"]).where("organization_id", "=", sql<string>`any(${dealerIds}::uuid[])`).execute(),
+    seasonIds.length ? db.selectFrom("seasons").selectAll().where("id", "=", sql<string>`any(${seasonIds}::uuid[])`).execute() : Promise.resolve([]),
+    Promise.all([...linesByCore].map(async ([coreEnterpriseId, lines]) => [coreEnterpriseId, await lookUpSkus(db, coreEnterpriseId, lines)] as const)),
+  ]);
+  const thresholds = new Map(thresholdRows.map((row) => [row.organization_id, row.approval_threshold_fen]));
+  const seasons = new Map(seasonRows.map((row) => [row.id, row]));
+  const skusByCore = new Map(skuLookups);
+
+  const linkOf: (DealerLink | undefined)[] = placements.map((placement, i) => {
+    const { input } = placement;
+    const link = links.get(dealerLinkKey(input.coreEnterpriseId, input.dealerId));
+    try {
+      if (!link) {
+        throw new DomainError("not_found", "This supplier is not open to you: the dealer relationship is missing or suspended", {
+          core_enterprise_id: "no active dealer relationship",
+        });
+      }
+      if (input.kind === "preorder") checkOpenSeason(seasons, input.coreEnterpriseId, input.seasonId ?? null);
+      else if (input.seasonId) throw new DomainError("validation", "Only a preorder books against a season", { season_id: "preorder only" });
+      checkLineCount(input.lines);
+      return link;
+    } catch (error) {
+      refuse(i, error);
+      return undefined;
+    }
+  });
+  const checked = placements.map((p, i) => {
+    if (!linkOf[i]) return undefined;
+    try {
+      return checkLines(p.input.lines, skusByCore.get(p.input.coreEnterpriseId)!);
+    } catch (error) {
+      refuse(i, error);
+      return undefined;
+    }
+  });
+
+  // Prices: placed together means placed at the same instant, but each keeps its own clock's date.
+  const byDate = new Map<string, number[]>();
+  placements.forEach((p, i) => {
+    if (!checked[i]) return;
+    const on = shanghaiDate(p.now);
+    byDate.set(on, [...(byDate.get(on) ?? []), i]);
+  });
+  const priced: (PricedLine[] | undefined)[] = placements.map(() => undefined);
+  for (const [on, indexes] of byDate) {
+    const candidatesFor = await loadCandidatesForLinks(db, indexes.map((i) => ({ link: linkOf[i]!, skus: checked[i]!.map((c) => c.sku) })), on);
+    for (const i of indexes) priced[i] = priceChecked(linkOf[i]!, checked[i]!, candidatesFor);
+  }
+
+  // What each accepted placement will be: its id, total and status.
+  const planned = new Map<number, { id: string; total: Fen; link: DealerLink; lines: PricedLine[]; event: OrderEvent | null; to: OrderStatus; thresholdFen: Fen | null }>();
+  placements.forEach((p, i) => {
+    const lines = priced[i];
+    if (!lines) return;
+    try {
+      const total = linesTotal(lines);
+      const thresholdFen = p.input.submit === false ? null : (thresholds.get(p.input.dealerId) ?? null);
+      const event: OrderEvent | null = p.input.submit === false ? null : thresholdFen !== null && total > thresholdFen ? "submit_for_approval" : "submit";
+      const to = event ? findTransition(p.input.kind, INITIAL_STATUS[p.input.kind], event)!.to : INITIAL_STATUS[p.input.kind];
+      planned.set(i, { id: randomUUID(), total, link: linkOf[i]!, lines, event, to, thresholdFen });
+    } catch (error) {
+      refuse(i, error);
+    }
+  });
+
+  await inTransaction(db, async (trx) => {
+    // Credit: the lines of every order on account locked at once, each order checked in turn.
+    const onAccount = [...planned].filter(([i]) => placements[i].input.paymentMethod === "on_account");
+    const { locked, plans } = await planCreditHolds(
+      trx,
+      onAccount.map(([i, plan]) => ({
+        linkId: plan.link.id,
+        amountFen: plan.total,
+        idempotencyKey: creditHoldKey(plan.id),
+        reference: `order:${plan.id}`,
+        createdByUserId: placements[i].actor.userId,
+      })),
+    );
+    const holds: BatchOperation[] = [];
+    onAccount.forEach(([i], k) => {
+      const plan = plans[k];
+      if (plan.ok) holds.push(plan.hold);
+      else {
+        planned.delete(i);
+        refuse(i, plan.error);
+      }
+    });
+
+    if (planned.size > 0) {
+      const accepted = [...planned];
+      const events: NewOrderEvent[] = [];
+      const audits: Insertable<AuditEventsTable>[] = [];
+      for (const [i, plan] of accepted) {
+        const { actor, input } = placements[i];
+        const initial = INITIAL_STATUS[input.kind];
+        const onAccountNow = input.paymentMethod === "on_account";
+        const data = {
+          total_fen: plan.total,
+          ...(plan.event === "submit_for_approval" ? { approval_threshold_fen: plan.thresholdFen } : {}),
+          ...(onAccountNow ? { payment_method: "on_account", credit_held_fen: plan.total } : {}),
+        };
+        events.push({ order_id: plan.id, actor_user_id: actor.userId, actor_organization_id: actor.organizationId, event: "create", to_status: initial });
+        const entries: AuditEntry[] = [{ action: "order.created", entityType: "order", entityId: plan.id, after: { kind: input.kind, total_fen: plan.total } }];
+        if (plan.event) {
+          events.push({
+            order_id: plan.id,
+            actor_user_id: actor.userId,
+            actor_organization_id: actor.organizationId,
+            event: plan.event,
+            from_status: initial,
+            to_status: plan.to,
+            note: null,
+            data: JSON.stringify(data),
+          });
+          entries.push({
+            action: `order.${plan.event}`,
+            entityType: "order",
+            entityId: plan.id,
+            organizationId: actor.organizationId,
+            before: { status: initial },
+            after: { status: plan.to, ...data },
+          });
+        }
+        audits.push(...auditRows(actor, entries));
+      }
+      const lineRows = accepted.flatMap(([, plan]) => lineValues(plan.id, plan.lines));
+      const orderRows = accepted.map(([i, plan]) => {
+        const { actor, input, now } = placements[i];
+        return {
+          id: plan.id,
+          number_prefix: orderNumberPrefix(input.kind, now),
+          kind: input.kind,
+          status: plan.to,
+          core_enterprise_id: input.coreEnterpriseId,
+          dealer_id: input.dealerId,
+          dealer_link_id: plan.link.id,
+          season_id: input.kind === "preorder" ? input.seasonId! : null,
+          note: input.note,
+          total_fen: plan.total,
+          payment_method: input.paymentMethod === "on_account" ? "on_account" : null,
+          created_by_user_id: actor.userId,
+          submitted_at: plan.event ? now : null,
+        };
+      });
+      // One statement: the orders, and in data-modifying WITH clauses their lines, timeline and audit
+      // rows (the foreign keys are checked at the end of the statement, when all are in). One array
+      // per column: the same statement text and parameter count whatever the number of orders.
+      const { rows: inserted } = await sql<OrderRow>`
+        with lines_written as (${insertFromArrays("order_lines", lineRows, LINE_ARRAY_COLUMNS)}),
+             timeline as (${insertFromArrays("order_events", events, EVENT_ARRAY_COLUMNS)}),
+             audit as (${insertFromArrays("audit_events", audits, AUDIT_ARRAY_COLUMNS)})
+        insert into orders (id, number, kind, status, core_enterprise_id, dealer_id, dealer_link_id, season_id, note, total_fen, payment_method,
+                            created_by_user_id, submitted_at)
+        select v.id, v.number_prefix || lpad(v.n::text, greatest(6, length(v.n::text)), '0'),
+               v.kind, v.status, v.core_enterprise_id, v.dealer_id, v.dealer_link_id, v.season_id, v.note, v.total_fen, v.payment_method,
+               v.created_by_user_id, v.submitted_at
+          -- nextval in the select list of the rows themselves: once per row (a scalar subquery around
+          -- it would be evaluated once and give every order the same number).
+          from (select a.*, nextval('order_number_seq') as n from (${selectFromArrays(orderRows, ORDER_ARRAY_COLUMNS)}) as a) as v
+        returning ${sql.join(orderColumnsReturned.map((column) => (typeof column === "string" ? sql.ref(column) : column)))}`.execute(trx);
+      const byId = new Map(inserted.map((row) => [row.id, row]));
+      for (const [i, plan] of accepted) outcomes[i] = { ok: true, value: byId.get(plan.id)! };
+      // The supplier hears of each order that reached it (not those waiting for the dealer's approver).
+      await requestNotifications(
+        trx as Trx,
+        accepted
+          .filter(([, plan]) => plan.to === "submitted")
+          .map(([i, plan]) => {
+            const order = byId.get(plan.id)!;
+            return {
+              actor: placements[i].actor,
+              notification: orderNotice(order, "order.submitted", plan.link.dealerName),
+            };
+          }),
+      );
+      await applyBatch(trx, holds, { locked });
+    }
+  });
+  return outcomes.map((outcome) => outcome ?? { ok: false, error: new Error("placeOrders: a placement was neither placed nor refused") });
+}
+
+/** The key of the credit hold an order submitted on account carries. */
+function creditHoldKey(orderId: string): string {
+  return `order:${orderId}:credit_hold`;
+}
+
+function checkOpenSeason(seasons: ReadonlyMap<string, Selectable<SeasonsTable>>, coreEnterpriseId: string, seasonId: string | null) {
   if (!seasonId || !isUuid(seasonId)) throw new DomainError("validation", "Choose the season to book against", { season_id: "required" });
-  const season = await trx
-    .selectFrom("seasons")
-    .selectAll()
-    .where("id", "=", seasonId)
-    .where("core_enterprise_id", "=", coreEnterpriseId)
-    .executeTakeFirst();
-  if (!season) throw new DomainError("not_found", "season not found", { season_id: "not found" });
+  const season = seasons.get(seasonId.toLowerCase());
+  if (!season || season.core_enterprise_id !== coreEnterpriseId) throw new DomainError("not_found", "season not found", { season_id: "not found" });
   if (season.status !== "open") throw new DomainError("invalid_state", `Booking for ${season.name} is closed`, { season_id: "closed" });
   return season;
 }
@@ -783,14 +1091,25 @@ async function setCartLines(trx: Db, link: DealerLink, orderId: string, lines: L
   return total;
 }
 
-async function submitLocked(trx: Db, actor: Actor, orderId: string, now: Date): Promise<OrderRow> {
+async function submitLocked(trx: Db, actor: Actor, orderId: string, now: Date, paymentMethod: "on_account" | null): Promise<OrderRow> {
   const { order, party, names } = await lockOrder(trx, actor.organizationId, orderId);
+  if (paymentMethod === "on_account" && order.kind === "preorder") {
+    throw new DomainError("validation", "A preorder's deposit is paid, not put on account", { payment_method: "not for preorders" });
+  }
   // Prices are fixed at submission: reprice a cart's lines as of now.
   const link = await requireLink(trx, order.core_enterprise_id, order.dealer_id);
   const lines = await trx.selectFrom("order_lines").select(["sku_id", "quantity_ordered"]).where("order_id", "=", order.id).orderBy("line_no").execute();
   const total_fen = await setCartLines(trx, link, order.id, lines.map((l) => ({ skuId: l.sku_id, quantity: l.quantity_ordered })), now);
   const { approvalThresholdFen } = await getOrderSettings(trx, order.dealer_id);
-  return submitPriced(trx, actor, { ...order, total_fen }, party, approvalThresholdFen, now, names.dealer);
+  if (paymentMethod === "on_account") {
+    // Held before the order moves: a refusal leaves the cart as it was.
+    const { locked, plans } = await planCreditHolds(trx, [
+      { linkId: link.id, amountFen: total_fen, idempotencyKey: creditHoldKey(order.id), reference: `order:${order.id}`, createdByUserId: actor.userId },
+    ]);
+    if (!plans[0].ok) throw plans[0].error;
+    await applyBatch(trx, [plans[0].hold], { locked });
+  }
+  return submitPriced(trx, actor, { ...order, total_fen }, party, approvalThresholdFen, now, names.dealer, paymentMethod);
 }
 
 /** Submit a priced draft: to the supplier, or to the dealer's approver when above its threshold. */
@@ -802,22 +1121,47 @@ async function submitPriced(
   approvalThresholdFen: Fen | null,
   now: Date,
   dealerName: string,
-  preceding?: TransitionOptions["preceding"],
+  paymentMethod: "on_account" | null,
 ): Promise<OrderRow> {
   const total_fen = order.total_fen;
   const needsApproval = approvalThresholdFen !== null && total_fen > approvalThresholdFen;
   const submitted = await fire(trx, actor, order, party, needsApproval ? "submit_for_approval" : "submit", {
-    patch: { submitted_at: now },
-    data: { total_fen, ...(needsApproval ? { approval_threshold_fen: approvalThresholdFen } : {}) },
-    preceding,
+    patch: { submitted_at: now, ...(paymentMethod ? { payment_method: paymentMethod } : {}) },
+    data: {
+      total_fen,
+      ...(needsApproval ? { approval_threshold_fen: approvalThresholdFen } : {}),
+      ...(paymentMethod === "on_account" ? { payment_method: "on_account", credit_held_fen: total_fen } : {}),
+    },
   });
   if (submitted.status === "submitted") await notifyParty(trx, actor, submitted, "order.submitted", dealerName);
   return submitted;
 }
 
-/** Send the cart (or a draft) to the supplier, or to the dealer's approver when above its threshold. */
-export async function submitOrder(db: Db, actor: Actor, orderId: string, now = new Date()): Promise<OrderRow> {
-  return inTransaction(db, (trx) => submitLocked(trx, actor, orderId, now));
+/**
+ * Send the cart (or a draft) to the supplier, or to the dealer's approver when above its
+ * threshold; `on_account` holds its total on the dealer's credit line (see CreateOrderInput).
+ */
+export async function submitOrder(db: Db, actor: Actor, orderId: string, now = new Date(), options: { paymentMethod?: "on_account" | null } = {}): Promise<OrderRow> {
+  return inTransaction(db, (trx) => submitLocked(trx, actor, orderId, now, options.paymentMethod ?? null));
+}
+
+/** The open credit hold of an order submitted on account: none once charged or released. */
+async function openCreditHold(trx: Db, orderId: string) {
+  return trx
+    .selectFrom("ledger_transfers as h")
+    .select(["h.id", "h.amount_fen"])
+    .where("h.idempotency_key", "=", creditHoldKey(orderId))
+    .where("h.phase", "=", "pending")
+    .where((eb) => eb.not(eb.exists(eb.selectFrom("ledger_transfers as r").select("r.id").whereRef("r.pending_id", "=", "h.id"))))
+    .executeTakeFirst();
+}
+
+/** Give back the credit held for an order that will not be confirmed (rejected, declined, cancelled). */
+async function releaseCreditHold(trx: Db, actor: Actor, order: OrderRow): Promise<Fen> {
+  const hold = await openCreditHold(trx, order.id);
+  if (!hold) return 0;
+  await voidPending(trx, { idempotencyKey: `order:${order.id}:credit_release`, pendingId: hold.id, kind: "on_account_release", createdByUserId: actor.userId });
+  return hold.amount_fen;
 }
 
 /** The dealer's own approval: an owner or admin lets an order above the threshold through. */
@@ -833,7 +1177,9 @@ export async function approveOrder(db: Db, actor: Actor, roles: readonly Role[],
       return approved;
     }
     const why = requireText(reason, "reason", ORDER_LIMITS.maxReasonChars);
-    return fire(trx, actor, order, party, "decline_approval", { note: why, patch: { reason: why, closed_at: new Date() } });
+    const declined = await fire(trx, actor, order, party, "decline_approval", { note: why, patch: { reason: why, closed_at: new Date() } });
+    await releaseCreditHold(trx, actor, order);
+    return declined;
   });
 }
 
@@ -921,11 +1267,23 @@ export async function confirmOrder(db: Db, actor: Actor, orderId: string, adjust
     const season = order.season_id ? await trx.selectFrom("seasons").select("deposit_rate_bps").where("id", "=", order.season_id).executeTakeFirst() : undefined;
     const depositFen = season ? applyRateBps(total, season.deposit_rate_bps) : 0;
     const adjusted = lines.filter((l) => confirmed.get(l.id)!.quantity !== l.quantity_ordered).map((l) => l.sku_code);
-    const next = await fire(trx, actor, order, party, "confirm", {
+    let next = await fire(trx, actor, order, party, "confirm", {
       patch: { total_fen: total, deposit_fen: depositFen, confirmed_at: new Date() },
       note: adjusted.length ? `adjusted: ${adjusted.join(", ")}` : null,
       data: { total_fen: total, ...(depositFen ? { deposit_fen: depositFen } : {}) },
     });
+    const hold = order.payment_method === "on_account" ? await openCreditHold(trx, order.id) : undefined;
+    if (hold) {
+      // Submitted on account: the confirmed total is charged from the hold (what was cut is released).
+      await postPending(trx, { idempotencyKey: `order:${order.id}:credit_charge`, pendingId: hold.id, amountFen: total, kind: "on_account_charge", createdByUserId: actor.userId });
+      const terms = await trx.selectFrom("dealer_links").select("payment_terms_days").where("id", "=", order.dealer_link_id).executeTakeFirstOrThrow();
+      const now = new Date();
+      const dueOn = addDays(shanghaiDate(now), terms.payment_terms_days);
+      next = await fire(trx, actor, next, "system", "pay_on_account", {
+        patch: { payment_method: "on_account", due_on: dueOn, paid_at: now },
+        data: { amount_fen: total, due_on: dueOn, credit_released_fen: hold.amount_fen - total },
+      });
+    }
     await notifyParty(trx, actor, next, "order.confirmed", names.coreEnterprise);
     return next;
   });
@@ -935,7 +1293,9 @@ export async function rejectOrder(db: Db, actor: Actor, orderId: string, reason:
   const why = requireText(reason, "reason", ORDER_LIMITS.maxReasonChars);
   return inTransaction(db, async (trx) => {
     const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
-    return fire(trx, actor, order, party, "reject", { note: why, patch: { reason: why, closed_at: new Date() } });
+    const rejected = await fire(trx, actor, order, party, "reject", { note: why, patch: { reason: why, closed_at: new Date() } });
+    await releaseCreditHold(trx, actor, order);
+    return rejected;
   });
 }
 
@@ -1318,6 +1678,7 @@ export async function cancelOrder(db: Db, actor: Actor, orderId: string, reason:
         throw error;
       }
     }
+    const released = await releaseCreditHold(trx, actor, order);
     const outstanding = await onAccountOutstanding(trx, order.id);
     if (outstanding > 0) {
       await restoreCredit(trx, creditParties(order), {
@@ -1331,7 +1692,7 @@ export async function cancelOrder(db: Db, actor: Actor, orderId: string, reason:
     return fire(trx, actor, order, party, "cancel", {
       note: why,
       patch: { reason: why, closed_at: new Date(), paid_fen: 0 },
-      data: { refunded_fen: order.paid_fen, credit_restored_fen: outstanding },
+      data: { refunded_fen: order.paid_fen, credit_restored_fen: outstanding, ...(released ? { credit_released_fen: released } : {}) },
     });
   });
 }

@@ -54,10 +54,11 @@ export const PRICING_LIMITS = {
 const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** The Asia/Shanghai calendar date of an instant, 'YYYY-MM-DD' (China has had no DST since 1991). */
+const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
+
 export function shanghaiDate(at: Date): string {
-  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(at);
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
-  return `${get("year")}-${get("month")}-${get("day")}`;
+  // UTC+8 all year since 1991: plain arithmetic, a hundred times cheaper than Intl on a hot path.
+  return new Date(at.getTime() + SHANGHAI_OFFSET_MS).toISOString().slice(0, 10);
 }
 
 /** A real calendar date between 2000 and 2199 written 'YYYY-MM-DD'. */
@@ -299,41 +300,73 @@ async function loadTierList(
   };
 }
 
-async function loadOverrides(db: Db, link: LinkForPricing, skuIds: readonly string[], on: string): Promise<Map<string, OverrideCandidate>> {
+/** Overrides valid on the date for these links and SKUs, the winner per link and SKU (P2's tie-break). */
+async function loadOverrides(db: Db, linkIds: readonly string[], skuIds: readonly string[], on: string): Promise<Map<string, OverrideCandidate>> {
   const result = new Map<string, OverrideCandidate>();
-  if (!skuIds.length) return result;
+  if (!skuIds.length || !linkIds.length) return result;
   const rows = await db
     .selectFrom("dealer_price_overrides")
-    .select(["id", "sku_id", "price_fen", "note", dateText("valid_from").as("valid_from"), nullableDateText("valid_to").as("valid_to")])
-    .where("dealer_link_id", "=", link.id)
-    .where("sku_id", "in", skuIds)
+    .select(["id", "dealer_link_id", "sku_id", "price_fen", "note", dateText("valid_from").as("valid_from"), nullableDateText("valid_to").as("valid_to")])
+    .where("dealer_link_id", "=", sql<string>`any(${[...linkIds]}::uuid[])`)
+    .where("sku_id", "=", sql<string>`any(${[...skuIds]}::uuid[])`)
     .where(sql<boolean>`valid_from <= ${on}::date and (valid_to is null or valid_to >= ${on}::date)`)
     .orderBy("valid_from", "desc")
     .orderBy("created_at", "desc")
     .execute();
   for (const row of rows) {
-    if (!result.has(row.sku_id)) {
-      result.set(row.sku_id, { id: row.id, priceFen: row.price_fen, validFrom: row.valid_from, validTo: row.valid_to, note: row.note });
+    const key = `${row.dealer_link_id}:${row.sku_id}`;
+    if (!result.has(key)) {
+      result.set(key, { id: row.id, priceFen: row.price_fen, validFrom: row.valid_from, validTo: row.valid_to, note: row.note });
     }
   }
   return result;
 }
 
-async function loadCandidates(db: Db, link: LinkForPricing, skus: readonly { id: string; basePriceFen: Fen }[], on: string) {
-  const ids = [...new Set(skus.map((s) => s.id))];
-  // One after the other: inside a transaction there is one connection (and on PGlite, always).
-  const tier = await loadTierList(db, link, ids, on);
-  const overrides = await loadOverrides(db, link, ids, on);
-  return (sku: { id: string; basePriceFen: Fen }): PriceCandidates & { breaks: PriceBreak[] } => {
-    const breaks = tier.items.get(sku.id) ?? [];
+export type CandidatesFor = (link: LinkForPricing, sku: { id: string; basePriceFen: Fen }) => PriceCandidates & { breaks: PriceBreak[] };
+
+/**
+ * Price candidates for several dealers' SKUs at once (orders placed together): one query per tier
+ * involved and one for all the overrides, whatever the number of dealers and lines (P4).
+ */
+export async function loadCandidatesForLinks(
+  db: Db,
+  wanted: readonly { link: LinkForPricing; skus: readonly { id: string }[] }[],
+  on: string,
+): Promise<CandidatesFor> {
+  const skuIdsByTier = new Map<string, { link: LinkForPricing; skuIds: Set<string> }>();
+  const allSkuIds = new Set<string>();
+  for (const { link, skus } of wanted) {
+    for (const sku of skus) allSkuIds.add(sku.id);
+    if (!link.tierId) continue;
+    const key = `${link.coreEnterpriseId}:${link.tierId}`;
+    const entry = skuIdsByTier.get(key) ?? { link, skuIds: new Set<string>() };
+    for (const sku of skus) entry.skuIds.add(sku.id);
+    skuIdsByTier.set(key, entry);
+  }
+  // At once: on their own connections outside a transaction; inside one (or on PGlite) the driver
+  // sends them one after the other on its single connection.
+  const linkIds = [...new Set(wanted.map((w) => w.link.id))];
+  const [tierEntries, overrides] = await Promise.all([
+    Promise.all([...skuIdsByTier].map(async ([key, { link, skuIds }]) => [key, await loadTierList(db, link, [...skuIds], on)] as const)),
+    loadOverrides(db, linkIds, [...allSkuIds], on),
+  ]);
+  const tiers = new Map(tierEntries);
+  return (link, sku) => {
+    const tier = link.tierId ? tiers.get(`${link.coreEnterpriseId}:${link.tierId}`) : undefined;
+    const breaks = tier?.items.get(sku.id) ?? [];
     return {
       basePriceFen: sku.basePriceFen,
       tierName: link.tierName,
-      override: overrides.get(sku.id) ?? null,
-      priceList: tier.list ? { ...tier.list, items: breaks } : null,
+      override: overrides.get(`${link.id}:${sku.id}`) ?? null,
+      priceList: tier?.list ? { ...tier.list, items: breaks } : null,
       breaks,
     };
   };
+}
+
+async function loadCandidates(db: Db, link: LinkForPricing, skus: readonly { id: string; basePriceFen: Fen }[], on: string) {
+  const candidatesFor = await loadCandidatesForLinks(db, [{ link, skus }], on);
+  return (sku: { id: string; basePriceFen: Fen }) => candidatesFor(link, sku);
 }
 
 // ---------------------------------------------------------------------------------------------

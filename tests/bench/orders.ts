@@ -1,28 +1,37 @@
 /**
  * Benchmark: standard on-account dealer orders through the model layer, against PostgreSQL.
  *
- * One order = create with 3 lines (price resolution for the dealer, MOQ/pack checks, submission
- * with the supplier's notification in the outbox) → supplier confirms (stock reserved) → dealer
- * pays on account (credit check and the ledger transfer under the credit line's lock). Clients
- * place orders back to back for a fixed time at 1, 8 and 32 concurrent clients; each client works
- * for its own dealers, all dealers buy from one supplier's 60 SKUs.
+ * One order = a dealer places a standard order of 3 lines on account: price resolution for the
+ * dealer, MOQ/pack checks, the credit check and the hold of the total on its credit line (a ledger
+ * transfer, under the line's lock), submission with the supplier's notice in the outbox. Clients
+ * place orders back to back for a fixed time at 1, 8 and 32 concurrent clients, through
+ * `createOrder` as the pages and the API call it (orders placed at the same moment share a
+ * transaction: group commit, decision 015); each client works for its own dealers, all dealers buy
+ * from one supplier's 60 SKUs. After the runs: the ledger is verified, and every order's hold is
+ * checked against its total and every dealer's credit line against its orders.
  *
  * In the same run, on a scratch database of the same server, pgbench's TPC-B-like TPS at the same
  * client counts: the ratio orders/s ÷ pgbench TPS is the figure (target ≥ 0.5 at 8 clients).
- * Run: `npm run bench -- orders` (BENCH_SECONDS to change the 10 s per measurement).
+ * Run: `npm run bench -- orders` (BENCH_SECONDS to change the 10 s per measurement, BENCH_CLIENTS
+ * the client counts, e.g. `BENCH_CLIENTS=8,64`).
  */
 import { randomBytes } from "node:crypto";
+import { sql } from "kysely";
 import pg from "pg";
 import { createDb, type Db } from "../../db";
 import { migrateToLatest } from "../../db/migrate";
 import type { Actor } from "../../app/models/audit.server";
 import { createSku } from "../../app/models/catalog.server";
 import { createDealerLink } from "../../app/models/dealers.server";
-import { confirmOrder, createOrder, payOnAccount } from "../../app/models/orders.server";
+import { createOrder } from "../../app/models/orders.server";
+import { creditSummary } from "../../app/models/credit.server";
 import { verifyLedger } from "../../app/models/ledger.server";
 import { pgbenchInit, pgbenchTps } from "./pgbench";
 
-const CLIENT_COUNTS = [1, 8, 32];
+const CLIENT_COUNTS = (process.env.BENCH_CLIENTS ?? "1,8,32").split(",").map(Number);
+if (!CLIENT_COUNTS.every((n) => Number.isInteger(n) && n >= 1 && n <= 256)) {
+  throw new Error("BENCH_CLIENTS must be whole numbers from 1 to 256, separated by commas, e.g. 1,8,32");
+}
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const DEALERS = 64;
 const SKUS = 60;
@@ -100,9 +109,8 @@ async function setUp(db: Db): Promise<World> {
 async function placeOrder(db: Db, world: World, dealerId: string, n: number): Promise<void> {
   const codes = world.skuCodes;
   const lines = [0, 1, 2].map((k) => ({ skuCode: codes[(n * 7 + k * 13) % codes.length], quantity: 1 + ((n + k) % 12) }));
-  const order = await createOrder(db, actor(dealerId), { dealerId, coreEnterpriseId: world.coreId, kind: "standard", lines });
-  await confirmOrder(db, actor(world.coreId), order.id);
-  await payOnAccount(db, actor(dealerId), order.id);
+  const order = await createOrder(db, actor(dealerId), { dealerId, coreEnterpriseId: world.coreId, kind: "standard", lines, paymentMethod: "on_account" });
+  if (order.status !== "submitted") throw new Error(`order ${order.number} is ${order.status}, not submitted`);
 }
 
 async function measure(db: Db, world: World, clients: number, seconds: number) {
@@ -125,6 +133,28 @@ async function measure(db: Db, world: World, clients: number, seconds: number) {
   );
   const elapsed = (performance.now() - started) / 1000;
   return { perSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), count: latencies.length };
+}
+
+/** Every order has one hold of its total, and each dealer's used credit is the sum of its orders. */
+async function checkHolds(db: Db, world: World): Promise<string[]> {
+  const problems: string[] = [];
+  const orders = await db
+    .selectFrom("orders as o")
+    .leftJoin("ledger_transfers as h", (join) => join.on("h.reference", "=", sql<string>`'order:' || o.id::text`).on("h.phase", "=", "pending"))
+    .select(["o.number", "o.total_fen", "o.dealer_link_id", (eb) => eb.fn.count<number>("h.id").as("holds"), (eb) => eb.fn.sum<number>("h.amount_fen").as("held_fen")])
+    .where("o.core_enterprise_id", "=", world.coreId)
+    .groupBy(["o.id", "o.number", "o.total_fen", "o.dealer_link_id"])
+    .execute();
+  const usedByLink = new Map<string, number>();
+  for (const order of orders) {
+    if (Number(order.holds) !== 1 || Number(order.held_fen) !== order.total_fen) problems.push(`${order.number}: ${order.holds} holds of ${order.held_fen} fen for ${order.total_fen}`);
+    usedByLink.set(order.dealer_link_id, (usedByLink.get(order.dealer_link_id) ?? 0) + order.total_fen);
+  }
+  for (const [linkId, used] of usedByLink) {
+    const summary = await creditSummary(db, linkId);
+    if (summary.usedFen !== used) problems.push(`link ${linkId}: ${summary.usedFen} fen used, orders total ${used}`);
+  }
+  return problems;
 }
 
 export async function run(): Promise<void> {
@@ -155,6 +185,8 @@ export async function run(): Promise<void> {
     }
     const violations = await verifyLedger(handle.db);
     console.log(violations.length ? `ledger verification FAILED: ${JSON.stringify(violations)}` : "ledger verification: clean");
+    const holdProblems = await checkHolds(handle.db, world);
+    console.log(holdProblems.length ? `credit holds FAILED: ${holdProblems.slice(0, 5).join("; ")}` : "credit holds: one per order, equal to its total; every dealer's line uses exactly its orders");
     for (const { clients, ours, tps } of results) {
       console.log(
         JSON.stringify({
@@ -168,7 +200,7 @@ export async function run(): Promise<void> {
         }),
       );
     }
-    if (violations.length) process.exitCode = 1;
+    if (violations.length || holdProblems.length) process.exitCode = 1;
   } finally {
     await handle.close();
     await admin.query(`drop database if exists ${appDb}`);

@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sql } from "kysely";
 import type { DbHandle } from "../../db";
 import {
+  applyBatch,
   ensureAccount,
   getAccount,
+  lockAccountsByCodes,
   postPending,
   transfer,
   verifyLedger,
@@ -303,6 +305,63 @@ function ledgerSpecification(name: string, open: () => Promise<DbHandle>, concur
       ).rejects.toThrow(/could not be saved/);
       expect((await getAccount(db, from.id)).balanceFen).toBe(2_000);
       expect(await db.selectFrom("ledger_transfers").select("id").where("idempotency_key", "=", `rollback:${name}`).execute()).toEqual([]);
+    });
+
+    it("applies a batch of transfers and hold resolutions at once, or nothing of it", async () => {
+      const { db } = handle;
+      const a = await walletWithFunds(db, 10_000, "batch");
+      const b = await walletWithFunds(db, 0, "batch");
+      const hold = await transfer(db, { idempotencyKey: `batch-hold:${name}`, kind: "escrow_hold", reference: "t:b", debitAccountId: a.id, creditAccountId: b.id, amountFen: 3_000, pending: true });
+      const done = await applyBatch(db, [
+        { op: "transfer", idempotencyKey: `batch-1:${name}`, kind: "payment", reference: "t:b", debitAccountId: a.id, creditAccountId: b.id, amountFen: 4_000 },
+        { op: "post_pending", idempotencyKey: `batch-2:${name}`, pendingId: hold.transfer.id, amountFen: 1_000 },
+        { op: "transfer", idempotencyKey: `batch-3:${name}`, kind: "payment", reference: "t:b", debitAccountId: a.id, creditAccountId: b.id, amountFen: 5_000, pending: true },
+      ]);
+      expect(done.map((t) => [t.phase, t.amount_fen])).toEqual([["single", 4_000], ["post_pending", 1_000], ["pending", 5_000]]);
+      // 10,000 − 4,000 − 1,000 posted, 5,000 held again.
+      expect(await getAccount(db, a.id)).toMatchObject({ balanceFen: 5_000, pendingFen: 5_000, availableFen: 0 });
+      expect(await getAccount(db, b.id)).toMatchObject({ balanceFen: 5_000 });
+
+      // Any refusal refuses the whole batch, before anything is written.
+      const over = [
+        { op: "transfer" as const, idempotencyKey: `batch-4:${name}`, kind: "payment", reference: "t:b", debitAccountId: b.id, creditAccountId: a.id, amountFen: 1 },
+        // a has nothing available: only the 1 fen the line before gives it.
+        { op: "transfer" as const, idempotencyKey: `batch-5:${name}`, kind: "payment", reference: "t:b", debitAccountId: a.id, creditAccountId: b.id, amountFen: 2 },
+      ];
+      expect(await codeOf(applyBatch(db, over))).toBe("insufficient_funds");
+      expect(await codeOf(applyBatch(db, [{ ...over[0], idempotencyKey: `batch-1:${name}` }]))).toBe("conflict");
+      expect(await db.selectFrom("ledger_transfers").select("id").where("idempotency_key", "in", [`batch-4:${name}`, `batch-5:${name}`]).execute()).toEqual([]);
+      expect(await getAccount(db, b.id)).toMatchObject({ balanceFen: 5_000 });
+      expect(await verifyLedger(db)).toEqual([]);
+    });
+
+    it("lets a batch reuse the lock its transaction took, and only that transaction's", async () => {
+      const { db } = handle;
+      const a = await walletWithFunds(db, 10_000, "locked");
+      const b = await walletWithFunds(db, 0, "locked");
+      const c = await walletWithFunds(db, 0, "locked");
+      const move = (key: string, amountFen: number) => ({ op: "transfer" as const, idempotencyKey: `${key}:${name}`, kind: "payment", reference: "t:l", debitAccountId: a.id, creditAccountId: b.id, amountFen });
+      const statements: string[] = [];
+      await db.transaction().execute(async (plain) => {
+        const trx = plain.withPlugin({
+          transformQuery: (args) => {
+            statements.push(args.node.kind);
+            return args.node;
+          },
+          transformResult: async (args) => args.result,
+        });
+        const locked = await lockAccountsByCodes(trx, [a.code, b.code, "no-such-account"]);
+        expect([...locked.byCode().keys()].sort()).toEqual([a.code, b.code].sort());
+        // Only in the transaction that took it, and only for the accounts it covers.
+        expect(locked.rowsFor(db, [a.id, b.id])).toBeNull();
+        expect(locked.rowsFor(trx, [a.id, c.id])).toBeNull();
+        statements.length = 0;
+        await applyBatch(trx, [move("locked-1", 6_000)], { locked });
+      });
+      // The reused lock: no SELECT … FOR UPDATE of its own, one statement for the rows and totals.
+      expect(statements).toEqual(["RawNode"]);
+      expect(await getAccount(db, a.id)).toMatchObject({ balanceFen: 4_000 });
+      expect(await verifyLedger(db)).toEqual([]);
     });
   });
 }

@@ -172,7 +172,14 @@ describe("outbox", () => {
     await expect(
       db.insertInto("outbox").values({ queue: "notifications", job_name: "x", job_id: "only:two", payload: "{}" }).execute(),
     ).rejects.toThrow(/outbox_job_id_three_parts/);
+    const raw = (jobId: string) => db.insertInto("outbox").values({ queue: "notifications", job_name: "x", job_id: jobId, payload: "{}" }).execute();
+    for (const bad of ["a:b:c:d", ":b:c", "a::c", "a:b:", `${"a".repeat(201)}:b:c`, `a:${"b".repeat(201)}:c`, `a:b:${"c".repeat(201)}`]) {
+      await expect(raw(bad), bad.slice(0, 12)).rejects.toThrow(/outbox_job_id_three_parts/);
+    }
     expect(await outboxRows(db)).toHaveLength(0);
+    // Each part may be 200 characters long.
+    await raw(`${"a".repeat(200)}:${"b".repeat(200)}:${"c".repeat(200)}`);
+    expect(await outboxRows(db)).toHaveLength(1);
   });
 
   it("gives workers a queue for every registered step, each a name BullMQ accepts", () => {

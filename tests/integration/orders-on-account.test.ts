@@ -1,0 +1,251 @@
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Db, DbHandle } from "../../db";
+import { creditSummary } from "../../app/models/credit.server";
+import { DomainError } from "../../app/models/errors";
+import { verifyLedger } from "../../app/models/ledger.server";
+import {
+  addToCart,
+  approveOrder,
+  cancelOrder,
+  confirmOrder,
+  createOrder,
+  createSeason,
+  getOrder,
+  rejectOrder,
+  submitOrder,
+  updateOrderSettings,
+} from "../../app/models/orders.server";
+import { ENGINES, actorOf, makeLink, makeSku, newOrg, newUser } from "./catalog.fixtures";
+
+async function refusal(promise: Promise<unknown>): Promise<DomainError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof DomainError) return error;
+    throw error;
+  }
+  throw new Error("expected a refusal");
+}
+
+/** A supplier with two SKUs and a dealer with a credit line, ready to order. */
+async function world(db: Db, creditLimitFen = 1_000_000) {
+  const core = await newOrg(db, "core_enterprise");
+  const link = await makeLink(db, core, { creditLimitFen });
+  const fridge = await makeSku(db, core, { basePriceFen: 300_000, stockOnHand: 1_000 });
+  const kettle = await makeSku(db, core, { basePriceFen: 10_000, packSize: 6, moq: 12, unit: "件", stockOnHand: 100_000 });
+  const dealerUser = await newUser(db);
+  return {
+    core,
+    dealer: link.dealerId,
+    link,
+    fridge,
+    kettle,
+    asDealer: actorOf(link.dealerId, dealerUser),
+    asCore: actorOf(core, await newUser(db)),
+  };
+}
+
+type World = Awaited<ReturnType<typeof world>>;
+
+const kettles = (w: World, quantity = 12) => ({
+  dealerId: w.dealer,
+  coreEnterpriseId: w.core,
+  kind: "standard" as const,
+  lines: [{ skuId: w.kettle.id, quantity }],
+  paymentMethod: "on_account" as const,
+});
+
+/** The order's ledger movements, in order: kind, phase and amount. */
+async function movements(db: Db, orderId: string) {
+  return db
+    .selectFrom("ledger_transfers")
+    .select(["kind", "phase", "amount_fen"])
+    .where("reference", "=", `order:${orderId}`)
+    .orderBy("created_at")
+    .orderBy("id")
+    .execute();
+}
+
+for (const [engine, open] of ENGINES) {
+  describe(`orders put on account at submission, on ${engine}`, () => {
+    let handle: DbHandle;
+    beforeAll(async () => {
+      handle = await open();
+    });
+    afterAll(async () => {
+      await handle?.close();
+    });
+
+    it("holds the total as the order is submitted, charges the confirmed total and releases what was cut", async () => {
+      const { db } = handle;
+      const w = await world(db);
+      const order = await createOrder(db, w.asDealer, kettles(w, 24));
+      expect(order).toMatchObject({ status: "submitted", payment_method: "on_account", total_fen: 240_000, due_on: null });
+      expect(await creditSummary(db, w.link.id)).toEqual({ limitFen: 1_000_000, usedFen: 240_000, availableFen: 760_000 });
+      expect(await movements(db, order.id)).toEqual([{ kind: "on_account_hold", phase: "pending", amount_fen: 240_000 }]);
+
+      // The supplier cuts the line to 12: 120,000 is charged, the other 120,000 comes back.
+      const [line] = (await getOrder(db, w.core, order.id)).lines;
+      const confirmed = await confirmOrder(db, w.asCore, order.id, [{ lineId: line.id, quantity: 12, reason: "库存不足" }]);
+      expect(confirmed).toMatchObject({ status: "paid", payment_method: "on_account", total_fen: 120_000 });
+      expect(confirmed.due_on).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      expect(await creditSummary(db, w.link.id)).toEqual({ limitFen: 1_000_000, usedFen: 120_000, availableFen: 880_000 });
+      expect(await movements(db, order.id)).toEqual([
+        { kind: "on_account_hold", phase: "pending", amount_fen: 240_000 },
+        { kind: "on_account_charge", phase: "post_pending", amount_fen: 120_000 },
+      ]);
+      const timeline = (await getOrder(db, w.dealer, order.id)).events.map((e) => e.event);
+      expect(timeline).toEqual(["create", "submit", "confirm", "pay_on_account"]);
+
+      // Cancelled after confirmation: the charge is restored like any on-account order's.
+      await cancelOrder(db, w.asDealer, order.id, "不要了");
+      expect(await creditSummary(db, w.link.id)).toEqual({ limitFen: 1_000_000, usedFen: 0, availableFen: 1_000_000 });
+      expect(await verifyLedger(db)).toEqual([]);
+    });
+
+    it("releases the hold when the order is rejected, cancelled before confirmation, or declined by the dealer's approver", async () => {
+      const { db } = handle;
+      const w = await world(db);
+      const rejected = await createOrder(db, w.asDealer, kettles(w));
+      await rejectOrder(db, w.asCore, rejected.id, "停产");
+      const cancelled = await createOrder(db, w.asDealer, kettles(w));
+      await cancelOrder(db, w.asDealer, cancelled.id, "下错单");
+      await updateOrderSettings(db, w.asDealer, w.dealer, { autoReceiptDays: 7, approvalThresholdFen: 100_000 });
+      const declined = await createOrder(db, w.asDealer, kettles(w));
+      expect(declined.status).toBe("pending_approval");
+      expect((await creditSummary(db, w.link.id)).usedFen).toBe(120_000);
+      await approveOrder(db, w.asDealer, ["owner"], declined.id, "decline", "超预算");
+      for (const order of [rejected, cancelled, declined]) {
+        expect(await movements(db, order.id)).toEqual([
+          { kind: "on_account_hold", phase: "pending", amount_fen: 120_000 },
+          { kind: "on_account_release", phase: "void_pending", amount_fen: 120_000 },
+        ]);
+      }
+      expect(await creditSummary(db, w.link.id)).toEqual({ limitFen: 1_000_000, usedFen: 0, availableFen: 1_000_000 });
+      const cancel = await db.selectFrom("order_events").select(["event", "data"]).where("order_id", "=", cancelled.id).orderBy("id", "desc").executeTakeFirstOrThrow();
+      expect(cancel).toMatchObject({ event: "cancel", data: { credit_released_fen: 120_000 } });
+      expect(await verifyLedger(db)).toEqual([]);
+    });
+
+    it("keeps the hold through the dealer's approval and charges it when the supplier confirms", async () => {
+      const { db } = handle;
+      const w = await world(db);
+      await updateOrderSettings(db, w.asDealer, w.dealer, { autoReceiptDays: 7, approvalThresholdFen: 100_000 });
+      const order = await createOrder(db, w.asDealer, kettles(w));
+      await approveOrder(db, w.asDealer, ["admin"], order.id, "approve");
+      expect((await creditSummary(db, w.link.id)).usedFen).toBe(120_000);
+      expect(await confirmOrder(db, w.asCore, order.id)).toMatchObject({ status: "paid", payment_method: "on_account" });
+      expect((await creditSummary(db, w.link.id)).usedFen).toBe(120_000);
+      expect(await verifyLedger(db)).toEqual([]);
+    });
+
+    it("puts a cart on account as it is submitted, and leaves it untouched when the credit line cannot take it", async () => {
+      const { db } = handle;
+      const w = await world(db, 500_000);
+      const cart = await addToCart(db, w.asDealer, { dealerId: w.dealer, coreEnterpriseId: w.core, skuId: w.fridge.id, quantity: 2 });
+      const refused = await refusal(submitOrder(db, w.asDealer, cart.id, new Date(), { paymentMethod: "on_account" }));
+      expect(refused.code).toBe("insufficient_funds");
+      expect(refused.fields).toEqual({ payment_method: "exceeds the available credit" });
+      expect(refused.message).toMatch(/600000 fen\) exceeds the credit available \(500000 fen of 500000 fen\)/);
+      expect((await getOrder(db, w.dealer, cart.id)).order).toMatchObject({ status: "draft", payment_method: null, total_fen: 600_000 });
+      expect(await movements(db, cart.id)).toEqual([]);
+      expect((await creditSummary(db, w.link.id)).usedFen).toBe(0);
+
+      const kettleCart = await createOrder(db, w.asDealer, { ...kettles(w, 36), paymentMethod: null, submit: false });
+      const fits = await submitOrder(db, w.asDealer, kettleCart.id, new Date(), { paymentMethod: "on_account" });
+      expect(fits).toMatchObject({ status: "submitted", payment_method: "on_account", total_fen: 360_000 });
+      expect(await creditSummary(db, w.link.id)).toEqual({ limitFen: 500_000, usedFen: 360_000, availableFen: 140_000 });
+      expect(await verifyLedger(db)).toEqual([]);
+    });
+
+    it("refuses on account for a preorder, for an order left in the cart, and any other method, naming payment_method", async () => {
+      const { db } = handle;
+      const w = await world(db);
+      const season = await createSeason(db, w.asCore, w.core, { name: "2027 春季订货会", depositRateBps: 3000 });
+      for (const [input, pattern] of [
+        [{ ...kettles(w), kind: "preorder" as const, seasonId: season.id }, /preorder's deposit/],
+        [{ ...kettles(w), submit: false }, /when it is submitted/],
+        [{ ...kettles(w), paymentMethod: "wallet" as unknown as "on_account" }, /on account at submission/],
+      ] as const) {
+        const refused = await refusal(createOrder(db, w.asDealer, input));
+        expect(refused.code).toBe("validation");
+        expect(Object.keys(refused.fields ?? {})).toEqual(["payment_method"]);
+        expect(refused.message).toMatch(pattern);
+      }
+      expect(await db.selectFrom("orders").select("id").where("dealer_id", "=", w.dealer).execute()).toEqual([]);
+    });
+
+    it("never lets 50 orders placed at once exceed the credit limit, in shared transactions", async () => {
+      const { db } = handle;
+      const w = await world(db, 1_000_000);
+      // 12 kettles = 120,000 fen each: 8 fit in 1,000,000, the 9th does not.
+      const outcomes = await Promise.allSettled(Array.from({ length: 50 }, () => createOrder(db, w.asDealer, kettles(w))));
+      const placed = outcomes.filter((o) => o.status === "fulfilled");
+      const refused = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as DomainError] : []));
+      expect(placed).toHaveLength(8);
+      expect(refused).toHaveLength(42);
+      for (const error of refused) {
+        expect(error).toBeInstanceOf(DomainError);
+        expect(error.code).toBe("insufficient_funds");
+        expect(error.fields).toEqual({ payment_method: "exceeds the available credit" });
+      }
+      expect(await creditSummary(db, w.link.id)).toEqual({ limitFen: 1_000_000, usedFen: 960_000, availableFen: 40_000 });
+      const orders = await db.selectFrom("orders").select(["id", "number"]).where("dealer_id", "=", w.dealer).execute();
+      expect(orders).toHaveLength(8);
+      expect(new Set(orders.map((o) => o.number)).size).toBe(8);
+      // All 8 went in with the first shared transaction: each placement was checked against what
+      // the ones before it in the same transaction drew (a batch that overdrew would have rolled
+      // back and been retried one order at a time, in 8 transactions).
+      const { rows } = await sql<{ txid: string }>`select distinct xmin::text as txid from orders where dealer_id = ${w.dealer}`.execute(db);
+      expect(rows).toHaveLength(1);
+      const holds = await db
+        .selectFrom("ledger_transfers")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("kind", "=", "on_account_hold")
+        .where("reference", "in", orders.map((o) => `order:${o.id}`))
+        .executeTakeFirstOrThrow();
+      expect(Number(holds.n)).toBe(8);
+      expect(await verifyLedger(db)).toEqual([]);
+    });
+
+    it("places orders made at the same moment in one transaction, each with its own number, and refuses the bad ones alone", async () => {
+      const { db } = handle;
+      const w = await world(db);
+      const stranger = await newOrg(db, "dealer");
+      const requests = [
+        createOrder(db, w.asDealer, kettles(w)),
+        createOrder(db, w.asDealer, { ...kettles(w), lines: [{ skuCode: "NO-SUCH-SKU", quantity: 1 }] }),
+        createOrder(db, w.asDealer, { ...kettles(w, 24), paymentMethod: null }),
+        createOrder(db, actorOf(stranger), { ...kettles(w), dealerId: stranger }),
+        createOrder(db, w.asDealer, { ...kettles(w), lines: [{ skuId: w.kettle.id, quantity: 13 }] }),
+        createOrder(db, w.asDealer, { ...kettles(w, 36) }),
+      ];
+      const outcomes = await Promise.allSettled(requests);
+      const codes = outcomes.map((o) => (o.status === "fulfilled" ? o.value.status : `${(o.reason as DomainError).code} ${Object.keys((o.reason as DomainError).fields ?? {}).join(",")}`));
+      expect(codes).toEqual(["submitted", "validation lines.0.sku", "submitted", "not_found core_enterprise_id", "validation lines.0.quantity", "submitted"]);
+      const placed = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
+      // Orders written by one transaction share its id (xmin): the three went in together.
+      const { rows } = await sql<{ txid: string }>`select xmin::text as txid from orders where id = any(${placed.map((o) => o.id)}::uuid[])`.execute(db);
+      expect(new Set(rows.map((r) => r.txid)).size).toBe(1);
+      expect(new Set(placed.map((o) => o.number)).size).toBe(3);
+      expect(placed.map((o) => o.payment_method)).toEqual(["on_account", null, "on_account"]);
+      expect((await creditSummary(db, w.link.id)).usedFen).toBe(120_000 + 360_000);
+      // Each has its own lines, timeline and supplier notice.
+      for (const order of placed) {
+        const detail = await getOrder(db, w.core, order.id);
+        expect(detail.events.map((e) => e.event)).toEqual(["create", "submit"]);
+        expect(detail.lines.reduce((sum, l) => sum + l.amount_fen, 0)).toBe(order.total_fen);
+      }
+      const notices = await db
+        .selectFrom("notification_requests")
+        .select("dedupe_key")
+        .where("dedupe_key", "in", placed.map((o) => `order.submitted:${o.id}:submitted`))
+        .execute();
+      expect(notices).toHaveLength(3);
+      const jobs = await db.selectFrom("outbox").select("job_id").where("job_name", "=", "notifications.deliver").execute();
+      expect(jobs.length).toBeGreaterThanOrEqual(3);
+      expect(await verifyLedger(db)).toEqual([]);
+    });
+  });
+}
