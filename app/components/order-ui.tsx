@@ -1,4 +1,6 @@
 import { Link } from "@remix-run/react";
+import type { ReactNode } from "react";
+import { z } from "zod";
 import { formatDateTime, formatFen, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
 import type { OrderListItem } from "~/models/orders.server";
 import { ORDER_STATUSES } from "~/models/order-states";
@@ -208,3 +210,58 @@ export function OrderTable({
     </div>
   );
 }
+
+/**
+ * How a dealer's order is paid when it is submitted: after the supplier confirms (the default), or
+ * on account now, its total held on the credit line. `credit` is what the line shows (one
+ * supplier's, or a list for a form that picks the supplier); `error` is the text to show.
+ */
+export function PaymentChoice(props: {
+  idPrefix: string;
+  chosen: string | null | undefined;
+  error: string | undefined;
+  onAccountHint: string;
+  credit: ReactNode;
+}) {
+  const t = useT();
+  const creditId = `${props.idPrefix}-payment-credit`;
+  const errorId = `${props.idPrefix}-payment-error`;
+  const onAccount = props.chosen === "on_account";
+  return (
+    <div className="od-pay">
+      <fieldset
+        className="sc-fieldset"
+        data-testid="pay-choice"
+        aria-invalid={props.error ? true : undefined}
+        aria-describedby={`${creditId}${props.error ? ` ${errorId}` : ""}`}
+      >
+        <legend>{t("orders.payChoice.legend")}</legend>
+        <label className="od-pay-option">
+          <input type="radio" name="payment_method" value="after_confirmation" defaultChecked={!onAccount} />
+          <span>
+            {t("orders.payChoice.later")} <span className="sc-muted">{t("orders.payChoice.laterHint")}</span>
+          </span>
+        </label>
+        <label className="od-pay-option">
+          <input type="radio" name="payment_method" value="on_account" defaultChecked={onAccount} />
+          <span>
+            {t("orders.payChoice.onAccount")} <span className="sc-muted">{props.onAccountHint}</span>
+          </span>
+        </label>
+        <div className="sc-muted small od-pay-credit" id={creditId} data-testid="credit-available">
+          {props.credit}
+        </div>
+        {props.error ? (
+          <p className="field-error sc-error" id={errorId} role="alert">
+            {props.error}
+          </p>
+        ) : null}
+      </fieldset>
+    </div>
+  );
+}
+
+/** The form field of that choice, as the three forms that offer it parse it. */
+export const paymentChoiceField = z
+  .enum(["after_confirmation", "on_account"], { errorMap: () => ({ message: "orders.problem.choosePayment" }) })
+  .default("after_confirmation");

@@ -82,6 +82,13 @@ export async function seedOrdersDemo(
 
   // Submitted, waiting for the supplier.
   await place([{ skuCode: "HT-BCD-218", quantity: 12 }]);
+  // Submitted on account: its total held on the credit line until the supplier confirms.
+  await createOrder(
+    trx,
+    dealer,
+    { dealerId: ids.dealer, coreEnterpriseId: ids.core, kind: "standard", lines: [{ skuCode: "HT-BC-93", quantity: 2 }], paymentMethod: "on_account" },
+    now,
+  );
   await createOrder(trx, dealer2, { dealerId: ids.dealer2, coreEnterpriseId: ids.core, kind: "standard", lines: [{ skuCode: "HT-XQB100-M21", quantity: 6 }] }, now);
 
   // 订货会: a booking with its deposit paid.
@@ -94,5 +101,4 @@ export async function seedOrdersDemo(
   );
   await confirmOrder(trx, core, booking.id);
   await payFromWallet(trx, dealer, booking.id);
-
 }

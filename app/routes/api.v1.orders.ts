@@ -25,6 +25,7 @@ export const { loader, action } = apiRoute(
         seasonId: body.season_id ?? null,
         note: body.note ?? null,
         submit: body.submit,
+        paymentMethod: body.payment_method ?? null,
       });
       return orderJson(await orders.getOrder(db, principal.organization.id, order.id));
     },

@@ -2,7 +2,7 @@ import { data, redirect, type ActionFunctionArgs, type LinksFunction, type Loade
 import { Form, Link, useActionData, useLoaderData, useLocation, useNavigation } from "@remix-run/react";
 import { z } from "zod";
 import { CsrfInput } from "~/components/csrf-input";
-import { ActionError, useOrderProblem, type OrderFormFailure } from "~/components/order-ui";
+import { ActionError, PaymentChoice, paymentChoiceField, useOrderProblem, type OrderFormFailure } from "~/components/order-ui";
 import { RouteError } from "~/components/route-error";
 import { RuleTag, SelectField, TextField } from "~/components/supply-ui";
 import { formatFen, translate, type MessageKey } from "~/i18n";
@@ -54,10 +54,11 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       })),
     });
   }
-  const suppliers = (await listSuppliersForDealer(db, organizationId))
-    .filter((s) => s.status === "active")
-    .map((s) => ({ id: s.coreEnterpriseId, name: s.coreName, nameEn: s.coreNameEn }));
-  return { carts, suppliers };
+  const links = await listSuppliersForDealer(db, organizationId);
+  // The credit line with each supplier, shown next to the choice to put a cart on account.
+  const credit = Object.fromEntries(links.map((s) => [s.coreEnterpriseId, { availableFen: s.credit.availableFen, limitFen: s.credit.limitFen }]));
+  const suppliers = links.filter((s) => s.status === "active").map((s) => ({ id: s.coreEnterpriseId, name: s.coreName, nameEn: s.coreNameEn }));
+  return { carts: carts.map((cart) => ({ ...cart, credit: credit[cart.supplierId] ?? null })), suppliers };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -88,7 +89,12 @@ const AddForm = z
 
 const OrderIdForm = z.object({ order_id: z.string().regex(UUID, "orders.problem.notFound") });
 
-const FIELDS = ["intent", "core_enterprise_id", "sku_id", "sku_code", "quantity", "order_id", "redirectTo"];
+/** How a submitted cart is paid: after the supplier confirms (the default), or held on the credit line now. */
+const PaymentChoiceForm = z.object({
+  payment_method: paymentChoiceField,
+});
+
+const FIELDS = ["intent", "core_enterprise_id", "sku_id", "sku_code", "quantity", "order_id", "redirectTo", "payment_method"];
 
 function zodErrors(error: z.ZodError): Record<string, string> {
   const fields: Record<string, string> = {};
@@ -173,10 +179,20 @@ export async function action({ request, context }: ActionFunctionArgs) {
       const lines = detail.lines;
 
       if (intent === "submit") {
-        const submitted = await submitOrder(db, actor, orderId);
-        return flashRedirect(context, `/orders/${orderId}`, submitted.status === "pending_approval" ? "orders.flash.sentForApproval" : "orders.flash.submitted", {
-          number: submitted.number,
-        });
+        const choice = PaymentChoiceForm.safeParse(values);
+        if (!choice.success) return fail(zodErrors(choice.error));
+        const onAccount = choice.data.payment_method === "on_account";
+        // Refused (over the credit available): the cart stays as it was, the choice as made.
+        const submitted = await submitOrder(db, actor, orderId, new Date(), { paymentMethod: onAccount ? "on_account" : null });
+        const pending = submitted.status === "pending_approval";
+        const key: MessageKey = onAccount
+          ? pending
+            ? "orders.flash.sentForApprovalOnAccount"
+            : "orders.flash.submittedOnAccount"
+          : pending
+            ? "orders.flash.sentForApproval"
+            : "orders.flash.submitted";
+        return flashRedirect(context, `/orders/${orderId}`, key, { number: submitted.number });
       }
       if (intent === "discard") {
         const session = await getSession(request, context);
@@ -236,7 +252,7 @@ function CartPanel({ cart, result, busy }: { cart: Cart; result: OrderFormFailur
   const mine = result && result.values.order_id === cart.id && ["update", "remove", "submit", "discard"].includes(result.intent) ? result : undefined;
   const errors = mine?.fieldErrors ?? {};
   const unplaced = Object.entries(errors)
-    .filter(([field]) => !field.startsWith("quantity."))
+    .filter(([field]) => !field.startsWith("quantity.") && field !== "payment_method")
     .map(([, text]) => problem(text)!);
   if (mine?.formError && unplaced.length === 0 && Object.keys(errors).length === 0) unplaced.push(problem(mine.formError)!);
   const updateFormId = `cart-${cart.id}`;
@@ -346,6 +362,17 @@ function CartPanel({ cart, result, busy }: { cart: Cart; result: OrderFormFailur
             </table>
           </div>
           <p className="sc-muted small">{t("orders.cartHint")}</p>
+          <Form method="post" id={`submit-${cart.id}`} noValidate data-testid="submit-form">
+            <CsrfInput />
+            <input type="hidden" name="order_id" value={cart.id} />
+            <PayChoice
+              idPrefix={cart.id}
+              chosen={mine?.intent === "submit" ? mine.values.payment_method : undefined}
+              error={mine?.intent === "submit" ? errors.payment_method : undefined}
+              totalFen={cart.totalFen}
+              credit={cart.credit}
+            />
+          </Form>
         </>
       )}
       <div className="sc-actions">
@@ -355,13 +382,9 @@ function CartPanel({ cart, result, busy }: { cart: Cart; result: OrderFormFailur
           </button>
         ) : null}
         {cart.lines.length ? (
-          <Form method="post" className="od-inline">
-            <CsrfInput />
-            <input type="hidden" name="order_id" value={cart.id} />
-            <button type="submit" name="intent" value="submit" className="sc-button" disabled={busy} data-intent="submit-cart">
-              {t("orders.cartSubmit")}
-            </button>
-          </Form>
+          <button type="submit" form={`submit-${cart.id}`} name="intent" value="submit" className="sc-button" disabled={busy} data-intent="submit-cart">
+            {t("orders.cartSubmit")}
+          </button>
         ) : null}
         <Form method="post" className="od-inline">
           <CsrfInput />
@@ -372,6 +395,41 @@ function CartPanel({ cart, result, busy }: { cart: Cart; result: OrderFormFailur
         </Form>
       </div>
     </section>
+  );
+}
+
+/**
+ * Pay after the supplier confirms (default), or put the cart on account now: its total held on the
+ * credit line with this supplier, shown here with what is available.
+ */
+function PayChoice(props: {
+  idPrefix: string;
+  chosen: string | undefined;
+  error: string | undefined;
+  totalFen: number;
+  credit: { availableFen: number; limitFen: number } | null;
+}) {
+  const t = useT();
+  const locale = useLocale();
+  const problem = useOrderProblem();
+  const available = props.credit?.availableFen ?? 0;
+  const error =
+    props.error === "exceeds the available credit"
+      ? t("orders.payChoice.refused", { total: formatFen(props.totalFen, locale), available: formatFen(available, locale) })
+      : problem(props.error);
+  return (
+    <PaymentChoice
+      idPrefix={props.idPrefix}
+      chosen={props.chosen}
+      error={error}
+      onAccountHint={t("orders.payChoice.onAccountHint")}
+      credit={
+        <>
+          {t("orders.payChoice.credit", { available: formatFen(available, locale), limit: formatFen(props.credit?.limitFen ?? 0, locale) })}
+          {available < props.totalFen && !error ? <> · {t("orders.payChoice.creditShort")}</> : null}
+        </>
+      }
+    />
   );
 }
 

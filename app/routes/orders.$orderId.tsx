@@ -3,7 +3,7 @@ import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-
 import type { ReactNode } from "react";
 import { z } from "zod";
 import { CsrfInput } from "~/components/csrf-input";
-import { ActionError, OrderKindTag, OrderStatusTag, useOrderNote, useOrderProblem, type OrderFormFailure } from "~/components/order-ui";
+import { ActionError, OrderKindTag, OrderStatusTag, PaymentChoice, paymentChoiceField, useOrderNote, useOrderProblem, type OrderFormFailure } from "~/components/order-ui";
 import { RouteError } from "~/components/route-error";
 import { RuleTag, TextField } from "~/components/supply-ui";
 import { formatDateTime, formatFen, isMessageKey, translate, translateDynamic, type MessageKey } from "~/i18n";
@@ -79,6 +79,12 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
           creditAvailableFen: (await creditSummary(context.db, order.dealer_link_id)).availableFen,
         }
       : null;
+  // A draft the dealer may submit on account: the credit line it would be held on.
+  const canSubmit = detail.party === "dealer" && detail.actions.some((a) => a === "submit" || a === "submit_for_approval");
+  const submitCredit =
+    canSubmit && order.kind !== "preorder"
+      ? await creditSummary(context.db, order.dealer_link_id).then((c) => ({ availableFen: c.availableFen, limitFen: c.limitFen }))
+      : null;
   return {
     order: {
       id: order.id,
@@ -135,6 +141,10 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     outstandingFen: detail.onAccountOutstandingFen,
     due,
     funds,
+    submitCredit,
+    // Submitted on account, neither confirmed (then charged) nor closed (then released): the total
+    // is held on the dealer's credit line.
+    creditHeld: order.payment_method === "on_account" && order.submitted_at !== null && order.confirmed_at === null && order.closed_at === null,
     canApprove: roles.some((r) => (APPROVER_ROLES as readonly string[]).includes(r)),
     canReturn: detail.party === "dealer" && order.kind !== "return" && ["received", "completed"].includes(order.status) && returnable,
   };
@@ -149,6 +159,10 @@ const reasonField = z
   .min(1, "field.required")
   .max(500, "field.tooLong");
 const ReasonForm = z.object({ reason: reasonField });
+/** How a submitted draft is paid: after the supplier confirms (the default), or held on the credit line now. */
+const PaymentChoiceForm = z.object({
+  payment_method: paymentChoiceField,
+});
 const ShipSchema = z.object({
   carrier: z.string({ required_error: "field.required" }).trim().min(1, "field.required").max(50, "field.tooLong"),
   tracking_number: z.string({ required_error: "field.required" }).trim().min(1, "field.required").max(50, "field.tooLong"),
@@ -255,7 +269,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   if (!isIntent(rawIntent)) throw new Response("Unknown form", { status: 400 });
   const intent: Intent = rawIntent;
   const lineFieldNames = detail.lines.flatMap((l) => [`quantity.${l.id}`, `reason.${l.id}`, `ship.${l.id}`]);
-  const values = formValues(form, ["reason", "carrier", "tracking_number", ...lineFieldNames]);
+  const values = formValues(form, ["reason", "carrier", "tracking_number", "payment_method", ...lineFieldNames]);
   const fail = (fieldErrors: Record<string, string>, formError: string | null = null, status = 422) =>
     data<OrderFormFailure>({ intent, fieldErrors, formError, values }, { status });
 
@@ -265,8 +279,13 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   try {
     switch (intent) {
       case "submit": {
-        const submitted = await submitOrder(db, actor, order.id);
-        return done(submitted.status === "pending_approval" ? "orders.flash.sentForApproval" : "orders.flash.submitted");
+        const choice = PaymentChoiceForm.safeParse(values);
+        if (!choice.success) return fail(zodErrors(choice.error));
+        const onAccount = choice.data.payment_method === "on_account";
+        const submitted = await submitOrder(db, actor, order.id, new Date(), { paymentMethod: onAccount ? "on_account" : null });
+        const pending = submitted.status === "pending_approval";
+        if (onAccount) return done(pending ? "orders.flash.sentForApprovalOnAccount" : "orders.flash.submittedOnAccount");
+        return done(pending ? "orders.flash.sentForApproval" : "orders.flash.submitted");
       }
       case "approve":
         await approveOrder(db, actor, roles, order.id, "approve");
@@ -354,7 +373,9 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
           reason: String(form.get(`reason.${l.id}`) ?? "").slice(0, 1000),
         }));
         try {
-          await confirmOrder(db, actor, order.id, adjustments);
+          const confirmed = await confirmOrder(db, actor, order.id, adjustments);
+          // Submitted on account: confirming charged the dealer's credit line and paid the order.
+          if (confirmed.status === "paid" && confirmed.payment_method === "on_account") return done("orders.flash.confirmedOnAccount");
         } catch (error) {
           if (!isDomainError(error) || !["validation", "conflict"].includes(error.code)) throw error;
           const mapped = mapLineFields(error.fields, detail.lines.map((l) => l.id), { quantity: "quantity", reason: "reason", line_id: "quantity" });
@@ -462,6 +483,47 @@ function ReasonAction(props: { intent: string; label: string; fieldLabel: string
       />
       <button type="submit" className={`sc-button ${props.danger ? "danger" : "secondary"}`} disabled={props.busy} data-intent={props.intent}>
         {props.label}
+      </button>
+    </Form>
+  );
+}
+
+/**
+ * Submit a draft: pay after the supplier confirms (default), or put it on account now, its total
+ * held on the credit line shown. A preorder's deposit is paid, so it has no choice.
+ */
+function SubmitForm({ d, result, busy }: { d: LoaderData; result: OrderFormFailure | undefined; busy: boolean }) {
+  const t = useT();
+  const locale = useLocale();
+  const f = useFormProblems(result, "submit", (field) => field === "payment_method");
+  const credit = d.submitCredit;
+  const chosen = f.value("payment_method");
+  const raw = result?.intent === "submit" ? result.fieldErrors.payment_method : undefined;
+  const error =
+    raw === "exceeds the available credit" && credit
+      ? t("orders.payChoice.refused", { total: formatFen(d.order.totalFen, locale), available: formatFen(credit.availableFen, locale) })
+      : f.fieldError("payment_method");
+  return (
+    <Form method="post" noValidate data-testid="submit-form">
+      <CsrfInput />
+      <input type="hidden" name="intent" value="submit" />
+      <ActionError problems={f.problems} />
+      {credit ? (
+        <PaymentChoice
+          idPrefix="submit"
+          chosen={chosen}
+          error={error}
+          onAccountHint={t("orders.payChoice.onAccountHint")}
+          credit={
+            <>
+              {t("orders.payChoice.credit", { available: formatFen(credit.availableFen, locale), limit: formatFen(credit.limitFen, locale) })}
+              {credit.availableFen < d.order.totalFen && !error ? <> · {t("orders.payChoice.creditShort")}</> : null}
+            </>
+          }
+        />
+      ) : null}
+      <button type="submit" className="sc-button" disabled={busy} data-intent="submit">
+        {t("orders.action.submit")}
       </button>
     </Form>
   );
@@ -657,7 +719,7 @@ function Actions({ d, result, busy }: { d: LoaderData; result: OrderFormFailure 
   const canCancel = a.has("cancel") && !(!dealer && (a.has("reject") || a.has("reject_return")));
   const canPay = dealer && (a.has("pay") || a.has("pay_deposit") || a.has("choose_epay") || a.has("pay_on_account") || a.has("request_financing"));
   const buttons: ReactNode[] = [];
-  if (dealer && (a.has("submit") || a.has("submit_for_approval"))) buttons.push(<IntentButton key="submit" intent="submit" label={t("orders.action.submit")} busy={busy} />);
+  const canSubmit = dealer && (a.has("submit") || a.has("submit_for_approval"));
   if (dealer && a.has("approve") && d.canApprove) buttons.push(<IntentButton key="approve" intent="approve" label={t("orders.action.approve")} busy={busy} />);
   if (dealer && a.has("receive")) buttons.push(<IntentButton key="receive" intent="receive" label={t("orders.action.receive")} busy={busy} />);
   if (!dealer && a.has("approve_return")) buttons.push(<IntentButton key="approve_return" intent="approve_return" label={t("orders.action.approveReturn")} busy={busy} />);
@@ -669,6 +731,7 @@ function Actions({ d, result, busy }: { d: LoaderData; result: OrderFormFailure 
 
   const nothing =
     buttons.length === 0 &&
+    !canSubmit &&
     !canPay &&
     !canCancel &&
     !a.has("reject") &&
@@ -683,6 +746,7 @@ function Actions({ d, result, busy }: { d: LoaderData; result: OrderFormFailure 
   // Forms that show their own problems when they are on the page; every other failure (a button,
   // or a form the order's new state no longer offers) is told at the top of this panel.
   const ownForms: string[] = [];
+  if (canSubmit) ownForms.push("submit");
   if (!dealer && a.has("confirm")) ownForms.push("confirm");
   if (!dealer && (a.has("ship_part") || a.has("ship_all"))) ownForms.push("ship");
   if (dealer && a.has("decline_approval") && d.canApprove) ownForms.push("decline");
@@ -723,6 +787,7 @@ function Actions({ d, result, busy }: { d: LoaderData; result: OrderFormFailure 
           <p className="sc-muted small">{t("orders.pay.hint")}</p>
         </div>
       ) : null}
+      {canSubmit ? <SubmitForm d={d} result={result} busy={busy} /> : null}
       {buttons.length || d.canReturn || canReorder ? (
         <div className="sc-actions od-buttons">
           {buttons}
@@ -781,6 +846,7 @@ export default function OrderPage() {
   const { order } = d;
   const counterpart = d.party === "dealer" ? d.coreEnterpriseName : d.dealerName;
   const totalOrdered = d.lines.reduce((sum, l) => sum + l.unitPriceFen * l.ordered, 0);
+  const held = d.creditHeld;
   return (
     <div className="sc-page od-page">
       <p>
@@ -826,7 +892,12 @@ export default function OrderPage() {
             <Money fen={order.paidFen} />
           </Fact>
           {order.paymentMethod ? <Fact label={t("orders.paymentMethod")}>{translateDynamic(locale, `orders.method.${order.paymentMethod}`, order.paymentMethod)}</Fact> : null}
-          {d.outstandingFen > 0 || order.paymentMethod === "on_account" ? (
+          {held ? (
+            <Fact label={t("orders.creditHeld")} testId="credit-held">
+              <Money fen={order.totalFen} />
+            </Fact>
+          ) : null}
+          {d.outstandingFen > 0 || (order.paymentMethod === "on_account" && !held) ? (
             <Fact label={t("orders.outstanding")} testId="outstanding">
               <Money fen={d.outstandingFen} />
             </Fact>
@@ -838,6 +909,11 @@ export default function OrderPage() {
             </Fact>
           ) : null}
         </dl>
+        {held ? (
+          <p className="notice" data-testid="credit-held-notice">
+            {t(d.party === "dealer" ? "orders.creditHeldNotice.dealer" : "orders.creditHeldNotice.core_enterprise", { amount: formatFen(order.totalFen, locale) })}
+          </p>
+        ) : null}
         {order.reason ? (
           <p className="od-reason">
             <strong>{t(order.kind === "return" ? "orders.returnReason" : "orders.reasonLabel")}</strong> {order.reason}

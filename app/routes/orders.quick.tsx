@@ -12,10 +12,10 @@ import {
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { z } from "zod";
 import { CsrfInput } from "~/components/csrf-input";
-import { ActionError, useOrderProblem } from "~/components/order-ui";
+import { ActionError, PaymentChoice, paymentChoiceField, useOrderProblem } from "~/components/order-ui";
 import { RouteError } from "~/components/route-error";
 import { SelectField, TextField } from "~/components/supply-ui";
-import { formatInteger } from "~/i18n";
+import { formatFen, formatInteger } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { bpsToPercentText, parseWholeNumber } from "~/models/catalog.server";
@@ -52,7 +52,11 @@ async function supplierChoices(db: LoaderFunctionArgs["context"]["db"], dealerId
       }
     }
   }
-  return { suppliers: suppliers.map((s) => ({ id: s.coreEnterpriseId, name: s.coreName, nameEn: s.coreNameEn })), seasons };
+  return {
+    // With the credit line of each: what an order put on account now may hold.
+    suppliers: suppliers.map((s) => ({ id: s.coreEnterpriseId, name: s.coreName, nameEn: s.coreNameEn, creditAvailableFen: s.credit.availableFen, creditLimitFen: s.credit.limitFen })),
+    seasons,
+  };
 }
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
@@ -145,12 +149,17 @@ class UnreadableLines extends Error {}
 
 // ---------------------------------------------------------------------------------------------
 
-const QuickForm = z.object({
-  core_enterprise_id: z.string({ required_error: "orders.problem.chooseSupplier" }).regex(/^[0-9a-f-]{36}$/i, "orders.problem.chooseSupplier"),
-  kind: z.enum(["replenishment", "preorder"], { errorMap: () => ({ message: "orders.problem.chooseKind" }) }),
-  season_id: z.string().optional(),
-  note: z.string().trim().max(1_000, "field.tooLong").optional(),
-});
+const QuickForm = z
+  .object({
+    core_enterprise_id: z.string({ required_error: "orders.problem.chooseSupplier" }).regex(/^[0-9a-f-]{36}$/i, "orders.problem.chooseSupplier"),
+    kind: z.enum(["replenishment", "preorder"], { errorMap: () => ({ message: "orders.problem.chooseKind" }) }),
+    season_id: z.string().optional(),
+    note: z.string().trim().max(1_000, "field.tooLong").optional(),
+    // Pay after the supplier confirms (default), or hold the total on the credit line now.
+    payment_method: paymentChoiceField,
+  })
+  // A preorder's deposit is paid, never put on account (the model refuses it too).
+  .refine((v) => !(v.kind === "preorder" && v.payment_method === "on_account"), { message: "orders.problem.onAccountNotPreorder", path: ["payment_method"] });
 
 interface QuickFailure {
   fieldErrors: Record<string, string>;
@@ -213,7 +222,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const file = form.get("file");
   const pasted = typeof text === "string" ? text : "";
   const values: Record<string, string> = {};
-  for (const field of ["core_enterprise_id", "kind", "season_id", "note"]) {
+  for (const field of ["core_enterprise_id", "kind", "season_id", "note", "payment_method"]) {
     const v = form.get(field);
     if (typeof v === "string") values[field] = v.slice(0, 1_000);
   }
@@ -255,6 +264,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   // (unknown SKU, MOQ, packs, duplicates) together with the lines that could not be read. Those go
   // with no quantity, which the model always refuses, so the order is never written while any line
   // is wrong; and should that ever not hold, the transaction is rolled back.
+  const onAccount = parsed.data.payment_method === "on_account";
   try {
     const order = await context.db.transaction().execute(async (trx) => {
       const created = await createOrder(trx, actor, {
@@ -264,6 +274,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
         seasonId: parsed.data.kind === "preorder" ? parsed.data.season_id : null,
         note: parsed.data.note ?? "",
         lines: lines.map((l) => ({ skuCode: l.skuCode, quantity: l.quantity ?? Number.NaN })),
+        paymentMethod: onAccount ? "on_account" : null,
       });
       if (unreadable.length) throw new UnreadableLines();
       return created;
@@ -271,7 +282,14 @@ export async function action({ request, context }: ActionFunctionArgs) {
     return redirect(`/orders/${order.id}`, {
       headers: {
         "Set-Cookie": await flashCookie(context, {
-          key: order.status === "pending_approval" ? "orders.flash.sentForApproval" : "orders.flash.submitted",
+          key:
+            order.status === "pending_approval"
+              ? onAccount
+                ? "orders.flash.sentForApprovalOnAccount"
+                : "orders.flash.sentForApproval"
+              : onAccount
+                ? "orders.flash.submittedOnAccount"
+                : "orders.flash.submitted",
           params: { number: order.number },
         }),
       },
@@ -321,7 +339,7 @@ export default function QuickOrder() {
   const problem = useOrderProblem();
   const errors = result?.fieldErrors ?? {};
   const values = result?.values ?? {};
-  const shown = new Set(["core_enterprise_id", "kind", "season_id", "note", "lines", "file"]);
+  const shown = new Set(["core_enterprise_id", "kind", "season_id", "note", "lines", "file", "payment_method"]);
   const unplaced = Object.entries(errors)
     .filter(([field]) => !shown.has(field))
     .map(([, text]) => problem(text)!);
@@ -329,6 +347,7 @@ export default function QuickOrder() {
   const lineProblems = result?.lineProblems ?? [];
   const linesError = problem(errors.lines);
   const fileError = problem(errors.file);
+  const paymentError = problem(errors.payment_method);
   return (
     <div className="sc-page od-page">
       <p>
@@ -461,6 +480,28 @@ export default function QuickOrder() {
               ) : null}
             </div>
             <TextField name="note" label={t("orders.note")} maxLength={1000} defaultValue={values.note} error={problem(errors.note)} />
+            <PaymentChoice
+              idPrefix="quick"
+              chosen={values.payment_method}
+              error={paymentError}
+              onAccountHint={t("orders.payChoice.notPreorder")}
+              credit={
+                <>
+                  {t("orders.payChoice.onAccountHint")}
+                  <ul>
+                    {suppliers.map((s) => (
+                      <li key={s.id}>
+                        {t("orders.payChoice.creditOf", {
+                          supplier: locale === "en" && s.nameEn ? s.nameEn : s.name,
+                          available: formatFen(s.creditAvailableFen, locale),
+                          limit: formatFen(s.creditLimitFen, locale),
+                        })}
+                      </li>
+                    ))}
+                  </ul>
+                </>
+              }
+            />
             <button type="submit" className="sc-button" disabled={navigation.state === "submitting"}>
               {t("orders.quickSubmit")}
             </button>

@@ -5,6 +5,7 @@ import { SYSTEM_ACTOR } from "../../app/models/audit.server";
 import { createSku } from "../../app/models/catalog.server";
 import { seedDemoData } from "../../app/models/demo-seed.server";
 import { verifyLedger } from "../../app/models/ledger.server";
+import { createSeason } from "../../app/models/orders.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser, TEST_PASSWORD } from "../support/factories";
 import { startTestServer, type TestServer } from "../support/web";
@@ -301,6 +302,78 @@ describe("API: catalogue, pricing, dealers and orders", () => {
       expect((await linkOf(ids.dealer)).credit_used_fen).toBe(link.credit_used_fen);
       expect((await dealer.get<Order>(`/api/v1/orders/${order.body.id}`)).body.status).toBe("confirmed");
       await core.post(`/api/v1/dealers/${link.id}`, { credit_limit_fen: link.credit_limit_fen });
+    });
+
+    it("puts an order on account as it is created: held on the credit line, replayed by its Idempotency-Key, charged and paid when the supplier confirms", async () => {
+      const before = (await linkOf(ids.dealer)).credit_used_fen;
+      const body = { core_enterprise_id: ids.core, kind: "replenishment", lines: [{ sku_code: "HT-BCD-218", quantity: 2 }], payment_method: "on_account" };
+      const key = randomUUID();
+      const created = await dealer.post<Order>("/api/v1/orders", body, { key });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      expect(created.body).toMatchObject({ kind: "replenishment", status: "submitted", payment_method: "on_account", due_on: null, paid_fen: 0 });
+      expect((await linkOf(ids.dealer)).credit_used_fen).toBe(before + created.body.total_fen);
+
+      // The same request again is the same answer, and the same single hold.
+      const replay = await dealer.post<Order>("/api/v1/orders", body, { key });
+      expect(replay.status).toBe(201);
+      expect(replay.body.id).toBe(created.body.id);
+      expect(replay.body.payment_method).toBe("on_account");
+      expect((await linkOf(ids.dealer)).credit_used_fen).toBe(before + created.body.total_fen);
+
+      // Another dealer of the same supplier, and another supplier, never see it.
+      expectError(await dealer2.get(`/api/v1/orders/${created.body.id}`), 404, "not_found");
+      expectError(await stranger.post(`/api/v1/orders/${created.body.id}/confirm`, {}), 404, "not_found");
+
+      const confirmed = await core.post<Order>(`/api/v1/orders/${created.body.id}/confirm`, {});
+      expect(confirmed.status).toBe(200);
+      expect(confirmed.body).toMatchObject({ status: "paid", payment_method: "on_account", on_account_outstanding_fen: created.body.total_fen });
+      expect(confirmed.body.due_on).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      expect(confirmed.body.timeline.map((e) => e.event)).toEqual(expect.arrayContaining(["submit", "confirm", "pay_on_account"]));
+      expect((await linkOf(ids.dealer)).credit_used_fen).toBe(before + created.body.total_fen);
+      expect(await verifyLedger(t.db)).toEqual([]);
+    });
+
+    it("refuses a payment_method it does not offer, a preorder or cart on account, and an order above the credit, naming payment_method and writing nothing", async () => {
+      const count = async () => Number((await t.db.selectFrom("orders").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow()).n);
+      const before = await count();
+      const order = (extra: Record<string, unknown>) => dealer.post("/api/v1/orders", { core_enterprise_id: ids.core, lines: [{ sku_code: "HT-BC-93", quantity: 2 }], ...extra });
+      for (const value of ["wallet", "cash", "", 1, true]) {
+        const refusal = expectError(await order({ payment_method: value }), 422, "validation");
+        expect(Object.keys(refusal.fields), JSON.stringify(value)).toEqual(["payment_method"]);
+      }
+      const season =
+        (await t.db.selectFrom("seasons").select("id").where("core_enterprise_id", "=", ids.core).where("status", "=", "open").executeTakeFirst()) ??
+        (await createSeason(t.db, { ...SYSTEM_ACTOR, organizationId: ids.core }, ids.core, { name: "API 订货会", depositRateBps: 3000 }));
+      const preorder = expectError(await order({ kind: "preorder", season_id: season.id, payment_method: "on_account" }), 422, "validation");
+      expect(preorder.fields.payment_method).toBeDefined();
+      const cart = expectError(await order({ submit: false, payment_method: "on_account" }), 422, "validation");
+      expect(cart.fields.payment_method).toBeDefined();
+
+      const link = await linkOf(ids.dealer);
+      await core.post(`/api/v1/dealers/${link.id}`, { credit_limit_fen: link.credit_used_fen + 1000 });
+      try {
+        const over = expectError(await order({ payment_method: "on_account" }), 422, "insufficient_funds");
+        expect(over.fields).toEqual({ payment_method: "exceeds the available credit" });
+        expect((await linkOf(ids.dealer)).credit_used_fen).toBe(link.credit_used_fen);
+      } finally {
+        await core.post(`/api/v1/dealers/${link.id}`, { credit_limit_fen: link.credit_limit_fen });
+      }
+      // Null is paying after confirmation, as when it is left out.
+      const later = await dealer.post<Order>("/api/v1/orders", { core_enterprise_id: ids.core, lines: [{ sku_code: "HT-BC-93", quantity: 2 }], payment_method: null });
+      expect(later.status).toBe(201);
+      expect(later.body).toMatchObject({ status: "submitted", payment_method: null });
+      expect(await count()).toBe(before + 1);
+    });
+
+    it("documents payment_method on order creation in the OpenAPI document", async () => {
+      type Schema = { $ref?: string; properties?: Record<string, Schema>; enum?: unknown[]; anyOf?: Schema[]; description?: string };
+      const doc = (await new ApiClient(server.url).get<{ paths: Record<string, Record<string, { requestBody: { content: Record<string, { schema: Schema }> } }>>; components: { schemas: Record<string, Schema> } }>("/api/v1/openapi.json")).body;
+      const resolve = (schema: Schema): Schema => (schema.$ref ? resolve(doc.components.schemas[schema.$ref.split("/").pop()!]) : schema);
+      const body = resolve(doc.paths["/api/v1/orders"].post.requestBody.content["application/json"].schema);
+      const field = resolve(body.properties!.payment_method);
+      const values = [...(field.enum ?? []), ...(field.anyOf ?? []).flatMap((s) => resolve(s).enum ?? [])];
+      expect(values).toContain("on_account");
+      expect(JSON.stringify(field)).toContain("credit line");
     });
   });
 

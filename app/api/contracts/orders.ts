@@ -28,7 +28,9 @@ export const orderSchema = z.object({
   core_enterprise: z.object({ id: z.string(), name: z.string() }),
   season_id: z.string().nullable(),
   original_order_id: z.string().nullable().describe("For a return: the order it returns goods of"),
-  payment_method: paymentMethod.nullable(),
+  payment_method: paymentMethod
+    .nullable()
+    .describe("How it is paid. `on_account` on a `submitted` or `pending_approval` order: its total is held on the dealer's credit line, charged when confirmed"),
   total_fen: fen,
   deposit_fen: fen,
   paid_fen: fen,
@@ -209,7 +211,12 @@ export const createOrder = defineEndpoint({
   description:
     "Priced for you now (your dealer price), checked per line (unknown SKU, below MOQ, not whole packs → 422 naming " +
     "`lines.N.…`; nothing is written when any line is wrong), then submitted — or sent to your own approver when above your " +
-    "approval threshold — unless `submit` is false (then it becomes your cart). A `preorder` books against an open `season_id`.",
+    "approval threshold — unless `submit` is false (then it becomes your cart). A `preorder` books against an open `season_id`. " +
+    "`payment_method: \"on_account\"` (standard and replenishment orders, submitted at once) holds the total on your credit line " +
+    "with the supplier as the order is submitted — 422 `insufficient_funds` naming `payment_method` when the line cannot take it, " +
+    "and nothing is written; when the supplier confirms, the confirmed total is charged and the order is `paid` on account " +
+    "(`due_on` after your payment terms); a rejection, a declined approval or a cancellation first releases the hold. " +
+    "Left out (or null), you pay after the supplier confirms.",
   tags: ["orders"],
   auth: "required",
   orgKinds: ["dealer"],
@@ -222,6 +229,11 @@ export const createOrder = defineEndpoint({
       season_id: z.string().max(64).optional(),
       note: z.string().max(1000).optional(),
       submit: z.boolean().default(true),
+      payment_method: z
+        .enum(["on_account"])
+        .nullable()
+        .optional()
+        .describe("`on_account`: hold the total on your credit line now, charged when the supplier confirms. Not for a preorder, nor with `submit: false`."),
     })
     .strict(),
   response: orderSchema,
