@@ -430,32 +430,39 @@ type Column = keyof Pick<
 type Deltas = Partial<Record<Column, number>>;
 
 /**
- * Add (or subtract) amounts on the totals of the two accounts of a transfer, in one UPDATE, each
- * row guarded by its rule inside the UPDATE itself (and by the table's CHECK). The caller holds
- * both rows' locks (lockAccounts), so one statement changes them in whatever order it likes
- * without any risk of a deadlock, and no other transaction can slip in between the two.
+ * The UPDATE adding `writes` to the accounts' totals, each row guarded by its rule inside the
+ * UPDATE itself; one array per column, five parameters whatever the number of accounts.
  */
-async function applyToAccounts(trx: Db, writes: readonly (readonly [string, Deltas])[]): Promise<void> {
-  const d = (deltas: Deltas, c: Column) => deltas[c] ?? 0;
-  // One array per column: five parameters whatever the number of accounts (not five per account).
-  const updated = await sql`
+function guardedTotalsUpdate(writes: readonly (readonly [string, Deltas])[]) {
+  const d = (c: Column) => writes.map(([, w]) => w[c] ?? 0);
+  return sql<{ id: string }>`
     update ledger_accounts a
        set debits_posted_fen = a.debits_posted_fen + v.dp,
            credits_posted_fen = a.credits_posted_fen + v.cp,
            debits_pending_fen = a.debits_pending_fen + v.dpen,
            credits_pending_fen = a.credits_pending_fen + v.cpen,
            version = a.version + 1
-      from unnest(${writes.map(([id]) => id)}::uuid[], ${writes.map(([, w]) => d(w, "debits_posted_fen"))}::bigint[],
-                  ${writes.map(([, w]) => d(w, "credits_posted_fen"))}::bigint[], ${writes.map(([, w]) => d(w, "debits_pending_fen"))}::bigint[],
-                  ${writes.map(([, w]) => d(w, "credits_pending_fen"))}::bigint[]) as v (id, dp, cp, dpen, cpen)
+      from unnest(${writes.map(([id]) => id)}::uuid[], ${d("debits_posted_fen")}::bigint[], ${d("credits_posted_fen")}::bigint[],
+                  ${d("debits_pending_fen")}::bigint[], ${d("credits_pending_fen")}::bigint[]) as v (id, dp, cp, dpen, cpen)
      where a.id = v.id
        and (a.overdraft_rule <> 'debits_le_credits'
             or a.debits_posted_fen + v.dp + a.debits_pending_fen + v.dpen <= a.credits_posted_fen + v.cp)
        and (a.overdraft_rule <> 'credits_le_debits'
-            or a.credits_posted_fen + v.cp + a.credits_pending_fen + v.cpen <= a.debits_posted_fen + v.dp)`.execute(trx);
-  if (Number(updated.numAffectedRows ?? 0) !== writes.length) {
+            or a.credits_posted_fen + v.cp + a.credits_pending_fen + v.cpen <= a.debits_posted_fen + v.dp)
+    returning a.id`;
+}
+
+/**
+ * Add (or subtract) amounts on the totals of the two accounts of a transfer, in one UPDATE, each
+ * row guarded by its rule inside the UPDATE itself (and by the table's CHECK). The caller holds
+ * both rows' locks (lockAccounts), so one statement changes them in whatever order it likes
+ * without any risk of a deadlock, and no other transaction can slip in between the two.
+ */
+async function applyToAccounts(trx: Db, writes: readonly (readonly [string, Deltas])[]): Promise<void> {
+  const { rows: updated } = await guardedTotalsUpdate(writes).execute(trx);
+  if (updated.length !== writes.length) {
     // Unreachable while the caller holds the row locks and checked the headroom: a bug, not a refusal.
-    throw new Error(`ledger invariant: guarded update of accounts ${writes.map(([id]) => id).join(", ")} matched ${updated.numAffectedRows} rows`);
+    throw new Error(`ledger invariant: guarded update of accounts ${writes.map(([id]) => id).join(", ")} matched ${updated.length} rows`);
   }
 }
 
@@ -802,24 +809,9 @@ export async function applyBatch(db: Db, operations: readonly BatchOperation[], 
     // transaction back.
     const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k] ?? null);
     const writes = [...deltas];
-    const d = (c: Column) => writes.map(([, w]) => w[c]);
     const { rows: inserted } = await sql<TransferRow & { accounts_updated: number }>`
-      with updated as (
-        update ledger_accounts a
-           set debits_posted_fen = a.debits_posted_fen + v.dp,
-               credits_posted_fen = a.credits_posted_fen + v.cp,
-               debits_pending_fen = a.debits_pending_fen + v.dpen,
-               credits_pending_fen = a.credits_pending_fen + v.cpen,
-               version = a.version + 1
-          from unnest(${writes.map(([id]) => id)}::uuid[], ${d("debits_posted_fen")}::bigint[], ${d("credits_posted_fen")}::bigint[],
-                      ${d("debits_pending_fen")}::bigint[], ${d("credits_pending_fen")}::bigint[]) as v (id, dp, cp, dpen, cpen)
-         where a.id = v.id
-           and (a.overdraft_rule <> 'debits_le_credits'
-                or a.debits_posted_fen + v.dp + a.debits_pending_fen + v.dpen <= a.credits_posted_fen + v.cp)
-           and (a.overdraft_rule <> 'credits_le_debits'
-                or a.credits_posted_fen + v.cp + a.credits_pending_fen + v.cpen <= a.debits_posted_fen + v.dp)
-        returning a.id
-      ), inserted as (
+      with updated as (${guardedTotalsUpdate(writes)}),
+      inserted as (
         insert into ledger_transfers (idempotency_key, kind, reference, phase, pending_id, debit_account_id, credit_account_id, amount_fen, created_by_user_id)
         select * from unnest(${col("idempotency_key")}::text[], ${col("kind")}::text[], ${col("reference")}::text[], ${col("phase")}::text[],
                              ${col("pending_id")}::uuid[], ${col("debit_account_id")}::uuid[], ${col("credit_account_id")}::uuid[],
