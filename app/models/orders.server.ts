@@ -169,7 +169,18 @@ export interface OrderDetail {
   coreEnterpriseName: string;
   lines: OrderLineRow[];
   shipments: { id: string; carrier: string; trackingNumber: string; shippedAt: Date; lines: { orderLineId: string; quantity: number }[] }[];
-  events: { id: number; at: Date; event: string; fromStatus: string | null; toStatus: string; note: string | null; actorName: string | null }[];
+  events: {
+    id: number;
+    at: Date;
+    event: string;
+    fromStatus: string | null;
+    toStatus: string;
+    note: string | null;
+    actorName: string | null;
+    /** Credit held on the dealer's line by this step (an order submitted on account), or released by it. */
+    creditHeldFen: Fen | null;
+    creditReleasedFen: Fen | null;
+  }[];
   /** What the acting party may do now (buttons). */
   actions: OrderEvent[];
   onAccountOutstandingFen: Fen;
@@ -211,7 +222,17 @@ export async function getOrder(db: Db, organizationId: string, orderId: string):
   const events = await db
     .selectFrom("order_events as e")
     .leftJoin("users as u", "u.id", "e.actor_user_id")
-    .select(["e.id", "e.at", "e.event", "e.from_status", "e.to_status", "e.note", "u.display_name"])
+    .select([
+      "e.id",
+      "e.at",
+      "e.event",
+      "e.from_status",
+      "e.to_status",
+      "e.note",
+      "u.display_name",
+      sql<string | null>`e.data ->> 'credit_held_fen'`.as("credit_held_fen"),
+      sql<string | null>`e.data ->> 'credit_released_fen'`.as("credit_released_fen"),
+    ])
     .where("e.order_id", "=", order.id)
     .orderBy("e.id")
     .execute();
@@ -236,6 +257,9 @@ export async function getOrder(db: Db, organizationId: string, orderId: string):
       toStatus: e.to_status,
       note: e.note,
       actorName: e.display_name,
+      creditHeldFen: e.credit_held_fen === null ? null : wholeFen(e.credit_held_fen, "credit_held_fen"),
+      // A confirmation that cut nothing releases nothing: not worth a line.
+      creditReleasedFen: e.credit_released_fen === null || e.credit_released_fen === "0" ? null : wholeFen(e.credit_released_fen, "credit_released_fen"),
     })),
     actions: availableEvents(order.kind, order.status as OrderStatus, party),
     onAccountOutstandingFen: await onAccountOutstanding(db, order.id),

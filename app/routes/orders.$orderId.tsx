@@ -135,7 +135,17 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
       shippedAt: iso(s.shippedAt)!,
       lines: s.lines.map((sl) => ({ code: detail.lines.find((l) => l.id === sl.orderLineId)?.sku_code ?? "", quantity: sl.quantity })),
     })),
-    events: detail.events.map((e) => ({ id: e.id, at: iso(e.at)!, event: e.event, from: e.fromStatus, to: e.toStatus, note: e.note, actor: e.actorName })),
+    events: detail.events.map((e) => ({
+      id: e.id,
+      at: iso(e.at)!,
+      event: e.event,
+      from: e.fromStatus,
+      to: e.toStatus,
+      note: e.note,
+      actor: e.actorName,
+      creditHeldFen: e.creditHeldFen,
+      creditReleasedFen: e.creditReleasedFen,
+    })),
     returns: detail.returns,
     actions: detail.actions,
     outstandingFen: detail.onAccountOutstandingFen,
@@ -1063,6 +1073,10 @@ export default function OrderPage() {
                 <div className="sc-muted">
                   {e.actor ?? t("orders.system")}
                   {e.note ? <span className="od-note"> · {noteText(e.note)}</span> : null}
+                  {e.creditHeldFen !== null ? <span data-testid="timeline-credit-held"> · {t("orders.timelineCreditHeld", { amount: formatFen(e.creditHeldFen, locale) })}</span> : null}
+                  {e.creditReleasedFen !== null ? (
+                    <span data-testid="timeline-credit-released"> · {t("orders.timelineCreditReleased", { amount: formatFen(e.creditReleasedFen, locale) })}</span>
+                  ) : null}
                 </div>
               </div>
             </li>

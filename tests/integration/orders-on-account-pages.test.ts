@@ -234,7 +234,14 @@ describe("order pages: on account at submission", () => {
     expect(cancelled.status).toBe(302);
     expect((await getOrder(t.db, w.dealer, draft.id)).order.status).toBe("cancelled");
     expect(await usedFen()).toBe(before);
-    expect((await dealer.get(`/orders/${draft.id}`)).body).not.toContain('data-testid="credit-held-notice"');
+    const afterCancel = (await dealer.get(`/orders/${draft.id}`)).body;
+    expect(afterCancel).not.toContain('data-testid="credit-held-notice"');
+    // The timeline says what was held at submission and released at cancellation.
+    const amount = formatFen(order.total_fen, "zh-CN");
+    expect(afterCancel).toContain('data-testid="timeline-credit-held"');
+    expect(afterCancel).toContain(`信用额度占用 ${amount}`);
+    expect(afterCancel).toContain('data-testid="timeline-credit-released"');
+    expect(afterCancel).toContain(`释放信用额度 ${amount}`);
 
     // A preorder draft is submitted without the choice: its deposit is paid later.
     const season = (await t.db.selectFrom("seasons").select("id").where("core_enterprise_id", "=", w.core).where("status", "=", "open").executeTakeFirst())?.id

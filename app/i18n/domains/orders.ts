@@ -47,6 +47,8 @@ export const zhCN = {
   "orders.back": "返回订单列表",
   "orders.backToOrder": "返回订单 {number}",
   "orders.system": "系统",
+  "orders.timelineCreditHeld": "信用额度占用 {amount}",
+  "orders.timelineCreditReleased": "释放信用额度 {amount}",
   "orders.taxInclusive": "单价和金额均含税；税额在开票时按税率拆分。",
 
   "orders.onlyCounterparty": "只显示与{name}之间的订单。",
@@ -499,6 +501,8 @@ export const en: EnFor<typeof zhCN> = {
   "orders.back": "Back to orders",
   "orders.backToOrder": "Back to order {number}",
   "orders.system": "System",
+  "orders.timelineCreditHeld": "{amount} held on the credit line",
+  "orders.timelineCreditReleased": "{amount} of credit released",
   "orders.taxInclusive": "Unit prices and amounts include VAT; the tax is split out on the invoice.",
 
   "orders.onlyCounterparty": "Only orders with {name}.",
