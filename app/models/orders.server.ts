@@ -422,12 +422,6 @@ interface TransitionOptions {
   note?: string | null;
   data?: unknown;
   patch?: Updateable<OrdersTable>;
-  /**
-   * Timeline and audit rows of the same change that come before this transition (an order's
-   * creation, when it is placed and submitted at once): written ahead of the transition's own,
-   * in the same INSERTs.
-   */
-  preceding?: { events: readonly NewOrderEvent[]; audits: readonly AuditEntry[] };
 }
 
 /** The one place an order's status changes: the machine decides, the timeline and audit record it. */
@@ -447,7 +441,6 @@ async function fire(trx: Db, actor: Actor, order: OrderRow, party: OrderParty, e
   const updated = (await trx
     .with("timeline", (db) =>
       db.insertInto("order_events").values([
-        ...(options.preceding?.events ?? []),
         {
           order_id: order.id,
           actor_user_id: actor.userId,
@@ -463,7 +456,6 @@ async function fire(trx: Db, actor: Actor, order: OrderRow, party: OrderParty, e
     .with("audit", (db) =>
       db.insertInto("audit_events").values(
         auditRows(actor, [
-          ...(options.preceding?.audits ?? []),
           {
             action: `order.${event}`,
             entityType: "order",
