@@ -34,6 +34,8 @@ const PATTERNS: readonly Pattern[] = [
   [/^required$/, "field.required", []],
   [/^too_long$|^too long$/, "field.tooLong", []],
   [/^exceeds the available credit$/, "orders.problem.creditExceeded", []],
+  [/^not for preorders$/, "orders.problem.onAccountNotPreorder", []],
+  [/^on_account or nothing$/, "orders.problem.choosePayment", []],
   [/^wallet balance too low$/, "orders.problem.walletLow", []],
   [/^no active dealer relationship$/, "orders.problem.noLink", []],
   [/^not found$/, "orders.problem.notFound", []],

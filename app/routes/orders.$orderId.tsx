@@ -505,8 +505,9 @@ function ReasonAction(props: { intent: string; label: string; fieldLabel: string
 function SubmitForm({ d, result, busy }: { d: LoaderData; result: OrderFormFailure | undefined; busy: boolean }) {
   const t = useT();
   const locale = useLocale();
-  const f = useFormProblems(result, "submit", (field) => field === "payment_method");
   const credit = d.submitCredit;
+  // Shown at the choice when there is one; a preorder has none, so its refusal goes above the button.
+  const f = useFormProblems(result, "submit", (field) => field === "payment_method" && credit !== null);
   const chosen = f.value("payment_method");
   const raw = result?.intent === "submit" ? result.fieldErrors.payment_method : undefined;
   const error =

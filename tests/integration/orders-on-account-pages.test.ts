@@ -252,6 +252,7 @@ describe("order pages: on account at submission", () => {
     expect(bookingPage.body).not.toContain('data-testid="pay-choice"');
     const forged = await dealer.post(`/orders/${booking.id}`, { csrf: token, intent: "submit", payment_method: "on_account" });
     expect(forged.status).toBe(422);
+    expect(forged.body).toContain("订货会预订不能在提交时记入赊销");
     expect((await getOrder(t.db, w.dealer, booking.id)).order.status).toBe("draft");
     expect(await verifyLedger(t.db)).toEqual([]);
   });
