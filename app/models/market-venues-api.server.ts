@@ -8,8 +8,10 @@ import {
   getMarket,
   applicationQuery,
   getStall,
+  merchantQuery,
   toApplication,
   toMarket,
+  toMerchant,
   updateMarket,
   updateStall,
   type Market,
@@ -290,41 +292,13 @@ export async function listMarketMerchantsPage(
   const market = await getMarket(db, operatorId, marketId);
   const limit = pageSize(options.limit);
   const after = options.after ? decodeCursor(options.after, [text, uuid]) : null;
-  let query = db
-    .selectFrom("market_merchants as mm")
-    .innerJoin("organizations as o", "o.id", "mm.merchant_id")
-    .leftJoin("market_stalls as s", "s.id", "mm.stall_id")
-    .select([
-      "mm.id",
-      "mm.market_id",
-      "mm.merchant_id",
-      "o.name as merchant_name",
-      "o.uscc as merchant_uscc",
-      "mm.stall_id",
-      "s.code as stall_code",
-      "mm.categories",
-      "mm.status",
-      "mm.status_reason",
-      "mm.created_at",
-    ])
+  let query = merchantQuery(db)
     .where("mm.market_id", "=", market.id)
     .where("mm.operator_id", "=", operatorId);
   if (options.status) query = query.where("mm.status", "=", options.status);
   if (after) query = query.where(sql<boolean>`(o.name, mm.id) > (${after[0]}, ${after[1]}::uuid)`);
   const rows = await query.orderBy("o.name").orderBy("mm.id").limit(limit + 1).execute();
-  const items: MarketMerchant[] = rows.slice(0, limit).map((r) => ({
-    id: r.id,
-    marketId: r.market_id,
-    merchantId: r.merchant_id,
-    merchantName: r.merchant_name,
-    merchantUscc: r.merchant_uscc,
-    stallId: r.stall_id,
-    stallCode: r.stall_code,
-    categories: r.categories,
-    status: r.status,
-    statusReason: r.status_reason,
-    createdAt: r.created_at,
-  }));
+  const items: MarketMerchant[] = rows.slice(0, limit).map(toMerchant);
   const last = items[items.length - 1];
   return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.merchantName, last.id]) : null };
 }

@@ -677,7 +677,7 @@ export async function transitionStall(db: Db, actor: Actor, operatorId: string, 
 // ---------------------------------------------------------------------------------------------
 // Merchants
 
-function merchantQuery(db: Db) {
+export function merchantQuery(db: Db) {
   return db
     .selectFrom("market_merchants as mm")
     .innerJoin("organizations as o", "o.id", "mm.merchant_id")
@@ -698,7 +698,7 @@ function merchantQuery(db: Db) {
 }
 type MerchantRow = Awaited<ReturnType<ReturnType<typeof merchantQuery>["executeTakeFirstOrThrow"]>>;
 
-function toMerchant(r: MerchantRow): MarketMerchant {
+export function toMerchant(r: MerchantRow): MarketMerchant {
   return {
     id: r.id,
     marketId: r.market_id,
