@@ -142,7 +142,7 @@ function checkedParams(input: NotificationRequestInput): unknown {
 }
 
 /**
- * Many notification requests (orders placed together) in three statements whatever their number:
+ * Many notification requests (orders placed together) in one statement whatever their number:
  * the requests, their outbox rows, their audit rows. Results come back in the order asked.
  */
 export async function requestNotifications(

@@ -87,8 +87,15 @@ function assertValidJob(job: OutboxJob): string {
  * The same job id twice leaves one row (ON CONFLICT DO NOTHING); `enqueued` says which call won.
  */
 export async function enqueue(trx: Trx, job: OutboxJob): Promise<{ enqueued: boolean }> {
-  const [result] = await enqueueMany(trx, [job]);
-  return result;
+  if (!trx.isTransaction) throw new Error("outbox: enqueue must run inside the business change's transaction");
+  const [values] = outboxRows([job]);
+  const row = await trx
+    .insertInto("outbox")
+    .values(values)
+    .onConflict((oc) => oc.column("job_id").doNothing())
+    .returning("id")
+    .executeTakeFirst();
+  return { enqueued: row !== undefined };
 }
 
 /** The outbox rows of jobs, checked as `enqueue` checks them: for callers that write them in a statement of their own. */
@@ -100,28 +107,6 @@ export function outboxRows(jobs: readonly OutboxJob[]) {
     payload: assertValidJob(job),
     ...(job.availableAt ? { available_at: job.availableAt } : {}),
   }));
-}
-
-/** Many jobs in one INSERT (results in the order given); the same rules as `enqueue`. */
-export async function enqueueMany(trx: Trx, jobs: readonly OutboxJob[]): Promise<{ enqueued: boolean }[]> {
-  if (!trx.isTransaction) throw new Error("outbox: enqueue must run inside the business change's transaction");
-  if (jobs.length === 0) return [];
-  const values = outboxRows(jobs);
-  // Kysely writes DEFAULT for a column some rows leave out (available_at: now()).
-  const rows = await trx
-    .insertInto("outbox")
-    .values(values)
-    .onConflict((oc) => oc.column("job_id").doNothing())
-    .returning("job_id")
-    .execute();
-  const inserted = new Set(rows.map((r) => r.job_id));
-  // A job id twice in one batch: the first occurrence is the one that enqueued.
-  const seen = new Set<string>();
-  return jobs.map((job) => {
-    const enqueued = inserted.has(job.jobId) && !seen.has(job.jobId);
-    seen.add(job.jobId);
-    return { enqueued };
-  });
 }
 
 function assertBatchSize(limit: number): void {
