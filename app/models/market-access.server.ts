@@ -1,6 +1,7 @@
 import type { AppLoadContext } from "@remix-run/node";
 import { MANAGE_ROLES, type SupplyContext } from "./supply-chain-access.server";
-import { forbidden, notFound, requireOrgContext } from "./tenancy.server";
+import { getMarket, type Market } from "./market.server";
+import { forbidden, notFound, requireOrgContext, requireUuidParam, scoped } from "./tenancy.server";
 
 /**
  * Access rules of the market operator's pages: they belong to a `market_operator` organisation
@@ -18,4 +19,19 @@ export async function requireMarketOperator(
   const canManage = ctx.roles.some((role) => MANAGE_ROLES.includes(role));
   if (options.manage && !canManage) forbidden();
   return { ...ctx, organizationId: ctx.organization.organizationId, canManage };
+}
+
+/**
+ * One of the acting operator's markets, named by the route's `marketId`, with the operator's
+ * context: another operator's market, or an id that is not one, is a 404.
+ */
+export async function requireOperatorMarket(
+  request: Request,
+  context: AppLoadContext,
+  marketIdParam: string | undefined,
+  options: { manage?: boolean } = {},
+): Promise<SupplyContext & { market: Market }> {
+  const ctx = await requireMarketOperator(request, context, options);
+  const market = await scoped(() => getMarket(context.db, ctx.organizationId, requireUuidParam(marketIdParam)));
+  return { ...ctx, market };
 }

@@ -8,7 +8,7 @@ import { formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { fenToYuanText } from "~/models/catalog.server";
-import { requireMarketOperator } from "~/models/market-access.server";
+import { requireMarketOperator, requireOperatorMarket } from "~/models/market-access.server";
 import {
   createStall,
   createZone,
@@ -46,11 +46,9 @@ export const links: LinksFunction = () => [
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "market.settings");
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const { organizationId, canManage } = await requireMarketOperator(request, context);
-  const marketId = requireUuidParam(params.marketId);
-  const editStallId = new URL(request.url).searchParams.get("editStall");
   // Scoped by the acting operator: another operator's market id is a 404.
-  const market = await scoped(() => getMarket(context.db, organizationId, marketId));
+  const { organizationId, canManage, market } = await requireOperatorMarket(request, context, params.marketId);
+  const editStallId = new URL(request.url).searchParams.get("editStall");
   const [zones, stalls, merchants, pending] = [
     await listZones(context.db, organizationId, market.id),
     await listStalls(context.db, organizationId, market.id),

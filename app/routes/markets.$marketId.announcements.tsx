@@ -8,7 +8,7 @@ import { FormError } from "~/components/supply-ui";
 import { formatDateTime, isMessageKey, translateDynamic, translateWithParams } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { requireMarketOperator } from "~/models/market-access.server";
+import { requireMarketOperator, requireOperatorMarket } from "~/models/market-access.server";
 import {
   ANNOUNCEMENT_AUDIENCES,
   ANNOUNCEMENT_LIMITS,
@@ -34,10 +34,8 @@ export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "announcem
 const PAGE_SIZE = 30;
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const { organizationId, canManage } = await requireMarketOperator(request, context);
-  const marketId = requireUuidParam(params.marketId);
   // Scoped by the acting operator: another operator's market id is a 404.
-  const market = await scoped(() => getMarket(context.db, organizationId, marketId));
+  const { organizationId, canManage, market } = await requireOperatorMarket(request, context, params.marketId);
   const after = new URL(request.url).searchParams.get("after");
   const page = await badRequestOnValidation(() => listAnnouncementsForOperator(context.db, organizationId, market.id, { limit: PAGE_SIZE, after }));
   return {

@@ -7,7 +7,7 @@ import { errorsFor, FormError, TextField, useProblemText, valuesFor } from "~/co
 import { formatDateTime } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { requireMarketOperator } from "~/models/market-access.server";
+import { requireMarketOperator, requireOperatorMarket } from "~/models/market-access.server";
 import {
   APPLICATION_FORM_FIELDS,
   applicationEvents,
@@ -34,9 +34,8 @@ export const links: LinksFunction = () => [
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "market.applications.title");
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const { organizationId, canManage } = await requireMarketOperator(request, context);
-  const marketId = requireUuidParam(params.marketId);
-  const market = await scoped(() => getMarket(context.db, organizationId, marketId));
+  // Scoped by the acting operator: another operator's market id is a 404.
+  const { organizationId, canManage, market } = await requireOperatorMarket(request, context, params.marketId);
   const [applications, vacant] = [
     await listMerchantApplications(context.db, organizationId, market.id),
     await listStalls(context.db, organizationId, market.id, { status: "vacant" }),

@@ -7,12 +7,11 @@ import { formatDateTime, formatFen, formatInteger, isMessageKey, translateDynami
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { isDomainError } from "~/models/errors";
-import { requireMarketOperator } from "~/models/market-access.server";
+import { requireOperatorMarket } from "~/models/market-access.server";
 import { DASHBOARD_LIMITS, marketDashboard, resolveDashboardRange } from "~/models/market-dashboard.server";
-import { getMarket } from "~/models/market.server";
 import { shanghaiDate } from "~/models/pricing.server";
 import { addDays } from "~/models/recruitment.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
+import { scoped } from "~/models/tenancy.server";
 import dashboardStyles from "~/styles/market-dashboard.css";
 import marketStyles from "~/styles/market.css";
 import styles from "~/styles/supply.css";
@@ -25,10 +24,8 @@ export const links: LinksFunction = () => [
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "dashboard.market.title");
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const { organizationId } = await requireMarketOperator(request, context);
-  const marketId = requireUuidParam(params.marketId);
   // Scoped by the acting operator: another operator's market id is a 404.
-  const market = await scoped(() => getMarket(context.db, organizationId, marketId));
+  const { organizationId, market } = await requireOperatorMarket(request, context, params.marketId);
   const url = new URL(request.url);
   const sent = { from: (url.searchParams.get("from") ?? "").slice(0, 20), to: (url.searchParams.get("to") ?? "").slice(0, 20) };
   const today = shanghaiDate(new Date());

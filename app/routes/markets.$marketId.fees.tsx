@@ -8,7 +8,7 @@ import { formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { bpsToPercentText } from "~/models/catalog.server";
-import { requireMarketOperator } from "~/models/market-access.server";
+import { requireMarketOperator, requireOperatorMarket } from "~/models/market-access.server";
 import { addFeeSchedule, FEE_FORM_FIELDS, feeScheduleFormSchema, listFeeSchedules } from "~/models/market-fees.server";
 import { getMarket } from "~/models/market.server";
 import { shanghaiDate } from "~/models/pricing.server";
@@ -27,9 +27,8 @@ export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "market.fe
 type FeeState = "inForce" | "scheduled" | "past";
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const { organizationId, canManage } = await requireMarketOperator(request, context);
-  const marketId = requireUuidParam(params.marketId);
-  const market = await scoped(() => getMarket(context.db, organizationId, marketId));
+  // Scoped by the acting operator: another operator's market id is a 404.
+  const { organizationId, canManage, market } = await requireOperatorMarket(request, context, params.marketId);
   const schedules = await listFeeSchedules(context.db, organizationId, market.id);
   const today = shanghaiDate(new Date());
   // Listed by category, newest start first: the first one started on or before today is in force.

@@ -8,9 +8,9 @@ import { FormError, Pager, withParams } from "~/components/supply-ui";
 import { formatFen, formatInteger } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { requireMarketOperator } from "~/models/market-access.server";
+import { requireMarketOperator, requireOperatorMarket } from "~/models/market-access.server";
 import { getListingForOperator, hideListing, listMarketListingsForOperator, moderationEvents, moderationReasonSchema, unhideListing } from "~/models/market-listings.server";
-import { getMarket, listMarketMerchants } from "~/models/market.server";
+import { listMarketMerchants } from "~/models/market.server";
 import { badRequestOnValidation, domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/models/tenancy.server";
 import { flashCookie, requireCsrf, safeRedirectPath } from "~/session.server";
@@ -28,10 +28,8 @@ export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "listing.m
 const PAGE_SIZE = 30;
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const { organizationId, canManage } = await requireMarketOperator(request, context);
-  const marketId = requireUuidParam(params.marketId);
   // Scoped by the acting operator: another operator's market id is a 404.
-  const market = await scoped(() => getMarket(context.db, organizationId, marketId));
+  const { organizationId, canManage, market } = await requireOperatorMarket(request, context, params.marketId);
   const url = new URL(request.url);
   const filters = {
     q: (url.searchParams.get("q") ?? "").slice(0, 100),
