@@ -6,7 +6,7 @@ import { DomainError } from "./errors";
 import type { Actor } from "./audit.server";
 import { ESCROW_LIMITS, placeCheckout } from "./escrow.server";
 import { isUuid, type Fen } from "./ledger.server";
-import { getListingForBuyer } from "./market-listings.server";
+import { getListingForBuyer, orderableListing } from "./market-listings.server";
 import { parseOrRefuse } from "./market.server";
 
 /**
@@ -264,9 +264,7 @@ export async function getCart(db: Db, buyerId: string, marketId: string): Promis
       "l.price_fen",
       "l.stock_qty",
       "l.min_order_qty",
-      sql<boolean>`(l.status = 'active' and l.moderation_status = 'visible' and m.status = 'active' and mm.status = 'active' and o.status = 'active')`.as(
-        "orderable",
-      ),
+      orderableListing.as("orderable"),
     ])
     .where("c.buyer_id", "=", buyerId)
     .where("c.market_id", "=", market.id)

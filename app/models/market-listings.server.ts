@@ -246,6 +246,12 @@ export const moderationReasonSchema = z.object({ reason: text(LISTING_LIMITS.rea
 // ---------------------------------------------------------------------------------------------
 // Reading
 
+/**
+ * The rule a buyer orders by, over a listing `l` joined to its market `m`, its merchant's membership
+ * `mm` and the merchant `o`: on sale, visible, in an open market, from an active merchant.
+ */
+export const orderableListing = sql<boolean>`(l.status = 'active' and l.moderation_status = 'visible' and m.status = 'active' and mm.status = 'active' and o.status = 'active')`;
+
 const cursorAt = sql<string>`to_char(l.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 function listingQuery(db: Db) {
@@ -278,9 +284,7 @@ function listingQuery(db: Db) {
       "l.created_at",
       "l.updated_at",
       cursorAt.as("cursor_at"),
-      sql<boolean>`(l.status = 'active' and l.moderation_status = 'visible' and m.status = 'active' and mm.status = 'active' and o.status = 'active')`.as(
-        "orderable",
-      ),
+      orderableListing.as("orderable"),
     ]);
 }
 type ListingRow = Awaited<ReturnType<ReturnType<typeof listingQuery>["executeTakeFirstOrThrow"]>>;
@@ -314,12 +318,7 @@ function toListing(r: ListingRow): Listing {
 
 /** What a buyer may see of every listing: the orderable ones only. */
 function orderableOnly<Q extends ReturnType<typeof listingQuery>>(query: Q): Q {
-  return query
-    .where("l.status", "=", "active")
-    .where("l.moderation_status", "=", "visible")
-    .where("m.status", "=", "active")
-    .where("mm.status", "=", "active")
-    .where("o.status", "=", "active") as Q;
+  return query.where(orderableListing) as Q;
 }
 
 export function clampPageSize(limit: number | undefined | null): number {
