@@ -11,6 +11,7 @@ import * as m0008 from "./migrations/0008_market";
 import * as m0009 from "./migrations/0009_market_trade";
 import * as m0010 from "./migrations/0010_market_notices";
 import * as m0011 from "./migrations/0011_outbox_job_id_check";
+import * as m0012 from "./migrations/0012_statement_assert";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -28,6 +29,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0009_market_trade": m0009,
   "0010_market_notices": m0010,
   "0011_outbox_job_id_check": m0011,
+  "0012_statement_assert": m0012,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

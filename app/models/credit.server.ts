@@ -6,8 +6,10 @@ import {
   ensureAccount,
   isUuid,
   lockAccountsByCodes,
+  readAccountsByCodes,
   transfer,
   transferByCode,
+  type AccountSnapshot,
   type AccountView,
   type BatchOperation,
   type Fen,
@@ -179,6 +181,13 @@ export interface CreditHoldRequest {
   createdByUserId: string | null;
 }
 
+/** The accounts of these credit lines: the unused part and what is owed on account. */
+function creditLineCodes(linkIds: readonly string[]): string[] {
+  return linkIds.flatMap((linkId) => [`trade_credit:${linkId}`, `trade_receivable:${linkId}`]);
+}
+
+type HoldPlan = { ok: true; hold: Extract<BatchOperation, { op: "transfer" }> } | { ok: false; error: DomainError };
+
 /**
  * Plan holds on several credit lines at once (orders submitted on account together): lock the
  * lines' accounts (one SELECT … FOR UPDATE in id order) and check each request, in the order
@@ -186,17 +195,28 @@ export interface CreditHoldRequest {
  * refusal refuses no other. Write the holds with `applyBatch(trx, holds, { locked })` in the same
  * transaction: the accounts are not locked a second time.
  */
-export async function planCreditHolds(
-  trx: Db,
-  requests: readonly CreditHoldRequest[],
-): Promise<{ locked: LockedAccounts; plans: ({ ok: true; hold: BatchOperation } | { ok: false; error: DomainError })[] }> {
-  const locked = await lockAccountsByCodes(
-    trx,
-    requests.flatMap((r) => [`trade_credit:${r.linkId}`, `trade_receivable:${r.linkId}`]),
-  );
-  const byCode = locked.byCode();
+export async function planCreditHolds(trx: Db, requests: readonly CreditHoldRequest[]): Promise<{ locked: LockedAccounts; plans: HoldPlan[] }> {
+  const locked = await lockAccountsByCodes(trx, creditLineCodes(requests.map((r) => r.linkId)));
+  return { locked, plans: planHolds(locked.byCode(), requests) };
+}
+
+/**
+ * The credit lines as they are now, read without a lock: to plan holds that one statement will
+ * write with `prepareTransfers` (the ledger's guarded UPDATE then decides against the lines as they
+ * are when it runs).
+ */
+export async function readCreditLines(db: Db, linkIds: readonly string[]): Promise<AccountSnapshot> {
+  return readAccountsByCodes(db, creditLineCodes(linkIds));
+}
+
+/** `planCreditHolds` on a snapshot (`readCreditLines`) instead of under the lines' locks. */
+export function planCreditHoldsOn(snapshot: AccountSnapshot, requests: readonly CreditHoldRequest[]): HoldPlan[] {
+  return planHolds(snapshot.byCode(), requests);
+}
+
+function planHolds(byCode: ReadonlyMap<string, AccountView>, requests: readonly CreditHoldRequest[]): HoldPlan[] {
   const drawnFen = new Map<string, Fen>();
-  const plans = requests.map((request) => {
+  return requests.map((request) => {
     const credit = byCode.get(`trade_credit:${request.linkId}`);
     const receivable = byCode.get(`trade_receivable:${request.linkId}`);
     if (!credit || !receivable) {
@@ -224,7 +244,6 @@ export async function planCreditHolds(
       },
     };
   });
-  return { locked, plans };
 }
 
 /**

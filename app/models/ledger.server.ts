@@ -1,4 +1,4 @@
-import { sql, type Insertable } from "kysely";
+import { sql, type Insertable, type RawBuilder } from "kysely";
 import { inTransaction, type Db } from "../../db";
 import type {
   LedgerAccountKind,
@@ -29,6 +29,12 @@ import { DomainError } from "./errors";
  * claims its idempotency key on the unique index (I4), then both accounts' totals in one guarded
  * UPDATE (I3). Three statements: lock, insert, update (docs/decisions/010). Every function here
  * must run in a transaction; given a plain Kysely it opens one.
+ *
+ * One exception, for batches written by a single statement with no transaction around it
+ * (`prepareTransfers`, decision 016): the movements are planned against accounts read without a
+ * lock, and the statement's guarded UPDATE checks each rule (I3) against the rows as they are when
+ * it runs; the statement asserts that every account and every transfer row was written, or fails
+ * whole, and its caller then does the work the locked way.
  */
 
 export type Fen = number;
@@ -368,6 +374,38 @@ export class LockedAccounts {
 
 const LOCKED_ACCOUNTS_KEY = Symbol("ledger.lockedAccounts");
 
+/**
+ * Accounts as one read found them, without a lock: what movements can be planned on before a single
+ * statement writes them (`prepareTransfers`). The rows may have changed by then; the statement's
+ * guarded UPDATE is what decides.
+ */
+export class AccountSnapshot {
+  readonly #rows: ReadonlyMap<string, AccountRow>;
+
+  constructor(rows: readonly AccountRow[], key: symbol) {
+    if (key !== ACCOUNT_SNAPSHOT_KEY) throw new Error("AccountSnapshots are made by the ledger's read functions");
+    this.#rows = new Map(rows.map((row) => [row.id, row]));
+  }
+
+  /** The accounts by code, as views. */
+  byCode(): Map<string, AccountView> {
+    return new Map([...this.#rows.values()].map((row) => [row.code, accountView(row)]));
+  }
+
+  /** @internal the rows by id, for planning. */
+  rowsById(): ReadonlyMap<string, AccountRow> {
+    return this.#rows;
+  }
+}
+
+const ACCOUNT_SNAPSHOT_KEY = Symbol("ledger.accountSnapshot");
+
+/** The accounts with these codes that exist (the others are simply absent), read without a lock. */
+export async function readAccountsByCodes(db: Db, codes: readonly string[]): Promise<AccountSnapshot> {
+  const rows = codes.length ? await db.selectFrom("ledger_accounts").selectAll().where("code", "=", sql<string>`any(${[...new Set(codes)]}::text[])`).execute() : [];
+  return new AccountSnapshot(rows as AccountRow[], ACCOUNT_SNAPSHOT_KEY);
+}
+
 /** Lock the accounts with these codes that exist (the others are simply absent), in id order. */
 export async function lockAccountsByCodes(trx: Db, codes: readonly string[]): Promise<LockedAccounts> {
   if (!trx.isTransaction) throw new Error("ledger: a lock is only worth taking inside the transaction that uses it");
@@ -691,25 +729,7 @@ export const MAX_BATCH_OPERATIONS = 5_000;
  */
 export async function applyBatch(db: Db, operations: readonly BatchOperation[], options: { locked?: LockedAccounts } = {}): Promise<TransferRow[]> {
   if (operations.length === 0) return [];
-  if (operations.length > MAX_BATCH_OPERATIONS) {
-    throw new DomainError("validation", `a batch holds at most ${MAX_BATCH_OPERATIONS} operations`, { operations: "too many" });
-  }
-  const keys = new Set<string>();
-  for (const op of operations) {
-    assertText(op.idempotencyKey, "idempotency_key");
-    if (keys.has(op.idempotencyKey)) {
-      throw new DomainError("validation", `idempotency key ${op.idempotencyKey} appears twice in one batch`, { idempotency_key: "duplicate" });
-    }
-    keys.add(op.idempotencyKey);
-    if (op.op === "transfer") {
-      assertTransferInput(op);
-      if (op.debitAccountId === op.creditAccountId) {
-        throw new DomainError("validation", "a transfer needs two different accounts", { credit_account_id: "same as the debit account" });
-      }
-    } else if (op.op === "post_pending" && op.amountFen !== undefined) {
-      assertFen(op.amountFen, "amount_fen");
-    }
-  }
+  checkBatchInput(operations);
   return inTransaction(db, async (trx) => {
     const pendingIds = [...new Set(operations.flatMap((op) => (op.op === "transfer" ? [] : [op.pendingId])))];
     for (const id of pendingIds) {
@@ -742,97 +762,192 @@ export async function applyBatch(db: Db, operations: readonly BatchOperation[], 
       const resolved = await trx.selectFrom("ledger_transfers").select("pending_id").where("pending_id", "=", sql<string>`any(${pendingIds}::uuid[])`).executeTakeFirst();
       if (resolved) throw new DomainError("conflict", `hold ${resolved.pending_id} was already resolved`, { pending_id: "already resolved" });
     }
-
-    // Running totals: each movement is checked against the state the ones before it left.
-    const totals = new Map<string, AccountRow>([...locked].map(([id, row]) => [id, { ...row }]));
-    const deltas = new Map<string, Required<Deltas>>();
-    const add = (id: string, column: Column, amount: number) => {
-      const row = totals.get(id)!;
-      row[column] += amount;
-      const delta = deltas.get(id) ?? { debits_posted_fen: 0, credits_posted_fen: 0, debits_pending_fen: 0, credits_pending_fen: 0 };
-      delta[column] += amount;
-      deltas.set(id, delta);
-    };
-    const rows: Insertable<LedgerTransfersTable>[] = [];
-    for (const op of operations) {
-      if (op.op === "transfer") {
-        const debit = totals.get(op.debitAccountId)!;
-        const credit = totals.get(op.creditAccountId)!;
-        if (headroomFen(debit, "debit") < op.amountFen) {
-          throw new DomainError("insufficient_funds", `account ${debit.code} cannot cover ${op.amountFen} fen`, { amount_fen: "exceeds the available balance" });
-        }
-        if (headroomFen(credit, "credit") < op.amountFen) {
-          throw new DomainError("insufficient_funds", `account ${credit.code} cannot take ${op.amountFen} fen more`, { amount_fen: "exceeds the outstanding balance" });
-        }
-        const pending = op.pending === true;
-        add(debit.id, pending ? "debits_pending_fen" : "debits_posted_fen", op.amountFen);
-        add(credit.id, pending ? "credits_pending_fen" : "credits_posted_fen", op.amountFen);
-        rows.push({
-          idempotency_key: op.idempotencyKey,
-          kind: op.kind,
-          reference: op.reference,
-          phase: pending ? "pending" : "single",
-          pending_id: null,
-          debit_account_id: debit.id,
-          credit_account_id: credit.id,
-          amount_fen: op.amountFen,
-          created_by_user_id: op.createdByUserId ?? null,
-        });
-      } else {
-        const hold = holds.get(op.pendingId)!;
-        const amountFen = op.op === "void_pending" ? hold.amount_fen : (op.amountFen ?? hold.amount_fen);
-        if (amountFen > hold.amount_fen) {
-          throw new DomainError("validation", `cannot post ${amountFen} fen from a hold of ${hold.amount_fen} fen`, { amount_fen: "exceeds the amount held" });
-        }
-        const posted = op.op === "post_pending" ? amountFen : 0;
-        add(hold.debit_account_id, "debits_pending_fen", -hold.amount_fen);
-        add(hold.debit_account_id, "debits_posted_fen", posted);
-        add(hold.credit_account_id, "credits_pending_fen", -hold.amount_fen);
-        add(hold.credit_account_id, "credits_posted_fen", posted);
-        rows.push({
-          idempotency_key: op.idempotencyKey,
-          kind: op.kind ?? hold.kind,
-          reference: op.reference ?? hold.reference,
-          phase: op.op,
-          pending_id: hold.id,
-          debit_account_id: hold.debit_account_id,
-          credit_account_id: hold.credit_account_id,
-          amount_fen: amountFen,
-          created_by_user_id: op.createdByUserId ?? null,
-        });
-      }
-    }
+    const plan = planMovements(operations, holds, locked);
 
     // One statement, one array per column: the transfer rows, and in a data-modifying WITH clause
     // the totals of every account touched, each row guarded by its rule (as applyToAccounts does).
     // Both always run; if either wrote fewer rows than it should, the error below rolls the whole
     // transaction back.
-    const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k] ?? null);
-    const writes = [...deltas];
     const { rows: inserted } = await sql<TransferRow & { accounts_updated: number }>`
-      with updated as (${guardedTotalsUpdate(writes)}),
-      inserted as (
+      with ${movementClauses(plan, "all")}
+      select i.*, (select count(*) from ledger_totals)::integer as accounts_updated from ledger_rows i`.execute(trx);
+    if (inserted.length !== plan.rows.length) {
+      const seen = new Set(inserted.map((r) => r.idempotency_key));
+      const key = plan.rows.find((r) => !seen.has(r.idempotency_key))?.idempotency_key;
+      throw new DomainError("conflict", `idempotency key ${key} was already used`, { idempotency_key: "already used" });
+    }
+    if (inserted[0].accounts_updated !== plan.writes.length) {
+      // Unreachable while the accounts are locked and the running totals were checked: a bug, not a refusal.
+      throw new Error(`ledger invariant: guarded update of ${plan.writes.length} accounts matched ${inserted[0].accounts_updated} rows`);
+    }
+    for (const row of inserted) delete (row as Partial<{ accounts_updated: number }>).accounts_updated;
+    const byKey = new Map(inserted.map((r) => [r.idempotency_key, r]));
+    return plan.rows.map((r) => byKey.get(r.idempotency_key)!);
+  });
+}
+
+/** What a batch must be before anything is read: bounded, distinct keys, well-formed movements. */
+function checkBatchInput(operations: readonly BatchOperation[]): void {
+  if (operations.length > MAX_BATCH_OPERATIONS) {
+    throw new DomainError("validation", `a batch holds at most ${MAX_BATCH_OPERATIONS} operations`, { operations: "too many" });
+  }
+  const keys = new Set<string>();
+  for (const op of operations) {
+    assertText(op.idempotencyKey, "idempotency_key");
+    if (keys.has(op.idempotencyKey)) {
+      throw new DomainError("validation", `idempotency key ${op.idempotencyKey} appears twice in one batch`, { idempotency_key: "duplicate" });
+    }
+    keys.add(op.idempotencyKey);
+    if (op.op === "transfer") {
+      assertTransferInput(op);
+      if (op.debitAccountId === op.creditAccountId) {
+        throw new DomainError("validation", "a transfer needs two different accounts", { credit_account_id: "same as the debit account" });
+      }
+    } else if (op.op === "post_pending" && op.amountFen !== undefined) {
+      assertFen(op.amountFen, "amount_fen");
+    }
+  }
+}
+
+/** A batch's transfer rows and the change of each account's totals, checked against the accounts' rules. */
+interface MovementPlan {
+  rows: Insertable<LedgerTransfersTable>[];
+  writes: (readonly [string, Required<Deltas>])[];
+}
+
+/**
+ * Running totals: each movement is checked, in order, against the state the ones before it left
+ * on `accounts` (which must hold every account the movements touch). Refuses the whole batch with
+ * the first movement that does not fit.
+ */
+function planMovements(operations: readonly BatchOperation[], holds: ReadonlyMap<string, TransferRow>, accounts: ReadonlyMap<string, AccountRow>): MovementPlan {
+  const totals = new Map<string, AccountRow>([...accounts].map(([id, row]) => [id, { ...row }]));
+  const deltas = new Map<string, Required<Deltas>>();
+  const add = (id: string, column: Column, amount: number) => {
+    const row = totals.get(id)!;
+    row[column] += amount;
+    const delta = deltas.get(id) ?? { debits_posted_fen: 0, credits_posted_fen: 0, debits_pending_fen: 0, credits_pending_fen: 0 };
+    delta[column] += amount;
+    deltas.set(id, delta);
+  };
+  const rows: Insertable<LedgerTransfersTable>[] = [];
+  for (const op of operations) {
+    if (op.op === "transfer") {
+      const debit = totals.get(op.debitAccountId)!;
+      const credit = totals.get(op.creditAccountId)!;
+      if (headroomFen(debit, "debit") < op.amountFen) {
+        throw new DomainError("insufficient_funds", `account ${debit.code} cannot cover ${op.amountFen} fen`, { amount_fen: "exceeds the available balance" });
+      }
+      if (headroomFen(credit, "credit") < op.amountFen) {
+        throw new DomainError("insufficient_funds", `account ${credit.code} cannot take ${op.amountFen} fen more`, { amount_fen: "exceeds the outstanding balance" });
+      }
+      const pending = op.pending === true;
+      add(debit.id, pending ? "debits_pending_fen" : "debits_posted_fen", op.amountFen);
+      add(credit.id, pending ? "credits_pending_fen" : "credits_posted_fen", op.amountFen);
+      rows.push({
+        idempotency_key: op.idempotencyKey,
+        kind: op.kind,
+        reference: op.reference,
+        phase: pending ? "pending" : "single",
+        pending_id: null,
+        debit_account_id: debit.id,
+        credit_account_id: credit.id,
+        amount_fen: op.amountFen,
+        created_by_user_id: op.createdByUserId ?? null,
+      });
+    } else {
+      const hold = holds.get(op.pendingId)!;
+      const amountFen = op.op === "void_pending" ? hold.amount_fen : (op.amountFen ?? hold.amount_fen);
+      if (amountFen > hold.amount_fen) {
+        throw new DomainError("validation", `cannot post ${amountFen} fen from a hold of ${hold.amount_fen} fen`, { amount_fen: "exceeds the amount held" });
+      }
+      const posted = op.op === "post_pending" ? amountFen : 0;
+      add(hold.debit_account_id, "debits_pending_fen", -hold.amount_fen);
+      add(hold.debit_account_id, "debits_posted_fen", posted);
+      add(hold.credit_account_id, "credits_pending_fen", -hold.amount_fen);
+      add(hold.credit_account_id, "credits_posted_fen", posted);
+      rows.push({
+        idempotency_key: op.idempotencyKey,
+        kind: op.kind ?? hold.kind,
+        reference: op.reference ?? hold.reference,
+        phase: op.op,
+        pending_id: hold.id,
+        debit_account_id: hold.debit_account_id,
+        credit_account_id: hold.credit_account_id,
+        amount_fen: amountFen,
+        created_by_user_id: op.createdByUserId ?? null,
+      });
+    }
+  }
+  // In id order: two statements updating overlapping accounts then meet them in the same order.
+  return { rows, writes: [...deltas].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) };
+}
+
+/**
+ * The two data-modifying WITH clauses that write a plan: `ledger_totals` (the guarded UPDATE of
+ * every account touched, returning the ids it changed) and `ledger_rows` (the transfer rows, a
+ * key already used writing nothing; returning the rows, or only their ids).
+ */
+function movementClauses(plan: MovementPlan, returning: "all" | "id"): RawBuilder<unknown> {
+  const col = <K extends keyof (typeof plan.rows)[number]>(k: K) => plan.rows.map((r) => r[k] ?? null);
+  return sql`ledger_totals as (${guardedTotalsUpdate(plan.writes)}),
+      ledger_rows as (
         insert into ledger_transfers (idempotency_key, kind, reference, phase, pending_id, debit_account_id, credit_account_id, amount_fen, created_by_user_id)
         select * from unnest(${col("idempotency_key")}::text[], ${col("kind")}::text[], ${col("reference")}::text[], ${col("phase")}::text[],
                              ${col("pending_id")}::uuid[], ${col("debit_account_id")}::uuid[], ${col("credit_account_id")}::uuid[],
                              ${col("amount_fen")}::bigint[], ${col("created_by_user_id")}::uuid[])
         on conflict (idempotency_key) do nothing
-        returning *
-      )
-      select i.*, (select count(*) from updated)::integer as accounts_updated from inserted i`.execute(trx);
-    if (inserted.length !== rows.length) {
-      const seen = new Set(inserted.map((r) => r.idempotency_key));
-      const key = rows.find((r) => !seen.has(r.idempotency_key))?.idempotency_key;
-      throw new DomainError("conflict", `idempotency key ${key} was already used`, { idempotency_key: "already used" });
-    }
-    if (inserted[0].accounts_updated !== writes.length) {
-      // Unreachable while the accounts are locked and the running totals were checked: a bug, not a refusal.
-      throw new Error(`ledger invariant: guarded update of ${writes.length} accounts matched ${inserted[0].accounts_updated} rows`);
-    }
-    for (const row of inserted) delete (row as Partial<{ accounts_updated: number }>).accounts_updated;
-    const byKey = new Map(inserted.map((r) => [r.idempotency_key, r]));
-    return rows.map((r) => byKey.get(r.idempotency_key)!);
-  });
+        returning ${returning === "all" ? sql`*` : sql`id`}
+      )`;
+}
+
+/**
+ * Transfers planned against an unlocked snapshot, to be written by one statement of the caller's
+ * together with the business rows they belong to (decision 016). The statement must carry
+ * `clauses()` in its WITH list and fail unless `written()` holds, by `rongtong_assert`: then
+ * either every total and every row was written, each total under its rule as it stood when the
+ * statement ran, or nothing was.
+ */
+export class PreparedTransfers {
+  readonly #plan: MovementPlan;
+
+  constructor(plan: MovementPlan, key: symbol) {
+    if (key !== PREPARED_TRANSFERS_KEY) throw new Error("PreparedTransfers are made by prepareTransfers");
+    this.#plan = plan;
+  }
+
+  get count(): number {
+    return this.#plan.rows.length;
+  }
+
+  /** The WITH clauses `ledger_totals` and `ledger_rows`. */
+  clauses(): RawBuilder<unknown> {
+    return movementClauses(this.#plan, "id");
+  }
+
+  /** True once the statement wrote every account's totals and every transfer row. */
+  written(): RawBuilder<boolean> {
+    return sql<boolean>`((select count(*) from ledger_totals) = ${this.#plan.writes.length} and (select count(*) from ledger_rows) = ${this.#plan.rows.length})`;
+  }
+}
+
+const PREPARED_TRANSFERS_KEY = Symbol("ledger.preparedTransfers");
+
+/** The SQLSTATE `rongtong_assert` fails with (migration 0012): nothing was written, redo it locked. */
+export const STATEMENT_ASSERTION_FAILED = "RT409";
+
+/**
+ * Plan transfers (no hold resolutions) against a snapshot of their accounts, with the checks of
+ * `applyBatch`: refused as a whole, before anything is written, when one does not fit.
+ */
+export function prepareTransfers(operations: readonly Extract<BatchOperation, { op: "transfer" }>[], snapshot: AccountSnapshot): PreparedTransfers {
+  checkBatchInput(operations);
+  const accounts = snapshot.rowsById();
+  for (const op of operations) {
+    if (op.op !== "transfer") throw new Error("prepareTransfers: transfers only");
+    if (!accounts.has(op.debitAccountId) || !accounts.has(op.creditAccountId)) throw new DomainError("not_found", "ledger account not found");
+  }
+  return new PreparedTransfers(planMovements(operations, new Map(), accounts), PREPARED_TRANSFERS_KEY);
 }
 
 export async function getTransfer(db: Db, transferId: string): Promise<TransferRow | undefined> {

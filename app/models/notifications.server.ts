@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { sql } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import { z } from "zod";
 import type { Db } from "../../db";
 import { NOTIFICATION_TOPICS, ROLES, type NotificationRequestStatus, type NotificationTopic } from "../../db/schema";
@@ -151,6 +151,44 @@ export async function requestNotifications(
 ): Promise<{ requestId: string; created: boolean }[]> {
   if (requests.length === 0) return [];
   if (!trx.isTransaction) throw new Error("notifications: a request is part of the caller's transaction");
+  const prepared = prepareNotificationRequests(requests);
+  const { rows: inserted } = await sql<{ id: string }>`with ${prepared.clauses()} select id from requested`.execute(trx);
+  const created = new Set(inserted.map((r) => r.id));
+  const results: { requestId: string; created: boolean }[] = [];
+  for (const [i, { notification }] of requests.entries()) {
+    if (created.has(prepared.ids[i])) {
+      results.push({ requestId: prepared.ids[i], created: true });
+      continue;
+    }
+    const organization = await trx.selectFrom("organizations").select("id").where("id", "=", notification.organizationId).executeTakeFirst();
+    if (!organization) throw new DomainError("not_found", "organisation not found", { organizationId: "not found" });
+    // dedupe_key is the only conflict source besides the id; the first request stands.
+    const existing = await trx
+      .selectFrom("notification_requests")
+      .select("id")
+      .where("dedupe_key", "=", notification.dedupeKey ?? null)
+      .executeTakeFirstOrThrow();
+    results.push({ requestId: existing.id, created: false });
+  }
+  return results;
+}
+
+/** Notification requests written by WITH clauses of a caller's statement: see prepareNotificationRequests. */
+export interface PreparedNotificationRequests {
+  /** The request ids, in the order asked. */
+  ids: string[];
+  /** The WITH clauses `requested` (returning the ids written), `queued` and `audited`. */
+  clauses(): RawBuilder<unknown>;
+  /** True once every request was written (none refused by its dedupe key or a missing organisation). */
+  allWritten(): RawBuilder<boolean>;
+}
+
+/**
+ * The requests, their outbox rows and their audit rows as the WITH clauses of one statement, for a
+ * caller writing them with the business rows they are about (requestNotifications is the
+ * statement that writes them alone).
+ */
+export function prepareNotificationRequests(requests: readonly { actor: Actor; notification: NotificationRequestInput }[]): PreparedNotificationRequests {
   const params = requests.map((r) => JSON.stringify(checkedParams(r.notification)));
   // Ids chosen here, so each returned row is matched to its request whatever order they come in,
   // and the outbox and audit rows can be made before the statement that writes all three.
@@ -166,12 +204,10 @@ export async function requestNotifications(
       { action: "notification.requested", entityType: "notification_request", entityId: ids[i], organizationId: notification.organizationId, after: { topic: notification.topic } },
     ]),
   );
-  // One statement: the requests, then, for those written, their outbox and audit rows. Each request
-  // is selected from organizations, so the organisation's existence is checked by the INSERT itself;
-  // a request that got no row (organisation missing, or its dedupe key seen) is told apart below,
-  // on the rare path.
-  const { rows: inserted } = await sql<{ id: string }>`
-    with requested as (
+  // The requests, then, for those written, their outbox and audit rows. Each request is selected
+  // from organizations, so the organisation's existence is checked by the INSERT itself; a request
+  // that got no row (organisation missing, or its dedupe key seen) is simply not in `requested`.
+  const clauses = () => sql`requested as (
       insert into notification_requests (id, organization_id, topic, params, dedupe_key, requested_by_user_id)
       select v.id, o.id, v.topic, v.params::jsonb, v.dedupe_key, v.requested_by_user_id
         from unnest(${ids}::uuid[], ${requests.map((r) => r.notification.organizationId)}::uuid[], ${requests.map((r) => r.notification.topic)}::text[],
@@ -195,26 +231,8 @@ export async function requestNotifications(
                     ${audits.map((a) => a.entity_type)}::text[], ${audits.map((a) => a.entity_id)}::text[], ${audits.map((a) => a.after)}::text[],
                     ${audits.map((a) => a.ip)}::text[], ${audits.map((a) => a.request_id)}::text[]) as a (actor_user_id, organization_id, action, entity_type, entity_id, after, ip, request_id)
         join requested r on r.id::text = a.entity_id
-    )
-    select id from requested`.execute(trx);
-  const created = new Set(inserted.map((r) => r.id));
-  const results: { requestId: string; created: boolean }[] = [];
-  for (const [i, { notification }] of requests.entries()) {
-    if (created.has(ids[i])) {
-      results.push({ requestId: ids[i], created: true });
-      continue;
-    }
-    const organization = await trx.selectFrom("organizations").select("id").where("id", "=", notification.organizationId).executeTakeFirst();
-    if (!organization) throw new DomainError("not_found", "organisation not found", { organizationId: "not found" });
-    // dedupe_key is the only conflict source besides the id; the first request stands.
-    const existing = await trx
-      .selectFrom("notification_requests")
-      .select("id")
-      .where("dedupe_key", "=", notification.dedupeKey ?? null)
-      .executeTakeFirstOrThrow();
-    results.push({ requestId: existing.id, created: false });
-  }
-  return results;
+    )`;
+  return { ids, clauses, allWritten: () => sql<boolean>`((select count(*) from requested) = ${ids.length})` };
 }
 
 export interface DeliverResult {

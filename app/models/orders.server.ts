@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { sql, type Insertable, type Selectable, type Updateable } from "kysely";
+import { sql, type Insertable, type RawBuilder, type Selectable, type Updateable } from "kysely";
 import { inTransaction, type Db } from "../../db";
 import { insertFromArrays, selectFromArrays, type ArrayColumns } from "../../db/unnest";
 import type { AuditEventsTable, OrderEventsTable, OrderLinesTable, OrdersTable, PaymentMethod, Role, SeasonsTable } from "../../db/schema";
@@ -17,12 +17,25 @@ import {
   StockShortError,
   type Sku,
 } from "./catalog.server";
-import { chargeOnAccount, planCreditHolds, restoreCredit, type CreditParties } from "./credit.server";
+import { chargeOnAccount, planCreditHolds, planCreditHoldsOn, readCreditLines, restoreCredit, type CreditParties } from "./credit.server";
 import { dealerLinkKey, findActiveDealerLink, findActiveDealerLinks, type DealerLink } from "./dealers.server";
 import { DomainError } from "./errors";
 import { GroupCommit, type Settled } from "./group-commit";
-import { applyBatch, ensureAccount, isUuid, postPending, transfer, voidPending, type BatchOperation, type Fen } from "./ledger.server";
-import { requestNotification, requestNotifications, type NotificationRequestInput } from "./notifications.server";
+import {
+  applyBatch,
+  ensureAccount,
+  isUuid,
+  postPending,
+  prepareTransfers,
+  STATEMENT_ASSERTION_FAILED,
+  transfer,
+  voidPending,
+  type AccountSnapshot,
+  type BatchOperation,
+  type Fen,
+  type PreparedTransfers,
+} from "./ledger.server";
+import { prepareNotificationRequests, requestNotification, requestNotifications, type NotificationRequestInput } from "./notifications.server";
 import type { Trx } from "./outbox.server";
 import {
   availableEvents,
@@ -509,7 +522,7 @@ async function notifyParty(
 
 type OrderNoticeTopic = "order.submitted" | "order.confirmed" | "order.shipped";
 
-function orderNotice(order: OrderRow, topic: OrderNoticeTopic, fromName: string, occurrence: string = order.status): NotificationRequestInput {
+function orderNotice(order: Pick<OrderRow, "id" | "number" | "core_enterprise_id" | "dealer_id" | "status">, topic: OrderNoticeTopic, fromName: string, occurrence: string = order.status): NotificationRequestInput {
   const to = topic === "order.submitted" ? order.core_enterprise_id : order.dealer_id;
   return {
     organizationId: to,
@@ -527,6 +540,18 @@ function orderNotice(order: OrderRow, topic: OrderNoticeTopic, fromName: string,
 function orderNumber(kind: OrderKind, now: Date) {
   return sql<string>`(select ${orderNumberPrefix(kind, now)}::text || lpad(s.n::text, greatest(6, length(s.n::text)), '0')
     from nextval('order_number_seq') as s (n))`;
+}
+
+/** An order number from its prefix and a value of the sequence, as `orderNumber` makes it in SQL. */
+function formatOrderNumber(prefix: string, n: string): string {
+  return prefix + n.padStart(6, "0");
+}
+
+/** `count` values of the order number sequence, taken ahead of the INSERT that uses them. */
+async function reserveOrderNumbers(db: Db, count: number): Promise<string[]> {
+  if (count === 0) return [];
+  const { rows } = await sql<{ n: string }>`select nextval('order_number_seq')::text as n from generate_series(1, ${count}::integer)`.execute(db);
+  return rows.map((row) => row.n);
 }
 
 function orderNumberPrefix(kind: OrderKind, now: Date): string {
@@ -808,10 +833,12 @@ function placementQueue(db: Db): GroupCommit<Placement, OrderRow> {
 export const PLACEMENT_GROUP_COMMIT = { maxBatch: 32, maxInFlight: 2 } as const;
 
 /**
- * Place several orders in one transaction, in a fixed number of statements whatever their number:
- * the dealer links, order settings and seasons; the SKUs (per core enterprise); the prices (per
- * tier, and the overrides); the credit lines of the orders on account (locked); then one INSERT
- * for the orders with their lines, timeline and audit rows; the supplier notices; the holds.
+ * Place several orders at once, in a fixed number of statements whatever their number: the dealer
+ * links, order settings and seasons, and the SKUs (per core enterprise); then the prices (per tier,
+ * and the overrides) with, outside a caller's transaction, the credit lines and order numbers; then
+ * one statement that writes everything (placeInOneStatement, decision 016), or, inside a caller's
+ * transaction or when that statement finds a credit line changed, the locked way: the lines locked,
+ * one INSERT for the orders with their lines, timeline and audit rows, the notices, the holds.
  * Each placement is checked on its own: a refusal is its caller's, and writes nothing of it.
  */
 async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Settled<OrderRow>[]> {
@@ -881,13 +908,23 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
     byDate.set(on, [...(byDate.get(on) ?? []), i]);
   });
   const priced: (PricedLine[] | undefined)[] = placements.map(() => undefined);
-  for (const [on, indexes] of byDate) {
-    const candidatesFor = await loadCandidatesForLinks(db, indexes.map((i) => ({ link: linkOf[i]!, skus: checked[i]!.map((c) => c.sku) })), on);
-    for (const i of indexes) priced[i] = priceChecked(linkOf[i]!, checked[i]!, candidatesFor);
-  }
+  // Outside a caller's transaction the orders are written by one statement (placeInOneStatement):
+  // the credit lines it plans on and the order numbers it uses are read with the prices.
+  const oneStatement = !db.isTransaction;
+  const candidates = checked.flatMap((c, i) => (c ? [i] : []));
+  const [, creditLines, numbers] = await Promise.all([
+    Promise.all(
+      [...byDate].map(async ([on, indexes]) => {
+        const candidatesFor = await loadCandidatesForLinks(db, indexes.map((i) => ({ link: linkOf[i]!, skus: checked[i]!.map((c) => c.sku) })), on);
+        for (const i of indexes) priced[i] = priceChecked(linkOf[i]!, checked[i]!, candidatesFor);
+      }),
+    ),
+    oneStatement ? readCreditLines(db, [...new Set(candidates.filter((i) => placements[i].input.paymentMethod === "on_account").map((i) => linkOf[i]!.id))]) : null,
+    oneStatement ? reserveOrderNumbers(db, candidates.length) : null,
+  ]);
 
   // What each accepted placement will be: its id, total and status.
-  const planned = new Map<number, { id: string; total: Fen; link: DealerLink; lines: PricedLine[]; event: OrderEvent | null; to: OrderStatus; thresholdFen: Fen | null }>();
+  const planned = new Map<number, PlannedOrder>();
   placements.forEach((p, i) => {
     const lines = priced[i];
     if (!lines) return;
@@ -901,6 +938,14 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
       refuse(i, error);
     }
   });
+
+  if (creditLines && numbers && planned.size > 0) {
+    const placed = await placeInOneStatement(db, placements, planned, creditLines, numbers);
+    if (placed) {
+      for (const [i, row] of placed) outcomes[i] = { ok: true, value: row };
+      return outcomes.map((outcome) => outcome ?? { ok: false, error: new Error("placeOrders: a placement was neither placed nor refused") });
+    }
+  }
 
   await inTransaction(db, async (trx) => {
     // Credit: the lines of every order on account locked at once, each order checked in turn.
@@ -927,60 +972,7 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
 
     if (planned.size > 0) {
       const accepted = [...planned];
-      const events: NewOrderEvent[] = [];
-      const audits: Insertable<AuditEventsTable>[] = [];
-      for (const [i, plan] of accepted) {
-        const { actor, input } = placements[i];
-        const initial = INITIAL_STATUS[input.kind];
-        const onAccountNow = input.paymentMethod === "on_account";
-        const data = {
-          total_fen: plan.total,
-          ...(plan.event === "submit_for_approval" ? { approval_threshold_fen: plan.thresholdFen } : {}),
-          ...(onAccountNow ? { payment_method: "on_account", credit_held_fen: plan.total } : {}),
-        };
-        events.push({ order_id: plan.id, actor_user_id: actor.userId, actor_organization_id: actor.organizationId, event: "create", to_status: initial });
-        const entries: AuditEntry[] = [{ action: "order.created", entityType: "order", entityId: plan.id, after: { kind: input.kind, total_fen: plan.total } }];
-        if (plan.event) {
-          events.push({
-            order_id: plan.id,
-            actor_user_id: actor.userId,
-            actor_organization_id: actor.organizationId,
-            event: plan.event,
-            from_status: initial,
-            to_status: plan.to,
-            note: null,
-            data: JSON.stringify(data),
-          });
-          entries.push({
-            action: `order.${plan.event}`,
-            entityType: "order",
-            entityId: plan.id,
-            organizationId: actor.organizationId,
-            before: { status: initial },
-            after: { status: plan.to, ...data },
-          });
-        }
-        audits.push(...auditRows(actor, entries));
-      }
-      const lineRows = accepted.flatMap(([, plan]) => lineValues(plan.id, plan.lines));
-      const orderRows = accepted.map(([i, plan]) => {
-        const { actor, input, now } = placements[i];
-        return {
-          id: plan.id,
-          number_prefix: orderNumberPrefix(input.kind, now),
-          kind: input.kind,
-          status: plan.to,
-          core_enterprise_id: input.coreEnterpriseId,
-          dealer_id: input.dealerId,
-          dealer_link_id: plan.link.id,
-          season_id: input.kind === "preorder" ? input.seasonId! : null,
-          note: input.note,
-          total_fen: plan.total,
-          payment_method: input.paymentMethod === "on_account" ? "on_account" : null,
-          created_by_user_id: actor.userId,
-          submitted_at: plan.event ? now : null,
-        };
-      });
+      const { events, audits, lineRows, orderRows } = placementRows(placements, accepted);
       // One statement: the orders, and in data-modifying WITH clauses their lines, timeline and audit
       // rows (the foreign keys are checked at the end of the statement, when all are in). One array
       // per column: the same statement text and parameter count whatever the number of orders.
@@ -999,23 +991,176 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
         returning ${sql.join(orderColumnsReturned.map((column) => (typeof column === "string" ? sql.ref(column) : column)))}`.execute(trx);
       const byId = new Map(inserted.map((row) => [row.id, row]));
       for (const [i, plan] of accepted) outcomes[i] = { ok: true, value: byId.get(plan.id)! };
-      // The supplier hears of each order that reached it (not those waiting for the dealer's approver).
-      await requestNotifications(
-        trx as Trx,
-        accepted
-          .filter(([, plan]) => plan.to === "submitted")
-          .map(([i, plan]) => {
-            const order = byId.get(plan.id)!;
-            return {
-              actor: placements[i].actor,
-              notification: orderNotice(order, "order.submitted", plan.link.dealerName),
-            };
-          }),
-      );
+      await requestNotifications(trx as Trx, placementNotices(placements, accepted, (plan) => byId.get(plan.id)!.number));
       await applyBatch(trx, holds, { locked });
     }
   });
   return outcomes.map((outcome) => outcome ?? { ok: false, error: new Error("placeOrders: a placement was neither placed nor refused") });
+}
+
+/** What a placement that passed its checks will be: its id, lines, total and status. */
+interface PlannedOrder {
+  id: string;
+  total: Fen;
+  link: DealerLink;
+  lines: PricedLine[];
+  event: OrderEvent | null;
+  to: OrderStatus;
+  thresholdFen: Fen | null;
+}
+
+/** The rows of accepted placements: orders (numbered by the statement), lines, timeline and audit. */
+function placementRows(placements: readonly Placement[], accepted: readonly (readonly [number, PlannedOrder])[]) {
+  const events: NewOrderEvent[] = [];
+  const audits: Insertable<AuditEventsTable>[] = [];
+  for (const [i, plan] of accepted) {
+    const { actor, input } = placements[i];
+    const initial = INITIAL_STATUS[input.kind];
+    const onAccountNow = input.paymentMethod === "on_account";
+    const data = {
+      total_fen: plan.total,
+      ...(plan.event === "submit_for_approval" ? { approval_threshold_fen: plan.thresholdFen } : {}),
+      ...(onAccountNow ? { payment_method: "on_account", credit_held_fen: plan.total } : {}),
+    };
+    events.push({ order_id: plan.id, actor_user_id: actor.userId, actor_organization_id: actor.organizationId, event: "create", to_status: initial });
+    const entries: AuditEntry[] = [{ action: "order.created", entityType: "order", entityId: plan.id, after: { kind: input.kind, total_fen: plan.total } }];
+    if (plan.event) {
+      events.push({
+        order_id: plan.id,
+        actor_user_id: actor.userId,
+        actor_organization_id: actor.organizationId,
+        event: plan.event,
+        from_status: initial,
+        to_status: plan.to,
+        note: null,
+        data: JSON.stringify(data),
+      });
+      entries.push({
+        action: `order.${plan.event}`,
+        entityType: "order",
+        entityId: plan.id,
+        organizationId: actor.organizationId,
+        before: { status: initial },
+        after: { status: plan.to, ...data },
+      });
+    }
+    audits.push(...auditRows(actor, entries));
+  }
+  const lineRows = accepted.flatMap(([, plan]) => lineValues(plan.id, plan.lines));
+  const orderRows = accepted.map(([i, plan]) => {
+    const { actor, input, now } = placements[i];
+    return {
+      id: plan.id,
+      number_prefix: orderNumberPrefix(input.kind, now),
+      kind: input.kind,
+      status: plan.to,
+      core_enterprise_id: input.coreEnterpriseId,
+      dealer_id: input.dealerId,
+      dealer_link_id: plan.link.id,
+      season_id: input.kind === "preorder" ? input.seasonId! : null,
+      note: input.note,
+      total_fen: plan.total,
+      payment_method: input.paymentMethod === "on_account" ? "on_account" : null,
+      created_by_user_id: actor.userId,
+      submitted_at: plan.event ? now : null,
+    };
+  });
+  return { events, audits, lineRows, orderRows };
+}
+
+/** The supplier hears of each order that reached it (not those waiting for the dealer's approver). */
+function placementNotices(placements: readonly Placement[], accepted: readonly (readonly [number, PlannedOrder])[], numberOf: (plan: PlannedOrder) => string) {
+  return accepted
+    .filter(([, plan]) => plan.to === "submitted")
+    .map(([i, plan]) => ({
+      actor: placements[i].actor,
+      notification: orderNotice(
+        { id: plan.id, number: numberOf(plan), core_enterprise_id: placements[i].input.coreEnterpriseId, dealer_id: placements[i].input.dealerId, status: plan.to },
+        "order.submitted",
+        plan.link.dealerName,
+      ),
+    }));
+}
+
+const NUMBERED_ORDER_ARRAY_COLUMNS = [["number", "text"], ...ORDER_ARRAY_COLUMNS.filter(([column]) => column !== "number_prefix")] as const;
+
+/**
+ * Placements written by one statement, with no transaction around it (decision 016): the orders
+ * with their lines, timeline and audit rows, the supplier notices with their outbox and audit rows,
+ * and the credit holds, planned on the credit lines as read just before. The statement fails whole
+ * (RT409) unless the ledger's guarded UPDATE took every hold against the lines as they are when it
+ * runs and every notice was written; then, or when a hold would be refused on the lines as read,
+ * this returns null and nothing was written: the caller places the batch the locked way, which
+ * decides each order on the locked lines. Deadlocks (two statements meeting on the same lines)
+ * end the same way.
+ */
+async function placeInOneStatement(
+  db: Db,
+  placements: readonly Placement[],
+  planned: ReadonlyMap<number, PlannedOrder>,
+  creditLines: AccountSnapshot,
+  numbers: readonly string[],
+): Promise<Map<number, OrderRow> | null> {
+  const accepted = [...planned];
+  const onAccount = accepted.filter(([i]) => placements[i].input.paymentMethod === "on_account");
+  const holdPlans = planCreditHoldsOn(
+    creditLines,
+    onAccount.map(([i, plan]) => ({
+      linkId: plan.link.id,
+      amountFen: plan.total,
+      idempotencyKey: creditHoldKey(plan.id),
+      reference: `order:${plan.id}`,
+      createdByUserId: placements[i].actor.userId,
+    })),
+  );
+  const holds = holdPlans.flatMap((plan) => (plan.ok ? [plan.hold] : []));
+  // A refusal is decided on the locked lines, never on a read that may be stale.
+  if (holds.length !== holdPlans.length || numbers.length < accepted.length) return null;
+  let transfers: PreparedTransfers;
+  try {
+    transfers = prepareTransfers(holds, creditLines);
+  } catch (error) {
+    if (error instanceof DomainError) return null;
+    throw error;
+  }
+
+  const { events, audits, lineRows, orderRows } = placementRows(placements, accepted);
+  const numberOf = new Map(accepted.map(([, plan], k) => [plan.id, formatOrderNumber(orderRows[k].number_prefix, numbers[k])]));
+  const notices = prepareNotificationRequests(placementNotices(placements, accepted, (plan) => numberOf.get(plan.id)!));
+  const clauses = [
+    sql`lines_written as (${insertFromArrays("order_lines", lineRows, LINE_ARRAY_COLUMNS)})`,
+    sql`timeline as (${insertFromArrays("order_events", events, EVENT_ARRAY_COLUMNS)})`,
+    sql`audit as (${insertFromArrays("audit_events", audits, AUDIT_ARRAY_COLUMNS)})`,
+    sql`placed as (
+      insert into orders (number, id, kind, status, core_enterprise_id, dealer_id, dealer_link_id, season_id, note, total_fen, payment_method,
+                          created_by_user_id, submitted_at)
+      ${selectFromArrays(
+        orderRows.map((row) => ({ ...row, number: numberOf.get(row.id)! })),
+        NUMBERED_ORDER_ARRAY_COLUMNS,
+      )}
+      returning ${sql.join(orderColumnsReturned.map((column) => (typeof column === "string" ? sql.ref(column) : column)))})`,
+  ];
+  const checks: RawBuilder<boolean>[] = [];
+  if (notices.ids.length) {
+    clauses.push(notices.clauses());
+    checks.push(notices.allWritten());
+  }
+  if (transfers.count) {
+    clauses.push(transfers.clauses());
+    checks.push(transfers.written());
+  }
+  const written = checks.length ? sql.join(checks, sql` and `) : sql`true`;
+  try {
+    const { rows } = await sql<OrderRow>`
+      with ${sql.join(clauses)}
+      select * from placed where rongtong_assert(${written}, 'orders placed together: a credit line or a notice changed before they were written')`.execute(db);
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return new Map(accepted.map(([i, plan]) => [i, byId.get(plan.id)!]));
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === STATEMENT_ASSERTION_FAILED || code === "40P01") return null;
+    throw error;
+  }
 }
 
 /** The key of the credit hold an order submitted on account carries. */

@@ -7,6 +7,9 @@ import {
   getAccount,
   lockAccountsByCodes,
   postPending,
+  prepareTransfers,
+  readAccountsByCodes,
+  STATEMENT_ASSERTION_FAILED,
   transfer,
   verifyLedger,
   voidPending,
@@ -361,6 +364,48 @@ function ledgerSpecification(name: string, open: () => Promise<DbHandle>, concur
       // The reused lock: no SELECT … FOR UPDATE of its own, one statement for the rows and totals.
       expect(statements).toEqual(["RawNode"]);
       expect(await getAccount(db, a.id)).toMatchObject({ balanceFen: 4_000 });
+      expect(await verifyLedger(db)).toEqual([]);
+    });
+
+    it("writes a batch planned on an unlocked read in one statement, or nothing of it when an account changed since", async () => {
+      const { db } = handle;
+      const a = await walletWithFunds(db, 10_000, "snapshot");
+      const b = await walletWithFunds(db, 0, "snapshot");
+      const move = (key: string, amountFen: number) => ({ op: "transfer" as const, idempotencyKey: `${key}:${name}`, kind: "payment", reference: "t:s", debitAccountId: a.id, creditAccountId: b.id, amountFen });
+      const write = (prepared: ReturnType<typeof prepareTransfers>) =>
+        sql<{ ok: boolean }>`with ${prepared.clauses()} select rongtong_assert(${prepared.written()}, 'test: accounts changed') as ok`.execute(db);
+
+      // Planned on the read: refused there already when it does not fit, or names an account not read.
+      const before = await readAccountsByCodes(db, [a.code, b.code]);
+      expect(() => prepareTransfers([move("snap-over", 10_001)], before)).toThrow(expect.objectContaining({ code: "insufficient_funds" }));
+      expect(() => prepareTransfers([move("snap-1", 1_000), move("snap-2", 9_001)], before)).toThrow(expect.objectContaining({ code: "insufficient_funds" }));
+      const stranger = await walletWithFunds(db, 5, "snapshot");
+      expect(() => prepareTransfers([{ ...move("snap-stranger", 1), debitAccountId: stranger.id }], before)).toThrow(expect.objectContaining({ code: "not_found" }));
+
+      // Another transfer takes 6,000 after the read: the 8,000 planned on it no longer fit, and the
+      // statement fails whole with the code its caller redoes the work on.
+      const stale = prepareTransfers([move("snap-3", 8_000)], before);
+      await transfer(db, { idempotencyKey: `snap-other:${name}`, kind: "payment", reference: "t:s", debitAccountId: a.id, creditAccountId: b.id, amountFen: 6_000 });
+      let failure: unknown = null;
+      try {
+        await write(stale);
+      } catch (error) {
+        failure = error;
+      }
+      expect((failure as { code?: string } | null)?.code).toBe(STATEMENT_ASSERTION_FAILED);
+      expect(await db.selectFrom("ledger_transfers").select("id").where("idempotency_key", "=", `snap-3:${name}`).execute()).toEqual([]);
+      expect(await getAccount(db, a.id)).toMatchObject({ balanceFen: 4_000 });
+
+      // A key already used: the row is not written, and neither are the totals.
+      const replay = prepareTransfers([move("snap-other", 1_000)], await readAccountsByCodes(db, [a.code, b.code]));
+      await expect(write(replay)).rejects.toMatchObject({ code: STATEMENT_ASSERTION_FAILED });
+      expect(await getAccount(db, a.id)).toMatchObject({ balanceFen: 4_000 });
+
+      // Planned on a fresh read, within what is there: written, rows and totals together.
+      const fresh = prepareTransfers([move("snap-4", 3_000), move("snap-5", 1_000)], await readAccountsByCodes(db, [a.code, b.code]));
+      expect((await write(fresh)).rows).toEqual([{ ok: true }]);
+      expect(await getAccount(db, a.id)).toMatchObject({ balanceFen: 0 });
+      expect(await getAccount(db, b.id)).toMatchObject({ balanceFen: 10_000 });
       expect(await verifyLedger(db)).toEqual([]);
     });
   });

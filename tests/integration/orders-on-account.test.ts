@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db, DbHandle } from "../../db";
 import { creditSummary } from "../../app/models/credit.server";
 import { DomainError } from "../../app/models/errors";
-import { verifyLedger } from "../../app/models/ledger.server";
+import { findAccountByCode, transfer, verifyLedger } from "../../app/models/ledger.server";
 import {
   addToCart,
   approveOrder,
@@ -17,6 +17,7 @@ import {
   updateOrderSettings,
 } from "../../app/models/orders.server";
 import { ENGINES, actorOf, makeLink, makeSku, newOrg, newUser } from "./catalog.fixtures";
+import { createTestDatabase } from "../support/db";
 
 async function refusal(promise: Promise<unknown>): Promise<DomainError> {
   try {
@@ -249,3 +250,75 @@ for (const [engine, open] of ENGINES) {
     });
   });
 }
+
+describe("an order written in one statement, when its credit line changes between the read and the write (PostgreSQL)", () => {
+  let handle: DbHandle;
+  beforeAll(async () => {
+    handle = await createTestDatabase({ poolMax: 20 });
+  });
+  afterAll(async () => {
+    await handle?.close();
+  });
+
+  /**
+   * Another transaction draws `drawFen` on the dealer's line and holds the line's lock while the
+   * order is placed: the order reads the line as it was, and its statement waits on the lock. The
+   * draw commits; then the order is decided on the line as it is.
+   */
+  async function placeWhileLineIsDrawn(db: Db, w: World, drawFen: number) {
+    const credit = (await findAccountByCode(db, `trade_credit:${w.link.id}`))!;
+    const receivable = (await findAccountByCode(db, `trade_receivable:${w.link.id}`))!;
+    let placing: Promise<unknown> = Promise.resolve();
+    let drawTxid = "";
+    await db.transaction().execute(async (trx) => {
+      await transfer(trx, {
+        idempotencyKey: `draw:${w.link.id}:${drawFen}`,
+        kind: "on_account_hold",
+        reference: `test:${w.link.id}`,
+        debitAccountId: credit.id,
+        creditAccountId: receivable.id,
+        amountFen: drawFen,
+        pending: true,
+      });
+      drawTxid = (await sql<{ txid: string }>`select txid_current()::text as txid`.execute(trx)).rows[0].txid;
+      placing = createOrder(db, w.asDealer, kettles(w)).then(
+        (order) => ({ order }),
+        (error: unknown) => ({ error }),
+      );
+      // Let go once the order's statement is waiting for the line's lock.
+      for (let waited = 0; ; waited += 10) {
+        const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(db);
+        if (rows[0].n > 0) break;
+        if (waited > 10_000) throw new Error("the order never waited for the credit line's lock");
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    });
+    return { outcome: (await placing) as { order?: { id: string; status: string }; error?: unknown }, drawTxid };
+  }
+
+  it("refuses the order, naming payment_method, and writes nothing of it when the line can no longer take it", async () => {
+    const { db } = handle;
+    const w = await world(db, 150_000);
+    const { outcome } = await placeWhileLineIsDrawn(db, w, 100_000);
+    expect(outcome.error).toBeInstanceOf(DomainError);
+    expect((outcome.error as DomainError).code).toBe("insufficient_funds");
+    expect((outcome.error as DomainError).fields).toEqual({ payment_method: "exceeds the available credit" });
+    expect(await db.selectFrom("orders").select("id").where("dealer_id", "=", w.dealer).execute()).toEqual([]);
+    expect(await db.selectFrom("order_lines").innerJoin("orders", "orders.id", "order_lines.order_id").select("order_lines.id").where("orders.dealer_id", "=", w.dealer).execute()).toEqual([]);
+    expect(await db.selectFrom("notification_requests").select("id").where("organization_id", "=", w.core).execute()).toEqual([]);
+    expect(await creditSummary(db, w.link.id)).toEqual({ limitFen: 150_000, usedFen: 100_000, availableFen: 50_000 });
+    expect(await verifyLedger(db)).toEqual([]);
+  });
+
+  it("places the order in its one statement when the line can still take it", async () => {
+    const { db } = handle;
+    const w = await world(db, 150_000);
+    const { outcome, drawTxid } = await placeWhileLineIsDrawn(db, w, 20_000);
+    expect(outcome.order?.status).toBe("submitted");
+    const { rows } = await sql<{ txid: string }>`select xmin::text as txid from orders where id = ${outcome.order!.id}`.execute(db);
+    expect(rows[0].txid).not.toBe(drawTxid);
+    expect(await movements(db, outcome.order!.id)).toEqual([{ kind: "on_account_hold", phase: "pending", amount_fen: 120_000 }]);
+    expect(await creditSummary(db, w.link.id)).toEqual({ limitFen: 150_000, usedFen: 140_000, availableFen: 10_000 });
+    expect(await verifyLedger(db)).toEqual([]);
+  });
+});
