@@ -46,7 +46,7 @@ import {
   type OrderParty,
   type OrderStatus,
 } from "./order-states";
-import { isBusinessDate, loadCandidatesForLinks, resolvePrice, shanghaiDate, type CandidatesFor } from "./pricing.server";
+import { isBusinessDate, loadCandidatesForLinks, resolvePrice, shanghaiDate, type CandidatesFor, type LinkForPricing } from "./pricing.server";
 
 /**
  * Dealer orders: the cart, the four order flows, payment (wallet, e-Pay, on account, financing),
@@ -859,7 +859,17 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
     lines.push(...p.input.lines);
     linesByCore.set(p.input.coreEnterpriseId, lines);
   }
-  const [links, thresholdRows, seasonRows, skuLookups] = await Promise.all([
+  // Outside a caller's transaction the orders are written by one statement (placeInOneStatement):
+  // the credit lines it plans on and the order numbers it uses are read beforehand, and the reads
+  // run at once, on their own connections.
+  const oneStatement = !db.isTransaction;
+  // The prices and credit lines depend on the links and SKUs the first reads find. When earlier
+  // placements already found every link and SKU these name, they are read with the first reads, on
+  // those keys, and used only if the first reads find the same keys (placementKeys below).
+  const remembered = oneStatement ? rememberedKeys(db, placements) : null;
+  const early = remembered ? readPricesAndCreditLines(db, placements, remembered.wanted) : null;
+  early?.catch(() => undefined); // Not used, or read again, when it fails: its error is not the placement's.
+  const [links, thresholdRows, seasonRows, skuLookups, numbers] = await Promise.all([
     findActiveDealerLinks(
       db,
       placements.map((p) => ({ coreEnterpriseId: p.input.coreEnterpriseId, dealerId: p.input.dealerId })),
@@ -867,10 +877,12 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
     db.selectFrom("order_settings").select(["organization_id", "approval_threshold_fen"]).where("organization_id", "=", sql<string>`any(${dealerIds}::uuid[])`).execute(),
     seasonIds.length ? db.selectFrom("seasons").selectAll().where("id", "=", sql<string>`any(${seasonIds}::uuid[])`).execute() : Promise.resolve([]),
     Promise.all([...linesByCore].map(async ([coreEnterpriseId, lines]) => [coreEnterpriseId, await lookUpSkus(db, coreEnterpriseId, lines)] as const)),
+    oneStatement ? reserveOrderNumbers(db, placements.length) : null,
   ]);
   const thresholds = new Map(thresholdRows.map((row) => [row.organization_id, row.approval_threshold_fen]));
   const seasons = new Map(seasonRows.map((row) => [row.id, row]));
   const skusByCore = new Map(skuLookups);
+  if (oneStatement) rememberKeys(db, links, skusByCore);
 
   const linkOf: (DealerLink | undefined)[] = placements.map((placement, i) => {
     const { input } = placement;
@@ -908,20 +920,12 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
     byDate.set(on, [...(byDate.get(on) ?? []), i]);
   });
   const priced: (PricedLine[] | undefined)[] = placements.map(() => undefined);
-  // Outside a caller's transaction the orders are written by one statement (placeInOneStatement):
-  // the credit lines it plans on and the order numbers it uses are read with the prices.
-  const oneStatement = !db.isTransaction;
-  const candidates = checked.flatMap((c, i) => (c ? [i] : []));
-  const [, creditLines, numbers] = await Promise.all([
-    Promise.all(
-      [...byDate].map(async ([on, indexes]) => {
-        const candidatesFor = await loadCandidatesForLinks(db, indexes.map((i) => ({ link: linkOf[i]!, skus: checked[i]!.map((c) => c.sku) })), on);
-        for (const i of indexes) priced[i] = priceChecked(linkOf[i]!, checked[i]!, candidatesFor);
-      }),
-    ),
-    oneStatement ? readCreditLines(db, [...new Set(candidates.filter((i) => placements[i].input.paymentMethod === "on_account").map((i) => linkOf[i]!.id))]) : null,
-    oneStatement ? reserveOrderNumbers(db, candidates.length) : null,
-  ]);
+  const wanted = placements.map((p, i) => (checked[i] ? { link: linkOf[i]!, skus: checked[i]!.map((c) => c.sku) } : undefined));
+  const read = (remembered && wantedAsRemembered(wanted, remembered.wanted) ? await early!.catch(() => null) : null) ?? (await readPricesAndCreditLines(db, placements, wanted, oneStatement));
+  for (const [on, indexes] of byDate) {
+    for (const i of indexes) priced[i] = priceChecked(linkOf[i]!, checked[i]!, read.candidatesByDate.get(on)!);
+  }
+  const creditLines = read.creditLines;
 
   // What each accepted placement will be: its id, total and status.
   const planned = new Map<number, PlannedOrder>();
@@ -996,6 +1000,89 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
     }
   });
   return outcomes.map((outcome) => outcome ?? { ok: false, error: new Error("placeOrders: a placement was neither placed nor refused") });
+}
+
+/** What the prices of each placement are read for: its link and the SKUs of its lines. */
+type Wanted = { link: LinkForPricing; skus: readonly { id: string }[] } | undefined;
+
+/**
+ * The prices of the placements' lines (per business date, each placement keeps its own clock's
+ * date) and, when `creditLines`, the credit lines of those on account, read at once.
+ */
+async function readPricesAndCreditLines(db: Db, placements: readonly Placement[], wanted: readonly Wanted[], creditLines = true) {
+  const byDate = new Map<string, NonNullable<Wanted>[]>();
+  placements.forEach((p, i) => {
+    const w = wanted[i];
+    if (!w) return;
+    const on = shanghaiDate(p.now);
+    byDate.set(on, [...(byDate.get(on) ?? []), w]);
+  });
+  const onAccountLinks = [...new Set(placements.flatMap((p, i) => (wanted[i] && p.input.paymentMethod === "on_account" ? [wanted[i]!.link.id] : [])))];
+  const [candidates, lines] = await Promise.all([
+    Promise.all([...byDate].map(async ([on, list]) => [on, await loadCandidatesForLinks(db, list, on)] as const)),
+    creditLines ? readCreditLines(db, onAccountLinks) : null,
+  ]);
+  return { candidatesByDate: new Map(candidates), creditLines: lines };
+}
+
+/** Links and SKUs the placements of a database found, by pair and by code or id: keys to read ahead on, never data to decide on. */
+interface KeysSeen {
+  links: Map<string, LinkForPricing>;
+  /** SKU ids by `<core>:<CODE>` and `<core>#<id>`. */
+  skus: Map<string, string>;
+}
+
+const keysSeen = new WeakMap<Db, KeysSeen>();
+const KEYS_SEEN_MAX = 10_000;
+
+function skuKey(coreEnterpriseId: string, line: LineInput): string {
+  return line.skuId ? `${coreEnterpriseId}#${line.skuId.toLowerCase()}` : `${coreEnterpriseId}:${(line.skuCode ?? "").trim().toUpperCase()}`;
+}
+
+function rememberKeys(db: Db, links: ReadonlyMap<string, DealerLink>, skusByCore: ReadonlyMap<string, SkuLookup>): void {
+  let seen = keysSeen.get(db);
+  if (!seen || seen.links.size > KEYS_SEEN_MAX || seen.skus.size > KEYS_SEEN_MAX) keysSeen.set(db, (seen = { links: new Map(), skus: new Map() }));
+  for (const [pair, link] of links) {
+    seen.links.set(pair, { id: link.id, coreEnterpriseId: link.coreEnterpriseId, dealerId: link.dealerId, tierId: link.tierId, tierName: link.tierName, status: link.status });
+  }
+  for (const [coreEnterpriseId, lookup] of skusByCore) {
+    for (const [code, sku] of lookup.byCode) seen.skus.set(`${coreEnterpriseId}:${code}`, sku.id);
+    for (const [id, sku] of lookup.byId) seen.skus.set(`${coreEnterpriseId}#${id}`, sku.id);
+  }
+}
+
+/** What the placements' prices would be read for if their links and SKUs are still those seen last; null when one was never seen. */
+function rememberedKeys(db: Db, placements: readonly Placement[]): { wanted: Wanted[] } | null {
+  const seen = keysSeen.get(db);
+  if (!seen) return null;
+  const wanted: Wanted[] = [];
+  for (const { input } of placements) {
+    const link = seen.links.get(dealerLinkKey(input.coreEnterpriseId, input.dealerId));
+    if (!link || !Array.isArray(input.lines)) return null;
+    const skus: { id: string }[] = [];
+    for (const line of input.lines) {
+      const id = seen.skus.get(skuKey(input.coreEnterpriseId, line));
+      if (!id) return null;
+      skus.push({ id });
+    }
+    wanted.push({ link, skus });
+  }
+  return { wanted };
+}
+
+/**
+ * Whether prices read ahead for `remembered` are the prices for `actual`: the same link (id, tier)
+ * and, among the SKUs read ahead, every SKU the lines turned out to name. The prices themselves
+ * were read at the same moment as the links and SKUs, so they are as current as reading them after.
+ */
+function wantedAsRemembered(actual: readonly Wanted[], remembered: readonly Wanted[]): boolean {
+  return actual.every((a, i) => {
+    if (!a) return true;
+    const r = remembered[i];
+    if (!r || r.link.id !== a.link.id || r.link.tierId !== a.link.tierId || r.link.coreEnterpriseId !== a.link.coreEnterpriseId) return false;
+    const ids = new Set(r.skus.map((sku) => sku.id));
+    return a.skus.every((sku) => ids.has(sku.id));
+  });
 }
 
 /** What a placement that passed its checks will be: its id, lines, total and status. */

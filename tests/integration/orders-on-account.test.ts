@@ -2,6 +2,8 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db, DbHandle } from "../../db";
 import { creditSummary } from "../../app/models/credit.server";
+import { updateDealerLink } from "../../app/models/dealers.server";
+import { createPriceList, createTier, setPriceListItem } from "../../app/models/pricing.server";
 import { DomainError } from "../../app/models/errors";
 import { findAccountByCode, transfer, verifyLedger } from "../../app/models/ledger.server";
 import {
@@ -207,6 +209,31 @@ for (const [engine, open] of ENGINES) {
         .where("reference", "in", orders.map((o) => `order:${o.id}`))
         .executeTakeFirstOrThrow();
       expect(Number(holds.n)).toBe(8);
+      expect(await verifyLedger(db)).toEqual([]);
+    });
+
+    it("prices each order on the dealer's tier and price list as they are when it is placed, after earlier orders", async () => {
+      const { db } = handle;
+      const w = await world(db, 10_000_000);
+      const silver = await createTier(db, w.asCore, w.core, { name: "银牌", rank: 2 });
+      const gold = await createTier(db, w.asCore, w.core, { name: "金牌", rank: 1 });
+      const silverList = await createPriceList(db, w.asCore, w.core, { tierId: silver.id, name: "银牌价", validFrom: "2020-01-01", validTo: null });
+      const goldList = await createPriceList(db, w.asCore, w.core, { tierId: gold.id, name: "金牌价", validFrom: "2020-01-01", validTo: null });
+      await setPriceListItem(db, w.asCore, w.core, silverList.id, { skuCode: w.kettle.code, minQty: 1, priceFen: 9_000 });
+      await setPriceListItem(db, w.asCore, w.core, goldList.id, { skuCode: w.kettle.code, minQty: 1, priceFen: 8_000 });
+      const terms = (tierId: string) => ({ tierId, region: "浙江省杭州市", paymentTermsDays: 30, creditLimitFen: 10_000_000 });
+      const unitPrice = async () => {
+        const order = await createOrder(db, w.asDealer, { ...kettles(w), lines: [{ skuCode: w.kettle.code, quantity: 12 }] });
+        return (await getOrder(db, w.dealer, order.id)).lines[0].unit_price_fen;
+      };
+      await updateDealerLink(db, w.asCore, w.core, w.link.id, terms(silver.id));
+      // Twice on the same keys (the second reads its prices with the links and SKUs), then after the
+      // dealer moves up a tier, then after the tier's price changes.
+      expect([await unitPrice(), await unitPrice()]).toEqual([9_000, 9_000]);
+      await updateDealerLink(db, w.asCore, w.core, w.link.id, terms(gold.id));
+      expect(await unitPrice()).toBe(8_000);
+      await setPriceListItem(db, w.asCore, w.core, goldList.id, { skuCode: w.kettle.code, minQty: 1, priceFen: 7_500 });
+      expect(await unitPrice()).toBe(7_500);
       expect(await verifyLedger(db)).toEqual([]);
     });
 
