@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import { z } from "zod";
 import { inTransaction, type Db } from "../../db";
+import { jsonInstant, type JsonRow } from "../../db/read-together";
 import type { SkuStatus } from "../../db/schema";
 import { recordAudit, type Actor } from "./audit.server";
 import { DomainError } from "./errors";
@@ -492,32 +493,47 @@ export async function getSku(db: Db, coreEnterpriseId: string, skuId: string): P
  * the map, so the caller reports them per line). One query, at most `maxCodesPerLookup` codes.
  */
 export async function getSkusByCodes(db: Db, coreEnterpriseId: string, codes: readonly string[]): Promise<Map<string, Sku>> {
+  const query = skusByCodesQuery(db, coreEnterpriseId, codes);
+  const result = new Map<string, Sku>();
+  for (const sku of skusFromRows(query ? await query.execute() : [])) result.set(sku.code, sku);
+  return result;
+}
+
+/** The query of `getSkusByCodes`, for a caller reading it with others (`readTogether`); null when no code is valid. */
+export function skusByCodesQuery(db: Db, coreEnterpriseId: string, codes: readonly string[]) {
   const wanted = [...new Set(codes.map(normalizeSkuCode).filter(isValidSkuCode))];
   if (wanted.length > SKU_LIMITS.maxCodesPerLookup) {
     throw new DomainError("validation", `At most ${SKU_LIMITS.maxCodesPerLookup} SKU codes at a time`, {
       codes: `at most ${SKU_LIMITS.maxCodesPerLookup}`,
     });
   }
-  const result = new Map<string, Sku>();
-  if (wanted.length === 0) return result;
-  const rows = await skuQuery(db).where("s.core_enterprise_id", "=", coreEnterpriseId).where("s.code", "in", wanted).execute();
-  for (const row of rows) result.set(row.code, toSku(row));
-  return result;
+  if (wanted.length === 0) return null;
+  return skuQuery(db).where("s.core_enterprise_id", "=", coreEnterpriseId).where("s.code", "=", sql<string>`any(${wanted}::text[])`);
+}
+
+/** The rows of the SKU queries, as read directly or through JSON. */
+export function skusFromRows(rows: readonly (SkuRow | JsonRow)[]): Sku[] {
+  return rows.map((raw) => toSku({ ...(raw as SkuRow), created_at: jsonInstant(raw.created_at), updated_at: jsonInstant(raw.updated_at) }));
 }
 
 /** SKUs of one core enterprise by id (ids that are not UUIDs, or not its SKUs, are simply absent). */
 export async function getSkusByIds(db: Db, coreEnterpriseId: string, ids: readonly string[]): Promise<Map<string, Sku>> {
+  const query = skusByIdsQuery(db, coreEnterpriseId, ids);
+  const result = new Map<string, Sku>();
+  for (const sku of skusFromRows(query ? await query.execute() : [])) result.set(sku.id, sku);
+  return result;
+}
+
+/** The query of `getSkusByIds`, for a caller reading it with others (`readTogether`); null when no id is valid. */
+export function skusByIdsQuery(db: Db, coreEnterpriseId: string, ids: readonly string[]) {
   const wanted = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
   if (wanted.length > SKU_LIMITS.maxCodesPerLookup) {
     throw new DomainError("validation", `At most ${SKU_LIMITS.maxCodesPerLookup} SKUs at a time`, {
       ids: `at most ${SKU_LIMITS.maxCodesPerLookup}`,
     });
   }
-  const result = new Map<string, Sku>();
-  if (wanted.length === 0) return result;
-  const rows = await skuQuery(db).where("s.core_enterprise_id", "=", coreEnterpriseId).where("s.id", "in", wanted).execute();
-  for (const row of rows) result.set(row.id, toSku(row));
-  return result;
+  if (wanted.length === 0) return null;
+  return skuQuery(db).where("s.core_enterprise_id", "=", coreEnterpriseId).where("s.id", "=", sql<string>`any(${wanted}::uuid[])`);
 }
 
 export interface SkuPage<T> {

@@ -6,6 +6,7 @@ import {
   ensureAccount,
   isUuid,
   lockAccountsByCodes,
+  accountsByCodesQuery,
   readAccountsByCodes,
   transfer,
   transferByCode,
@@ -207,6 +208,11 @@ export async function planCreditHolds(trx: Db, requests: readonly CreditHoldRequ
  */
 export async function readCreditLines(db: Db, linkIds: readonly string[]): Promise<AccountSnapshot> {
   return readAccountsByCodes(db, creditLineCodes(linkIds));
+}
+
+/** The query of `readCreditLines`, for a caller reading it with others; `accountSnapshotFromRows` makes the snapshot of its rows. */
+export function creditLinesQuery(db: Db, linkIds: readonly string[]) {
+  return accountsByCodesQuery(db, creditLineCodes(linkIds));
 }
 
 /** `planCreditHolds` on a snapshot (`readCreditLines`) instead of under the lines' locks. */

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import { z } from "zod";
 import { inTransaction, type Db } from "../../db";
+import { jsonInstant, type JsonRow } from "../../db/read-together";
 import type { DealerLinkStatus } from "../../db/schema";
 import { recordAudit, type Actor } from "./audit.server";
 import { isUniqueViolation, parseWholeNumber, parseYuanToFen } from "./catalog.server";
@@ -396,19 +397,31 @@ export async function findActiveDealerLinks(
   db: Db,
   pairs: readonly { coreEnterpriseId: string; dealerId: string }[],
 ): Promise<Map<string, DealerLink>> {
-  const result = new Map<string, DealerLink>();
+  const query = activeDealerLinksQuery(db, pairs);
+  return dealerLinksByPair(query ? await query.execute() : []);
+}
+
+/** The query of `findActiveDealerLinks`, for a caller reading it with others (`readTogether`); null when no pair can match. */
+export function activeDealerLinksQuery(db: Db, pairs: readonly { coreEnterpriseId: string; dealerId: string }[]) {
   const valid = pairs.filter((p) => isUuid(p.coreEnterpriseId) && isUuid(p.dealerId));
-  if (valid.length === 0) return result;
-  const rows = await linkQuery(db)
+  if (valid.length === 0) return null;
+  return linkQuery(db)
     .innerJoin("organizations as c", "c.id", "l.core_enterprise_id")
     .where(
       sql<boolean>`(l.core_enterprise_id, l.dealer_id) in (select * from unnest(${valid.map((p) => p.coreEnterpriseId)}::uuid[], ${valid.map((p) => p.dealerId)}::uuid[]))`,
     )
     .where("l.status", "=", "active")
     .where("c.status", "=", "active")
-    .where("d.status", "=", "active")
-    .execute();
-  for (const row of rows) result.set(dealerLinkKey(row.core_enterprise_id, row.dealer_id), toLink(row));
+    .where("d.status", "=", "active");
+}
+
+/** The rows of `activeDealerLinksQuery`, as read directly or through JSON, keyed by `dealerLinkKey`. */
+export function dealerLinksByPair(rows: readonly (LinkRow | JsonRow)[]): Map<string, DealerLink> {
+  const result = new Map<string, DealerLink>();
+  for (const raw of rows) {
+    const row = { ...(raw as LinkRow), created_at: jsonInstant(raw.created_at), updated_at: jsonInstant(raw.updated_at) };
+    result.set(dealerLinkKey(row.core_enterprise_id, row.dealer_id), toLink(row));
+  }
   return result;
 }
 

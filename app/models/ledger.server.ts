@@ -1,5 +1,6 @@
 import { sql, type Insertable, type RawBuilder } from "kysely";
 import { inTransaction, type Db } from "../../db";
+import { jsonInstant } from "../../db/read-together";
 import type {
   LedgerAccountKind,
   LedgerAccountsTable,
@@ -402,8 +403,20 @@ const ACCOUNT_SNAPSHOT_KEY = Symbol("ledger.accountSnapshot");
 
 /** The accounts with these codes that exist (the others are simply absent), read without a lock. */
 export async function readAccountsByCodes(db: Db, codes: readonly string[]): Promise<AccountSnapshot> {
-  const rows = codes.length ? await db.selectFrom("ledger_accounts").selectAll().where("code", "=", sql<string>`any(${[...new Set(codes)]}::text[])`).execute() : [];
-  return new AccountSnapshot(rows as AccountRow[], ACCOUNT_SNAPSHOT_KEY);
+  return accountSnapshotFromRows(codes.length ? await accountsByCodesQuery(db, codes).execute() : []);
+}
+
+/** The query of `readAccountsByCodes`, for a caller reading it with others (`readTogether`). */
+export function accountsByCodesQuery(db: Db, codes: readonly string[]) {
+  return db.selectFrom("ledger_accounts").selectAll().where("code", "=", sql<string>`any(${[...new Set(codes)]}::text[])`);
+}
+
+/** The rows of `accountsByCodesQuery`, as read directly or through JSON, as a snapshot. */
+export function accountSnapshotFromRows(rows: readonly (Record<string, unknown> | AccountRow)[]): AccountSnapshot {
+  return new AccountSnapshot(
+    rows.map((row) => ({ ...(row as AccountRow), created_at: jsonInstant(row.created_at) })),
+    ACCOUNT_SNAPSHOT_KEY,
+  );
 }
 
 /** Lock the accounts with these codes that exist (the others are simply absent), in id order. */

@@ -1,12 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { sql, type Insertable, type RawBuilder, type Selectable, type Updateable } from "kysely";
+import { sql, type Expression, type Insertable, type RawBuilder, type Selectable, type Updateable } from "kysely";
 import { inTransaction, type Db } from "../../db";
+import { readTogether } from "../../db/read-together";
 import { insertFromArrays, selectFromArrays, type ArrayColumns } from "../../db/unnest";
 import type { AuditEventsTable, OrderEventsTable, OrderLinesTable, OrdersTable, PaymentMethod, Role, SeasonsTable } from "../../db/schema";
 import { auditRows, recordAudit, type Actor, type AuditEntry } from "./audit.server";
 import {
   getSkusByCodes,
   getSkusByIds,
+  skusByCodesQuery,
+  skusByIdsQuery,
+  skusFromRows,
   orderQuantityProblem,
   releaseStock,
   reserveStock,
@@ -17,11 +21,12 @@ import {
   StockShortError,
   type Sku,
 } from "./catalog.server";
-import { chargeOnAccount, planCreditHolds, planCreditHoldsOn, readCreditLines, restoreCredit, type CreditParties } from "./credit.server";
-import { dealerLinkKey, findActiveDealerLink, findActiveDealerLinks, type DealerLink } from "./dealers.server";
+import { chargeOnAccount, creditLinesQuery, planCreditHolds, planCreditHoldsOn, restoreCredit, type CreditParties } from "./credit.server";
+import { activeDealerLinksQuery, dealerLinkKey, dealerLinksByPair, findActiveDealerLink, findActiveDealerLinks, type DealerLink } from "./dealers.server";
 import { DomainError } from "./errors";
 import { GroupCommit, type Settled } from "./group-commit";
 import {
+  accountSnapshotFromRows,
   applyBatch,
   ensureAccount,
   isUuid,
@@ -46,7 +51,7 @@ import {
   type OrderParty,
   type OrderStatus,
 } from "./order-states";
-import { isBusinessDate, loadCandidatesForLinks, resolvePrice, shanghaiDate, type CandidatesFor, type LinkForPricing } from "./pricing.server";
+import { candidateQueries, candidatesFromRows, isBusinessDate, loadCandidatesForLinks, resolvePrice, shanghaiDate, type CandidatesFor, type LinkForPricing } from "./pricing.server";
 
 /**
  * Dealer orders: the cart, the four order flows, payment (wallet, e-Pay, on account, financing),
@@ -550,8 +555,12 @@ function formatOrderNumber(prefix: string, n: string): string {
 /** `count` values of the order number sequence, taken ahead of the INSERT that uses them. */
 async function reserveOrderNumbers(db: Db, count: number): Promise<string[]> {
   if (count === 0) return [];
-  const { rows } = await sql<{ n: string }>`select nextval('order_number_seq')::text as n from generate_series(1, ${count}::integer)`.execute(db);
+  const { rows } = await orderNumbersQuery(count).execute(db);
   return rows.map((row) => row.n);
+}
+
+function orderNumbersQuery(count: number) {
+  return sql<{ n: string }>`select nextval('order_number_seq')::text as n from generate_series(1, ${count}::integer)`;
 }
 
 function orderNumberPrefix(kind: OrderKind, now: Date): string {
@@ -860,29 +869,65 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
     linesByCore.set(p.input.coreEnterpriseId, lines);
   }
   // Outside a caller's transaction the orders are written by one statement (placeInOneStatement):
-  // the credit lines it plans on and the order numbers it uses are read beforehand, and the reads
-  // run at once, on their own connections.
+  // the credit lines it plans on and the order numbers it uses are read beforehand.
   const oneStatement = !db.isTransaction;
+  const pairs = placements.map((p) => ({ coreEnterpriseId: p.input.coreEnterpriseId, dealerId: p.input.dealerId }));
+  // The reads in one statement (readTogether) when the batch is the common kind: no preorder
+  // season to read, and no more SKUs per supplier than one lookup takes.
+  const together = oneStatement && seasonIds.length === 0 && [...linesByCore.values()].every((lines) => lines.length <= SKU_LIMITS.maxCodesPerLookup);
   // The prices and credit lines depend on the links and SKUs the first reads find. When earlier
   // placements already found every link and SKU these name, they are read with the first reads, on
-  // those keys, and used only if the first reads find the same keys (placementKeys below).
-  const remembered = oneStatement ? rememberedKeys(db, placements) : null;
-  const early = remembered ? readPricesAndCreditLines(db, placements, remembered.wanted) : null;
-  early?.catch(() => undefined); // Not used, or read again, when it fails: its error is not the placement's.
-  const [links, thresholdRows, seasonRows, skuLookups, numbers] = await Promise.all([
-    findActiveDealerLinks(
-      db,
-      placements.map((p) => ({ coreEnterpriseId: p.input.coreEnterpriseId, dealerId: p.input.dealerId })),
-    ),
-    db.selectFrom("order_settings").select(["organization_id", "approval_threshold_fen"]).where("organization_id", "=", sql<string>`any(${dealerIds}::uuid[])`).execute(),
-    seasonIds.length ? db.selectFrom("seasons").selectAll().where("id", "=", sql<string>`any(${seasonIds}::uuid[])`).execute() : Promise.resolve([]),
-    Promise.all([...linesByCore].map(async ([coreEnterpriseId, lines]) => [coreEnterpriseId, await lookUpSkus(db, coreEnterpriseId, lines)] as const)),
-    oneStatement ? reserveOrderNumbers(db, placements.length) : null,
-  ]);
+  // those keys, and used only if the first reads find the same keys (wantedAsRemembered).
+  const remembered = together ? rememberedKeys(db, placements) : null;
+  let early: PricesAndCreditLines | null = null;
+  let links: Map<string, DealerLink>;
+  let thresholdRows: { organization_id: string; approval_threshold_fen: number | null }[];
+  let seasonRows: Selectable<SeasonsTable>[] = [];
+  let skusByCore: Map<string, SkuLookup>;
+  let numbers: string[] | null = null;
+  if (together) {
+    const ahead = remembered ? priceAndCreditQueries(db, placements, remembered.wanted, true) : null;
+    const queries: Record<string, Expression<unknown>> = {
+      settings: db.selectFrom("order_settings").select(["organization_id", "approval_threshold_fen"]).where("organization_id", "=", sql<string>`any(${dealerIds}::uuid[])`),
+      numbers: orderNumbersQuery(placements.length),
+      ...(ahead ? ahead.queries : {}),
+    };
+    const linksQuery = activeDealerLinksQuery(db, pairs);
+    if (linksQuery) queries.links = linksQuery;
+    const cores = [...linesByCore];
+    cores.forEach(([coreEnterpriseId, lines], k) => {
+      const byCode = skusByCodesQuery(db, coreEnterpriseId, lines.filter((l) => !l.skuId).map((l) => l.skuCode ?? ""));
+      const byId = skusByIdsQuery(db, coreEnterpriseId, lines.filter((l) => l.skuId).map((l) => l.skuId!));
+      if (byCode) queries[`skus_by_code_${k}`] = byCode;
+      if (byId) queries[`skus_by_id_${k}`] = byId;
+    });
+    const rows = await readTogether(db, queries);
+    links = dealerLinksByPair(rows.links ?? []);
+    thresholdRows = rows.settings as typeof thresholdRows;
+    numbers = rows.numbers.map((row) => String(row.n));
+    skusByCore = new Map(
+      cores.map(([coreEnterpriseId], k) => {
+        const lookup: SkuLookup = { byCode: new Map(), byId: new Map() };
+        for (const sku of skusFromRows(rows[`skus_by_code_${k}`] ?? [])) lookup.byCode.set(sku.code, sku);
+        for (const sku of skusFromRows(rows[`skus_by_id_${k}`] ?? [])) lookup.byId.set(sku.id, sku);
+        return [coreEnterpriseId, lookup] as const;
+      }),
+    );
+    if (ahead) early = ahead.decode(rows);
+    rememberKeys(db, links, skusByCore);
+  } else {
+    let skuLookups: (readonly [string, SkuLookup])[];
+    [links, thresholdRows, seasonRows, skuLookups, numbers] = await Promise.all([
+      findActiveDealerLinks(db, pairs),
+      db.selectFrom("order_settings").select(["organization_id", "approval_threshold_fen"]).where("organization_id", "=", sql<string>`any(${dealerIds}::uuid[])`).execute(),
+      seasonIds.length ? db.selectFrom("seasons").selectAll().where("id", "=", sql<string>`any(${seasonIds}::uuid[])`).execute() : Promise.resolve([]),
+      Promise.all([...linesByCore].map(async ([coreEnterpriseId, lines]) => [coreEnterpriseId, await lookUpSkus(db, coreEnterpriseId, lines)] as const)),
+      oneStatement ? reserveOrderNumbers(db, placements.length) : null,
+    ]);
+    skusByCore = new Map(skuLookups);
+  }
   const thresholds = new Map(thresholdRows.map((row) => [row.organization_id, row.approval_threshold_fen]));
   const seasons = new Map(seasonRows.map((row) => [row.id, row]));
-  const skusByCore = new Map(skuLookups);
-  if (oneStatement) rememberKeys(db, links, skusByCore);
 
   const linkOf: (DealerLink | undefined)[] = placements.map((placement, i) => {
     const { input } = placement;
@@ -921,7 +966,7 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
   });
   const priced: (PricedLine[] | undefined)[] = placements.map(() => undefined);
   const wanted = placements.map((p, i) => (checked[i] ? { link: linkOf[i]!, skus: checked[i]!.map((c) => c.sku) } : undefined));
-  const read = (remembered && wantedAsRemembered(wanted, remembered.wanted) ? await early!.catch(() => null) : null) ?? (await readPricesAndCreditLines(db, placements, wanted, oneStatement));
+  const read = early && remembered && wantedAsRemembered(wanted, remembered.wanted) ? early : await readPricesAndCreditLines(db, placements, wanted, oneStatement, together);
   for (const [on, indexes] of byDate) {
     for (const i of indexes) priced[i] = priceChecked(linkOf[i]!, checked[i]!, read.candidatesByDate.get(on)!);
   }
@@ -1005,11 +1050,17 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
 /** What the prices of each placement are read for: its link and the SKUs of its lines. */
 type Wanted = { link: LinkForPricing; skus: readonly { id: string }[] } | undefined;
 
+interface PricesAndCreditLines {
+  candidatesByDate: Map<string, CandidatesFor>;
+  creditLines: AccountSnapshot | null;
+}
+
 /**
- * The prices of the placements' lines (per business date, each placement keeps its own clock's
- * date) and, when `creditLines`, the credit lines of those on account, read at once.
+ * The queries for the prices of the placements' lines (per business date: each placement keeps its
+ * own clock's date) and, when `withCreditLines`, the credit lines of those on account, named for
+ * `readTogether`, with what makes their results into prices and a snapshot of the lines.
  */
-async function readPricesAndCreditLines(db: Db, placements: readonly Placement[], wanted: readonly Wanted[], creditLines = true) {
+function priceAndCreditQueries(db: Db, placements: readonly Placement[], wanted: readonly Wanted[], withCreditLines: boolean) {
   const byDate = new Map<string, NonNullable<Wanted>[]>();
   placements.forEach((p, i) => {
     const w = wanted[i];
@@ -1017,12 +1068,30 @@ async function readPricesAndCreditLines(db: Db, placements: readonly Placement[]
     const on = shanghaiDate(p.now);
     byDate.set(on, [...(byDate.get(on) ?? []), w]);
   });
+  const dates = [...byDate].map(([on, list]) => ({ on, queries: candidateQueries(db, list, on) }));
   const onAccountLinks = [...new Set(placements.flatMap((p, i) => (wanted[i] && p.input.paymentMethod === "on_account" ? [wanted[i]!.link.id] : [])))];
-  const [candidates, lines] = await Promise.all([
-    Promise.all([...byDate].map(async ([on, list]) => [on, await loadCandidatesForLinks(db, list, on)] as const)),
-    creditLines ? readCreditLines(db, onAccountLinks) : null,
-  ]);
-  return { candidatesByDate: new Map(candidates), creditLines: lines };
+  const queries: Record<string, Expression<unknown>> = {};
+  dates.forEach(({ queries: q }, d) => {
+    q.tiers.forEach(({ query }, k) => (queries[`prices_${d}_tier_${k}`] = query));
+    if (q.overrides) queries[`prices_${d}_overrides`] = q.overrides;
+  });
+  if (withCreditLines && onAccountLinks.length) queries.credit_lines = creditLinesQuery(db, onAccountLinks);
+  const decode = (rows: Record<string, readonly unknown[]>): PricesAndCreditLines => ({
+    candidatesByDate: new Map(
+      dates.map(({ on, queries: q }, d) => [on, candidatesFromRows(q, q.tiers.map((_, k) => rows[`prices_${d}_tier_${k}`] ?? []), rows[`prices_${d}_overrides`] ?? [])]),
+    ),
+    creditLines: withCreditLines ? accountSnapshotFromRows((rows.credit_lines ?? []) as Record<string, unknown>[]) : null,
+  });
+  return { queries, decode };
+}
+
+/** The prices and (outside a caller's transaction) credit lines of the placements: in one statement when `together`. */
+async function readPricesAndCreditLines(db: Db, placements: readonly Placement[], wanted: readonly Wanted[], withCreditLines: boolean, together: boolean): Promise<PricesAndCreditLines> {
+  const { queries, decode } = priceAndCreditQueries(db, placements, wanted, withCreditLines);
+  if (together) return decode(await readTogether(db, queries));
+  const names = Object.keys(queries);
+  const results = await Promise.all(names.map((name) => (queries[name] as unknown as { execute(): Promise<unknown[]> }).execute()));
+  return decode(Object.fromEntries(names.map((name, i) => [name, results[i]])));
 }
 
 /** Links and SKUs the placements of a database found, by pair and by code or id: keys to read ahead on, never data to decide on. */

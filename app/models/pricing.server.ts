@@ -257,15 +257,8 @@ async function linkForPricing(db: Db, coreEnterpriseId: string, dealerId: string
  * The tier's list valid on the date (P2's tie-break), with its items for these SKUs: one query,
  * the list joined to its items (one row per item, or one row with no item).
  */
-async function loadTierList(
-  db: Db,
-  link: LinkForPricing,
-  skuIds: readonly string[],
-  on: string,
-): Promise<{ list: Omit<PriceListCandidate, "items"> | null; items: Map<string, PriceBreak[]> }> {
-  const items = new Map<string, PriceBreak[]>();
-  if (!link.tierId || !link.tierName) return { list: null, items };
-  const rows = await db
+function tierListQuery(db: Db, link: LinkForPricing & { tierId: string }, skuIds: readonly string[], on: string) {
+  return db
     .selectFrom((eb) =>
       eb
         .selectFrom("price_lists")
@@ -280,12 +273,17 @@ async function loadTierList(
     )
     .leftJoin("price_list_items as i", (join) =>
       skuIds.length
-        ? join.onRef("i.price_list_id", "=", "l.id").on("i.sku_id", "in", skuIds)
+        ? join.onRef("i.price_list_id", "=", "l.id").on("i.sku_id", "=", sql<string>`any(${[...skuIds]}::uuid[])`)
         : join.onRef("i.price_list_id", "=", "l.id").on(sql<boolean>`false`),
     )
-    .select(["l.id", "l.name", "l.valid_from", "l.valid_to", "i.sku_id", "i.min_qty", "i.price_fen"])
-    .execute();
-  if (rows.length === 0) return { list: null, items };
+    .select(["l.id", "l.name", "l.valid_from", "l.valid_to", "i.sku_id", "i.min_qty", "i.price_fen"]);
+}
+
+type TierListRow = Awaited<ReturnType<ReturnType<typeof tierListQuery>["execute"]>>[number];
+
+function tierListFromRows(link: LinkForPricing, rows: readonly TierListRow[]): { list: Omit<PriceListCandidate, "items"> | null; items: Map<string, PriceBreak[]> } {
+  const items = new Map<string, PriceBreak[]>();
+  if (rows.length === 0 || !link.tierId || !link.tierName) return { list: null, items };
   for (const row of rows) {
     if (row.sku_id === null || row.min_qty === null || row.price_fen === null) continue;
     const breaks = items.get(row.sku_id) ?? [];
@@ -300,19 +298,23 @@ async function loadTierList(
   };
 }
 
-/** Overrides valid on the date for these links and SKUs, the winner per link and SKU (P2's tie-break). */
-async function loadOverrides(db: Db, linkIds: readonly string[], skuIds: readonly string[], on: string): Promise<Map<string, OverrideCandidate>> {
-  const result = new Map<string, OverrideCandidate>();
-  if (!skuIds.length || !linkIds.length) return result;
-  const rows = await db
+/** Each link's overrides for these SKUs valid on the date: one query for all links. */
+function overridesQuery(db: Db, linkIds: readonly string[], skuIds: readonly string[], on: string) {
+  return db
     .selectFrom("dealer_price_overrides")
     .select(["id", "dealer_link_id", "sku_id", "price_fen", "note", dateText("valid_from").as("valid_from"), nullableDateText("valid_to").as("valid_to")])
     .where("dealer_link_id", "=", sql<string>`any(${[...linkIds]}::uuid[])`)
     .where("sku_id", "=", sql<string>`any(${[...skuIds]}::uuid[])`)
     .where(sql<boolean>`valid_from <= ${on}::date and (valid_to is null or valid_to >= ${on}::date)`)
     .orderBy("valid_from", "desc")
-    .orderBy("created_at", "desc")
-    .execute();
+    .orderBy("created_at", "desc");
+}
+
+type OverrideCandidateRow = Awaited<ReturnType<ReturnType<typeof overridesQuery>["execute"]>>[number];
+
+function overridesFromRows(rows: readonly OverrideCandidateRow[]): Map<string, OverrideCandidate> {
+  const result = new Map<string, OverrideCandidate>();
+  // The latest valid_from (then the latest created) first: the first row of a link and SKU wins.
   for (const row of rows) {
     const key = `${row.dealer_link_id}:${row.sku_id}`;
     if (!result.has(key)) {
@@ -325,32 +327,35 @@ async function loadOverrides(db: Db, linkIds: readonly string[], skuIds: readonl
 export type CandidatesFor = (link: LinkForPricing, sku: { id: string; basePriceFen: Fen }) => PriceCandidates & { breaks: PriceBreak[] };
 
 /**
- * Price candidates for several dealers' SKUs at once (orders placed together): one query per tier
- * involved and one for all the overrides, whatever the number of dealers and lines (P4).
+ * The queries that price several dealers' SKUs at once (orders placed together), one per tier
+ * involved and one for all the overrides, whatever the number of dealers and lines (P4), for a
+ * caller that runs them (`loadCandidatesForLinks`) or reads them with others (`readTogether`);
+ * `candidatesFromRows` makes the prices of what they returned.
  */
-export async function loadCandidatesForLinks(
-  db: Db,
-  wanted: readonly { link: LinkForPricing; skus: readonly { id: string }[] }[],
-  on: string,
-): Promise<CandidatesFor> {
-  const skuIdsByTier = new Map<string, { link: LinkForPricing; skuIds: Set<string> }>();
+export function candidateQueries(db: Db, wanted: readonly { link: LinkForPricing; skus: readonly { id: string }[] }[], on: string) {
+  const skuIdsByTier = new Map<string, { link: LinkForPricing & { tierId: string }; skuIds: Set<string> }>();
   const allSkuIds = new Set<string>();
   for (const { link, skus } of wanted) {
     for (const sku of skus) allSkuIds.add(sku.id);
-    if (!link.tierId) continue;
+    if (!link.tierId || !link.tierName) continue;
     const key = `${link.coreEnterpriseId}:${link.tierId}`;
-    const entry = skuIdsByTier.get(key) ?? { link, skuIds: new Set<string>() };
+    const entry = skuIdsByTier.get(key) ?? { link: { ...link, tierId: link.tierId }, skuIds: new Set<string>() };
     for (const sku of skus) entry.skuIds.add(sku.id);
     skuIdsByTier.set(key, entry);
   }
-  // At once: on their own connections outside a transaction; inside one (or on PGlite) the driver
-  // sends them one after the other on its single connection.
   const linkIds = [...new Set(wanted.map((w) => w.link.id))];
-  const [tierEntries, overrides] = await Promise.all([
-    Promise.all([...skuIdsByTier].map(async ([key, { link, skuIds }]) => [key, await loadTierList(db, link, [...skuIds], on)] as const)),
-    loadOverrides(db, linkIds, [...allSkuIds], on),
-  ]);
-  const tiers = new Map(tierEntries);
+  return {
+    tiers: [...skuIdsByTier].map(([key, { link, skuIds }]) => ({ key, link, query: tierListQuery(db, link, [...skuIds], on) })),
+    overrides: allSkuIds.size && linkIds.length ? overridesQuery(db, linkIds, [...allSkuIds], on) : null,
+  };
+}
+
+export type CandidateQueries = ReturnType<typeof candidateQueries>;
+
+/** The prices of what `candidateQueries` returned: the rows of each tier's query (in order), and of the overrides. */
+export function candidatesFromRows(queries: CandidateQueries, tierRows: readonly (readonly unknown[])[], overrideRows: readonly unknown[]): CandidatesFor {
+  const tiers = new Map(queries.tiers.map(({ key, link }, k) => [key, tierListFromRows(link, tierRows[k] as TierListRow[])]));
+  const overrides = overridesFromRows(overrideRows as OverrideCandidateRow[]);
   return (link, sku) => {
     const tier = link.tierId ? tiers.get(`${link.coreEnterpriseId}:${link.tierId}`) : undefined;
     const breaks = tier?.items.get(sku.id) ?? [];
@@ -362,6 +367,25 @@ export async function loadCandidatesForLinks(
       breaks,
     };
   };
+}
+
+/**
+ * Price candidates for several dealers' SKUs at once (orders placed together): one query per tier
+ * involved and one for all the overrides, whatever the number of dealers and lines (P4). At once:
+ * on their own connections outside a transaction; inside one (or on PGlite) the driver sends them
+ * one after the other on its single connection.
+ */
+export async function loadCandidatesForLinks(
+  db: Db,
+  wanted: readonly { link: LinkForPricing; skus: readonly { id: string }[] }[],
+  on: string,
+): Promise<CandidatesFor> {
+  const queries = candidateQueries(db, wanted, on);
+  const [tierRows, overrideRows] = await Promise.all([
+    Promise.all(queries.tiers.map(({ query }) => query.execute())),
+    queries.overrides ? queries.overrides.execute() : Promise.resolve([]),
+  ]);
+  return candidatesFromRows(queries, tierRows, overrideRows);
 }
 
 async function loadCandidates(db: Db, link: LinkForPricing, skus: readonly { id: string; basePriceFen: Fen }[], on: string) {

@@ -67,15 +67,19 @@ export async function makeLink(
   });
 }
 
-/** Count the statements a piece of work sends (for "a constant number of queries"). */
+/**
+ * Count the statements a piece of work sends (for "a constant number of queries"). Counted as
+ * their results come back: a query built into another (read together in one statement) is
+ * transformed with it but not sent on its own.
+ */
 export function countingDb(db: Db): { db: Db; count: () => number } {
   let n = 0;
   const counted = db.withPlugin({
     transformQuery(args) {
-      n += 1;
       return args.node;
     },
     async transformResult(args) {
+      n += 1;
       return args.result;
     },
   });

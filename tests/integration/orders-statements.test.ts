@@ -13,7 +13,7 @@ import { actorOf, countingDb, ENGINES, makeLink, makeSku, newOrg, newUser } from
  * counted; each step is one transaction.
  */
 const BUDGET = {
-  createOrder: 10,
+  createOrder: 3,
   confirmOrder: 8,
   payOnAccount: 6,
 } as const;
