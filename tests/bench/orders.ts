@@ -3,11 +3,11 @@
  *
  * One order = a dealer places a standard order of 3 lines on account: price resolution for the
  * dealer, MOQ/pack checks, the credit check and the hold of the total on its credit line (a ledger
- * transfer, under the line's lock), submission with the supplier's notice in the outbox. Clients
- * place orders back to back for a fixed time at 1, 8 and 32 concurrent clients, through
- * `createOrder` as the pages and the API call it (orders placed at the same moment share a
- * transaction: group commit, decision 015); each client works for its own dealers, all dealers buy
- * from one supplier's 60 SKUs. After the runs: the ledger is verified, and every order's hold is
+ * transfer, guarded by the line's rule), submission with the supplier's notice in the outbox.
+ * Clients place orders back to back for a fixed time at 1, 8 and 32 concurrent clients, through
+ * `createOrder` as the pages and the API call it (orders placed at the same moment share one read
+ * and one write statement: group commit, decisions 015 and 016); each client works for its own
+ * dealers, all dealers buy from one supplier's 60 SKUs. After the runs: the ledger is verified, and every order's hold is
  * checked against its total and every dealer's credit line against its orders.
  *
  * In the same run, on a scratch database of the same server, pgbench's TPC-B-like TPS at the same
