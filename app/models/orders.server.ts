@@ -998,17 +998,8 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
 
   await inTransaction(db, async (trx) => {
     // Credit: the lines of every order on account locked at once, each order checked in turn.
-    const onAccount = [...planned].filter(([i]) => placements[i].input.paymentMethod === "on_account");
-    const { locked, plans } = await planCreditHolds(
-      trx,
-      onAccount.map(([i, plan]) => ({
-        linkId: plan.link.id,
-        amountFen: plan.total,
-        idempotencyKey: creditHoldKey(plan.id),
-        reference: `order:${plan.id}`,
-        createdByUserId: placements[i].actor.userId,
-      })),
-    );
+    const { onAccount, requests } = creditHoldRequests(placements, planned);
+    const { locked, plans } = await planCreditHolds(trx, requests);
     const holds: BatchOperation[] = [];
     onAccount.forEach(([i], k) => {
       const plan = plans[k];
@@ -1258,17 +1249,7 @@ async function placeInOneStatement(
   numbers: readonly string[],
 ): Promise<Map<number, OrderRow> | null> {
   const accepted = [...planned];
-  const onAccount = accepted.filter(([i]) => placements[i].input.paymentMethod === "on_account");
-  const holdPlans = planCreditHoldsOn(
-    creditLines,
-    onAccount.map(([i, plan]) => ({
-      linkId: plan.link.id,
-      amountFen: plan.total,
-      idempotencyKey: creditHoldKey(plan.id),
-      reference: `order:${plan.id}`,
-      createdByUserId: placements[i].actor.userId,
-    })),
-  );
+  const holdPlans = planCreditHoldsOn(creditLines, creditHoldRequests(placements, planned).requests);
   const holds = holdPlans.flatMap((plan) => (plan.ok ? [plan.hold] : []));
   // A refusal is decided on the locked lines, never on a read that may be stale.
   if (holds.length !== holdPlans.length || numbers.length < accepted.length) return null;
@@ -1317,6 +1298,19 @@ async function placeInOneStatement(
     if (code === STATEMENT_ASSERTION_FAILED || code === "40P01") return null;
     throw error;
   }
+}
+
+/** The planned orders put on account, and the hold each asks of its credit line, in the same order. */
+function creditHoldRequests(placements: readonly Placement[], planned: ReadonlyMap<number, PlannedOrder>) {
+  const onAccount = [...planned].filter(([i]) => placements[i].input.paymentMethod === "on_account");
+  const requests = onAccount.map(([i, plan]) => ({
+    linkId: plan.link.id,
+    amountFen: plan.total,
+    idempotencyKey: creditHoldKey(plan.id),
+    reference: `order:${plan.id}`,
+    createdByUserId: placements[i].actor.userId,
+  }));
+  return { onAccount, requests };
 }
 
 /** The key of the credit hold an order submitted on account carries. */
