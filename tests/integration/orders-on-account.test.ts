@@ -212,6 +212,26 @@ for (const [engine, open] of ENGINES) {
       expect(await verifyLedger(db)).toEqual([]);
     });
 
+    it("places orders to two suppliers made at the same moment together, each on its own supplier's SKUs and credit line", async () => {
+      const { db } = handle;
+      const [a, b] = [await world(db, 500_000), await world(db, 500_000)];
+      const [toA, toB] = await Promise.all([
+        createOrder(db, a.asDealer, { ...kettles(a), lines: [{ skuCode: a.kettle.code, quantity: 12 }] }),
+        createOrder(db, b.asDealer, { ...kettles(b), lines: [{ skuId: b.fridge.id, quantity: 1 }] }),
+      ]);
+      expect([toA.status, toB.status]).toEqual(["submitted", "submitted"]);
+      expect([toA.core_enterprise_id, toB.core_enterprise_id]).toEqual([a.core, b.core]);
+      expect([toA.total_fen, toB.total_fen]).toEqual([120_000, 300_000]);
+      const { rows } = await sql<{ txid: string }>`select xmin::text as txid from orders where id in (${toA.id}, ${toB.id})`.execute(db);
+      expect(new Set(rows.map((r) => r.txid)).size).toBe(1);
+      expect((await creditSummary(db, a.link.id)).usedFen).toBe(120_000);
+      expect((await creditSummary(db, b.link.id)).usedFen).toBe(300_000);
+      // Each supplier sees its own order only.
+      await expect(getOrder(db, a.core, toB.id)).rejects.toMatchObject({ code: "not_found" });
+      expect((await getOrder(db, b.core, toB.id)).lines.map((l) => l.sku_id)).toEqual([b.fridge.id]);
+      expect(await verifyLedger(db)).toEqual([]);
+    });
+
     it("prices each order on the dealer's tier and price list as they are when it is placed, after earlier orders", async () => {
       const { db } = handle;
       const w = await world(db, 10_000_000);
