@@ -16,6 +16,7 @@
  * the client counts, e.g. `BENCH_CLIENTS=8,64`).
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { sql } from "kysely";
 import pg from "pg";
 import { createDb, type Db } from "../../db";
@@ -113,10 +114,25 @@ async function placeOrder(db: Db, world: World, dealerId: string, n: number): Pr
   if (order.status !== "submitted") throw new Error(`order ${order.number} is ${order.status}, not submitted`);
 }
 
+/** CPU time of the whole machine (all cores, ms) from /proc/stat, or null where there is none. */
+function machineCpuMs(): { busy: number; all: number } | null {
+  try {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const ticksPerMs = 0.1; // USER_HZ is 100 on Linux.
+    const idle = fields[3] + fields[4];
+    const all = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: (all - idle) / ticksPerMs, all: all / ticksPerMs };
+  } catch {
+    return null;
+  }
+}
+
 async function measure(db: Db, world: World, clients: number, seconds: number) {
   const latencies: number[] = [];
   const deadline = performance.now() + seconds * 1000;
   let counter = 0;
+  const cpuBefore = process.cpuUsage();
+  const machineBefore = machineCpuMs();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: clients }, async (_, client) => {
@@ -132,7 +148,21 @@ async function measure(db: Db, world: World, clients: number, seconds: number) {
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
-  return { perSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), count: latencies.length };
+  // Where the time goes: this process's CPU per order, the rest of the machine's (PostgreSQL and
+  // the kernel) per order, and how much of the machine's CPU was used at all.
+  const cpu = process.cpuUsage(cpuBefore);
+  const nodeMs = (cpu.user + cpu.system) / 1000;
+  const machineAfter = machineCpuMs();
+  const machine = machineBefore && machineAfter ? { busy: machineAfter.busy - machineBefore.busy, all: machineAfter.all - machineBefore.all } : null;
+  return {
+    perSecond: latencies.length / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    count: latencies.length,
+    nodeCpuMsPerOrder: nodeMs / latencies.length,
+    otherCpuMsPerOrder: machine ? Math.max(0, machine.busy - nodeMs) / latencies.length : null,
+    machineBusyShare: machine && machine.all > 0 ? machine.busy / machine.all : null,
+  };
 }
 
 /** Every order has one hold of its total, and each dealer's used credit is the sum of its orders. */
@@ -181,6 +211,11 @@ export async function run(): Promise<void> {
       console.log(
         `${String(clients).padStart(2)} clients: ${ours.perSecond.toFixed(1)} orders/s (${ours.count} orders), p50 ${ours.p50.toFixed(1)} ms, ` +
           `p99 ${ours.p99.toFixed(1)} ms; pgbench TPC-B-like ${tps.toFixed(0)} TPS; ratio ${(ours.perSecond / tps).toFixed(3)}`,
+      );
+      console.log(
+        `    CPU per order: ${ours.nodeCpuMsPerOrder.toFixed(3)} ms in this Node process` +
+          (ours.otherCpuMsPerOrder === null ? "" : `, ${ours.otherCpuMsPerOrder.toFixed(3)} ms elsewhere (PostgreSQL, kernel)`) +
+          (ours.machineBusyShare === null ? "" : `; the machine's cores ${(ours.machineBusyShare * 100).toFixed(0)}% busy`),
       );
     }
     const violations = await verifyLedger(handle.db);
