@@ -7,7 +7,6 @@ import {
   isUuid,
   lockAccountsByCodes,
   accountsByCodesQuery,
-  readAccountsByCodes,
   transfer,
   transferByCode,
   type AccountSnapshot,
@@ -204,18 +203,14 @@ export async function planCreditHolds(trx: Db, requests: readonly CreditHoldRequ
 /**
  * The credit lines as they are now, read without a lock: to plan holds that one statement will
  * write with `prepareTransfers` (the ledger's guarded UPDATE then decides against the lines as they
- * are when it runs).
+ * are when it runs). A query, for a caller reading it with others; `accountSnapshotFromRows` makes
+ * the snapshot of its rows.
  */
-export async function readCreditLines(db: Db, linkIds: readonly string[]): Promise<AccountSnapshot> {
-  return readAccountsByCodes(db, creditLineCodes(linkIds));
-}
-
-/** The query of `readCreditLines`, for a caller reading it with others; `accountSnapshotFromRows` makes the snapshot of its rows. */
 export function creditLinesQuery(db: Db, linkIds: readonly string[]) {
   return accountsByCodesQuery(db, creditLineCodes(linkIds));
 }
 
-/** `planCreditHolds` on a snapshot (`readCreditLines`) instead of under the lines' locks. */
+/** `planCreditHolds` on a snapshot (`creditLinesQuery`) instead of under the lines' locks. */
 export function planCreditHoldsOn(snapshot: AccountSnapshot, requests: readonly CreditHoldRequest[]): HoldPlan[] {
   return planHolds(snapshot.byCode(), requests);
 }
