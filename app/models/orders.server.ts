@@ -888,7 +888,7 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
   if (together) {
     const ahead = remembered ? priceAndCreditQueries(db, placements, remembered.wanted, true) : null;
     const queries: Record<string, Expression<unknown>> = {
-      settings: db.selectFrom("order_settings").select(["organization_id", "approval_threshold_fen"]).where("organization_id", "=", sql<string>`any(${dealerIds}::uuid[])`),
+      settings: approvalThresholdsQuery(db, dealerIds),
       numbers: orderNumbersQuery(placements.length),
       ...(ahead ? ahead.queries : {}),
     };
@@ -919,7 +919,7 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
     let skuLookups: (readonly [string, SkuLookup])[];
     [links, thresholdRows, seasonRows, skuLookups, numbers] = await Promise.all([
       findActiveDealerLinks(db, pairs),
-      db.selectFrom("order_settings").select(["organization_id", "approval_threshold_fen"]).where("organization_id", "=", sql<string>`any(${dealerIds}::uuid[])`).execute(),
+      approvalThresholdsQuery(db, dealerIds).execute(),
       seasonIds.length ? db.selectFrom("seasons").selectAll().where("id", "=", sql<string>`any(${seasonIds}::uuid[])`).execute() : Promise.resolve([]),
       Promise.all([...linesByCore].map(async ([coreEnterpriseId, lines]) => [coreEnterpriseId, await lookUpSkus(db, coreEnterpriseId, lines)] as const)),
       oneStatement ? reserveOrderNumbers(db, placements.length) : null,
@@ -1036,6 +1036,11 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
     }
   });
   return outcomes.map((outcome) => outcome ?? { ok: false, error: new Error("placeOrders: a placement was neither placed nor refused") });
+}
+
+/** The dealers' approval thresholds (orders above one wait for the dealer's approver). */
+function approvalThresholdsQuery(db: Db, dealerIds: readonly string[]) {
+  return db.selectFrom("order_settings").select(["organization_id", "approval_threshold_fen"]).where("organization_id", "=", sql<string>`any(${[...dealerIds]}::uuid[])`);
 }
 
 /** What the prices of each placement are read for: its link and the SKUs of its lines. */
