@@ -12,6 +12,7 @@ import * as m0009 from "./migrations/0009_market_trade";
 import * as m0010 from "./migrations/0010_market_notices";
 import * as m0011 from "./migrations/0011_outbox_job_id_check";
 import * as m0012 from "./migrations/0012_statement_assert";
+import * as m0013 from "./migrations/0013_reference_versions";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -30,6 +31,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0010_market_notices": m0010,
   "0011_outbox_job_id_check": m0011,
   "0012_statement_assert": m0012,
+  "0013_reference_versions": m0013,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

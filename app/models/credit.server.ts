@@ -182,7 +182,7 @@ export interface CreditHoldRequest {
 }
 
 /** The accounts of these credit lines: the unused part and what is owed on account. */
-function creditLineCodes(linkIds: readonly string[]): string[] {
+export function creditLineCodes(linkIds: readonly string[]): string[] {
   return linkIds.flatMap((linkId) => [`trade_credit:${linkId}`, `trade_receivable:${linkId}`]);
 }
 

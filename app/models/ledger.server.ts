@@ -74,7 +74,7 @@ export const ACCOUNT_KIND_RULES: Record<LedgerAccountKind, AccountKindRule> = {
   dealer_deposits: { normalSide: "credit", overdraftRule: "debits_le_credits" },
 };
 
-type AccountRow = {
+export type AccountRow = {
   id: string;
   code: string;
   organization_id: string | null;

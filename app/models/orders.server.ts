@@ -21,7 +21,7 @@ import {
   StockShortError,
   type Sku,
 } from "./catalog.server";
-import { chargeOnAccount, creditLinesQuery, planCreditHolds, planCreditHoldsOn, restoreCredit, type CreditParties } from "./credit.server";
+import { chargeOnAccount, creditLineCodes, creditLinesQuery, planCreditHolds, planCreditHoldsOn, restoreCredit, type CreditParties } from "./credit.server";
 import { activeDealerLinksQuery, dealerLinkKey, dealerLinksByPair, findActiveDealerLink, findActiveDealerLinks, type DealerLink } from "./dealers.server";
 import { DomainError } from "./errors";
 import { GroupCommit, type Settled } from "./group-commit";
@@ -35,6 +35,7 @@ import {
   STATEMENT_ASSERTION_FAILED,
   transfer,
   voidPending,
+  type AccountRow,
   type AccountSnapshot,
   type BatchOperation,
   type Fen,
@@ -51,6 +52,7 @@ import {
   type OrderParty,
   type OrderStatus,
 } from "./order-states";
+import { referenceVersionsQuery, versionsFromRows, versionsUnchanged, VersionedCache, type ReliedVersions } from "./reference-versions.server";
 import { candidateQueries, candidatesFromRows, isBusinessDate, loadCandidatesForLinks, resolvePrice, shanghaiDate, type CandidatesFor, type LinkForPricing } from "./pricing.server";
 
 /**
@@ -850,7 +852,7 @@ export const PLACEMENT_GROUP_COMMIT = { maxBatch: 32, maxInFlight: 2 } as const;
  * one INSERT for the orders with their lines, timeline and audit rows, the notices, the holds.
  * Each placement is checked on its own: a refusal is its caller's, and writes nothing of it.
  */
-async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Settled<OrderRow>[]> {
+async function placeOrders(db: Db, placements: readonly Placement[], keptAllowed = true): Promise<Settled<OrderRow>[]> {
   const outcomes: (Settled<OrderRow> | undefined)[] = placements.map(() => undefined);
   const refuse = (i: number, error: unknown) => {
     outcomes[i] = { ok: false, error };
@@ -879,17 +881,25 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
   // placements already found every link and SKU these name, they are read with the first reads, on
   // those keys, and used only if the first reads find the same keys (wantedAsRemembered).
   const remembered = together ? rememberedKeys(db, placements) : null;
+  // Or, when everything the batch needs was kept from earlier reads at the versions its
+  // organisations are at in the kept data, no read at all: the write asserts those versions.
+  const kept = together && keptAllowed ? takeKept(db, placements) : null;
+  let versionsRead: Map<string, number> | null = null;
   let early: PricesAndCreditLines | null = null;
   let links: Map<string, DealerLink>;
   let thresholdRows: { organization_id: string; approval_threshold_fen: number | null }[];
   let seasonRows: Selectable<SeasonsTable>[] = [];
   let skusByCore: Map<string, SkuLookup>;
   let numbers: string[] | null = null;
-  if (together) {
+  if (kept) {
+    ({ links, thresholdRows, skusByCore, numbers } = kept);
+  } else if (together) {
     const ahead = remembered ? priceAndCreditQueries(db, placements, remembered.wanted, true) : null;
+    const organizationIds = [...new Set(pairs.flatMap((pair) => [pair.coreEnterpriseId, pair.dealerId]).filter(isUuid).map((id) => id.toLowerCase()))];
     const queries: Record<string, Expression<unknown>> = {
       settings: approvalThresholdsQuery(db, dealerIds),
       numbers: orderNumbersQuery(placements.length),
+      versions: referenceVersionsQuery(db, organizationIds),
       ...(ahead ? ahead.queries : {}),
     };
     const linksQuery = activeDealerLinksQuery(db, pairs);
@@ -914,6 +924,7 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
       }),
     );
     if (ahead) early = ahead.decode(rows);
+    versionsRead = versionsFromRows(organizationIds, rows.versions);
     rememberKeys(db, links, skusByCore);
   } else {
     let skuLookups: (readonly [string, SkuLookup])[];
@@ -966,7 +977,11 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
   });
   const priced: (PricedLine[] | undefined)[] = placements.map(() => undefined);
   const wanted = placements.map((p, i) => (checked[i] ? { link: linkOf[i]!, skus: checked[i]!.map((c) => c.sku) } : undefined));
-  const read = early && remembered && wantedAsRemembered(wanted, remembered.wanted) ? early : await readPricesAndCreditLines(db, placements, wanted, oneStatement, together);
+  const read = kept
+    ? kept.read
+    : early && remembered && wantedAsRemembered(wanted, remembered.wanted)
+      ? early
+      : await readPricesAndCreditLines(db, placements, wanted, oneStatement, together);
   for (const [on, indexes] of byDate) {
     for (const i of indexes) priced[i] = priceChecked(linkOf[i]!, checked[i]!, read.candidatesByDate.get(on)!);
   }
@@ -988,11 +1003,23 @@ async function placeOrders(db: Db, placements: readonly Placement[]): Promise<Se
     }
   });
 
+  if (kept && outcomes.some((outcome) => outcome !== undefined)) {
+    // A refusal is decided on a fresh read, never on kept data.
+    kept.giveBack();
+    return placeOrders(db, placements, false);
+  }
+  if (versionsRead) keepReads(db, versionsRead, placements, linkOf, checked, thresholds, read);
+
   if (creditLines && numbers && planned.size > 0) {
-    const placed = await placeInOneStatement(db, placements, planned, creditLines, numbers);
+    const placed = await placeInOneStatement(db, placements, planned, creditLines, numbers, kept?.relied ?? null);
     if (placed) {
       for (const [i, row] of placed) outcomes[i] = { ok: true, value: row };
       return outcomes.map((outcome) => outcome ?? { ok: false, error: new Error("placeOrders: a placement was neither placed nor refused") });
+    }
+    if (kept) {
+      // Something kept changed (or a credit line moved): plan again on a fresh read.
+      kept.giveBack();
+      return placeOrders(db, placements, false);
     }
   }
 
@@ -1150,6 +1177,136 @@ function wantedAsRemembered(actual: readonly Wanted[], remembered: readonly Want
   });
 }
 
+/**
+ * What order placement reads, kept per database between placements under the versions of the
+ * organisations it belongs to (decision 017): links with the dealers' approval thresholds, SKUs,
+ * prices, and the credit lines' accounts (a hint only: the ledger's guarded UPDATE decides). At most
+ * `REFERENCE_CACHE_MAX` entries.
+ */
+const referenceCaches = new WeakMap<Db, VersionedCache>();
+const REFERENCE_CACHE_MAX = 50_000;
+
+function referenceCache(db: Db): VersionedCache {
+  let cache = referenceCaches.get(db);
+  if (!cache) referenceCaches.set(db, (cache = new VersionedCache(REFERENCE_CACHE_MAX)));
+  return cache;
+}
+
+/** Order numbers taken from the sequence by an earlier placement's statement, for the next. */
+const orderNumberPools = new WeakMap<Db, string[]>();
+
+function orderNumberPool(db: Db): string[] {
+  let pool = orderNumberPools.get(db);
+  if (!pool) orderNumberPools.set(db, (pool = []));
+  return pool;
+}
+
+type Candidates = ReturnType<CandidatesFor>;
+
+const priceKey = (on: string, link: LinkForPricing, sku: { id: string }) => `price:${on}|${link.id}|${link.tierId ?? ""}|${sku.id}`;
+
+interface KeptReads {
+  links: Map<string, DealerLink>;
+  thresholdRows: { organization_id: string; approval_threshold_fen: number | null }[];
+  skusByCore: Map<string, SkuLookup>;
+  numbers: string[];
+  read: PricesAndCreditLines;
+  /** The versions the batch was planned at, for the statement to assert. */
+  relied: ReliedVersions;
+  /** Return the order numbers taken, when the batch is placed another way. */
+  giveBack(): void;
+}
+
+/** Everything the placements read, from what was kept, when all of it was kept at agreeing versions; null otherwise. */
+function takeKept(db: Db, placements: readonly Placement[]): KeptReads | null {
+  const cache = referenceCaches.get(db);
+  const pool = orderNumberPools.get(db);
+  if (!cache || !pool || pool.length < placements.length) return null;
+  const relied: ReliedVersions = new Map();
+  const links = new Map<string, DealerLink>();
+  const thresholdRows: KeptReads["thresholdRows"] = [];
+  const skusByCore = new Map<string, SkuLookup>();
+  const candidatesByKey = new Map<string, Candidates>();
+  const creditRows = new Map<string, AccountRow>();
+  for (const { input, now } of placements) {
+    if (!isUuid(input.coreEnterpriseId) || !isUuid(input.dealerId) || !Array.isArray(input.lines)) return null;
+    const pair = dealerLinkKey(input.coreEnterpriseId, input.dealerId);
+    const link = cache.take<DealerLink>(`link:${pair}`, relied);
+    const thresholdFen = cache.take<Fen | null>(`threshold:${input.dealerId.toLowerCase()}`, relied);
+    if (!link || thresholdFen === undefined) return null;
+    links.set(pair, link);
+    if (thresholdFen !== null) thresholdRows.push({ organization_id: input.dealerId, approval_threshold_fen: thresholdFen });
+    const lookup = skusByCore.get(input.coreEnterpriseId) ?? { byCode: new Map<string, Sku>(), byId: new Map<string, Sku>() };
+    skusByCore.set(input.coreEnterpriseId, lookup);
+    const on = shanghaiDate(now);
+    for (const line of input.lines) {
+      const sku = cache.take<Sku>(`sku:${skuKey(input.coreEnterpriseId, line)}`, relied);
+      if (!sku) return null;
+      if (line.skuId) lookup.byId.set(line.skuId.toLowerCase(), sku);
+      else lookup.byCode.set((line.skuCode ?? "").trim().toUpperCase(), sku);
+      const key = priceKey(on, link, sku);
+      const candidates = cache.take<Candidates>(key, relied);
+      if (!candidates) return null;
+      candidatesByKey.set(key, candidates);
+    }
+    if (input.paymentMethod === "on_account") {
+      for (const code of creditLineCodes([link.id])) {
+        const row = cache.take<AccountRow>(`credit:${code}`, relied);
+        if (!row) return null;
+        creditRows.set(code, row);
+      }
+    }
+  }
+  const dates = new Set(placements.map((p) => shanghaiDate(p.now)));
+  const candidatesByDate = new Map<string, CandidatesFor>(
+    [...dates].map((on) => [on, (link: LinkForPricing, sku: { id: string }) => candidatesByKey.get(priceKey(on, link, sku))!]),
+  );
+  const numbers = pool.splice(0, placements.length);
+  return {
+    links,
+    thresholdRows,
+    skusByCore,
+    numbers,
+    read: { candidatesByDate, creditLines: accountSnapshotFromRows([...creditRows.values()]) },
+    relied,
+    giveBack: () => pool.unshift(...numbers),
+  };
+}
+
+/** Keep what a fresh read found, under the versions read with it, for the placements that follow. */
+function keepReads(
+  db: Db,
+  versions: ReadonlyMap<string, number>,
+  placements: readonly Placement[],
+  linkOf: readonly (DealerLink | undefined)[],
+  checked: readonly ({ sku: Sku; quantity: number }[] | undefined)[],
+  thresholds: ReadonlyMap<string, Fen | null>,
+  read: PricesAndCreditLines,
+): void {
+  const cache = referenceCache(db);
+  placements.forEach(({ input, now }, i) => {
+    const link = linkOf[i];
+    const lines = checked[i];
+    if (!link || !lines) return;
+    const coreVersion = versions.get(link.coreEnterpriseId.toLowerCase());
+    const dealerVersion = versions.get(link.dealerId.toLowerCase());
+    if (coreVersion === undefined || dealerVersion === undefined) return;
+    const core = [link.coreEnterpriseId.toLowerCase(), coreVersion] as const;
+    const dealer = [link.dealerId.toLowerCase(), dealerVersion] as const;
+    cache.keep(`link:${dealerLinkKey(input.coreEnterpriseId, input.dealerId)}`, link, [core, dealer]);
+    cache.keep(`threshold:${input.dealerId.toLowerCase()}`, thresholds.get(input.dealerId) ?? null, [dealer]);
+    const on = shanghaiDate(now);
+    const candidatesFor = read.candidatesByDate.get(on);
+    // checkLines resolved every line, in order, or the placement was refused.
+    input.lines.forEach((line, k) => {
+      const { sku } = lines[k];
+      cache.keep(`sku:${skuKey(input.coreEnterpriseId, line)}`, sku, [core]);
+      if (candidatesFor) cache.keep(priceKey(on, link, sku), candidatesFor(link, sku), [core]);
+    });
+  });
+  if (read.creditLines) for (const row of read.creditLines.rowsById().values()) cache.keep(`credit:${row.code}`, row, []);
+}
+
 /** What a placement that passed its checks will be: its id, lines, total and status. */
 interface PlannedOrder {
   id: string;
@@ -1252,6 +1409,7 @@ async function placeInOneStatement(
   planned: ReadonlyMap<number, PlannedOrder>,
   creditLines: AccountSnapshot,
   numbers: readonly string[],
+  relied: ReliedVersions | null,
 ): Promise<Map<number, OrderRow> | null> {
   const accepted = [...planned];
   const holdPlans = planCreditHoldsOn(creditLines, creditHoldRequests(placements, planned).requests);
@@ -1291,12 +1449,19 @@ async function placeInOneStatement(
     clauses.push(transfers.clauses());
     checks.push(transfers.written());
   }
+  if (relied) checks.push(versionsUnchanged(relied));
   const written = checks.length ? sql.join(checks, sql` and `) : sql`true`;
+  // The order numbers the next batch will use, taken now rather than by a read of their own.
+  const pool = orderNumberPool(db);
+  const refill = Math.max(0, Math.min(accepted.length, PLACEMENT_GROUP_COMMIT.maxBatch - pool.length));
   try {
-    const { rows } = await sql<OrderRow>`
+    const { rows } = await sql<OrderRow & { next_numbers: string[] | null }>`
       with ${sql.join(clauses)}
-      select * from placed where rongtong_assert(${written}, 'orders placed together: a credit line or a notice changed before they were written')`.execute(db);
-    const byId = new Map(rows.map((row) => [row.id, row]));
+      select placed.*, (select array_agg(nextval('order_number_seq')::text) from generate_series(1, ${refill}::integer)) as next_numbers
+        from placed
+       where rongtong_assert(${written}, 'orders placed together: a credit line, a notice or what they were priced on changed before they were written')`.execute(db);
+    pool.push(...(rows[0]?.next_numbers ?? []));
+    const byId = new Map(rows.map(({ next_numbers: _, ...row }) => [row.id, row as OrderRow]));
     return new Map(accepted.map(([i, plan]) => [i, byId.get(plan.id)!]));
   } catch (error) {
     const code = (error as { code?: string }).code;
