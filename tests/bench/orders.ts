@@ -11,7 +11,8 @@
  * checked against its total and every dealer's credit line against its orders.
  *
  * In the same run, on a scratch database of the same server, pgbench's TPC-B-like TPS at the same
- * client counts: the ratio orders/s ÷ pgbench TPS is the figure (target ≥ 0.5 at 8 clients).
+ * client counts, taken in turns with ours (BENCH_ROUNDS slices each, 5 unless set): the ratio
+ * orders/s ÷ pgbench TPS is the figure (target ≥ 0.5 at 8 clients).
  * Run: `npm run bench -- orders` (BENCH_SECONDS to change the 10 s per measurement, BENCH_CLIENTS
  * the client counts, e.g. `BENCH_CLIENTS=8,64`).
  */
@@ -34,6 +35,11 @@ if (!CLIENT_COUNTS.every((n) => Number.isInteger(n) && n >= 1 && n <= 256)) {
   throw new Error("BENCH_CLIENTS must be whole numbers from 1 to 256, separated by commas, e.g. 1,8,32");
 }
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+/** Each measurement is taken in this many slices, alternating with pgbench's (a whole number of seconds each). */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+if (!Number.isInteger(SECONDS / ROUNDS) || SECONDS / ROUNDS < 1) {
+  throw new Error("BENCH_SECONDS must be a whole multiple of BENCH_ROUNDS (pgbench runs for whole seconds), e.g. BENCH_SECONDS=10 BENCH_ROUNDS=5");
+}
 const DEALERS = 64;
 const SKUS = 60;
 
@@ -127,10 +133,17 @@ function machineCpuMs(): { busy: number; all: number } | null {
   }
 }
 
-async function measure(db: Db, world: World, clients: number, seconds: number) {
+interface Slice {
+  latencies: number[];
+  elapsedS: number;
+  nodeCpuMs: number;
+  machine: { busy: number; all: number } | null;
+}
+
+/** Clients placing orders back to back for `seconds`: the raw figures of one slice of a measurement. */
+async function measureSlice(db: Db, world: World, clients: number, seconds: number, counter: { n: number }): Promise<Slice> {
   const latencies: number[] = [];
   const deadline = performance.now() + seconds * 1000;
-  let counter = 0;
   const cpuBefore = process.cpuUsage();
   const machineBefore = machineCpuMs();
   const started = performance.now();
@@ -142,20 +155,34 @@ async function measure(db: Db, world: World, clients: number, seconds: number) {
       let k = 0;
       while (performance.now() < deadline) {
         const t = performance.now();
-        await placeOrder(db, world, mine[k++ % mine.length], counter++);
+        await placeOrder(db, world, mine[k++ % mine.length], counter.n++);
         latencies.push(performance.now() - t);
       }
     }),
   );
-  const elapsed = (performance.now() - started) / 1000;
+  const elapsedS = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const machineAfter = machineCpuMs();
+  return {
+    latencies,
+    elapsedS,
+    nodeCpuMs: (cpu.user + cpu.system) / 1000,
+    machine: machineBefore && machineAfter ? { busy: machineAfter.busy - machineBefore.busy, all: machineAfter.all - machineBefore.all } : null,
+  };
+}
+
+/** The slices of one measurement as one: rates over their total time, percentiles over all their orders. */
+function summarise(slices: readonly Slice[]) {
+  const latencies = slices.flatMap((slice) => slice.latencies);
+  const elapsedS = slices.reduce((sum, slice) => sum + slice.elapsedS, 0);
+  const nodeMs = slices.reduce((sum, slice) => sum + slice.nodeCpuMs, 0);
+  const machine = slices.every((slice) => slice.machine)
+    ? slices.reduce((sum, slice) => ({ busy: sum.busy + slice.machine!.busy, all: sum.all + slice.machine!.all }), { busy: 0, all: 0 })
+    : null;
   // Where the time goes: this process's CPU per order, the rest of the machine's (PostgreSQL and
   // the kernel) per order, and how much of the machine's CPU was used at all.
-  const cpu = process.cpuUsage(cpuBefore);
-  const nodeMs = (cpu.user + cpu.system) / 1000;
-  const machineAfter = machineCpuMs();
-  const machine = machineBefore && machineAfter ? { busy: machineAfter.busy - machineBefore.busy, all: machineAfter.all - machineBefore.all } : null;
   return {
-    perSecond: latencies.length / elapsed,
+    perSecond: latencies.length / elapsedS,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     count: latencies.length,
@@ -201,12 +228,21 @@ export async function run(): Promise<void> {
     await migrateToLatest(handle.db);
     const world = await setUp(handle.db);
     await pgbenchInit(urlFor(base, pgbenchDb), 10);
+    const counter = { n: 0 };
     // Warm up the pool, the plans and the JIT.
-    await measure(handle.db, world, 4, 2);
+    await measureSlice(handle.db, world, 4, 2, counter);
     const results = [];
     for (const clients of CLIENT_COUNTS) {
-      const ours = await measure(handle.db, world, clients, SECONDS);
-      const tps = await pgbenchTps(urlFor(base, pgbenchDb), clients, SECONDS);
+      // Ours and pgbench take turns, a slice each, so that the machine's speed, which drifts on a
+      // shared host, weighs on both alike.
+      const slices: Slice[] = [];
+      const tpsBySlice: number[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        slices.push(await measureSlice(handle.db, world, clients, SECONDS / ROUNDS, counter));
+        tpsBySlice.push(await pgbenchTps(urlFor(base, pgbenchDb), clients, SECONDS / ROUNDS));
+      }
+      const ours = summarise(slices);
+      const tps = tpsBySlice.reduce((sum, t) => sum + t, 0) / tpsBySlice.length;
       results.push({ clients, ours, tps });
       console.log(
         `${String(clients).padStart(2)} clients: ${ours.perSecond.toFixed(1)} orders/s (${ours.count} orders), p50 ${ours.p50.toFixed(1)} ms, ` +
