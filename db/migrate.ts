@@ -13,6 +13,7 @@ import * as m0010 from "./migrations/0010_market_notices";
 import * as m0011 from "./migrations/0011_outbox_job_id_check";
 import * as m0012 from "./migrations/0012_statement_assert";
 import * as m0013 from "./migrations/0013_reference_versions";
+import * as m0014 from "./migrations/0014_order_link_parties";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -32,6 +33,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0011_outbox_job_id_check": m0011,
   "0012_statement_assert": m0012,
   "0013_reference_versions": m0013,
+  "0014_order_link_parties": m0014,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

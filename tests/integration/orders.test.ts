@@ -388,6 +388,18 @@ for (const [engine, open] of ENGINES) {
       expect((await listOrders(db, stranger)).items).toHaveLength(0);
       expect(await codeOf(createOrder(db, actorOf(stranger), { dealerId: stranger, coreEnterpriseId: w.core, kind: "standard", lines: [{ skuId: w.fridge.id, quantity: 1 }] }))).toBe("not_found");
     });
+
+    it("refuses, in the database itself, an order whose supplier or dealer is not its link's", async () => {
+      const { db } = handle;
+      const w = await world(db);
+      const other = await world(db);
+      const row = (coreEnterpriseId: string, dealerId: string, number: string) =>
+        db.insertInto("orders").values({ number, kind: "standard", status: "draft", core_enterprise_id: coreEnterpriseId, dealer_id: dealerId, dealer_link_id: w.link.id });
+      const tag = w.link.id.slice(0, 8).toUpperCase();
+      await expect(row(other.core, w.dealer, `SOX${tag}1`).execute()).rejects.toMatchObject({ code: "23503" });
+      await expect(row(w.core, other.dealer, `SOX${tag}2`).execute()).rejects.toMatchObject({ code: "23503" });
+      await expect(row(w.core, w.dealer, `SOX${tag}3`).execute()).resolves.toBeDefined();
+    });
   });
 }
 
