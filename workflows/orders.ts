@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { autoReceiveDueOrders, ORDER_LIMITS } from "../app/models/orders.server";
+import { autoReceiveDueOrders, ORDER_LIMITS, ORDER_NOTICE_JOB, ORDERS_QUEUE, orderNoticePayload, sendOrderNotice, type OrderNoticePayload } from "../app/models/orders.server";
 import type { Step } from "./registry";
 
-export const ORDERS_QUEUE = "orders";
+export { ORDER_NOTICE_JOB, ORDERS_QUEUE };
 export const AUTO_RECEIPT_JOB = "orders.auto_receipt";
 
 const autoReceiptPayload = z.object({}).strict();
@@ -26,4 +26,12 @@ export const autoReceiptStep: Step<AutoReceiptPayload> = async (deps) => {
     if (received.length < batch) break;
   }
   if (total > 0) deps.logger.info({ received: total }, "orders auto-received");
+};
+
+export const parseOrderNoticePayload = (data: unknown): OrderNoticePayload => orderNoticePayload.parse(data);
+
+/** An order's notice to the other party, asked for once however often the job runs. */
+export const orderNoticeStep: Step<OrderNoticePayload> = async (deps, payload) => {
+  const { requestId, created } = await sendOrderNotice(deps.db, payload);
+  deps.logger.info({ orderId: payload.orderId, topic: payload.topic, requestId, created }, "order notice requested");
 };

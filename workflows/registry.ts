@@ -5,7 +5,7 @@ import { DELIVER_NOTIFICATION_JOB, NOTIFICATIONS_QUEUE } from "../app/models/not
 import { deliverNotificationStep, parseDeliverNotificationPayload } from "./notifications";
 import { FULFIL_PAYMENT_JOB, PAYMENTS_QUEUE } from "../app/models/payments.server";
 import { fulfilPaymentStep, parseFulfilPaymentPayload } from "./payments";
-import { AUTO_RECEIPT_JOB, autoReceiptStep, ORDERS_QUEUE, parseAutoReceiptPayload } from "./orders";
+import { AUTO_RECEIPT_JOB, autoReceiptStep, ORDER_NOTICE_JOB, orderNoticeStep, ORDERS_QUEUE, parseAutoReceiptPayload, parseOrderNoticePayload } from "./orders";
 import {
   AUTO_CONFIRM_JOB,
   autoConfirmStep,
@@ -93,6 +93,7 @@ export const STEPS = {
   }),
   [FULFIL_PAYMENT_JOB]: defineStep({ queue: PAYMENTS_QUEUE, parse: parseFulfilPaymentPayload, run: fulfilPaymentStep }),
   [AUTO_RECEIPT_JOB]: defineStep({ queue: ORDERS_QUEUE, parse: parseAutoReceiptPayload, run: autoReceiptStep }),
+  [ORDER_NOTICE_JOB]: defineStep({ queue: ORDERS_QUEUE, parse: parseOrderNoticePayload, run: orderNoticeStep }),
   [SETTLE_MARKET_ORDERS_JOB]: defineStep({ queue: MARKET_ORDER_QUEUE, parse: parseSettlePayload, run: settleStep }),
   [EXPIRE_CHECKOUTS_JOB]: defineStep({ queue: MARKET_ORDER_QUEUE, parse: parseSweepPayload, run: expireCheckoutsStep }),
   [AUTO_CONFIRM_JOB]: defineStep({ queue: MARKET_ORDER_QUEUE, parse: parseSweepPayload, run: autoConfirmStep }),

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { z } from "zod";
 import { sql, type Expression, type Insertable, type RawBuilder, type Selectable, type Updateable } from "kysely";
 import { inTransaction, type Db } from "../../db";
 import { readTogether } from "../../db/read-together";
@@ -41,8 +42,8 @@ import {
   type Fen,
   type PreparedTransfers,
 } from "./ledger.server";
-import { prepareNotificationRequests, requestNotification, requestNotifications, type NotificationRequestInput } from "./notifications.server";
-import type { Trx } from "./outbox.server";
+import { requestNotification, type NotificationRequestInput } from "./notifications.server";
+import { enqueue, enqueueAll, outboxJobId, outboxRows, type OutboxJob, type Trx } from "./outbox.server";
 import {
   availableEvents,
   findTransition,
@@ -512,22 +513,58 @@ async function recordNote(trx: Db, actor: Actor, order: OrderRow, event: string,
 }
 
 /**
- * Tell the other party (through the outbox: delivered by the notifications workflow). `fromName`
- * is the sending party's name, which every caller has already read (with the order's lock, or
- * with the dealer link).
+ * Tell the other party. The change writes one outbox row, a job of the orders workflow; the job
+ * asks for the notice from the order as it is when it runs (`sendOrderNotice`, decision 018), so
+ * the request, its audit row and its delivery are not on the path of the change itself.
  */
-async function notifyParty(
-  trx: Db,
-  actor: Actor,
-  order: OrderRow,
-  topic: OrderNoticeTopic,
-  fromName: string,
-  occurrence: string = order.status,
-) {
-  await requestNotification(trx as Trx, actor, orderNotice(order, topic, fromName, occurrence));
+async function notifyParty(trx: Db, actor: Actor, order: Pick<OrderRow, "id" | "status">, topic: OrderNoticeTopic, occurrence: string = order.status) {
+  await enqueue(trx as Trx, orderNoticeJob(order.id, topic, occurrence, actor));
 }
 
-type OrderNoticeTopic = "order.submitted" | "order.confirmed" | "order.shipped";
+/** The orders workflow's queue, and the job that makes an order's notice to the other party. */
+export const ORDERS_QUEUE = "orders";
+export const ORDER_NOTICE_JOB = "orders.notice";
+
+const ORDER_NOTICE_TOPICS = ["order.submitted", "order.confirmed", "order.shipped"] as const;
+type OrderNoticeTopic = (typeof ORDER_NOTICE_TOPICS)[number];
+
+/** Ids only: the notice is made from the order when the job runs. `occurrence` tells repeated events apart (a shipment's id). */
+export const orderNoticePayload = z
+  .object({
+    orderId: z.string().uuid(),
+    topic: z.enum(ORDER_NOTICE_TOPICS),
+    occurrence: z.string().regex(/^[^:]{1,100}$/),
+    actorUserId: z.string().uuid().nullable(),
+    actorOrganizationId: z.string().uuid().nullable(),
+  })
+  .strict();
+export type OrderNoticePayload = z.infer<typeof orderNoticePayload>;
+
+function orderNoticeJob(orderId: string, topic: OrderNoticeTopic, occurrence: string, actor: Actor): OutboxJob {
+  const payload: OrderNoticePayload = { orderId, topic, occurrence, actorUserId: actor.userId, actorOrganizationId: actor.organizationId };
+  return { queue: ORDERS_QUEUE, name: ORDER_NOTICE_JOB, jobId: outboxJobId("orders", orderId, `${topic}.${occurrence}`), payload };
+}
+
+/**
+ * The notice step: the request to notify the other party of the order (the supplier of a
+ * submission, the dealer of a confirmation or shipment), from the order and the parties' names as
+ * they are now. Its dedupe key (topic, order, occurrence) makes a second run ask nothing more.
+ */
+export async function sendOrderNotice(db: Db, payload: OrderNoticePayload): Promise<{ requestId: string; created: boolean }> {
+  return inTransaction(db, async (trx) => {
+    const order = await trx
+      .selectFrom("orders as o")
+      .innerJoin("organizations as d", "d.id", "o.dealer_id")
+      .innerJoin("organizations as c", "c.id", "o.core_enterprise_id")
+      .select(["o.id", "o.number", "o.core_enterprise_id", "o.dealer_id", "o.status", "d.name as dealer_name", "c.name as core_enterprise_name"])
+      .where("o.id", "=", payload.orderId)
+      .executeTakeFirst();
+    if (!order) throw new DomainError("not_found", "order not found", { orderId: "not found" });
+    const fromName = payload.topic === "order.submitted" ? order.dealer_name : order.core_enterprise_name;
+    const actor: Actor = { userId: payload.actorUserId, organizationId: payload.actorOrganizationId, ip: null, requestId: null };
+    return requestNotification(trx as Trx, actor, orderNotice(order, payload.topic, fromName, payload.occurrence));
+  });
+}
 
 function orderNotice(order: Pick<OrderRow, "id" | "number" | "core_enterprise_id" | "dealer_id" | "status">, topic: OrderNoticeTopic, fromName: string, occurrence: string = order.status): NotificationRequestInput {
   const to = topic === "order.submitted" ? order.core_enterprise_id : order.dealer_id;
@@ -1058,7 +1095,7 @@ async function placeOrders(db: Db, placements: readonly Placement[], keptAllowed
         returning ${sql.join(orderColumnsReturned.map((column) => (typeof column === "string" ? sql.ref(column) : column)))}`.execute(trx);
       const byId = new Map(inserted.map((row) => [row.id, row]));
       for (const [i, plan] of accepted) outcomes[i] = { ok: true, value: byId.get(plan.id)! };
-      await requestNotifications(trx as Trx, placementNotices(placements, accepted, (plan) => byId.get(plan.id)!.number));
+      await enqueueAll(trx as Trx, placementNoticeJobs(placements, accepted));
       await applyBatch(trx, holds, { locked });
     }
   });
@@ -1378,18 +1415,16 @@ function placementRows(placements: readonly Placement[], accepted: readonly (rea
 }
 
 /** The supplier hears of each order that reached it (not those waiting for the dealer's approver). */
-function placementNotices(placements: readonly Placement[], accepted: readonly (readonly [number, PlannedOrder])[], numberOf: (plan: PlannedOrder) => string) {
-  return accepted
-    .filter(([, plan]) => plan.to === "submitted")
-    .map(([i, plan]) => ({
-      actor: placements[i].actor,
-      notification: orderNotice(
-        { id: plan.id, number: numberOf(plan), core_enterprise_id: placements[i].input.coreEnterpriseId, dealer_id: placements[i].input.dealerId, status: plan.to },
-        "order.submitted",
-        plan.link.dealerName,
-      ),
-    }));
+function placementNoticeJobs(placements: readonly Placement[], accepted: readonly (readonly [number, PlannedOrder])[]): OutboxJob[] {
+  return accepted.filter(([, plan]) => plan.to === "submitted").map(([i, plan]) => orderNoticeJob(plan.id, "order.submitted", plan.to, placements[i].actor));
 }
+
+const OUTBOX_ARRAY_COLUMNS: ArrayColumns<ReturnType<typeof outboxRows>[number]> = [
+  ["queue", "text"],
+  ["job_name", "text"],
+  ["job_id", "text"],
+  ["payload", "jsonb"],
+];
 
 const NUMBERED_ORDER_ARRAY_COLUMNS = [["number", "text"], ...ORDER_ARRAY_COLUMNS.filter(([column]) => column !== "number_prefix")] as const;
 
@@ -1426,7 +1461,7 @@ async function placeInOneStatement(
 
   const { events, audits, lineRows, orderRows } = placementRows(placements, accepted);
   const numberOf = new Map(accepted.map(([, plan], k) => [plan.id, formatOrderNumber(orderRows[k].number_prefix, numbers[k])]));
-  const notices = prepareNotificationRequests(placementNotices(placements, accepted, (plan) => numberOf.get(plan.id)!));
+  const notices = outboxRows(placementNoticeJobs(placements, accepted));
   const clauses = [
     sql`lines_written as (${insertFromArrays("order_lines", lineRows, LINE_ARRAY_COLUMNS)})`,
     sql`timeline as (${insertFromArrays("order_events", events, EVENT_ARRAY_COLUMNS)})`,
@@ -1441,10 +1476,7 @@ async function placeInOneStatement(
       returning ${sql.join(orderColumnsReturned.map((column) => (typeof column === "string" ? sql.ref(column) : column)))})`,
   ];
   const checks: RawBuilder<boolean>[] = [];
-  if (notices.ids.length) {
-    clauses.push(notices.clauses());
-    checks.push(notices.allWritten());
-  }
+  if (notices.length) clauses.push(sql`notices_queued as (${insertFromArrays("outbox", notices, OUTBOX_ARRAY_COLUMNS)} on conflict (job_id) do nothing)`);
   if (transfers.count) {
     clauses.push(transfers.clauses());
     checks.push(transfers.written());
@@ -1573,7 +1605,7 @@ async function setCartLines(trx: Db, link: DealerLink, orderId: string, lines: L
 }
 
 async function submitLocked(trx: Db, actor: Actor, orderId: string, now: Date, paymentMethod: "on_account" | null): Promise<OrderRow> {
-  const { order, party, names } = await lockOrder(trx, actor.organizationId, orderId);
+  const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
   if (paymentMethod === "on_account" && order.kind === "preorder") {
     throw new DomainError("validation", "A preorder's deposit is paid, not put on account", { payment_method: "not for preorders" });
   }
@@ -1590,7 +1622,7 @@ async function submitLocked(trx: Db, actor: Actor, orderId: string, now: Date, p
     if (!plans[0].ok) throw plans[0].error;
     await applyBatch(trx, [plans[0].hold], { locked });
   }
-  return submitPriced(trx, actor, { ...order, total_fen }, party, approvalThresholdFen, now, names.dealer, paymentMethod);
+  return submitPriced(trx, actor, { ...order, total_fen }, party, approvalThresholdFen, now, paymentMethod);
 }
 
 /** Submit a priced draft: to the supplier, or to the dealer's approver when above its threshold. */
@@ -1601,7 +1633,6 @@ async function submitPriced(
   party: OrderParty,
   approvalThresholdFen: Fen | null,
   now: Date,
-  dealerName: string,
   paymentMethod: "on_account" | null,
 ): Promise<OrderRow> {
   const total_fen = order.total_fen;
@@ -1614,7 +1645,7 @@ async function submitPriced(
       ...(paymentMethod === "on_account" ? { payment_method: "on_account", credit_held_fen: total_fen } : {}),
     },
   });
-  if (submitted.status === "submitted") await notifyParty(trx, actor, submitted, "order.submitted", dealerName);
+  if (submitted.status === "submitted") await notifyParty(trx, actor, submitted, "order.submitted");
   return submitted;
 }
 
@@ -1651,10 +1682,10 @@ export async function approveOrder(db: Db, actor: Actor, roles: readonly Role[],
     throw new DomainError("forbidden", "Only an owner or admin of the dealer approves orders above the threshold", { roles: "owner or admin" });
   }
   return inTransaction(db, async (trx) => {
-    const { order, party, names } = await lockOrder(trx, actor.organizationId, orderId);
+    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
     if (decision === "approve") {
       const approved = await fire(trx, actor, order, party, "approve");
-      await notifyParty(trx, actor, approved, "order.submitted", names.dealer);
+      await notifyParty(trx, actor, approved, "order.submitted");
       return approved;
     }
     const why = requireText(reason, "reason", ORDER_LIMITS.maxReasonChars);
@@ -1681,7 +1712,7 @@ export interface ConfirmAdjustment {
  */
 export async function confirmOrder(db: Db, actor: Actor, orderId: string, adjustments: readonly ConfirmAdjustment[] = []): Promise<OrderRow> {
   return inTransaction(db, async (trx) => {
-    const { order, party, names } = await lockOrder(trx, actor.organizationId, orderId);
+    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
     if (!findTransition(order.kind, order.status as OrderStatus, "confirm")) {
       throw new DomainError("invalid_state", `An order that is ${order.status} cannot be confirmed`, { status: order.status });
     }
@@ -1765,7 +1796,7 @@ export async function confirmOrder(db: Db, actor: Actor, orderId: string, adjust
         data: { amount_fen: total, due_on: dueOn, credit_released_fen: hold.amount_fen - total },
       });
     }
-    await notifyParty(trx, actor, next, "order.confirmed", names.coreEnterprise);
+    await notifyParty(trx, actor, next, "order.confirmed");
     return next;
   });
 }
@@ -2036,7 +2067,7 @@ export async function shipOrder(db: Db, actor: Actor, orderId: string, input: Sh
   const carrier = requireText(input.carrier, "carrier", 50);
   const trackingNumber = requireText(input.trackingNumber, "tracking_number", 50);
   return inTransaction(db, async (trx) => {
-    const { order, party, names } = await lockOrder(trx, actor.organizationId, orderId);
+    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
     const lines = await trx.selectFrom("order_lines").selectAll().where("order_id", "=", order.id).orderBy("line_no").execute();
     const fields: Record<string, string> = {};
     const moves = input.lines.filter((l) => l.quantity !== 0);
@@ -2074,7 +2105,7 @@ export async function shipOrder(db: Db, actor: Actor, orderId: string, input: Sh
       patch: { shipped_at: new Date() },
       data: { shipment_id: shipment.id, carrier, tracking_number: trackingNumber, units: shipping },
     });
-    await notifyParty(trx, actor, next, "order.shipped", names.coreEnterprise, shipment.id);
+    await notifyParty(trx, actor, next, "order.shipped", shipment.id);
     return next;
   });
 }

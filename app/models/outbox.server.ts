@@ -98,6 +98,17 @@ export async function enqueue(trx: Trx, job: OutboxJob): Promise<{ enqueued: boo
   return { enqueued: row !== undefined };
 }
 
+/** Several jobs in one INSERT, each as `enqueue` would write it (a job id already there is left as it is). */
+export async function enqueueAll(trx: Trx, jobs: readonly OutboxJob[]): Promise<void> {
+  if (!trx.isTransaction) throw new Error("outbox: enqueue must run inside the business change's transaction");
+  if (jobs.length === 0) return;
+  await trx
+    .insertInto("outbox")
+    .values(outboxRows(jobs))
+    .onConflict((oc) => oc.column("job_id").doNothing())
+    .execute();
+}
+
 /** The outbox rows of jobs, checked as `enqueue` checks them: for callers that write them in a statement of their own. */
 export function outboxRows(jobs: readonly OutboxJob[]) {
   return jobs.map((job) => ({

@@ -1,9 +1,13 @@
 import { randomUUID } from "node:crypto";
+import { sql } from "kysely";
 import type { Db, DbHandle } from "../../db";
 import type { Actor } from "../../app/models/audit.server";
 import { createSku, type Sku, type SkuInput } from "../../app/models/catalog.server";
 import { createDealerLink, type DealerLinkWithCredit } from "../../app/models/dealers.server";
 import { createEmbeddedTestDatabase, createTestDatabase } from "../support/db";
+import { logger } from "../../app/logger.server";
+import { ORDER_NOTICE_JOB } from "../../app/models/orders.server";
+import { runStep, STEPS } from "../../workflows/registry";
 
 /** Small factories for the catalogue, pricing and dealer tests: each call makes fresh tenants. */
 
@@ -84,4 +88,24 @@ export function countingDb(db: Db): { db: Db; count: () => number } {
     },
   });
   return { db: counted, count: () => n };
+}
+
+const quietLogger = logger.child({});
+quietLogger.level = "silent";
+
+/**
+ * Run, as the orders workflow would, the order-notice jobs the outbox holds for these orders
+ * (each through the registry, from its outbox row); returns how many ran.
+ */
+export async function runOrderNotices(db: Db, orderIds: readonly string[]): Promise<number> {
+  if (orderIds.length === 0) return 0;
+  const rows = await db
+    .selectFrom("outbox")
+    .select(["job_name", "payload"])
+    .where("job_name", "=", ORDER_NOTICE_JOB)
+    .where(sql<string>`payload->>'orderId'`, "in", [...orderIds])
+    .orderBy("id")
+    .execute();
+  for (const row of rows) await runStep(STEPS, { db, logger: quietLogger }, row.job_name, row.payload);
+  return rows.length;
 }

@@ -18,7 +18,7 @@ import {
   submitOrder,
   updateOrderSettings,
 } from "../../app/models/orders.server";
-import { ENGINES, actorOf, makeLink, makeSku, newOrg, newUser } from "./catalog.fixtures";
+import { ENGINES, actorOf, makeLink, makeSku, newOrg, newUser, runOrderNotices } from "./catalog.fixtures";
 import { createTestDatabase } from "../support/db";
 
 async function refusal(promise: Promise<unknown>): Promise<DomainError> {
@@ -285,6 +285,7 @@ for (const [engine, open] of ENGINES) {
         expect(detail.events.map((e) => e.event)).toEqual(["create", "submit"]);
         expect(detail.lines.reduce((sum, l) => sum + l.amount_fen, 0)).toBe(order.total_fen);
       }
+      expect(await runOrderNotices(db, placed.map((o) => o.id))).toBe(3);
       const notices = await db
         .selectFrom("notification_requests")
         .select("dedupe_key")
@@ -353,6 +354,9 @@ describe("an order written in one statement, when its credit line changes betwee
     expect(await db.selectFrom("orders").select("id").where("dealer_id", "=", w.dealer).execute()).toEqual([]);
     expect(await db.selectFrom("order_lines").innerJoin("orders", "orders.id", "order_lines.order_id").select("order_lines.id").where("orders.dealer_id", "=", w.dealer).execute()).toEqual([]);
     expect(await db.selectFrom("notification_requests").select("id").where("organization_id", "=", w.core).execute()).toEqual([]);
+    expect(
+      await db.selectFrom("outbox").select("id").where("job_name", "=", "orders.notice").where(sql<string>`payload->>'actorOrganizationId'`, "=", w.dealer).execute(),
+    ).toEqual([]);
     expect(await creditSummary(db, w.link.id)).toEqual({ limitFen: 150_000, usedFen: 100_000, availableFen: 50_000 });
     expect(await verifyLedger(db)).toEqual([]);
   });

@@ -4,7 +4,7 @@ import type { DbHandle } from "../../db";
 import { confirmOrder, createOrder, getOrder, payOnAccount } from "../../app/models/orders.server";
 import { verifyLedger } from "../../app/models/ledger.server";
 import { createPriceList, createTier, setPriceListItem } from "../../app/models/pricing.server";
-import { actorOf, countingDb, ENGINES, makeLink, makeSku, newOrg, newUser } from "./catalog.fixtures";
+import { actorOf, countingDb, ENGINES, makeLink, makeSku, newOrg, newUser, runOrderNotices } from "./catalog.fixtures";
 
 /**
  * The order path's cost is round trips, not JavaScript (the orders benchmark spends most of its
@@ -70,7 +70,8 @@ for (const [engine, open] of ENGINES) {
 
       console.log(`statements per order on ${engine}: ${JSON.stringify(counts)} (total ${counts.createOrder + counts.confirmOrder + counts.payOnAccount})`);
       // The work is all there: the timeline, the audit, a notice (and its outbox row) to each
-      // party, and books that balance.
+      // party once the orders workflow has run its notice jobs, and books that balance.
+      expect(await runOrderNotices(handle.db, [order.id])).toBe(2);
       expect((await getOrder(handle.db, w.link.dealerId, order.id)).events.map((e) => e.event)).toEqual(["create", "submit", "confirm", "pay_on_account"]);
       const audit = await handle.db.selectFrom("audit_events").select("action").where("entity_id", "=", order.id).orderBy("id").execute();
       expect(audit.map((a) => a.action)).toEqual(["order.created", "order.submit", "order.confirm", "order.pay_on_account"]);

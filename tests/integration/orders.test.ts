@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db, DbHandle } from "../../db";
 import { SYSTEM_ACTOR } from "../../app/models/audit.server";
@@ -30,7 +31,9 @@ import {
   submitOrder,
   updateOrderSettings,
 } from "../../app/models/orders.server";
-import { ENGINES, actorOf, makeLink, makeSku, newOrg, newUser } from "./catalog.fixtures";
+import { ENGINES, actorOf, makeLink, makeSku, newOrg, newUser, runOrderNotices } from "./catalog.fixtures";
+import { logger } from "../../app/logger.server";
+import { PermanentStepError, runStep, STEPS } from "../../workflows/registry";
 
 async function fundWallet(db: Db, organizationId: string, amountFen: number) {
   const clearing = await ensureAccount(db, { kind: "gateway_clearing", organizationId: null });
@@ -387,6 +390,49 @@ for (const [engine, open] of ENGINES) {
       expect(await codeOf(rejectOrder(db, SYSTEM_ACTOR, o.id, "x"))).toBe("forbidden");
       expect((await listOrders(db, stranger)).items).toHaveLength(0);
       expect(await codeOf(createOrder(db, actorOf(stranger), { dealerId: stranger, coreEnterpriseId: w.core, kind: "standard", lines: [{ skuId: w.fridge.id, quantity: 1 }] }))).toBe("not_found");
+    });
+
+    it("tells the other party of each order event through a job that makes the notice from the order, once", async () => {
+      const { db } = handle;
+      const w = await world(db);
+      const other = await world(db);
+      const order = await createOrder(db, w.asDealer, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "standard", lines: [{ skuId: w.fridge.id, quantity: 2 }] });
+      const requests = () =>
+        db.selectFrom("notification_requests").select(["organization_id", "topic", "params"]).where("params", "@>", sql<never>`${JSON.stringify({ orderId: order.id })}::jsonb`).orderBy("created_at").execute();
+      // Written with the order: the job, not yet the request.
+      const jobs = await db.selectFrom("outbox").select(["queue", "job_id"]).where("job_name", "=", "orders.notice").where(sql<string>`payload->>'orderId'`, "=", order.id).execute();
+      expect(jobs).toEqual([{ queue: "orders", job_id: `orders:${order.id}:order.submitted.submitted` }]);
+      expect(await requests()).toEqual([]);
+      // Run twice (at-least-once delivery): one request, to the supplier, from the dealer.
+      expect(await runOrderNotices(db, [order.id])).toBe(1);
+      expect(await runOrderNotices(db, [order.id])).toBe(1);
+      const [dealerName, coreName] = await Promise.all(
+        [w.dealer, w.core].map(async (id) => (await db.selectFrom("organizations").select("name").where("id", "=", id).executeTakeFirstOrThrow()).name),
+      );
+      expect(await requests()).toEqual([
+        { organization_id: w.core, topic: "order.submitted", params: { orderId: order.id, number: order.number, counterparty: dealerName } },
+      ]);
+      // Confirmed and shipped: to the dealer, from the supplier; each shipment its own notice.
+      await confirmOrder(db, w.asCore, order.id);
+      await fundWallet(db, w.dealer, 1_000_000);
+      await payFromWallet(db, w.asDealer, order.id);
+      const line = (await getOrder(db, w.core, order.id)).lines[0];
+      await shipOrder(db, w.asCore, order.id, { carrier: "顺丰", trackingNumber: "SF1", lines: [{ lineId: line.id, quantity: 1 }] });
+      await shipOrder(db, w.asCore, order.id, { carrier: "顺丰", trackingNumber: "SF2", lines: [{ lineId: line.id, quantity: 1 }] });
+      expect(await runOrderNotices(db, [order.id])).toBe(4);
+      const told = await requests();
+      expect(told.map((r) => [r.organization_id, r.topic, (r.params as { counterparty: string }).counterparty])).toEqual([
+        [w.core, "order.submitted", dealerName],
+        [w.dealer, "order.confirmed", coreName],
+        [w.dealer, "order.shipped", coreName],
+        [w.dealer, "order.shipped", coreName],
+      ]);
+      // Nobody else hears of it.
+      expect(told.some((r) => r.organization_id === other.core || r.organization_id === other.dealer)).toBe(false);
+      // A job whose data is not an order notice is given up, not retried.
+      const quiet = logger.child({});
+      quiet.level = "silent";
+      await expect(runStep(STEPS, { db, logger: quiet }, "orders.notice", { orderId: order.id, topic: "order.paid" })).rejects.toBeInstanceOf(PermanentStepError);
     });
 
     it("refuses, in the database itself, an order whose supplier or dealer is not its link's", async () => {

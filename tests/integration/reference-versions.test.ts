@@ -8,7 +8,7 @@ import { DomainError } from "../../app/models/errors";
 import { verifyLedger } from "../../app/models/ledger.server";
 import { createOrder, getOrder, updateOrderSettings } from "../../app/models/orders.server";
 import { createOverride, createPriceList, createTier, removePriceListItem, setPriceListItem } from "../../app/models/pricing.server";
-import { actorOf, countingDb, ENGINES, makeLink, makeSku, newOrg, newUser, skuInput } from "./catalog.fixtures";
+import { actorOf, countingDb, ENGINES, makeLink, makeSku, newOrg, newUser, runOrderNotices, skuInput } from "./catalog.fixtures";
 
 /**
  * Decision 017: what order placement reads is kept between placements under the versions of the
@@ -155,6 +155,7 @@ for (const [engine, open] of ENGINES) {
       await w.order(db);
       await sql`update organizations set name = ${"新名字经销商"} where id = ${w.link.dealerId}`.execute(db);
       const renamed = await w.order(db);
+      await runOrderNotices(db, [renamed.id]);
       const notice = await db
         .selectFrom("notification_requests")
         .select("params")
