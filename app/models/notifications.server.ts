@@ -142,8 +142,8 @@ function checkedParams(input: NotificationRequestInput): unknown {
 }
 
 /**
- * Many notification requests (orders placed together) in one statement whatever their number:
- * the requests, their outbox rows, their audit rows. Results come back in the order asked.
+ * Many notification requests in one statement whatever their number: the requests, their outbox
+ * rows, their audit rows. Results come back in the order asked.
  */
 export async function requestNotifications(
   trx: Trx,
@@ -173,22 +173,16 @@ export async function requestNotifications(
   return results;
 }
 
-/** Notification requests written by WITH clauses of a caller's statement: see prepareNotificationRequests. */
-export interface PreparedNotificationRequests {
+/** Notification requests as WITH clauses: see prepareNotificationRequests. */
+interface PreparedNotificationRequests {
   /** The request ids, in the order asked. */
   ids: string[];
   /** The WITH clauses `requested` (returning the ids written), `queued` and `audited`. */
   clauses(): RawBuilder<unknown>;
-  /** True once every request was written (none refused by its dedupe key or a missing organisation). */
-  allWritten(): RawBuilder<boolean>;
 }
 
-/**
- * The requests, their outbox rows and their audit rows as the WITH clauses of one statement, for a
- * caller writing them with the business rows they are about (requestNotifications is the
- * statement that writes them alone).
- */
-export function prepareNotificationRequests(requests: readonly { actor: Actor; notification: NotificationRequestInput }[]): PreparedNotificationRequests {
+/** The requests, their outbox rows and their audit rows as the WITH clauses of one statement. */
+function prepareNotificationRequests(requests: readonly { actor: Actor; notification: NotificationRequestInput }[]): PreparedNotificationRequests {
   const params = requests.map((r) => JSON.stringify(checkedParams(r.notification)));
   // Ids chosen here, so each returned row is matched to its request whatever order they come in,
   // and the outbox and audit rows can be made before the statement that writes all three.
@@ -232,7 +226,7 @@ export function prepareNotificationRequests(requests: readonly { actor: Actor; n
                     ${audits.map((a) => a.ip)}::text[], ${audits.map((a) => a.request_id)}::text[]) as a (actor_user_id, organization_id, action, entity_type, entity_id, after, ip, request_id)
         join requested r on r.id::text = a.entity_id
     )`;
-  return { ids, clauses, allWritten: () => sql<boolean>`((select count(*) from requested) = ${ids.length})` };
+  return { ids, clauses };
 }
 
 export interface DeliverResult {

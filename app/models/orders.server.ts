@@ -160,27 +160,13 @@ function orderQuery(db: Db) {
   return db.selectFrom("orders as o").select(orderColumns);
 }
 
-/** The two parties' names, read with the order's lock for the notices a change sends. */
-interface PartyNames {
-  dealer: string;
-  coreEnterprise: string;
-}
-
-async function lockOrder(trx: Db, organizationId: string | null, orderId: string): Promise<{ order: OrderRow; party: OrderParty; names: PartyNames }> {
+async function lockOrder(trx: Db, organizationId: string | null, orderId: string): Promise<{ order: OrderRow; party: OrderParty }> {
   if (!isUuid(orderId)) throw orderNotFound();
-  // FOR UPDATE OF o: the order row is locked, the organisations are only read.
-  const row = await orderQuery(trx)
-    .innerJoin("organizations as d", "d.id", "o.dealer_id")
-    .innerJoin("organizations as c", "c.id", "o.core_enterprise_id")
-    .select(["d.name as dealer_name", "c.name as core_enterprise_name"])
-    .where("o.id", "=", orderId)
-    .forUpdate("o")
-    .executeTakeFirst();
-  if (!row) throw orderNotFound();
-  const { dealer_name, core_enterprise_name, ...order } = row;
-  const party = partyOf(order, organizationId);
+  const order = await orderQuery(trx).where("o.id", "=", orderId).forUpdate().executeTakeFirst();
+  if (!order) throw orderNotFound();
+  const party = partyOf(order as OrderRow, organizationId);
   if (!party) throw orderNotFound();
-  return { order: order as OrderRow, party, names: { dealer: dealer_name, coreEnterprise: core_enterprise_name } };
+  return { order: order as OrderRow, party };
 }
 
 export interface OrderDetail {
@@ -886,7 +872,9 @@ export const PLACEMENT_GROUP_COMMIT = { maxBatch: 32, maxInFlight: 2 } as const;
  * and the overrides) with, outside a caller's transaction, the credit lines and order numbers; then
  * one statement that writes everything (placeInOneStatement, decision 016), or, inside a caller's
  * transaction or when that statement finds a credit line changed, the locked way: the lines locked,
- * one INSERT for the orders with their lines, timeline and audit rows, the notices, the holds.
+ * one INSERT for the orders with their lines, timeline and audit rows, the notice jobs, the holds.
+ * A batch whose every link, SKU and price was kept from earlier reads skips the reads (decision
+ * 017).
  * Each placement is checked on its own: a refusal is its caller's, and writes nothing of it.
  */
 async function placeOrders(db: Db, placements: readonly Placement[], keptAllowed = true): Promise<Settled<OrderRow>[]> {
@@ -1430,10 +1418,11 @@ const NUMBERED_ORDER_ARRAY_COLUMNS = [["number", "text"], ...ORDER_ARRAY_COLUMNS
 
 /**
  * Placements written by one statement, with no transaction around it (decision 016): the orders
- * with their lines, timeline and audit rows, the supplier notices with their outbox and audit rows,
- * and the credit holds, planned on the credit lines as read just before. The statement fails whole
- * (RT409) unless the ledger's guarded UPDATE took every hold against the lines as they are when it
- * runs and every notice was written; then, or when a hold would be refused on the lines as read,
+ * with their lines, timeline and audit rows, the supplier notice jobs (decision 018), and the credit
+ * holds, planned on the credit lines as read just before (or kept: then the statement also asserts
+ * the versions they were kept at, decision 017). The statement fails whole (RT409) unless the
+ * ledger's guarded UPDATE took every hold against the lines as they are when it runs (and the
+ * versions held); then, or when a hold would be refused on the lines as read,
  * this returns null and nothing was written: the caller places the batch the locked way, which
  * decides each order on the locked lines. Deadlocks (two statements meeting on the same lines)
  * end the same way.
@@ -1491,7 +1480,7 @@ async function placeInOneStatement(
       with ${sql.join(clauses)}
       select placed.*, (select array_agg(nextval('order_number_seq')::text) from generate_series(1, ${refill}::integer)) as next_numbers
         from placed
-       where rongtong_assert(${written}, 'orders placed together: a credit line, a notice or what they were priced on changed before they were written')`.execute(db);
+       where rongtong_assert(${written}, 'orders placed together: a credit line or what they were priced on changed before they were written')`.execute(db);
     pool.push(...(rows[0]?.next_numbers ?? []));
     const byId = new Map(rows.map(({ next_numbers: _, ...row }) => [row.id, row as OrderRow]));
     return new Map(accepted.map(([i, plan]) => [i, byId.get(plan.id)!]));
