@@ -3,6 +3,7 @@ import { sql } from "kysely";
 import type { Db, DbHandle } from "../../db";
 import type { Actor } from "../../app/models/audit.server";
 import { createSku, type Sku, type SkuInput } from "../../app/models/catalog.server";
+import { DomainError } from "../../app/models/errors";
 import { createDealerLink, type DealerLinkWithCredit } from "../../app/models/dealers.server";
 import { createEmbeddedTestDatabase, createTestDatabase } from "../support/db";
 import { logger } from "../../app/logger.server";
@@ -108,4 +109,15 @@ export async function runOrderNotices(db: Db, orderIds: readonly string[]): Prom
     .execute();
   for (const row of rows) await runStep(STEPS, { db, logger: quietLogger }, row.job_name, row.payload);
   return rows.length;
+}
+
+/** The domain refusal a call ends in; fails the test when it succeeds or fails otherwise. */
+export async function refusal(promise: Promise<unknown>): Promise<DomainError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof DomainError) return error;
+    throw error;
+  }
+  throw new Error("expected a refusal");
 }

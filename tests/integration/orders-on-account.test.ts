@@ -18,18 +18,8 @@ import {
   submitOrder,
   updateOrderSettings,
 } from "../../app/models/orders.server";
-import { ENGINES, actorOf, makeLink, makeSku, newOrg, newUser, runOrderNotices } from "./catalog.fixtures";
+import { actorOf, ENGINES, makeLink, makeSku, newOrg, newUser, refusal, runOrderNotices } from "./catalog.fixtures";
 import { createTestDatabase } from "../support/db";
-
-async function refusal(promise: Promise<unknown>): Promise<DomainError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DomainError) return error;
-    throw error;
-  }
-  throw new Error("expected a refusal");
-}
 
 /** A supplier with two SKUs and a dealer with a credit line, ready to order. */
 async function world(db: Db, creditLimitFen = 1_000_000) {

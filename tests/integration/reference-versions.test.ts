@@ -4,11 +4,10 @@ import type { Db, DbHandle } from "../../db";
 import { updateSku, type Sku } from "../../app/models/catalog.server";
 import { creditSummary } from "../../app/models/credit.server";
 import { transitionDealerLink } from "../../app/models/dealers.server";
-import { DomainError } from "../../app/models/errors";
 import { verifyLedger } from "../../app/models/ledger.server";
 import { createOrder, getOrder, updateOrderSettings } from "../../app/models/orders.server";
 import { createOverride, createPriceList, createTier, removePriceListItem, setPriceListItem } from "../../app/models/pricing.server";
-import { actorOf, countingDb, ENGINES, makeLink, makeSku, newOrg, newUser, runOrderNotices, skuInput } from "./catalog.fixtures";
+import { actorOf, countingDb, ENGINES, makeLink, makeSku, newOrg, newUser, refusal, runOrderNotices, skuInput } from "./catalog.fixtures";
 
 /**
  * Decision 017: what order placement reads is kept between placements under the versions of the
@@ -20,16 +19,6 @@ import { actorOf, countingDb, ENGINES, makeLink, makeSku, newOrg, newUser, runOr
 async function versionOf(db: Db, organizationId: string): Promise<number> {
   const row = await db.selectFrom("reference_versions").select("version").where("organization_id", "=", organizationId).executeTakeFirst();
   return row ? Number(row.version) : 0;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<DomainError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DomainError) return error;
-    throw error;
-  }
-  throw new Error("expected a refusal");
 }
 
 for (const [engine, open] of ENGINES) {
