@@ -1206,10 +1206,10 @@ function wantedAsRemembered(actual: readonly Wanted[], remembered: readonly Want
  * What order placement reads, kept per database between placements under the versions of the
  * organisations it belongs to (decision 017): links with the dealers' approval thresholds, SKUs,
  * prices, and the credit lines' accounts (a hint only: the ledger's guarded UPDATE decides). At most
- * `REFERENCE_CACHE_MAX` entries.
+ * `REFERENCE_CACHE_MAX` entries (a few megabytes).
  */
 const referenceCaches = new WeakMap<Db, VersionedCache>();
-const REFERENCE_CACHE_MAX = 50_000;
+const REFERENCE_CACHE_MAX = 20_000;
 
 function referenceCache(db: Db): VersionedCache {
   let cache = referenceCaches.get(db);

@@ -49,8 +49,7 @@ interface Kept {
  * Values kept under keys, each with the versions of the organisations it was read at. A batch takes
  * values only while they agree on each organisation's version (`take`), and then relies on exactly
  * those versions. A value found out of date is not dropped: the fresh read that follows keeps the
- * current one under the same key. Bounded: past `maxEntries` everything is dropped and kept again
- * as it is read.
+ * current one under the same key. Bounded: past `maxEntries` the entry kept longest ago is dropped.
  */
 export class VersionedCache {
   readonly #entries = new Map<string, Kept>();
@@ -58,7 +57,9 @@ export class VersionedCache {
   constructor(private readonly maxEntries: number) {}
 
   keep(key: string, value: unknown, versions: Kept["versions"]): void {
-    if (this.#entries.size >= this.maxEntries && !this.#entries.has(key)) this.#entries.clear();
+    // Kept again, a key moves to the back; past the bound, the longest kept goes first.
+    this.#entries.delete(key);
+    if (this.#entries.size >= this.maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
     this.#entries.set(key, { value, versions });
   }
 
