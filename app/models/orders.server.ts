@@ -902,13 +902,13 @@ async function placeOrders(db: Db, placements: readonly Placement[], keptAllowed
   // The reads in one statement (readTogether) when the batch is the common kind: no preorder
   // season to read, and no more SKUs per supplier than one lookup takes.
   const together = oneStatement && seasonIds.length === 0 && [...linesByCore.values()].every((lines) => lines.length <= SKU_LIMITS.maxCodesPerLookup);
-  // The prices and credit lines depend on the links and SKUs the first reads find. When earlier
-  // placements already found every link and SKU these name, they are read with the first reads, on
-  // those keys, and used only if the first reads find the same keys (wantedAsRemembered).
-  const remembered = together ? rememberedKeys(db, placements) : null;
-  // Or, when everything the batch needs was kept from earlier reads at the versions its
-  // organisations are at in the kept data, no read at all: the write asserts those versions.
+  // When everything the batch needs was kept from earlier reads, at versions that agree, no read
+  // at all: the write asserts those versions (decision 017).
   const kept = together && keptAllowed ? takeKept(db, placements) : null;
+  // Otherwise the prices and credit lines depend on the links and SKUs the first reads find. When
+  // every link and SKU these name was kept (at whatever version), they are read with the first
+  // reads, on those keys, and used only if the first reads find the same keys (wantedAsRemembered).
+  const remembered = together && !kept ? rememberedKeys(db, placements) : null;
   let versionsRead: Map<string, number> | null = null;
   let early: PricesAndCreditLines | null = null;
   let links: Map<string, DealerLink>;
@@ -950,7 +950,6 @@ async function placeOrders(db: Db, placements: readonly Placement[], keptAllowed
     );
     if (ahead) early = ahead.decode(rows);
     versionsRead = versionsFromRows(organizationIds, rows.versions);
-    rememberKeys(db, links, skusByCore);
   } else {
     let skuLookups: (readonly [string, SkuLookup])[];
     [links, thresholdRows, seasonRows, skuLookups, numbers] = await Promise.all([
@@ -1142,45 +1141,23 @@ async function readPricesAndCreditLines(db: Db, placements: readonly Placement[]
   return decode(Object.fromEntries(names.map((name, i) => [name, results[i]])));
 }
 
-/** Links and SKUs the placements of a database found, by pair and by code or id: keys to read ahead on, never data to decide on. */
-interface KeysSeen {
-  links: Map<string, LinkForPricing>;
-  /** SKU ids by `<core>:<CODE>` and `<core>#<id>`. */
-  skus: Map<string, string>;
-}
-
-const keysSeen = new WeakMap<Db, KeysSeen>();
-const KEYS_SEEN_MAX = 10_000;
-
 function skuKey(coreEnterpriseId: string, line: LineInput): string {
   return line.skuId ? `${coreEnterpriseId}#${line.skuId.toLowerCase()}` : `${coreEnterpriseId}:${(line.skuCode ?? "").trim().toUpperCase()}`;
 }
 
-function rememberKeys(db: Db, links: ReadonlyMap<string, DealerLink>, skusByCore: ReadonlyMap<string, SkuLookup>): void {
-  let seen = keysSeen.get(db);
-  if (!seen || seen.links.size > KEYS_SEEN_MAX || seen.skus.size > KEYS_SEEN_MAX) keysSeen.set(db, (seen = { links: new Map(), skus: new Map() }));
-  for (const [pair, link] of links) {
-    seen.links.set(pair, { id: link.id, coreEnterpriseId: link.coreEnterpriseId, dealerId: link.dealerId, tierId: link.tierId, tierName: link.tierName, status: link.status });
-  }
-  for (const [coreEnterpriseId, lookup] of skusByCore) {
-    for (const [code, sku] of lookup.byCode) seen.skus.set(`${coreEnterpriseId}:${code}`, sku.id);
-    for (const [id, sku] of lookup.byId) seen.skus.set(`${coreEnterpriseId}#${id}`, sku.id);
-  }
-}
-
-/** What the placements' prices would be read for if their links and SKUs are still those seen last; null when one was never seen. */
+/** What the placements' prices would be read for if their links and SKUs are still those kept last; null when one was never kept. */
 function rememberedKeys(db: Db, placements: readonly Placement[]): { wanted: Wanted[] } | null {
-  const seen = keysSeen.get(db);
-  if (!seen) return null;
+  const cache = referenceCaches.get(db);
+  if (!cache) return null;
   const wanted: Wanted[] = [];
   for (const { input } of placements) {
-    const link = seen.links.get(dealerLinkKey(input.coreEnterpriseId, input.dealerId));
+    const link = cache.peek<DealerLink>(`link:${dealerLinkKey(input.coreEnterpriseId, input.dealerId)}`);
     if (!link || !Array.isArray(input.lines)) return null;
     const skus: { id: string }[] = [];
     for (const line of input.lines) {
-      const id = seen.skus.get(skuKey(input.coreEnterpriseId, line));
-      if (!id) return null;
-      skus.push({ id });
+      const sku = cache.peek<Sku>(`sku:${skuKey(input.coreEnterpriseId, line)}`);
+      if (!sku) return null;
+      skus.push({ id: sku.id });
     }
     wanted.push({ link, skus });
   }

@@ -79,6 +79,11 @@ export class VersionedCache {
     return kept.value as T;
   }
 
+  /** The value kept under `key` at whatever versions: something to read ahead on, never to decide on. */
+  peek<T>(key: string): T | undefined {
+    return this.#entries.get(key)?.value as T | undefined;
+  }
+
   get size(): number {
     return this.#entries.size;
   }
