@@ -43,7 +43,7 @@ import {
   type PreparedTransfers,
 } from "./ledger.server";
 import { requestNotification, type NotificationRequestInput } from "./notifications.server";
-import { enqueue, enqueueAll, outboxJobId, outboxRows, type OutboxJob, type Trx } from "./outbox.server";
+import { enqueue, enqueueAll, enqueueClause, outboxJobId, type OutboxJob, type Trx } from "./outbox.server";
 import {
   availableEvents,
   findTransition,
@@ -1384,13 +1384,6 @@ function placementNoticeJobs(placements: readonly Placement[], accepted: readonl
   return accepted.filter(([, plan]) => plan.to === "submitted").map(([i, plan]) => orderNoticeJob(plan.id, "order.submitted", plan.to, placements[i].actor));
 }
 
-const OUTBOX_ARRAY_COLUMNS: ArrayColumns<ReturnType<typeof outboxRows>[number]> = [
-  ["queue", "text"],
-  ["job_name", "text"],
-  ["job_id", "text"],
-  ["payload", "jsonb"],
-];
-
 const NUMBERED_ORDER_ARRAY_COLUMNS = [["number", "text"], ...ORDER_ARRAY_COLUMNS.filter(([column]) => column !== "number_prefix")] as const;
 
 /**
@@ -1427,7 +1420,7 @@ async function placeInOneStatement(
 
   const { events, audits, lineRows, orderRows } = placementRows(placements, accepted);
   const numberOf = new Map(accepted.map(([, plan], k) => [plan.id, formatOrderNumber(orderRows[k].number_prefix, numbers[k])]));
-  const notices = outboxRows(placementNoticeJobs(placements, accepted));
+  const notices = placementNoticeJobs(placements, accepted);
   const clauses = [
     sql`lines_written as (${insertFromArrays("order_lines", lineRows, LINE_ARRAY_COLUMNS)})`,
     sql`timeline as (${insertFromArrays("order_events", events, EVENT_ARRAY_COLUMNS)})`,
@@ -1442,7 +1435,7 @@ async function placeInOneStatement(
       returning ${sql.join(orderColumnsReturned.map((column) => (typeof column === "string" ? sql.ref(column) : column)))})`,
   ];
   const checks: RawBuilder<boolean>[] = [];
-  if (notices.length) clauses.push(sql`notices_queued as (${insertFromArrays("outbox", notices, OUTBOX_ARRAY_COLUMNS)} on conflict (job_id) do nothing)`);
+  if (notices.length) clauses.push(sql`notices_queued as (${enqueueClause(notices)})`);
   if (transfers.count) {
     clauses.push(transfers.clauses());
     checks.push(transfers.written());

@@ -1,5 +1,6 @@
-import { sql, type Selectable, type Transaction } from "kysely";
+import { sql, type RawBuilder, type Selectable, type Transaction } from "kysely";
 import type { Database, Db } from "../../db";
+import { insertFromArrays, type ArrayColumns } from "../../db/unnest";
 import type { OutboxTable } from "../../db/schema";
 
 /**
@@ -107,6 +108,22 @@ export async function enqueueAll(trx: Trx, jobs: readonly OutboxJob[]): Promise<
     .values(outboxRows(jobs))
     .onConflict((oc) => oc.column("job_id").doNothing())
     .execute();
+}
+
+const JOB_ARRAY_COLUMNS: ArrayColumns<ReturnType<typeof outboxRows>[number]> = [
+  ["queue", "text"],
+  ["job_name", "text"],
+  ["job_id", "text"],
+  ["payload", "jsonb"],
+];
+
+/**
+ * The INSERT of jobs (none with `availableAt`) for a WITH clause of a caller's statement, as
+ * `enqueueAll` writes them: one statement text whatever their number.
+ */
+export function enqueueClause(jobs: readonly OutboxJob[]): RawBuilder<unknown> {
+  if (jobs.some((job) => job.availableAt)) throw new Error("outbox: a job with availableAt is enqueued on its own");
+  return sql`${insertFromArrays("outbox", outboxRows(jobs), JOB_ARRAY_COLUMNS)} on conflict (job_id) do nothing`;
 }
 
 /** The outbox rows of jobs, checked as `enqueue` checks them: for callers that write them in a statement of their own. */
