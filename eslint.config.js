@@ -1,9 +1,11 @@
 import js from "@eslint/js";
 import reactHooks from "eslint-plugin-react-hooks";
 import tseslint from "typescript-eslint";
+import rongtong from "./eslint/no-server-values-in-render.js";
 
 export default tseslint.config(
-  { ignores: ["build/**", "public/build/**", "node_modules/**", ".data/**", "tests/.artifacts/**"] },
+  // The same as .gitignore: build output, data, caches and scratch files are not the project's source.
+  { ignores: ["build/**", "public/build/**", "node_modules/**", ".data/**", ".cache/**", "tmp/**", "tests/.artifacts/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -23,6 +25,19 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // A value from a .server module is undefined in the browser bundle: route modules may use one
+    // only from loader/action/headers; modules the browser loads may not import one at all.
+    files: ["app/routes/**/*.{ts,tsx}", "app/root.tsx"],
+    plugins: { rongtong },
+    rules: { "rongtong/no-server-values-in-render": ["error", { mode: "route" }] },
+  },
+  {
+    files: ["app/components/**/*.{ts,tsx}", "app/i18n/**/*.{ts,tsx}", "app/navigation.ts", "app/entry.client.tsx", "app/models/*.ts"],
+    ignores: ["**/*.server.ts", "**/*.server.tsx"],
+    plugins: { rongtong },
+    rules: { "rongtong/no-server-values-in-render": ["error", { mode: "shared" }] },
   },
   {
     // Plain Node scripts (configs, the pretest check).

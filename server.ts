@@ -29,8 +29,10 @@ async function loadBuild(): Promise<ServerBuild> {
   return (await import(pathToFileURL(buildPath).href)) as ServerBuild;
 }
 
-function printBanner(lines: string[]): void {
-  // A human-facing banner on stdout besides the JSON logs: this is what a laptop user reads.
+async function printBanner(lines: string[]): Promise<void> {
+  // A human-facing banner on stdout besides the JSON logs: this is what a laptop user reads. pino
+  // writes asynchronously: flush what is logged so far, or its last lines land under the banner.
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
   process.stdout.write(`\n${lines.join("\n")}\n\n`);
 }
 
@@ -100,6 +102,9 @@ async function main(): Promise<void> {
 
     const url = `http://localhost:${config.port}`;
     logger.info({ url, mode, jobs: jobs.mode, location: dbHandle.location }, "listening");
+    // The banner is what a person reads: print it after everything start-up logs (the jobs already
+    // due, run here at once), so it ends the output instead of scrolling away under it.
+    await jobs.settle?.().catch((error: unknown) => logger.warn({ err: error }, "jobs due at start-up did not all run; they will be retried"));
     const banner = [
       `融通 Rongtong is running at ${url}`,
       `  mode:     ${mode === "embedded" ? "embedded (PGlite, jobs in-process)" : `server (PostgreSQL, ${jobs.mode === "bullmq" ? "BullMQ" : "jobs in-process"})`}`,
@@ -111,7 +116,7 @@ async function main(): Promise<void> {
       for (const login of seed.logins) banner.push(`    ${login.email.padEnd(22)} ${login.description}`);
     }
     banner.push("  stop with Ctrl+C");
-    printBanner(banner);
+    await printBanner(banner);
   } catch (error) {
     if (error instanceof SessionSecretError) {
       logger.fatal(error.message);

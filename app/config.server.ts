@@ -15,6 +15,13 @@ export interface AppConfig {
   cookieSecure: boolean;
   /** Where browsers and the gateway reach us (callbacks, return URLs); no trailing slash. */
   publicUrl: string;
+  /**
+   * PUBLIC_URL was set. When it is not, `publicUrl` is only a guess (localhost): links that send a
+   * person back to us use the host they came in on instead (publicUrlFor).
+   */
+  publicUrlFromEnv: boolean;
+  /** TRUST_PROXY is set: a proxy's X-Forwarded-Host / X-Forwarded-Proto name the host. */
+  trustProxy: boolean;
   /** The e-Pay gateway's API and pay pages; by default the built-in sandbox on this server. */
   epayBaseUrl: string;
   epayMerchantId: string;
@@ -48,10 +55,31 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     seedDemo: databaseUrl ? env.SEED_DEMO === "1" || env.SEED_DEMO === "true" : env.SEED_DEMO !== "0",
     cookieSecure: env.COOKIE_SECURE === "1" || env.COOKIE_SECURE === "true",
     publicUrl,
+    publicUrlFromEnv: Boolean(env.PUBLIC_URL),
+    trustProxy: Boolean(env.TRUST_PROXY) && env.TRUST_PROXY !== "false" && env.TRUST_PROXY !== "0",
     epayBaseUrl: withoutTrailingSlash(env.EPAY_BASE_URL || `${publicUrl}/sandbox/epay`),
     epayMerchantId: env.EPAY_MERCHANT_ID || "rongtong",
     epaySecret: env.EPAY_SECRET || EPAY_SANDBOX_DEFAULT_SECRET,
     epaySandboxEnabled: env.EPAY_SANDBOX !== "0",
     epaySandboxChaos: env.EPAY_SANDBOX_CHAOS === "1" || env.EPAY_SANDBOX_CHAOS === "true",
   };
+}
+
+const HOST = /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+const firstOf = (value: string | null) => value?.split(",")[0]?.trim() || null;
+
+/**
+ * Our base URL as the person making this request reaches us: PUBLIC_URL when it is set; otherwise
+ * the request's own scheme and Host (X-Forwarded-Proto / X-Forwarded-Host only behind a trusted
+ * proxy). A return URL built on it brings the user back to the host their session cookie is for —
+ * opening the app at 127.0.0.1 must not land them, logged out, on localhost.
+ */
+export function publicUrlFor(request: Request, config: Pick<AppConfig, "publicUrl" | "publicUrlFromEnv" | "trustProxy">): string {
+  if (config.publicUrlFromEnv) return config.publicUrl;
+  const own = new URL(request.url);
+  const host = (config.trustProxy ? firstOf(request.headers.get("x-forwarded-host")) : null) ?? request.headers.get("host") ?? own.host;
+  const scheme = (config.trustProxy ? firstOf(request.headers.get("x-forwarded-proto")) : null) ?? own.protocol.replace(/:$/, "");
+  // A header is what the client says: anything but a plain host and http(s) falls back to the default.
+  if (!HOST.test(host) || (scheme !== "http" && scheme !== "https")) return config.publicUrl;
+  return `${scheme}://${host}`;
 }

@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from "node:stream";
 import { createReadableStreamFromReadable, type AppLoadContext, type EntryContext, type HandleErrorFunction } from "@remix-run/node";
-import { RemixServer } from "@remix-run/react";
+import { isRouteErrorResponse, RemixServer } from "@remix-run/react";
+import { levelForStatus } from "./logger.server";
 import { isbot } from "isbot";
 import { renderToPipeableStream } from "react-dom/server";
 
@@ -56,8 +57,17 @@ export default function handleRequest(
   });
 }
 
-/** Every loader/action/render error that reaches Remix is logged here, with the request's id. */
+/**
+ * Every loader/action/render error that reaches Remix is logged here, with the request's id. Remix
+ * also hands over its own 4xx answers (no route matches: 404; no action: 405) as error responses:
+ * those are logged as what they are, at the level their status deserves, not as errors.
+ */
 export const handleError: HandleErrorFunction = (error, { request, context }) => {
   if (request.signal.aborted) return; // the client went away; nothing went wrong on our side
+  const status = isRouteErrorResponse(error) ? error.status : error instanceof Response ? error.status : null;
+  if (status !== null && status < 500) {
+    context.logger[levelForStatus(status)]({ status, method: request.method, url: request.url }, `answered ${status}`);
+    return;
+  }
   context.logger.error({ err: error, method: request.method, url: request.url }, "unhandled error in request");
 };

@@ -23,6 +23,7 @@ export const NAV_ENTRIES: readonly NavEntry[] = [
   { to: "/shop", label: "nav.shop", kinds: ["dealer"] },
   { to: "/orders", label: "nav.orders", kinds: ["core_enterprise", "dealer"] },
   { to: "/seasons", label: "nav.seasons", kinds: ["core_enterprise"] },
+  { to: "/preorders", label: "nav.seasons", kinds: ["dealer"] },
   { to: "/markets", label: "nav.markets", kinds: ["market_operator"] },
   { to: "/market", label: "nav.marketBrowse", kinds: ["buyer"] },
   { to: "/market/cart", label: "nav.marketCart", kinds: ["buyer"] },

@@ -8,6 +8,7 @@ import {
   Scripts,
   ScrollRestoration,
   useLocation,
+  useMatches,
   useRouteLoaderData,
   type ShouldRevalidateFunction,
 } from "@remix-run/react";
@@ -17,6 +18,7 @@ import { RouteError } from "~/components/route-error";
 import { DEFAULT_LOCALE, translate, translateWithParams, type Locale } from "~/i18n";
 import { resolveLocale } from "~/i18n/locale.server";
 import { LocaleProvider, useT } from "~/i18n/react";
+import { countUnreadNotifications } from "~/models/notifications.server";
 import { listMembershipsForUser } from "~/models/organizations.server";
 import { activeNavEntry, navFor } from "~/navigation";
 import { csrfForRequest, getSession, readFlash } from "~/session.server";
@@ -52,6 +54,8 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       memberships[0]?.organizationId ??
       null;
   }
+  // The unread count is shown on every page, in the top bar (one indexed count).
+  const unreadNotices = session && activeOrganizationId ? await countUnreadNotifications(context.db, { userId: session.user.id, organizationId: activeOrganizationId }) : 0;
 
   return data(
     {
@@ -60,6 +64,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       user: session ? { displayName: session.user.displayName, email: session.user.email } : null,
       organizations,
       activeOrganizationId,
+      unreadNotices,
       flash: flash ? translateWithParams(locale, flash.key, flash.params) : null,
     },
     { headers },
@@ -139,6 +144,21 @@ function TopBar() {
             <span className="org-name">{active.name}</span>
           ) : null}
           <LanguageSwitch />
+          {root?.user && active ? (
+            <Link
+              to={root.unreadNotices > 0 ? "/notifications?unread=1" : "/notifications"}
+              className="inbox-link"
+              data-testid="inbox-link"
+              aria-label={root.unreadNotices > 0 ? t("nav.inboxUnread", { count: root.unreadNotices }) : t("nav.inbox")}
+            >
+              {t("nav.inbox")}
+              {root.unreadNotices > 0 ? (
+                <span className="count-badge" data-testid="unread-badge">
+                  {root.unreadNotices > 99 ? "99+" : root.unreadNotices}
+                </span>
+              ) : null}
+            </Link>
+          ) : null}
           {root?.user ? (
             <>
               <span className="user-name" title={root.user.email}>
@@ -162,6 +182,8 @@ export function Layout({ children }: { children: ReactNode }) {
   // Undefined when the root loader itself failed: the error page still renders, in zh-CN.
   const root = useRouteLoaderData<typeof loader>("root");
   const locale: Locale = root?.locale ?? DEFAULT_LOCALE;
+  // A page for paper (handle.bare: a printable statement) goes without the top bar and footer.
+  const bare = useMatches().some((m) => (m.handle as { bare?: boolean } | undefined)?.bare === true);
   return (
     <html lang={locale}>
       <head>
@@ -172,7 +194,7 @@ export function Layout({ children }: { children: ReactNode }) {
       </head>
       <body>
         <LocaleProvider locale={locale}>
-          <TopBar />
+          {bare ? null : <TopBar />}
           <main id="main" className="page">
             {root?.flash ? (
               <p className="flash" role="status">
@@ -181,11 +203,13 @@ export function Layout({ children }: { children: ReactNode }) {
             ) : null}
             {children}
           </main>
-          <footer className="footer">
-            <span>{translate(locale, "app.fullName")}</span>
-            <span aria-hidden="true">·</span>
-            <span>{translate(locale, "app.tagline")}</span>
-          </footer>
+          {bare ? null : (
+            <footer className="footer">
+              <span>{translate(locale, "app.fullName")}</span>
+              <span aria-hidden="true">·</span>
+              <span>{translate(locale, "app.tagline")}</span>
+            </footer>
+          )}
         </LocaleProvider>
         <ScrollRestoration />
         <Scripts />

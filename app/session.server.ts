@@ -137,6 +137,21 @@ export async function csrfForRequest(request: Request, context: AppLoadContext):
  * Every action calls this first with its parsed form. A missing or wrong token is a 403 before any
  * change is made. Signed in, only the session's token counts (an anonymous token is not enough).
  */
+/**
+ * A form whose token does not match: it was opened before the session changed (expired, logged out
+ * and in, another organisation chosen), or it was sent from another site. 403 like a refused role,
+ * but marked (`{ refused: "csrf" }`; the page renders `data-refusal="csrf"`) so it can say what
+ * happened and how to go on — reload and send again — instead of "not allowed", and a test can
+ * tell the two apart.
+ */
+export function csrfRefusal(): Response {
+  return new Response(JSON.stringify({ refused: "csrf" }), {
+    status: 403,
+    statusText: "Forbidden",
+    headers: { "Content-Type": "application/json; charset=utf-8" },
+  });
+}
+
 export async function requireCsrf(request: Request, context: AppLoadContext, form: FormData): Promise<void> {
   const sent = form.get(CSRF_FIELD);
   const session = await getSession(request, context);
@@ -149,7 +164,7 @@ export async function requireCsrf(request: Request, context: AppLoadContext, for
   }
   if (typeof sent !== "string" || !expected || !tokensEqual(sent, expected)) {
     context.logger.warn({ signedIn: Boolean(session) }, "csrf check failed");
-    throw new Response("CSRF token missing or invalid", { status: 403, statusText: "Forbidden" });
+    throw csrfRefusal();
   }
 }
 

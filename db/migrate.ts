@@ -14,6 +14,9 @@ import * as m0011 from "./migrations/0011_outbox_job_id_check";
 import * as m0012 from "./migrations/0012_statement_assert";
 import * as m0013 from "./migrations/0013_reference_versions";
 import * as m0014 from "./migrations/0014_order_link_parties";
+import * as m0015 from "./migrations/0015_notice_topics";
+import * as m0016 from "./migrations/0016_payments_open_attempt";
+import * as m0017 from "./migrations/0017_housekeeping_search_keys";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -34,6 +37,9 @@ const MIGRATIONS: Record<string, Migration> = {
   "0012_statement_assert": m0012,
   "0013_reference_versions": m0013,
   "0014_order_link_parties": m0014,
+  "0015_notice_topics": m0015,
+  "0016_payments_open_attempt": m0016,
+  "0017_housekeeping_search_keys": m0017,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -29,7 +29,16 @@ export interface JobRuntime {
   start(): Promise<void>;
   stop(): Promise<void>;
   health(): Promise<{ ok: boolean; detail: string }>;
+  /**
+   * Embedded mode: run what is already due (the demo seed's notices, the schedules' first slots)
+   * before the start-up banner is printed, so their log lines come before it, not over it. Bounded
+   * (STARTUP_SETTLE_MAX_PASSES); whatever is left runs as usual. Absent where workers run jobs.
+   */
+  settle?(): Promise<void>;
 }
+
+/** Passes of up to RUNTIME_LIMITS.inProcessRowsPerTick rows each that `settle` runs at most. */
+const STARTUP_SETTLE_MAX_PASSES = 40;
 
 export interface JobRuntimeOptions {
   db: Db;
@@ -156,6 +165,9 @@ function inProcessRuntime(opts: JobRuntimeOptions, logger: Logger): JobRuntime {
     },
     async health() {
       return runner.health();
+    },
+    async settle() {
+      await runner.runUntilIdle({ maxPasses: STARTUP_SETTLE_MAX_PASSES });
     },
   };
 }

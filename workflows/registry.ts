@@ -17,6 +17,7 @@ import {
   SETTLE_MARKET_ORDERS_JOB,
   settleStep,
 } from "./market";
+import { HOUSEKEEPING_QUEUE, parsePurgePayload, PURGE_EXPIRED_JOB, purgeExpiredStep } from "./housekeeping";
 
 /**
  * Every workflow step, by job name. A step is a plain async function over the database: BullMQ
@@ -97,6 +98,7 @@ export const STEPS = {
   [SETTLE_MARKET_ORDERS_JOB]: defineStep({ queue: MARKET_ORDER_QUEUE, parse: parseSettlePayload, run: settleStep }),
   [EXPIRE_CHECKOUTS_JOB]: defineStep({ queue: MARKET_ORDER_QUEUE, parse: parseSweepPayload, run: expireCheckoutsStep }),
   [AUTO_CONFIRM_JOB]: defineStep({ queue: MARKET_ORDER_QUEUE, parse: parseSweepPayload, run: autoConfirmStep }),
+  [PURGE_EXPIRED_JOB]: defineStep({ queue: HOUSEKEEPING_QUEUE, parse: parsePurgePayload, run: purgeExpiredStep }),
 } as const satisfies StepRegistry;
 
 export type JobName = keyof typeof STEPS;

@@ -1,5 +1,6 @@
 import type { z, ZodTypeAny } from "zod";
-import type { OrganizationKind, Role } from "../../db/schema";
+import type { OrganizationKind } from "../../db/schema";
+import type { ActionName } from "../models/permissions";
 
 /**
  * An /api/v1 endpoint as data: method, path, who may call it, and the zod schemas of its path
@@ -26,8 +27,12 @@ export interface EndpointSpec {
   auth: "required" | "none";
   /** Only these kinds of organisation see this endpoint; any other gets 404, like another tenant's id. */
   orgKinds?: readonly OrganizationKind[];
-  /** At least one of these roles in the acting organisation, else 403. */
-  roles?: readonly Role[];
+  /**
+   * The action in the permission table (app/models/permissions.ts) this endpoint performs: a
+   * kind of organisation the action is not for gets 404, a member without one of its roles 403.
+   * Every state-changing endpoint names one (the role matrix test checks it).
+   */
+  action?: ActionName;
   /** Path parameters; a value the schema refuses is a 404 (the path names nothing). */
   params?: z.AnyZodObject;
   /** Query string (first value of each name); refused → 422 naming the parameter. */

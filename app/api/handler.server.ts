@@ -6,6 +6,7 @@ import { authenticateApiKey, looksLikeApiKey } from "../models/api-keys.server";
 import { authenticateApiToken, type ApiPrincipal } from "../models/api-tokens.server";
 import type { Actor } from "../models/audit.server";
 import { isDomainError } from "../models/errors";
+import { assertMay } from "../models/permissions";
 import type { BodyOf, EndpointSpec, ParamsOf, QueryOf, ResponseOf } from "./endpoint";
 import {
   claimIdempotencyKey,
@@ -35,6 +36,8 @@ import { API_LIMITS } from "./schemas";
  *     idempotency.server.ts), so the change and its record commit together; for GET the plain db;
  *  8. errors: DomainError → its status; database errors caused by input → 4xx; anything else → 500
  *     with the request id (logged with the stack), never a stack trace to the caller.
+ * `error.fields` always names a field as the client sent it and holds a code (`required`,
+ * `unknown`, `too_small`, `invalid_state`, a model's own); the words are in `error.message`.
  */
 
 export const API_AUTH_SCHEME = "Bearer";
@@ -83,9 +86,11 @@ export interface ImplementOptions {
   transaction?: boolean;
   /**
    * A model's field names → the API's (e.g. `{ basePrice: "base_price_fen" }`). Unmapped names are
-   * turned into snake_case segment by segment (`lines.0.skuId` → `lines.0.sku_id`).
+   * turned into snake_case segment by segment (`lines.0.skuId` → `lines.0.sku_id`). A function
+   * decides per name (e.g. from what the body sent: `lines.1.sku` → `lines.1.sku_code`), falling
+   * back to snake_case when it returns undefined.
    */
-  fieldNames?: Record<string, string>;
+  fieldNames?: Record<string, string> | FieldNamer;
 }
 
 export interface ApiHandler {
@@ -115,7 +120,7 @@ export function apiRoute(...handlers: ApiHandler[]): {
     const handler = byMethod.get(method as EndpointSpec["method"]);
     if (!handler) {
       return Promise.resolve(
-        errorResponse(new ApiError(405, "method_not_allowed", `Use ${allow} on this path`, {}, { Allow: allow }), args.context.requestId),
+        errorResponse(new ApiError(405, "method_not_allowed", `Use ${allow} on this path`, {}, { Allow: allow })),
       );
     }
     return handler.run(args);
@@ -135,14 +140,20 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
   });
 }
 
-export function errorResponse(error: ApiError, requestId?: string): Response {
-  const headers = { ...error.headers, ...(requestId ? { "X-Request-Id": requestId } : {}) };
-  return json(error.status, { error: { code: error.code, message: error.message, fields: error.fields, ...error.extra } }, headers);
+/** No `X-Request-Id` here: the server sets it on every response, once (app.server.ts). */
+export function errorResponse(error: ApiError): Response {
+  // The last guard of the field rule: whatever built this error, a value is a code.
+  const fields: Record<string, string> = {};
+  for (const [name, value] of Object.entries(error.fields)) fields[name] = CODE_SHAPE.test(value) ? value : codeOfSentence(error.code, value);
+  return json(error.status, { error: { code: error.code, message: error.message, fields, ...error.extra } }, error.headers);
 }
 
 function snake(segment: string): string {
   return segment.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
+
+/** A model's field name → the API's; returns undefined to fall back to the static map and snake_case. */
+export type FieldNamer = (name: string, body: unknown) => string | undefined;
 
 /** Model field names → API field names (see ImplementOptions.fieldNames). */
 export function apiFieldName(name: string, map: Record<string, string> = {}): string {
@@ -153,32 +164,115 @@ export function apiFieldName(name: string, map: Record<string, string> = {}): st
     .join(".");
 }
 
-function renameFields(fields: Record<string, string>, map: Record<string, string> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, problem] of Object.entries(fields)) out[apiFieldName(name, map)] = problem;
-  return out;
+// ---------------------------------------------------------------------------------------------
+// Field errors: `error.fields` maps the field as the client sent it (`lines.1.sku_code`) to a
+// stable code a program can branch on; the words for a person are in `error.message`.
+
+const CODE_SHAPE = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** The code of a zod issue (its message goes to the error's message). */
+function zodIssueCode(issue: z.ZodIssue): string {
+  switch (issue.code) {
+    case z.ZodIssueCode.invalid_type:
+      return issue.received === "undefined" || (issue.received === "null" && issue.expected !== "null") ? "required" : "invalid_type";
+    case z.ZodIssueCode.too_small:
+      return "too_small";
+    case z.ZodIssueCode.too_big:
+      return "too_big";
+    case z.ZodIssueCode.invalid_string:
+    case z.ZodIssueCode.invalid_date:
+      return "invalid_format";
+    case z.ZodIssueCode.invalid_enum_value:
+    case z.ZodIssueCode.invalid_literal:
+    case z.ZodIssueCode.invalid_union_discriminator:
+      return "invalid_value";
+    case z.ZodIssueCode.not_multiple_of:
+    case z.ZodIssueCode.not_finite:
+      return "invalid";
+    case z.ZodIssueCode.custom: {
+      const code = (issue.params as { code?: unknown } | undefined)?.code;
+      return typeof code === "string" && CODE_SHAPE.test(code) ? code : "invalid";
+    }
+    default:
+      return "invalid";
+  }
 }
 
-/** One field error per path (the first), `a.0.b` style; the message lists them. */
-export function zodFields(error: z.ZodError, prefix = ""): Record<string, string> {
+/** A field problem a model wrote as words (older models do): the closest code. */
+function codeOfSentence(errorCode: string, problem: string): string {
+  if (errorCode === "insufficient_funds" || errorCode === "conflict" || errorCode === "forbidden") return errorCode;
+  if (errorCode === "not_found") return "unknown";
+  const p = problem.trim().toLowerCase();
+  if (/^unknown\b/.test(p) || /\bnot found\b/.test(p)) return "unknown";
+  if (/^required\b|\bis required\b|^missing\b/.test(p)) return "required";
+  return "invalid";
+}
+
+export interface FieldProblems {
+  /** Field → code. */
+  fields: Record<string, string>;
+  /** `field: words` for a person, in field order. */
+  details: string[];
+}
+
+/** One field error per path (the first), `a.0.b` style, as codes; the words go in `details`. */
+export function zodProblems(error: z.ZodError, prefix = ""): FieldProblems {
   const fields: Record<string, string> = {};
+  const details: string[] = [];
   for (const issue of error.issues) {
     const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
     if (issue.code === z.ZodIssueCode.unrecognized_keys) {
       // Name each unknown field itself: a typo (`price_fen`) must point at the typo.
-      for (const key of issue.keys) fields[path ? `${path}.${key}` : key] ??= "unknown field";
+      for (const key of issue.keys) {
+        const name = path ? `${path}.${key}` : key;
+        if (name in fields) continue;
+        fields[name] = "unknown";
+        details.push(`${name}: not a field of this body`);
+      }
       continue;
     }
-    fields[path || "body"] ??= issue.message;
+    const name = path || "body";
+    if (name in fields) continue;
+    fields[name] = zodIssueCode(issue);
+    details.push(`${name}: ${issue.message}`);
   }
-  return fields;
+  return { fields, details };
 }
 
-function describeFields(fields: Record<string, string>): string {
-  return Object.entries(fields)
-    .slice(0, 10)
-    .map(([f, m]) => `${f}: ${m}`)
-    .join("; ");
+function describe(details: readonly string[]): string {
+  return details.slice(0, 10).join("; ");
+}
+
+/**
+ * A domain refusal's fields as the API answers them: names as the client sent them, values as
+ * codes. A state refusal's fields are `invalid_state` whatever the model put there (often the
+ * current status): the status is in the message. Words that were in a value move to the message.
+ */
+export function apiFieldProblems(
+  errorCode: string,
+  raw: Record<string, string>,
+  namer: FieldNamer | undefined,
+  map: Record<string, string> | undefined,
+  body: unknown = undefined,
+  codes: Record<string, string> = {},
+): FieldProblems {
+  const fields: Record<string, string> = {};
+  const details: string[] = [];
+  for (const [modelName, problem] of Object.entries(raw)) {
+    const name = namer?.(modelName, body) ?? apiFieldName(modelName, map);
+    const given = codes[modelName];
+    const code =
+      errorCode === "invalid_state"
+        ? "invalid_state"
+        : given && CODE_SHAPE.test(given)
+          ? given
+          : CODE_SHAPE.test(problem)
+            ? problem
+            : codeOfSentence(errorCode, problem);
+    fields[name] = code;
+    if (code !== problem) details.push(`${name}: ${problem}`);
+  }
+  return { fields, details };
 }
 
 /** Postgres errors that only bad input can cause: answered 4xx, logged so the model can learn. */
@@ -192,11 +286,16 @@ const PG_INPUT_ERRORS: Record<string, { status: number; code: string; message: s
   "40P01": { status: 409, code: "conflict", message: "The data changed at the same time: retry the request" },
 };
 
-function toApiError(error: unknown, options: ImplementOptions, logger: Logger, requestId: string): ApiError {
+function toApiError(error: unknown, options: ImplementOptions, logger: Logger, requestId: string, body: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (isDomainError(error)) {
-    const fields = renameFields(error.fields, options.fieldNames);
-    return new ApiError(error.status, error.code, error.message, fields, error.code === "rate_limited" ? { "Retry-After": "60" } : {});
+    const namer = typeof options.fieldNames === "function" ? options.fieldNames : undefined;
+    const map = typeof options.fieldNames === "function" ? undefined : options.fieldNames;
+    const { fields, details } = apiFieldProblems(error.code, error.fields, namer, map, body, error.fieldCodes);
+    // Words a model put in a field value (and not already in its message) stay readable.
+    const missing = details.filter((d) => !error.message.includes(d.slice(d.indexOf(": ") + 2)));
+    const message = missing.length ? `${error.message} (${describe(missing)})` : error.message;
+    return new ApiError(error.status, error.code, message, fields, error.code === "rate_limited" ? { "Retry-After": "60" } : {});
   }
   const pgCode = (error as { code?: unknown } | null)?.code;
   if (typeof pgCode === "string" && PG_INPUT_ERRORS[pgCode]) {
@@ -233,8 +332,15 @@ function authorise(spec: EndpointSpec, principal: ApiPrincipal | null): void {
   }
   // An endpoint that does not exist for this kind of organisation answers like another tenant's id.
   if (spec.orgKinds && !spec.orgKinds.includes(principal.organization.kind)) throw new ApiError(404, "not_found", "Not found");
-  if (spec.roles && !principal.roles.some((r) => spec.roles?.includes(r))) {
-    throw new ApiError(403, "forbidden", `This needs one of the roles ${spec.roles.join(", ")}`, { roles: spec.roles.join(",") });
+  // Who may do it: the one table the pages also use (app/models/permissions.ts).
+  if (spec.action) {
+    try {
+      assertMay(principal.roles, spec.action, principal.organization.kind);
+    } catch (error) {
+      if (isDomainError(error) && error.code === "not_found") throw new ApiError(404, "not_found", "Not found");
+      if (isDomainError(error) && error.code === "forbidden") throw new ApiError(403, "forbidden", error.message, error.fields);
+      throw error;
+    }
   }
 }
 
@@ -246,7 +352,7 @@ function authorise(spec: EndpointSpec, principal: ApiPrincipal | null): void {
  * connection must not be reused for another request (`Connection: close`).
  */
 function tooLarge(): ApiError {
-  return new ApiError(413, "payload_too_large", `The body is over ${API_LIMITS.bodyBytesMax} bytes`, { body: "too large" }, { Connection: "close" });
+  return new ApiError(413, "payload_too_large", `The body is over ${API_LIMITS.bodyBytesMax} bytes`, { body: "too_big" }, { Connection: "close" });
 }
 
 async function readBody(request: Request): Promise<{ text: string }> {
@@ -275,28 +381,28 @@ async function readJson(request: Request): Promise<unknown> {
   if (text.trim() === "") return {};
   const contentType = request.headers.get("content-type") ?? "";
   if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
-    throw new ApiError(415, "unsupported_media_type", "Send the body as application/json", { "Content-Type": "must be application/json" });
+    throw new ApiError(415, "unsupported_media_type", "Send the body as application/json", { "Content-Type": "invalid_value" });
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new ApiError(400, "malformed_json", `The body is not valid JSON: ${(error as Error).message.slice(0, 200)}`, { body: "malformed JSON" });
+    throw new ApiError(400, "malformed_json", `The body is not valid JSON: ${(error as Error).message.slice(0, 200)}`, { body: "malformed" });
   }
 }
 
 function queryObject(url: URL): Record<string, string> {
   if (url.search.length > API_LIMITS.queryChars) {
-    throw new ApiError(400, "bad_request", `The query string is over ${API_LIMITS.queryChars} characters`, { query: "too long" });
+    throw new ApiError(400, "bad_request", `The query string is over ${API_LIMITS.queryChars} characters`, { query: "too_big" });
   }
   const out: Record<string, string> = {};
   for (const [name, value] of url.searchParams) if (!(name in out)) out[name] = value;
   return out;
 }
 
-function parseWith<T extends z.ZodTypeAny>(schema: T | undefined, raw: unknown, onError: (fields: Record<string, string>) => ApiError): z.output<T> | undefined {
+function parseWith<T extends z.ZodTypeAny>(schema: T | undefined, raw: unknown, onError: (problems: FieldProblems) => ApiError): z.output<T> | undefined {
   if (!schema) return undefined;
   const result = schema.safeParse(raw);
-  if (!result.success) throw onError(zodFields(result.error));
+  if (!result.success) throw onError(zodProblems(result.error));
   return result.data as z.output<T>;
 }
 
@@ -312,7 +418,7 @@ function checkResponse(spec: EndpointSpec, body: unknown, logger: Logger): void 
   if (result.success) return;
   logger.error({ operation: spec.operationId, issues: result.error.issues.slice(0, 10) }, "API response does not match its schema");
   if (process.env.NODE_ENV !== "production") {
-    throw new Error(`response of ${spec.operationId} does not match its schema: ${describeFields(zodFields(result.error))}`);
+    throw new Error(`response of ${spec.operationId} does not match its schema: ${describe(zodProblems(result.error).details)}`);
   }
 }
 
@@ -327,6 +433,8 @@ async function runEndpoint<S extends EndpointSpec>(
   let logger = context.logger.child({ api: spec.operationId });
   const db = context.db;
   let claim: { scope: string; key: string; lockToken: string } | null = null;
+  /** The body as sent, to name a model's fields as the client did. */
+  let sentBody: unknown;
   try {
     const principal = await authenticate(request, db).catch((error: unknown) => {
       // A public endpoint ignores stale credentials rather than refusing the anonymous call.
@@ -349,9 +457,10 @@ async function runEndpoint<S extends EndpointSpec>(
 
     const url = new URL(request.url);
     const params = parseWith(spec.params, args.params, () => new ApiError(404, "not_found", "Not found"));
-    const query = parseWith(spec.query, queryObject(url), (fields) => new ApiError(422, "validation", `Bad query: ${describeFields(fields)}`, fields));
+    const query = parseWith(spec.query, queryObject(url), (p) => new ApiError(422, "validation", `Bad query: ${describe(p.details)}`, p.fields));
     const rawBody = spec.method === "POST" ? await readJson(request) : undefined;
-    const body = parseWith(spec.body, rawBody, (fields) => new ApiError(422, "validation", `Bad body: ${describeFields(fields)}`, fields));
+    sentBody = rawBody;
+    const body = parseWith(spec.body, rawBody, (p) => new ApiError(422, "validation", `Bad body: ${describe(p.details)}`, p.fields));
 
     const actor: Actor = {
       userId: principal?.userId ?? null,
@@ -376,7 +485,7 @@ async function runEndpoint<S extends EndpointSpec>(
     if (!idempotent || !idempotencyKey) {
       const result = await handler(ctx(db));
       checkResponse(spec, result, logger);
-      return json(status, result, { "X-Request-Id": requestId });
+      return json(status, result);
     }
 
     const scope = principal ? principal.organization.id : `public:${spec.operationId}`;
@@ -389,16 +498,16 @@ async function runEndpoint<S extends EndpointSpec>(
       path,
     });
     if (outcome.kind === "replay") {
-      return json(outcome.status, outcome.body, { "Idempotent-Replayed": "true", "X-Request-Id": requestId });
+      return json(outcome.status, outcome.body, { "Idempotent-Replayed": "true" });
     }
     if (outcome.kind === "mismatch") {
       throw new ApiError(422, "idempotency_conflict", "This Idempotency-Key was used with another request: use a new key for a new request", {
-        "Idempotency-Key": "reused with a different body",
+        "Idempotency-Key": "reused",
       });
     }
     if (outcome.kind === "in_progress") {
       throw new ApiError(409, "conflict", "A request with this Idempotency-Key is in progress: retry shortly for its response", {
-        "Idempotency-Key": "in progress",
+        "Idempotency-Key": "in_progress",
       }, { "Retry-After": "1" });
     }
     claim = { scope, key: idempotencyKey, lockToken: outcome.lockToken };
@@ -420,19 +529,19 @@ async function runEndpoint<S extends EndpointSpec>(
       });
     }
     claim = null;
-    return json(status, result, { "X-Request-Id": requestId });
+    return json(status, result);
   } catch (error) {
-    const apiError = toApiError(error, options, logger, requestId);
+    const apiError = toApiError(error, options, logger, requestId, sentBody);
     if (claim) {
       // Nothing was written (the transaction rolled back): free the key for a retry.
       await releaseIdempotencyKey(db, claim).catch((e: unknown) => logger.error({ err: e }, "could not release an idempotency key"));
     }
     if (apiError.status >= 500) logger.error({ status: apiError.status }, "API request failed");
-    return errorResponse(apiError, requestId);
+    return errorResponse(apiError);
   }
 }
 
 /** For a catch-all route: any other /api/v1 path is a JSON 404, not the HTML page. */
 export function apiNotFound(args: LoaderFunctionArgs | ActionFunctionArgs): Response {
-  return errorResponse(new ApiError(404, "not_found", `No such endpoint: ${args.request.method} ${new URL(args.request.url).pathname}`), args.context.requestId);
+  return errorResponse(new ApiError(404, "not_found", `No such endpoint: ${args.request.method} ${new URL(args.request.url).pathname}`));
 }

@@ -28,8 +28,9 @@ import {
 /**
  * The market venues API's JSON shapes and error wording, shared by its route modules
  * (app/routes/api.v1.markets*.ts). The models speak problem codes per field (`uscc_check_character`,
- * the pages' `catalog.problem.*`); an API caller reads sentences under the API's field names, in
- * English unless the request prefers Chinese (`Accept-Language: zh-CN`).
+ * the pages' `catalog.problem.*`): `error.fields` keeps those codes under the API's field names, and
+ * `error.message` says them as sentences, in English unless the request prefers Chinese
+ * (`Accept-Language: zh-CN`).
  */
 
 function apiLocale(request: Request): Locale {
@@ -40,7 +41,7 @@ function apiLocale(request: Request): Locale {
 
 /**
  * Run model work; a refusal naming fields is rethrown with the API's field names
- * (`monthlyRent` → `monthly_rent_fen`) and each problem code as a sentence; the message lists them.
+ * (`monthlyRent` → `monthly_rent_fen`), each with its code; the message says each as a sentence.
  */
 export async function withMarketProblems<T>(request: Request, work: () => Promise<T>): Promise<T> {
   try {
@@ -49,13 +50,14 @@ export async function withMarketProblems<T>(request: Request, work: () => Promis
     if (!isDomainError(error) || Object.keys(error.fields).length === 0) throw error;
     const locale = apiLocale(request);
     const fields: Record<string, string> = {};
+    const sentences: string[] = [];
     for (const [field, code] of Object.entries(error.fields)) {
-      fields[apiFieldName(field, MARKET_FIELD_NAMES)] = translateDynamic(locale, `catalog.problem.${code}`, code);
+      const name = apiFieldName(field, MARKET_FIELD_NAMES);
+      fields[name] = code;
+      sentences.push(`${name}: ${translateDynamic(locale, `catalog.problem.${code}`, code)}`);
     }
-    const detail = Object.entries(fields)
-      .map(([field, sentence]) => `${field}: ${sentence}`)
-      .join("; ");
-    // Not found and state refusals keep the model's message; the fields carry the detail.
+    const detail = sentences.join("; ");
+    // Not found and state refusals keep the model's message; the detail follows it.
     const message = error.code === "validation" ? `Invalid input: ${detail}` : `${error.message} (${detail})`;
     throw new DomainError(error.code, message, fields);
   }

@@ -3,6 +3,8 @@ import { zodToJsonSchema } from "zod-to-json-schema";
 import { allEndpoints } from "./contracts";
 import { pathParams, type EndpointSpec } from "./endpoint";
 import { errorBody } from "./schemas";
+import type { OrganizationKind } from "../../db/schema";
+import { ACTIONS } from "../models/permissions";
 
 /**
  * The OpenAPI 3.1 document of /api/v1, generated from the same endpoint specs and zod schemas the
@@ -35,17 +37,23 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: "The credentials lack a role this needs",
   404: "No such resource for this organisation (another organisation's ids are not found either)",
   405: "Method not allowed",
-  409: "Conflict: the resource's state forbids it, or the same Idempotency-Key is in progress (retry shortly)",
+  409:
+    "`invalid_state`: the resource is not in a state that allows this action now (e.g. shipping an order not yet confirmed); " +
+    "checked before any field that only matters in the right state. `conflict`: the same Idempotency-Key is in progress " +
+    "(retry shortly), or the data changed at the same time",
   413: "Body over 1 MiB",
   415: "Body is not application/json",
-  422: "Validation failed (fields name each problem, e.g. `lines.0.quantity`), or Idempotency-Key reused with another body",
+  422:
+    "`validation`: `fields` names each field as you sent it (`lines.1.sku_code`, `after`) with a stable code " +
+    "(`required`, `unknown`, `too_small`, `invalid_cursor`, …; see the Error schema), `message` says it in words; " +
+    "or `idempotency_conflict`: the Idempotency-Key was used with another body",
   429: "Too many attempts",
 };
 
 function errorStatuses(spec: EndpointSpec): number[] {
   const statuses = new Set<number>(spec.errors ?? []);
   if (spec.auth === "required") statuses.add(401);
-  if (spec.roles) statuses.add(403);
+  if (spec.action) statuses.add(403);
   if (spec.params || spec.orgKinds) statuses.add(404);
   if (spec.query || spec.body) statuses.add(422);
   if (spec.method === "POST") {
@@ -64,7 +72,10 @@ function describe(spec: EndpointSpec): string {
   const notes: string[] = [];
   if (spec.description) notes.push(spec.description);
   if (spec.orgKinds) notes.push(`Organisations: ${spec.orgKinds.join(", ")} (others get 404).`);
-  if (spec.roles) notes.push(`Roles: any of ${spec.roles.join(", ")}.`);
+  if (spec.action) {
+    const byKind = Object.entries(ACTIONS[spec.action]).filter(([kind, roles]) => roles && roles.length > 0 && (!spec.orgKinds || spec.orgKinds.includes(kind as OrganizationKind)));
+    notes.push(`Roles: ${byKind.map(([kind, roles]) => (byKind.length > 1 ? `${kind}: any of ${roles!.join(", ")}` : `any of ${roles!.join(", ")}`)).join("; ")}.`);
+  }
   return notes.join("\n\n");
 }
 

@@ -3,12 +3,13 @@ import { DEFAULT_LOCALE, localeFromAcceptLanguage, translateDynamic, type Locale
 import { DomainError, isDomainError } from "../models/errors";
 import type { Application, ApplicantView, Campaign, PublicCampaign, ReviewView } from "../models/recruitment.server";
 import { SALES_CHANNELS } from "../models/recruitment.server";
+import { apiFieldName } from "./handler.server";
 import type { applicationSchema, campaignSchema, publicCampaignSchema } from "./contracts/recruitment";
 
 /**
  * The recruitment API's JSON shapes and error wording, shared by its route modules. The models
- * speak problem codes per field (`uscc_check_character`); an API caller reads sentences, so they
- * are translated here — English unless the request prefers Chinese (`Accept-Language: zh-CN`).
+ * speak problem codes per field (`uscc_check_character`): `error.fields` keeps them, and the
+ * message says them as sentences — English unless the request prefers Chinese (`Accept-Language: zh-CN`).
  */
 
 function apiLocale(request: Request): Locale {
@@ -18,8 +19,8 @@ function apiLocale(request: Request): Locale {
 }
 
 /**
- * Run model work; a refusal with field problem codes is rethrown with each code as a sentence in
- * the caller's language (the handler then renames the fields to snake_case).
+ * Run model work; a refusal with field problem codes is rethrown with a message saying each code as
+ * a sentence in the caller's language (the handler then renames the fields to snake_case).
  */
 export async function withProblemSentences<T>(request: Request, work: () => Promise<T>): Promise<T> {
   try {
@@ -27,12 +28,11 @@ export async function withProblemSentences<T>(request: Request, work: () => Prom
   } catch (error) {
     if (!isDomainError(error) || Object.keys(error.fields).length === 0) throw error;
     const locale = apiLocale(request);
-    const fields: Record<string, string> = {};
-    for (const [field, code] of Object.entries(error.fields)) fields[field] = translateDynamic(locale, `recruitment.problem.${code}`, code);
-    const message = Object.entries(fields)
-      .map(([field, text]) => `${field}: ${text}`)
+    // Fields keep the codes (the handler renames them to snake_case); the message says them.
+    const message = Object.entries(error.fields)
+      .map(([field, code]) => `${apiFieldName(field)}: ${translateDynamic(locale, `recruitment.problem.${code}`, code)}`)
       .join("; ");
-    throw new DomainError(error.code, message, fields);
+    throw new DomainError(error.code, message, error.fields);
   }
 }
 

@@ -17,13 +17,36 @@ export const API_LIMITS = {
 /** `?limit=&after=`: every list takes these. */
 export const pageQuery = {
   limit: z.coerce.number().int().min(1).max(API_LIMITS.pageSizeMax).optional().describe(`Page size, 1–${API_LIMITS.pageSizeMax}`),
-  after: z.string().min(1).max(API_LIMITS.cursorChars).optional().describe("`next_cursor` of the previous page"),
+  after: z
+    .string()
+    .min(1)
+    .max(API_LIMITS.cursorChars)
+    .optional()
+    .describe("Opaque: the `next_cursor` of the previous page of the same list. Anything else is 422 with `fields.after` = `invalid_cursor`"),
 };
 
 /** A page of items: pass `next_cursor` as `after` for the next one; null on the last page. */
 export function pageOf<T extends ZodTypeAny>(item: T) {
   return z.object({ data: z.array(item), next_cursor: z.string().nullable() });
 }
+
+/**
+ * The values of `error.fields`: stable codes a program can branch on (the words for a person are in
+ * `error.message`). Models add their own snake_case codes (`unknown_sku`, `uscc_check_character`, …).
+ */
+export const FIELD_CODES = {
+  required: "missing, or null where a value is needed",
+  unknown: "not a field of this body, or names nothing known",
+  invalid_type: "the wrong JSON type",
+  too_small: "below the minimum (number, length or count)",
+  too_big: "above the maximum (number, length or count)",
+  invalid_format: "a string in the wrong format",
+  invalid_value: "not one of the allowed values",
+  invalid_state: "the resource is not in a state that allows this (409)",
+  invalid_cursor: "not the next_cursor of a previous page of this list",
+  invalid: "breaks a rule the message states",
+  malformed: "cannot be read",
+} as const;
 
 export const errorBody = z
   .object({
@@ -35,7 +58,15 @@ export const errorBody = z
             "rate_limited, bad_request, malformed_json, payload_too_large, unsupported_media_type, method_not_allowed, internal",
         ),
       message: z.string(),
-      fields: z.record(z.string()).describe("Field path (e.g. `lines.0.quantity`) → what is wrong with it"),
+      fields: z
+        .record(z.string())
+        .describe(
+          "The field as you sent it (a path: `lines.1.sku_code`, `after`, `Idempotency-Key`) → a stable code: " +
+            Object.entries(FIELD_CODES)
+              .map(([code, meaning]) => `\`${code}\` (${meaning})`)
+              .join(", ") +
+            "; models add their own snake_case codes (e.g. `unknown_sku`). The words for a person are in `message`.",
+        ),
       choices: z
         .array(z.object({ id: z.string(), name: z.string(), kind: z.string() }))
         .optional()

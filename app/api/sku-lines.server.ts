@@ -36,3 +36,19 @@ export async function resolveSkuLines(
   if (Object.keys(unknown).length) throw new DomainError("validation", "Some lines name a SKU that is not in this catalogue", unknown);
   return resolved;
 }
+
+/**
+ * The orders and pricing models name "the SKU of line N" `lines.N.sku` (or `lines.N.skuId`); the
+ * caller named it by `sku_code` or `sku_id`, and its error must point at what it sent. For
+ * `implement(…, { fieldNames })`; other names fall through to `map`, then snake_case.
+ */
+export function skuLineFieldNames(map: Record<string, string> = {}) {
+  return (name: string, body: unknown): string | undefined => {
+    const match = /^lines\.(\d+)\.(?:sku|skuId|skuCode)$/.exec(name);
+    if (!match) return map[name];
+    const lines = (body as { lines?: unknown } | null)?.lines;
+    const line = Array.isArray(lines) ? (lines[Number(match[1])] as Record<string, unknown> | undefined) : undefined;
+    const sentId = line !== null && typeof line === "object" && "sku_id" in line && !("sku_code" in line);
+    return `lines.${match[1]}.${sentId ? "sku_id" : "sku_code"}`;
+  };
+}

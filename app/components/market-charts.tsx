@@ -1,4 +1,4 @@
-import { formatFen, type Locale } from "~/i18n";
+import { formatFen, formatPercentBps, type Locale } from "~/i18n";
 
 /**
  * Charts of the market dashboard, drawn as SVG on the server: they need no JavaScript and no chart
@@ -61,9 +61,9 @@ export function shortDay(day: string, locale: Locale): string {
 
 /** A share as "45.2%" (display only). */
 export function percentText(part: number, total: number): string {
-  if (total <= 0) return "0%";
+  if (total <= 0) return formatPercentBps(0);
   const permille = Math.round((part * 1000) / total);
-  return `${(permille / 10).toFixed(permille % 10 === 0 ? 0 : 1)}%`;
+  return formatPercentBps(permille * 10);
 }
 
 /** Rough width of a label in viewBox units: CJK and full-width characters are about 1em, others about 0.6em. */

@@ -3,6 +3,8 @@ import type { ReactNode } from "react";
 import { CsrfInput } from "~/components/csrf-input";
 import { formatDateTime, formatFen, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
 import { useLocale, useT } from "~/i18n/react";
+import { autoConfirmTimer } from "~/models/market-order-states";
+import type { MarketOrderStatus } from "../../db/schema";
 
 /**
  * Building blocks of the escrow order pages (orders, checkout, disputes, rulings). The model
@@ -75,6 +77,9 @@ type Pattern = [RegExp, string, readonly string[]];
 
 // Each: the model's sentence, the message key, the names of the captured params.
 const PATTERNS: readonly Pattern[] = [
+  [/^payment_pending$/, "payments.problem.pending", []],
+  [/^already_paid$/, "payments.problem.alreadyPaid", []],
+  [/^too_many_attempts$/, "payments.problem.tooManyAttempts", []],
   [/^is required$/, "mo.problem.required", []],
   [/^must be at most (\d+) characters$/, "mo.problem.tooLong", ["max"]],
   [/^letters, digits and '-' only$/, "mo.problem.trackingFormat", []],
@@ -418,8 +423,51 @@ export function MarketOrderTimeline({ events }: { events: readonly TimelineEntry
 // ---------------------------------------------------------------------------------------------
 // Disputes
 
+/**
+ * The auto-confirm fact of an order page: when the timer runs out (shipped), that it is paused
+ * (an open dispute), or that a ruling ended it (market-order-states.ts `autoConfirmTimer`).
+ */
+export function AutoConfirmFact({ order, dispute }: { order: { status: string; autoConfirmAt: string | null }; dispute: DisputeView | null }) {
+  const t = useT();
+  const locale = useLocale();
+  const timer = autoConfirmTimer({ status: order.status as MarketOrderStatus, autoConfirmAt: order.autoConfirmAt }, dispute);
+  if (timer.state === "none") return null;
+  return (
+    <Fact label={t("mo.fact.autoConfirmAt")} testId="auto-confirm">
+      <span data-timer={timer.state}>
+        {timer.state === "running"
+          ? formatDateTime(timer.dueAt, locale)
+          : timer.state === "paused"
+            ? t("mo.timer.paused", { since: formatDateTime(timer.since, locale) })
+            : t("mo.timer.ended", { at: formatDateTime(timer.at, locale) })}
+      </span>
+    </Fact>
+  );
+}
+
+/** What an open (or ruled) dispute does to the auto-confirm timer, said where the dispute is shown. */
+export function DisputeTimerNote({ dispute, orderStatus }: { dispute: DisputeView; orderStatus: string }) {
+  const t = useT();
+  const timer = autoConfirmTimer({ status: orderStatus as MarketOrderStatus, autoConfirmAt: null }, dispute);
+  if (timer.state === "paused") {
+    return (
+      <p className="notice mo-timer-note" data-testid="dispute-timer" data-timer="paused">
+        {timer.wasRunning ? t("mo.timer.noteShipped") : t("mo.timer.noteOther")}
+      </p>
+    );
+  }
+  if (timer.state === "ended_by_ruling") {
+    return (
+      <p className="sc-muted small mo-timer-note" data-testid="dispute-timer" data-timer="ended_by_ruling">
+        {t("mo.timer.noteEnded")}
+      </p>
+    );
+  }
+  return null;
+}
+
 /** The dispute's state, its ruling when ruled, and every statement with its evidence link. */
-export function DisputeStatements({ dispute }: { dispute: DisputeView }) {
+export function DisputeStatements({ dispute, orderStatus }: { dispute: DisputeView; orderStatus?: string }) {
   const t = useT();
   const locale = useLocale();
   return (
@@ -433,6 +481,7 @@ export function DisputeStatements({ dispute }: { dispute: DisputeView }) {
           })}
         </span>
       </p>
+      {orderStatus ? <DisputeTimerNote dispute={dispute} orderStatus={orderStatus} /> : null}
       {dispute.status === "ruled" && dispute.ruling && dispute.ruledAt ? (
         <div className="mo-ruling" data-testid="ruling">
           <p>

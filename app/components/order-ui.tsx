@@ -1,5 +1,5 @@
-import { Link } from "@remix-run/react";
-import type { ReactNode } from "react";
+import { Link, useLocation, useRevalidator } from "@remix-run/react";
+import { useEffect, useRef, type ReactNode } from "react";
 import { z } from "zod";
 import { formatDateTime, formatFen, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
 import type { OrderListItem } from "~/models/orders.server";
@@ -17,6 +17,10 @@ type Pattern = [RegExp, string, readonly string[]];
 
 // Each pattern: the model's sentence, the message key, and the names of the captured params.
 const PATTERNS: readonly Pattern[] = [
+  [/^payment_pending$/, "payments.problem.pending", []],
+  [/^already_paid$/, "payments.problem.alreadyPaid", []],
+  [/^too_many_attempts$/, "payments.problem.tooManyAttempts", []],
+  [/^financing not available$/, "orders.problem.financingUnavailable", []],
   [/^unknown SKU\s*(.*)$/, "orders.problem.unknownSku", ["code"]],
   [/^SKU (\S+) is not on sale$/, "orders.problem.notOnSale", ["code"]],
   [/^SKU (\S+) appears twice/, "orders.problem.duplicateSku", ["code"]],
@@ -267,3 +271,79 @@ export function PaymentChoice(props: {
 export const paymentChoiceField = z
   .enum(["after_confirmation", "on_account"], { errorMap: () => ({ message: "orders.problem.choosePayment" }) })
   .default("after_confirmation");
+
+// ---------------------------------------------------------------------------------------------
+// An e-Pay payment a person is waiting on (order pages and the checkout page)
+
+/** How often the page asks again while a payment is in flight: polling with JS, meta refresh without. */
+export const PAYMENT_POLL_MS = 3_000;
+const PAYMENT_REFRESH_SECONDS = 5;
+
+export interface InFlightPaymentView {
+  id: string;
+  /** `created`: pending at the gateway; otherwise captured and being applied. */
+  status: string;
+  amountFen: number;
+  createdAt: string;
+  payUrl: string | null;
+}
+
+/**
+ * Instead of the pay buttons while an e-Pay payment is in flight: says so, and refreshes until it
+ * settles — with JS by revalidating every few seconds (the loader asks the gateway), without it by
+ * a meta refresh and a refresh link. The pay buttons come back only once the payment failed.
+ */
+export function PaymentInFlight({ payment }: { payment: InFlightPaymentView }) {
+  const t = useT();
+  const locale = useLocale();
+  const location = useLocation();
+  const revalidator = useRevalidator();
+  const revalidatorRef = useRef(revalidator);
+  revalidatorRef.current = revalidator;
+  useEffect(() => {
+    // Mounted only while the payment is in flight: once the loader says it settled, this unmounts and stops.
+    const timer = window.setInterval(() => {
+      if (revalidatorRef.current.state === "idle" && document.visibilityState === "visible") revalidatorRef.current.revalidate();
+    }, PAYMENT_POLL_MS);
+    return () => window.clearInterval(timer);
+  }, [payment.id]);
+  const captured = payment.status !== "created";
+  const amount = formatFen(payment.amountFen, locale);
+  return (
+    <div className="od-pay od-pay-pending" role="status" aria-live="polite" data-testid="payment-in-flight" data-payment-id={payment.id}>
+      <noscript>
+        <meta httpEquiv="refresh" content={String(PAYMENT_REFRESH_SECONDS)} />
+      </noscript>
+      <p>
+        <strong>{t("payments.inFlight.title")}</strong>
+      </p>
+      <p>
+        {captured
+          ? t("payments.inFlight.captured", { amount })
+          : t("payments.inFlight.pending", { amount, at: formatDateTime(payment.createdAt, locale) })}
+      </p>
+      <p className="sc-muted small">{t("payments.inFlight.refreshing", { seconds: PAYMENT_REFRESH_SECONDS })}</p>
+      <p className="sc-actions">
+        <Link to={`${location.pathname}${location.search}`} replace className="sc-button secondary" data-testid="payment-refresh">
+          {t("payments.inFlight.refresh")}
+        </Link>
+        {!captured && payment.payUrl ? (
+          <a href={payment.payUrl} className="small" data-testid="payment-open-epay">
+            {t("payments.inFlight.openEpay")}
+          </a>
+        ) : null}
+      </p>
+    </div>
+  );
+}
+
+/** Next to the pay buttons after a failed attempt. */
+export function PaymentLastFailed({ failedAt }: { failedAt: string }) {
+  const t = useT();
+  const locale = useLocale();
+  return (
+    <p className="notice" data-testid="payment-last-failed">
+      {t("payments.lastFailed", { at: formatDateTime(failedAt, locale) })}
+    </p>
+  );
+}

@@ -1,4 +1,5 @@
-import { useT } from "~/i18n/react";
+import { useLocale, useT } from "~/i18n/react";
+import { formatDate } from "~/i18n";
 
 /** The explanation of a resolved price, as the pricing model returns it (serialisable). */
 export type ExplanationView =
@@ -15,19 +16,20 @@ export type ExplanationView =
 /** "Why this price", in the reader's language. */
 export function PriceExplanation({ explanation, unit }: { explanation: ExplanationView; unit: string }) {
   const t = useT();
+  const locale = useLocale();
   const open = t("pricing.openEnded");
   switch (explanation.rule) {
     case "dealer_override":
       return (
         <span>
-          {t("pricing.why.override", { from: explanation.validFrom, to: explanation.validTo ?? open })}
+          {t("pricing.why.override", { from: formatDate(explanation.validFrom, locale), to: explanation.validTo ? formatDate(explanation.validTo, locale) : open })}
           {explanation.note ? ` ${t("pricing.why.note", { note: explanation.note })}` : null}
         </span>
       );
     case "volume_break":
-      return <span>{t("pricing.why.break", { tier: explanation.tierName, list: explanation.priceListName, qty: explanation.minQty, unit, from: explanation.validFrom, to: explanation.validTo ?? open })}</span>;
+      return <span>{t("pricing.why.break", { tier: explanation.tierName, list: explanation.priceListName, qty: explanation.minQty, unit, from: formatDate(explanation.validFrom, locale), to: explanation.validTo ? formatDate(explanation.validTo, locale) : open })}</span>;
     case "tier_price":
-      return <span>{t("pricing.why.tier", { tier: explanation.tierName, list: explanation.priceListName, from: explanation.validFrom, to: explanation.validTo ?? open })}</span>;
+      return <span>{t("pricing.why.tier", { tier: explanation.tierName, list: explanation.priceListName, from: formatDate(explanation.validFrom, locale), to: explanation.validTo ? formatDate(explanation.validTo, locale) : open })}</span>;
     case "base_price":
       switch (explanation.reason) {
         case "no_tier":

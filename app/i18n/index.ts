@@ -66,18 +66,77 @@ export function formatFen(fen: number, _locale: Locale = DEFAULT_LOCALE): string
   return `${negative ? "-" : ""}¥${grouped}.${String(cents).padStart(2, "0")}`;
 }
 
-/** Timestamps are stored in UTC and shown in Asia/Shanghai, the platform's business time zone. */
-export function formatDateTime(value: Date | string, locale: Locale): string {
+/*
+ * Dates, times and percentages: one format per locale, everywhere (pages, CSV, print).
+ *   zh-CN  business date 2027-01-06      timestamp 2026-12-07 20:02
+ *   en     business date 6 Jan 2027      timestamp 7 Dec 2026, 20:02
+ *   both   percentage 3%, 2.5%, 12.34%   (at most two decimals, trailing zeros dropped)
+ * Timestamps are stored in UTC and shown in Asia/Shanghai, the platform's business time zone
+ * (UTC+8 all year since 1991, so plain arithmetic: no Intl, whose output differs between the
+ * server's ICU and the browser's and would make hydration disagree). Pure: components use them.
+ */
+const MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"] as const;
+const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
+const BUSINESS_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+interface CalendarParts {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+}
+
+function shanghaiParts(value: Date | string): CalendarParts | null {
   const date = typeof value === "string" ? new Date(value) : value;
-  return new Intl.DateTimeFormat(locale === "en" ? "en-GB" : "zh-CN", {
-    timeZone: "Asia/Shanghai",
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    hour12: false,
-  }).format(date);
+  const ms = date.getTime();
+  if (Number.isNaN(ms)) return null;
+  const local = new Date(ms + SHANGHAI_OFFSET_MS);
+  return {
+    year: local.getUTCFullYear(),
+    month: local.getUTCMonth() + 1,
+    day: local.getUTCDate(),
+    hour: local.getUTCHours(),
+    minute: local.getUTCMinutes(),
+  };
+}
+
+const pad2 = (n: number) => String(n).padStart(2, "0");
+
+function dayText(parts: Pick<CalendarParts, "year" | "month" | "day">, locale: Locale): string {
+  return locale === "en"
+    ? `${parts.day} ${MONTHS_EN[parts.month - 1]} ${parts.year}`
+    : `${parts.year}-${pad2(parts.month)}-${pad2(parts.day)}`;
+}
+
+/**
+ * A business date: a 'YYYY-MM-DD' string (taken as the calendar day it names, no time zone
+ * involved) or an instant (its Asia/Shanghai calendar day). Anything else is shown as given.
+ */
+export function formatDate(value: Date | string, locale: Locale): string {
+  if (typeof value === "string") {
+    const m = BUSINESS_DATE.exec(value);
+    if (m) return dayText({ year: Number(m[1]), month: Number(m[2]), day: Number(m[3]) }, locale);
+  }
+  const parts = shanghaiParts(value);
+  return parts ? dayText(parts, locale) : String(value);
+}
+
+/** An instant in Asia/Shanghai, to the minute: "2026-12-07 20:02" / "7 Dec 2026, 20:02". */
+export function formatDateTime(value: Date | string, locale: Locale): string {
+  const parts = shanghaiParts(value);
+  if (!parts) return String(value);
+  const time = `${pad2(parts.hour)}:${pad2(parts.minute)}`;
+  return locale === "en" ? `${dayText(parts, locale)}, ${time}` : `${dayText(parts, locale)} ${time}`;
+}
+
+/** Basis points as a percentage: 300 → "3%", 250 → "2.5%", 1234 → "12.34%". Integer arithmetic. */
+export function formatPercentBps(bps: number, _locale: Locale = DEFAULT_LOCALE): string {
+  if (!Number.isSafeInteger(bps)) throw new RangeError(`formatPercentBps expects integer bps, got ${bps}`);
+  const abs = Math.abs(bps);
+  const fraction = String(abs % 100).padStart(2, "0").replace(/0+$/, "");
+  const whole = (abs - (abs % 100)) / 100;
+  return `${bps < 0 ? "-" : ""}${whole}${fraction ? `.${fraction}` : ""}%`;
 }
 
 export function formatInteger(value: number, locale: Locale): string {

@@ -146,9 +146,21 @@ export async function revokeApiToken(db: Db, token: string): Promise<boolean> {
   return Number(removed.numDeletedRows) > 0;
 }
 
-/** Expired tokens and idempotency records are dead weight; a periodic job may call this. */
-export async function purgeExpiredApiRows(db: Db): Promise<{ tokens: number; idempotency: number }> {
-  const tokens = await db.deleteFrom("api_tokens").where("expires_at", "<", sql<Date>`now()`).executeTakeFirst();
-  const idempotency = await db.deleteFrom("idempotency_keys").where("expires_at", "<", sql<Date>`now()`).executeTakeFirst();
+/**
+ * Deletes at most `limit` expired API tokens and at most `limit` expired idempotency records, as of
+ * `now`; the housekeeping schedule (workflows/housekeeping.ts) calls it in batches. An idempotency
+ * record past its expiry replays nothing (the key may be reused), so deleting it changes no answer.
+ */
+export async function purgeExpiredApiRows(db: Db, opts: { now: Date; limit: number }): Promise<{ tokens: number; idempotency: number }> {
+  const tokens = await db
+    .deleteFrom("api_tokens")
+    .where("token_hash", "in", (eb) => eb.selectFrom("api_tokens").select("token_hash").where("expires_at", "<", opts.now).limit(opts.limit))
+    .executeTakeFirst();
+  const idempotency = await db
+    .deleteFrom("idempotency_keys")
+    .where(
+      sql<boolean>`(scope, key) in (select scope, key from idempotency_keys where expires_at < ${opts.now} limit ${opts.limit})`,
+    )
+    .executeTakeFirst();
   return { tokens: Number(tokens.numDeletedRows), idempotency: Number(idempotency.numDeletedRows) };
 }

@@ -51,11 +51,20 @@ export function auditRows(actor: Actor, entries: readonly AuditEntry[]): Inserta
   }));
 }
 
+/**
+ * Actions of the platform's machinery rather than of the business: the notification workflow's
+ * request and delivery rows. They stay in the audit trail; the activity feed leaves them out
+ * (on a busy day they were most of it: "通知已送达 · 系统" repeated).
+ */
+export const MACHINERY_AUDIT_ACTIONS = ["notification.requested", "notification.delivered"] as const;
+
+/** An organisation's activity feed: its audit events, newest first, without the machinery. */
 export async function listAuditEvents(db: Db, organizationId: string, limit = 20) {
   return db
     .selectFrom("audit_events")
     .select(["id", "at", "actor_user_id", "action", "entity_type", "entity_id"])
     .where("organization_id", "=", organizationId)
+    .where("action", "not in", MACHINERY_AUDIT_ACTIONS)
     .orderBy("id", "desc")
     .limit(Math.min(Math.max(limit, 1), 100))
     .execute();

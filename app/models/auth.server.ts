@@ -263,12 +263,28 @@ export async function displayNames(db: Db, userIds: readonly string[]): Promise<
   return new Map(rows.map((r) => [r.id, r.display_name]));
 }
 
-/** Expired sessions and old failures are dead weight; a periodic job may call this. */
-export async function purgeExpiredAuthRows(db: Db): Promise<{ sessions: number; failures: number }> {
-  const sessions = await db.deleteFrom("sessions").where("expires_at", "<", new Date()).executeTakeFirst();
+/**
+ * Login failures are kept this long after they happen: well past the throttle window (they stop
+ * counting after THROTTLE_WINDOW_MINUTES), so an operator can still read a recent attack.
+ */
+export const LOGIN_FAILURE_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Deletes at most `limit` expired sessions and at most `limit` login failures past their retention,
+ * as of `now`; the housekeeping schedule (workflows/housekeeping.ts) calls it in batches, so one run
+ * never holds a long delete over a table every request reads.
+ */
+export async function purgeExpiredAuthRows(db: Db, opts: { now: Date; limit: number }): Promise<{ sessions: number; failures: number }> {
+  const sessions = await db
+    .deleteFrom("sessions")
+    .where("token_hash", "in", (eb) =>
+      eb.selectFrom("sessions").select("token_hash").where("expires_at", "<", opts.now).limit(opts.limit),
+    )
+    .executeTakeFirst();
+  const failuresBefore = new Date(opts.now.getTime() - LOGIN_FAILURE_RETENTION_MS);
   const failures = await db
     .deleteFrom("login_failures")
-    .where("at", "<", sql<Date>`now() - interval '1 day'`)
+    .where("id", "in", (eb) => eb.selectFrom("login_failures").select("id").where("at", "<", failuresBefore).limit(opts.limit))
     .executeTakeFirst();
   return { sessions: Number(sessions.numDeletedRows), failures: Number(failures.numDeletedRows) };
 }

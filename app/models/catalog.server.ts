@@ -5,6 +5,7 @@ import { jsonInstant, type JsonRow } from "../../db/read-together";
 import type { SkuStatus } from "../../db/schema";
 import { recordAudit, type Actor } from "./audit.server";
 import { DomainError } from "./errors";
+import { decodeCursor, encodeCursor, invalidCursor } from "./cursor.server";
 import { isUuid, type Fen } from "./ledger.server";
 
 /**
@@ -556,11 +557,17 @@ export function clampPageSize(limit: number | undefined): number {
   return Math.min(Math.max(Math.trunc(limit), 1), SKU_LIMITS.pageSizeMax);
 }
 
-/** A cursor from a URL: a SKU code, else a 422 naming `after` (never a query on garbage). */
+/** The cursor after a SKU in code order (the shared codec, cursor.server.ts). */
+export function skuCursor(code: string): string {
+  return encodeCursor([code]);
+}
+
+/** A cursor from a URL: the SKU code it carries, else a 422 naming `after` (never a query on garbage). */
 export function parseCursor(after: string | null | undefined): string | null {
-  if (after === undefined || after === null || after === "") return null;
-  const code = normalizeSkuCode(after);
-  if (!isValidSkuCode(code)) throw new DomainError("validation", "after must be a SKU code from a previous page", { after: "invalid_cursor" });
+  const parts = decodeCursor(after, ["text"]);
+  if (!parts) return null;
+  const code = normalizeSkuCode(parts[0]);
+  if (!isValidSkuCode(code)) throw invalidCursor();
   return code;
 }
 
@@ -579,7 +586,8 @@ export function searchFilter(search: string | null | undefined) {
   if (!text) return null;
   const codePrefix = `${escapeLike(text.toUpperCase())}%`;
   const fragment = `%${escapeLike(text)}%`;
-  return sql<boolean>`(s.code like ${codePrefix} or s.name ilike ${fragment} or s.spec ilike ${fragment} or p.name ilike ${fragment})`;
+  // Names are stored as typed; the search key is NFKC on both sides, so "12寸" finds "１２寸" and "m2" finds "㎡".
+  return sql<boolean>`(s.code like ${codePrefix} or normalize(s.name, NFKC) ilike ${fragment} or normalize(s.spec, NFKC) ilike ${fragment} or normalize(p.name, NFKC) ilike ${fragment})`;
 }
 
 /** The core enterprise's own list: every SKU (any status), code order, keyset pages. */
@@ -593,7 +601,7 @@ export async function listSkus(db: Db, coreEnterpriseId: string, options: ListSk
   if (filter) query = query.where(filter);
   const rows = await query.orderBy("s.code").limit(limit + 1).execute();
   const items = rows.slice(0, limit).map(toSku);
-  return { items, nextCursor: rows.length > limit ? items[items.length - 1].code : null };
+  return { items, nextCursor: rows.length > limit ? skuCursor(items[items.length - 1].code) : null };
 }
 
 export async function countSkus(db: Db, coreEnterpriseId: string): Promise<{ total: number; active: number }> {

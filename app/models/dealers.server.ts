@@ -7,6 +7,7 @@ import { recordAudit, type Actor } from "./audit.server";
 import { isUniqueViolation, parseWholeNumber, parseYuanToFen } from "./catalog.server";
 import { creditSummary, setCreditLimit, type CreditSummary } from "./credit.server";
 import { DomainError, isDomainError } from "./errors";
+import { decodeCursor, encodeCursor } from "./cursor.server";
 import { isUuid, type Fen } from "./ledger.server";
 
 /**
@@ -433,22 +434,6 @@ export interface ListDealerLinksOptions {
   limit?: number;
 }
 
-function encodeCursor(name: string, id: string): string {
-  return Buffer.from(JSON.stringify([name, id]), "utf8").toString("base64url");
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === "string" && typeof value[1] === "string" && isUuid(value[1])) {
-      return [value[0], value[1]];
-    }
-  } catch {
-    // fall through
-  }
-  throw new DomainError("validation", "after must be a cursor from a previous page", { after: "invalid_cursor" });
-}
-
 /**
  * The network, by dealer name (keyset pages of at most 100), each with its credit figures read
  * from the ledger — one small indexed query per dealer shown, never a copy of the limit.
@@ -470,7 +455,7 @@ export async function listDealerLinks(
     );
   }
   if (options.after) {
-    const [name, id] = decodeCursor(options.after);
+    const [name, id] = decodeCursor(options.after, ["text", "uuid"])!;
     query = query.where(sql<boolean>`(d.name, l.id) > (${name}, ${id}::uuid)`);
   }
   const rows = await query.orderBy("d.name").orderBy("l.id").limit(limit + 1).execute();
@@ -478,7 +463,7 @@ export async function listDealerLinks(
   const items: DealerLinkWithCredit[] = [];
   for (const link of page) items.push(await withCredit(db, link));
   const last = page[page.length - 1];
-  return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.dealerName, last.id) : null };
+  return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.dealerName, last.id]) : null };
 }
 
 /** Every dealer of the network as {link id, dealer id, name}: for pickers (preview, overrides). */

@@ -30,11 +30,18 @@ export class DomainError extends Error {
   readonly fields: Record<string, string>;
   readonly status: number;
 
-  constructor(code: DomainErrorCode, message: string, fields: Record<string, string> = {}) {
+  /**
+   * Per field, a stable snake_case code when `fields` holds words for a page (the API answers the
+   * code, the words go in its message). Fields whose value is already a code need no entry.
+   */
+  readonly fieldCodes: Record<string, string>;
+
+  constructor(code: DomainErrorCode, message: string, fields: Record<string, string> = {}, fieldCodes: Record<string, string> = {}) {
     super(message);
     this.name = "DomainError";
     this.code = code;
     this.fields = fields;
+    this.fieldCodes = fieldCodes;
     this.status = STATUS[code];
   }
 

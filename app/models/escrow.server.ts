@@ -3,7 +3,9 @@ import { z } from "zod";
 import { inTransaction, type Db } from "../../db";
 import type { DisputeParty, DisputeRuling, MarketOrderStatus } from "../../db/schema";
 import { auditRows, recordAudits, type Actor, type AuditEntry } from "./audit.server";
+import { formatFen } from "../i18n";
 import { DomainError } from "./errors";
+import { decodeCursor, encodeCursor } from "./cursor.server";
 import { applyBatch, ensureAccount, isUuid, transfer, type BatchOperation, type Fen } from "./ledger.server";
 import { commissionFen, feeInForce } from "./market-fees.server";
 import {
@@ -14,9 +16,9 @@ import {
   type MarketOrderActor,
   type MarketOrderEvent,
 } from "./market-order-states";
-import { requestNotification } from "./notifications.server";
+import { requestNotification, requestNotifications } from "./notifications.server";
 import { enqueue, type Trx } from "./outbox.server";
-import { createPayment, type Payment, type PaymentsDeps } from "./payments.server";
+import { refuseWhilePaymentInFlight, startPaymentAttempt, type Payment, type PaymentsDeps } from "./payments.server";
 import { shanghaiDate } from "./pricing.server";
 
 /**
@@ -411,6 +413,31 @@ async function organizationName(db: Db, organizationId: string): Promise<string>
   return (row?.name ?? "").slice(0, 200) || "—";
 }
 
+async function organizationNames(db: Db, organizationIds: readonly string[]): Promise<Map<string, string>> {
+  const ids = [...new Set(organizationIds)];
+  if (ids.length === 0) return new Map();
+  const rows = await db.selectFrom("organizations").select(["id", "name"]).where("id", "in", ids).execute();
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
+/**
+ * Tell the buyer what the merchant (or escrow) did with its order, in the transition's
+ * transaction. One notice per order and topic (the dedupe key): a retried step asks once.
+ */
+async function notifyBuyer(
+  trx: Trx,
+  actor: Actor,
+  order: Pick<OrderRow, "id" | "order_no" | "buyer_id" | "merchant_id">,
+  topic: "market_order.shipped" | "market_order.refunded",
+): Promise<void> {
+  await requestNotification(trx, actor, {
+    organizationId: order.buyer_id,
+    topic,
+    params: { orderId: order.id, number: order.order_no, counterparty: await organizationName(trx, order.merchant_id) },
+    dedupeKey: `${topic}:${order.id}`,
+  });
+}
+
 function walletSpec(organizationId: string) {
   return { kind: "wallet" as const, organizationId };
 }
@@ -486,6 +513,7 @@ async function existingCheckout(db: Db, buyerId: string, idempotencyKey: string,
     .selectFrom("market_orders")
     .select(["id", "order_no", "merchant_id", "goods_total_fen", "fee_fen"])
     .where("checkout_id", "=", row.id)
+    .orderBy(sql`length(order_no)`)
     .orderBy("order_no")
     .execute();
   return {
@@ -500,6 +528,17 @@ async function existingCheckout(db: Db, buyerId: string, idempotencyKey: string,
  * commission fixed from the schedules in force now. The same idempotency key returns the same
  * checkout (and refuses other lines); nothing is written when any line is refused.
  */
+/**
+ * A market order's number: MO, the Shanghai business date, then the sequence zero-padded to at
+ * least six digits and never cut — the dealer orders' rule (orders.server.ts `orderNumber`). A
+ * fixed six-digit pad would cut the millionth order to six digits and collide with an earlier one.
+ * Past 999,999 the number grows a digit, so "in sequence" is (length, text) order: sort by both.
+ */
+function marketOrderNumber(datePart: string) {
+  return sql<string>`(select ${"MO" + datePart}::text || lpad(s.n::text, greatest(6, length(s.n::text)), '0')
+    from nextval('market_order_no_seq') as s (n))`;
+}
+
 export async function placeCheckout(db: Db, actor: Actor, raw: CheckoutInput, now: Date = new Date()): Promise<PlaceCheckoutResult> {
   const input = parse(checkoutInputSchema, raw);
   if (actor.organizationId !== null && actor.organizationId !== input.buyerId) {
@@ -632,7 +671,7 @@ export async function placeCheckout(db: Db, actor: Actor, raw: CheckoutInput, no
       const order = await trx
         .insertInto("market_orders")
         .values({
-          order_no: sql<string>`${"MO" + datePart} || lpad(nextval('market_order_no_seq')::text, 6, '0')`,
+          order_no: marketOrderNumber(datePart),
           market_id: market.id,
           operator_id: market.operator_id,
           checkout_id: inserted.id,
@@ -759,8 +798,9 @@ export async function startCheckoutPayment(
   if (!checkout || checkout.buyer_id !== buyerId) throw new DomainError("not_found", "checkout not found");
   if (checkout.status !== "placed") throw new DomainError("invalid_state", `the checkout is ${checkout.status}`, { status: checkout.status });
   if (checkout.expires_at.getTime() <= now.getTime()) throw new DomainError("invalid_state", "the checkout has expired", { status: "expired" });
-  const orderNos = await db.selectFrom("market_orders").select("order_no").where("checkout_id", "=", checkout.id).orderBy("order_no").execute();
-  const result = await createPayment(
+  const orderNos = await db.selectFrom("market_orders").select("order_no").where("checkout_id", "=", checkout.id).orderBy(sql`length(order_no)`).orderBy("order_no").execute();
+  // One attempt at a time; after a failed one, a new attempt under its own key (never the failed one's page).
+  const result = await startPaymentAttempt(
     db,
     actor,
     {
@@ -772,15 +812,15 @@ export async function startCheckoutPayment(
       amountFen: checkout.total_fen,
       description: `${checkout.market_name} ${orderNos.map((o) => o.order_no).join(" ")}`.slice(0, 100),
       returnPath: `/market/checkouts/${checkout.id}`,
-      idempotencyKey: `market_checkout:${checkout.id}`,
     },
     deps,
   );
+  // The checkout names its latest attempt: the one its expiry and cancellation look at.
   await db
     .updateTable("market_checkouts")
     .set({ payment_id: result.payment.id, updated_at: now })
     .where("id", "=", checkout.id)
-    .where("payment_id", "is", null)
+    .where("status", "=", "placed")
     .execute();
   return { payUrl: result.payUrl, paymentId: result.payment.id };
 }
@@ -820,9 +860,11 @@ export async function payCheckoutFromWallet(db: Db, actor: Actor, buyerId: strin
   return inTransaction(db, async (trx) => {
     const checkout = await lockCheckout(trx, checkoutId);
     if (checkout.buyer_id !== buyerId) throw new DomainError("not_found", "checkout not found");
-    if (checkout.status === "paid") return checkoutView(checkout);
+    // A paid checkout is not paid again: 409, as every action in the wrong state (an API retry with
+    // the same Idempotency-Key gets its first answer replayed before it reaches here).
     if (checkout.status !== "placed") throw new DomainError("invalid_state", `the checkout is ${checkout.status}`, { status: checkout.status });
     if (checkout.expires_at.getTime() <= now.getTime()) throw new DomainError("invalid_state", "the checkout has expired", { status: "expired" });
+    await refuseWhilePaymentInFlight(trx, buyerId, `market_checkout:${checkout.id}`);
     try {
       await holdCheckout(trx, actor, checkout, now, "wallet");
     } catch (error) {
@@ -891,6 +933,7 @@ export async function shipMarketOrder(db: Db, actor: Actor, merchantId: string, 
       .where("id", "=", order.id)
       .execute();
     await writeTimeline(trx, actor, [{ orderId: order.id, event: "ship", from: order.status, to: t.to, note: `${input.carrier} ${input.trackingNo}` }], now);
+    await notifyBuyer(trx, actor, order, "market_order.shipped");
   });
 }
 
@@ -968,6 +1011,7 @@ export async function cancelPaidMarketOrder(db: Db, actor: Actor, merchantId: st
       .execute();
     await restock(trx, [order.id]);
     await writeTimeline(trx, actor, [{ orderId: order.id, event: "cancel", from: order.status, to: t.to, note: reason }], now);
+    await notifyBuyer(trx, actor, order, "market_order.refunded");
   });
 }
 
@@ -1097,6 +1141,23 @@ async function resolveHolds(trx: Trx, actor: Actor, resolutions: readonly Resolu
     resolutions.map((r) => ({ orderId: r.order.id, event: r.event, from: r.order.status, to: r.to, note: r.note })),
     now,
   );
+  // A settlement tells the buyer its money went to the merchant; a ruling tells both parties itself.
+  const settled = resolutions.filter((r) => r.event === "settle").map((r) => r.order);
+  if (settled.length > 0) {
+    const names = await organizationNames(trx, settled.map((o) => o.merchant_id));
+    await requestNotifications(
+      trx,
+      settled.map((o) => ({
+        actor,
+        notification: {
+          organizationId: o.buyer_id,
+          topic: "market_order.settled" as const,
+          params: { orderId: o.id, number: o.order_no, counterparty: names.get(o.merchant_id) ?? o.merchant_id },
+          dedupeKey: `market_order.settled:${o.id}`,
+        },
+      })),
+    );
+  }
 }
 
 /** Whether the order is received and not yet settled (a cheap check before a sweep). */
@@ -1272,6 +1333,19 @@ export async function ruleDispute(db: Db, actor: Actor, operatorId: string, disp
       .set({ status: "ruled", ruling: input.ruling, refund_fen: refundFen, ruling_reason: input.reason, ruled_by: actor.userId, ruled_at: now })
       .where("id", "=", dispute.id)
       .execute();
+    // The ruling ends the order for both sides: each hears it once (the dedupe key per party).
+    await requestNotifications(
+      trx,
+      [order.buyer_id, order.merchant_id].map((organizationId) => ({
+        actor,
+        notification: {
+          organizationId,
+          topic: "market_dispute.ruled" as const,
+          params: { orderId: order.id, disputeId: dispute.id, number: order.order_no, ruling: input.ruling, refundDisplay: formatFen(refundFen) },
+          dedupeKey: `market_dispute.ruled:${dispute.id}:${organizationId}`,
+        },
+      })),
+    );
   });
 }
 
@@ -1315,22 +1389,6 @@ function summaryView(r: SummaryRow): MarketOrderSummary {
   };
 }
 
-function encodeCursor(at: Date, id: string): string {
-  return Buffer.from(JSON.stringify([at.toISOString(), id])).toString("base64url");
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (Array.isArray(value) && typeof value[0] === "string" && typeof value[1] === "string" && isUuid(value[1]) && !Number.isNaN(Date.parse(value[0]))) {
-      return [value[0], value[1]];
-    }
-  } catch {
-    // fall through
-  }
-  throw new DomainError("validation", "after: not a cursor this list gave out", { after: "invalid cursor" });
-}
-
 /** The orders a party sees: a buyer its own, a merchant those made to it, an operator its markets'. */
 export async function listMarketOrders(
   db: Db,
@@ -1346,13 +1404,13 @@ export async function listMarketOrders(
   }
   if (options.status) query = query.where("o.status", "=", options.status);
   if (options.after) {
-    const [at, id] = decodeCursor(options.after);
+    const [at, id] = decodeCursor(options.after, ["timestamp", "uuid"])!;
     query = query.where((eb) => eb.or([eb("o.placed_at", "<", new Date(at)), eb.and([eb("o.placed_at", "=", new Date(at)), eb("o.id", "<", id)])]));
   }
   const rows = (await query.orderBy("o.placed_at", "desc").orderBy("o.id", "desc").limit(limit + 1).execute()) as SummaryRow[];
   const items = rows.slice(0, limit).map(summaryView);
   const last = items[items.length - 1];
-  return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.placedAt, last.id) : null };
+  return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.placedAt, last.id]) : null };
 }
 
 async function disputeFor(db: Db, orderId: string, orderNo: string): Promise<DisputeView | null> {
@@ -1442,7 +1500,7 @@ export async function getCheckout(db: Db, buyerId: string, checkoutId: string): 
   if (!isUuid(checkoutId)) throw new DomainError("not_found", "checkout not found");
   const row = await db.selectFrom("market_checkouts").selectAll().where("id", "=", checkoutId).executeTakeFirst();
   if (!row || row.buyer_id !== buyerId) throw new DomainError("not_found", "checkout not found");
-  const orders = ((await summaryQuery(db).where("o.checkout_id", "=", row.id).orderBy("o.order_no").execute()) as SummaryRow[]).map(summaryView);
+  const orders = ((await summaryQuery(db).where("o.checkout_id", "=", row.id).orderBy(sql`length(o.order_no)`).orderBy("o.order_no").execute()) as SummaryRow[]).map(summaryView);
   const market = await db.selectFrom("markets").select("name").where("id", "=", row.market_id).executeTakeFirstOrThrow();
   return { checkout: checkoutView(row), orders, marketName: market.name };
 }

@@ -1,7 +1,8 @@
 import type { AppLoadContext } from "@remix-run/node";
 import { MANAGE_ROLES, type SupplyContext } from "./supply-chain-access.server";
 import { getMarket, type Market } from "./market.server";
-import { forbidden, notFound, requireOrgContext, requireUuidParam, scoped } from "./tenancy.server";
+import type { ActionName } from "./permissions";
+import { forbidden, notFound, requireMay, requireOrgContext, requireUuidParam, scoped } from "./tenancy.server";
 
 /**
  * Access rules of the market operator's pages: they belong to a `market_operator` organisation
@@ -12,12 +13,13 @@ import { forbidden, notFound, requireOrgContext, requireUuidParam, scoped } from
 export async function requireMarketOperator(
   request: Request,
   context: AppLoadContext,
-  options: { manage?: boolean } = {},
+  options: { manage?: boolean; may?: ActionName } = {},
 ): Promise<SupplyContext> {
   const ctx = await requireOrgContext(request, context);
   if (ctx.organization.kind !== "market_operator") notFound();
   const canManage = ctx.roles.some((role) => MANAGE_ROLES.includes(role));
-  if (options.manage && !canManage) forbidden();
+  if (options.manage && !canManage) forbidden(MANAGE_ROLES);
+  if (options.may) requireMay(ctx, options.may);
   return { ...ctx, organizationId: ctx.organization.organizationId, canManage };
 }
 
@@ -29,7 +31,7 @@ export async function requireOperatorMarket(
   request: Request,
   context: AppLoadContext,
   marketIdParam: string | undefined,
-  options: { manage?: boolean } = {},
+  options: { manage?: boolean; may?: ActionName } = {},
 ): Promise<SupplyContext & { market: Market }> {
   const ctx = await requireMarketOperator(request, context, options);
   const market = await scoped(() => getMarket(context.db, ctx.organizationId, requireUuidParam(marketIdParam)));

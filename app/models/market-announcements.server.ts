@@ -5,6 +5,7 @@ import { ANNOUNCEMENT_AUDIENCES, type AnnouncementAudience } from "../../db/sche
 import { recordAudit, type Actor } from "./audit.server";
 import { requestNotification } from "./notifications.server";
 import { DomainError } from "./errors";
+import { decodeCursor, encodeCursor } from "./cursor.server";
 import { isUuid } from "./ledger.server";
 import { getMarket, parseOrRefuse } from "./market.server";
 
@@ -76,15 +77,9 @@ export const ANNOUNCEMENT_FORM_FIELDS = ["title", "body", "audience"] as const;
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)~([0-9a-f-]{36})$/;
-
 function parseAnnouncementCursor(after: string | null | undefined): { at: string; id: string } | null {
-  if (after === undefined || after === null || after === "") return null;
-  const match = CURSOR.exec(after);
-  if (!match || !isUuid(match[2]) || Number.isNaN(Date.parse(match[1]))) {
-    throw new DomainError("validation", "after must be the next_cursor of a previous page", { after: "invalid_cursor" });
-  }
-  return { at: match[1], id: match[2] };
+  const parts = decodeCursor(after, ["timestamp", "uuid"]);
+  return parts ? { at: parts[0], id: parts[1] } : null;
 }
 
 function clampLimit(limit: number | undefined): number {
@@ -139,7 +134,7 @@ async function page(query: AnnouncementQuery, options: { limit?: number; after?:
   const last = shown[shown.length - 1];
   return {
     items: shown.map((r) => toAnnouncement(r, withAuthor)),
-    nextCursor: rows.length > limit && last ? `${last.cursor_at}~${last.id}` : null,
+    nextCursor: rows.length > limit && last ? encodeCursor([last.cursor_at, last.id]) : null,
   };
 }
 

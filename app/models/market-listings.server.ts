@@ -5,6 +5,7 @@ import type { ListingModerationStatus, ListingStatus } from "../../db/schema";
 import { recordAudit, type Actor } from "./audit.server";
 import { parseWholeNumber, parseYuanToFen } from "./catalog.server";
 import { DomainError } from "./errors";
+import { decodeCursor as decodeSharedCursor, encodeCursor } from "./cursor.server";
 import { isUuid, type Fen } from "./ledger.server";
 import { checkWholeNumber, getMarket, parseOrRefuse } from "./market.server";
 
@@ -123,17 +124,32 @@ const marketNotFound = () => new DomainError("not_found", "Market not found");
 // a number is already fen / a count). Messages are problem codes the pages translate.
 
 /**
- * Text as typed → stored: full-width Latin letters and digits (Ｔ恤, ＸＬ) and the ideographic space
- * become their ASCII forms, so an English search finds them; Chinese punctuation (，：（）) stays as
- * the merchant wrote it (NFKC would turn it into ASCII). Search terms go through the same function.
+ * Text as typed → stored: what the merchant wrote, trimmed (NFC only, which changes no character a
+ * reader can tell apart). A compatibility normalisation (NFKC) would rewrite their "，" as "," and
+ * "㎡" as "m2"; it belongs to search keys only — `search_text` is NFKC-normalised in the database
+ * and `searchKey` does the same to a query, so "T恤" finds "Ｔ恤" and "m2" finds "㎡".
  */
 export function normalizeListingText(raw: string): string {
-  return raw
-    .normalize("NFC")
-    .replace(/[\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0))
-    .replace(/\u3000/g, " ")
-    .trim();
+  return raw.normalize("NFC").trim();
 }
+
+/**
+ * A search key: NFKC (full-width letters and digits, ㎡, the ideographic space folded to their
+ * plain forms) and lower case — the same folding as the `search_text` column (migration 0017).
+ */
+export function searchKey(raw: string): string {
+  return raw.normalize("NFKC").toLowerCase().trim();
+}
+
+/**
+ * Categories are keys matched against the market's list (itself NFKC-normalised on save): a
+ * category typed with full-width letters must still be the market's category.
+ */
+const categoryText = (max: number) =>
+  z
+    .string({ required_error: "required", invalid_type_error: "required" })
+    .transform((v) => v.normalize("NFKC").trim())
+    .pipe(z.string().min(1, "required").max(max, "too_long"));
 
 const text = (max: number) =>
   z
@@ -205,7 +221,7 @@ const imageUrlField = z
 const detailsShape = {
   title: text(LISTING_LIMITS.titleLength),
   titleEn: optionalText(LISTING_LIMITS.titleEnLength),
-  category: text(LISTING_LIMITS.categoryLength),
+  category: categoryText(LISTING_LIMITS.categoryLength),
   spec: optionalText(LISTING_LIMITS.specLength),
   unit: text(LISTING_LIMITS.unitLength),
   price: priceField,
@@ -326,25 +342,19 @@ export function clampPageSize(limit: number | undefined | null): number {
   return Math.min(Math.max(Math.trunc(limit), 1), LISTING_LIMITS.pageSizeMax);
 }
 
-const CURSOR_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-
 /**
  * Pages are walked newest first by (created_at, id), both descending: the id breaks ties between
  * listings created in the same microsecond, so no row is skipped or shown twice. The cursor is
- * the last row's pair, with the timestamp at PostgreSQL's microsecond precision (a JS Date would
- * cut it to milliseconds and repeat or skip rows).
+ * the last row's pair (the shared codec, cursor.server.ts), with the timestamp at PostgreSQL's
+ * microsecond precision (a JS Date would cut it to milliseconds and repeat or skip rows).
  */
-function encodeCursor(row: { cursor_at: string; id: string }): string {
-  return Buffer.from(`${row.cursor_at}|${row.id}`, "utf8").toString("base64url");
+function listingCursor(row: { cursor_at: string; id: string }): string {
+  return encodeCursor([row.cursor_at, row.id]);
 }
 
 export function decodeCursor(after: string | null | undefined): { at: string; id: string } | null {
-  if (after === undefined || after === null || after === "") return null;
-  const refuse = () => new DomainError("validation", "after must be the next_cursor of a previous page", { after: "invalid_cursor" });
-  if (after.length > 200 || !/^[A-Za-z0-9_-]+$/.test(after)) throw refuse();
-  const [at, id, ...rest] = Buffer.from(after, "base64url").toString("utf8").split("|");
-  if (rest.length || !at || !id || !CURSOR_AT.test(at) || !isUuid(id) || Number.isNaN(Date.parse(at))) throw refuse();
-  return { at, id: id.toLowerCase() };
+  const parts = decodeSharedCursor(after, ["timestamp", "uuid"]);
+  return parts ? { at: parts[0], id: parts[1].toLowerCase() } : null;
 }
 
 async function keysetPage<Q extends ReturnType<typeof listingQuery>>(query: Q, after: string | null | undefined, limit: number | undefined | null): Promise<Page<Listing>> {
@@ -354,7 +364,7 @@ async function keysetPage<Q extends ReturnType<typeof listingQuery>>(query: Q, a
   if (cursor) q = q.where(sql<SqlBool>`(l.created_at, l.id) < (${cursor.at}::timestamptz, ${cursor.id}::uuid)`) as Q;
   const rows = await q.orderBy("l.created_at", "desc").orderBy("l.id", "desc").limit(size + 1).execute();
   const page = rows.slice(0, size);
-  return { items: page.map(toListing), nextCursor: rows.length > size ? encodeCursor(page[page.length - 1]) : null };
+  return { items: page.map(toListing), nextCursor: rows.length > size ? listingCursor(page[page.length - 1]) : null };
 }
 
 function escapeLike(term: string): string {
@@ -362,14 +372,14 @@ function escapeLike(term: string): string {
 }
 
 /**
- * A search box's text → lower-case terms: normalised as listings are stored (full-width Ｔ恤 → T恤,
- * the ideographic space → a space), then split on spaces and commas (Chinese ones too). Too long
- * or too many terms is a `q` problem.
+ * A search box's text → search-key terms (`searchKey`: NFKC and lower case, as `search_text` is
+ * folded: full-width Ｔ恤 → t恤, ㎡ → m2, the ideographic space → a space), then split on spaces and
+ * commas. Too long or too many terms is a `q` problem.
  */
 export function searchTerms(q: string | null | undefined): string[] {
-  const text = normalizeListingText(q ?? "");
+  const text = searchKey(q ?? "");
   if (text.length > LISTING_LIMITS.queryLength) throw new DomainError("validation", `q is over ${LISTING_LIMITS.queryLength} characters`, { q: "too_long" });
-  const terms = [...new Set(text.toLowerCase().split(/[\s,;、，；]+/).filter(Boolean))];
+  const terms = [...new Set(text.split(/[\s,;、，；]+/).filter(Boolean))];
   if (terms.length > LISTING_LIMITS.queryTermsMax) throw new DomainError("validation", `q has more than ${LISTING_LIMITS.queryTermsMax} words`, { q: "too_many" });
   return terms;
 }
@@ -384,7 +394,9 @@ function withTerms<Q extends ReturnType<typeof listingQuery>>(query: Q, terms: r
   let q = query;
   for (const term of terms) {
     const pattern = `%${escapeLike(term)}%`;
-    q = q.where(sql<SqlBool>`(l.search_text ilike ${pattern} or o.name ilike ${pattern} or coalesce(o.name_en, '') ilike ${pattern})`) as Q;
+    q = q.where(
+      sql<SqlBool>`(l.search_text ilike ${pattern} or normalize(o.name, NFKC) ilike ${pattern} or normalize(coalesce(o.name_en, ''), NFKC) ilike ${pattern})`,
+    ) as Q;
   }
   return q;
 }
@@ -430,7 +442,7 @@ function filtered<Q extends ReturnType<typeof listingQuery>>(query: Q, filters: 
   const price = priceBounds(filters.minPriceFen, filters.maxPriceFen);
   const merchantId = optionalUuid(filters.merchantId, "merchantId");
   let q = withTerms(query, terms);
-  const category = filters.category ? normalizeListingText(filters.category) : "";
+  const category = filters.category ? filters.category.normalize("NFKC").trim() : "";
   if (category) q = q.where("l.category", "=", category) as Q;
   if (price.min !== null) q = q.where("l.price_fen", ">=", price.min) as Q;
   if (price.max !== null) q = q.where("l.price_fen", "<=", price.max) as Q;

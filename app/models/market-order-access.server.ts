@@ -1,7 +1,8 @@
 import type { AppLoadContext } from "@remix-run/node";
 import type { OrganizationKind, Role } from "../../db/schema";
 import { MARKET_ORDER_STATUSES, type MarketOrderStatus } from "../../db/schema/market";
-import { bpsToPercentText, parseYuanToFen } from "./catalog.server";
+import { formatPercentBps } from "../i18n";
+import { parseYuanToFen } from "./catalog.server";
 import {
   ESCROW_LIMITS,
   type DisputeView as ModelDisputeView,
@@ -12,7 +13,8 @@ import {
   type MarketViewer,
 } from "./escrow.server";
 import { domainFailure } from "./supply-chain-access.server";
-import { forbidden, notFound, requireOrgContext, type OrgContext } from "./tenancy.server";
+import { rolesFor, type ActionName } from "./permissions";
+import { forbidden, notFound, requireMay, requireOrgContext, type OrgContext } from "./tenancy.server";
 
 /**
  * Access rules of the escrow order pages (/market/orders…, /market/checkouts…, the operator's
@@ -25,14 +27,16 @@ import { forbidden, notFound, requireOrgContext, type OrgContext } from "./tenan
  *  - which order the viewer may see is the model's rule (escrow.server.ts: not a party → not_found).
  */
 
+// From the permission table (app/models/permissions.ts): acting on this side is what a member who
+// may speak in a dispute may do (the trading roles of the side); paying is the checkout's `pay`.
 const ACT_ROLES: Readonly<Record<MarketPartyKind, readonly Role[]>> = {
-  buyer: ["owner", "admin", "purchaser"],
-  merchant: ["owner", "admin", "sales"],
-  market_operator: ["owner", "admin", "sales"],
+  buyer: rolesFor("dispute.statement", "buyer"),
+  merchant: rolesFor("dispute.statement", "merchant"),
+  market_operator: rolesFor("dispute.statement", "market_operator"),
 };
 
 /** Paying is the purchaser's or the finance team's work. */
-const PAY_ROLES: readonly Role[] = ["owner", "admin", "purchaser", "finance"];
+const PAY_ROLES: readonly Role[] = rolesFor("market_order.pay", "buyer");
 
 const PARTY_KINDS: readonly OrganizationKind[] = ["buyer", "merchant", "market_operator"];
 
@@ -52,15 +56,16 @@ export interface MarketPartyContext extends OrgContext {
 export async function requireMarketParty(
   request: Request,
   context: AppLoadContext,
-  options: { kinds?: readonly MarketPartyKind[]; act?: boolean; pay?: boolean } = {},
+  options: { kinds?: readonly MarketPartyKind[]; act?: boolean; pay?: boolean; may?: ActionName } = {},
 ): Promise<MarketPartyContext> {
   const ctx = await requireOrgContext(request, context);
   const kind = ctx.organization.kind;
   if (!isPartyKind(kind) || (options.kinds && !options.kinds.includes(kind))) notFound();
   const canAct = ctx.roles.some((role) => ACT_ROLES[kind].includes(role));
   const canPay = kind === "buyer" && ctx.roles.some((role) => PAY_ROLES.includes(role));
-  if (options.act && !canAct) forbidden();
-  if (options.pay && !canPay) forbidden();
+  if (options.act && !canAct) forbidden(ACT_ROLES[kind]);
+  if (options.pay && !canPay) forbidden(PAY_ROLES);
+  if (options.may) requireMay(ctx, options.may);
   const organizationId = ctx.organization.organizationId;
   return { ...ctx, organizationId, viewer: { organizationId, kind }, canAct, canPay };
 }
@@ -317,7 +322,7 @@ export function orderDetailView(d: MarketOrderDetail) {
       quantity: l.quantity,
       amountFen: l.amountFen,
       // "2.5" for 250 bps: worked out here, the formatter is server-side.
-      commissionRateText: seesFee ? bpsToPercentText(l.commissionRateBps) : null,
+      commissionRateText: seesFee ? formatPercentBps(l.commissionRateBps) : null,
       minFeeFen: seesFee ? l.minFeeFen : null,
     })),
     events: timelineView(d),

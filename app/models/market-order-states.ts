@@ -1,4 +1,4 @@
-import type { MarketOrderStatus } from "../../db/schema";
+import type { MarketOrderStatus, Role } from "../../db/schema";
 
 /**
  * The escrow order's state machine, as data: `from → event → to`, who may fire the event, and
@@ -73,6 +73,31 @@ export const MARKET_ORDER_TRANSITIONS: Readonly<
   cancelled: {},
 };
 
+/**
+ * Who of each party may fire an event by hand, right beside the transitions above (`system` and
+ * its timers need no role). `pay` is the buyer paying the checkout that places the order (the
+ * transition itself is the payment's fulfilment). app/models/permissions.ts turns this into the
+ * `market_order.<event>` actions; see docs/decisions/019-who-may-do-what.md.
+ */
+const BUYER_BUY: readonly Role[] = ["owner", "admin", "purchaser"];
+const BUYER_PAY: readonly Role[] = ["owner", "admin", "purchaser", "finance"];
+const MERCHANT_SELL: readonly Role[] = ["owner", "admin", "sales"];
+const OPERATOR_RULE: readonly Role[] = ["owner", "admin", "sales"];
+
+export const MARKET_ORDER_EVENT_ROLES: Readonly<Record<MarketOrderEvent, Partial<Record<Exclude<MarketOrderActor, "system">, readonly Role[]>>>> = {
+  pay: { buyer: BUYER_PAY },
+  expire: {},
+  cancel: { buyer: BUYER_BUY, merchant: MERCHANT_SELL },
+  ship: { merchant: MERCHANT_SELL },
+  receive: { buyer: BUYER_BUY },
+  auto_confirm: {},
+  settle: {},
+  dispute: { buyer: BUYER_BUY },
+  rule_release: { operator: OPERATOR_RULE },
+  rule_refund_full: { operator: OPERATOR_RULE },
+  rule_refund_partial: { operator: OPERATOR_RULE },
+};
+
 export function marketOrderTransition(from: MarketOrderStatus, event: MarketOrderEvent): MarketOrderTransition | null {
   return MARKET_ORDER_TRANSITIONS[from][event] ?? null;
 }
@@ -89,6 +114,36 @@ export const HELD_STATUSES: readonly MarketOrderStatus[] = ["paid", "shipped", "
 
 /** Statuses that end an order. */
 export const FINAL_STATUSES: readonly MarketOrderStatus[] = ["settled", "refunded", "expired", "cancelled"];
+
+/**
+ * The auto-confirm timer (a shipped order counts as received `auto_confirm_days` after shipping)
+ * and a dispute, as the table above makes it:
+ *  - `shipped` runs the timer (auto_confirm_at is set by the ship event);
+ *  - `dispute` stops it (auto_confirm_at is cleared): while disputed, nothing is confirmed,
+ *    settled or refunded by a timer, whatever the order's status was when the dispute opened;
+ *  - it never resumes: every ruling ends the order (release and refund_partial → settled,
+ *    refund_full → refunded), so no receipt is waited for after a ruling.
+ * `RULING_ENDS_ORDER` states the last point from the table itself (a unit test keeps it true).
+ */
+export const RULING_ENDS_ORDER: boolean = Object.values(MARKET_ORDER_TRANSITIONS.disputed).every((t) => t !== undefined && FINAL_STATUSES.includes(t.to));
+
+export type AutoConfirmTimer =
+  | { state: "running"; dueAt: string }
+  | { state: "paused"; since: string; wasRunning: boolean }
+  | { state: "ended_by_ruling"; at: string }
+  | { state: "none" };
+
+/** Where an order's auto-confirm timer stands, for every page that shows the order (buyer, merchant, operator). */
+export function autoConfirmTimer(
+  order: { status: MarketOrderStatus; autoConfirmAt: Date | string | null },
+  dispute: { status: "open" | "ruled"; openedAt: Date | string; openedFromStatus: string; ruledAt: Date | string | null } | null,
+): AutoConfirmTimer {
+  const iso = (value: Date | string) => (typeof value === "string" ? value : value.toISOString());
+  if (order.status === "shipped" && order.autoConfirmAt) return { state: "running", dueAt: iso(order.autoConfirmAt) };
+  if (order.status === "disputed" && dispute?.status === "open") return { state: "paused", since: iso(dispute.openedAt), wasRunning: dispute.openedFromStatus === "shipped" };
+  if (dispute?.status === "ruled" && dispute.ruledAt && RULING_ENDS_ORDER) return { state: "ended_by_ruling", at: iso(dispute.ruledAt) };
+  return { state: "none" };
+}
 
 /** docs/market-order-states.md, written from the table above (a unit test keeps them equal). */
 export function marketOrderStatesMarkdown(): string {

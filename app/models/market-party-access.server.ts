@@ -1,7 +1,8 @@
 import type { AppLoadContext } from "@remix-run/node";
 import type { Role } from "../../db/schema";
 import { MANAGE_ROLES, type SupplyContext } from "./supply-chain-access.server";
-import { forbidden, notFound, requireOrgContext } from "./tenancy.server";
+import { rolesFor, type ActionName } from "./permissions";
+import { forbidden, notFound, requireMay, requireOrgContext } from "./tenancy.server";
 
 /**
  * Access rules of the market's trading parties' pages (the operator's are market-access.server.ts):
@@ -14,20 +15,22 @@ import { forbidden, notFound, requireOrgContext } from "./tenancy.server";
  */
 
 /** Who may buy for a buyer organisation. */
-export const PURCHASE_ROLES: readonly Role[] = ["owner", "admin", "purchaser"];
+export const PURCHASE_ROLES: readonly Role[] = rolesFor("market_cart.edit", "buyer");
 
-export async function requireMerchant(request: Request, context: AppLoadContext, options: { manage?: boolean } = {}): Promise<SupplyContext> {
+export async function requireMerchant(request: Request, context: AppLoadContext, options: { manage?: boolean; may?: ActionName } = {}): Promise<SupplyContext> {
   const ctx = await requireOrgContext(request, context);
   if (ctx.organization.kind !== "merchant") notFound();
   const canManage = ctx.roles.some((role) => MANAGE_ROLES.includes(role));
-  if (options.manage && !canManage) forbidden();
+  if (options.manage && !canManage) forbidden(MANAGE_ROLES);
+  if (options.may) requireMay(ctx, options.may);
   return { ...ctx, organizationId: ctx.organization.organizationId, canManage };
 }
 
-export async function requireBuyer(request: Request, context: AppLoadContext, options: { purchase?: boolean } = {}): Promise<SupplyContext> {
+export async function requireBuyer(request: Request, context: AppLoadContext, options: { purchase?: boolean; may?: ActionName } = {}): Promise<SupplyContext> {
   const ctx = await requireOrgContext(request, context);
   if (ctx.organization.kind !== "buyer") notFound();
   const canManage = ctx.roles.some((role) => PURCHASE_ROLES.includes(role));
-  if (options.purchase && !canManage) forbidden();
+  if (options.purchase && !canManage) forbidden(PURCHASE_ROLES);
+  if (options.may) requireMay(ctx, options.may);
   return { ...ctx, organizationId: ctx.organization.organizationId, canManage };
 }

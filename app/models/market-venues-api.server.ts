@@ -19,6 +19,7 @@ import {
   type MarketStall,
   type MerchantApplication,
 } from "./market.server";
+import { decodeCursor, encodeCursor } from "./cursor.server";
 import { isUuid } from "./ledger.server";
 import { isBusinessDate, shanghaiDate } from "./pricing.server";
 
@@ -39,7 +40,6 @@ import { isBusinessDate, shanghaiDate } from "./pricing.server";
 export const MARKET_API_LIMITS = {
   pageSizeDefault: 50,
   pageSizeMax: 100,
-  cursorPartChars: 200,
 } as const;
 
 export interface Page<T> {
@@ -57,25 +57,11 @@ function pageSize(limit: number | null | undefined): number {
   return Math.min(Math.max(Number.isFinite(n) ? n : MARKET_API_LIMITS.pageSizeDefault, 1), MARKET_API_LIMITS.pageSizeMax);
 }
 
-function encodeCursor(parts: readonly string[]): string {
-  return Buffer.from(JSON.stringify(parts), "utf8").toString("base64url");
-}
-
-type PartCheck = (value: string) => boolean;
-const text: PartCheck = (v) => v.length <= MARKET_API_LIMITS.cursorPartChars;
-const uuid: PartCheck = (v) => isUuid(v);
-const timestamp: PartCheck = (v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(v) && !Number.isNaN(Date.parse(v));
-const date: PartCheck = (v) => isBusinessDate(v);
-
-function decodeCursor(cursor: string, checks: readonly PartCheck[]): string[] {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (Array.isArray(value) && value.length === checks.length && value.every((v, i) => typeof v === "string" && checks[i](v))) return value as string[];
-  } catch {
-    // fall through: not base64url JSON
-  }
-  throw new DomainError("validation", "after must be a cursor from a previous page", { after: "invalid_cursor" });
-}
+// The shared codec (cursor.server.ts); each list below names the kinds of its sort key.
+const text = "text" as const;
+const uuid = "uuid" as const;
+const timestamp = "timestamp" as const;
+const date = "date" as const;
 
 /** created_at as UTC text with microseconds, to round-trip through a cursor exactly. */
 const utcMicros = (column: string) => sql<string>`to_char(${sql.ref(column)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;

@@ -166,17 +166,19 @@ const marketNotFound = () => new DomainError("not_found", "Market not found");
 // Input: one zod schema per form, over the strings a browser sends; messages are problem codes
 // (the pages translate `catalog.problem.<code>`). The same schemas check the model's input.
 
+// Names and prose are stored as typed (trimmed): NFKC would rewrite a Chinese "，" as "," and "㎡"
+// as "m2". Codes, phone numbers and categories (keys that are compared) are NFKC-normalised below.
 const text = (max: number) =>
   z
     .string({ required_error: "required", invalid_type_error: "required" })
-    .transform((v) => v.normalize("NFKC").trim())
+    .transform((v) => v.trim())
     .pipe(z.string().min(1, "required").max(max, "too_long"));
 
 const optionalText = (max: number) =>
   z
     .string({ invalid_type_error: "required" })
     .optional()
-    .transform((v) => (v ?? "").normalize("NFKC").trim())
+    .transform((v) => (v ?? "").trim())
     .pipe(z.string().max(max, "too_long"));
 
 /** Categories as typed: separated by commas, 、, semicolons, spaces or new lines; duplicates dropped. */
@@ -554,6 +556,18 @@ export async function listStalls(db: Db, operatorId: string, marketId: string, o
   if (options.status) query = query.where("s.status", "=", options.status);
   const rows = await query.orderBy("s.code").limit(MARKET_LIMITS.stallsMax).execute();
   return rows.map(toStall);
+}
+
+/** How many stalls one of the operator's markets has, and how many are let: for a page that shows one page of them. */
+export async function countStalls(db: Db, operatorId: string, marketId: string): Promise<{ total: number; occupied: number }> {
+  const market = await getMarket(db, operatorId, marketId);
+  const row = await db
+    .selectFrom("market_stalls")
+    .select((eb) => [eb.fn.countAll<string | number>().as("total"), eb.fn.countAll<string | number>().filterWhere("status", "=", "occupied").as("occupied")])
+    .where("market_id", "=", market.id)
+    .where("operator_id", "=", operatorId)
+    .executeTakeFirstOrThrow();
+  return { total: Number(row.total), occupied: Number(row.occupied) };
 }
 
 export async function getStall(db: Db, operatorId: string, marketId: string, stallId: string): Promise<MarketStall> {

@@ -90,6 +90,27 @@ export const NOTIFICATION_PARAMS = {
       title: displayText(100),
     })
     .strict(),
+  // To the buyer of a market order: the merchant shipped it, escrow settled it, or refunded it.
+  "market_order.shipped": orderNotice,
+  "market_order.settled": orderNotice,
+  "market_order.refunded": orderNotice,
+  // To buyer and merchant: the operator's ruling, which ends the order (settled or refunded).
+  "market_dispute.ruled": z
+    .object({
+      orderId: z.string().uuid(),
+      disputeId: z.string().uuid(),
+      number: displayText(40),
+      ruling: z.enum(["release", "refund_full", "refund_partial"]),
+      refundDisplay: displayText(40),
+    })
+    .strict(),
+  // To the dealer: the season is released, the booking's balance is due.
+  "order.balance_due": orderNotice.extend({ seasonName: displayText(100), amountDisplay: displayText(40) }).strict(),
+  // To the supplier: a dealer asks to return goods (the return's own number and id).
+  "order.return_requested": orderNotice,
+  // To the dealer: the supplier approved the return, then refunded it.
+  "order.return_approved": orderNotice,
+  "order.return_refunded": orderNotice.extend({ amountDisplay: displayText(40) }).strict(),
 } as const satisfies Record<NotificationTopic, z.ZodTypeAny>;
 
 export type NotificationParams = { [T in NotificationTopic]: z.infer<(typeof NOTIFICATION_PARAMS)[T]> };
@@ -310,6 +331,8 @@ export interface InboxEntry<T extends NotificationTopic = NotificationTopic> {
   params: NotificationParams[T];
   createdAt: Date;
   readAt: Date | null;
+  /** The page of the notice's subject for this organisation, or null when it has none to open. */
+  href: string | null;
 }
 
 export type InboxNotification = { [T in NotificationTopic]: InboxEntry<T> }[NotificationTopic];
@@ -324,27 +347,137 @@ function clampLimit(limit: number | undefined): number {
   return Math.min(Math.max(Math.trunc(limit), 1), NOTIFICATION_LIMITS.listMax);
 }
 
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Where each notice leads, as data: the subject's page from the notice's own ids. A topic whose
+ * page needs one more id (the campaign of an application, the account of a wallet credit) says
+ * so with `lookup` and gets it from the recipient organisation's own rows, so a link never names
+ * another organisation's record. A new topic must say where it leads (the type requires it).
+ */
+type SubjectRule =
+  | { kind: "path"; path: (params: Record<string, unknown>) => string }
+  | { kind: "lookup"; lookup: "application" | "account" }
+  | { kind: "none" };
+
+export const NOTICE_SUBJECTS: Readonly<Record<NotificationTopic, SubjectRule>> = {
+  // No members page yet: the notice is read where it is.
+  "membership.added": { kind: "none" },
+  "wallet.credited": { kind: "lookup", lookup: "account" },
+  "order.submitted": { kind: "path", path: (p) => `/orders/${String(p.orderId)}` },
+  "order.confirmed": { kind: "path", path: (p) => `/orders/${String(p.orderId)}` },
+  "order.shipped": { kind: "path", path: (p) => `/orders/${String(p.orderId)}` },
+  "order.balance_due": { kind: "path", path: (p) => `/orders/${String(p.orderId)}` },
+  "order.return_requested": { kind: "path", path: (p) => `/orders/${String(p.orderId)}` },
+  "order.return_approved": { kind: "path", path: (p) => `/orders/${String(p.orderId)}` },
+  "order.return_refunded": { kind: "path", path: (p) => `/orders/${String(p.orderId)}` },
+  "recruitment.application_submitted": { kind: "lookup", lookup: "application" },
+  "market_order.paid": { kind: "path", path: (p) => `/market/orders/${String(p.orderId)}` },
+  "market_order.disputed": { kind: "path", path: (p) => `/market/orders/${String(p.orderId)}` },
+  "market_order.shipped": { kind: "path", path: (p) => `/market/orders/${String(p.orderId)}` },
+  "market_order.settled": { kind: "path", path: (p) => `/market/orders/${String(p.orderId)}` },
+  "market_order.refunded": { kind: "path", path: (p) => `/market/orders/${String(p.orderId)}` },
+  "market_dispute.ruled": { kind: "path", path: (p) => `/market/orders/${String(p.orderId)}` },
+  "market.announcement_published": { kind: "path", path: () => "/market/announcements" },
+};
+
+/** The subject pages of these notices, in order, each resolved within the recipient organisation. */
+async function subjectHrefs(db: Db, organizationId: string, rows: readonly { topic: NotificationTopic; params: Record<string, unknown> }[]): Promise<(string | null)[]> {
+  const applicationIds = new Set<string>();
+  const accountCodes = new Set<string>();
+  for (const r of rows) {
+    const rule = NOTICE_SUBJECTS[r.topic];
+    if (rule?.kind !== "lookup") continue;
+    if (rule.lookup === "application" && typeof r.params.applicationId === "string" && UUID_RE.test(r.params.applicationId)) applicationIds.add(r.params.applicationId);
+    if (rule.lookup === "account" && typeof r.params.accountCode === "string") accountCodes.add(r.params.accountCode);
+  }
+  const campaignOf = new Map<string, string>();
+  if (applicationIds.size > 0) {
+    const apps = await db
+      .selectFrom("recruitment_applications")
+      .select(["id", "campaign_id"])
+      .where("id", "in", [...applicationIds])
+      .where("core_enterprise_id", "=", organizationId)
+      .execute();
+    for (const a of apps) campaignOf.set(a.id, a.campaign_id);
+  }
+  const accountOf = new Map<string, string>();
+  if (accountCodes.size > 0) {
+    const accounts = await db
+      .selectFrom("ledger_accounts")
+      .select(["id", "code"])
+      .where("code", "in", [...accountCodes])
+      .where("organization_id", "=", organizationId)
+      .execute();
+    for (const a of accounts) accountOf.set(a.code, a.id);
+  }
+  return rows.map((r) => {
+    const rule = NOTICE_SUBJECTS[r.topic];
+    if (!rule || rule.kind === "none") return null;
+    if (rule.kind === "path") return rule.path(r.params);
+    if (rule.lookup === "application") {
+      const applicationId = String(r.params.applicationId);
+      const campaignId = campaignOf.get(applicationId);
+      return campaignId ? `/campaigns/${campaignId}/applications/${applicationId}` : null;
+    }
+    const accountId = accountOf.get(String(r.params.accountCode));
+    return accountId ? `/accounts/${accountId}` : null;
+  });
+}
+
+function encodeInboxCursor(createdAt: Date, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString("base64url");
+}
+
+function decodeInboxCursor(cursor: string): [Date, string] {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (Array.isArray(value) && typeof value[0] === "string" && typeof value[1] === "string" && UUID_RE.test(value[1]) && !Number.isNaN(Date.parse(value[0]))) {
+      return [new Date(value[0]), value[1]];
+    }
+  } catch {
+    // fall through
+  }
+  throw new DomainError("validation", "after: not a cursor this list gave out", { after: "invalid cursor" });
+}
+
 /** The user's inbox in one organisation, newest first; another organisation's rows never appear. */
-export async function listNotifications(db: Db, scope: InboxScope & { limit?: number }): Promise<InboxNotification[]> {
-  const rows = await db
+export async function listNotifications(db: Db, scope: InboxScope & { limit?: number; after?: string | null; unreadOnly?: boolean }): Promise<InboxNotification[]> {
+  return (await listNotificationsPage(db, scope)).items;
+}
+
+/** One page of the inbox and the cursor of the next (`after`), or null on the last page. */
+export async function listNotificationsPage(
+  db: Db,
+  scope: InboxScope & { limit?: number; after?: string | null; unreadOnly?: boolean },
+): Promise<{ items: InboxNotification[]; nextCursor: string | null }> {
+  const limit = clampLimit(scope.limit);
+  let query = db
     .selectFrom("notifications")
     .select(["id", "topic", "params", "created_at", "read_at"])
     .where("user_id", "=", scope.userId)
-    .where("organization_id", "=", scope.organizationId)
-    .orderBy("created_at", "desc")
-    .orderBy("id", "desc")
-    .limit(clampLimit(scope.limit))
-    .execute();
-  return rows.map(
-    (r) =>
+    .where("organization_id", "=", scope.organizationId);
+  if (scope.unreadOnly) query = query.where("read_at", "is", null);
+  if (scope.after) {
+    const [at, id] = decodeInboxCursor(scope.after);
+    query = query.where((eb) => eb.or([eb("created_at", "<", at), eb.and([eb("created_at", "=", at), eb("id", "<", id)])]));
+  }
+  const rows = await query.orderBy("created_at", "desc").orderBy("id", "desc").limit(limit + 1).execute();
+  const page = rows.slice(0, limit);
+  const hrefs = await subjectHrefs(db, scope.organizationId, page);
+  const items = page.map(
+    (r, i) =>
       ({
         id: r.id,
         topic: r.topic,
         params: r.params,
         createdAt: r.created_at,
         readAt: r.read_at,
+        href: hrefs[i],
       }) as InboxNotification,
   );
+  const last = page[page.length - 1];
+  return { items, nextCursor: rows.length > limit && last ? encodeInboxCursor(last.created_at, last.id) : null };
 }
 
 export async function countUnreadNotifications(db: Db, scope: InboxScope): Promise<number> {
@@ -358,14 +491,53 @@ export async function countUnreadNotifications(db: Db, scope: InboxScope): Promi
   return Number(row.n);
 }
 
+/*
+ * Read state is the reader's own bookkeeping, not a change to the business: marking read writes
+ * no audit row (it would drown the activity feed) and no outbox row.
+ */
+
 /** Mark every unread notification of the user in this organisation as read; returns how many. */
-export async function markNotificationsRead(db: Db, scope: InboxScope): Promise<number> {
+export async function markNotificationsRead(db: Db, scope: InboxScope, now: Date = new Date()): Promise<number> {
   const result = await db
     .updateTable("notifications")
-    .set({ read_at: sql<Date>`now()` })
+    .set({ read_at: now })
     .where("user_id", "=", scope.userId)
     .where("organization_id", "=", scope.organizationId)
     .where("read_at", "is", null)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
+}
+
+/**
+ * Open one notice: marked read (once; a second open keeps the first time) and its subject's page
+ * returned. Another user's or another organisation's notice is not_found, as if it did not exist.
+ */
+export async function openNotification(db: Db, scope: InboxScope, notificationId: string, now: Date = new Date()): Promise<{ href: string | null }> {
+  if (!UUID_RE.test(notificationId)) throw new DomainError("not_found", "notification not found");
+  const row = await db
+    .updateTable("notifications")
+    .set((eb) => ({ read_at: eb.fn.coalesce("read_at", sql<Date>`${now}::timestamptz`) }))
+    .where("id", "=", notificationId)
+    .where("user_id", "=", scope.userId)
+    .where("organization_id", "=", scope.organizationId)
+    .returning(["topic", "params"])
+    .executeTakeFirst();
+  if (!row) throw new DomainError("not_found", "notification not found");
+  const [href] = await subjectHrefs(db, scope.organizationId, [row]);
+  return { href };
+}
+
+/** A notice's subject without marking it read (a plain GET of the notice's address). */
+export async function notificationHref(db: Db, scope: InboxScope, notificationId: string): Promise<{ href: string | null }> {
+  if (!UUID_RE.test(notificationId)) throw new DomainError("not_found", "notification not found");
+  const row = await db
+    .selectFrom("notifications")
+    .select(["topic", "params"])
+    .where("id", "=", notificationId)
+    .where("user_id", "=", scope.userId)
+    .where("organization_id", "=", scope.organizationId)
+    .executeTakeFirst();
+  if (!row) throw new DomainError("not_found", "notification not found");
+  const [href] = await subjectHrefs(db, scope.organizationId, [row]);
+  return { href };
 }

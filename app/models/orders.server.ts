@@ -24,7 +24,10 @@ import {
 } from "./catalog.server";
 import { chargeOnAccount, creditLineCodes, creditLinesQuery, planCreditHolds, planCreditHoldsOn, restoreCredit, type CreditParties } from "./credit.server";
 import { activeDealerLinksQuery, dealerLinkKey, dealerLinksByPair, findActiveDealerLink, findActiveDealerLinks, type DealerLink } from "./dealers.server";
+import { formatFen } from "../i18n";
 import { DomainError } from "./errors";
+import { assertMay } from "./permissions";
+import { decodeCursor, encodeCursor } from "./cursor.server";
 import { GroupCommit, type Settled } from "./group-commit";
 import {
   accountSnapshotFromRows,
@@ -43,11 +46,16 @@ import {
   type PreparedTransfers,
 } from "./ledger.server";
 import { requestNotification, type NotificationRequestInput } from "./notifications.server";
+import { refuseWhilePaymentInFlight } from "./payments.server";
 import { enqueue, enqueueAll, enqueueClause, outboxJobId, type OutboxJob, type Trx } from "./outbox.server";
 import {
+  APPROVAL_BY_ANOTHER_MEMBER,
   availableEvents,
+  FINANCING_AVAILABLE,
   findTransition,
   INITIAL_STATUS,
+  REACHES_SUPPLIER,
+  UNSEEN_BY_SUPPLIER,
   type OrderEvent,
   type OrderKind,
   type OrderParty,
@@ -75,7 +83,6 @@ export const ORDER_LIMITS = {
 export type OrderRow = Selectable<OrdersTable>;
 export type OrderLineRow = Selectable<OrderLinesTable>;
 
-const DEALER_APPROVER_ROLES: readonly Role[] = ["owner", "admin"];
 
 const orderNotFound = () => new DomainError("not_found", "order not found");
 
@@ -166,7 +173,31 @@ async function lockOrder(trx: Db, organizationId: string | null, orderId: string
   if (!order) throw orderNotFound();
   const party = partyOf(order as OrderRow, organizationId);
   if (!party) throw orderNotFound();
+  if (party === "core_enterprise" && !(await supplierHasSeen(trx, order as OrderRow))) throw orderNotFound();
   return { order: order as OrderRow, party };
+}
+
+/**
+ * The supplier sees an order once it reached it (order-states.ts UNSEEN_BY_SUPPLIER): as an SQL
+ * condition over `orders as o` for lists, and as a check of one order for reads and actions.
+ */
+function seenBySupplierSql() {
+  return sql<boolean>`(o.status not in (${sql.join(UNSEEN_BY_SUPPLIER.map((st) => sql`${st}`))})
+    and (o.status <> 'cancelled' or o.kind = 'return'
+      or exists (select 1 from order_events se where se.order_id = o.id and se.to_status = ${REACHES_SUPPLIER})))`;
+}
+
+async function supplierHasSeen(db: Db, order: Pick<OrderRow, "id" | "kind" | "status">): Promise<boolean> {
+  if ((UNSEEN_BY_SUPPLIER as readonly string[]).includes(order.status)) return false;
+  if (order.status !== "cancelled" || order.kind === "return") return true;
+  const reached = await db
+    .selectFrom("order_events")
+    .select("id")
+    .where("order_id", "=", order.id)
+    .where("to_status", "=", REACHES_SUPPLIER)
+    .limit(1)
+    .executeTakeFirst();
+  return reached !== undefined;
 }
 
 export interface OrderDetail {
@@ -203,6 +234,7 @@ export async function getOrder(db: Db, organizationId: string, orderId: string):
     .executeTakeFirst();
   if (!order) throw orderNotFound();
   const party = partyOf(order, organizationId)!;
+  if (party === "core_enterprise" && !(await supplierHasSeen(db, order as OrderRow))) throw orderNotFound();
   const names = await db
     .selectFrom("organizations")
     .select(["id", "name"])
@@ -296,22 +328,6 @@ export interface ListOrdersOptions {
   limit?: number;
 }
 
-function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString("base64url");
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (Array.isArray(value) && typeof value[0] === "string" && typeof value[1] === "string" && isUuid(value[1]) && !Number.isNaN(Date.parse(value[0]))) {
-      return [value[0], value[1]];
-    }
-  } catch {
-    // fall through
-  }
-  throw new DomainError("validation", "after must be a cursor from a previous page", { after: "invalid_cursor" });
-}
-
 /** The acting organisation's orders, newest first, in keyset pages. */
 export async function listOrders(
   db: Db,
@@ -338,8 +354,8 @@ export async function listOrders(
       "o.created_at",
     ])
     .where((eb) => eb.or([eb("o.dealer_id", "=", organizationId), eb("o.core_enterprise_id", "=", organizationId)]));
-  // A dealer's cart is its own business until submitted: a supplier never sees drafts.
-  query = query.where((eb) => eb.or([eb("o.status", "!=", "draft"), eb("o.dealer_id", "=", organizationId)]));
+  // A dealer's cart and its orders awaiting its own approval are its business: see seenBySupplierSql.
+  query = query.where((eb) => eb.or([eb("o.dealer_id", "=", organizationId), seenBySupplierSql()]));
   if (options.status) query = query.where("o.status", "=", options.status);
   if (options.kind) query = query.where("o.kind", "=", options.kind);
   if (options.counterpartyId && isUuid(options.counterpartyId)) {
@@ -347,7 +363,7 @@ export async function listOrders(
     query = query.where((eb) => eb.or([eb("o.dealer_id", "=", id), eb("o.core_enterprise_id", "=", id)]));
   }
   if (options.after) {
-    const [at, id] = decodeCursor(options.after);
+    const [at, id] = decodeCursor(options.after, ["timestamp", "uuid"])!;
     query = query.where(sql<boolean>`(o.created_at, o.id) < (${at}::timestamptz, ${id}::uuid)`);
   }
   const rows = await query.orderBy("o.created_at", "desc").orderBy("o.id", "desc").limit(limit + 1).execute();
@@ -365,7 +381,7 @@ export async function listOrders(
       dueOn: r.due_on,
       createdAt: r.created_at,
     })),
-    nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].created_at, page[page.length - 1].id) : null,
+    nextCursor: rows.length > limit ? encodeCursor([page[page.length - 1].created_at, page[page.length - 1].id]) : null,
   };
 }
 
@@ -511,8 +527,19 @@ async function notifyParty(trx: Db, actor: Actor, order: Pick<OrderRow, "id" | "
 export const ORDERS_QUEUE = "orders";
 export const ORDER_NOTICE_JOB = "orders.notice";
 
-const ORDER_NOTICE_TOPICS = ["order.submitted", "order.confirmed", "order.shipped"] as const;
+const ORDER_NOTICE_TOPICS = [
+  "order.submitted",
+  "order.confirmed",
+  "order.shipped",
+  "order.balance_due",
+  "order.return_requested",
+  "order.return_approved",
+  "order.return_refunded",
+] as const;
 type OrderNoticeTopic = (typeof ORDER_NOTICE_TOPICS)[number];
+
+/** Notices the dealer sends to its supplier; every other order notice goes from the supplier to the dealer. */
+const DEALER_TO_SUPPLIER: readonly OrderNoticeTopic[] = ["order.submitted", "order.return_requested"];
 
 /** Ids only: the notice is made from the order when the job runs. `occurrence` tells repeated events apart (a shipment's id). */
 export const orderNoticePayload = z
@@ -542,18 +569,37 @@ export async function sendOrderNotice(db: Db, payload: OrderNoticePayload): Prom
       .selectFrom("orders as o")
       .innerJoin("organizations as d", "d.id", "o.dealer_id")
       .innerJoin("organizations as c", "c.id", "o.core_enterprise_id")
-      .select(["o.id", "o.number", "o.core_enterprise_id", "o.dealer_id", "o.status", "d.name as dealer_name", "c.name as core_enterprise_name"])
+      .leftJoin("seasons as s", "s.id", "o.season_id")
+      .select([
+        "o.id",
+        "o.number",
+        "o.core_enterprise_id",
+        "o.dealer_id",
+        "o.status",
+        "o.total_fen",
+        "o.paid_fen",
+        "d.name as dealer_name",
+        "c.name as core_enterprise_name",
+        "s.name as season_name",
+      ])
       .where("o.id", "=", payload.orderId)
       .executeTakeFirst();
     if (!order) throw new DomainError("not_found", "order not found", { orderId: "not found" });
-    const fromName = payload.topic === "order.submitted" ? order.dealer_name : order.core_enterprise_name;
+    const fromName = DEALER_TO_SUPPLIER.includes(payload.topic) ? order.dealer_name : order.core_enterprise_name;
     const actor: Actor = { userId: payload.actorUserId, organizationId: payload.actorOrganizationId, ip: null, requestId: null };
-    return requestNotification(trx as Trx, actor, orderNotice(order, payload.topic, fromName, payload.occurrence));
+    const notice = orderNotice(order, payload.topic, fromName, payload.occurrence);
+    // Display figures for the dealer, from the order as it is when the step runs.
+    if (payload.topic === "order.balance_due") {
+      notice.params = { ...notice.params, seasonName: order.season_name ?? order.number, amountDisplay: formatFen(order.total_fen - order.paid_fen) };
+    } else if (payload.topic === "order.return_refunded") {
+      notice.params = { ...notice.params, amountDisplay: formatFen(order.total_fen) };
+    }
+    return requestNotification(trx as Trx, actor, notice);
   });
 }
 
 function orderNotice(order: Pick<OrderRow, "id" | "number" | "core_enterprise_id" | "dealer_id" | "status">, topic: OrderNoticeTopic, fromName: string, occurrence: string = order.status): NotificationRequestInput {
-  const to = topic === "order.submitted" ? order.core_enterprise_id : order.dealer_id;
+  const to = DEALER_TO_SUPPLIER.includes(topic) ? order.core_enterprise_id : order.dealer_id;
   return {
     organizationId: to,
     topic,
@@ -714,6 +760,8 @@ async function lookUpSkus(db: Db, coreEnterpriseId: string, lines: readonly Line
 function checkLines(lines: readonly LineInput[], skus: SkuLookup): { sku: Sku; quantity: number }[] {
   checkLineCount(lines);
   const fields: Record<string, string> = {};
+  // The same problems as stable codes, for the API (pages show the words in `fields`).
+  const codes: Record<string, string> = {};
   const resolved: { sku: Sku; quantity: number }[] = [];
   const seen = new Set<string>();
   lines.forEach((line, i) => {
@@ -721,27 +769,31 @@ function checkLines(lines: readonly LineInput[], skus: SkuLookup): { sku: Sku; q
     const label = line.skuCode ?? line.skuId ?? "";
     if (!sku) {
       fields[`lines.${i}.sku`] = `unknown SKU ${label}`.trim();
+      codes[`lines.${i}.sku`] = "unknown";
       return;
     }
     if (sku.status !== "active") {
       fields[`lines.${i}.sku`] = `SKU ${sku.code} is not on sale`;
+      codes[`lines.${i}.sku`] = "not_on_sale";
       return;
     }
     if (seen.has(sku.id)) {
       fields[`lines.${i}.sku`] = `SKU ${sku.code} appears twice: put the quantities on one line`;
+      codes[`lines.${i}.sku`] = "duplicate";
       return;
     }
     seen.add(sku.id);
     const problem = orderQuantityProblem(sku, line.quantity);
     if (problem) {
       fields[`lines.${i}.quantity`] = `${sku.code}: ${problem.message}`;
+      codes[`lines.${i}.quantity`] = problem.code;
       return;
     }
     resolved.push({ sku, quantity: line.quantity });
   });
   if (Object.keys(fields).length) {
     const count = Object.keys(fields).length;
-    throw new DomainError("validation", `${count} line${count > 1 ? "s" : ""} cannot be ordered: ${Object.values(fields).join("; ")}`, fields);
+    throw new DomainError("validation", `${count} line${count > 1 ? "s" : ""} cannot be ordered: ${Object.values(fields).join("; ")}`, fields, codes);
   }
   return resolved;
 }
@@ -1635,14 +1687,37 @@ async function releaseCreditHold(trx: Db, actor: Actor, order: OrderRow): Promis
   return hold.amount_fen;
 }
 
-/** The dealer's own approval: an owner or admin lets an order above the threshold through. */
-export async function approveOrder(db: Db, actor: Actor, roles: readonly Role[], orderId: string, decision: "approve" | "decline", reason?: string | null) {
-  if (!roles.some((r) => DEALER_APPROVER_ROLES.includes(r))) {
-    throw new DomainError("forbidden", "Only an owner or admin of the dealer approves orders above the threshold", { roles: "owner or admin" });
+/**
+ * Four eyes (order-states.ts APPROVAL_BY_ANOTHER_MEMBER): may this user approve this order, or did
+ * they submit it for approval themselves? Pages ask it to hide the button; approveOrder enforces it.
+ */
+export async function isOwnApprovalRequest(db: Db, order: Pick<OrderRow, "id" | "status">, userId: string | null): Promise<boolean> {
+  if (order.status !== "pending_approval" || userId === null) return false;
+  const submitted = await db
+    .selectFrom("order_events")
+    .select("actor_user_id")
+    .where("order_id", "=", order.id)
+    .where("event", "=", APPROVAL_BY_ANOTHER_MEMBER.notBy)
+    .orderBy("id", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  return submitted?.actor_user_id === userId;
+}
+
+async function refuseOwnApproval(trx: Db, actor: Actor, order: OrderRow): Promise<void> {
+  if (await isOwnApprovalRequest(trx, order, actor.userId)) {
+    throw new DomainError("forbidden", "You submitted this order: another owner or admin of the dealer must approve it", { approver: "not_the_submitter" });
   }
+}
+
+/** The dealer's own approval: an owner or admin (not the submitter) lets an order above the threshold through. */
+export async function approveOrder(db: Db, actor: Actor, roles: readonly Role[], orderId: string, decision: "approve" | "decline", reason?: string | null) {
+  // Who may approve is the permission table's (beside the order machine); the model checks too.
+  assertMay(roles, decision === "approve" ? "order.approve" : "order.decline_approval", "dealer");
   return inTransaction(db, async (trx) => {
     const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
     if (decision === "approve") {
+      await refuseOwnApproval(trx, actor, order);
       const approved = await fire(trx, actor, order, party, "approve");
       await notifyParty(trx, actor, approved, "order.submitted");
       return approved;
@@ -1786,6 +1861,11 @@ export function amountDue(order: Pick<OrderRow, "kind" | "status" | "total_fen" 
 
 const PART_EVENT = { payment: "pay", deposit: "pay_deposit", balance: "pay" } as const;
 
+/** The payment purpose of one part of an order: every e-Pay attempt at that part carries it. */
+export function orderPaymentReference(orderId: string, part: "payment" | "deposit" | "balance"): string {
+  return `order:${orderId}:${part}`;
+}
+
 /**
  * Move the dealer's money to the supplier for one part of an order and fire the matching event.
  * The transfer's key is the order and part, so the wallet path and the e-Pay path can never both
@@ -1826,6 +1906,7 @@ export async function payFromWallet(db: Db, actor: Actor, orderId: string): Prom
     const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
     const due = amountDue(order);
     if (!due) throw new DomainError("invalid_state", `Nothing is due on an order that is ${order.status}`, { status: order.status });
+    await refuseWhilePaymentInFlight(trx, order.dealer_id, orderPaymentReference(order.id, due.part));
     return collect(trx, actor, order, party, due.part, due.amountFen, "wallet");
   });
 }
@@ -1840,6 +1921,7 @@ export async function payOnAccount(db: Db, actor: Actor, orderId: string, now = 
         payment_method: "not available",
       });
     }
+    await refuseWhilePaymentInFlight(trx, order.dealer_id, orderPaymentReference(order.id, due.part));
     const link = await requireLink(trx, order.core_enterprise_id, order.dealer_id);
     await chargeOnAccount(trx, creditParties(order), { reference: `order:${order.id}`, amountFen: due.amountFen, createdByUserId: actor.userId });
     const dueOn = addDays(shanghaiDate(now), link.paymentTermsDays);
@@ -1892,6 +1974,11 @@ export async function applyCapturedOrderPayment(trx: Db, payment: { id: string; 
 export async function requestFinancing(db: Db, actor: Actor, orderId: string): Promise<OrderRow> {
   return inTransaction(db, async (trx) => {
     const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    if (!FINANCING_AVAILABLE) {
+      throw new DomainError("invalid_state", "Financing is not available yet: pay from the wallet, by e-Pay or on account", {
+        payment_method: "financing not available",
+      });
+    }
     return fire(trx, actor, order, party, "request_financing", { patch: { payment_method: "financing" } });
   });
 }
@@ -1978,6 +2065,72 @@ export async function listSeasons(db: Db, coreEnterpriseId: string) {
   return db.selectFrom("seasons").selectAll().where("core_enterprise_id", "=", coreEnterpriseId).orderBy("created_at", "desc").limit(50).execute();
 }
 
+/** Seasons a dealer page lists at most, and its own bookings shown per season at most. */
+const DEALER_SEASONS_LIMIT = 100;
+const DEALER_SEASON_BOOKINGS_SHOWN = 20;
+
+export interface DealerSeason {
+  id: string;
+  name: string;
+  status: "open" | "closed" | "released";
+  depositRateBps: number;
+  coreEnterpriseId: string;
+  supplierName: string;
+  createdAt: Date;
+  /** When the goods were released: from then on each booking's balance is due. */
+  releasedAt: Date | null;
+  /** The dealer's own bookings in this season (not drafts), newest first. */
+  bookings: { id: string; number: string; status: string; totalFen: Fen; paidFen: Fen }[];
+}
+
+/**
+ * The seasons a dealer can see, from every supplier it is actively linked to: those open for
+ * booking, and released or closed ones it booked in (its balances). Another supplier's season —
+ * one the dealer is not linked to — is never listed.
+ */
+export async function listSeasonsForDealer(db: Db, dealerId: string): Promise<DealerSeason[]> {
+  if (!isUuid(dealerId)) return [];
+  const rows = await db
+    .selectFrom("seasons as s")
+    .innerJoin("dealer_links as l", (join) => join.onRef("l.core_enterprise_id", "=", "s.core_enterprise_id").on("l.dealer_id", "=", dealerId).on("l.status", "=", "active"))
+    .innerJoin("organizations as c", "c.id", "s.core_enterprise_id")
+    .select(["s.id", "s.name", "s.status", "s.deposit_rate_bps", "s.core_enterprise_id", "c.name as supplier_name", "s.created_at", "s.released_at"])
+    .where((eb) =>
+      eb.or([
+        eb("s.status", "=", "open"),
+        eb.exists(eb.selectFrom("orders as o").select("o.id").whereRef("o.season_id", "=", "s.id").where("o.dealer_id", "=", dealerId).where("o.status", "!=", "draft")),
+      ]),
+    )
+    .orderBy(sql`s.status = 'open'`, "desc")
+    .orderBy("s.created_at", "desc")
+    .limit(DEALER_SEASONS_LIMIT)
+    .execute();
+  if (rows.length === 0) return [];
+  const bookings = await db
+    .selectFrom("orders")
+    .select(["id", "number", "status", "total_fen", "paid_fen", "season_id", "created_at"])
+    .where("dealer_id", "=", dealerId)
+    .where("season_id", "in", rows.map((r) => r.id))
+    .where("status", "!=", "draft")
+    .orderBy("created_at", "desc")
+    .limit(DEALER_SEASONS_LIMIT * DEALER_SEASON_BOOKINGS_SHOWN)
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    status: r.status,
+    depositRateBps: r.deposit_rate_bps,
+    coreEnterpriseId: r.core_enterprise_id,
+    supplierName: r.supplier_name,
+    createdAt: r.created_at,
+    releasedAt: r.released_at,
+    bookings: bookings
+      .filter((b) => b.season_id === r.id)
+      .slice(0, DEALER_SEASON_BOOKINGS_SHOWN)
+      .map((b) => ({ id: b.id, number: b.number, status: b.status, totalFen: b.total_fen, paidFen: b.paid_fen })),
+  }));
+}
+
 /**
  * The goods of a season are ready: every deposit-paid booking reserves its stock and its balance
  * falls due. A booking whose stock is short stays deposit-paid and is listed, so the supplier can
@@ -1998,7 +2151,8 @@ export async function releaseSeason(db: Db, actor: Actor, coreEnterpriseId: stri
         for (const line of lines) {
           if ((line.quantity_confirmed ?? 0) > 0) await reserveStock(trx, { skuId: line.sku_id, quantity: line.quantity_confirmed! });
         }
-        await fire(trx, actor, order, party, "release");
+        const due = await fire(trx, actor, order, party, "release");
+        await notifyParty(trx, actor, due, "order.balance_due");
       });
       released.push(booking.number);
     } catch (error) {
@@ -2027,6 +2181,11 @@ export async function shipOrder(db: Db, actor: Actor, orderId: string, input: Sh
   const trackingNumber = requireText(input.trackingNumber, "tracking_number", 50);
   return inTransaction(db, async (trx) => {
     const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    // The state first: lines only mean something on an order that can ship at all.
+    const status = order.status as OrderStatus;
+    if (!findTransition(order.kind, status, "ship_all") && !findTransition(order.kind, status, "ship_part")) {
+      throw new DomainError("invalid_state", `An order that is ${order.status} cannot be shipped`, { status: order.status });
+    }
     const lines = await trx.selectFrom("order_lines").selectAll().where("order_id", "=", order.id).orderBy("line_no").execute();
     const fields: Record<string, string> = {};
     const moves = input.lines.filter((l) => l.quantity !== 0);
@@ -2117,6 +2276,8 @@ export async function cancelOrder(db: Db, actor: Actor, orderId: string, reason:
   const why = requireText(reason, "reason", ORDER_LIMITS.maxReasonChars);
   return inTransaction(db, async (trx) => {
     const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+    // Cancelling a return is withdrawing it, whichever door (page or API) it comes through.
+    if (order.kind === "return") return withdrawReturnLocked(trx, actor, order, party, why);
     if (!findTransition(order.kind, order.status as OrderStatus, "cancel")) {
       throw new DomainError("invalid_state", `An order that is ${order.status} can no longer be cancelled`, { status: order.status });
     }
@@ -2251,6 +2412,7 @@ export async function requestReturn(
       .execute();
     await recordNote(trx, actor, original, "return_requested", why, { return_order_id: rma.id, total_fen: total });
     await recordAudit(trx, actor, { action: "order.return_requested", entityType: "order", entityId: rma.id, after: { original_order_id: original.id, total_fen: total } });
+    await notifyParty(trx, actor, { id: rma.id, status: "requested" }, "order.return_requested");
     return (await lockOrder(trx, actor.organizationId, rma.id)).order;
   });
 }
@@ -2267,15 +2429,29 @@ async function giveBackReturnedUnits(trx: Db, rmaId: string) {
   }
 }
 
+/**
+ * The one way a return request closes unfulfilled — the dealer withdraws it (`cancel`) or the
+ * supplier rejects it (`reject_return`): the request closes and its units become returnable again
+ * on the original order. cancelOrder (the API's and the page's cancel) and decideReturn both end here.
+ */
+async function withdrawReturnLocked(trx: Db, actor: Actor, order: OrderRow, party: OrderParty, why: string, event: "cancel" | "reject_return" = "cancel"): Promise<OrderRow> {
+  // The request's own reason stays on it; why it closed is in the timeline.
+  const next = await fire(trx, actor, order, party, event, { note: why, patch: { closed_at: new Date() } });
+  await giveBackReturnedUnits(trx, order.id);
+  return next;
+}
+
 export async function decideReturn(db: Db, actor: Actor, rmaId: string, decision: "approve" | "reject" | "cancel", reason?: string | null): Promise<OrderRow> {
   return inTransaction(db, async (trx) => {
     const { order, party } = await lockOrder(trx, actor.organizationId, rmaId);
     if (order.kind !== "return") throw orderNotFound();
-    if (decision === "approve") return fire(trx, actor, order, party, "approve_return");
+    if (decision === "approve") {
+      const approved = await fire(trx, actor, order, party, "approve_return");
+      await notifyParty(trx, actor, approved, "order.return_approved");
+      return approved;
+    }
     const why = requireText(reason, "reason", ORDER_LIMITS.maxReasonChars);
-    const next = await fire(trx, actor, order, party, decision === "reject" ? "reject_return" : "cancel", { note: why, patch: { closed_at: new Date() } });
-    await giveBackReturnedUnits(trx, order.id);
-    return next;
+    return withdrawReturnLocked(trx, actor, order, party, why, decision === "reject" ? "reject_return" : "cancel");
   });
 }
 
@@ -2340,6 +2516,7 @@ export async function refundReturn(db: Db, actor: Actor, rmaId: string): Promise
       patch: { paid_fen: rma.total_fen },
       data: { credit_restored_fen: creditFen, refunded_fen: cashFen },
     });
+    await notifyParty(trx, actor, refunded, "order.return_refunded");
     return fire(trx, actor, refunded, "system", "complete", { patch: { closed_at: new Date() } });
   });
 }

@@ -12,7 +12,7 @@ import {
   type PaymentStatus,
   type RefundStatus,
 } from "../../db/schema";
-import { readConfig, type AppConfig } from "../config.server";
+import { publicUrlFor, readConfig, type AppConfig } from "../config.server";
 import { logger as rootLogger, type Logger } from "../logger.server";
 import { recordAudit, SYSTEM_ACTOR, type Actor } from "./audit.server";
 import {
@@ -199,6 +199,19 @@ export function paymentsDepsFromConfig(
   gatewayOverrides: Partial<HttpEpayGatewayOptions> = {},
 ): PaymentsDeps {
   return { gateway: epayGatewayFromConfig(config, gatewayOverrides), publicUrl: config.publicUrl, logger };
+}
+
+/**
+ * The dependencies for a payment a person starts from a page: the gateway calls back to, and sends
+ * the user back to, the host this request came in on (unless PUBLIC_URL says otherwise).
+ */
+export function paymentsDepsForRequest(
+  request: Request,
+  config: Pick<AppConfig, "epayBaseUrl" | "epayMerchantId" | "epaySecret" | "publicUrl" | "publicUrlFromEnv" | "trustProxy">,
+  logger: Logger = rootLogger,
+  gatewayOverrides: Partial<HttpEpayGatewayOptions> = {},
+): PaymentsDeps {
+  return paymentsDepsFromConfig({ ...config, publicUrl: publicUrlFor(request, config) }, logger, gatewayOverrides);
 }
 
 function defaultDeps(): PaymentsDeps {
@@ -394,6 +407,21 @@ export async function createPayment(
     if (payer.status !== "active") throw new DomainError("invalid_state", "the paying organisation is suspended", { payerOrganizationId: "suspended" });
     if (payee.status !== "active") throw new DomainError("invalid_state", "the receiving organisation is suspended", { payeeOrganizationId: "suspended" });
 
+    // One open payment per purpose: a new key while another attempt is pending or has taken the
+    // money is a second payment of the same thing. Under the purpose's lock (the wallet path takes
+    // it too); the partial unique index of migration 0016 is the backstop.
+    await lockPurpose(trx, data.payerOrganizationId, data.reference);
+    const replay = await trx
+      .selectFrom("payments")
+      .select("id")
+      .where("payer_organization_id", "=", data.payerOrganizationId)
+      .where("idempotency_key", "=", data.idempotencyKey)
+      .executeTakeFirst();
+    if (!replay) {
+      const open = await findOpenAttempt(trx, data.payerOrganizationId, data.reference);
+      if (open) throw secondPaymentRefused(open);
+    }
+
     const inserted = await trx
       .insertInto("payments")
       .values({
@@ -467,6 +495,161 @@ export async function createPayment(
     throw new EpayGatewayError("protocol", `e-Pay named a second gateway payment for payment ${row.id}`);
   }
   return { payment: paymentView(stored), payUrl: answer.pay_url, created };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attempts: one purpose (an order's payment, deposit or balance; a checkout; an application's
+// deposit — its `reference`) may be tried again after a failure, each attempt a payment of its own
+// under its own key; but never while another attempt is pending or has taken the money.
+
+/** Statuses that close a purpose to another attempt: pending at the gateway, or the money came in. */
+export const OPEN_PAYMENT_STATUSES = ["created", "succeeded", "partially_refunded", "refunded"] as const satisfies readonly PaymentStatus[];
+const ATTEMPTS_MAX = 50;
+
+/** Serialises everything that starts or settles a payment of one purpose (per payer). */
+export async function lockPurpose(trx: Db, payerOrganizationId: string, reference: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`payment-purpose:${payerOrganizationId}:${reference}`}, 0))`.execute(trx);
+}
+
+async function findOpenAttempt(db: Db, payerOrganizationId: string, reference: string): Promise<PaymentRow | undefined> {
+  return db
+    .selectFrom("payments")
+    .selectAll()
+    .where("payer_organization_id", "=", payerOrganizationId)
+    .where("reference", "=", reference)
+    .where("status", "in", OPEN_PAYMENT_STATUSES)
+    .orderBy("created_at", "desc")
+    .executeTakeFirst();
+}
+
+function secondPaymentRefused(open: Pick<PaymentRow, "id" | "status">): DomainError {
+  return open.status === "created"
+    ? new DomainError("invalid_state", `an e-Pay payment of this is already in progress (payment ${open.id}): wait until e-Pay confirms or fails it`, {
+        payment: "payment_pending",
+      })
+    : new DomainError("invalid_state", `this has already been paid (payment ${open.id})`, { payment: "already_paid" });
+}
+
+/**
+ * The attempt a person would be waiting on: pending at the gateway (they were sent to pay), or
+ * captured and not yet handed to its purpose. Null when nothing is in flight.
+ */
+function inFlight(row: PaymentRow | undefined): PaymentRow | undefined {
+  if (!row) return undefined;
+  if (row.status === "created") return row.gateway_payment_id ? row : undefined;
+  return isCaptured(row.status) && row.fulfilled_at === null ? row : undefined;
+}
+
+/**
+ * Refuse to settle a purpose another way (wallet, on account) while an e-Pay attempt for it is in
+ * flight: the person may have paid already and the callback be on its way. Call inside the
+ * transaction that pays; it takes the purpose's lock, so no attempt can start meanwhile.
+ */
+export async function refuseWhilePaymentInFlight(trx: Db, payerOrganizationId: string, reference: string): Promise<void> {
+  await lockPurpose(trx, payerOrganizationId, reference);
+  const open = inFlight(await findOpenAttempt(trx, payerOrganizationId, reference));
+  if (!open) return;
+  throw open.status === "created"
+    ? new DomainError(
+        "invalid_state",
+        `an e-Pay payment of this is in progress (payment ${open.id}): wait until e-Pay confirms it, or fail it on the e-Pay page, before paying another way`,
+        { payment: "payment_pending" },
+      )
+    : new DomainError("invalid_state", `an e-Pay payment of this has been received and is being recorded (payment ${open.id})`, { payment: "already_paid" });
+}
+
+export interface PaymentAttempts {
+  /** The attempt in flight (see refuseWhilePaymentInFlight), if any. */
+  inFlight: Payment | null;
+  /** The latest attempt, when it failed: the page says so next to the pay buttons. */
+  lastFailed: Payment | null;
+}
+
+/** Where the attempts at one purpose stand (for pages). */
+export async function paymentAttempts(db: Db, payerOrganizationId: string, reference: string): Promise<PaymentAttempts> {
+  const latest = await db
+    .selectFrom("payments")
+    .selectAll()
+    .where("payer_organization_id", "=", payerOrganizationId)
+    .where("reference", "=", reference)
+    .orderBy("created_at", "desc")
+    .orderBy("id", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  const open = inFlight(latest) ?? inFlight(await findOpenAttempt(db, payerOrganizationId, reference));
+  return {
+    inFlight: open ? paymentView(open) : null,
+    lastFailed: latest?.status === "failed" ? paymentView(latest) : null,
+  };
+}
+
+/**
+ * As paymentAttempts, after asking the gateway about a pending attempt (a page a person is watching:
+ * the callback may be late or lost). A gateway that does not answer changes nothing.
+ */
+export async function settlePaymentAttempts(
+  db: Db,
+  payerOrganizationId: string,
+  reference: string,
+  deps: PaymentsDeps = defaultDeps(),
+): Promise<PaymentAttempts> {
+  const attempts = await paymentAttempts(db, payerOrganizationId, reference);
+  if (attempts.inFlight?.status !== "created") return attempts;
+  try {
+    await syncPaymentFromGateway(db, attempts.inFlight.id, deps);
+  } catch (error) {
+    if (!(error instanceof EpayGatewayError)) throw error;
+    deps.logger.warn({ paymentId: attempts.inFlight.id, err: error }, "e-Pay status query for a pending payment failed");
+    return attempts;
+  }
+  return paymentAttempts(db, payerOrganizationId, reference);
+}
+
+/**
+ * Start an e-Pay attempt at a purpose, or resume the one pending: a pending attempt is asked about
+ * first (the person may have paid and the callback be on its way; then this is refused as paid),
+ * and if still pending its pay page is given again; after failures a new attempt gets a new key
+ * (`<reference>:<n>`), so a failed payment never blocks the retry. A purpose already paid is
+ * refused (409 invalid_state).
+ */
+export async function startPaymentAttempt(
+  db: Db,
+  actor: Actor,
+  input: Omit<CreatePaymentInput, "idempotencyKey">,
+  deps: PaymentsDeps = defaultDeps(),
+): Promise<CreatePaymentResult> {
+  refuseTransaction(db, "startPaymentAttempt");
+  const data = parseInput(createPaymentSchema.omit({ idempotencyKey: true }), input);
+  const attempts = () =>
+    db
+      .selectFrom("payments")
+      .selectAll()
+      .where("payer_organization_id", "=", data.payerOrganizationId)
+      .where("reference", "=", data.reference)
+      .orderBy("created_at")
+      .orderBy("id")
+      .limit(ATTEMPTS_MAX)
+      .execute();
+  let previous = await attempts();
+  const pending = previous.find((p) => p.status === "created");
+  if (pending?.gateway_payment_id) {
+    try {
+      const synced = await syncPaymentFromGateway(db, pending.id, deps);
+      if (synced.recorded > 0) previous = await attempts();
+    } catch (error) {
+      if (!(error instanceof EpayGatewayError)) throw error;
+      deps.logger.warn({ paymentId: pending.id, err: error }, "e-Pay status query before a new attempt failed");
+    }
+  }
+  const paid = previous.find((p) => isCaptured(p.status));
+  if (paid) throw secondPaymentRefused(paid);
+  const resume = previous.find((p) => p.status === "created");
+  if (resume) {
+    if (resume.amount_fen !== data.amountFen) throw secondPaymentRefused(resume);
+    return createPayment(db, actor, { ...data, idempotencyKey: resume.idempotency_key }, deps);
+  }
+  if (previous.length >= ATTEMPTS_MAX) throw new DomainError("rate_limited", "too many payment attempts for this", { payment: "too_many_attempts" });
+  return createPayment(db, actor, { ...data, idempotencyKey: `${data.reference}:${previous.length + 1}` }, deps);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import {
   isUniqueViolation,
   normalizeSkuCode,
   parseCursor,
+  skuCursor,
   parseWholeNumber,
   parseYuanToFen,
   searchFilter,
@@ -14,6 +15,7 @@ import {
   type SkuPage,
 } from "./catalog.server";
 import { DomainError } from "./errors";
+import { decodeCursor, encodeCursor } from "./cursor.server";
 import { isUuid, type Fen } from "./ledger.server";
 
 /**
@@ -571,7 +573,7 @@ export async function listDealerCatalog(db: Db, options: DealerCatalogOptions): 
       breaks: price.rule === "dealer_override" ? [] : candidates.breaks,
     };
   });
-  return { items, nextCursor: rows.length > limit ? page[page.length - 1].code : null };
+  return { items, nextCursor: rows.length > limit ? skuCursor(page[page.length - 1].code) : null };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -854,15 +856,8 @@ export async function listPriceListItems(
     .select(["i.sku_id", "s.code", "s.name", "s.spec", "s.unit", "s.base_price_fen", "i.min_qty", "i.price_fen"])
     .where("i.price_list_id", "=", list.id)
     .where("i.core_enterprise_id", "=", coreEnterpriseId);
-  if (options.after) {
-    const [code, qty] = options.after.split("~");
-    const minQty = Number(qty);
-    const cursorCode = parseCursor(code);
-    if (!cursorCode || !Number.isSafeInteger(minQty)) {
-      throw new DomainError("validation", "after must be a cursor from a previous page", { after: "invalid_cursor" });
-    }
-    query = query.where(sql<boolean>`(s.code, i.min_qty) > (${cursorCode}, ${minQty})`);
-  }
+  const after = decodeCursor(options.after, ["text", "int"]);
+  if (after) query = query.where(sql<boolean>`(s.code, i.min_qty) > (${after[0]}, ${after[1]})`);
   const filter = searchFilter(options.search);
   if (filter) query = query.where(filter);
   const rows = await query.orderBy("s.code").orderBy("i.min_qty").limit(limit + 1).execute();
@@ -877,7 +872,7 @@ export async function listPriceListItems(
     priceFen: r.price_fen,
   }));
   const last = items[items.length - 1];
-  return { items, nextCursor: rows.length > limit && last ? `${last.skuCode}~${last.minQty}` : null };
+  return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.skuCode, last.minQty]) : null };
 }
 
 export interface PriceListInput {

@@ -1,7 +1,8 @@
 import type { AppLoadContext } from "@remix-run/node";
 import { isDomainError } from "./errors";
 import { requireCoreEnterprise, type SupplyContext } from "./supply-chain-access.server";
-import { forbidden, notFound } from "./tenancy.server";
+import type { ActionName } from "./permissions";
+import { forbidden, notFound, rolesOfRefusal } from "./tenancy.server";
 
 /**
  * The web side of recruitment's forms, in one place: who may use the campaign pages, and how a
@@ -10,7 +11,7 @@ import { forbidden, notFound } from "./tenancy.server";
  */
 
 /** Campaign pages belong to a core enterprise (any other kind: 404); owner/admin/sales may act. */
-export function requireRecruiter(request: Request, context: AppLoadContext, options: { manage?: boolean } = {}): Promise<SupplyContext> {
+export function requireRecruiter(request: Request, context: AppLoadContext, options: { manage?: boolean; may?: ActionName } = {}): Promise<SupplyContext> {
   return requireCoreEnterprise(request, context, options);
 }
 
@@ -48,7 +49,7 @@ export function formFailure(
 ): { failure: FormFailure; status: number } {
   if (!isDomainError(error)) throw error;
   if (error.code === "not_found") notFound();
-  if (error.code === "forbidden") forbidden();
+  if (error.code === "forbidden") forbidden(rolesOfRefusal(error));
   const fieldErrors: Record<string, string> = {};
   let formProblem: string | null = error.code === "rate_limited" ? "rate_limited" : null;
   for (const [field, code] of Object.entries(error.fields)) {

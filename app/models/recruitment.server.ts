@@ -19,6 +19,7 @@ import { recordAudit, SYSTEM_ACTOR, type Actor } from "./audit.server";
 import { parseWholeNumber, parseYuanToFen } from "./catalog.server";
 import { createDealerLink, DEALER_LIMITS, transitionDealerLink } from "./dealers.server";
 import { DomainError, isDomainError } from "./errors";
+import { decodeCursor, encodeCursor } from "./cursor.server";
 import { createInvitation, pendingInvitationLink, reissueInvitation, type Invitation } from "./invitations.server";
 import { ensureAccount, isUuid, transfer, type Fen } from "./ledger.server";
 import { requestNotification } from "./notifications.server";
@@ -757,13 +758,13 @@ export async function listCampaignsPage(
   let query = campaignQuery(db).where("c.core_enterprise_id", "=", coreEnterpriseId);
   if (options.status) query = query.where("c.status", "=", options.status);
   if (options.after) {
-    const [at, id] = decodeCursor(options.after);
+    const [at, id] = decodeCursor(options.after, ["timestamp", "uuid"])!;
     query = query.where(sql<boolean>`(c.created_at, c.id) < (${at}::timestamptz, ${id}::uuid)`);
   }
   const rows = await query.orderBy("c.created_at", "desc").orderBy("c.id", "desc").limit(limit + 1).execute();
   const page = rows.slice(0, limit).map(toCampaign);
   const last = page[page.length - 1];
-  return { items: page, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  return { items: page, nextCursor: rows.length > limit && last ? encodeCursor([last.createdAt, last.id]) : null };
 }
 
 /** Applications per status for one campaign. */
@@ -1144,29 +1145,6 @@ export interface ApplicationListItem {
   updatedAt: Date;
 }
 
-function encodeCursor(at: Date, id: string): string {
-  return Buffer.from(JSON.stringify([at.toISOString(), id]), "utf8").toString("base64url");
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor.slice(0, 200), "base64url").toString("utf8"));
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      typeof value[0] === "string" &&
-      !Number.isNaN(Date.parse(value[0])) &&
-      typeof value[1] === "string" &&
-      isUuid(value[1])
-    ) {
-      return [value[0], value[1]];
-    }
-  } catch {
-    // fall through to the refusal
-  }
-  throw new DomainError("validation", "after must be a cursor from a previous page", { after: "invalid_cursor" });
-}
-
 /** Applications of one campaign, newest first, in keyset pages. */
 export async function listApplications(
   db: Db,
@@ -1183,7 +1161,7 @@ export async function listApplications(
     .where("core_enterprise_id", "=", coreEnterpriseId);
   if (options.status) query = query.where("status", "=", options.status);
   if (options.after) {
-    const [at, id] = decodeCursor(options.after);
+    const [at, id] = decodeCursor(options.after, ["timestamp", "uuid"])!;
     query = query.where(sql<boolean>`(created_at, id) < (${at}::timestamptz, ${id}::uuid)`);
   }
   const rows = await query.orderBy("created_at", "desc").orderBy("id", "desc").limit(limit + 1).execute();
@@ -1200,7 +1178,7 @@ export async function listApplications(
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     })),
-    nextCursor: rows.length > limit && last ? encodeCursor(last.created_at, last.id) : null,
+    nextCursor: rows.length > limit && last ? encodeCursor([last.created_at, last.id]) : null,
   };
 }
 

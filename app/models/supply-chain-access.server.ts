@@ -2,7 +2,8 @@ import type { AppLoadContext } from "@remix-run/node";
 import type { z } from "zod";
 import type { Role } from "../../db/schema";
 import { isDomainError } from "./errors";
-import { forbidden, notFound, requireOrgContext, type OrgContext } from "./tenancy.server";
+import { rolesFor, type ActionName } from "./permissions";
+import { forbidden, notFound, requireMay, requireOrgContext, rolesOfRefusal, type OrgContext } from "./tenancy.server";
 
 /**
  * Access rules of the supply-chain pages, in one place:
@@ -12,7 +13,11 @@ import { forbidden, notFound, requireOrgContext, type OrgContext } from "./tenan
  *  - /shop belongs to a dealer.
  */
 
-export const MANAGE_ROLES: readonly Role[] = ["owner", "admin", "sales"];
+/**
+ * Who may change a seller's things, for the pages' `canManage` (which forms to show): the table's
+ * roles for a seller's writes (app/models/permissions.ts). Actions check their own entry (`may:`).
+ */
+export const MANAGE_ROLES: readonly Role[] = rolesFor("catalog.sku_write", "core_enterprise");
 
 export interface SupplyContext extends OrgContext {
   organizationId: string;
@@ -22,18 +27,20 @@ export interface SupplyContext extends OrgContext {
 export async function requireCoreEnterprise(
   request: Request,
   context: AppLoadContext,
-  options: { manage?: boolean } = {},
+  options: { manage?: boolean; may?: ActionName } = {},
 ): Promise<SupplyContext> {
   const ctx = await requireOrgContext(request, context);
   if (ctx.organization.kind !== "core_enterprise") notFound();
   const canManage = ctx.roles.some((role) => MANAGE_ROLES.includes(role));
-  if (options.manage && !canManage) forbidden();
+  if (options.manage && !canManage) forbidden(MANAGE_ROLES);
+  if (options.may) requireMay(ctx, options.may);
   return { ...ctx, organizationId: ctx.organization.organizationId, canManage };
 }
 
-export async function requireDealer(request: Request, context: AppLoadContext): Promise<SupplyContext> {
+export async function requireDealer(request: Request, context: AppLoadContext, options: { may?: ActionName } = {}): Promise<SupplyContext> {
   const ctx = await requireOrgContext(request, context);
   if (ctx.organization.kind !== "dealer") notFound();
+  if (options.may) requireMay(ctx, options.may);
   return { ...ctx, organizationId: ctx.organization.organizationId, canManage: false };
 }
 
@@ -77,7 +84,7 @@ export function zodFieldErrors(error: z.ZodError): FieldErrors {
 export function domainFailure(error: unknown, intent: string, values: Record<string, string>): { failure: FormFailure; status: number } {
   if (!isDomainError(error)) throw error;
   if (error.code === "not_found") notFound();
-  if (error.code === "forbidden") forbidden();
+  if (error.code === "forbidden") forbidden(rolesOfRefusal(error));
   const fieldErrors: FieldErrors = { ...error.fields };
   // Field codes are translated next to their fields; the English sentence is shown only when no
   // field explains the refusal.

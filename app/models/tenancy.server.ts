@@ -1,8 +1,9 @@
 import { redirect, type AppLoadContext } from "@remix-run/node";
-import type { Role } from "../../db/schema";
+import type { OrganizationKind, Role } from "../../db/schema";
 import { getSession, type CurrentSession, type SessionUser } from "../session.server";
 import type { Actor } from "./audit.server";
 import { isDomainError } from "./errors";
+import { assertMay, type ActionName } from "./permissions";
 import { listMembershipsForUser, type OrganizationMembership } from "./organizations.server";
 
 /**
@@ -29,8 +30,38 @@ export function notFound(): never {
   throw new Response("Not found", { status: 404, statusText: "Not Found" });
 }
 
-export function forbidden(): never {
+/**
+ * 403. With `roles` (who may do it), the body says so as JSON (`{ forbidden: { roles } }`), and
+ * the page's error boundary names them in the reader's language.
+ */
+export function forbidden(roles?: readonly string[]): never {
+  if (roles && roles.length > 0) {
+    throw new Response(JSON.stringify({ forbidden: { roles } }), {
+      status: 403,
+      statusText: "Forbidden",
+      headers: { "Content-Type": "application/json; charset=utf-8" },
+    });
+  }
   throw new Response("Forbidden", { status: 403, statusText: "Forbidden" });
+}
+
+/** The roles a `forbidden` DomainError names (`fields.roles`, comma-separated). */
+export function rolesOfRefusal(error: { fields: Record<string, string> }): string[] {
+  return (error.fields.roles ?? "").split(",").map((r) => r.trim()).filter(Boolean);
+}
+
+/**
+ * The page side of the one permission table (app/models/permissions.ts): 404 when the action
+ * does not exist for this kind of organisation, 403 naming the roles when the member lacks them.
+ */
+export function requireMay(ctx: { roles: readonly Role[]; organization: { kind: OrganizationKind } }, action: ActionName): void {
+  try {
+    assertMay(ctx.roles, action, ctx.organization.kind);
+  } catch (error) {
+    if (isDomainError(error) && error.code === "not_found") notFound();
+    if (isDomainError(error) && error.code === "forbidden") forbidden(rolesOfRefusal(error));
+    throw error;
+  }
 }
 
 function loginRedirect(request: Request): never {
@@ -61,6 +92,8 @@ export interface OrgContextOptions {
    * the user is not a member of — another tenant's, or one that does not exist — is a 404.
    */
   organizationId?: string;
+  /** The action about to be done (app/models/permissions.ts): 404 if not this kind's, 403 naming the roles if not allowed. */
+  may?: ActionName;
 }
 
 export async function requireOrgContext(
@@ -79,7 +112,8 @@ export async function requireOrgContext(
     organization = memberships[0];
     if (!organization) loginRedirect(request);
   }
-  if (options.roles && !organization.roles.some((role) => options.roles?.includes(role))) forbidden();
+  if (options.roles && !organization.roles.some((role) => options.roles?.includes(role))) forbidden(options.roles);
+  if (options.may) requireMay({ roles: organization.roles, organization }, options.may);
   return {
     session,
     user,
@@ -107,7 +141,7 @@ export async function scoped<T>(call: () => Promise<T>): Promise<T> {
     return await call();
   } catch (error) {
     if (isDomainError(error) && error.code === "not_found") notFound();
-    if (isDomainError(error) && error.code === "forbidden") forbidden();
+    if (isDomainError(error) && error.code === "forbidden") forbidden(rolesOfRefusal(error));
     throw error;
   }
 }

@@ -1,13 +1,16 @@
 import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
+import { MarkAllReadForm, NoticeItem } from "~/components/notice-ui";
 import { RouteError } from "~/components/route-error";
-import { formatDateTime, formatFen, formatInteger, translateDynamic, translateWithParams, isMessageKey, type Locale } from "~/i18n";
+import { formatDateTime, formatFen, formatInteger, translateDynamic } from "~/i18n";
+import { accountName } from "~/i18n/account-names";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { listAuditEvents } from "~/models/audit.server";
 import { displayNames } from "~/models/auth.server";
-import { ledgerTotals, listAccountsForOrganization, verifyLedger } from "~/models/ledger.server";
-import { listNotifications } from "~/models/notifications.server";
+import { listNamedAccounts } from "~/models/account-statements.server";
+import { ledgerTotals, verifyLedger } from "~/models/ledger.server";
+import { countUnreadNotifications, listNotifications } from "~/models/notifications.server";
 import { requireOrgContext } from "~/models/tenancy.server";
 
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "dashboard.title");
@@ -20,8 +23,9 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const organizationId = organization.organizationId;
   const { db } = context;
 
-  const accounts = await listAccountsForOrganization(db, organizationId);
+  const accounts = await listNamedAccounts(db, organizationId);
   const notifications = await listNotifications(db, { userId: user.id, organizationId, limit: NOTIFICATIONS_SHOWN });
+  const unreadCount = await countUnreadNotifications(db, { userId: user.id, organizationId });
   const events = await listAuditEvents(db, organizationId, ACTIVITY_SHOWN);
   const names = await displayNames(
     db,
@@ -43,7 +47,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     },
     accounts: accounts.map((a) => ({
       id: a.id,
-      code: a.code,
+      naming: a.naming,
       kind: a.kind,
       balanceFen: a.balanceFen,
       pendingFen: a.pendingFen,
@@ -55,7 +59,9 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       params: n.params as Record<string, string>,
       createdAt: n.createdAt,
       unread: n.readAt === null,
+      href: n.href,
     })),
+    unreadCount,
     activity: events.map((e) => ({
       id: String(e.id),
       at: e.at,
@@ -66,22 +72,8 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   };
 }
 
-/** Account codes embed the owner's UUID; its first 8 hex digits identify it well enough to read. */
-function shortCode(code: string): string {
-  return code.replace(/\b([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, "$1…");
-}
-
-function notificationText(locale: Locale, topic: string, params: Record<string, string>): string {
-  const key = `notification.${topic}`;
-  if (!isMessageKey(key)) return topic;
-  const shown: Record<string, string> = { ...params };
-  // A role travels as its code; show it in the reader's language.
-  if (params.role) shown.role = translateDynamic(locale, `role.${params.role}`, params.role);
-  return translateWithParams(locale, key, shown);
-}
-
 export default function Dashboard() {
-  const { organization, accounts, notifications, activity, platform } = useLoaderData<typeof loader>();
+  const { organization, accounts, notifications, unreadCount, activity, platform } = useLoaderData<typeof loader>();
   const t = useT();
   const locale = useLocale();
   const kindKey = `kind.${organization.kind}` as const;
@@ -138,6 +130,9 @@ export default function Dashboard() {
               <span className="figure-value num">{formatFen(platform.totals.pendingFen, locale)}</span>
             </div>
           </div>
+          <p>
+            <Link to="/accounts">{t("accountList.open")}</Link>
+          </p>
           <h3>{t("dashboard.ledgerCheck")}</h3>
           {platform.violations.length === 0 ? (
             <p className="status-ok" data-testid="ledger-ok">
@@ -184,9 +179,7 @@ export default function Dashboard() {
                 {accounts.map((a) => (
                   <tr key={a.id}>
                     <td>
-                      <Link to={`/accounts/${a.id}`} className="mono" title={a.code}>
-                        {shortCode(a.code)}
-                      </Link>
+                      <Link to={`/accounts/${a.id}`}>{accountName(locale, a.naming)}</Link>
                     </td>
                     <td>{translateDynamic(locale, `account.${a.kind}`, a.kind)}</td>
                     <td className="num">{formatFen(a.balanceFen, locale)}</td>
@@ -202,22 +195,29 @@ export default function Dashboard() {
 
       <div className="columns">
         <section className="panel" aria-labelledby="inbox-heading">
-          <h2 id="inbox-heading">{t("dashboard.notifications")}</h2>
+          <div className="panel-head">
+            <h2 id="inbox-heading">
+              {t("dashboard.notifications")}{" "}
+              {unreadCount > 0 ? (
+                <span className="count-badge" data-testid="dashboard-unread">
+                  {t("inbox.unreadCount", { count: unreadCount })}
+                </span>
+              ) : null}
+            </h2>
+            {unreadCount > 0 ? <MarkAllReadForm /> : null}
+          </div>
           {notifications.length === 0 ? (
             <p className="empty">{t("dashboard.notificationsEmpty")}</p>
           ) : (
-            <ul className="feed">
+            <ul className="feed" data-testid="dashboard-notices">
               {notifications.map((n) => (
-                <li key={n.id} className={n.unread ? "unread" : undefined}>
-                  <span>
-                    {n.unread ? <span className="dot" title={t("dashboard.unread")} aria-label={t("dashboard.unread")} /> : null}
-                    {notificationText(locale, n.topic, n.params)}
-                  </span>
-                  <time dateTime={new Date(n.createdAt).toISOString()}>{formatDateTime(n.createdAt, locale)}</time>
-                </li>
+                <NoticeItem key={n.id} notice={n} />
               ))}
             </ul>
           )}
+          <p className="panel-foot">
+            <Link to="/notifications">{t("inbox.seeAll")} →</Link>
+          </p>
         </section>
 
         <section className="panel" aria-labelledby="activity-heading">

@@ -1,44 +1,101 @@
-import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
-import { Link, useLoaderData } from "@remix-run/react";
+import { data, type LinksFunction, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { Form, Link, useLoaderData } from "@remix-run/react";
+import { StatementSummary, StatementTable, rangeText } from "~/components/account-statement";
 import { RouteError } from "~/components/route-error";
-import { formatDateTime, formatFen, translateDynamic } from "~/i18n";
+import { formatDateTime, formatFen, isMessageKey, translateWithParams, type Locale, type MessageKey } from "~/i18n";
+import { accountName } from "~/i18n/account-names";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { getAccountForOrganization, listTransfersForAccount } from "~/models/ledger.server";
+import { getReadableAccount, getStatement, STATEMENT_LIMITS, statementQuery } from "~/models/account-statements.server";
+import { isDomainError } from "~/models/errors";
 import { requireOrgContext, requireUuidParam, scoped } from "~/models/tenancy.server";
+import statementStyles from "~/styles/statement.css";
+
+export const links: LinksFunction = () => [{ rel: "stylesheet", href: statementStyles }];
 
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "accountDetail.title");
 
-const TRANSFERS_SHOWN = 50;
-
+/**
+ * An account and its statement (对账单): the account's name, balances, and its posted movements
+ * in a range of business dates, page by page, with the balance after each line; CSV and a print
+ * view for the same range. Who may see it is the domain's rule (getReadableAccount).
+ */
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { organization } = await requireOrgContext(request, context);
   const accountId = requireUuidParam(params.accountId);
-  // Scoped by the acting organisation: another tenant's account id is "not found", never data.
-  const account = await scoped(() => getAccountForOrganization(context.db, organization.organizationId, accountId));
-  const transfers = await listTransfersForAccount(context.db, account.id, { limit: TRANSFERS_SHOWN });
-  return { account, transfers, limit: TRANSFERS_SHOWN };
+  const reader = { organizationId: organization.organizationId, organizationKind: organization.kind };
+  const url = new URL(request.url);
+  const sent = statementQuery(url);
+  try {
+    const { account: _withCode, ...statement } = await scoped(() => getStatement(context.db, reader, accountId, sent, new Date()));
+    return { statement, account: withoutCode(_withCode), limit: sent.limit, values: statement.range, fieldErrors: {} as Record<string, string>, maxRangeDays: STATEMENT_LIMITS.maxRangeDays, onFirstPage: !sent.cursor };
+  } catch (error) {
+    // A bad range is the reader's to fix: the form again, the field named, and a 400. The
+    // account is checked first, so another organisation's id is still a 404 here.
+    if (isDomainError(error) && error.code === "validation") {
+      const account = withoutCode(await scoped(() => getReadableAccount(context.db, reader, accountId)));
+      return data(
+        { statement: null, account, limit: sent.limit, values: { from: sent.from, to: sent.to }, fieldErrors: error.fields, maxRangeDays: STATEMENT_LIMITS.maxRangeDays, onFirstPage: true },
+        { status: 400 },
+      );
+    }
+    throw error;
+  }
+}
+
+/** The page shows an account by its name: its code (`wallet:<uuid>`) is not sent to the browser. */
+function withoutCode<A extends { code: string }>(account: A): Omit<A, "code"> {
+  const { code: _code, ...rest } = account;
+  return rest;
+}
+
+function problemText(locale: Locale, code: string, maxRangeDays: number): string {
+  const key = `statement.problem.${code}`;
+  return isMessageKey(key) ? translateWithParams(locale, key as MessageKey, { max: maxRangeDays }) : code;
+}
+
+function DateField(props: { name: "from" | "to"; label: string; value: string; error?: string; maxRangeDays: number }) {
+  const locale = useLocale();
+  return (
+    <div className="sc-field">
+      <label htmlFor={`range-${props.name}`}>{props.label}</label>
+      <input
+        id={`range-${props.name}`}
+        name={props.name}
+        type="date"
+        defaultValue={props.value}
+        aria-invalid={props.error ? true : undefined}
+        aria-describedby={props.error ? `range-${props.name}-error` : undefined}
+      />
+      {props.error ? (
+        <p className="field-error" id={`range-${props.name}-error`}>
+          {problemText(locale, props.error, props.maxRangeDays)}
+        </p>
+      ) : null}
+    </div>
+  );
 }
 
 export default function AccountDetail() {
-  const { account, transfers, limit } = useLoaderData<typeof loader>();
+  const { statement, account, values, fieldErrors, maxRangeDays, onFirstPage, limit } = useLoaderData<typeof loader>();
   const t = useT();
   const locale = useLocale();
+  const errors: Record<string, string> = fieldErrors;
+  const name = accountName(locale, account.naming);
+  const rangeQuery = statement ? `from=${statement.range.from}&to=${statement.range.to}` : "";
+  const pageQuery = `${rangeQuery}${limit ? `&limit=${encodeURIComponent(limit)}` : ""}`;
+  const otherErrors = Object.entries(errors).filter(([field]) => field !== "from" && field !== "to");
   return (
     <div className="account-detail">
-      <p>
+      <p className="no-print">
         <Link to="/">← {t("accountDetail.back")}</Link>
       </p>
       <section className="org-heading">
         <div>
-          <p className="eyebrow">{translateDynamic(locale, `account.${account.kind}`, account.kind)}</p>
-          <h1 className="mono">{account.code}</h1>
+          <p className="eyebrow">{t("statement.title")}</p>
+          <h1 data-testid="account-name">{name}</h1>
         </div>
         <dl className="facts">
-          <div>
-            <dt>{t("accountDetail.normalSide")}</dt>
-            <dd>{t(account.normalSide === "debit" ? "side.debit" : "side.credit")}</dd>
-          </div>
           <div>
             <dt>{t("accountDetail.opened")}</dt>
             <dd>{formatDateTime(account.createdAt, locale)}</dd>
@@ -65,45 +122,52 @@ export default function AccountDetail() {
         </div>
       </section>
 
-      <section className="panel" aria-labelledby="transfers-heading">
-        <h2 id="transfers-heading">{t("accountDetail.transfers")}</h2>
-        {transfers.length === 0 ? (
-          <p className="empty">{t("accountDetail.transfersEmpty")}</p>
+      <section className="panel" aria-labelledby="statement-heading">
+        <h2 id="statement-heading">{t("statement.title")}</h2>
+        <Form method="get" className="sc-form statement-range" aria-label={t("statement.range.legend")}>
+          <fieldset>
+            <legend>{t("statement.range.legend")}</legend>
+            <div className="sc-row">
+              <DateField name="from" label={t("statement.range.from")} value={values.from} error={errors.from} maxRangeDays={maxRangeDays} />
+              <DateField name="to" label={t("statement.range.to")} value={values.to} error={errors.to} maxRangeDays={maxRangeDays} />
+              <div className="sc-field">
+                <span aria-hidden="true">&nbsp;</span>
+                <button type="submit">{t("statement.range.apply")}</button>
+              </div>
+            </div>
+          </fieldset>
+        </Form>
+        {statement === null ? (
+          <div className="status-bad" role="alert">
+            <p>{t("statement.range.invalid")}</p>
+            {otherErrors.map(([field, code]) => (
+              <p key={field}>{problemText(locale, code, maxRangeDays)}</p>
+            ))}
+          </div>
         ) : (
           <>
-            <div className="table-wrap">
-              <table className="data">
-                <thead>
-                  <tr>
-                    <th scope="col">{t("table.time")}</th>
-                    <th scope="col">{t("table.kind")}</th>
-                    <th scope="col">{t("table.reference")}</th>
-                    <th scope="col">{t("table.counterparty")}</th>
-                    <th scope="col">{t("table.direction")}</th>
-                    <th scope="col">{t("table.phase")}</th>
-                    <th scope="col" className="num">
-                      {t("table.amount")}
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {transfers.map((tr) => (
-                    <tr key={tr.id}>
-                      <td className="nowrap">{formatDateTime(tr.createdAt, locale)}</td>
-                      <td>{translateDynamic(locale, `transfer.${tr.kind}`, tr.kind)}</td>
-                      <td className="mono">{tr.reference}</td>
-                      <td className="mono">{tr.counterpartyCode}</td>
-                      <td>{t(tr.direction === "debit" ? "side.debit" : "side.credit")}</td>
-                      <td>{translateDynamic(locale, `phase.${tr.phase}`, tr.phase)}</td>
-                      <td className={`num ${tr.direction === "debit" ? "amount-out" : "amount-in"}`}>
-                        {formatFen(tr.amountFen, locale)}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-            {transfers.length >= limit ? <p className="subtle">{t("accountDetail.limitNote", { count: limit })}</p> : null}
+            <p className="subtle" data-testid="statement-range">
+              {rangeText(locale, statement.range)} · {t("statement.onlyPosted")}
+            </p>
+            <p className="actions no-print">
+              <a href={`/accounts/${account.id}/statement.csv?${rangeQuery}`} className="button-secondary" download>
+                {t("statement.csv")}
+              </a>{" "}
+              <Link to={`/accounts/${account.id}/statement/print?${rangeQuery}`} className="button-secondary">
+                {t("statement.print")}
+              </Link>
+            </p>
+            <StatementSummary {...statement} />
+            {account.pendingFen > 0 ? <p className="subtle">{t("statement.pendingNote", { amount: formatFen(account.pendingFen, locale) })}</p> : null}
+            {statement.lines.length === 0 ? <p className="empty">{t("statement.empty")}</p> : <StatementTable lines={statement.lines} />}
+            <nav className="pager no-print" aria-label={t("statement.title")}>
+              {!onFirstPage ? <Link to={`?${pageQuery}`}>{t("statement.first")}</Link> : null}{" "}
+              {statement.nextCursor ? (
+                <Link to={`?${pageQuery}&cursor=${statement.nextCursor}`} rel="next" data-testid="next-page">
+                  {t("statement.next")} →
+                </Link>
+              ) : null}
+            </nav>
           </>
         )}
       </section>

@@ -3,7 +3,7 @@ import { ApiError, apiRoute, implement } from "~/api/handler.server";
 import { checkoutJson } from "~/api/market-trade.server";
 import { EpayGatewayError } from "~/models/epay/index.server";
 import * as escrow from "~/models/escrow.server";
-import { paymentsDepsFromConfig } from "~/models/payments.server";
+import { paymentsDepsForRequest } from "~/models/payments.server";
 
 /** An integrator waits on the answer: a shorter gateway budget than a background step's. */
 const EPAY_TIMEOUT_MS = 5_000;
@@ -12,14 +12,14 @@ const EPAY_TIMEOUT_MS = 5_000;
 export const { loader, action } = apiRoute(
   implement(
     payMarketCheckout,
-    async ({ context, principal, params, body, db, actor, logger }) => {
+    async ({ request, context, principal, params, body, db, actor, logger }) => {
       const buyerId = principal.organization.id;
       let payUrl: string | null = null;
       if (body.method === "wallet") {
         await escrow.payCheckoutFromWallet(db, actor, buyerId, params.id);
       } else {
         try {
-          ({ payUrl } = await escrow.startCheckoutPayment(db, actor, buyerId, params.id, paymentsDepsFromConfig(context.config, logger, { timeoutMs: EPAY_TIMEOUT_MS, maxAttempts: 2 })));
+          ({ payUrl } = await escrow.startCheckoutPayment(db, actor, buyerId, params.id, paymentsDepsForRequest(request, context.config, logger, { timeoutMs: EPAY_TIMEOUT_MS, maxAttempts: 2 })));
         } catch (error) {
           if (!(error instanceof EpayGatewayError)) throw error;
           logger.warn({ checkoutId: params.id, err: error }, "e-Pay payment could not be started");

@@ -1,5 +1,6 @@
 import { createOrder, listOrders, orderJson, orderListItemJson } from "~/api/contracts/orders";
 import { apiRoute, implement } from "~/api/handler.server";
+import { skuLineFieldNames } from "~/api/sku-lines.server";
 import * as orders from "~/models/orders.server";
 
 /** `GET /api/v1/orders`, `POST /api/v1/orders` — contracts/orders.ts. */
@@ -29,6 +30,6 @@ export const { loader, action } = apiRoute(
       });
       return orderJson(await orders.getOrder(db, principal.organization.id, order.id));
     },
-    { fieldNames: { coreEnterpriseId: "core_enterprise_id", dealerId: "dealer_id" } },
+    { fieldNames: skuLineFieldNames({ coreEnterpriseId: "core_enterprise_id", dealerId: "dealer_id" }) },
   ),
 );

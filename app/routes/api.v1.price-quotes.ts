@@ -1,6 +1,6 @@
 import { createPriceQuote } from "~/api/contracts/pricing";
 import { ApiError, apiRoute, implement } from "~/api/handler.server";
-import { resolveSkuLines } from "~/api/sku-lines.server";
+import { resolveSkuLines, skuLineFieldNames } from "~/api/sku-lines.server";
 import { getSupplierForDealer } from "~/models/dealers.server";
 import { DomainError } from "~/models/errors";
 import { quotePrices, shanghaiDate } from "~/models/pricing.server";
@@ -48,6 +48,6 @@ export const { loader, action } = apiRoute(
         data,
       };
     },
-    { fieldNames: { skuId: "sku_id", dealerId: "dealer_id" } },
+    { fieldNames: skuLineFieldNames({ dealerId: "dealer_id" }) },
   ),
 );

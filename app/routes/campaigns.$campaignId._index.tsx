@@ -3,23 +3,23 @@ import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-
 import { CsrfInput } from "~/components/csrf-input";
 import { ApplicationState, Back, CampaignState, FormProblem } from "~/components/recruitment-ui";
 import { RouteError } from "~/components/route-error";
-import { formatDateTime, formatFen, translateDynamic } from "~/i18n";
+import { formatDateTime, formatFen, translateDynamic, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { isDomainError } from "~/models/errors";
 import { formFailure, requireRecruiter, type FormFailure } from "~/models/recruitment-forms.server";
 import {
-  APPLICATION_STATUSES,
   campaignEvents,
   countApplicationsByStatus,
   getCampaign,
   listApplications,
   notAccepting,
   transitionCampaign,
-  type ApplicationStatus,
   type CampaignEvent,
 } from "~/models/recruitment.server";
 import { requireUuidParam, scoped } from "~/models/tenancy.server";
+// The status tabs render in the browser: the list comes from the schema module, not a .server one.
+import { APPLICATION_STATUSES, type ApplicationStatus } from "../../db/schema";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/recruitment.css";
 
@@ -62,7 +62,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireRecruiter(request, context, { manage: true });
+  const { organizationId, actor } = await requireRecruiter(request, context, { may: "campaign.transition" });
   const campaignId = requireUuidParam(params.campaignId);
   const intent = String(form.get("intent") ?? "");
   if (intent !== "publish" && intent !== "close") throw new Response("Unknown form", { status: 400 });
@@ -140,7 +140,7 @@ export default function CampaignDetail() {
           </div>
           <div>
             <dt>{t("recruitment.detail.closesOn")}</dt>
-            <dd>{campaign.closesOn}</dd>
+            <dd>{formatDate(campaign.closesOn, locale)}</dd>
           </div>
           <div>
             <dt>{t("recruitment.detail.deposit")}</dt>

@@ -66,7 +66,7 @@ const FIELDS = ["message", "note"] as const;
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireRecruiter(request, context, { manage: true });
+  const { organizationId, actor } = await requireRecruiter(request, context, { may: "application.review" });
   const campaignId = requireUuidParam(params.campaignId);
   const applicationId = requireUuidParam(params.applicationId);
   const here = `/campaigns/${campaignId}/applications/${applicationId}`;

@@ -18,7 +18,7 @@ export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "recruitme
 
 /** `GET|POST /campaigns/:campaignId/edit` — change a draft freely, a published campaign within limits. */
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const { organizationId } = await requireRecruiter(request, context, { manage: true });
+  const { organizationId } = await requireRecruiter(request, context, { may: "campaign.write" });
   const campaignId = requireUuidParam(params.campaignId);
   const campaign = await scoped(() => getCampaign(context.db, organizationId, campaignId));
   // A closed campaign no longer changes: its page says so, there is nothing to edit.
@@ -42,7 +42,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireRecruiter(request, context, { manage: true });
+  const { organizationId, actor } = await requireRecruiter(request, context, { may: "campaign.write" });
   const campaignId = requireUuidParam(params.campaignId);
   const values = keepValues(form, CAMPAIGN_FORM_FIELDS);
   const parsed = parseCampaignForm(values);

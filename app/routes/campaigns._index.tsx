@@ -1,9 +1,10 @@
 import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { formatDate } from "~/i18n";
 import { Link, useLoaderData } from "@remix-run/react";
 import { CampaignState } from "~/components/recruitment-ui";
 import { RouteError } from "~/components/route-error";
 import { pageTitle } from "~/i18n/meta";
-import { useT } from "~/i18n/react";
+import { useLocale, useT } from "~/i18n/react";
 import { requireRecruiter } from "~/models/recruitment-forms.server";
 import { listCampaigns } from "~/models/recruitment.server";
 import styles from "~/styles/recruitment.css";
@@ -34,6 +35,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 export default function Campaigns() {
   const { canManage, campaigns } = useLoaderData<typeof loader>();
   const t = useT();
+  const locale = useLocale();
   return (
     <div className="rc-page">
       <div className="rc-head">
@@ -84,7 +86,7 @@ export default function Campaigns() {
                     <td className="num">
                       {c.approvedCount} / {c.quota}
                     </td>
-                    <td className="nowrap">{c.closesOn}</td>
+                    <td className="nowrap">{formatDate(c.closesOn, locale)}</td>
                     <td className="num">
                       {c.openApplications} / {c.totalApplications}
                     </td>

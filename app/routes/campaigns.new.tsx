@@ -16,7 +16,7 @@ export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "recruitme
 
 /** `GET|POST /campaigns/new` — a new campaign, saved as a draft. */
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  const { organizationId } = await requireRecruiter(request, context, { manage: true });
+  const { organizationId } = await requireRecruiter(request, context, { may: "campaign.write" });
   const tiers = await listTiers(context.db, organizationId);
   // A sensible start: a month to apply, 30-day terms.
   const defaults: CampaignFormValues = {
@@ -37,7 +37,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 export async function action({ request, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireRecruiter(request, context, { manage: true });
+  const { organizationId, actor } = await requireRecruiter(request, context, { may: "campaign.write" });
   const values = keepValues(form, CAMPAIGN_FORM_FIELDS);
   const parsed = parseCampaignForm(values);
   if (!parsed.ok) return data<FormFailure>(fieldFailure("create", parsed.fieldErrors, values), { status: 422 });

@@ -109,9 +109,9 @@ async function flashRedirect(context: ActionFunctionArgs["context"], to: string,
 export async function action({ request, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireDealer(request, context);
-  const { db } = context;
   const rawIntent = String(form.get("intent") ?? "");
+  const { organizationId, actor } = await requireDealer(request, context, { may: rawIntent === "submit" ? "order.submit" : "order.edit_cart" });
+  const { db } = context;
   // Per-line quantities of the cart being edited: `quantity.<skuId>`.
   const lineFields = [...form.keys()].filter((k) => /^quantity\.[0-9a-f-]{36}$/i.test(k)).slice(0, 200);
   const values = formValues(form, [...FIELDS, ...lineFields]);

@@ -42,7 +42,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireCoreEnterprise(request, context, { manage: true });
+  const { organizationId, actor } = await requireCoreEnterprise(request, context, { may: "catalog.sku_write" });
   const skuId = requireUuidParam(params.skuId);
   const values = formValues(form, SKU_FORM_FIELDS);
   const parsed = parseSkuEntry(values);

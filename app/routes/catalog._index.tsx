@@ -2,10 +2,10 @@ import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run
 import { Form, Link, useLoaderData, useLocation } from "@remix-run/react";
 import { RouteError } from "~/components/route-error";
 import { Pager, StateTag, withParams } from "~/components/supply-ui";
-import { formatFen, formatInteger } from "~/i18n";
+import { formatFen, formatInteger, formatPercentBps } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { bpsToPercentText, countSkus, listSkus } from "~/models/catalog.server";
+import { countSkus, listSkus } from "~/models/catalog.server";
 import { badRequestOnValidation, requireCoreEnterprise } from "~/models/supply-chain-access.server";
 import styles from "~/styles/supply.css";
 
@@ -41,7 +41,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       packSize: s.packSize,
       moq: s.moq,
       basePriceFen: s.basePriceFen,
-      taxRateBps: s.taxRateBps,
+      taxRateText: formatPercentBps(s.taxRateBps),
       stockOnHand: s.stockOnHand,
       stockReserved: s.stockReserved,
       stockAvailable: s.stockAvailable,
@@ -139,9 +139,9 @@ export default function CatalogIndex() {
                       {s.category ?? "—"}
                       <div className="sc-muted">{s.productName}</div>
                     </td>
-                    <td className="nowrap">{t("catalog.packMoq", { pack: s.packSize, moq: s.moq, unit: s.unit })}</td>
+                    <td className="pack-moq">{t("catalog.packMoq", { pack: s.packSize, moq: s.moq, unit: s.unit })}</td>
                     <td className="num">{formatFen(s.basePriceFen, locale)}</td>
-                    <td className="num">{bpsToPercentText(s.taxRateBps)}%</td>
+                    <td className="num">{s.taxRateText}</td>
                     <td className="num nowrap">
                       {formatInteger(s.stockAvailable, locale)}
                       <div className="sc-muted">{t("catalog.stockDetail", { onHand: formatInteger(s.stockOnHand, locale), reserved: formatInteger(s.stockReserved, locale) })}</div>

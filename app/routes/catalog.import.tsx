@@ -32,7 +32,7 @@ interface ImportFailure {
 }
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  await requireCoreEnterprise(request, context, { manage: true });
+  await requireCoreEnterprise(request, context, { may: "catalog.import" });
   return {
     columns: CSV_COLUMNS.map((c) => ({ en: c.en, zh: c.zh, required: c.required, field: c.field })),
     maxRows: CSV_LIMITS.maxRows,
@@ -46,7 +46,7 @@ function fileProblem(code: "file_too_large" | "file_required", rows = 0): Import
 
 export async function action({ request, context }: ActionFunctionArgs) {
   // Who is asking first: nobody reads a 2 MiB body for a visitor who may not import.
-  const { organizationId, actor } = await requireCoreEnterprise(request, context, { manage: true });
+  const { organizationId, actor } = await requireCoreEnterprise(request, context, { may: "catalog.import" });
   let form: FormData;
   try {
     form = await unstable_parseMultipartFormData(

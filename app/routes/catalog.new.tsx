@@ -13,14 +13,14 @@ export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "catalog.newTitle");
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  await requireCoreEnterprise(request, context, { manage: true });
+  await requireCoreEnterprise(request, context, { may: "catalog.sku_write" });
   return { taxRates: taxRateOptions() };
 }
 
 export async function action({ request, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireCoreEnterprise(request, context, { manage: true });
+  const { organizationId, actor } = await requireCoreEnterprise(request, context, { may: "catalog.sku_write" });
   const values = formValues(form, SKU_FORM_FIELDS);
   const parsed = parseSkuEntry(values);
   if (!parsed.ok) {

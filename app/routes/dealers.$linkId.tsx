@@ -4,7 +4,7 @@ import { CsrfInput } from "~/components/csrf-input";
 import { OrderTable } from "~/components/order-ui";
 import { RouteError } from "~/components/route-error";
 import { errorsFor, FormError, SelectField, StateTag, TextField, valuesFor } from "~/components/supply-ui";
-import { formatDateTime, formatFen, translateDynamic } from "~/i18n";
+import { formatDateTime, formatFen, translateDynamic, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { fenToYuanText } from "~/models/catalog.server";
@@ -88,9 +88,9 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireCoreEnterprise(request, context, { manage: true });
-  const linkId = requireUuidParam(params.linkId);
   const intent = String(form.get("intent") ?? "");
+  const { organizationId, actor } = await requireCoreEnterprise(request, context, { may: intent === "updateTerms" ? "dealer_link.update" : "dealer_link.transition" });
+  const linkId = requireUuidParam(params.linkId);
   const values = formValues(form, ["tierId", "region", "paymentTermsDays", "creditLimit", "reason"]);
   const here = `/dealers/${linkId}`;
   try {
@@ -203,7 +203,7 @@ export default function DealerDetail() {
                 <span className="figure-value num" style={{ color: "var(--bad)" }}>
                   {t("orders.position.days", { days: oldestOverdue.daysOverdue })}
                 </span>
-                <span className="sc-muted">{t("orders.position.dueSince", { date: oldestOverdue.dueOn })}</span>
+                <span className="sc-muted">{t("orders.position.dueSince", { date: formatDate(oldestOverdue.dueOn, locale) })}</span>
               </>
             ) : (
               <span className="figure-value num">—</span>
@@ -238,7 +238,7 @@ export default function DealerDetail() {
                         {o.number}
                       </Link>
                     </td>
-                    <td className="nowrap">{o.dueOn}</td>
+                    <td className="nowrap">{formatDate(o.dueOn, locale)}</td>
                     <td className="num">{t("orders.position.days", { days: o.daysOverdue })}</td>
                     <td className="num">{formatFen(o.outstandingFen, locale)}</td>
                   </tr>
@@ -363,7 +363,7 @@ export default function DealerDetail() {
                     <td className="num sc-price">{formatFen(o.priceFen, locale)}</td>
                     <td className="num">{formatFen(o.basePriceFen, locale)}</td>
                     <td className="nowrap">
-                      {o.validFrom} – {o.validTo ?? t("pricing.openEnded")} <StateTag state={o.state} />
+                      {formatDate(o.validFrom, locale)} – {o.validTo ? formatDate(o.validTo, locale) : t("pricing.openEnded")} <StateTag state={o.state} />
                     </td>
                   </tr>
                 ))}

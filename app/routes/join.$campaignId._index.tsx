@@ -3,7 +3,7 @@ import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/re
 import { CsrfInput } from "~/components/csrf-input";
 import { Checkboxes, FileInput, FormProblem, Select, TextArea, TextInput, useChannelLabel } from "~/components/recruitment-ui";
 import { RouteError } from "~/components/route-error";
-import { formatFen, translate } from "~/i18n";
+import { formatFen, translate, formatDate } from "~/i18n";
 import { localeFromMatches } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import type { Actor } from "~/models/audit.server";
@@ -15,10 +15,11 @@ import {
   getPublicCampaign,
   issuesToFields,
   RECRUITMENT_LIMITS,
-  SALES_CHANNELS,
   submitApplication,
 } from "~/models/recruitment.server";
 import { requireUuidParam, scoped } from "~/models/tenancy.server";
+// The channel checkboxes render in the browser: the list comes from the schema module, not a .server one.
+import { SALES_CHANNELS } from "../../db/schema";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/recruitment.css";
 
@@ -42,9 +43,6 @@ export async function loader({ params, context }: LoaderFunctionArgs) {
   return { campaign };
 }
 
-const TEXT_FIELDS = APPLICATION_FORM_FIELDS;
-const FORM_FIELDS: readonly string[] = [...APPLICATION_FORM_FIELDS, "channels", "documents"];
-
 type ApplyFailure = FormFailure & { channels: string[] };
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
@@ -52,7 +50,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const { form, documents, problem } = await readFormWithFiles(request, "documents");
   await requireCsrf(request, context, form);
   const values: Record<string, string> = {};
-  for (const field of TEXT_FIELDS) {
+  for (const field of APPLICATION_FORM_FIELDS) {
     const value = form.get(field);
     if (typeof value === "string") values[field] = value.slice(0, RECRUITMENT_LIMITS.notesChars + 100);
   }
@@ -89,7 +87,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       headers: { "Set-Cookie": await flashCookie(context, { key: "recruitment.flash.submitted" }), "Referrer-Policy": "no-referrer" },
     });
   } catch (error) {
-    const { failure, status } = formFailure(error, "apply", values, FORM_FIELDS);
+    const { failure, status } = formFailure(error, "apply", values, [...APPLICATION_FORM_FIELDS, "channels", "documents"]);
     return data<ApplyFailure>({ ...failure, channels }, { status });
   }
 }
@@ -124,7 +122,7 @@ export default function JoinCampaign() {
         </div>
         <div>
           <dt>{t("recruitment.public.closesOn")}</dt>
-          <dd>{t("recruitment.public.closesOnValue", { date: campaign.closesOn })}</dd>
+          <dd>{t("recruitment.public.closesOnValue", { date: formatDate(campaign.closesOn, locale) })}</dd>
         </div>
       </dl>
 

@@ -7,9 +7,10 @@ import { formatDateTime, formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { EpayGatewayError } from "~/models/epay/index.server";
-import { paymentsDepsFromConfig } from "~/models/payments.server";
+import { paymentsDepsForRequest } from "~/models/payments.server";
 import { formFailure, type FormFailure } from "~/models/recruitment-forms.server";
 import { getDepositForDealer, startDepositPayment } from "~/models/recruitment.server";
+import { may } from "~/models/permissions";
 import { requireOrgContext, requireUuidParam, scoped } from "~/models/tenancy.server";
 import { requireCsrf } from "~/session.server";
 import styles from "~/styles/recruitment.css";
@@ -17,8 +18,6 @@ import styles from "~/styles/recruitment.css";
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "recruitment.deposit.title");
 
-/** Who of the dealer may pay: the people who handle its money. */
-const PAY_ROLES = ["owner", "admin", "finance"] as const;
 
 /**
  * `GET|POST /join/:campaignId/deposit` — the new dealer pays the campaign's deposit through e-Pay.
@@ -35,18 +34,18 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     campaign: { id: view.campaign.id, title: view.campaign.title, coreEnterpriseName: view.campaign.coreEnterpriseName, coreEnterpriseNameEn: view.campaign.coreEnterpriseNameEn },
     application: { status: a.status, depositFen: a.depositFen, depositPaidAt: a.depositPaidAt, companyName: a.companyName },
     payment: view.payment,
-    canPay: organization.roles.some((r) => (PAY_ROLES as readonly string[]).includes(r)),
+    canPay: may(organization.roles, "recruitment.pay_deposit", organization.kind),
   };
 }
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organization, actor } = await requireOrgContext(request, context, { roles: PAY_ROLES });
+  const { organization, actor } = await requireOrgContext(request, context, { may: "recruitment.pay_deposit" });
   const campaignId = requireUuidParam(params.campaignId);
   try {
     // A person is waiting: a short budget; asking again resumes the same payment.
-    const deps = paymentsDepsFromConfig(context.config, context.logger, { timeoutMs: 5_000, maxAttempts: 1 });
+    const deps = paymentsDepsForRequest(request, context.config, context.logger, { timeoutMs: 5_000, maxAttempts: 1 });
     const { payUrl } = await startDepositPayment(context.db, actor, { dealerOrganizationId: organization.organizationId, campaignId }, deps);
     return redirect(payUrl);
   } catch (error) {

@@ -102,7 +102,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId } = await requireBuyer(request, context, { purchase: true });
+  const { organizationId } = await requireBuyer(request, context, { may: "market_cart.edit" });
   const marketId = requireUuidParam(params.marketId);
   const values = formValues(form, ["listingId", "quantity", "returnTo"]);
   const listingId = requireUuidParam(values.listingId);

@@ -53,7 +53,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId } = await requireBuyer(request, context, { purchase: true });
+  const { organizationId } = await requireBuyer(request, context, { may: "market_cart.edit" });
   const marketId = requireUuidParam(params.marketId);
   const listingId = requireUuidParam(params.listingId);
   const listing = await scoped(() => getListingForBuyer(context.db, marketId, listingId));

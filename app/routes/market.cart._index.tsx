@@ -39,7 +39,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 export async function action({ request, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId } = await requireBuyer(request, context, { purchase: true });
+  const { organizationId } = await requireBuyer(request, context, { may: "market_cart.edit" });
   const intent = String(form.get("intent") ?? "").slice(0, 20);
   const values = formValues(form, ["listingId", "quantity"]);
   const listingId = requireUuidParam(values.listingId);

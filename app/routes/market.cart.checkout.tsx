@@ -26,7 +26,7 @@ export async function loader() {
 export async function action({ request, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId: buyerId, actor } = await requireBuyer(request, context, { purchase: true });
+  const { organizationId: buyerId, actor } = await requireBuyer(request, context, { may: "market_checkout.create" });
   const marketId = requireUuidParam(String(form.get("marketId") ?? ""));
   const idempotencyKey = String(form.get("idempotencyKey") ?? "");
   const db = context.db;

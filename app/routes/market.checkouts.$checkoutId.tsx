@@ -2,6 +2,7 @@ import { data, redirect, type ActionFunctionArgs, type LinksFunction, type Loade
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { CsrfInput } from "~/components/csrf-input";
 import { CheckoutStatusTag, FormProblems, MarketOrderStatusTag, useFormProblems, type MarketFormFailure } from "~/components/market-order-ui";
+import { PaymentInFlight, PaymentLastFailed } from "~/components/order-ui";
 import { RouteError } from "~/components/route-error";
 import { formatDateTime, formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
@@ -10,7 +11,7 @@ import { EpayGatewayError } from "~/models/epay/index.server";
 import { cancelCheckout, getCheckout, payCheckoutFromWallet, startCheckoutPayment } from "~/models/escrow.server";
 import { listAccountsForOrganization } from "~/models/ledger.server";
 import { formText, marketFormFailure, readMarketForm, requireMarketParty } from "~/models/market-order-access.server";
-import { getPaymentForOrganization, isCaptured, paymentsDepsFromConfig } from "~/models/payments.server";
+import { isCaptured, paymentsDepsForRequest, settlePaymentAttempts } from "~/models/payments.server";
 import { requireUuidParam, scoped } from "~/models/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import marketOrderStyles from "~/styles/market-orders.css";
@@ -25,6 +26,7 @@ export const links: LinksFunction = () => [
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "checkout.title");
 
 const EPAY_TIMEOUT_MS = 5_000;
+const EPAY_STATUS_TIMEOUT_MS = 2_000;
 
 /**
  * `/market/checkouts/:checkoutId` — the buyer pays a checkout (one order per merchant) at once:
@@ -37,13 +39,24 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const checkoutId = requireUuidParam(params.checkoutId);
   const { checkout, orders, marketName } = await scoped(() => getCheckout(context.db, organizationId, checkoutId));
   const wallet = (await listAccountsForOrganization(context.db, organizationId)).find((a) => a.kind === "wallet");
-  const payment = checkout.paymentId ? await getPaymentForOrganization(context.db, organizationId, checkout.paymentId, { as: "payer" }) : null;
+  // The e-Pay attempts at this checkout (asked of the gateway while one is pending: the callback may be late).
+  const attempts =
+    checkout.status === "placed"
+      ? await settlePaymentAttempts(
+          context.db,
+          organizationId,
+          `market_checkout:${checkout.id}`,
+          paymentsDepsForRequest(request, context.config, context.logger, { timeoutMs: EPAY_STATUS_TIMEOUT_MS, maxAttempts: 1 }),
+        )
+      : null;
+  const inFlight = attempts?.inFlight ?? null;
   const now = Date.now();
-  // What the page says: the checkout's own status, refined by its e-Pay payment while placed.
-  let phase: "open" | "epay_started" | "paying" | "lapsed" | "paid" | "expired" | "cancelled" = checkout.status === "placed" ? "open" : checkout.status;
-  if (phase === "open" && payment && isCaptured(payment.status)) phase = "paying";
+  // What the page says: the checkout's own status, refined by its e-Pay payment while placed. While
+  // an attempt is in flight there is nothing to pay: the page waits for it (epay_pending).
+  let phase: "open" | "epay_pending" | "paying" | "lapsed" | "paid" | "expired" | "cancelled" = checkout.status === "placed" ? "open" : checkout.status;
+  if (phase === "open" && inFlight && isCaptured(inFlight.status)) phase = "paying";
   else if (phase === "open" && checkout.expiresAt.getTime() <= now) phase = "lapsed";
-  else if (phase === "open" && payment?.status === "created") phase = "epay_started";
+  else if (phase === "open" && inFlight) phase = "epay_pending";
   return {
     checkout: {
       id: checkout.id,
@@ -57,6 +70,12 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     phase,
     orders: orders.map((o) => ({ id: o.id, orderNo: o.orderNo, merchantName: o.merchantName, status: o.status, goodsTotalFen: o.goodsTotalFen })),
     walletAvailableFen: wallet?.availableFen ?? 0,
+    payment: {
+      inFlight: inFlight
+        ? { id: inFlight.id, status: inFlight.status, amountFen: inFlight.amountFen, createdAt: inFlight.createdAt.toISOString(), payUrl: inFlight.payUrl }
+        : null,
+      lastFailedAt: attempts?.lastFailed?.failedAt ? attempts.lastFailed.failedAt.toISOString() : null,
+    },
     canPay,
     canCancel: canAct,
   };
@@ -70,10 +89,10 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const { form } = await readMarketForm(request);
   await requireCsrf(request, context, form);
   const rawIntent = formText(form, "intent", 50);
+  // Paying the checkout is the market machine's `pay`; cancelling it, its `cancel` (app/models/permissions.ts).
   const { organizationId, actor } = await requireMarketParty(request, context, {
     kinds: ["buyer"],
-    pay: rawIntent !== "cancel",
-    act: rawIntent === "cancel",
+    may: rawIntent === "cancel" ? "market_order.cancel" : "market_order.pay",
   });
   const checkoutId = requireUuidParam(params.checkoutId);
   const { db } = context;
@@ -87,7 +106,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         let started;
         try {
           // Over HTTP to the gateway, outside any transaction; the same checkout gives the same payment.
-          started = await startCheckoutPayment(db, actor, organizationId, checkout.id, paymentsDepsFromConfig(context.config, context.logger, { timeoutMs: EPAY_TIMEOUT_MS, maxAttempts: 2 }));
+          started = await startCheckoutPayment(db, actor, organizationId, checkout.id, paymentsDepsForRequest(request, context.config, context.logger, { timeoutMs: EPAY_TIMEOUT_MS, maxAttempts: 2 }));
         } catch (error) {
           if (!(error instanceof EpayGatewayError)) throw error;
           context.logger.warn({ checkoutId: checkout.id, err: error }, "e-Pay payment could not be started");
@@ -119,7 +138,9 @@ export default function CheckoutPage() {
   const epay = useFormProblems(result, "epay", []);
   const wallet = useFormProblems(result, "wallet", ["wallet"]);
   const cancel = useFormProblems(result, "cancel", []);
-  const payable = d.phase === "open" || d.phase === "epay_started";
+  const payable = d.phase === "open";
+  // Withdrawing stays possible while an attempt is pending: a payment that lands later stays in the wallet.
+  const cancellable = payable || d.phase === "epay_pending";
   const walletCovers = d.walletAvailableFen >= checkout.totalFen;
   return (
     <div className="sc-page mo-page">
@@ -137,12 +158,9 @@ export default function CheckoutPage() {
           {t("checkout.paidNotice", { amount: formatFen(checkout.totalFen, locale) })}
         </p>
       ) : null}
-      {d.phase === "paying" ? (
-        <p className="mo-notice wait" role="status" data-testid="paying">
-          {t("checkout.payingNotice")}
-        </p>
-      ) : null}
-      {d.phase === "epay_started" ? <p className="mo-notice wait">{t("checkout.epayStarted")}</p> : null}
+      {(d.phase === "paying" || d.phase === "epay_pending") && d.payment.inFlight ? <PaymentInFlight payment={d.payment.inFlight} /> : null}
+      {/* A form sent from a stale tab while the page no longer offers it: say why it was refused. */}
+      {!payable ? <FormProblems problems={[...epay.rest, ...wallet.rest]} /> : null}
       {d.phase === "expired" || d.phase === "lapsed" ? <p className="mo-notice closed">{t("checkout.expiredNotice")}</p> : null}
       {d.phase === "cancelled" ? <p className="mo-notice closed">{t("checkout.cancelledNotice")}</p> : null}
 
@@ -198,12 +216,13 @@ export default function CheckoutPage() {
             {t("checkout.expiresAt", { at: formatDateTime(checkout.expiresAt, locale) })}
           </p>
           <FormProblems problems={[...epay.rest, ...wallet.rest]} />
+          {d.payment.lastFailedAt ? <PaymentLastFailed failedAt={d.payment.lastFailedAt} /> : null}
           <div className="mo-pay-options">
             <Form method="post" className="mo-pay-option">
               <CsrfInput />
               <input type="hidden" name="intent" value="epay" />
               <button type="submit" className="sc-button" disabled={busy} data-intent="epay">
-                {d.phase === "epay_started" ? t("checkout.payEpayAgain") : t("checkout.payEpay")}
+                {d.payment.lastFailedAt ? t("payments.action.epayRetry") : t("checkout.payEpay")}
               </button>
               <p className="sc-muted small">{t("checkout.payEpayHint")}</p>
             </Form>
@@ -228,7 +247,7 @@ export default function CheckoutPage() {
         </section>
       ) : null}
 
-      {payable && d.canCancel ? (
+      {cancellable && d.canCancel ? (
         <section className="panel" aria-labelledby="cancel-heading">
           <h2 id="cancel-heading">{t("checkout.cancelTitle")}</h2>
           <FormProblems problems={cancel.rest} />

@@ -2,6 +2,7 @@ import { data, redirect, type ActionFunctionArgs, type LinksFunction, type Loade
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { CsrfInput } from "~/components/csrf-input";
 import {
+  AutoConfirmFact,
   DisputeStatements,
   EvidenceField,
   Fact,
@@ -21,7 +22,8 @@ import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { addDisputeStatement, cancelPaidMarketOrder, getMarketOrder, openDispute, receiveMarketOrder, shipMarketOrder } from "~/models/escrow.server";
 import { formText, marketFormFailure, orderDetailView, readMarketForm, requireMarketParty } from "~/models/market-order-access.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
+import type { ActionName } from "~/models/permissions";
+import { notFound, requireMay, requireUuidParam, scoped } from "~/models/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import marketOrderStyles from "~/styles/market-orders.css";
 import ordersStyles from "~/styles/orders.css";
@@ -52,11 +54,19 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 const INTENTS = ["ship", "cancel", "receive", "dispute", "statement"] as const;
 type Intent = (typeof INTENTS)[number];
 const isIntent = (value: string): value is Intent => (INTENTS as readonly string[]).includes(value);
+const INTENT_ACTION: Readonly<Record<Intent, ActionName>> = {
+  ship: "market_order.ship",
+  cancel: "market_order.cancel",
+  receive: "market_order.receive",
+  dispute: "market_order.dispute",
+  statement: "dispute.statement",
+};
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const { form, evidence, evidenceProblem } = await readMarketForm(request);
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireMarketParty(request, context, { act: true });
+  const party = await requireMarketParty(request, context);
+  const { organizationId, actor } = party;
   const orderId = requireUuidParam(params.orderId);
   const { db } = context;
   // Who may see the order first: another organisation's id is a 404 for every intent.
@@ -65,6 +75,10 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const rawIntent = formText(form, "intent", 50);
   if (!isIntent(rawIntent)) throw new Response("Unknown form", { status: 400 });
   const intent: Intent = rawIntent;
+  // Then who may do it (app/models/permissions.ts): another side's action is a 404, a missing role a 403.
+  // Cancelling here is the merchant's (a paid order it cannot fulfil); the buyer cancels its checkout.
+  if (intent === "cancel" && party.organization.kind !== "merchant") notFound();
+  requireMay(party, INTENT_ACTION[intent]);
   const values = {
     carrier: formText(form, "carrier", 200),
     trackingNo: formText(form, "trackingNo", 200),
@@ -349,7 +363,7 @@ export default function MarketOrderPage() {
               {order.carrier} <span className="mono">{order.trackingNo}</span>
             </Fact>
           ) : null}
-          {order.autoConfirmAt ? <Fact label={t("mo.fact.autoConfirmAt")}>{formatDateTime(order.autoConfirmAt, locale)}</Fact> : null}
+          <AutoConfirmFact order={order} dispute={order.dispute} />
           {order.receivedAt ? <Fact label={t("mo.fact.receivedAt")}>{formatDateTime(order.receivedAt, locale)}</Fact> : null}
           {order.settledAt ? <Fact label={t("mo.fact.settledAt")}>{formatDateTime(order.settledAt, locale)}</Fact> : null}
           {order.closedAt && !order.settledAt ? <Fact label={t("mo.fact.closedAt")}>{formatDateTime(order.closedAt, locale)}</Fact> : null}
@@ -361,7 +375,7 @@ export default function MarketOrderPage() {
       {order.dispute ? (
         <section className="panel" aria-labelledby="dispute-heading">
           <h2 id="dispute-heading">{t("dispute.title")}</h2>
-          <DisputeStatements dispute={order.dispute} />
+          <DisputeStatements dispute={order.dispute} orderStatus={order.status} />
           {d.canAct && order.dispute.status === "open" ? <StatementForm result={result} busy={busy} /> : null}
         </section>
       ) : null}

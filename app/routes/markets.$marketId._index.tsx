@@ -1,15 +1,16 @@
 import { data, redirect, type ActionFunctionArgs, type LinksFunction, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
-import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
+import { Form, Link, useActionData, useLoaderData, useLocation } from "@remix-run/react";
 import { CsrfInput } from "~/components/csrf-input";
 import { MarketStateTag, MarketTabs } from "~/components/market-ui";
 import { RouteError } from "~/components/route-error";
-import { errorsFor, FormError, SelectField, TextField, valuesFor } from "~/components/supply-ui";
+import { errorsFor, FormError, Pager, SelectField, TextField, valuesFor, withParams } from "~/components/supply-ui";
 import { formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { fenToYuanText } from "~/models/catalog.server";
 import { requireMarketOperator, requireOperatorMarket } from "~/models/market-access.server";
 import {
+  countStalls,
   createStall,
   createZone,
   dm2ToSquareMetresText,
@@ -17,7 +18,6 @@ import {
   getStall,
   listMarketMerchants,
   listMerchantApplications,
-  listStalls,
   listZones,
   MANUAL_STALL_EVENTS,
   MARKET_FORM_FIELDS,
@@ -33,8 +33,10 @@ import {
   updateStall,
   zoneFormSchema,
 } from "~/models/market.server";
-import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
+import { listStallsPage } from "~/models/market-venues-api.server";
+import { badRequestOnValidation, domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/models/tenancy.server";
+import type { ActionName } from "~/models/permissions";
 import { flashCookie, requireCsrf } from "~/session.server";
 import marketStyles from "~/styles/market.css";
 import styles from "~/styles/supply.css";
@@ -45,17 +47,30 @@ export const links: LinksFunction = () => [
 ];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "market.settings");
 
+/** Stalls per page: a market has hundreds; one screen of rows, then the pager. */
+const STALLS_PER_PAGE = 25;
+
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   // Scoped by the acting operator: another operator's market id is a 404.
   const { organizationId, canManage, market } = await requireOperatorMarket(request, context, params.marketId);
-  const editStallId = new URL(request.url).searchParams.get("editStall");
-  const [zones, stalls, merchants, pending] = [
+  const url = new URL(request.url);
+  const editStallId = url.searchParams.get("editStall");
+  const after = url.searchParams.get("after");
+  const [zones, stallPage, stallCounts, merchants, pending] = [
     await listZones(context.db, organizationId, market.id),
-    await listStalls(context.db, organizationId, market.id),
+    // A forged cursor is the caller's mistake: 400, not 500.
+    await badRequestOnValidation(() => listStallsPage(context.db, organizationId, market.id, { after, limit: STALLS_PER_PAGE })),
+    await countStalls(context.db, organizationId, market.id),
     await listMarketMerchants(context.db, organizationId, market.id),
     await listMerchantApplications(context.db, organizationId, market.id, { status: "submitted" }),
   ];
+  const stalls = stallPage.items;
+  // The stall being edited may be on another page than the one shown.
+  const edited = canManage && editStallId ? (stalls.find((x) => x.id === editStallId) ?? (await scoped(() => getStall(context.db, organizationId, market.id, requireUuidParam(editStallId))))) : undefined;
   return {
+    stallCounts,
+    onFirstPage: !after,
+    nextCursor: stallPage.nextCursor,
     canManage,
     market: {
       id: market.id,
@@ -88,19 +103,30 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
       events: marketMerchantEvents(m.status),
     })),
     pendingCount: pending.length,
-    editStall: (() => {
-      const s = canManage && editStallId ? stalls.find((x) => x.id === editStallId) : undefined;
-      return s ? { stallId: s.id, zoneId: s.zoneId ?? "", area: dm2ToSquareMetresText(s.areaDm2), monthlyRent: fenToYuanText(s.monthlyRentFen) } : null;
-    })(),
+    editStall: edited
+      ? { stallId: edited.id, code: edited.code, zoneId: edited.zoneId ?? "", area: dm2ToSquareMetresText(edited.areaDm2), monthlyRent: fenToYuanText(edited.monthlyRentFen) }
+      : null,
   };
 }
+
+/** Each form of the page → its action in the permission table (app/models/permissions.ts). */
+const MARKET_INTENT_ACTION: Readonly<Record<string, ActionName>> = {
+  updateMarket: "market.write",
+  addZone: "market.zone_write",
+  addStall: "market.stall_write",
+  updateStall: "market.stall_write",
+  close: "market.stall_write",
+  reopen: "market.stall_write",
+  suspend: "market.merchant_transition",
+  reactivate: "market.merchant_transition",
+};
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireMarketOperator(request, context, { manage: true });
-  const marketId = requireUuidParam(params.marketId);
   const intent = String(form.get("intent") ?? "").slice(0, 50);
+  const { organizationId, actor } = await requireMarketOperator(request, context, { may: MARKET_INTENT_ACTION[intent] ?? "market.write" });
+  const marketId = requireUuidParam(params.marketId);
   // Built here, not at module level: market.server is empty in the browser bundle.
   const values = formValues(form, [...MARKET_FORM_FIELDS, ...STALL_FORM_FIELDS, "zoneName", "stallId", "marketMerchantId", "reason"]);
   const here = `/markets/${marketId}`;
@@ -161,7 +187,9 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 }
 
 export default function MarketPage() {
-  const { canManage, market, zones, stalls, merchants, pendingCount, editStall } = useLoaderData<typeof loader>();
+  const { canManage, market, zones, stalls, stallCounts, onFirstPage, nextCursor, merchants, pendingCount, editStall } = useLoaderData<typeof loader>();
+  const location = useLocation();
+  const params = new URLSearchParams(location.search);
   const failure = useActionData<typeof action>();
   const t = useT();
   const locale = useLocale();
@@ -178,8 +206,8 @@ export default function MarketPage() {
   const stallValues = valuesFor(failure, "addStall") ?? {};
   const editErrors = errorsFor(failure, "updateStall");
   const editValues: Record<string, string> | null = valuesFor(failure, "updateStall") ?? editStall;
-  const editing = editValues?.stallId ? stalls.find((s) => s.id === editValues.stallId) : undefined;
-  const occupied = stalls.filter((s) => s.status === "occupied").length;
+  const editingCode = editValues?.stallId ? (stalls.find((s) => s.id === editValues.stallId)?.code ?? (editStall?.stallId === editValues.stallId ? editStall.code : undefined)) : undefined;
+  const editing = editValues?.stallId && editingCode ? { id: editValues.stallId, code: editingCode } : undefined;
   const rowFailure = failure && (failure.intent === "suspend" || failure.intent === "reactivate") ? failure : null;
   return (
     <div className="sc-page">
@@ -193,7 +221,7 @@ export default function MarketPage() {
             {market.name} <MarketStateTag state={market.status} />
           </h1>
           <p className="subtle">
-            {t("market.counts", { stalls: stalls.length, occupied, merchants: merchants.length, pending: pendingCount })}
+            {t("market.counts", { stalls: stallCounts.total, occupied: stallCounts.occupied, merchants: merchants.length, pending: pendingCount })}
           </p>
         </div>
       </div>
@@ -232,7 +260,7 @@ export default function MarketPage() {
                     </td>
                     <td>{m.statusReason}</td>
                     {canManage ? (
-                      <td>
+                      <td className="row-actions">
                         {m.events.map((event) => (
                           <Form method="post" key={event} className="sc-inline-form">
                             <CsrfInput />
@@ -291,8 +319,8 @@ export default function MarketPage() {
                     </td>
                     <td>{s.merchantName ?? ""}</td>
                     {canManage ? (
-                      <td>
-                        <Link to={`?editStall=${s.id}`} className="sc-button secondary">
+                      <td className="row-actions">
+                        <Link to={withParams(location.pathname, params, { editStall: s.id })} className="sc-button secondary small" preventScrollReset>
                           {t("market.stall.edit")}
                         </Link>
                         {s.events.map((event) => (
@@ -300,7 +328,7 @@ export default function MarketPage() {
                             <CsrfInput />
                             <input type="hidden" name="intent" value={event} />
                             <input type="hidden" name="stallId" value={s.id} />
-                            <button type="submit" className="sc-button secondary">
+                            <button type="submit" className="sc-button secondary small">
                               {t(event === "close" ? "market.stall.close" : "market.stall.reopen")}
                             </button>
                           </Form>
@@ -313,6 +341,11 @@ export default function MarketPage() {
             </table>
           </div>
         )}
+        <Pager
+          onFirstPage={onFirstPage}
+          firstHref={withParams(location.pathname, params, { after: null, editStall: null })}
+          nextHref={nextCursor ? withParams(location.pathname, params, { after: nextCursor, editStall: null }) : null}
+        />
         {canManage && editing && editValues ? (
           <Form method="post" noValidate className="sc-form" id="edit-stall">
             <h3>{t("market.stall.editTitle", { code: editing.code })}</h3>

@@ -72,7 +72,7 @@ function sentValues(form: FormData): Record<string, string> {
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireMarketOperator(request, context, { manage: true });
+  const { organizationId, actor } = await requireMarketOperator(request, context, { may: "market.announcement_write" });
   const marketId = requireUuidParam(params.marketId);
   const raw = { title: form.get("title") ?? undefined, body: form.get("body") ?? undefined, audience: form.get("audience") ?? undefined };
   const values = sentValues(form);

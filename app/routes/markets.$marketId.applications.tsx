@@ -65,9 +65,11 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireMarketOperator(request, context, { manage: true });
-  const marketId = requireUuidParam(params.marketId);
   const intent = String(form.get("intent") ?? "").slice(0, 50);
+  const { organizationId, actor } = await requireMarketOperator(request, context, {
+    may: intent === "approve" || intent === "reject" ? "market.application_decide" : "market.application_write",
+  });
+  const marketId = requireUuidParam(params.marketId);
   const values = formValues(form, [...APPLICATION_FORM_FIELDS, "applicationId", "stallId", "reason"]);
   const here = `/markets/${marketId}/applications`;
   const db = context.db;

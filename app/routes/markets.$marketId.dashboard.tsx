@@ -3,7 +3,7 @@ import { Form, Link, useLoaderData } from "@remix-run/react";
 import { DailyAmountChart, percentText, RankedBars } from "~/components/market-charts";
 import { MarketTabs } from "~/components/market-ui";
 import { RouteError } from "~/components/route-error";
-import { formatDateTime, formatFen, formatInteger, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
+import { formatDate, formatDateTime, formatFen, formatInteger, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { isDomainError } from "~/models/errors";
@@ -120,7 +120,7 @@ export default function MarketDashboardPage() {
         </Form>
         {dashboard ? (
           <p className="subtle md-range-summary">
-            {t("dashboard.market.range.summary", { from: dashboard.range.from, to: dashboard.range.to, days: dashboard.range.days })} ·{" "}
+            {t("dashboard.market.range.summary", { from: formatDate(dashboard.range.from, locale), to: formatDate(dashboard.range.to, locale), days: dashboard.range.days })} ·{" "}
             {t("dashboard.market.asOf", { time: formatDateTime(dashboard.asOf, locale) })}
           </p>
         ) : (
@@ -236,7 +236,7 @@ function DashboardBody({ dashboard: d }: { dashboard: Dashboard }) {
         <DailyAmountChart
           id="md-daily"
           title={t("dashboard.market.chart.daily")}
-          description={t("dashboard.market.chart.dailyDesc", { from: d.range.from, to: d.range.to, gmv: money(d.gmvFen), orders: int(d.orderCount) })}
+          description={t("dashboard.market.chart.dailyDesc", { from: formatDate(d.range.from, locale), to: formatDate(d.range.to, locale), gmv: money(d.gmvFen), orders: int(d.orderCount) })}
           points={d.series.map((p) => ({ day: p.day, amountFen: p.gmvFen, count: p.orderCount }))}
           locale={locale}
           labels={{
@@ -264,8 +264,8 @@ function DashboardBody({ dashboard: d }: { dashboard: Dashboard }) {
               <tbody>
                 {d.series.map((p) => (
                   <tr key={p.day}>
-                    <th scope="row" className="mono">
-                      {p.day}
+                    <th scope="row" className="nowrap">
+                      {formatDate(p.day, locale)}
                     </th>
                     <td className="num">{money(p.gmvFen)}</td>
                     <td className="num">{int(p.orderCount)}</td>

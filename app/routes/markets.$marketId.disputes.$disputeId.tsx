@@ -1,8 +1,10 @@
 import { data, redirect, type ActionFunctionArgs, type LinksFunction, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { z } from "zod";
 import { CsrfInput } from "~/components/csrf-input";
 import { MarketTabs } from "~/components/market-ui";
 import {
+  AutoConfirmFact,
   DisputeStatements,
   DisputeStatusTag,
   Fact,
@@ -22,7 +24,7 @@ import { useLocale, useT } from "~/i18n/react";
 import { addDisputeStatement, feeOnReleaseFen, getDisputeOrderId, getMarketOrder, reasonInputSchema, ruleDispute } from "~/models/escrow.server";
 import { formText, marketFormFailure, orderDetailView, readMarketForm, requireMarketParty, yuanToFen } from "~/models/market-order-access.server";
 import { getMarket } from "~/models/market.server";
-import { notFound, requireUuidParam, scoped } from "~/models/tenancy.server";
+import { notFound, requireMay, requireUuidParam, scoped } from "~/models/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import marketStyles from "~/styles/market.css";
 import marketOrderStyles from "~/styles/market-orders.css";
@@ -38,6 +40,14 @@ export const links: LinksFunction = () => [
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "dispute.rule.pageTitle");
 
 const RULINGS = ["release", "refund_full", "refund_partial"] as const;
+
+/**
+ * A ruling is final (the money moves at once and nothing undoes it): the form must carry the
+ * ruler's explicit "I understand" — a checkbox, so the confirmation works without JavaScript.
+ */
+const rulingConfirmationSchema = z.object({
+  confirmFinal: z.literal("on", { errorMap: () => ({ message: "dispute.rule.confirmRequired" }) }),
+});
 type Ruling = (typeof RULINGS)[number];
 const isRuling = (value: string): value is Ruling => (RULINGS as readonly string[]).includes(value);
 
@@ -91,13 +101,16 @@ type RuleResult = MarketFormFailure & { preview?: Split };
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const { form, evidence, evidenceProblem } = await readMarketForm(request);
   await requireCsrf(request, context, form);
-  const { party, market, order, dispute } = await load(request, params, context, { act: true });
+  const { party, market, order, dispute } = await load(request, params, context);
   const intent = formText(form, "intent", 50);
+  // A statement is any side's say; a ruling (and its preview) the operator's decision on the money.
+  requireMay(party, intent === "statement" ? "dispute.statement" : "market_order.rule_release");
   const values = {
     ruling: formText(form, "ruling", 50),
     refund: formText(form, "refund", 50),
     reason: formText(form, "reason", 1000),
     body: formText(form, "body", 4000),
+    confirmFinal: formText(form, "confirmFinal", 10),
   };
   const here = `/markets/${market.id}/disputes/${dispute.id}`;
   const fail = (fieldErrors: Record<string, string>, status = 422) => data<RuleResult>({ intent, fieldErrors, formError: null, values }, { status });
@@ -132,6 +145,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   }
   const reason = reasonInputSchema.safeParse({ reason: values.reason });
   if (!reason.success) fieldErrors.reason = reason.error.issues[0]?.message ?? "is required";
+  const confirmation = rulingConfirmationSchema.safeParse({ confirmFinal: values.confirmFinal });
+  if (!confirmation.success) fieldErrors.confirmFinal = confirmation.error.issues[0]?.message ?? "dispute.rule.confirmRequired";
   if (Object.keys(fieldErrors).length > 0) return fail(fieldErrors);
   try {
     await ruleDispute(context.db, party.actor, party.organizationId, dispute.id, {
@@ -196,7 +211,7 @@ function RulingForm({ d, result, busy }: { d: ReturnType<typeof useLoaderData<ty
   const t = useT();
   const locale = useLocale();
   const mine = result && (result.intent === "rule" || result.intent === "preview") ? result : undefined;
-  const f = useFormProblems(mine, mine?.intent ?? "", ["ruling", "refund", "reason"]);
+  const f = useFormProblems(mine, mine?.intent ?? "", ["ruling", "refund", "reason", "confirmFinal"]);
   const chosen = f.value("ruling") ?? "";
   const total = d.order.goodsTotalFen;
   const options: { value: Ruling; label: string }[] = [
@@ -249,11 +264,41 @@ function RulingForm({ d, result, busy }: { d: ReturnType<typeof useLoaderData<ty
         error={f.field("reason")}
       />
       {mine?.preview ? <SplitTable split={mine.preview} totalFen={total} /> : null}
+      <div className="mo-confirm-final">
+        <label>
+          <input
+            type="checkbox"
+            name="confirmFinal"
+            data-testid="confirm-final"
+            defaultChecked={f.value("confirmFinal") === "on"}
+            aria-invalid={f.field("confirmFinal") ? true : undefined}
+            aria-describedby={f.field("confirmFinal") ? "confirm-final-error" : undefined}
+          />{" "}
+          <span>{t("dispute.rule.confirmFinal")}</span>
+        </label>
+        {f.field("confirmFinal") ? (
+          <p className="field-error" id="confirm-final-error">
+            {f.field("confirmFinal")}
+          </p>
+        ) : null}
+      </div>
       <div className="sc-actions">
         <button type="submit" name="intent" value="preview" className="sc-button secondary" disabled={busy} data-intent="preview">
           {t("dispute.rule.preview")}
         </button>
-        <button type="submit" name="intent" value="rule" className="sc-button" disabled={busy} data-intent="rule">
+        <button
+          type="submit"
+          name="intent"
+          value="rule"
+          className="sc-button"
+          disabled={busy}
+          data-intent="rule"
+          onClick={(event) => {
+            // With JavaScript, a last word before the money moves; without it the checkbox is the confirmation.
+            const ticked = event.currentTarget.form?.querySelector<HTMLInputElement>('input[name="confirmFinal"]')?.checked;
+            if (ticked && !window.confirm(t("dispute.rule.confirmDialog"))) event.preventDefault();
+          }}
+        >
           {t("dispute.rule.submit")}
         </button>
       </div>
@@ -304,6 +349,7 @@ export default function DisputeRuling() {
           <Fact label={t("mo.col.status")}>
             <MarketOrderStatusTag status={order.status} />
           </Fact>
+          <AutoConfirmFact order={order} dispute={dispute} />
           {order.paidAt ? <Fact label={t("mo.fact.paidAt")}>{formatDateTime(order.paidAt, locale)}</Fact> : null}
           {order.trackingNo ? (
             <Fact label={t("mo.fact.shipping")}>
@@ -362,7 +408,7 @@ export default function DisputeRuling() {
 
       <section className="panel" aria-labelledby="dispute-heading">
         <h2 id="dispute-heading">{t("dispute.title")}</h2>
-        <DisputeStatements dispute={dispute} />
+        <DisputeStatements dispute={dispute} orderStatus={order.status} />
       </section>
 
       {dispute.status === "open" ? (

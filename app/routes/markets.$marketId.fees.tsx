@@ -4,10 +4,9 @@ import { CsrfInput } from "~/components/csrf-input";
 import { MarketTabs } from "~/components/market-ui";
 import { RouteError } from "~/components/route-error";
 import { errorsFor, FormError, SelectField, TextField, valuesFor } from "~/components/supply-ui";
-import { formatFen } from "~/i18n";
+import { formatFen, formatPercentBps, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { bpsToPercentText } from "~/models/catalog.server";
 import { requireMarketOperator, requireOperatorMarket } from "~/models/market-access.server";
 import { addFeeSchedule, FEE_FORM_FIELDS, feeScheduleFormSchema, listFeeSchedules } from "~/models/market-fees.server";
 import { getMarket } from "~/models/market.server";
@@ -40,7 +39,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
       inForce.add(s.category);
       state = "inForce";
     } else state = "past";
-    return { id: s.id, category: s.category, commissionRateText: `${bpsToPercentText(s.commissionRateBps)}%`, minFeeFen: s.minFeeFen, effectiveFrom: s.effectiveFrom, state };
+    return { id: s.id, category: s.category, commissionRateText: formatPercentBps(s.commissionRateBps), minFeeFen: s.minFeeFen, effectiveFrom: s.effectiveFrom, state };
   });
   return { canManage, today, market: { id: market.id, name: market.name, categories: market.categories }, schedules: rows };
 }
@@ -48,7 +47,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireMarketOperator(request, context, { manage: true });
+  const { organizationId, actor } = await requireMarketOperator(request, context, { may: "market.fee_write" });
   const marketId = requireUuidParam(params.marketId);
   const values = formValues(form, FEE_FORM_FIELDS);
   const parsed = feeScheduleFormSchema.safeParse(values);
@@ -116,7 +115,7 @@ export default function MarketFees() {
                     <td>{s.category}</td>
                     <td className="num">{s.commissionRateText}</td>
                     <td className="num">{formatFen(s.minFeeFen, locale)}</td>
-                    <td className="mono">{s.effectiveFrom}</td>
+                    <td className="nowrap">{formatDate(s.effectiveFrom, locale)}</td>
                     <td>
                       <span className={`sc-state ${s.state === "inForce" ? "active" : s.state === "scheduled" ? "submitted" : "inactive"}`}>{t(STATE_LABEL[s.state])}</span>
                     </td>

@@ -81,7 +81,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireMarketOperator(request, context, { manage: true });
+  const { organizationId, actor } = await requireMarketOperator(request, context, { may: "listing.moderate" });
   const marketId = requireUuidParam(params.marketId);
   const intent = String(form.get("intent") ?? "").slice(0, 20);
   const values = formValues(form, ["listingId", "reason", "returnTo"]);

@@ -39,7 +39,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 export async function action({ request, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireMarketOperator(request, context, { manage: true });
+  const { organizationId, actor } = await requireMarketOperator(request, context, { may: "market.write" });
   const values = formValues(form, MARKET_FORM_FIELDS);
   const parsed = marketFormSchema.safeParse(values);
   if (!parsed.success) return data<FormFailure>({ intent: "create", fieldErrors: zodFieldErrors(parsed.error), formError: null, values }, { status: 422 });

@@ -69,7 +69,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireMerchant(request, context, { manage: true });
+  const { organizationId, actor } = await requireMerchant(request, context, { may: "listing.write" });
   const listingId = requireUuidParam(params.listingId);
   const db = context.db;
   const intent = String(form.get("intent") ?? "").slice(0, 20);

@@ -20,7 +20,7 @@ export const links: LinksFunction = () => [
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "listing.newTitle");
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  const { organizationId } = await requireMerchant(request, context, { manage: true });
+  const { organizationId } = await requireMerchant(request, context, { may: "listing.write" });
   const markets = (await listMerchantTradingMarkets(context.db, organizationId)).filter((m) => m.canTrade);
   // Categories depend on the market: without JavaScript the market is chosen first (?market=).
   const wanted = new URL(request.url).searchParams.get("market");
@@ -34,7 +34,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 export async function action({ request, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireMerchant(request, context, { manage: true });
+  const { organizationId, actor } = await requireMerchant(request, context, { may: "listing.write" });
   const values = formValues(form, [...LISTING_FORM_FIELDS, "marketId"]);
   const parsed = listingFormSchema.safeParse(values);
   const fieldErrors = parsed.success ? {} : zodFieldErrors(parsed.error);

@@ -3,21 +3,23 @@ import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-
 import type { ReactNode } from "react";
 import { z } from "zod";
 import { CsrfInput } from "~/components/csrf-input";
-import { ActionError, OrderKindTag, OrderStatusTag, PaymentChoice, paymentChoiceField, useOrderNote, useOrderProblem, type OrderFormFailure } from "~/components/order-ui";
+import { ActionError, OrderKindTag, OrderStatusTag, PaymentChoice, paymentChoiceField, PaymentInFlight, PaymentLastFailed, useOrderNote, useOrderProblem, type OrderFormFailure } from "~/components/order-ui";
 import { RouteError } from "~/components/route-error";
 import { RuleTag, TextField } from "~/components/supply-ui";
-import { formatDateTime, formatFen, isMessageKey, translate, translateDynamic, type MessageKey } from "~/i18n";
+import { formatDateTime, formatFen, isMessageKey, translate, translateDynamic, type MessageKey, formatPercentBps, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { resolveLocale } from "~/i18n/locale.server";
-import { bpsToPercentText, parseWholeNumber } from "~/models/catalog.server";
+import { parseWholeNumber } from "~/models/catalog.server";
 import { creditSummary } from "~/models/credit.server";
 import { EpayGatewayError } from "~/models/epay/index.server";
 import { isDomainError } from "~/models/errors";
 import { listAccountsForOrganization } from "~/models/ledger.server";
 import {
   amountDue,
+  orderPaymentReference,
   approveOrder,
+  isOwnApprovalRequest,
   cancelOrder,
   confirmOrder,
   decideReturn,
@@ -36,9 +38,10 @@ import {
   submitOrder,
   type OrderDetail,
 } from "~/models/orders.server";
-import { createPayment, paymentsDepsFromConfig } from "~/models/payments.server";
+import { paymentsDepsForRequest, settlePaymentAttempts, startPaymentAttempt } from "~/models/payments.server";
 import { domainFailure, formValues } from "~/models/supply-chain-access.server";
-import { notFound, requireOrgContext, requireUuidParam, scoped } from "~/models/tenancy.server";
+import { may, type ActionName } from "~/models/permissions";
+import { notFound, requireMay, requireOrgContext, requireUuidParam, scoped } from "~/models/tenancy.server";
 import { flashCookie, getSession, requireCsrf } from "~/session.server";
 import ordersStyles from "~/styles/orders.css";
 import supplyStyles from "~/styles/supply.css";
@@ -49,8 +52,9 @@ export const links: LinksFunction = () => [
 ];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "orders.detailTitle");
 
-const APPROVER_ROLES = ["owner", "admin"] as const;
 const EPAY_TIMEOUT_MS = 5_000;
+/** Asking the gateway about a pending payment while the page loads: short, the callback covers the rest. */
+const EPAY_STATUS_TIMEOUT_MS = 2_000;
 
 /** Dealers and core enterprises have orders; for any other kind of organisation the page does not exist. */
 async function requireOrderParty(request: Request, context: LoaderFunctionArgs["context"]) {
@@ -62,7 +66,7 @@ async function requireOrderParty(request: Request, context: LoaderFunctionArgs["
 const iso = (value: Date | string | null | undefined) => (value ? new Date(value).toISOString() : null);
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const { organizationId, roles } = await requireOrderParty(request, context);
+  const { organizationId, roles, organization, user } = await requireOrderParty(request, context);
   const orderId = requireUuidParam(params.orderId);
   // Scoped to the two parties: any other organisation's order id is a 404, like an unknown one.
   const detail = await scoped(() => getOrder(context.db, organizationId, orderId));
@@ -71,6 +75,17 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const season = order.season_id ? (await listSeasons(context.db, order.core_enterprise_id)).find((s) => s.id === order.season_id) : undefined;
   const returnable = detail.lines.some((l) => l.quantity_shipped - l.quantity_returned > 0);
   const due = amountDue(order);
+  // An e-Pay attempt at what is due, as the dealer sees it: in flight (asked of the gateway, since the
+  // callback may be late), or failed last. While one is in flight the page offers no way to pay.
+  const attempts =
+    detail.party === "dealer" && due
+      ? await settlePaymentAttempts(
+          context.db,
+          order.dealer_id,
+          orderPaymentReference(order.id, due.part),
+          paymentsDepsForRequest(request, context.config, context.logger, { timeoutMs: EPAY_STATUS_TIMEOUT_MS, maxAttempts: 1 }),
+        )
+      : null;
   // What the dealer can pay with, shown next to the payment buttons: its wallet and its credit here.
   const funds =
     detail.party === "dealer" && due
@@ -111,7 +126,12 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     coreEnterpriseName: detail.coreEnterpriseName,
     seasonName: season?.name ?? null,
     original: original ? { id: original.order.id, number: original.order.number } : null,
+    // A return's lines say what is sent back (its quantity_ordered) and, once the supplier took the
+    // goods back (`goods_back`, all lines at once), that it came back; shipped/returned are the
+    // original order's columns and stay 0 on the return itself.
     lines: detail.lines.map((l) => ({
+      returnRequested: order.kind === "return" ? l.quantity_ordered : null,
+      returnedBack: order.kind === "return" ? (detail.events.some((e) => e.event === "goods_back") ? l.quantity_ordered : 0) : null,
       id: l.id,
       lineNo: l.line_no,
       skuCode: l.sku_code,
@@ -125,7 +145,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
       unitPriceFen: l.unit_price_fen,
       amountFen: l.amount_fen,
       rule: l.price_rule,
-      taxRate: bpsToPercentText(l.tax_rate_bps),
+      taxRate: formatPercentBps(l.tax_rate_bps),
       adjustReason: l.adjust_reason,
     })),
     shipments: detail.shipments.map((s) => ({
@@ -147,16 +167,33 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
       creditReleasedFen: e.creditReleasedFen,
     })),
     returns: detail.returns,
-    actions: detail.actions,
+    // Only what this member's roles may do (the permission table); approving is gated by `canApprove`
+    // so that a member who may not approve still reads that the order waits for an approver.
+    actions: detail.actions.filter((e) => e === "approve" || e === "decline_approval" || may(roles, `order.${e}`, organization.kind)),
+    canRepay: may(roles, "order.repay", organization.kind),
     outstandingFen: detail.onAccountOutstandingFen,
     due,
     funds,
+    payment: {
+      inFlight: attempts?.inFlight
+        ? {
+            id: attempts.inFlight.id,
+            status: attempts.inFlight.status,
+            amountFen: attempts.inFlight.amountFen,
+            createdAt: attempts.inFlight.createdAt.toISOString(),
+            payUrl: attempts.inFlight.payUrl,
+          }
+        : null,
+      lastFailedAt: attempts?.lastFailed?.failedAt ? attempts.lastFailed.failedAt.toISOString() : null,
+    },
     submitCredit,
     // Submitted on account, neither confirmed (then charged) nor closed (then released): the total
     // is held on the dealer's credit line.
     creditHeld: order.payment_method === "on_account" && order.submitted_at !== null && order.confirmed_at === null && order.closed_at === null,
-    canApprove: roles.some((r) => (APPROVER_ROLES as readonly string[]).includes(r)),
-    canReturn: detail.party === "dealer" && order.kind !== "return" && ["received", "completed"].includes(order.status) && returnable,
+    canApprove: may(roles, "order.approve", organization.kind),
+    // Four eyes: the member who submitted it for approval may decline it, not approve it.
+    ownApprovalRequest: await isOwnApprovalRequest(context.db, order, user.id),
+    canReturn: may(roles, "order.request_return", organization.kind) && detail.party === "dealer" && order.kind !== "return" && ["received", "completed"].includes(order.status) && returnable,
   };
 }
 
@@ -197,6 +234,26 @@ const INTENTS = [
   "refund",
 ] as const;
 type Intent = (typeof INTENTS)[number];
+
+/** Each form of the page → the action it performs in the permission table (app/models/permissions.ts). */
+const INTENT_ACTION: Readonly<Record<Intent, ActionName>> = {
+  submit: "order.submit",
+  approve: "order.approve",
+  decline: "order.decline_approval",
+  pay_wallet: "order.pay",
+  epay: "order.pay",
+  pay_on_account: "order.pay_on_account",
+  financing: "order.request_financing",
+  repay: "order.repay",
+  receive: "order.receive",
+  cancel: "order.cancel",
+  confirm: "order.confirm",
+  reject: "order.reject",
+  ship: "order.ship_all",
+  approve_return: "order.approve_return",
+  goods_back: "order.goods_back",
+  refund: "order.refund",
+};
 
 function isIntent(value: string): value is Intent {
   return (INTENTS as readonly string[]).includes(value);
@@ -268,7 +325,8 @@ const FLASH: Partial<Record<Intent, MessageKey>> = {
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor, roles } = await requireOrderParty(request, context);
+  const party = await requireOrderParty(request, context);
+  const { organizationId, actor, roles } = party;
   const orderId = requireUuidParam(params.orderId);
   const { db } = context;
   // Who may see the order first: another organisation's id is a 404 for every intent.
@@ -278,6 +336,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const rawIntent = String(form.get("intent") ?? "");
   if (!isIntent(rawIntent)) throw new Response("Unknown form", { status: 400 });
   const intent: Intent = rawIntent;
+  // Then who may do it: the permission table, beside the order machine (403 naming the roles).
+  requireMay(party, INTENT_ACTION[intent]);
   const lineFieldNames = detail.lines.flatMap((l) => [`quantity.${l.id}`, `reason.${l.id}`, `ship.${l.id}`]);
   const values = formValues(form, ["reason", "carrier", "tracking_number", "payment_method", ...lineFieldNames]);
   const fail = (fieldErrors: Record<string, string>, formError: string | null = null, status = 422) =>
@@ -298,7 +358,13 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         return done(pending ? "orders.flash.sentForApproval" : "orders.flash.submitted");
       }
       case "approve":
-        await approveOrder(db, actor, roles, order.id, "approve");
+        try {
+          await approveOrder(db, actor, roles, order.id, "approve");
+        } catch (error) {
+          // Four eyes: say why on the page, not the generic refusal (order-states.ts APPROVAL_BY_ANOTHER_MEMBER).
+          if (isDomainError(error) && error.fields.approver === "not_the_submitter") return fail({ approver: "orders.problem.ownApproval" }, null, 403);
+          throw error;
+        }
         break;
       case "decline": {
         const parsed = ReasonForm.safeParse(values);
@@ -314,11 +380,12 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         if (!due || due.amountFen <= 0) return fail({ status: order.status }, null, 409);
         const session = await getSession(request, context);
         const locale = await resolveLocale(request, session?.user.locale);
-        const reference = `order:${order.id}:${due.part}`;
+        const reference = orderPaymentReference(order.id, due.part);
         let started;
         try {
-          // Over HTTP to the gateway: outside any transaction, idempotent on the order and part.
-          started = await createPayment(
+          // Over HTTP to the gateway, outside any transaction: resumes the attempt pending for this
+          // part, or starts a new one after a failure; refused (409) once the part is paid.
+          started = await startPaymentAttempt(
             db,
             actor,
             {
@@ -333,10 +400,9 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
                 supplier: detail.coreEnterpriseName,
               }).slice(0, 200),
               returnPath: here,
-              idempotencyKey: reference,
             },
             // A person is waiting on the answer: a shorter budget than a background step's.
-            paymentsDepsFromConfig(context.config, context.logger, { timeoutMs: EPAY_TIMEOUT_MS, maxAttempts: 2 }),
+            paymentsDepsForRequest(request, context.config, context.logger, { timeoutMs: EPAY_TIMEOUT_MS, maxAttempts: 2 }),
           );
         } catch (error) {
           if (error instanceof EpayGatewayError) {
@@ -731,13 +797,13 @@ function Actions({ d, result, busy }: { d: LoaderData; result: OrderFormFailure 
   const canPay = dealer && (a.has("pay") || a.has("pay_deposit") || a.has("choose_epay") || a.has("pay_on_account") || a.has("request_financing"));
   const buttons: ReactNode[] = [];
   const canSubmit = dealer && (a.has("submit") || a.has("submit_for_approval"));
-  if (dealer && a.has("approve") && d.canApprove) buttons.push(<IntentButton key="approve" intent="approve" label={t("orders.action.approve")} busy={busy} />);
+  if (dealer && a.has("approve") && d.canApprove && !d.ownApprovalRequest) buttons.push(<IntentButton key="approve" intent="approve" label={t("orders.action.approve")} busy={busy} />);
   if (dealer && a.has("receive")) buttons.push(<IntentButton key="receive" intent="receive" label={t("orders.action.receive")} busy={busy} />);
   if (!dealer && a.has("approve_return")) buttons.push(<IntentButton key="approve_return" intent="approve_return" label={t("orders.action.approveReturn")} busy={busy} />);
   if (!dealer && a.has("goods_back")) buttons.push(<IntentButton key="goods_back" intent="goods_back" label={t("orders.action.goodsBack")} busy={busy} />);
   if (!dealer && a.has("refund"))
     buttons.push(<IntentButton key="refund" intent="refund" label={t("orders.action.refund", { amount: formatFen(d.order.totalFen, locale) })} busy={busy} />);
-  if (dealer && d.outstandingFen > 0)
+  if (dealer && d.canRepay && d.outstandingFen > 0)
     buttons.push(<IntentButton key="repay" intent="repay" label={t("orders.action.repay", { amount: formatFen(d.outstandingFen, locale) })} variant="secondary" busy={busy} />);
 
   const nothing =
@@ -768,24 +834,37 @@ function Actions({ d, result, busy }: { d: LoaderData; result: OrderFormFailure 
   return (
     <section className="panel od-actions" aria-labelledby="actions-heading" data-testid="actions">
       <h2 id="actions-heading">{t("orders.actionsTitle")}</h2>
-      {isMessageKey(nextKey) ? <p className="od-next">{translateDynamic(locale, nextKey, "")}</p> : null}
+      {/* While an e-Pay attempt is in flight, or after one failed, its own notice says what comes next. */}
+      {isMessageKey(nextKey) && !(canPay && (d.payment.inFlight || d.payment.lastFailedAt)) ? <p className="od-next">{translateDynamic(locale, nextKey, "")}</p> : null}
       <ActionError problems={others.problems} />
       {dealer && a.has("approve") && !d.canApprove ? <p className="notice">{t("orders.waitingApproval")}</p> : null}
+      {dealer && a.has("approve") && d.canApprove && d.ownApprovalRequest ? (
+        <p className="notice" data-testid="own-approval">
+          {t("orders.problem.ownApproval")}
+        </p>
+      ) : null}
       {!dealer && d.order.status === "pending_approval" ? <p className="notice">{t("orders.waitingDealerApproval")}</p> : null}
       {!dealer && a.has("release") ? (
         <p>
           <Link to="/seasons">{t("orders.toSeasons")}</Link>
         </p>
       ) : null}
-      {canPay && d.due ? (
+      {canPay && d.due && d.payment.inFlight ? <PaymentInFlight payment={d.payment.inFlight} /> : null}
+      {canPay && d.due && !d.payment.inFlight ? (
         <div className="od-pay" data-testid="pay">
+          {d.payment.lastFailedAt ? <PaymentLastFailed failedAt={d.payment.lastFailedAt} /> : null}
           <p>
             {t("orders.pay.due", { part: translate(locale, `orders.part.${d.due.part}`), amount: formatFen(d.due.amountFen, locale) })}
           </p>
           <div className="sc-actions">
             {a.has("pay") || a.has("pay_deposit") ? <IntentButton intent="pay_wallet" label={t("orders.action.payWallet")} busy={busy} /> : null}
             {a.has("choose_epay") || a.has("pay") || a.has("pay_deposit") ? (
-              <IntentButton intent="epay" label={d.order.status === "awaiting_payment" ? t("orders.action.epayAgain") : t("orders.action.epay")} variant="secondary" busy={busy} />
+              <IntentButton
+                intent="epay"
+                label={d.payment.lastFailedAt ? t("payments.action.epayRetry") : d.order.status === "awaiting_payment" ? t("orders.action.epayAgain") : t("orders.action.epay")}
+                variant="secondary"
+                busy={busy}
+              />
             ) : null}
             {a.has("pay_on_account") ? <IntentButton intent="pay_on_account" label={t("orders.action.payOnAccount")} variant="secondary" busy={busy} /> : null}
             {a.has("request_financing") ? <IntentButton intent="financing" label={t("orders.action.financing")} variant="secondary" busy={busy} /> : null}
@@ -913,7 +992,7 @@ export default function OrderPage() {
               <Money fen={d.outstandingFen} />
             </Fact>
           ) : null}
-          {order.dueOn ? <Fact label={t("orders.dueOn")}>{order.dueOn}</Fact> : null}
+          {order.dueOn ? <Fact label={t("orders.dueOn")}>{formatDate(order.dueOn, locale)}</Fact> : null}
           {d.due ? (
             <Fact label={t("orders.dueNow")}>
               <Money fen={d.due.amountFen} /> <span className="sc-muted">({translate(locale, `orders.part.${d.due.part}`)})</span>
@@ -947,18 +1026,31 @@ export default function OrderPage() {
               <tr>
                 <th scope="col">#</th>
                 <th scope="col">{t("orders.line.sku")}</th>
-                <th scope="col" className="num">
-                  {t("orders.line.ordered")}
-                </th>
-                <th scope="col" className="num">
-                  {t("orders.line.confirmed")}
-                </th>
-                <th scope="col" className="num">
-                  {t("orders.line.shipped")}
-                </th>
-                <th scope="col" className="num">
-                  {t("orders.line.returned")}
-                </th>
+                {order.kind === "return" ? (
+                  <>
+                    <th scope="col" className="num">
+                      {t("orders.line.returnRequested")}
+                    </th>
+                    <th scope="col" className="num">
+                      {t("orders.line.returnedBack")}
+                    </th>
+                  </>
+                ) : (
+                  <>
+                    <th scope="col" className="num">
+                      {t("orders.line.ordered")}
+                    </th>
+                    <th scope="col" className="num">
+                      {t("orders.line.confirmed")}
+                    </th>
+                    <th scope="col" className="num">
+                      {t("orders.line.shipped")}
+                    </th>
+                    <th scope="col" className="num">
+                      {t("orders.line.returned")}
+                    </th>
+                  </>
+                )}
                 <th scope="col" className="num">
                   {t("orders.line.unitPrice")}
                 </th>
@@ -980,27 +1072,40 @@ export default function OrderPage() {
                     <div>{l.skuName}</div>
                     {l.spec ? <div className="sc-muted">{l.spec}</div> : null}
                   </td>
-                  <td className="num">
-                    {l.ordered} {l.unit}
-                  </td>
-                  <td className="num">
-                    {l.confirmed ?? "—"}
-                    {l.adjustReason ? <div className="od-adjust">{l.adjustReason}</div> : null}
-                  </td>
-                  <td className="num">{l.shipped}</td>
-                  <td className="num">{l.returned}</td>
+                  {l.returnRequested !== null ? (
+                    <>
+                      <td className="num" data-testid="return-requested">
+                        {l.returnRequested} {l.unit}
+                      </td>
+                      <td className="num" data-testid="returned-back">
+                        {l.returnedBack} {l.unit}
+                      </td>
+                    </>
+                  ) : (
+                    <>
+                      <td className="num">
+                        {l.ordered} {l.unit}
+                      </td>
+                      <td className="num">
+                        {l.confirmed ?? "—"}
+                        {l.adjustReason ? <div className="od-adjust">{l.adjustReason}</div> : null}
+                      </td>
+                      <td className="num">{l.shipped}</td>
+                      <td className="num">{l.returned}</td>
+                    </>
+                  )}
                   <td className="num">{formatFen(l.unitPriceFen, locale)}</td>
                   <td className="num">{formatFen(l.amountFen, locale)}</td>
                   <td>
                     <RuleTag rule={l.rule} />
                   </td>
-                  <td className="num">{l.taxRate}%</td>
+                  <td className="num">{l.taxRate}</td>
                 </tr>
               ))}
             </tbody>
             <tfoot>
               <tr>
-                <th scope="row" colSpan={7} className="num">
+                <th scope="row" colSpan={order.kind === "return" ? 5 : 7} className="num">
                   {t("orders.total")}
                   {totalOrdered !== order.totalFen ? <div className="sc-muted">{t("orders.totalWas", { amount: formatFen(totalOrdered, locale) })}</div> : null}
                 </th>

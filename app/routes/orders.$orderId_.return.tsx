@@ -24,7 +24,8 @@ export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "orders.re
 
 /** Only the dealer asks for a return: for a core enterprise (or anyone else) this page does not exist. */
 async function load(request: Request, context: LoaderFunctionArgs["context"], orderIdParam: string | undefined) {
-  const ctx = await requireDealer(request, context);
+  // Asking for a return is the only thing this page does: its form and its action need the role.
+  const ctx = await requireDealer(request, context, { may: "order.request_return" });
   const orderId = requireUuidParam(orderIdParam);
   const detail = await scoped(() => getOrder(context.db, ctx.organizationId, orderId));
   return { ctx, detail };

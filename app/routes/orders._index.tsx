@@ -3,7 +3,7 @@ import { Form, Link, useLoaderData, useLocation } from "@remix-run/react";
 import { OrderTable } from "~/components/order-ui";
 import { RouteError } from "~/components/route-error";
 import { Pager, withParams } from "~/components/supply-ui";
-import { formatFen, translateDynamic } from "~/i18n";
+import { formatFen, translateDynamic, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { ORDER_KINDS, ORDER_STATUSES, type OrderKind } from "~/models/order-states";
@@ -123,7 +123,7 @@ export default function Orders() {
             {figure(t("orders.money.overdue"), money.overdue, "money-overdue", true)}
             {figure(t("orders.money.financing"), money.financingRequested, "money-financing")}
           </div>
-          <p className="sc-muted">{t("orders.money.note", { since: money.paid.sinceOn, today })}</p>
+          <p className="sc-muted">{t("orders.money.note", { since: formatDate(money.paid.sinceOn, locale), today: formatDate(today, locale) })}</p>
         </section>
       ) : null}
       <section className="panel">

@@ -15,10 +15,10 @@ import { CsrfInput } from "~/components/csrf-input";
 import { ActionError, PaymentChoice, paymentChoiceField, useOrderProblem } from "~/components/order-ui";
 import { RouteError } from "~/components/route-error";
 import { SelectField, TextField } from "~/components/supply-ui";
-import { formatFen, formatInteger } from "~/i18n";
+import { formatFen, formatInteger, formatPercentBps } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { bpsToPercentText, parseWholeNumber } from "~/models/catalog.server";
+import { parseWholeNumber } from "~/models/catalog.server";
 import { listSuppliersForDealer } from "~/models/dealers.server";
 import { isDomainError } from "~/models/errors";
 import { createOrder, getOrder, listSeasons, ORDER_LIMITS } from "~/models/orders.server";
@@ -48,7 +48,7 @@ async function supplierChoices(db: LoaderFunctionArgs["context"]["db"], dealerId
   for (const s of suppliers) {
     for (const season of await listSeasons(db, s.coreEnterpriseId)) {
       if (season.status === "open") {
-        seasons.push({ id: season.id, name: season.name, supplierId: s.coreEnterpriseId, supplierName: s.coreName, depositPercent: bpsToPercentText(season.deposit_rate_bps) });
+        seasons.push({ id: season.id, name: season.name, supplierId: s.coreEnterpriseId, supplierName: s.coreName, depositPercent: formatPercentBps(season.deposit_rate_bps) });
       }
     }
   }
@@ -73,7 +73,9 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       lines: past.lines.map((l) => `${l.sku_code},${l.quantity_confirmed || l.quantity_ordered}`).join("\n"),
     };
   }
-  return { suppliers, seasons, prefill, maxLines: maxLines(), maxKiB: maxBytes() / 1024 };
+  // Booking from the dealer's seasons page (/preorders): the form preset to that season, if open to it.
+  const booking = seasons.find((s) => s.id === new URL(request.url).searchParams.get("season")) ?? null;
+  return { suppliers, seasons, prefill, booking, maxLines: maxLines(), maxKiB: maxBytes() / 1024 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -206,7 +208,7 @@ async function readForm(request: Request): Promise<FormData> {
 }
 
 export async function action({ request, context }: ActionFunctionArgs) {
-  const { organizationId, actor } = await requireDealer(request, context);
+  const { organizationId, actor } = await requireDealer(request, context, { may: "order.create" });
   const failure = (f: Partial<QuickFailure>, status = 422) =>
     data<QuickFailure>({ fieldErrors: {}, formError: null, lineProblems: [], values: {}, source: "text", ...f }, { status });
   let form: FormData;
@@ -331,7 +333,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
 // ---------------------------------------------------------------------------------------------
 
 export default function QuickOrder() {
-  const { suppliers, seasons, prefill, maxLines, maxKiB } = useLoaderData<typeof loader>();
+  const { suppliers, seasons, prefill, booking, maxLines, maxKiB } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const navigation = useNavigation();
   const t = useT();
@@ -413,7 +415,7 @@ export default function QuickOrder() {
                 label={t("orders.supplier")}
                 required
                 options={suppliers.map((s) => ({ value: s.id, label: locale === "en" && s.nameEn ? s.nameEn : s.name }))}
-                defaultValue={values.core_enterprise_id ?? prefill?.supplierId ?? suppliers[0]?.id}
+                defaultValue={values.core_enterprise_id ?? prefill?.supplierId ?? booking?.supplierId ?? suppliers[0]?.id}
                 error={problem(errors.core_enterprise_id)}
               />
               <SelectField
@@ -424,7 +426,7 @@ export default function QuickOrder() {
                   { value: "replenishment", label: t("orders.kind.replenishment") },
                   { value: "preorder", label: t("orders.kind.preorder") },
                 ]}
-                defaultValue={values.kind ?? "replenishment"}
+                defaultValue={values.kind ?? (booking ? "preorder" : "replenishment")}
                 error={problem(errors.kind)}
               />
               <SelectField
@@ -434,7 +436,7 @@ export default function QuickOrder() {
                   { value: "", label: seasons.length ? t("orders.seasonNone") : t("orders.seasonNoneOpen") },
                   ...seasons.map((s) => ({ value: s.id, label: t("orders.seasonOption", { supplier: s.supplierName, season: s.name, percent: s.depositPercent }) })),
                 ]}
-                defaultValue={values.season_id ?? ""}
+                defaultValue={values.season_id ?? booking?.id ?? ""}
                 error={problem(errors.season_id)}
                 hint={t("orders.seasonHint")}
               />

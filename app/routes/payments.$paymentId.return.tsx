@@ -1,6 +1,6 @@
 import { redirect, type LoaderFunctionArgs } from "@remix-run/node";
 import { EpayGatewayError } from "~/models/epay/index.server";
-import { getPaymentForOrganization, paymentsDepsFromConfig, syncPaymentFromGateway } from "~/models/payments.server";
+import { getPaymentForOrganization, paymentsDepsForRequest, syncPaymentFromGateway } from "~/models/payments.server";
 import { requireOrgContext, requireUuidParam, scoped } from "~/models/tenancy.server";
 
 /**
@@ -18,7 +18,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const payment = await scoped(() => getPaymentForOrganization(context.db, organization.organizationId, paymentId, { as: "payer" }));
   try {
     // A person is waiting: a short budget, and the callback covers whatever this misses.
-    const deps = paymentsDepsFromConfig(context.config, context.logger, { timeoutMs: RETURN_QUERY_TIMEOUT_MS, maxAttempts: 1 });
+    const deps = paymentsDepsForRequest(request, context.config, context.logger, { timeoutMs: RETURN_QUERY_TIMEOUT_MS, maxAttempts: 1 });
     await syncPaymentFromGateway(context.db, payment.id, deps);
   } catch (error) {
     // The gateway being unreachable must not strand the user: the callback (or the next visit) will tell.

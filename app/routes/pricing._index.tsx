@@ -3,7 +3,7 @@ import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-
 import { CsrfInput } from "~/components/csrf-input";
 import { RouteError } from "~/components/route-error";
 import { errorsFor, FormError, SelectField, StateTag, TextField, useProblemText, valuesFor } from "~/components/supply-ui";
-import { formatFen } from "~/i18n";
+import { formatFen, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { listDealerOptions } from "~/models/dealers.server";
@@ -47,7 +47,7 @@ type Intent = (typeof INTENTS)[number];
 export async function action({ request, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireCoreEnterprise(request, context, { manage: true });
+  const { organizationId, actor } = await requireCoreEnterprise(request, context, { may: "pricing.write" });
   const intent = form.get("intent");
   if (typeof intent !== "string" || !(INTENTS as readonly string[]).includes(intent)) {
     throw new Response("Unknown form", { status: 400 });
@@ -245,7 +245,7 @@ export default function Pricing() {
                       </td>
                       <td className="nowrap">{list.tierName}</td>
                       <td className="nowrap">
-                        {list.validFrom} – {list.validTo ?? t("pricing.openEnded")} <StateTag state={list.state} />
+                        {formatDate(list.validFrom, locale)} – {list.validTo ? formatDate(list.validTo, locale) : t("pricing.openEnded")} <StateTag state={list.state} />
                       </td>
                       <td className="num">{list.itemCount}</td>
                     </tr>
@@ -310,7 +310,7 @@ export default function Pricing() {
                     <td className="num sc-price">{formatFen(o.priceFen, locale)}</td>
                     <td className="num">{formatFen(o.basePriceFen, locale)}</td>
                     <td className="nowrap">
-                      {o.validFrom} – {o.validTo ?? t("pricing.openEnded")} <StateTag state={o.state} />
+                      {formatDate(o.validFrom, locale)} – {o.validTo ? formatDate(o.validTo, locale) : t("pricing.openEnded")} <StateTag state={o.state} />
                     </td>
                     <td>{o.note}</td>
                     {canManage ? (

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { CsrfInput } from "~/components/csrf-input";
 import { RouteError } from "~/components/route-error";
 import { errorsFor, FormError, Pager, StateTag, TextField, valuesFor, withParams } from "~/components/supply-ui";
-import { formatFen } from "~/i18n";
+import { formatFen, formatPercentBps, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { parseWholeNumber } from "~/models/catalog.server";
@@ -46,7 +46,7 @@ const listFormSchema = z
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireCoreEnterprise(request, context, { manage: true });
+  const { organizationId, actor } = await requireCoreEnterprise(request, context, { may: "pricing.write" });
   const listId = requireUuidParam(params.listId);
   const intent = String(form.get("intent") ?? "");
   const values = formValues(form, ["name", "validFrom", "validTo", "skuCode", "minQty", "price", "skuId"]);
@@ -118,7 +118,7 @@ export default function PriceListPage() {
           </p>
           <h1>{list.name}</h1>
           <p className="subtle">
-            {list.validFrom} – {list.validTo ?? t("pricing.openEnded")} <StateTag state={list.state} />
+            {formatDate(list.validFrom, locale)} – {list.validTo ? formatDate(list.validTo, locale) : t("pricing.openEnded")} <StateTag state={list.state} />
           </p>
         </div>
         {canManage ? (
@@ -225,7 +225,7 @@ export default function PriceListPage() {
                     <td className="num sc-price">{formatFen(item.priceFen, locale)}</td>
                     <td className="num">{formatFen(item.basePriceFen, locale)}</td>
                     {/* Whole-percent display of price / base: presentation only, never stored. */}
-                    <td className="num">{Math.round((item.priceFen * 100) / item.basePriceFen)}%</td>
+                    <td className="num">{formatPercentBps(Math.round((item.priceFen * 100) / item.basePriceFen) * 100)}</td>
                     {canManage ? (
                       <td className="actions">
                         <Form method="post" className="sc-row-form">

@@ -3,10 +3,10 @@ import { Form, Link, useLoaderData } from "@remix-run/react";
 import { PriceExplanation } from "~/components/price-explanation";
 import { RouteError } from "~/components/route-error";
 import { RuleTag, SelectField, TextField } from "~/components/supply-ui";
-import { formatFen } from "~/i18n";
+import { formatFen, formatPercentBps } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { bpsToPercentText, getSkusByCodes, normalizeSkuCode } from "~/models/catalog.server";
+import { getSkusByCodes, normalizeSkuCode } from "~/models/catalog.server";
 import { listDealerOptions } from "~/models/dealers.server";
 import { previewFormSchema, quotePrices, shanghaiDate, type PriceRule } from "~/models/pricing.server";
 import { requireCoreEnterprise, zodFieldErrors } from "~/models/supply-chain-access.server";
@@ -70,7 +70,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       on: parsed.data.on,
       unitPriceFen: quote.unitPriceFen,
       basePriceFen: quote.basePriceFen,
-      taxRate: bpsToPercentText(quote.taxRateBps),
+      taxRate: formatPercentBps(quote.taxRateBps),
       totalFen: Number.isSafeInteger(totalFen) ? totalFen : null,
       rule: quote.rule,
       explanation: quote.explanation,
@@ -129,7 +129,7 @@ export default function PricePreview() {
             </div>
             <div className="figure">
               <span className="figure-label">{t("catalog.field.taxRate")}</span>
-              <span className="figure-value num">{result.taxRate}%</span>
+              <span className="figure-value num">{result.taxRate}</span>
             </div>
           </div>
           <h3>{t("pricing.whyThisPrice")}</h3>

@@ -5,10 +5,10 @@ import { CsrfInput } from "~/components/csrf-input";
 import { ActionError, useOrderProblem } from "~/components/order-ui";
 import { RouteError } from "~/components/route-error";
 import { TextField } from "~/components/supply-ui";
-import { formatDateTime, translateDynamic } from "~/i18n";
+import { formatDateTime, translateDynamic, formatPercentBps } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { bpsToPercentText, parsePercentToBps } from "~/models/catalog.server";
+import { parsePercentToBps } from "~/models/catalog.server";
 import { createSeason, listSeasons, releaseSeason } from "~/models/orders.server";
 import { domainFailure, formValues, requireCoreEnterprise } from "~/models/supply-chain-access.server";
 import { requireUuidParam } from "~/models/tenancy.server";
@@ -30,7 +30,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     seasons: seasons.map((s) => ({
       id: s.id,
       name: s.name,
-      depositPercent: bpsToPercentText(s.deposit_rate_bps),
+      depositPercent: formatPercentBps(s.deposit_rate_bps),
       status: s.status,
       createdAt: new Date(s.created_at).toISOString(),
       releasedAt: s.released_at ? new Date(s.released_at).toISOString() : null,
@@ -57,7 +57,7 @@ type SeasonsResult =
 export async function action({ request, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organizationId, actor } = await requireCoreEnterprise(request, context, { manage: true });
+  const { organizationId, actor } = await requireCoreEnterprise(request, context, { may: "season.write" });
   const intent = String(form.get("intent") ?? "");
   const values = formValues(form, ["name", "deposit_percent", "season_id"]);
   if (intent === "create") {
@@ -198,7 +198,7 @@ export default function Seasons() {
                           {s.releasedAt ? ` · ${t("seasons.releasedAt", { at: formatDateTime(s.releasedAt, locale) })}` : ""}
                         </div>
                       </td>
-                      <td className="num">{s.depositPercent}%</td>
+                      <td className="num">{s.depositPercent}</td>
                       <td>
                         <span className={`od-status ${s.status === "open" ? "confirmed" : s.status === "released" ? "completed" : "cancelled"}`}>
                           {translateDynamic(locale, `seasons.status.${s.status}`, s.status)}

@@ -18,13 +18,11 @@ import styles from "~/styles/supply.css";
  * redirect), sees them by name and prefix with their last use, and revokes them.
  */
 
-const MANAGERS = ["owner", "admin"] as const;
-
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "apiKeys.title");
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  const { organization } = await requireOrgContext(request, context, { roles: MANAGERS });
+  const { organization } = await requireOrgContext(request, context, { may: "api_key.manage" });
   const keys = await listApiKeys(context.db, organization.organizationId);
   return {
     organizationName: organization.name,
@@ -52,7 +50,7 @@ type ActionResult =
 export async function action({ request, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { organization, actor } = await requireOrgContext(request, context, { roles: MANAGERS });
+  const { organization, actor } = await requireOrgContext(request, context, { may: "api_key.manage" });
   const orgId = organization.organizationId;
   const intent = String(form.get("intent") ?? "");
 

@@ -11,7 +11,8 @@ import { useLocale, useT } from "~/i18n/react";
 import { fenToYuanText, parseWholeNumber, parseYuanToFen } from "~/models/catalog.server";
 import { getOrderSettings, updateOrderSettings } from "~/models/orders.server";
 import { domainFailure, formValues } from "~/models/supply-chain-access.server";
-import { notFound, requireOrgContext } from "~/models/tenancy.server";
+import { may } from "~/models/permissions";
+import { notFound, requireMay, requireOrgContext } from "~/models/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import ordersStyles from "~/styles/orders.css";
 import supplyStyles from "~/styles/supply.css";
@@ -22,14 +23,11 @@ export const links: LinksFunction = () => [
 ];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "orderSettings.title");
 
-/** Who may change the order rules of an organisation: its owner or an admin. */
-const EDIT_ROLES = ["owner", "admin"] as const;
-
 async function requireSettingsContext(request: Request, context: LoaderFunctionArgs["context"]) {
   const ctx = await requireOrgContext(request, context);
   const kind = ctx.organization.kind;
   if (kind !== "dealer" && kind !== "core_enterprise") notFound();
-  return { ...ctx, kind, organizationId: ctx.organization.organizationId, canEdit: ctx.roles.some((r) => (EDIT_ROLES as readonly string[]).includes(r)) };
+  return { ...ctx, kind, organizationId: ctx.organization.organizationId, canEdit: may(ctx.roles, "order_settings.update", kind) };
 }
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
@@ -79,8 +77,9 @@ const CoreForm = z.object({
 export async function action({ request, context }: ActionFunctionArgs) {
   const form = await request.formData();
   await requireCsrf(request, context, form);
-  const { kind, organizationId, canEdit, actor } = await requireSettingsContext(request, context);
-  if (!canEdit) throw new Response("Forbidden", { status: 403 });
+  const settingsContext = await requireSettingsContext(request, context);
+  requireMay(settingsContext, "order_settings.update");
+  const { kind, organizationId, actor } = settingsContext;
   const values = formValues(form, ["approval_threshold", "auto_receipt_days"]);
   const intent = "save";
   try {

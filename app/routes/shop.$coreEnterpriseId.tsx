@@ -4,12 +4,12 @@ import { CsrfInput } from "~/components/csrf-input";
 import { PriceExplanation } from "~/components/price-explanation";
 import { RouteError } from "~/components/route-error";
 import { Pager, RuleTag, withParams } from "~/components/supply-ui";
-import { formatFen, formatInteger } from "~/i18n";
+import { formatFen, formatInteger, formatPercentBps } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { bpsToPercentText } from "~/models/catalog.server";
 import { getSupplierForDealer } from "~/models/dealers.server";
 import { listDealerCatalog } from "~/models/pricing.server";
+import { may } from "~/models/permissions";
 import { badRequestOnValidation, requireDealer } from "~/models/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/models/tenancy.server";
 import styles from "~/styles/supply.css";
@@ -20,7 +20,9 @@ export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "shop.cata
 const PAGE_SIZE = 25;
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const { organizationId } = await requireDealer(request, context);
+  const { organizationId, roles } = await requireDealer(request, context);
+  // Adding to the cart is a purchaser's (the permission table): a viewer browses without the form.
+  const canOrder = may(roles, "order.edit_cart", "dealer");
   const coreEnterpriseId = requireUuidParam(params.coreEnterpriseId);
   // Only a core enterprise this dealer is linked to: any other id is a 404.
   const supplier = await scoped(() => getSupplierForDealer(context.db, organizationId, coreEnterpriseId));
@@ -37,12 +39,13 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     paymentTermsDays: supplier.paymentTermsDays,
   };
   // A suspended dealer sees why it cannot buy, not prices it cannot order at.
-  if (supplier.status !== "active") return { supplier: header, search, onFirstPage: true, items: [], nextCursor: null };
+  if (supplier.status !== "active") return { supplier: header, canOrder, search, onFirstPage: true, items: [], nextCursor: null };
   const page = await badRequestOnValidation(() =>
     listDealerCatalog(context.db, { coreEnterpriseId, dealerId: organizationId, on: new Date(), search, after, limit: PAGE_SIZE }),
   );
   return {
     supplier: header,
+    canOrder,
     search,
     onFirstPage: !after,
     nextCursor: page.nextCursor,
@@ -55,7 +58,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
       packSize: i.packSize,
       moq: i.moq,
       category: i.category,
-      taxRate: bpsToPercentText(i.taxRateBps),
+      taxRate: formatPercentBps(i.taxRateBps),
       stockAvailable: i.stockAvailable,
       basePriceFen: i.basePriceFen,
       unitPriceFen: i.price.unitPriceFen,
@@ -67,7 +70,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 }
 
 export default function ShopCatalog() {
-  const { supplier, search, onFirstPage, nextCursor, items } = useLoaderData<typeof loader>();
+  const { supplier, canOrder, search, onFirstPage, nextCursor, items } = useLoaderData<typeof loader>();
   const t = useT();
   const locale = useLocale();
   const location = useLocation();
@@ -104,7 +107,7 @@ export default function ShopCatalog() {
             <p className="empty">{search ? t("catalog.emptySearch") : t("shop.catalogEmpty")}</p>
           ) : (
             <div className="table-wrap">
-              <table className="data" data-testid="shop-table">
+              <table className="data shop-table" data-testid="shop-table">
                 <thead>
                   <tr>
                     <th scope="col">{t("catalog.field.code")}</th>
@@ -127,11 +130,11 @@ export default function ShopCatalog() {
                   {items.map((i) => (
                     <tr key={i.skuId}>
                       <td className="mono nowrap">{i.code}</td>
-                      <td>
+                      <td className="shop-name">
                         {i.name}
                         {i.spec ? <div className="sc-muted">{i.spec}</div> : null}
                       </td>
-                      <td className="nowrap">{t("catalog.packMoq", { pack: i.packSize, moq: i.moq, unit: i.unit })}</td>
+                      <td className="shop-pack">{t("catalog.packMoq", { pack: i.packSize, moq: i.moq, unit: i.unit })}</td>
                       <td className="num">
                         <div className="sc-price" data-testid="your-price">
                           {formatFen(i.unitPriceFen, locale)}
@@ -162,7 +165,7 @@ export default function ShopCatalog() {
                           </ul>
                         )}
                       </td>
-                      <td className="num">{i.taxRate}%</td>
+                      <td className="num">{i.taxRate}</td>
                       <td className="nowrap">
                         {i.stockAvailable <= 0
                           ? t("shop.outOfStock")
@@ -172,24 +175,26 @@ export default function ShopCatalog() {
                       </td>
                       <td className="nowrap">
                         {/* Adds to this supplier's cart and comes back here (the cart page does the work). */}
-                        <Form method="post" action="/cart" className="shop-add">
-                          <CsrfInput />
-                          <input type="hidden" name="intent" value="add" />
-                          <input type="hidden" name="core_enterprise_id" value={supplier.id} />
-                          <input type="hidden" name="sku_id" value={i.skuId} />
-                          <input type="hidden" name="redirectTo" value={location.pathname + location.search} />
-                          <input
-                            type="number"
-                            name="quantity"
-                            defaultValue={i.moq}
-                            min={i.moq}
-                            step={i.packSize}
-                            aria-label={t("shop.quantityFor", { code: i.code })}
-                          />
-                          <button type="submit" className="button-secondary" disabled={i.stockAvailable <= 0}>
-                            {t("shop.addToCart")}
-                          </button>
-                        </Form>
+                        {canOrder ? (
+                          <Form method="post" action="/cart" className="shop-add">
+                            <CsrfInput />
+                            <input type="hidden" name="intent" value="add" />
+                            <input type="hidden" name="core_enterprise_id" value={supplier.id} />
+                            <input type="hidden" name="sku_id" value={i.skuId} />
+                            <input type="hidden" name="redirectTo" value={location.pathname + location.search} />
+                            <input
+                              type="number"
+                              name="quantity"
+                              defaultValue={i.moq}
+                              min={i.moq}
+                              step={i.packSize}
+                              aria-label={t("shop.quantityFor", { code: i.code })}
+                            />
+                            <button type="submit" className="button-secondary" disabled={i.stockAvailable <= 0}>
+                              {t("shop.addToCart")}
+                            </button>
+                          </Form>
+                        ) : null}
                       </td>
                     </tr>
                   ))}

@@ -6,7 +6,7 @@ import type { AppLoadContext, ServerBuild } from "@remix-run/node";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { pingDb, type Db, type DbMode } from "../../db";
 import type { JobsHandle, ResolvedConfig } from "../context";
-import type { Logger } from "../logger.server";
+import { requestLogLevel, type Logger } from "../logger.server";
 
 /**
  * The Express app around Remix, separate from server.ts so tests can run the real stack (static
@@ -58,13 +58,17 @@ export function createApp(deps: AppDeps): express.Express {
     req.requestId = requestId;
     req.log = logger.child({ reqId: requestId });
     res.setHeader("x-request-id", requestId);
+    // This middleware owns the header: the Remix adapter copies a response's headers with
+    // `res.append`, so a route that also set it would send it twice (`id, id`). Keep one value.
+    const append = res.append.bind(res);
+    res.append = (field: string, value?: string[] | string) => (field.toLowerCase() === "x-request-id" ? res : append(field, value));
     const started = process.hrtime.bigint();
     res.on("finish", () => {
       const durationMs = Number((process.hrtime.bigint() - started) / 1_000_000n);
       const line = { method: req.method, url: req.originalUrl, status: res.statusCode, durationMs };
-      // Static assets are noise at info level.
+      // Static assets are noise at info level; in embedded mode so are pages (logger.server.ts requestLogLevel).
       if (req.path.startsWith("/build/") || req.path === "/favicon.ico") req.log?.debug(line, "request");
-      else req.log?.info(line, "request");
+      else req.log?.[requestLogLevel(dbMode, res.statusCode)](line, "request");
     });
     next();
   });

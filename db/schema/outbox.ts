@@ -44,6 +44,14 @@ export const NOTIFICATION_TOPICS = [
   "market_order.paid",
   "market_order.disputed",
   "market.announcement_published",
+  "market_order.shipped",
+  "market_order.settled",
+  "market_order.refunded",
+  "market_dispute.ruled",
+  "order.balance_due",
+  "order.return_requested",
+  "order.return_approved",
+  "order.return_refunded",
 ] as const;
 export type NotificationTopic = (typeof NOTIFICATION_TOPICS)[number];
 

@@ -126,7 +126,7 @@ describe("signing in with a browser", () => {
         await page.click('form[action="/set-language"] button[type="submit"]');
         await settle(page, js);
         await eventually(() => page.locator("html").getAttribute("lang")).toBe("en");
-        await eventually(() => page.locator("h2").first().textContent()).toBe("Latest transfers");
+        await eventually(() => page.locator("h2").first().textContent()).toBe("Statement");
         await page.goto(`${server.url}/`);
         await settle(page, js);
         await eventually(() => page.locator("#balances-heading").textContent()).toBe("Balances");

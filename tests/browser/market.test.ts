@@ -75,7 +75,7 @@ describe("market operator pages in a browser", () => {
       await page.screenshot({ path: path.join(ARTIFACTS, "market-applications-zh.png"), fullPage: true });
 
       await page.goto(`${server.url}${marketPath}/fees`);
-      expect(await page.locator('table[data-testid="fee-table"]').textContent()).toContain("2.50%");
+      expect(await page.locator('table[data-testid="fee-table"]').textContent()).toContain("2.5%");
       await page.screenshot({ path: path.join(ARTIFACTS, "market-fees-zh.png"), fullPage: true });
 
       await page.click('form[action="/set-language"] button[type="submit"]');
@@ -118,7 +118,7 @@ describe("market operator pages in a browser", () => {
         const hydrated = await page.waitForFunction(() => "__remixRouter" in window, undefined, { timeout: STEP_TIMEOUT_MS }).then(() => true, () => false);
         expect({ suffix, hydrated, pageErrors }).toEqual({ suffix, hydrated: true, pageErrors: [] });
       }
-      expect(await page.locator('table[data-testid="fee-table"]').textContent()).toContain("2.50%");
+      expect(await page.locator('table[data-testid="fee-table"]').textContent()).toContain("2.5%");
       expect(pageErrors).toEqual([]);
     } finally {
       await context.close();

@@ -287,7 +287,9 @@ describe("API: catalogue, pricing, dealers and orders", () => {
         422,
         "validation",
       );
-      expect(Object.keys(rules.fields).sort()).toEqual(["lines.0.sku", "lines.1.quantity"]);
+      // Named as sent (`sku_code`), with codes; the message says what is wrong with each.
+      expect(rules.fields).toEqual({ "lines.0.sku_code": "unknown", "lines.1.quantity": "not_whole_packs" });
+      expect(rules.message).toContain("NOPE-404");
       expectError(await dealer.post("/api/v1/orders", { core_enterprise_id: ids.core, kind: "return", lines: [{ sku_code: "HT-BC-93", quantity: 2 }] }), 422);
       expect(await count()).toBe(before);
     });
@@ -353,7 +355,8 @@ describe("API: catalogue, pricing, dealers and orders", () => {
       await core.post(`/api/v1/dealers/${link.id}`, { credit_limit_fen: link.credit_used_fen + 1000 });
       try {
         const over = expectError(await order({ payment_method: "on_account" }), 422, "insufficient_funds");
-        expect(over.fields).toEqual({ payment_method: "exceeds the available credit" });
+        expect(over.fields).toEqual({ payment_method: "insufficient_funds" });
+        expect(over.message).toContain("exceeds the available credit");
         expect((await linkOf(ids.dealer)).credit_used_fen).toBe(link.credit_used_fen);
       } finally {
         await core.post(`/api/v1/dealers/${link.id}`, { credit_limit_fen: link.credit_limit_fen });

@@ -88,8 +88,10 @@ describe("market order pages", () => {
     const res = await buyer.post(path, { csrf: await buyer.csrfFrom(path), intent: "epay" });
     expect(res.status).toBe(302);
     expect(res.location).toMatch(/\/sandbox\/epay\/pay\//);
+    // Back on the page while the payment is pending: it waits for it, and offers no second payment.
     const page = await buyer.get(path);
-    expect(page.body).toContain("继续 e-Pay 支付");
+    expect(page.body).toContain('data-testid="payment-in-flight"');
+    expect(page.body).not.toContain('data-intent="wallet"');
     // Cancelled instead: the orders close, the page says so.
     const cancelled = await buyer.post(path, { csrf: await buyer.csrfFrom(path), intent: "cancel" });
     expect(cancelled.status).toBe(302);
@@ -280,7 +282,7 @@ describe("market order pages", () => {
     expect((await operatorViewer.get(rulingPath)).status).toBe(200);
     expect((await operatorViewer.post(rulingPath, { csrf: await operatorViewer.csrfFrom(rulingPath), intent: "rule", ruling: "release", reason: "x" })).status).toBe(403);
 
-    const ruled = await operator.post(rulingPath, { csrf: ocsrf, intent: "rule", ruling: "refund_partial", refund: "12.5", reason: "双方各担部分责任" });
+    const ruled = await operator.post(rulingPath, { csrf: ocsrf, intent: "rule", ruling: "refund_partial", refund: "12.5", reason: "双方各担部分责任", confirmFinal: "on" });
     expect(ruled.status).toBe(302);
     const after = await getMarketOrder(t.db, world.buyer.id, orderId);
     expect(after).toMatchObject({ status: "settled", refundedFen: 1_250, settledFeeFen: feeOn87, settledNetFen: 8_750 - feeOn87 });

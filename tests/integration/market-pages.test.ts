@@ -88,7 +88,7 @@ describe("market operator pages", () => {
     const applications = await owner.get(`/markets/${w.marketId}/applications`);
     expect(applications.body).toContain("杭州小蜜蜂童装店");
     const fees = await owner.get(`/markets/${w.marketId}/fees`);
-    expect(fees.body).toContain("2.50%");
+    expect(fees.body).toContain("2.5%");
     expect(fees.body).toContain("生效中");
     const dealer = await signedIn(w.dealerUser);
     expect((await dealer.get("/markets")).status).toBe(404);

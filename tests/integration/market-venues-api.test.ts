@@ -214,16 +214,18 @@ describe("market venues API", () => {
         422,
         "validation",
       );
+      // Codes in the fields, for a program; sentences in the message, for a person.
       expect(bad.fields).toMatchObject({
-        name: "Required",
-        categories: "Required",
-        auto_confirm_days: "Out of the allowed range",
-        unpaid_expiry_minutes: "Out of the allowed range",
+        name: "required",
+        categories: "required",
+        auto_confirm_days: "out_of_range",
+        unpaid_expiry_minutes: "out_of_range",
       });
-      expect(bad.message).toContain("auto_confirm_days");
+      expect(bad.message).toContain("auto_confirm_days: Out of the allowed range");
       expect(bad.message).not.toContain("autoConfirmDays");
       const zh = expectError(await owner.post("/api/v1/markets", { name: "x".repeat(101), city: "杭州", categories: ["女装"] }, { headers: { "Accept-Language": "zh-CN" } }), 422);
-      expect(zh.fields.name).toMatch(/[\u4e00-\u9fff]/);
+      expect(zh.fields.name).toMatch(/^[a-z_]+$/);
+      expect(zh.message).toMatch(/[\u4e00-\u9fff]/);
       // Wrong types, unknown fields, huge strings: the shape check names them.
       const typed = expectError(
         await owner.post("/api/v1/markets", { name: 42, city: ["杭州"], categories: "女装", auto_confirm_days: "7", surprise: true }),
@@ -243,7 +245,8 @@ describe("market venues API", () => {
 
       const market = await newMarket({ name: "重名市场" });
       const dup = expectError(await owner.post("/api/v1/markets", { name: "重名市场", city: "宁波", categories: ["女装"] }), 409, "conflict");
-      expect(dup.fields.name).toBe("Already in use");
+      expect(dup.fields.name).toBe("already_in_use");
+      expect(dup.message).toContain("Already in use");
       expectError(await owner.post(`/api/v1/markets/${market.id}`, {}), 422, "validation");
       expectError(await owner.post(`/api/v1/markets/${market.id}`, { unpaid_expiry_minutes: 99_999 }), 422, "validation");
       expect(ok(await owner.get<MarketJson>(`/api/v1/markets/${market.id}`)).unpaid_expiry_minutes).toBe(30);
@@ -283,7 +286,7 @@ describe("market venues API", () => {
       created(await owner.post<ZoneJson>(`/api/v1/markets/${market.id}/zones`, { name: "B区" }));
       const zones = ok(await owner.get<Page<ZoneJson>>(`/api/v1/markets/${market.id}/zones`));
       expect(zones).toEqual({ data: [expect.objectContaining({ name: "A区 女装馆" }), expect.objectContaining({ name: "B区" })], next_cursor: null });
-      expect(expectError(await owner.post(`/api/v1/markets/${market.id}/zones`, { name: "B区" }), 409).fields.name).toBe("Already in use");
+      expect(expectError(await owner.post(`/api/v1/markets/${market.id}/zones`, { name: "B区" }), 409).fields.name).toBe("already_in_use");
 
       const a101 = await newStall(market.id, "a-101", { zone_id: zone.id });
       expect(a101).toMatchObject({ code: "A-101", zone: { id: zone.id, name: "A区 女装馆" }, area_dm2: 1250, monthly_rent_fen: 800_000, status: "vacant", merchant_name: null, actions: ["close"] });
@@ -315,17 +318,19 @@ describe("market venues API", () => {
       const otherZone = created(await owner.post<ZoneJson>(`/api/v1/markets/${(await newMarket()).id}/zones`, { name: "别的区" }));
       const before = await rows("market_stalls");
       const bad = expectError(await owner.post(`/api/v1/markets/${market.id}/stalls`, { code: "A 1!", area_dm2: 0, monthly_rent_fen: 200_000_000_000 }), 422, "validation");
-      expect(bad.fields).toMatchObject({ code: "Letters, digits and - only, at most 20", area_dm2: "Out of the allowed range", monthly_rent_fen: "Out of the allowed range" });
+      expect(bad.fields).toMatchObject({ code: "stall_code_format", area_dm2: "out_of_range", monthly_rent_fen: "out_of_range" });
+      expect(bad.message).toContain("code: Letters, digits and - only, at most 20");
       const typed = expectError(await owner.post(`/api/v1/markets/${market.id}/stalls`, { code: "A-1", area_dm2: "12.5", monthly_rent_fen: -1 }), 422, "validation");
       expect(Object.keys(typed.fields).sort()).toEqual(["area_dm2", "monthly_rent_fen"]);
       expectError(await owner.post(`/api/v1/markets/${market.id}/stalls`, { code: "A-1", area_dm2: 1e300, monthly_rent_fen: 1 }), 422, "validation");
       const zone = expectError(await owner.post(`/api/v1/markets/${market.id}/stalls`, { code: "A-1", zone_id: otherZone.id, area_dm2: 100, monthly_rent_fen: 0 }), 422);
-      expect(zone.fields.zone_id).toBe("Choose one of this market's zones");
+      expect(zone.fields.zone_id).toBe("unknown_zone");
+      expect(zone.message).toContain("Choose one of this market's zones");
       expectError(await owner.post(`/api/v1/markets/${market.id}/stalls`, { code: "A-1", zone_id: "not-a-uuid", area_dm2: 100, monthly_rent_fen: 0 }), 422);
       expect(await rows("market_stalls")).toBe(before);
 
       const stall = await newStall(market.id, "A-1");
-      expect(expectError(await owner.post(`/api/v1/markets/${market.id}/stalls`, { code: "a-1", area_dm2: 100, monthly_rent_fen: 0 }), 409).fields.code).toBe("Already in use");
+      expect(expectError(await owner.post(`/api/v1/markets/${market.id}/stalls`, { code: "a-1", area_dm2: 100, monthly_rent_fen: 0 }), 409).fields.code).toBe("already_in_use");
       expectError(await owner.post(`/api/v1/markets/${market.id}/stalls/${stall.id}`, { code: "B-1" }), 422, "validation");
       expectError(await owner.post(`/api/v1/markets/${market.id}/stalls/${stall.id}`, { area_dm2: -5 }), 422, "validation");
       expectError(await owner.post(`/api/v1/markets/${market.id}/stalls/${stall.id}/reopen`, {}), 409, "invalid_state");
@@ -383,7 +388,7 @@ describe("market venues API", () => {
       expect(ok(await merchant.get<MarketJson>(`/api/v1/markets/${market.id}`)).membership?.status).toBe("suspended");
       expectError(await owner.post(`/api/v1/markets/${market.id}/merchants/${approved.merchant.id}/suspend`, { reason: "再次" }), 409, "invalid_state");
       const noReason = expectError(await owner.post(`/api/v1/markets/${market.id}/merchants/${approved.merchant.id}/reactivate`, { reason: "  " }), 422, "validation");
-      expect(noReason.fields.reason).toBe("Required");
+      expect(noReason.fields.reason).toBe("required");
       expect(expectError(await owner.post(`/api/v1/markets/${market.id}/merchants/${approved.merchant.id}/reactivate`, {}), 422).fields.reason).toBeDefined();
       const back = ok(await owner.post<MerchantJson>(`/api/v1/markets/${market.id}/merchants/${approved.merchant.id}/reactivate`, { reason: "已缴清" }));
       expect(back).toMatchObject({ status: "active", status_reason: "已缴清" });
@@ -399,13 +404,11 @@ describe("market venues API", () => {
       const third = created(await owner.post<ApplicationJson>(`/api/v1/markets/${market.id}/applications`, applicationBody()));
 
       // A stall of another market (or operator) is a wrong choice; a closed one is not vacant.
-      expect(expectError(await owner.post(`/api/v1/markets/${market.id}/applications/${fresh.id}/approve`, { stall_id: ids.strangerStall }), 422).fields.stall_id).toBe(
-        "Choose one of this market's stalls",
-      );
+      expect(expectError(await owner.post(`/api/v1/markets/${market.id}/applications/${fresh.id}/approve`, { stall_id: ids.strangerStall }), 422).fields.stall_id).toBe("unknown_stall");
       expect(expectError(await owner.post(`/api/v1/markets/${market.id}/applications/${fresh.id}/approve`, { stall_id: "junk" }), 422).fields.stall_id).toBeDefined();
       expect(expectError(await owner.post(`/api/v1/markets/${market.id}/applications/${fresh.id}/approve`, {}), 422).fields.stall_id).toBeDefined();
       await owner.post(`/api/v1/markets/${market.id}/stalls/${busy.id}/close`, {});
-      expect(expectError(await owner.post(`/api/v1/markets/${market.id}/applications/${fresh.id}/approve`, { stall_id: busy.id }), 409).fields.stall_id).toBe("This stall is not vacant");
+      expect(expectError(await owner.post(`/api/v1/markets/${market.id}/applications/${fresh.id}/approve`, { stall_id: busy.id }), 409).fields.stall_id).toBe("stall_not_vacant");
       expect(await rows("market_merchants")).toBe(membersBefore);
 
       const approved = ok(await owner.post<ApplicationJson & { organization_created: boolean; merchant: MerchantJson }>(`/api/v1/markets/${market.id}/applications/${fresh.id}/approve`, { stall_id: stall.id }));
@@ -417,7 +420,7 @@ describe("market venues API", () => {
 
       const rejected = ok(await owner.post<ApplicationJson>(`/api/v1/markets/${market.id}/applications/${other.id}/reject`, { reason: "经营类目不符" }));
       expect(rejected).toMatchObject({ status: "rejected", decision_reason: "经营类目不符", actions: [] });
-      expect(expectError(await owner.post(`/api/v1/markets/${market.id}/applications/${third.id}/reject`, { reason: "" }), 422).fields.reason).toBe("Required");
+      expect(expectError(await owner.post(`/api/v1/markets/${market.id}/applications/${third.id}/reject`, { reason: "" }), 422).fields.reason).toBe("required");
       expectError(await owner.post(`/api/v1/markets/${market.id}/applications/${third.id}/reject`, { reason: "x".repeat(201) }), 422, "validation");
       expect(ok(await owner.get<ApplicationJson>(`/api/v1/markets/${market.id}/applications/${third.id}`)).status).toBe("submitted");
 
@@ -447,19 +450,21 @@ describe("market venues API", () => {
       expect(merchants.data[0].stall?.id).toBe(stall.id);
     });
 
-    it("refuses bad applications with the validator's sentence under the snake_case field, and writes nothing", async () => {
+    it("refuses bad applications with the validator's code under the snake_case field and its sentence in the message, and writes nothing", async () => {
       const market = await newMarket();
       const before = await rows("merchant_applications");
       const badUscc = expectError(await owner.post(`/api/v1/markets/${market.id}/applications`, applicationBody({ uscc: corruptUscc(randomUscc()) })), 422, "validation");
-      expect(badUscc.fields.uscc).toBe(USCC_MESSAGES.check_character.en);
+      expect(badUscc.fields.uscc).toBe("uscc_check_character");
+      expect(badUscc.message).toContain(USCC_MESSAGES.check_character.en);
       const zh = expectError(await owner.post(`/api/v1/markets/${market.id}/applications`, applicationBody({ uscc: "123" }), { headers: { "Accept-Language": "zh-CN,zh;q=0.9" } }), 422);
-      expect(zh.fields.uscc).toBe("统一社会信用代码应为18位");
+      expect(zh.fields.uscc).toBe("uscc_length");
+      expect(zh.message).toContain("统一社会信用代码应为18位");
       const many = expectError(
         await owner.post(`/api/v1/markets/${market.id}/applications`, applicationBody({ company_name: "", contact_phone: "call me", legal_representative: "x".repeat(51), stall_wish: "y".repeat(201) })),
         422,
       );
       expect(Object.keys(many.fields).sort()).toEqual(["company_name", "contact_phone", "legal_representative", "stall_wish"]);
-      expect(expectError(await owner.post(`/api/v1/markets/${market.id}/applications`, applicationBody({ categories: ["鞋"] })), 422).fields.categories).toBe("Not a category of this market");
+      expect(expectError(await owner.post(`/api/v1/markets/${market.id}/applications`, applicationBody({ categories: ["鞋"] })), 422).fields.categories).toBe("unknown_category");
       const typed = expectError(await owner.post(`/api/v1/markets/${market.id}/applications`, { ...applicationBody(), uscc: 91330100, categories: [1, 2], extra: "x" }), 422);
       expect(Object.keys(typed.fields).sort()).toEqual(["categories.0", "categories.1", "extra", "uscc"]);
       expectError(await owner.post(`/api/v1/markets/${market.id}/applications`, applicationBody({ company_name: "公".repeat(200_000) })), 422);
@@ -497,7 +502,7 @@ describe("market venues API", () => {
       expect(ok(await inForce(`category=${encodeURIComponent("女装")}&on=${today(400)}`)).schedule?.id).toBe(later.id);
       expect(ok(await inForce(`category=${encodeURIComponent("女装")}&on=${today(-1)}`)).schedule).toBeNull();
       expect(ok(await inForce(`category=${encodeURIComponent("童装")}`)).schedule).toBeNull();
-      expect(expectError(await inForce(`category=${encodeURIComponent("鞋")}`), 422).fields.category).toBe("Not a category of this market");
+      expect(expectError(await inForce(`category=${encodeURIComponent("鞋")}`), 422).fields.category).toBe("unknown_category");
       expect(expectError(await inForce(`category=${encodeURIComponent("女装")}&on=2024-13-45`), 422).fields.on).toBeDefined();
       expect(expectError(await inForce(""), 422).fields.category).toBeDefined();
       expectError(await inForce(`category=${"类".repeat(150)}`), 422, "validation");
@@ -514,20 +519,17 @@ describe("market venues API", () => {
         "validation",
       );
       expect(Object.keys(bad.fields).sort()).toEqual(["commission_rate_bps", "effective_from", "min_fee_fen"]);
-      expect(bad.fields.commission_rate_bps).toBe("Out of the allowed range");
+      expect(bad.fields.commission_rate_bps).toBe("out_of_range");
       const past = expectError(await owner.post(`/api/v1/markets/${market.id}/fee-schedules`, { category: "童装", commission_rate_bps: 100, effective_from: today(-1) }), 422);
-      expect(past.fields.effective_from).toBe("Cannot start before today");
-      expect(expectError(await owner.post(`/api/v1/markets/${market.id}/fee-schedules`, { category: "鞋", commission_rate_bps: 100, effective_from: today() }), 422).fields.category).toBe(
-        "Not a category of this market",
-      );
+      expect(past.fields.effective_from).toBe("in_the_past");
+      expect(past.message).toContain("Cannot start before today");
+      expect(expectError(await owner.post(`/api/v1/markets/${market.id}/fee-schedules`, { category: "鞋", commission_rate_bps: 100, effective_from: today() }), 422).fields.category).toBe("unknown_category");
       const typed = expectError(await owner.post(`/api/v1/markets/${market.id}/fee-schedules`, { category: "童装", commission_rate_bps: "2.5", min_fee_fen: 1.5, effective_from: 20250101 }), 422);
       expect(Object.keys(typed.fields).sort()).toEqual(["commission_rate_bps", "effective_from", "min_fee_fen"]);
-      expect(expectError(await owner.post(`/api/v1/markets/${market.id}/fee-schedules`, { category: "童装", commission_rate_bps: 120, effective_from: today() }), 409).fields.effective_from).toBe(
-        "Already in use",
-      );
+      expect(expectError(await owner.post(`/api/v1/markets/${market.id}/fee-schedules`, { category: "童装", commission_rate_bps: 120, effective_from: today() }), 409).fields.effective_from).toBe("already_in_use");
       expect(await rows("fee_schedules")).toBe(before);
       // A category with a schedule stays on the market.
-      expect(expectError(await owner.post(`/api/v1/markets/${market.id}`, { categories: ["女装"] }), 409).fields.categories).toBe("A merchant or fee schedule still uses this category");
+      expect(expectError(await owner.post(`/api/v1/markets/${market.id}`, { categories: ["女装"] }), 409).fields.categories).toBe("category_in_use");
     });
   });
 

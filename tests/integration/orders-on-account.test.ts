@@ -126,7 +126,7 @@ for (const [engine, open] of ENGINES) {
       const w = await world(db);
       await updateOrderSettings(db, w.asDealer, w.dealer, { autoReceiptDays: 7, approvalThresholdFen: 100_000 });
       const order = await createOrder(db, w.asDealer, kettles(w));
-      await approveOrder(db, w.asDealer, ["admin"], order.id, "approve");
+      await approveOrder(db, actorOf(w.dealer, await newUser(db)), ["admin"], order.id, "approve");
       expect((await creditSummary(db, w.link.id)).usedFen).toBe(120_000);
       expect(await confirmOrder(db, w.asCore, order.id)).toMatchObject({ status: "paid", payment_method: "on_account" });
       expect((await creditSummary(db, w.link.id)).usedFen).toBe(120_000);

@@ -282,9 +282,15 @@ for (const [engine, open] of ENGINES) {
       expect(small.status).toBe("submitted");
       const big = await createOrder(db, w.asDealer, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "standard", lines: [{ skuId: w.fridge.id, quantity: 2 }] });
       expect(big.status).toBe("pending_approval");
-      expect(await codeOf(confirmOrder(db, w.asCore, big.id))).toBe("invalid_state");
+      // Until approved it is the dealer's business: the supplier cannot see it, let alone confirm it.
+      expect(await codeOf(confirmOrder(db, w.asCore, big.id))).toBe("not_found");
       expect(await codeOf(approveOrder(db, w.asDealer, ["purchaser"], big.id, "approve"))).toBe("forbidden");
-      expect((await approveOrder(db, w.asDealer, ["admin"], big.id, "approve")).status).toBe("submitted");
+      // Four eyes: the member who submitted it cannot approve it, even as an admin; another admin can.
+      const own = await approveOrder(db, w.asDealer, ["admin"], big.id, "approve").catch((e: unknown) => e);
+      expect(own).toMatchObject({ code: "forbidden", status: 403, fields: { approver: "not_the_submitter" } });
+      expect((own as Error).message).toContain("another owner or admin");
+      const otherAdmin = actorOf(w.dealer, await newUser(db));
+      expect((await approveOrder(db, otherAdmin, ["admin"], big.id, "approve")).status).toBe("submitted");
       expect((await confirmOrder(db, w.asCore, big.id)).status).toBe("confirmed");
     });
 

@@ -104,29 +104,33 @@ describe("recruitment API", () => {
   it("refuses bad campaign bodies naming each field, and writes nothing", async () => {
     const before = await t.db.selectFrom("recruitment_campaigns").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
     const bad = expectError(await core.post("/api/v1/campaigns", campaignBody({ title: "", regions: [], quota: 0, closes_on: "2020-13-01", deposit_fen: -5 })), 422, "validation");
+    // Codes for a program; the sentences are in the message.
     expect(bad.fields).toMatchObject({
-      title: "This field is required",
-      regions: "This field is required",
-      quota: "Out of the allowed range",
-      closes_on: "Enter a date as YYYY-MM-DD",
-      deposit_fen: "Out of the allowed range",
+      title: "required",
+      regions: "required",
+      quota: "out_of_range",
+      closes_on: "date_format",
+      deposit_fen: "out_of_range",
     });
+    expect(bad.message).toContain("closes_on: Enter a date as YYYY-MM-DD");
     const typed = expectError(await core.post("/api/v1/campaigns", campaignBody({ quota: "many", surprise: 1 })), 422, "validation");
     expect(Object.keys(typed.fields)).toEqual(expect.arrayContaining(["quota"]));
     const after = await t.db.selectFrom("recruitment_campaigns").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
     expect(Number(after.n)).toBe(Number(before.n));
   });
 
-  it("takes a public application once per Idempotency-Key, and names a wrong USCC with the validator's sentence", async () => {
+  it("takes a public application once per Idempotency-Key, and names a wrong USCC with a code and the validator's sentence", async () => {
     const id = await published();
     const badUscc = corruptUscc(randomUscc());
     const refused = expectError(await anonymous().post(`/api/v1/campaigns/${id}/applications`, applicationBody({ uscc: badUscc })), 422, "validation");
-    expect(refused.fields.uscc).toBe(USCC_MESSAGES.check_character.en);
+    expect(refused.fields.uscc).toBe("uscc_check_character");
+    expect(refused.message).toContain(USCC_MESSAGES.check_character.en);
     const zh = expectError(
       await anonymous().post(`/api/v1/campaigns/${id}/applications`, applicationBody({ uscc: "123" }), { headers: { "Accept-Language": "zh-CN,zh;q=0.9" } }),
       422,
     );
-    expect(zh.fields.uscc).toBe(USCC_MESSAGES.length.zh);
+    expect(zh.fields.uscc).toBe("uscc_length");
+    expect(zh.message).toContain(USCC_MESSAGES.length.zh);
     const region = expectError(await anonymous().post(`/api/v1/campaigns/${id}/applications`, applicationBody({ region: "广东省广州市", channels: ["tv"] })), 422);
     expect(region.fields).toMatchObject({ channels: expect.any(String) });
     expectError(await anonymous().post(`/api/v1/campaigns/${id}/applications`, applicationBody(), { key: null }), 400, "bad_request");
@@ -167,7 +171,7 @@ describe("recruitment API", () => {
     const asked = await core.post<ApplicationJson>(`/api/v1/applications/${appId}/request-info`, { message: "请补充门店照片" });
     expect(asked.body).toMatchObject({ status: "info_requested", open_question: "请补充门店照片" });
     const noReason = expectError(await core.post(`/api/v1/applications/${other.body.id}/reject`, { reason: " " }), 422);
-    expect(noReason.fields).toEqual({ reason: "This field is required" });
+    expect(noReason.fields).toEqual({ reason: "required" });
     expect((await core.post<ApplicationJson>(`/api/v1/applications/${other.body.id}/reject`, { reason: "区域已满" })).body.status).toBe("rejected");
     expect((await dealer.post(`/api/v1/applications/${other.body.id}/reject`, { reason: "x" })).status).toBe(404);
   });

@@ -11,9 +11,9 @@ describe("tenancy", () => {
   let t: TestDatabase;
   let server: TestServer;
   const world = {} as {
-    a: { id: string; name: string; walletId: string; walletCode: string };
-    b: { id: string; name: string; walletId: string; walletCode: string };
-    c: { id: string; name: string; walletId: string; walletCode: string };
+    a: { id: string; name: string; walletId: string; walletName: string };
+    b: { id: string; name: string; walletId: string; walletName: string };
+    c: { id: string; name: string; walletId: string; walletName: string };
     alice: { email: string };
     carol: { email: string };
   };
@@ -27,7 +27,7 @@ describe("tenancy", () => {
     ] as const) {
       const org = await createOrg(t.db, { kind });
       const wallet = await createWallet(t.db, org.id);
-      world[key] = { id: org.id, name: org.name, walletId: wallet.id, walletCode: wallet.code };
+      world[key] = { id: org.id, name: org.name, walletId: wallet.id, walletName: `钱包 · ${org.name}` };
     }
     world.alice = await createUser(t.db, { memberships: [[world.a.id, "owner"]] });
     world.carol = await createUser(t.db, { memberships: [[world.a.id, "finance"], [world.c.id, "purchaser"]] });
@@ -51,14 +51,14 @@ describe("tenancy", () => {
     const alice = await signedIn(world.alice.email);
     const page = await alice.get(`/accounts/${world.a.walletId}`);
     expect(page.status).toBe(200);
-    expect(page.body).toContain(world.a.walletCode);
+    expect(page.body).toContain(world.a.walletName);
   });
 
   it("answers 404 for another organisation's account id, showing none of it", async () => {
     const alice = await signedIn(world.alice.email);
     const page = await alice.get(`/accounts/${world.b.walletId}`);
     expect(page.status).toBe(404);
-    expect(page.body).not.toContain(world.b.walletCode);
+    expect(page.body).not.toContain(world.b.walletName);
     expect(page.body).not.toContain(world.b.name);
     expect(page.body).toContain("不属于您当前的机构");
   });
@@ -74,9 +74,9 @@ describe("tenancy", () => {
     const alice = await signedIn(world.alice.email);
     const page = await alice.get("/");
     expect(page.status).toBe(200);
-    expect(page.body).toContain(world.a.walletCode);
-    expect(page.body).not.toContain(world.b.walletCode);
-    expect(page.body).not.toContain(world.c.walletCode);
+    expect(page.body).toContain(world.a.walletName);
+    expect(page.body).not.toContain(world.b.walletName);
+    expect(page.body).not.toContain(world.c.walletName);
     expect(page.body).not.toContain(world.b.name);
   });
 
@@ -93,7 +93,7 @@ describe("tenancy", () => {
     const sessions = await t.db.selectFrom("sessions").select("organization_id").execute();
     expect(sessions.every((s) => s.organization_id !== world.b.id)).toBe(true);
     const dashboard = await alice.get("/");
-    expect(dashboard.body).toContain(world.a.walletCode);
+    expect(dashboard.body).toContain(world.a.walletName);
   });
 
   it("offers no org switcher to a user of one organisation", async () => {
@@ -106,7 +106,7 @@ describe("tenancy", () => {
     const carol = await signedIn(world.carol.email);
     const first = await carol.get("/");
     expect(first.body).toContain('name="orgId"');
-    expect(first.body).toContain(world.a.walletCode);
+    expect(first.body).toContain(world.a.walletName);
 
     const csrf = await carol.csrfFrom("/");
     const res = await carol.post("/switch-org", { csrf, orgId: world.c.id });
@@ -115,8 +115,8 @@ describe("tenancy", () => {
 
     const after = await carol.get("/");
     expect(after.body).toContain(`已切换到 ${world.c.name}`);
-    expect(after.body).toContain(world.c.walletCode);
-    expect(after.body).not.toContain(world.a.walletCode);
+    expect(after.body).toContain(world.c.walletName);
+    expect(after.body).not.toContain(world.a.walletName);
     // A's account, visible a moment ago, is now another organisation's: 404.
     expect((await carol.get(`/accounts/${world.a.walletId}`)).status).toBe(404);
     expect((await carol.get(`/accounts/${world.c.walletId}`)).status).toBe(200);

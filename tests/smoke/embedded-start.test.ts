@@ -112,6 +112,8 @@ describe("npm start in embedded mode", () => {
     const health = await (await fetch(`${url}/healthz`)).json();
     expect(health).toMatchObject({ status: "ok", db: { ok: true, mode: "embedded" }, queue: { ok: true, mode: "in-process" } });
 
+    // Listening comes first; the banner follows once the jobs due at start-up have run.
+    await expect.poll(() => first.output(), { timeout: 60_000 }).toContain("stop with Ctrl+C");
     const banner = first.output();
     expect(banner).toContain(`融通 Rongtong is running at http://localhost:`);
     expect(banner).toContain("embedded (PGlite, jobs in-process)");
@@ -119,6 +121,8 @@ describe("npm start in embedded mode", () => {
     expect(banner).toContain("demo data: seeded just now");
     expect(banner).toContain("demo logins (password: demo1234)");
     for (const email of ["bank@demo.test", "core@demo.test", "dealer@demo.test"]) expect(banner).toContain(email);
+    // The banner ends the start-up output: nothing logged at start-up lands under it.
+    expect(banner.trimEnd().endsWith("stop with Ctrl+C")).toBe(true);
 
     // The generated session secret is kept beside the data, readable by its owner only.
     expect(statSync(path.join(dataDir, "session-secret")).mode & 0o777).toBe(0o600);
@@ -131,16 +135,18 @@ describe("npm start in embedded mode", () => {
     expect(dashboard.body).toContain("华通电器");
     expect(dashboard.headers.get("x-request-id")).toBeTruthy();
 
-    // A request log line per request, with its id, as JSON (written when the response finishes).
-    await expect.poll(() => first.output(), { timeout: 5_000 }).toMatch(/"reqId":"[^"]+","method":"GET","url":"\/","status":200/);
+    // In embedded mode request lines are debug: at LOG_LEVEL=info the terminal keeps the banner.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(first.output()).not.toMatch(/"msg":"request"/);
 
     expect(await stop(first)).toBe(0);
     expect(first.output()).toContain('"msg":"stopped"');
 
-    // ---- second start: same folder ----
-    const second = boot(env);
+    // ---- second start: same folder, request lines asked for (LOG_LEVEL=debug) ----
+    const second = boot({ ...env, LOG_LEVEL: "debug" });
     started.push(second);
     await waitForHealthy(url, second);
+    await expect.poll(() => second.output(), { timeout: 60_000 }).toContain("stop with Ctrl+C");
     expect(second.output()).toContain("demo data: already present");
     expect(second.output()).not.toContain("demo data seeded");
 
@@ -152,6 +158,8 @@ describe("npm start in embedded mode", () => {
     const fresh = new Client(url);
     expect((await fresh.login("core@demo.test", "demo1234")).status).toBe(302);
     expect((await fresh.get("/")).body).toContain("华通电器");
+    // A request log line per request, with its id, as JSON (written when the response finishes).
+    await expect.poll(() => second.output(), { timeout: 5_000 }).toMatch(/"reqId":"[^"]+","method":"GET","url":"\/","status":200/);
 
     expect(await stop(second)).toBe(0);
 

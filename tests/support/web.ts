@@ -3,7 +3,7 @@ import type { Server } from "node:http";
 import type { Db, DbMode } from "../../db";
 import { readConfig } from "../../app/config.server";
 import type { JobsHandle } from "../../app/context";
-import { logger } from "../../app/logger.server";
+import { logger, type Logger } from "../../app/logger.server";
 import { createApp } from "../../app/server/app.server";
 import { loadBuildSnapshot } from "./build";
 
@@ -20,7 +20,7 @@ export const healthyJobs: JobsHandle = { mode: "in-process", health: async () =>
 /** The real Express + Remix stack on a free port, over the given database. */
 export async function startTestServer(
   db: Db,
-  options: { dbMode?: DbMode; cookieSecure?: boolean; jobs?: JobsHandle } = {},
+  options: { dbMode?: DbMode; cookieSecure?: boolean; jobs?: JobsHandle; logger?: Logger } = {},
 ): Promise<TestServer> {
   const { build, publicDir, dispose } = await loadBuildSnapshot();
   const config = { ...readConfig({ NODE_ENV: "test" }), sessionSecret: TEST_SESSION_SECRET, cookieSecure: options.cookieSecure ?? false };
@@ -29,7 +29,7 @@ export async function startTestServer(
     db,
     dbMode: options.dbMode ?? "server",
     config,
-    logger,
+    logger: options.logger ?? logger,
     jobs: options.jobs ?? healthyJobs,
     publicDir,
   });

@@ -5,7 +5,6 @@ import { fen, idParam, isoTimestamp, pageOf, pageQuery } from "../schemas";
 
 /** The core enterprise's catalogue: SKUs with stock. Read by any member; written by owner, admin, sales. */
 
-export const SKU_WRITE_ROLES = ["owner", "admin", "sales"] as const;
 
 export const skuSchema = z.object({
   id: z.string(),
@@ -97,7 +96,7 @@ export const createSku = defineEndpoint({
   tags: ["catalog"],
   auth: "required",
   orgKinds: ["core_enterprise"],
-  roles: SKU_WRITE_ROLES,
+  action: "catalog.sku_write",
   body: z
     .object({
       ...skuFields,
@@ -136,7 +135,7 @@ export const updateSku = defineEndpoint({
   tags: ["catalog"],
   auth: "required",
   orgKinds: ["core_enterprise"],
-  roles: SKU_WRITE_ROLES,
+  action: "catalog.sku_write",
   params: skuParams,
   body: z
     .object(skuFields)

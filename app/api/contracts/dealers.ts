@@ -5,7 +5,6 @@ import { fen, idParam, isoTimestamp, pageOf, pageQuery } from "../schemas";
 
 /** The core enterprise's dealer network: one entry per dealer link, credit figures from the ledger. */
 
-export const DEALER_WRITE_ROLES = ["owner", "admin", "sales"] as const;
 
 export const dealerLinkSchema = z.object({
   id: z.string().describe("The dealer link id (use it in /dealers/{id})"),
@@ -82,7 +81,7 @@ export const updateDealer = defineEndpoint({
   tags: ["dealers"],
   auth: "required",
   orgKinds: ["core_enterprise"],
-  roles: DEALER_WRITE_ROLES,
+  action: "dealer_link.update",
   params: linkParams,
   body: z
     .object({

@@ -1,5 +1,6 @@
 import type { EndpointSpec } from "../endpoint";
 import * as auth from "./auth";
+import * as buying from "./buying";
 import * as catalog from "./catalog";
 import * as dealers from "./dealers";
 import * as orders from "./orders";
@@ -16,7 +17,7 @@ import * as marketDashboard from "./market-dashboard";
  * `./<area>.ts` exporting `endpoints` (an array of `defineEndpoint` specs), import it here and add
  * it to `ENDPOINT_GROUPS`. A test fails when an `app/routes/api.v1.*` route has no spec here.
  */
-export const ENDPOINT_GROUPS: readonly { endpoints: readonly EndpointSpec[] }[] = [auth, catalog, pricing, dealers, orders, payments, recruitment, marketVenues, marketListings, marketTrade, marketDashboard];
+export const ENDPOINT_GROUPS: readonly { endpoints: readonly EndpointSpec[] }[] = [auth, buying, catalog, pricing, dealers, orders, payments, recruitment, marketVenues, marketListings, marketTrade, marketDashboard];
 
 export function allEndpoints(): EndpointSpec[] {
   return ENDPOINT_GROUPS.flatMap((group) => group.endpoints);

@@ -11,7 +11,6 @@ import { businessDate, fen, idParam, isoTimestamp, pageOf, pageQuery } from "../
  * The definitions of the figures are those of the dashboard page (market-dashboard.server.ts).
  */
 
-export const ANNOUNCEMENT_WRITE_ROLES = ["owner", "admin", "sales"] as const;
 
 const marketParams = z.object({ marketId: idParam.describe("The market's id") });
 
@@ -125,7 +124,7 @@ export const publishMarketAnnouncement = defineEndpoint({
   tags: ["markets"],
   auth: "required",
   orgKinds: ["market_operator"],
-  roles: ANNOUNCEMENT_WRITE_ROLES,
+  action: "market.announcement_write",
   params: marketParams,
   // Types and the audience here; lengths by the model's schema, so the page and the API refuse alike.
   body: z

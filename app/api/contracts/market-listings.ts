@@ -11,7 +11,6 @@ import { fen, idParam, isoTimestamp, pageOf, pageQuery } from "../schemas";
  * Anything else — another tenant's id, a hidden listing for a buyer — is a 404.
  */
 
-export const LISTING_WRITE_ROLES = ["owner", "admin", "sales"] as const;
 
 export const listingSchema = z.object({
   id: z.string(),
@@ -111,7 +110,7 @@ export const createMarketListing = defineEndpoint({
   tags: ["market listings"],
   auth: "required",
   orgKinds: ["merchant"],
-  roles: LISTING_WRITE_ROLES,
+  action: "listing.write",
   params: marketParams,
   body: z
     .object({
@@ -151,7 +150,7 @@ export const updateListing = defineEndpoint({
   tags: ["market listings"],
   auth: "required",
   orgKinds: ["merchant"],
-  roles: LISTING_WRITE_ROLES,
+  action: "listing.write",
   params: listingParams,
   body: z
     .object({
@@ -176,7 +175,7 @@ export const hideListing = defineEndpoint({
   tags: ["market listings"],
   auth: "required",
   orgKinds: ["market_operator"],
-  roles: LISTING_WRITE_ROLES,
+  action: "listing.moderate",
   params: listingParams,
   body: z.object({ reason: z.string().max(200) }).strict(),
   response: listingSchema,
@@ -190,7 +189,7 @@ export const unhideListing = defineEndpoint({
   tags: ["market listings"],
   auth: "required",
   orgKinds: ["market_operator"],
-  roles: LISTING_WRITE_ROLES,
+  action: "listing.moderate",
   params: listingParams,
   body: z.object({ reason: z.string().max(200).optional().describe("A note kept in the audit trail") }).strict(),
   response: listingSchema,

@@ -21,10 +21,6 @@ import { fen, idParam, isoTimestamp, pageOf, pageQuery } from "../schemas";
 const TAGS = ["market orders"] as const;
 const BUYER = ["buyer"] as const;
 const PARTIES = ["buyer", "merchant", "market_operator"] as const;
-const BUY_ROLES = ["owner", "admin", "purchaser"] as const;
-const PAY_ROLES = ["owner", "admin", "purchaser", "finance"] as const;
-const SELL_ROLES = ["owner", "admin", "sales"] as const;
-const OPERATE_ROLES = ["owner", "admin", "sales"] as const;
 
 const MARKET_ORDER_EVENTS = ["pay", "expire", "cancel", "ship", "receive", "auto_confirm", "settle", "dispute", "rule_release", "rule_refund_full", "rule_refund_partial"] as const;
 
@@ -158,7 +154,7 @@ export const createMarketOrders = defineEndpoint({
   tags: TAGS,
   auth: "required",
   orgKinds: BUYER,
-  roles: BUY_ROLES,
+  action: "market_checkout.create",
   body: z
     .object({
       market_id: z.string().max(64),
@@ -223,11 +219,13 @@ export const payMarketCheckout = defineEndpoint({
     "`wallet` holds every order's money from your wallet at once (422 `insufficient_funds` naming `wallet` when it does not " +
     "cover the total; paying a paid checkout again answers it as it is). `epay` starts (or resumes) the checkout's e-Pay " +
     "payment and answers `pay_url`, the gateway's page for the payer; the orders are held when the gateway confirms " +
-    "(GET the checkout to see it). 503 when the gateway cannot be reached.",
+    "(GET the checkout to see it). After a failed e-Pay attempt, `epay` starts a new one. While an e-Pay payment is pending " +
+    "or has been received, `wallet` is 409 `invalid_state` (`fields.payment`: `payment_pending` or `already_paid`): one " +
+    "payment per checkout. 503 when the gateway cannot be reached.",
   tags: TAGS,
   auth: "required",
   orgKinds: BUYER,
-  roles: PAY_ROLES,
+  action: "market_order.pay",
   params: idParams,
   body: z.object({ method: z.enum(["epay", "wallet"]) }).strict(),
   response: z.object({ checkout: checkoutSchema, pay_url: z.string().nullable().describe("e-Pay only: where to send the payer") }),
@@ -242,7 +240,7 @@ export const cancelMarketCheckout = defineEndpoint({
   tags: TAGS,
   auth: "required",
   orgKinds: BUYER,
-  roles: BUY_ROLES,
+  action: "market_order.cancel",
   params: idParams,
   body: z.object({}).strict(),
   response: checkoutSchema,
@@ -258,7 +256,7 @@ export const shipMarketOrder = orderAction({
   summary: "Ship a paid order (merchant), with the carrier and tracking number",
   description: "The buyer then confirms receipt, or the order counts as received after the market's auto-confirm days.",
   orgKinds: ["merchant"],
-  roles: SELL_ROLES,
+  action: "market_order.ship",
   body: z.object({ carrier: text(50), tracking_no: text(50).describe("Letters, digits and '-'") }).strict(),
 });
 
@@ -268,7 +266,7 @@ export const receiveMarketOrder = orderAction({
   summary: "Confirm receipt of a shipped order (buyer): the money is settled to the merchant",
   description: "Settlement (the hold posted to the merchant less the commission) follows in the background within moments.",
   orgKinds: BUYER,
-  roles: BUY_ROLES,
+  action: "market_order.receive",
   body: z.object({}).strict(),
 });
 
@@ -280,7 +278,7 @@ export const cancelMarketOrder = orderAction({
     "The held money goes back to the buyer in full and the stock is restored. A buyer cancels an unpaid order as its " +
     "checkout (`POST /api/v1/market-checkouts/{id}/cancel`).",
   orgKinds: ["merchant"],
-  roles: SELL_ROLES,
+  action: "market_order.cancel",
   body: z.object({ reason: text(500) }).strict(),
 });
 
@@ -290,7 +288,7 @@ export const disputeMarketOrder = orderAction({
   summary: "Open a dispute on a paid, shipped or received order (buyer), with a statement",
   description: "The money stays held and the auto-confirmation stops until the operator rules. Evidence files: through the order's page.",
   orgKinds: BUYER,
-  roles: BUY_ROLES,
+  action: "market_order.dispute",
   body: z.object({ statement: text(2000) }).strict(),
 });
 
@@ -317,7 +315,7 @@ export const addMarketDisputeStatement = defineEndpoint({
   tags: TAGS,
   auth: "required",
   orgKinds: PARTIES,
-  roles: ["owner", "admin", "purchaser", "sales"],
+  action: "dispute.statement",
   params: disputeParams,
   body: z.object({ body: text(2000) }).strict(),
   response: disputeSchema,
@@ -336,7 +334,7 @@ export const ruleMarketDispute = defineEndpoint({
   tags: TAGS,
   auth: "required",
   orgKinds: ["market_operator"],
-  roles: OPERATE_ROLES,
+  action: "market_order.rule_release",
   params: disputeParams,
   body: z
     .object({

@@ -24,7 +24,6 @@ import { businessDate, fen, idParam, isoTimestamp, pageOf, pageQuery } from "../
  * (`id` of a merchant in the list), not the merchant organisation's id.
  */
 
-export const MARKET_WRITE_ROLES = ["owner", "admin", "sales"] as const;
 const TAGS = ["markets"] as const;
 const OPERATOR = ["market_operator"] as const;
 
@@ -183,7 +182,7 @@ export const createMarket = defineEndpoint({
   tags: TAGS,
   auth: "required",
   orgKinds: OPERATOR,
-  roles: MARKET_WRITE_ROLES,
+  action: "market.write",
   body: z
     .object({
       ...marketBody,
@@ -219,7 +218,7 @@ export const updateMarket = defineEndpoint({
   tags: TAGS,
   auth: "required",
   orgKinds: OPERATOR,
-  roles: MARKET_WRITE_ROLES,
+  action: "market.write",
   params: marketParams,
   body: z
     .object(marketBody)
@@ -253,7 +252,7 @@ export const createZone = defineEndpoint({
   tags: TAGS,
   auth: "required",
   orgKinds: OPERATOR,
-  roles: MARKET_WRITE_ROLES,
+  action: "market.zone_write",
   params: marketParams,
   body: z.object({ name: z.string().max(500).describe("Unique in the market, up to 50 characters") }).strict(),
   response: zoneSchema,
@@ -282,7 +281,7 @@ export const createStall = defineEndpoint({
   tags: TAGS,
   auth: "required",
   orgKinds: OPERATOR,
-  roles: MARKET_WRITE_ROLES,
+  action: "market.stall_write",
   params: marketParams,
   body: z
     .object({
@@ -317,7 +316,7 @@ export const updateStall = defineEndpoint({
   tags: TAGS,
   auth: "required",
   orgKinds: OPERATOR,
-  roles: MARKET_WRITE_ROLES,
+  action: "market.stall_write",
   params: stallParams,
   body: z
     .object({
@@ -340,7 +339,7 @@ const stallTransition = (operationId: string, path: `/api/v1/markets/{id}/stalls
     tags: TAGS,
     auth: "required",
     orgKinds: OPERATOR,
-    roles: MARKET_WRITE_ROLES,
+    action: "market.stall_write",
     params: stallParams,
     body: emptyBody,
     response: stallSchema,
@@ -387,7 +386,7 @@ const merchantTransition = (operationId: string, path: `/api/v1/markets/{id}/mer
     tags: TAGS,
     auth: "required",
     orgKinds: OPERATOR,
-    roles: MARKET_WRITE_ROLES,
+    action: "market.merchant_transition",
     params: merchantParams,
     body: z.object({ reason: z.string().max(2000).describe("Recorded with the change, up to 200 characters") }).strict(),
     response: merchantSchema,
@@ -432,7 +431,7 @@ export const createApplication = defineEndpoint({
   tags: TAGS,
   auth: "required",
   orgKinds: OPERATOR,
-  roles: MARKET_WRITE_ROLES,
+  action: "market.application_write",
   params: marketParams,
   body: z
     .object({
@@ -474,7 +473,7 @@ export const approveApplication = defineEndpoint({
   tags: TAGS,
   auth: "required",
   orgKinds: OPERATOR,
-  roles: MARKET_WRITE_ROLES,
+  action: "market.application_decide",
   params: applicationParams,
   body: z.object({ stall_id: z.string().max(64).describe("A vacant stall of this market") }).strict(),
   response: approvedApplicationSchema,
@@ -489,7 +488,7 @@ export const rejectApplication = defineEndpoint({
   tags: TAGS,
   auth: "required",
   orgKinds: OPERATOR,
-  roles: MARKET_WRITE_ROLES,
+  action: "market.application_decide",
   params: applicationParams,
   body: z.object({ reason: z.string().max(2000).describe("Up to 200 characters") }).strict(),
   response: applicationSchema,
@@ -524,7 +523,7 @@ export const createFeeSchedule = defineEndpoint({
   tags: TAGS,
   auth: "required",
   orgKinds: OPERATOR,
-  roles: MARKET_WRITE_ROLES,
+  action: "market.fee_write",
   params: marketParams,
   body: z
     .object({

@@ -11,8 +11,6 @@ import { skuLine } from "./pricing";
  * ships; either cancels before shipment. Every action answers the order as it now is.
  */
 
-const BUY_ROLES = ["owner", "admin", "purchaser"] as const;
-const SELL_ROLES = ["owner", "admin", "sales"] as const;
 const MAX_LINES = 200;
 
 const paymentMethod = z.enum(["wallet", "epay", "on_account", "financing"]);
@@ -220,7 +218,7 @@ export const createOrder = defineEndpoint({
   tags: ["orders"],
   auth: "required",
   orgKinds: ["dealer"],
-  roles: BUY_ROLES,
+  action: "order.create",
   body: z
     .object({
       core_enterprise_id: z.string().max(64),
@@ -269,7 +267,7 @@ export const confirmOrder = action({
     "`lines` lists only the lines whose quantity changes (0 rejects a line), each with a `reason`. Stock is reserved " +
     "here; a short SKU is a 409 naming the line.",
   orgKinds: ["core_enterprise"],
-  roles: SELL_ROLES,
+  action: "order.confirm",
   body: z
     .object({ lines: z.array(z.object({ line_id: z.string().max(64), quantity: z.number().int().min(0), reason: z.string().max(500).optional() }).strict()).max(MAX_LINES).default([]) })
     .strict(),
@@ -280,7 +278,7 @@ export const rejectOrder = action({
   operationId: "rejectOrder",
   summary: "Reject a submitted order (supplier), with a reason",
   orgKinds: ["core_enterprise"],
-  roles: SELL_ROLES,
+  action: "order.reject",
   body: z.object({ reason }).strict(),
 });
 
@@ -290,7 +288,7 @@ export const shipOrder = action({
   summary: "Record a shipment (supplier): all open quantities, or the `lines` given",
   description: "Several shipments make a partial delivery (`partially_shipped`) until every confirmed unit has left.",
   orgKinds: ["core_enterprise"],
-  roles: SELL_ROLES,
+  action: "order.ship_all",
   body: z.object({ carrier: z.string().trim().min(1).max(50), tracking_number: z.string().trim().min(1).max(50), lines: lineQuantities.optional() }).strict(),
 });
 
@@ -299,7 +297,7 @@ export const receiveOrder = action({
   operationId: "receiveOrder",
   summary: "Confirm receipt of a shipped order (dealer); the order completes",
   orgKinds: ["dealer"],
-  roles: BUY_ROLES,
+  action: "order.receive",
   body: z.object({}).strict(),
 });
 
@@ -309,7 +307,7 @@ export const cancelOrder = action({
   summary: "Cancel before shipment (either side), with a reason",
   description: "Reserved stock is released, money paid goes back to the dealer's wallet, credit charged is restored — together.",
   orgKinds: ["core_enterprise", "dealer"],
-  roles: ["owner", "admin", "purchaser", "sales"],
+  action: "order.cancel",
   body: z.object({ reason }).strict(),
 });
 
@@ -319,9 +317,12 @@ export const payOrder = action({
   summary: "Pay what is due (dealer): from the wallet, or on account within the credit limit",
   description:
     "`wallet` moves the amount due (a preorder's deposit, or the order) from your wallet at the bank; `on_account` charges " +
-    "your credit line with the supplier (refused with 422 when it would exceed the limit), due after the payment terms.",
+    "your credit line with the supplier (refused with 422 when it would exceed the limit), due after the payment terms. " +
+    "While an e-Pay payment of the same amount due (started on the web) is pending or has been received, both are 409 " +
+    "`invalid_state` (`fields.payment`: `payment_pending` or `already_paid`): one payment per part of an order. " +
+    "Financing is not offered yet.",
   orgKinds: ["dealer"],
-  roles: ["owner", "admin", "purchaser", "finance"],
+  action: "order.pay",
   body: z.object({ method: z.enum(["wallet", "on_account"]) }).strict(),
 });
 
@@ -330,7 +331,7 @@ export const approveOrder = action({
   operationId: "approveOrder",
   summary: "Approve or decline your own order above your approval threshold (dealer owner/admin)",
   orgKinds: ["dealer"],
-  roles: ["owner", "admin"],
+  action: "order.approve",
   body: z.object({ decision: z.enum(["approve", "decline"]), reason: z.string().max(500).optional() }).strict(),
 });
 
@@ -339,7 +340,7 @@ export const requestReturn = action({
   operationId: "requestReturn",
   summary: "Ask to return goods of a received order (dealer): answers the return (RMA) order",
   orgKinds: ["dealer"],
-  roles: BUY_ROLES,
+  action: "order.request_return",
   body: z.object({ lines: lineQuantities.min(1), reason }).strict(),
   successStatus: 201,
 });

@@ -15,7 +15,6 @@ import { businessDate, fen, idParam, isoTimestamp, pageOf, pageQuery } from "../
  * `Accept-Language: zh-CN`).
  */
 
-export const RECRUITMENT_WRITE_ROLES = ["owner", "admin", "sales"] as const;
 export const APPLICATION_TOKEN_HEADER = "x-application-token";
 
 const campaignBody = {
@@ -142,7 +141,7 @@ export const createCampaign = defineEndpoint({
   tags: ["recruitment"],
   auth: "required",
   orgKinds: ["core_enterprise"],
-  roles: RECRUITMENT_WRITE_ROLES,
+  action: "campaign.write",
   body: z
     .object({
       ...campaignBody,
@@ -179,7 +178,7 @@ export const publishCampaign = defineEndpoint({
   tags: ["recruitment"],
   auth: "required",
   orgKinds: ["core_enterprise"],
-  roles: RECRUITMENT_WRITE_ROLES,
+  action: "campaign.transition",
   params: idParams,
   body: z.object({}).strict(),
   response: campaignSchema,
@@ -193,7 +192,7 @@ export const closeCampaign = defineEndpoint({
   tags: ["recruitment"],
   auth: "required",
   orgKinds: ["core_enterprise"],
-  roles: RECRUITMENT_WRITE_ROLES,
+  action: "campaign.transition",
   params: idParams,
   body: z.object({}).strict(),
   response: campaignSchema,
@@ -252,7 +251,7 @@ const decision = (operationId: string, path: `/api/v1/applications/{id}/${string
     tags: ["recruitment"],
     auth: "required",
     orgKinds: ["core_enterprise"],
-    roles: RECRUITMENT_WRITE_ROLES,
+    action: "application.review",
     params: idParams,
     body,
     response: applicationSchema,
@@ -278,7 +277,7 @@ export const approveApplication = defineEndpoint({
   tags: ["recruitment"],
   auth: "required",
   orgKinds: ["core_enterprise"],
-  roles: RECRUITMENT_WRITE_ROLES,
+  action: "application.review",
   params: idParams,
   body: z.object({ note: z.string().max(5000).optional().describe("Shown to the applicant") }).strict(),
   response: applicationSchema,

@@ -1,0 +1,85 @@
+import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { Link, useLoaderData } from "@remix-run/react";
+import { RouteError } from "~/components/route-error";
+import { formatFen } from "~/i18n";
+import { accountName } from "~/i18n/account-names";
+import { pageTitle } from "~/i18n/meta";
+import { useLocale, useT } from "~/i18n/react";
+import { listAllAccountsForBank } from "~/models/account-statements.server";
+import { isDomainError } from "~/models/errors";
+import { requireOrgContext, scoped } from "~/models/tenancy.server";
+
+export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "accountList.title");
+
+/** GET /accounts — every ledger account, for the bank's staff; anyone else gets 404. */
+export async function loader({ request, context }: LoaderFunctionArgs) {
+  const { organization } = await requireOrgContext(request, context);
+  const after = new URL(request.url).searchParams.get("after");
+  try {
+    const { accounts, nextAfter } = await scoped(() =>
+      listAllAccountsForBank(context.db, { organizationId: organization.organizationId, organizationKind: organization.kind }, after),
+    );
+    return {
+      accounts: accounts.map((a) => ({ id: a.id, naming: a.naming, balanceFen: a.balanceFen, pendingFen: a.pendingFen, availableFen: a.availableFen })),
+      nextAfter,
+      onFirstPage: !after,
+    };
+  } catch (error) {
+    if (isDomainError(error) && error.code === "validation") throw new Response(error.message, { status: 400 });
+    throw error;
+  }
+}
+
+export default function AccountList() {
+  const { accounts, nextAfter, onFirstPage } = useLoaderData<typeof loader>();
+  const t = useT();
+  const locale = useLocale();
+  return (
+    <div>
+      <p>
+        <Link to="/">← {t("accountDetail.back")}</Link>
+      </p>
+      <h1>{t("accountList.title")}</h1>
+      <section className="panel">
+        <div className="table-wrap">
+          <table className="data" data-testid="all-accounts">
+            <thead>
+              <tr>
+                <th scope="col">{t("table.account")}</th>
+                <th scope="col" className="num">
+                  {t("table.balance")}
+                </th>
+                <th scope="col" className="num">
+                  {t("table.pending")}
+                </th>
+                <th scope="col" className="num">
+                  {t("table.available")}
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {accounts.map((a) => (
+                <tr key={a.id}>
+                  <td>
+                    <Link to={`/accounts/${a.id}`}>{accountName(locale, a.naming)}</Link>
+                  </td>
+                  <td className="num">{formatFen(a.balanceFen, locale)}</td>
+                  <td className="num">{formatFen(a.pendingFen, locale)}</td>
+                  <td className="num">{formatFen(a.availableFen, locale)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        <nav className="pager">
+          {!onFirstPage ? <Link to="/accounts">{t("statement.first")}</Link> : <span />}
+          {nextAfter ? <Link to={`?after=${nextAfter}`}>{t("statement.next")} →</Link> : null}
+        </nav>
+      </section>
+    </div>
+  );
+}
+
+export function ErrorBoundary() {
+  return <RouteError />;
+}
