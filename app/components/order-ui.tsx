@@ -1,7 +1,7 @@
 import { Link, useLocation, useRevalidator } from "@remix-run/react";
 import { useEffect, useRef, type ReactNode } from "react";
 import { z } from "zod";
-import { formatDateTime, formatFen, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
+import { formatDate, formatDateTime, formatFen, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
 import type { OrderListItem } from "~/models/orders.server";
 import { ORDER_STATUSES } from "~/models/order-states";
 import { useLocale, useT } from "~/i18n/react";
@@ -207,7 +207,7 @@ export function OrderTable({
               <td className="num">{formatFen(o.totalFen, locale)}</td>
               <td className="num">{formatFen(o.paidFen, locale)}</td>
               <td>{o.paymentMethod ? translateDynamic(locale, `orders.method.${o.paymentMethod}`, o.paymentMethod) : "—"}</td>
-              <td className="nowrap">{o.dueOn ?? "—"}</td>
+              <td className="nowrap">{o.dueOn ? formatDate(o.dueOn, locale) : "—"}</td>
               <td className="nowrap">{formatDateTime(o.createdAt, locale)}</td>
             </tr>
           ))}
