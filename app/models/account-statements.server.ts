@@ -3,9 +3,9 @@ import type { Db } from "../../db";
 import type { LedgerAccountKind, OrganizationKind } from "../../db/schema";
 import type { AccountNaming, Named } from "../i18n/account-names";
 import { decodeCursor, encodeCursor, invalidCursor } from "./cursor.server";
+import { resolveDateRange } from "./date-range.server";
 import { DomainError } from "./errors";
 import { accountView, isUuid, type AccountView, type Fen } from "./ledger.server";
-import { isBusinessDate, shanghaiDate } from "./pricing.server";
 import { addDays } from "./recruitment.server";
 
 /**
@@ -233,30 +233,13 @@ export interface StatementRange {
   to: string;
 }
 
-function rangeRefusal(fields: Record<string, string>): DomainError {
-  const text = Object.entries(fields)
-    .map(([field, code]) => `${field} ${code}`)
-    .join(", ");
-  return new DomainError("validation", `The statement's date range is not valid: ${text}`, fields);
-}
-
 /**
  * The range as sent (query string): `to` defaults to today (Asia/Shanghai), `from` to 30 days
  * ending at `to`. Refusals name the field: `from`/`to` date_format; `to` date_order (before
  * `from`); `to` range_too_long (more than 366 days).
  */
 export function resolveStatementRange(raw: { from?: string | null; to?: string | null }, now: Date): StatementRange {
-  const fromText = raw.from?.trim() ?? "";
-  const toText = raw.to?.trim() ?? "";
-  const fields: Record<string, string> = {};
-  if (fromText && !isBusinessDate(fromText)) fields.from = "date_format";
-  if (toText && !isBusinessDate(toText)) fields.to = "date_format";
-  if (Object.keys(fields).length) throw rangeRefusal(fields);
-  const to = toText || shanghaiDate(now);
-  const from = fromText || addDays(to, -(STATEMENT_LIMITS.defaultRangeDays - 1));
-  if (to < from) throw rangeRefusal({ to: "date_order" });
-  if (addDays(from, STATEMENT_LIMITS.maxRangeDays) <= to) throw rangeRefusal({ to: "range_too_long" });
-  return { from, to };
+  return resolveDateRange(raw, now, STATEMENT_LIMITS);
 }
 
 /** The first instant of a Shanghai business date (UTC+8 all year since 1991). */

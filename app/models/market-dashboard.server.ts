@@ -1,9 +1,9 @@
 import { sql } from "kysely";
 import type { Db } from "../../db";
+import { checkDateRange, daysInRange, resolveDateRange } from "./date-range.server";
 import { DomainError } from "./errors";
 import { findAccountByCode, isUuid, type Fen } from "./ledger.server";
 import { getMarket } from "./market.server";
-import { isBusinessDate, shanghaiDate } from "./pricing.server";
 import { addDays } from "./recruitment.server";
 
 /**
@@ -102,10 +102,7 @@ export function marketFeesAccountCode(marketId: string): string {
 }
 
 /** Whole days from `from` to `to`, both included (calendar arithmetic, no time zone involved). */
-export function daysInRange(from: string, to: string): number {
-  const ms = Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`);
-  return Math.round(ms / 86_400_000) + 1;
-}
+export { daysInRange };
 
 /**
  * Check a range as sent (query strings, API) and fill what is missing: `to` defaults to today,
@@ -113,39 +110,11 @@ export function daysInRange(from: string, to: string): number {
  * date_order (before `from`), `to` range_too_long (more than 366 days).
  */
 export function resolveDashboardRange(raw: { from?: string | null; to?: string | null }, now: Date = new Date()): DashboardRange {
-  const fromText = raw.from?.trim() ?? "";
-  const toText = raw.to?.trim() ?? "";
-  const fields: Record<string, string> = {};
-  if (fromText && !isBusinessDate(fromText)) fields.from = "date_format";
-  if (toText && !isBusinessDate(toText)) fields.to = "date_format";
-  if (Object.keys(fields).length) throw rangeRefusal(fields);
-  const to = toText || shanghaiDate(now);
-  const from = fromText || addDays(to, -(DASHBOARD_LIMITS.defaultRangeDays - 1));
-  checkRange({ from, to });
-  return { from, to };
-}
-
-function rangeRefusal(fields: Record<string, string>): DomainError {
-  return new DomainError(
-    "validation",
-    `The date range is not valid: ${Object.entries(fields)
-      .map(([f, c]) => `${f} ${c}`)
-      .join(", ")}`,
-    fields
-  );
+  return resolveDateRange(raw, now, DASHBOARD_LIMITS);
 }
 
 function checkRange(range: DashboardRange): number {
-  const fields: Record<string, string> = {};
-  if (typeof range.from !== "string" || !range.from) fields.from = "required";
-  else if (!isBusinessDate(range.from)) fields.from = "date_format";
-  if (typeof range.to !== "string" || !range.to) fields.to = "required";
-  else if (!isBusinessDate(range.to)) fields.to = "date_format";
-  if (Object.keys(fields).length) throw rangeRefusal(fields);
-  if (range.to < range.from) throw rangeRefusal({ to: "date_order" });
-  const days = daysInRange(range.from, range.to);
-  if (days > DASHBOARD_LIMITS.maxRangeDays) throw rangeRefusal({ to: "range_too_long" });
-  return days;
+  return checkDateRange(range, DASHBOARD_LIMITS);
 }
 
 /** Integer division rounded half to even: an average in whole fen without a float. */
