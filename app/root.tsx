@@ -20,6 +20,7 @@ import { resolveLocale } from "~/i18n/locale.server";
 import { LocaleProvider, useT } from "~/i18n/react";
 import { countUnreadNotifications } from "~/models/notifications.server";
 import { listMembershipsForUser } from "~/models/organizations.server";
+import { may } from "~/models/permissions";
 import { activeNavEntry, navFor } from "~/navigation";
 import { csrfForRequest, getSession, readFlash } from "~/session.server";
 import type { OrganizationKind } from "../db/schema";
@@ -45,6 +46,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 
   let organizations: { id: string; name: string; kind: OrganizationKind }[] = [];
   let activeOrganizationId: string | null = null;
+  let mayManageApiKeys = false;
   if (session) {
     const memberships = await listMembershipsForUser(context.db, session.user.id);
     organizations = memberships.map((m) => ({ id: m.organizationId, name: m.name, kind: m.kind }));
@@ -53,6 +55,9 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       memberships.find((m) => m.organizationId === session.organizationId)?.organizationId ??
       memberships[0]?.organizationId ??
       null;
+    const active = memberships.find((m) => m.organizationId === activeOrganizationId);
+    // The API keys page is for those who may manage keys: a link others would follow only to a 403 is not shown.
+    mayManageApiKeys = active ? may(active.roles, "api_key.manage", active.kind) : false;
   }
   // The unread count is shown on every page, in the top bar (one indexed count).
   const unreadNotices = session && activeOrganizationId ? await countUnreadNotifications(context.db, { userId: session.user.id, organizationId: activeOrganizationId }) : 0;
@@ -65,6 +70,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       organizations,
       activeOrganizationId,
       unreadNotices,
+      mayManageApiKeys,
       flash: flash ? translateWithParams(locale, flash.key, flash.params) : null,
     },
     { headers },
@@ -157,6 +163,11 @@ function TopBar() {
                   {root.unreadNotices > 99 ? "99+" : root.unreadNotices}
                 </span>
               ) : null}
+            </Link>
+          ) : null}
+          {root?.user && active && root.mayManageApiKeys ? (
+            <Link to="/settings/api-keys" className="inbox-link" data-testid="api-keys-link" aria-current={location.pathname === "/settings/api-keys" ? "page" : undefined}>
+              {t("nav.apiKeys")}
             </Link>
           ) : null}
           {root?.user ? (

@@ -1,6 +1,7 @@
 import { isRouteErrorResponse, Link, useLocation, useRouteError } from "@remix-run/react";
-import { isMessageKey, translateWithParams, type Locale, type MessageKey } from "~/i18n";
+import { translateWithParams, type Locale, type MessageKey } from "~/i18n";
 import { useLocale, useT } from "~/i18n/react";
+import { roleNames } from "./needs-role";
 
 function messageFor(status: number): MessageKey {
   switch (status) {
@@ -27,8 +28,7 @@ function neededRoles(data: unknown, locale: Locale): string | null {
   const parsed = typeof data === "string" ? safeJson(data) : data;
   const roles = (parsed as { forbidden?: { roles?: unknown } } | null)?.forbidden?.roles;
   if (!Array.isArray(roles) || roles.length === 0) return null;
-  const names = roles.map((role) => (typeof role === "string" && isMessageKey(`role.${role}`) ? translateWithParams(locale, `role.${role}` as MessageKey) : String(role)));
-  return names.join(locale === "en" ? ", " : "、");
+  return roleNames(roles.map(String), locale);
 }
 
 /** A failed form token (session.server.ts `csrfRefusal`), not a refused role. */

@@ -1,4 +1,5 @@
 import type { MarketOrderStatus, Role } from "../../db/schema";
+import { rolesCell } from "./order-states-doc";
 
 /**
  * The escrow order's state machine, as data: `from → event → to`, who may fire the event, and
@@ -155,13 +156,17 @@ export function marketOrderStatesMarkdown(): string {
     "Money: `hold` = a pending ledger transfer from the buyer's wallet to the merchant's; `post_hold` posts it and moves the",
     "commission fixed at placement to the market's fee account; `post_part` posts the released part (with its pro-rata",
     "commission) and releases the rest to the buyer; `void_hold` releases it all.",
+    "`roles` is who may ask for the event, per party (any one of the roles; a viewer never): `MARKET_ORDER_EVENT_ROLES`,",
+    "read by `app/models/permissions.ts` for both pages and API (`pay` is asked by the buyer and done by the system once",
+    "the money is held). A member without one of them gets 403 naming them.",
     "",
-    "| from | event | to | by | money | stock back |",
-    "|---|---|---|---|---|---|",
+    "| from | event | to | by | roles | money | stock back |",
+    "|---|---|---|---|---|---|---|",
   ];
   for (const [from, events] of Object.entries(MARKET_ORDER_TRANSITIONS)) {
     for (const [event, t] of Object.entries(events) as [MarketOrderEvent, MarketOrderTransition][]) {
-      parts.push(`| ${from} | ${event} | ${t.to} | ${t.by.join(", ")} | ${t.money} | ${t.restock ? "yes" : "no"} |`);
+      const roles = rolesCell(MARKET_ORDER_EVENT_ROLES[event], t.by);
+      parts.push(`| ${from} | ${event} | ${t.to} | ${t.by.join(", ")} | ${roles} | ${t.money} | ${t.restock ? "yes" : "no"} |`);
     }
   }
   return parts.join("\n") + "\n";

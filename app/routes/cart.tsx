@@ -2,6 +2,7 @@ import { data, redirect, type ActionFunctionArgs, type LinksFunction, type Loade
 import { Form, Link, useActionData, useLoaderData, useLocation, useNavigation } from "@remix-run/react";
 import { z } from "zod";
 import { CsrfInput } from "~/components/csrf-input";
+import { NeedsRole } from "~/components/needs-role";
 import { ActionError, PaymentChoice, paymentChoiceField, useOrderProblem, type OrderFormFailure } from "~/components/order-ui";
 import { RouteError } from "~/components/route-error";
 import { RuleTag, SelectField, TextField } from "~/components/supply-ui";
@@ -12,6 +13,7 @@ import { useLocale, useT } from "~/i18n/react";
 import { getSku, getSkusByCodes, parseWholeNumber } from "~/models/catalog.server";
 import { getSupplierForDealer, listSuppliersForDealer } from "~/models/dealers.server";
 import { isDomainError } from "~/models/errors";
+import { mayMap } from "~/models/permissions";
 import { addToCart, cancelOrder, getOrder, listOrders, submitOrder, updateCart } from "~/models/orders.server";
 import { domainFailure, formValues, requireDealer } from "~/models/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/models/tenancy.server";
@@ -29,7 +31,7 @@ export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "orders.ca
 const MAX_CARTS = 100;
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  const { organizationId } = await requireDealer(request, context);
+  const { organizationId, roles } = await requireDealer(request, context);
   const { db } = context;
   const drafts = await listOrders(db, organizationId, { status: "draft", kind: "standard", limit: MAX_CARTS });
   const carts = [];
@@ -58,7 +60,12 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   // The credit line with each supplier, shown next to the choice to put a cart on account.
   const credit = Object.fromEntries(links.map((s) => [s.coreEnterpriseId, { availableFen: s.credit.availableFen, limitFen: s.credit.limitFen }]));
   const suppliers = links.filter((s) => s.status === "active").map((s) => ({ id: s.coreEnterpriseId, name: s.coreName, nameEn: s.coreNameEn }));
-  return { carts: carts.map((cart) => ({ ...cart, credit: credit[cart.supplierId] ?? null })), suppliers };
+  return {
+    carts: carts.map((cart) => ({ ...cart, credit: credit[cart.supplierId] ?? null })),
+    suppliers,
+    // Which forms to show: a member who may not edit or submit the cart sees it read-only.
+    may: mayMap(roles, "dealer", ["order.edit_cart", "order.submit", "order.create"]),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -245,7 +252,8 @@ export async function action({ request, context }: ActionFunctionArgs) {
 
 type Cart = ReturnType<typeof useLoaderData<typeof loader>>["carts"][number];
 
-function CartPanel({ cart, result, busy }: { cart: Cart; result: OrderFormFailure | undefined; busy: boolean }) {
+function CartPanel(props: { cart: Cart; result: OrderFormFailure | undefined; busy: boolean; canEdit: boolean; canSubmit: boolean }) {
+  const { cart, result, busy, canEdit, canSubmit } = props;
   const t = useT();
   const locale = useLocale();
   const problem = useOrderProblem();
@@ -276,11 +284,13 @@ function CartPanel({ cart, result, busy }: { cart: Cart; result: OrderFormFailur
         <p className="empty">{t("orders.cartEmptyLines")}</p>
       ) : (
         <>
-          <Form method="post" id={updateFormId} noValidate>
-            <CsrfInput />
-            <input type="hidden" name="order_id" value={cart.id} />
-          </Form>
-          {cart.lines.map((l) => (
+          {canEdit ? (
+            <Form method="post" id={updateFormId} noValidate>
+              <CsrfInput />
+              <input type="hidden" name="order_id" value={cart.id} />
+            </Form>
+          ) : null}
+          {(canEdit ? cart.lines : []).map((l) => (
             <Form method="post" key={l.skuId} id={`remove-${cart.id}-${l.skuId}`} className="od-hidden-form">
               <CsrfInput />
               <input type="hidden" name="order_id" value={cart.id} />
@@ -319,41 +329,49 @@ function CartPanel({ cart, result, busy }: { cart: Cart; result: OrderFormFailur
                       <td>
                         <RuleTag rule={l.rule} />
                       </td>
-                      <td>
-                        <label className="visually-hidden" htmlFor={`${cart.id}-${field}`}>
-                          {t("orders.confirm.quantityFor", { code: l.skuCode })}
-                        </label>
-                        <input
-                          // A quantity changed by the server (an add to the same SKU) shows, not the old one.
-                          key={`${field}-${l.quantity}`}
-                          id={`${cart.id}-${field}`}
-                          name={field}
-                          form={updateFormId}
-                          type="text"
-                          inputMode="numeric"
-                          defaultValue={mine?.values[field] ?? String(l.quantity)}
-                          aria-invalid={error ? true : undefined}
-                          aria-describedby={error ? `${cart.id}-${field}-error` : undefined}
-                        />{" "}
-                        <span className="sc-muted">{l.unit}</span>
-                        {error ? (
-                          <p className="field-error sc-error" id={`${cart.id}-${field}-error`}>
-                            {error}
-                          </p>
-                        ) : null}
-                      </td>
+                      {canEdit ? (
+                        <td>
+                          <label className="visually-hidden" htmlFor={`${cart.id}-${field}`}>
+                            {t("orders.confirm.quantityFor", { code: l.skuCode })}
+                          </label>
+                          <input
+                            // A quantity changed by the server (an add to the same SKU) shows, not the old one.
+                            key={`${field}-${l.quantity}`}
+                            id={`${cart.id}-${field}`}
+                            name={field}
+                            form={updateFormId}
+                            type="text"
+                            inputMode="numeric"
+                            defaultValue={mine?.values[field] ?? String(l.quantity)}
+                            aria-invalid={error ? true : undefined}
+                            aria-describedby={error ? `${cart.id}-${field}-error` : undefined}
+                          />{" "}
+                          <span className="sc-muted">{l.unit}</span>
+                          {error ? (
+                            <p className="field-error sc-error" id={`${cart.id}-${field}-error`}>
+                              {error}
+                            </p>
+                          ) : null}
+                        </td>
+                      ) : (
+                        <td>
+                          <span className="num">{l.quantity}</span> <span className="sc-muted">{l.unit}</span>
+                        </td>
+                      )}
                       <td className="num">{formatFen(l.amountFen, locale)}</td>
                       <td className="actions">
-                        <button
-                          type="submit"
-                          form={`remove-${cart.id}-${l.skuId}`}
-                          name="intent"
-                          value={`remove:${l.skuId}`}
-                          className="sc-button danger small"
-                          disabled={busy}
-                        >
-                          {t("orders.cartRemove")}
-                        </button>
+                        {canEdit ? (
+                          <button
+                            type="submit"
+                            form={`remove-${cart.id}-${l.skuId}`}
+                            name="intent"
+                            value={`remove:${l.skuId}`}
+                            className="sc-button danger small"
+                            disabled={busy}
+                          >
+                            {t("orders.cartRemove")}
+                          </button>
+                        ) : null}
                       </td>
                     </tr>
                   );
@@ -361,38 +379,42 @@ function CartPanel({ cart, result, busy }: { cart: Cart; result: OrderFormFailur
               </tbody>
             </table>
           </div>
-          <p className="sc-muted small">{t("orders.cartHint")}</p>
-          <Form method="post" id={`submit-${cart.id}`} noValidate data-testid="submit-form">
-            <CsrfInput />
-            <input type="hidden" name="order_id" value={cart.id} />
-            <PayChoice
-              idPrefix={cart.id}
-              chosen={mine?.intent === "submit" ? mine.values.payment_method : undefined}
-              error={mine?.intent === "submit" ? errors.payment_method : undefined}
-              totalFen={cart.totalFen}
-              credit={cart.credit}
-            />
-          </Form>
+          {canEdit ? <p className="sc-muted small">{t("orders.cartHint")}</p> : null}
+          {canSubmit ? (
+            <Form method="post" id={`submit-${cart.id}`} noValidate data-testid="submit-form">
+              <CsrfInput />
+              <input type="hidden" name="order_id" value={cart.id} />
+              <PayChoice
+                idPrefix={cart.id}
+                chosen={mine?.intent === "submit" ? mine.values.payment_method : undefined}
+                error={mine?.intent === "submit" ? errors.payment_method : undefined}
+                totalFen={cart.totalFen}
+                credit={cart.credit}
+              />
+            </Form>
+          ) : null}
         </>
       )}
       <div className="sc-actions">
-        {cart.lines.length ? (
+        {cart.lines.length && canEdit ? (
           <button type="submit" form={updateFormId} name="intent" value="update" className="sc-button secondary" disabled={busy}>
             {t("orders.cartUpdate")}
           </button>
         ) : null}
-        {cart.lines.length ? (
+        {cart.lines.length && canSubmit ? (
           <button type="submit" form={`submit-${cart.id}`} name="intent" value="submit" className="sc-button" disabled={busy} data-intent="submit-cart">
             {t("orders.cartSubmit")}
           </button>
         ) : null}
-        <Form method="post" className="od-inline">
-          <CsrfInput />
-          <input type="hidden" name="order_id" value={cart.id} />
-          <button type="submit" name="intent" value="discard" className="sc-button danger" disabled={busy}>
-            {t("orders.cartDiscard")}
-          </button>
-        </Form>
+        {canEdit ? (
+          <Form method="post" className="od-inline">
+            <CsrfInput />
+            <input type="hidden" name="order_id" value={cart.id} />
+            <button type="submit" name="intent" value="discard" className="sc-button danger" disabled={busy}>
+              {t("orders.cartDiscard")}
+            </button>
+          </Form>
+        ) : null}
       </div>
     </section>
   );
@@ -434,7 +456,9 @@ function PayChoice(props: {
 }
 
 export default function CartPage() {
-  const { carts, suppliers } = useLoaderData<typeof loader>();
+  const { carts, suppliers, may } = useLoaderData<typeof loader>();
+  const canEdit = may["order.edit_cart"];
+  const canSubmit = may["order.submit"];
   const result = useActionData<typeof action>();
   const navigation = useNavigation();
   const busy = navigation.state === "submitting";
@@ -463,15 +487,19 @@ export default function CartPage() {
           <Link to="/shop" className="sc-button secondary">
             {t("orders.toShop")}
           </Link>
-          <Link to="/orders/quick" className="sc-button secondary">
-            {t("orders.quickOrder")}
-          </Link>
+          {may["order.create"] ? (
+            <Link to="/orders/quick" className="sc-button secondary">
+              {t("orders.quickOrder")}
+            </Link>
+          ) : null}
         </div>
       </div>
 
       <section className="panel" aria-labelledby="add-heading">
         <h2 id="add-heading">{t("orders.addTitle")}</h2>
-        {suppliers.length === 0 ? (
+        {!canEdit ? (
+          <NeedsRole action="order.edit_cart" kind="dealer" />
+        ) : suppliers.length === 0 ? (
           <p className="empty">{t("orders.noSuppliers")}</p>
         ) : (
           // A fresh form after each successful add (a redirect is a new location); kept as typed on a refusal.
@@ -519,7 +547,7 @@ export default function CartPage() {
           <p className="empty">{t("orders.cartEmpty")}</p>
         </section>
       ) : (
-        carts.map((cart) => <CartPanel key={cart.id} cart={cart} result={result} busy={busy} />)
+        carts.map((cart) => <CartPanel key={cart.id} cart={cart} result={result} busy={busy} canEdit={canEdit} canSubmit={canSubmit} />)
       )}
     </div>
   );

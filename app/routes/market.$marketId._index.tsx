@@ -2,6 +2,7 @@ import { data, redirect, type ActionFunctionArgs, type LinksFunction, type Loade
 import { Form, Link, useActionData, useLoaderData, useLocation } from "@remix-run/react";
 import { CsrfInput } from "~/components/csrf-input";
 import { ListingThumb, listingProblemText, merchantLabel } from "~/components/market-listings-ui";
+import { NeedsRole } from "~/components/needs-role";
 import { RouteError } from "~/components/route-error";
 import { FormError, Pager, withParams } from "~/components/supply-ui";
 import { formatFen, formatInteger } from "~/i18n";
@@ -12,6 +13,7 @@ import { isDomainError } from "~/models/errors";
 import { addToCart, cartLineSchema, countCartLines } from "~/models/market-cart.server";
 import { getListingForBuyer, getOpenMarket, searchListings } from "~/models/market-listings.server";
 import { requireBuyer } from "~/models/market-party-access.server";
+import { mayMap } from "~/models/permissions";
 import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/models/tenancy.server";
 import { flashCookie, requireCsrf, safeRedirectPath } from "~/session.server";
@@ -34,7 +36,7 @@ function yuanFilter(raw: string): { fen: number | null; problem: string | null }
 }
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const { organizationId, canManage } = await requireBuyer(request, context);
+  const { organizationId, roles } = await requireBuyer(request, context);
   const marketId = requireUuidParam(params.marketId);
   // A closed or unknown market is a 404 for buyers.
   const market = await scoped(() => getOpenMarket(context.db, marketId));
@@ -72,7 +74,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     }
   }
   const body = {
-    canBuy: canManage,
+    may: mayMap(roles, "buyer", ["market_cart.edit"]),
     cartCount: await countCartLines(context.db, organizationId),
     market: { id: market.id, name: market.name, city: market.city, categories: market.categories },
     merchants: market.merchants.map((m) => ({ id: m.merchantId, name: m.name, nameEn: m.nameEn, stallCode: m.stallCode })),
@@ -124,7 +126,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 }
 
 export default function MarketSearch() {
-  const { canBuy, cartCount, market, merchants, filters, filterErrors, onFirstPage, nextCursor, listings } = useLoaderData<typeof loader>();
+  const { may, cartCount, market, merchants, filters, filterErrors, onFirstPage, nextCursor, listings } = useLoaderData<typeof loader>();
+  const canBuy = may["market_cart.edit"];
   const failure = useActionData<typeof action>();
   const t = useT();
   const locale = useLocale();
@@ -153,7 +156,7 @@ export default function MarketSearch() {
           </Link>
         </div>
       </div>
-      {!canBuy ? <p className="subtle">{t("shop.market.readOnly")}</p> : null}
+      {!canBuy ? <NeedsRole action="market_cart.edit" kind="buyer" /> : null}
       <section className="panel">
         <Form method="get" className="shop-filters" role="search">
           <div>

@@ -2,6 +2,7 @@ import { data, redirect, type ActionFunctionArgs, type LinksFunction, type Loade
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { CsrfInput } from "~/components/csrf-input";
 import { ListingThumb, listingProblemText, merchantLabel } from "~/components/market-listings-ui";
+import { NeedsRole } from "~/components/needs-role";
 import { RouteError } from "~/components/route-error";
 import { formatFen, formatInteger } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
@@ -9,6 +10,7 @@ import { useLocale, useT } from "~/i18n/react";
 import { addToCart, cartLineSchema } from "~/models/market-cart.server";
 import { getListingForBuyer } from "~/models/market-listings.server";
 import { requireBuyer } from "~/models/market-party-access.server";
+import { mayMap } from "~/models/permissions";
 import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/models/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
@@ -22,13 +24,13 @@ export const links: LinksFunction = () => [
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "shop.market.detail");
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const { canManage } = await requireBuyer(request, context);
+  const { roles } = await requireBuyer(request, context);
   const marketId = requireUuidParam(params.marketId);
   const listingId = requireUuidParam(params.listingId);
   // Hidden, off sale, another market's or unknown: the same 404.
   const l = await scoped(() => getListingForBuyer(context.db, marketId, listingId));
   return {
-    canBuy: canManage,
+    may: mayMap(roles, "buyer", ["market_cart.edit"]),
     listing: {
       id: l.id,
       marketId: l.marketId,
@@ -72,7 +74,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 }
 
 export default function ListingDetail() {
-  const { canBuy, listing } = useLoaderData<typeof loader>();
+  const { may, listing } = useLoaderData<typeof loader>();
+  const canBuy = may["market_cart.edit"];
   const failure = useActionData<typeof action>();
   const t = useT();
   const locale = useLocale();
@@ -135,7 +138,7 @@ export default function ListingDetail() {
               </button>
             </Form>
           ) : (
-            <p className="subtle">{t("shop.market.readOnly")}</p>
+            <NeedsRole action="market_cart.edit" kind="buyer" />
           )}
           {quantityError || failure?.formError ? (
             <p className="sc-error" id="quantity-error" role="alert">

@@ -3,6 +3,7 @@ import { data, redirect, type ActionFunctionArgs, type LinksFunction, type Loade
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { CsrfInput } from "~/components/csrf-input";
 import { listingProblemText, ListingTitle, merchantLabel } from "~/components/market-listings-ui";
+import { NeedsRole } from "~/components/needs-role";
 import { RouteError } from "~/components/route-error";
 import { FormError } from "~/components/supply-ui";
 import { formatFen, formatInteger } from "~/i18n";
@@ -10,6 +11,7 @@ import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { cartLineSchema, listCarts, removeCartItem, updateCartItem } from "~/models/market-cart.server";
 import { requireBuyer } from "~/models/market-party-access.server";
+import { mayMap } from "~/models/permissions";
 import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
 import { requireUuidParam } from "~/models/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
@@ -23,10 +25,10 @@ export const links: LinksFunction = () => [
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "cart.title");
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  const { organizationId, canManage } = await requireBuyer(request, context);
+  const { organizationId, roles } = await requireBuyer(request, context);
   const carts = await listCarts(context.db, organizationId);
   return {
-    canBuy: canManage,
+    may: mayMap(roles, "buyer", ["market_cart.edit", "market_checkout.create"]),
     carts: carts.map((c) => ({
       ...c,
       // One key per rendering of the checkout button: a double submit of this form places the
@@ -69,7 +71,9 @@ export async function action({ request, context }: ActionFunctionArgs) {
 }
 
 export default function Cart() {
-  const { canBuy, carts } = useLoaderData<typeof loader>();
+  const { may, carts } = useLoaderData<typeof loader>();
+  const canBuy = may["market_cart.edit"];
+  const canCheckout = may["market_checkout.create"];
   const failure = useActionData<typeof action>();
   const t = useT();
   const locale = useLocale();
@@ -96,7 +100,7 @@ export default function Cart() {
           <p className="subtle">{t("cart.hint")}</p>
         </div>
       </div>
-      {!canBuy ? <p className="subtle">{t("shop.market.readOnly")}</p> : null}
+      {!canBuy ? <NeedsRole action="market_cart.edit" kind="buyer" /> : null}
       {carts.length === 0 ? (
         <section className="panel">
           <p className="empty">{t("cart.empty")}</p>
@@ -213,7 +217,7 @@ export default function Cart() {
               {t("cart.total")}
               <span className="cart-total" data-testid="cart-total">{formatFen(cart.totalFen, locale)}</span>
             </span>
-            {canBuy ? (
+            {canCheckout ? (
               <Form method="post" action="/market/cart/checkout">
                 <CsrfInput />
                 <input type="hidden" name="marketId" value={cart.marketId} />

@@ -7,6 +7,7 @@ import { formatFen, translateDynamic, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { ORDER_KINDS, ORDER_STATUSES, type OrderKind } from "~/models/order-states";
+import { may } from "~/models/permissions";
 import { listOrders, orderMoneySummary, type MoneyFigure } from "~/models/orders.server";
 import { shanghaiDate } from "~/models/pricing.server";
 import { badRequestOnValidation } from "~/models/supply-chain-access.server";
@@ -44,6 +45,8 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const money = organization.kind === "core_enterprise" ? await orderMoneySummary(context.db, organization.organizationId, today) : null;
   return {
     side: organization.kind,
+    // The quick order form is offered to those who may place orders (the cart opens for all, read-only).
+    canCreate: may(organization.roles, "order.create", organization.kind),
     status,
     kind,
     counterpartyId,
@@ -69,7 +72,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 }
 
 export default function Orders() {
-  const { side, status, kind, counterpartyId, counterpartyName, today, money, onFirstPage, nextCursor, items } = useLoaderData<typeof loader>();
+  const { side, canCreate, status, kind, counterpartyId, counterpartyName, today, money, onFirstPage, nextCursor, items } = useLoaderData<typeof loader>();
   const t = useT();
   const locale = useLocale();
   const location = useLocation();
@@ -97,9 +100,11 @@ export default function Orders() {
         <div className="sc-actions">
           {dealer ? (
             <>
-              <Link to="/orders/quick" className="sc-button">
-                {t("orders.quickOrder")}
-              </Link>
+              {canCreate ? (
+                <Link to="/orders/quick" className="sc-button">
+                  {t("orders.quickOrder")}
+                </Link>
+              ) : null}
               <Link to="/cart" className="sc-button secondary">
                 {t("orders.cart")}
               </Link>

@@ -12,6 +12,7 @@ import {
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { z } from "zod";
 import { CsrfInput } from "~/components/csrf-input";
+import { NeedsRole } from "~/components/needs-role";
 import { ActionError, PaymentChoice, paymentChoiceField, useOrderProblem } from "~/components/order-ui";
 import { RouteError } from "~/components/route-error";
 import { SelectField, TextField } from "~/components/supply-ui";
@@ -21,6 +22,7 @@ import { useLocale, useT } from "~/i18n/react";
 import { parseWholeNumber } from "~/models/catalog.server";
 import { listSuppliersForDealer } from "~/models/dealers.server";
 import { isDomainError } from "~/models/errors";
+import { mayMap } from "~/models/permissions";
 import { createOrder, getOrder, listSeasons, ORDER_LIMITS } from "~/models/orders.server";
 import { domainFailure, requireDealer } from "~/models/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/models/tenancy.server";
@@ -60,7 +62,7 @@ async function supplierChoices(db: LoaderFunctionArgs["context"]["db"], dealerId
 }
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  const { organizationId } = await requireDealer(request, context);
+  const { organizationId, roles } = await requireDealer(request, context);
   const { suppliers, seasons } = await supplierChoices(context.db, organizationId);
   const reorderId = new URL(request.url).searchParams.get("reorder");
   let prefill: { supplierId: string; lines: string; number: string } | null = null;
@@ -75,7 +77,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   }
   // Booking from the dealer's seasons page (/preorders): the form preset to that season, if open to it.
   const booking = seasons.find((s) => s.id === new URL(request.url).searchParams.get("season")) ?? null;
-  return { suppliers, seasons, prefill, booking, maxLines: maxLines(), maxKiB: maxBytes() / 1024 };
+  return { suppliers, seasons, prefill, booking, maxLines: maxLines(), maxKiB: maxBytes() / 1024, may: mayMap(roles, "dealer", ["order.create"]) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,7 +335,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
 // ---------------------------------------------------------------------------------------------
 
 export default function QuickOrder() {
-  const { suppliers, seasons, prefill, booking, maxLines, maxKiB } = useLoaderData<typeof loader>();
+  const { suppliers, seasons, prefill, booking, maxLines, maxKiB, may } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const navigation = useNavigation();
   const t = useT();
@@ -403,7 +405,9 @@ export default function QuickOrder() {
       ) : null}
 
       <section className="panel">
-        {suppliers.length === 0 ? (
+        {!may["order.create"] ? (
+          <NeedsRole action="order.create" kind="dealer" />
+        ) : suppliers.length === 0 ? (
           <p className="empty">{t("orders.noSuppliers")}</p>
         ) : (
           <Form method="post" encType="multipart/form-data" noValidate data-testid="quick-form">

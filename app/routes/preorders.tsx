@@ -1,10 +1,12 @@
 import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
+import { NeedsRole } from "~/components/needs-role";
 import { OrderStatusTag } from "~/components/order-ui";
 import { RouteError } from "~/components/route-error";
 import { formatDate, formatFen, formatPercentBps, translateDynamic } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
+import { mayMap } from "~/models/permissions";
 import { listSeasonsForDealer } from "~/models/orders.server";
 import { requireDealer } from "~/models/supply-chain-access.server";
 import ordersStyles from "~/styles/orders.css";
@@ -22,9 +24,11 @@ export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "dealerSea
  * order form, preset to the season).
  */
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  const { organizationId } = await requireDealer(request, context);
+  const { organizationId, roles } = await requireDealer(request, context);
   const seasons = await listSeasonsForDealer(context.db, organizationId);
   return {
+    // Booking is placing a pre-order (the quick order form): offered only to those who may.
+    may: mayMap(roles, "dealer", ["order.create"]),
     seasons: seasons.map((s) => ({
       id: s.id,
       name: s.name,
@@ -38,7 +42,8 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 }
 
 export default function DealerSeasons() {
-  const { seasons } = useLoaderData<typeof loader>();
+  const { seasons, may } = useLoaderData<typeof loader>();
+  const canBook = may["order.create"];
   const t = useT();
   const locale = useLocale();
   return (
@@ -52,6 +57,7 @@ export default function DealerSeasons() {
       </div>
       <section className="panel" aria-labelledby="seasons-heading">
         <h2 id="seasons-heading">{t("dealerSeasons.list")}</h2>
+        {!canBook && seasons.some((s) => s.status === "open") ? <NeedsRole action="order.create" kind="dealer" /> : null}
         {seasons.length === 0 ? (
           <p className="empty" data-testid="no-seasons">
             {t("dealerSeasons.empty")}
@@ -105,7 +111,7 @@ export default function DealerSeasons() {
                       )}
                     </td>
                     <td className="actions">
-                      {s.status === "open" ? (
+                      {s.status === "open" && canBook ? (
                         <Link className="sc-button small" to={`/orders/quick?season=${s.id}`} data-testid="book">
                           {t("dealerSeasons.book")}
                         </Link>

@@ -15,7 +15,7 @@ type TestServer = Pick<PaymentsServer, "url" | "close">;
  * zh-CN and en, must load, hydrate and take its main form without breaking.
  *
  * For each demo login (the dealer twice: once per organisation) and each language, the sweep opens
- * the pages the top navigation and the dashboard link to, then goes one hop further: from each of
+ * the pages the top bar (navigation, inbox, API keys) and the dashboard link to, then goes one hop further: from each of
  * those pages, the first link to each kind of page it has not seen yet (a list's first detail),
  * and from a detail page its own sub-pages (a market's tabs, a dispute in its list). On every page it fails on an uncaught page error, a console error, a
  * response of 500 or more, a failed script or stylesheet, or a rendered error boundary
@@ -67,7 +67,7 @@ const LANGUAGES: Language[] = [
 ];
 
 /**
- * Page routes no demo login reaches by following links from its navigation and dashboard, with why.
+ * Page routes no demo login reaches by following links from its top bar and dashboard, with why.
  * Keys are route files of app/routes.
  */
 const UNREACHED: Record<string, string> = {
@@ -76,7 +76,6 @@ const UNREACHED: Record<string, string> = {
   "join.$campaignId.status.$token.tsx": "the applicant's private status link, issued once when an application is submitted",
   "notifications.$notificationId.tsx": "a notice's address: it only redirects to the notice's subject (the inbox opens it with a form, which the sweep submits)",
   "orders.$orderId_.return.tsx": "offered only on a received order with units left to return: swept when the first order in the dealer's list is one, which depends on the demo data's state",
-  "settings.api-keys.tsx": "no page links to it yet: an administrator reaches it by its address (README)",
   "join.$campaignId.deposit.tsx": "reached from an approved applicant's deposit notice; demo data has no application awaiting a deposit",
 };
 
@@ -298,7 +297,8 @@ async function sweepAs(browser: Browser, server: TestServer, login: Login | null
         () => true,
         () => false,
       );
-      const nav = await page.$$eval("nav.topnav a[href]", (anchors) => anchors.map((a) => (a as HTMLAnchorElement).href));
+      // The navigation and the top bar's own links (inbox, API keys).
+      const nav = await page.$$eval("nav.topnav a[href], .topbar-tools a[href]", (anchors) => anchors.map((a) => (a as HTMLAnchorElement).href));
       if (!shown) {
         const what = await page.evaluate(() => `h1 "${document.querySelector("h1")?.textContent ?? ""}", user "${document.querySelector(".user-name")?.textContent ?? ""}"`);
         watcher.add(`no navigation after signing in (at ${page.url()}: ${what})`);

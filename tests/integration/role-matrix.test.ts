@@ -768,6 +768,104 @@ describe("role matrix", () => {
     expect(await orderStatus(id)).toBe("confirmed");
   });
 
+  describe("a page shows only the forms the member may use, and names the roles for the rest", () => {
+    async function pageFor(cred: Credential, path: string): Promise<string> {
+      const res = await fetch(new URL(path, server.url), { headers: { Cookie: cred.cookie } });
+      expect(res.status, path).toBe(200);
+      return res.text();
+    }
+    async function post(cred: Credential, path: string, fields: Record<string, string>): Promise<number> {
+      const res = await fetch(new URL(path, server.url), {
+        method: "POST",
+        headers: { Cookie: cred.cookie, "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ csrf: cred.csrf, ...fields }).toString(),
+        redirect: "manual",
+      });
+      return res.status;
+    }
+
+    it("dealer cart: the viewer and the finance member see the cart without its forms; a purchaser edits and submits it", async () => {
+      // A cart with a line in it, so there is something to edit and submit.
+      expect(await post(members.dealer.purchaser, "/cart", { intent: "add", core_enterprise_id: home.core_enterprise, sku_id: ids.sku, quantity: "1" })).toBe(302);
+      for (const role of ["viewer", "finance"] as const) {
+        const html = await pageFor(members.dealer[role], "/cart");
+        expect(html, role).toContain('data-testid="cart"');
+        expect(html, role).not.toContain('data-testid="add-form"');
+        expect(html, role).not.toContain('value="submit"');
+        expect(html, role).not.toContain('value="discard"');
+        expect(html, role).not.toContain('value="remove:');
+        expect(html, role).toContain('data-needs-role="order.edit_cart"');
+      }
+      const html = await pageFor(members.dealer.purchaser, "/cart");
+      expect(html).toContain('data-testid="add-form"');
+      expect(html).toContain('value="submit"');
+      expect(html).not.toContain("data-needs-role");
+    });
+
+    it("quick order: no form for a viewer or a sales member, the form for a purchaser", async () => {
+      for (const role of ["viewer", "sales"] as const) {
+        const html = await pageFor(members.dealer[role], "/orders/quick");
+        expect(html, role).not.toContain('data-testid="quick-form"');
+        expect(html, role).toContain('data-needs-role="order.create"');
+      }
+      expect(await pageFor(members.dealer.purchaser, "/orders/quick")).toContain('data-testid="quick-form"');
+    });
+
+    it("the links into the quick order form (order list, cart, placing a closed order again) are for those who may place orders", async () => {
+      for (const path of ["/orders", "/cart"]) {
+        expect(await pageFor(members.dealer.viewer, path), path).not.toContain('href="/orders/quick"');
+        expect(await pageFor(members.dealer.purchaser, path), path).toContain('href="/orders/quick"');
+      }
+      const closed = `/orders/${ids.completedOrder}`;
+      expect(await pageFor(members.dealer.viewer, closed)).not.toContain('data-intent="reorder"');
+      expect(await pageFor(members.dealer.purchaser, closed)).toContain('data-intent="reorder"');
+    });
+
+    it("pre-order seasons: a viewer is not offered to book an open season, a purchaser is", async () => {
+      const purchaser = await pageFor(members.dealer.purchaser, "/preorders");
+      expect(purchaser).toContain('data-testid="book"');
+      const viewer = await pageFor(members.dealer.viewer, "/preorders");
+      expect(viewer).toContain('data-testid="dealer-seasons"');
+      expect(viewer).not.toContain('data-testid="book"');
+      expect(viewer).toContain('data-needs-role="order.create"');
+    });
+
+    it("market: a buyer's viewer and finance member get no add-to-cart, cart or checkout form; a purchaser gets them all", async () => {
+      const listingPath = `/market/${tw.w.marketId}/listings/${tw.shirt.id}`;
+      expect(await post(members.buyer.purchaser, listingPath, { quantity: "1" })).toBe(302);
+      const pages = [`/market/${tw.w.marketId}`, listingPath, "/market/cart"];
+      for (const role of ["viewer", "finance"] as const) {
+        for (const path of pages) {
+          const html = await pageFor(members.buyer[role], path);
+          expect(html, `${role} ${path}`).not.toContain('name="quantity"');
+          expect(html, `${role} ${path}`).not.toContain('action="/market/cart/checkout"');
+          expect(html, `${role} ${path}`).toContain('data-needs-role="market_cart.edit"');
+        }
+      }
+      for (const path of pages) expect(await pageFor(members.buyer.purchaser, path), path).toContain('name="quantity"');
+      expect(await pageFor(members.buyer.purchaser, "/market/cart")).toContain('action="/market/cart/checkout"');
+    });
+
+    it("the top bar links to the API keys page for those who may manage keys, in every kind of organisation", async () => {
+      for (const kind of actionKinds("api_key.manage")) {
+        expect(await pageFor(members[kind].admin, "/settings/api-keys"), kind).toContain('data-testid="api-keys-link"');
+        for (const role of ["viewer", "finance"] as const) expect(await pageFor(members[kind][role], "/"), `${kind}/${role}`).not.toContain('data-testid="api-keys-link"');
+      }
+    });
+
+    it("names the needed roles in the reader's language, as the 403 does", async () => {
+      const cases = [
+        ["zh-CN", "需要以下角色之一：负责人、管理员、采购"],
+        ["en", "it needs one of the roles Owner, Admin, Purchaser"],
+      ] as const;
+      for (const [locale, sentence] of cases) {
+        const viewer = await createUser(t.db, { locale, memberships: [[home.dealer, "viewer"]] });
+        const html = await pageFor(await credentialFor(viewer.id, home.dealer), "/orders/quick");
+        expect(html).toContain(sentence);
+      }
+    });
+  });
+
   describe("pages (a POST with the member's session and CSRF token)", () => {
     for (const c of pageCases()) {
       it(`${c.name} (${c.action})`, () => runCase(c), 120_000);

@@ -2,6 +2,7 @@ import type { EnFor } from "./types";
 
 /** The API keys settings page. */
 export const zhCN = {
+  "nav.apiKeys": "API 密钥",
   "apiKeys.title": "API 密钥",
   "apiKeys.eyebrow": "设置 · 系统对接",
   "apiKeys.intro": "ERP 等系统通过 /api/v1 对接时使用 API 密钥，以 Authorization: Bearer <密钥> 方式发送。密钥代表本机构，而不是创建它的人。",
@@ -43,6 +44,7 @@ export const zhCN = {
 } as const;
 
 export const en: EnFor<typeof zhCN> = {
+  "nav.apiKeys": "API keys",
   "apiKeys.title": "API keys",
   "apiKeys.eyebrow": "Settings · Integrations",
   "apiKeys.intro":

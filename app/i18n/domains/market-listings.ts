@@ -123,7 +123,6 @@ export const zhCN = {
   "shop.market.backToSearch": "返回市场",
   "shop.market.soldBy": "商户",
   "shop.market.unitPrice": "批发价",
-  "shop.market.readOnly": "您的角色只能浏览，不能采购。",
 
   "cart.title": "进货单",
   "cart.hint": "每个市场单独结算；同一市场内按商户拆分为多个担保订单，一次付款。",
@@ -275,7 +274,6 @@ export const en: EnFor<typeof zhCN> = {
   "shop.market.backToSearch": "Back to the market",
   "shop.market.soldBy": "Merchant",
   "shop.market.unitPrice": "Wholesale price",
-  "shop.market.readOnly": "Your role can browse but not buy.",
 
   "cart.title": "Cart",
   "cart.hint": "Each market checks out on its own; within a market, one escrow order per merchant, paid in one payment.",
