@@ -17,6 +17,7 @@ import * as m0014 from "./migrations/0014_order_link_parties";
 import * as m0015 from "./migrations/0015_notice_topics";
 import * as m0016 from "./migrations/0016_payments_open_attempt";
 import * as m0017 from "./migrations/0017_housekeeping_search_keys";
+import * as m0018 from "./migrations/0018_payments_purpose_outcome";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -40,6 +41,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0015_notice_topics": m0015,
   "0016_payments_open_attempt": m0016,
   "0017_housekeeping_search_keys": m0017,
+  "0018_payments_purpose_outcome": m0018,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

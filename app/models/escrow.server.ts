@@ -18,6 +18,7 @@ import {
 } from "./market-order-states";
 import { requestNotification, requestNotifications } from "./notifications.server";
 import { enqueue, type Trx } from "./outbox.server";
+import type { PurposeResult } from "./payment-purposes.server";
 import { refuseWhilePaymentInFlight, startPaymentAttempt, type Payment, type PaymentsDeps } from "./payments.server";
 import { shanghaiDate } from "./pricing.server";
 
@@ -827,10 +828,10 @@ export async function startCheckoutPayment(
 
 /**
  * The `market_order` purpose handler: a captured payment of a checkout holds its orders. Runs in
- * the fulfil step's transaction, once per payment; a checkout already paid is left alone, and a
- * checkout that expired or was cancelled first leaves the money in the buyer's wallet (recorded).
+ * the capture's own transaction (decision 021), once per payment; a checkout already paid, expired
+ * or cancelled first leaves the money in the buyer's wallet (recorded here and by the caller).
  */
-export async function applyCapturedMarketPayment(trx: Trx, payment: Payment, now: Date = new Date()): Promise<void> {
+export async function applyCapturedMarketPayment(trx: Trx, payment: Payment, now: Date = new Date()): Promise<PurposeResult> {
   const match = /^market_checkout:([0-9a-f-]{36})$/.exec(payment.reference);
   if (!match) throw new DomainError("validation", `payment ${payment.id} names no checkout (${payment.reference})`);
   const checkout = await lockCheckout(trx, match[1]);
@@ -840,19 +841,20 @@ export async function applyCapturedMarketPayment(trx: Trx, payment: Payment, now
   }
   if (checkout.status === "placed") {
     await holdCheckout(trx, actor, checkout, now, `e-Pay ${payment.id}`);
-    return;
+    return { outcome: "applied" };
   }
-  if (checkout.status !== "paid") {
-    await recordAudits(trx, actor, [
-      {
-        action: "market_checkout.late_payment",
-        entityType: "market_checkout",
-        entityId: checkout.id,
-        organizationId: checkout.buyer_id,
-        after: { payment_id: payment.id, amount_fen: payment.amountFen, left_in: "buyer wallet", checkout_status: checkout.status },
-      },
-    ]);
-  }
+  // Paid another way meanwhile, or closed (expired, cancelled): this money belongs to no order now.
+  // (The wallet path refuses while this payment is pending, so `paid` here is not expected.)
+  await recordAudits(trx, actor, [
+    {
+      action: "market_checkout.late_payment",
+      entityType: "market_checkout",
+      entityId: checkout.id,
+      organizationId: checkout.buyer_id,
+      after: { payment_id: payment.id, amount_fen: payment.amountFen, left_in: "buyer wallet", checkout_status: checkout.status },
+    },
+  ]);
+  return { outcome: "left_in_wallet", why: `checkout ${checkout.status}` };
 }
 
 /** Pay a placed checkout from the buyer's wallet balance (money already with the bank). */

@@ -111,6 +111,14 @@ export const NOTIFICATION_PARAMS = {
   // To the dealer: the supplier approved the return, then refunded it.
   "order.return_approved": orderNotice,
   "order.return_refunded": orderNotice.extend({ amountDisplay: displayText(40) }).strict(),
+  // To the payer: an e-Pay payment came in after its purpose had closed; the money is in its wallet.
+  "payment.left_in_wallet": z
+    .object({
+      paymentId: z.string().uuid(),
+      accountCode: displayText(100),
+      amountDisplay: displayText(40),
+    })
+    .strict(),
 } as const satisfies Record<NotificationTopic, z.ZodTypeAny>;
 
 export type NotificationParams = { [T in NotificationTopic]: z.infer<(typeof NOTIFICATION_PARAMS)[T]> };
@@ -379,6 +387,8 @@ export const NOTICE_SUBJECTS: Readonly<Record<NotificationTopic, SubjectRule>> =
   "market_order.refunded": { kind: "path", path: (p) => `/market/orders/${String(p.orderId)}` },
   "market_dispute.ruled": { kind: "path", path: (p) => `/market/orders/${String(p.orderId)}` },
   "market.announcement_published": { kind: "path", path: () => "/market/announcements" },
+  // The wallet's statement, where the money now is and a refund can be asked for.
+  "payment.left_in_wallet": { kind: "lookup", lookup: "account" },
 };
 
 /** The subject pages of these notices, in order, each resolved within the recipient organisation. */

@@ -46,6 +46,7 @@ import {
   type PreparedTransfers,
 } from "./ledger.server";
 import { requestNotification, type NotificationRequestInput } from "./notifications.server";
+import type { PurposeResult } from "./payment-purposes.server";
 import { refuseWhilePaymentInFlight } from "./payments.server";
 import { enqueue, enqueueAll, enqueueClause, outboxJobId, type OutboxJob, type Trx } from "./outbox.server";
 import {
@@ -1950,10 +1951,13 @@ export async function markAwaitingEpay(db: Db, actor: Actor, orderId: string, pa
 
 /**
  * A captured e-Pay payment for an order (the money is in the dealer's wallet): pay the part it was
- * for. Called by the payments workflow in its transaction. If the order can no longer take it
+ * for. Called in the capture's own transaction (decision 021). If the order can no longer take it
  * (cancelled meanwhile), the money stays in the dealer's wallet and the timeline says so.
  */
-export async function applyCapturedOrderPayment(trx: Db, payment: { id: string; reference: string; amountFen: Fen; payerOrganizationId: string }): Promise<void> {
+export async function applyCapturedOrderPayment(
+  trx: Db,
+  payment: { id: string; reference: string; amountFen: Fen; payerOrganizationId: string },
+): Promise<PurposeResult> {
   const match = /^order:([0-9a-f-]{36}):(payment|deposit|balance)$/.exec(payment.reference);
   if (!match) throw new DomainError("validation", `payment ${payment.id} has an unknown order reference ${payment.reference}`);
   const [, orderId, part] = match as unknown as [string, string, "payment" | "deposit" | "balance"];
@@ -1966,9 +1970,10 @@ export async function applyCapturedOrderPayment(trx: Db, payment: { id: string; 
       payment_id: payment.id,
       amount_fen: payment.amountFen,
     });
-    return;
+    return { outcome: "left_in_wallet", why: `order ${order.status}` };
   }
   await collect(trx, system, order, "system", due.part, due.amountFen, "epay");
+  return { outcome: "applied" };
 }
 
 export async function requestFinancing(db: Db, actor: Actor, orderId: string): Promise<OrderRow> {

@@ -7,6 +7,7 @@ import {
   type PaymentEventOutcome,
   type PaymentEventSource,
   type PaymentPurpose,
+  type PaymentPurposeOutcome,
   type PaymentRefundsTable,
   type PaymentsTable,
   type PaymentStatus,
@@ -26,6 +27,7 @@ import {
 import { DomainError, isDomainError } from "./errors";
 import { ensureAccount, isUuid, MAX_TRANSFER_FEN, postPending, transfer, voidPending, type AccountView } from "./ledger.server";
 import { enqueue, outboxJobId, type Trx } from "./outbox.server";
+import { commitCaptureToPurpose } from "./payment-purposes.server";
 
 /**
  * Payments through e-Pay, our side.
@@ -39,11 +41,14 @@ import { enqueue, outboxJobId, type Trx } from "./outbox.server";
  *   3. consults the state machine below; an event it does not allow from the current state is
  *      recorded as stale and changes nothing, so state never regresses;
  *   4. refuses an amount that differs from ours (recorded, logged at error level);
- *   5. moves the money: on success gateway_clearing → payer wallet (`epay:<payment>:captured`);
- *      a refund's hold (payer wallet → gateway_clearing, placed when it was asked for) is posted on
- *      success or voided on failure — each under its own idempotency key, so exactly once;
- *   6. on success writes the outbox row `payments:<id>:fulfil`, which hands the payment to its
- *      purpose (workflows/payments.ts).
+ *   5. moves the money: on success gateway_clearing → payer wallet (`epay:<payment>:captured`)
+ *      and, still in this transaction, on to its purpose (payment-purposes.server.ts: a checkout's
+ *      escrow hold, an order's part, a deposit), so the payer's free balance never holds money
+ *      that belongs to one order (decision 021); a refund's hold (payer wallet → gateway_clearing,
+ *      placed when it was asked for) is posted on success or voided on failure — each under its
+ *      own idempotency key, so exactly once;
+ *   6. on success writes the outbox row `payments:<id>:fulfil`; its step (workflows/payments.ts)
+ *      finds the outcome recorded and does nothing, or applies a payment captured before 0018.
  *
  * Invariants (the CHECKs of 0004_payments hold the status shapes; verifyPayments checks all three
  * in one query, and the tests run it after every case):
@@ -110,6 +115,11 @@ export interface Payment {
   succeededAt: Date | null;
   failedAt: Date | null;
   fulfilledAt: Date | null;
+  /** What the capture did with the money (decision 021); null until captured. */
+  purposeOutcome: PaymentPurposeOutcome | null;
+  /** Why the purpose could not take it; set exactly when purposeOutcome is `needs_attention`. */
+  attentionReason: string | null;
+  attentionAt: Date | null;
 }
 
 export interface Refund {
@@ -162,6 +172,9 @@ function paymentView(row: PaymentRow): Payment {
     succeededAt: row.succeeded_at,
     failedAt: row.failed_at,
     fulfilledAt: row.fulfilled_at,
+    purposeOutcome: row.purpose_outcome,
+    attentionReason: row.attention_reason,
+    attentionAt: row.attention_at,
   };
 }
 
@@ -563,6 +576,11 @@ export interface PaymentAttempts {
   inFlight: Payment | null;
   /** The latest attempt, when it failed: the page says so next to the pay buttons. */
   lastFailed: Payment | null;
+  /**
+   * True when asking the gateway just recorded something: a capture commits the money to its
+   * purpose in the same transaction (decision 021), so a page must read its order or checkout again.
+   */
+  changed: boolean;
 }
 
 /** Where the attempts at one purpose stand (for pages). */
@@ -580,6 +598,7 @@ export async function paymentAttempts(db: Db, payerOrganizationId: string, refer
   return {
     inFlight: open ? paymentView(open) : null,
     lastFailed: latest?.status === "failed" ? paymentView(latest) : null,
+    changed: false,
   };
 }
 
@@ -595,14 +614,15 @@ export async function settlePaymentAttempts(
 ): Promise<PaymentAttempts> {
   const attempts = await paymentAttempts(db, payerOrganizationId, reference);
   if (attempts.inFlight?.status !== "created") return attempts;
+  let recorded = 0;
   try {
-    await syncPaymentFromGateway(db, attempts.inFlight.id, deps);
+    recorded = (await syncPaymentFromGateway(db, attempts.inFlight.id, deps)).recorded;
   } catch (error) {
     if (!(error instanceof EpayGatewayError)) throw error;
     deps.logger.warn({ paymentId: attempts.inFlight.id, err: error }, "e-Pay status query for a pending payment failed");
     return attempts;
   }
-  return paymentAttempts(db, payerOrganizationId, reference);
+  return { ...(await paymentAttempts(db, payerOrganizationId, reference)), changed: recorded > 0 };
 }
 
 /**
@@ -683,7 +703,7 @@ export async function applyGatewayEvent(
   db: Db,
   event: GatewayEvent,
   source: PaymentEventSource,
-  options: { logger?: Logger } = {},
+  options: { logger?: Logger; now?: Date } = {},
 ): Promise<ApplyEventResult> {
   const log = (options.logger ?? rootLogger).child({ eventId: event.event_id, eventType: event.type, source });
   return db.transaction().execute(async (trx) => {
@@ -717,7 +737,7 @@ export async function applyGatewayEvent(
       }
     }
 
-    const decision = await decideAndApply(trx, payment, refund, event, log);
+    const decision = await decideAndApply(trx, payment, refund, event, log, options.now ?? new Date());
     await trx
       .insertInto("payment_events")
       .values({
@@ -744,6 +764,7 @@ async function decideAndApply(
   refund: RefundRow | undefined,
   event: GatewayEvent,
   log: Logger,
+  now: Date,
 ): Promise<Decision> {
   const stale = (why: string): Decision => {
     log.warn({ paymentId: payment.id, status: payment.status, why }, "stale or out-of-order e-Pay event ignored");
@@ -807,6 +828,11 @@ async function decideAndApply(
       before: { status: payment.status },
       after: { status: next, event_id: event.event_id },
     });
+    if (transition === "succeed") {
+      // The money goes on to its purpose before anyone else can see it in the wallet: the wallet's
+      // row lock taken by the capture transfer is held until this transaction commits.
+      await commitCaptureToPurpose(trx, paymentView({ ...payment, status: next, succeeded_at: new Date(event.occurred_at) }), { logger: log, now });
+    }
     return { outcome: "applied", detail: null, refundId: null };
   }
 
@@ -1115,22 +1141,46 @@ export async function lockPaymentForFulfilment(trx: Trx, paymentId: string): Pro
   return paymentView(row);
 }
 
-/** Record that the payment's purpose has taken it over; a second call changes nothing. */
-export async function markPaymentFulfilled(trx: Trx, payment: Payment): Promise<void> {
-  const updated = await trx
-    .updateTable("payments")
-    .set({ fulfilled_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
-    .where("id", "=", payment.id)
-    .where("fulfilled_at", "is", null)
-    .executeTakeFirst();
-  if (Number(updated.numUpdatedRows) === 0) return;
-  await recordAudit(trx, SYSTEM_ACTOR, {
-    action: "payment.fulfilled",
-    entityType: "payment",
-    entityId: payment.id,
-    organizationId: payment.payerOrganizationId,
-    after: { purpose: payment.purpose, reference: payment.reference },
-  });
+export interface PaymentNeedingAttention {
+  id: string;
+  payerOrganizationId: string;
+  payerName: string;
+  purpose: PaymentPurpose;
+  reference: string;
+  amountFen: number;
+  reason: string;
+  since: Date;
+}
+
+/**
+ * Captured payments whose purpose refused them for good (decision 021), oldest first, for the
+ * bank's console. The money is in the payer's wallet; the reason says what a person must decide.
+ */
+export async function listPaymentsNeedingAttention(db: Db, limit = 50): Promise<{ rows: PaymentNeedingAttention[]; total: number }> {
+  const base = db.selectFrom("payments as p").where("p.purpose_outcome", "=", "needs_attention");
+  const [rows, count] = await Promise.all([
+    base
+      .innerJoin("organizations as o", "o.id", "p.payer_organization_id")
+      .select(["p.id", "p.payer_organization_id", "o.name", "p.purpose", "p.reference", "p.amount_fen", "p.attention_reason", "p.attention_at"])
+      .orderBy("p.attention_at")
+      .orderBy("p.id")
+      .limit(limit)
+      .execute(),
+    base.select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow(),
+  ]);
+  return {
+    rows: rows.map((r) => ({
+      id: r.id,
+      payerOrganizationId: r.payer_organization_id,
+      payerName: r.name,
+      purpose: r.purpose,
+      reference: r.reference,
+      amountFen: r.amount_fen,
+      reason: r.attention_reason ?? "",
+      since: r.attention_at ?? new Date(0),
+    })),
+    total: Number(count.n),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

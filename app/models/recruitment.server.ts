@@ -24,6 +24,7 @@ import { createInvitation, pendingInvitationLink, reissueInvitation, type Invita
 import { ensureAccount, isUuid, transfer, type Fen } from "./ledger.server";
 import { requestNotification } from "./notifications.server";
 import { createOrganization } from "./organizations.server";
+import type { PurposeResult } from "./payment-purposes.server";
 import { createPayment, type Payment, type PaymentsDeps } from "./payments.server";
 import { isBusinessDate, shanghaiDate } from "./pricing.server";
 import { normalizeUscc, usccProblem } from "./uscc";
@@ -1759,7 +1760,7 @@ export async function startDepositPayment(
 }
 
 /**
- * The payments workflow's `deposit` handler (R5), in the fulfil step's transaction: the captured
+ * The payments' `deposit` purpose handler (R5), in the capture's own transaction (decision 021): the captured
  * money is in the dealer's wallet; move it to the campaign's deposit account (one idempotency key
  * per application, so a second payment can never be taken as a second deposit), mark the deposit
  * paid, and reactivate the link the approval held. A payment the application can no longer take
@@ -1769,7 +1770,7 @@ export async function startDepositPayment(
 export async function applyCapturedDepositPayment(
   trx: Db,
   payment: Pick<Payment, "id" | "reference" | "amountFen" | "payerOrganizationId" | "payeeOrganizationId">,
-): Promise<void> {
+): Promise<PurposeResult> {
   const match = /^recruitment_application:([0-9a-f-]{36})$/.exec(payment.reference);
   if (!match || !isUuid(match[1])) throw new DomainError("validation", `payment ${payment.id} has an unknown deposit reference ${payment.reference}`);
   const row = await trx.selectFrom("recruitment_applications").selectAll().where("id", "=", match[1]).forUpdate().executeTakeFirst();
@@ -1786,7 +1787,7 @@ export async function applyCapturedDepositPayment(
       organizationId: row.core_enterprise_id,
       after: { payment_id: payment.id, amount_fen: payment.amountFen, status: row.status, note: "the money stays in the dealer's wallet" },
     });
-    return;
+    return { outcome: "left_in_wallet", why: `application ${row.status}` };
   }
   const wallet = await ensureAccount(trx, { kind: "wallet", organizationId: payment.payerOrganizationId });
   const held = await ensureAccount(trx, { kind: "dealer_deposits", organizationId: row.core_enterprise_id, code: depositAccountCode(row.campaign_id) });
@@ -1811,4 +1812,5 @@ export async function applyCapturedDepositPayment(
       await transitionDealerLink(trx, system, row.core_enterprise_id, row.dealer_link_id, "reactivate", "招募保证金已缴纳 / recruitment deposit paid");
     }
   }
+  return { outcome: "applied" };
 }

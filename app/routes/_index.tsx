@@ -11,6 +11,7 @@ import { displayNames } from "~/models/auth.server";
 import { listNamedAccounts } from "~/models/account-statements.server";
 import { ledgerTotals, verifyLedger } from "~/models/ledger.server";
 import { countUnreadNotifications, listNotifications } from "~/models/notifications.server";
+import { listPaymentsNeedingAttention } from "~/models/payments.server";
 import { requireOrgContext } from "~/models/tenancy.server";
 
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "dashboard.title");
@@ -34,7 +35,9 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 
   // Platform-wide figures are the bank's business only; nobody else's dashboard runs these queries.
   const platform =
-    organization.kind === "bank" ? { totals: await ledgerTotals(db), violations: await verifyLedger(db) } : null;
+    organization.kind === "bank"
+      ? { totals: await ledgerTotals(db), violations: await verifyLedger(db), paymentsAttention: await listPaymentsNeedingAttention(db) }
+      : null;
 
   return {
     organization: {
@@ -148,6 +151,44 @@ export default function Dashboard() {
                   </li>
                 ))}
               </ul>
+            </div>
+          )}
+          <h3 id="payments-attention">{t("dashboard.paymentsAttention")}</h3>
+          {platform.paymentsAttention.total === 0 ? (
+            <p className="status-ok" data-testid="payments-attention-none">
+              ✓ {t("dashboard.paymentsAttentionNone")}
+            </p>
+          ) : (
+            <div data-testid="payments-attention">
+              <p className="status-bad" role="alert">
+                {t("dashboard.paymentsAttentionCount", { count: platform.paymentsAttention.total })}
+              </p>
+              <div className="table-wrap">
+                <table className="data">
+                  <thead>
+                    <tr>
+                      <th>{t("dashboard.paymentsAttention.since")}</th>
+                      <th>{t("dashboard.paymentsAttention.payer")}</th>
+                      <th>{t("dashboard.paymentsAttention.purpose")}</th>
+                      <th className="num">{t("dashboard.paymentsAttention.amount")}</th>
+                      <th>{t("dashboard.paymentsAttention.reason")}</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {platform.paymentsAttention.rows.map((p) => (
+                      <tr key={p.id} data-payment-id={p.id}>
+                        <td className="nowrap">{formatDateTime(p.since, locale)}</td>
+                        <td>{p.payerName}</td>
+                        <td>
+                          {translateDynamic(locale, `payment.purpose.${p.purpose}`, p.purpose)} <code>{p.reference}</code>
+                        </td>
+                        <td className="num">{formatFen(p.amountFen, locale)}</td>
+                        <td>{p.reason}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
             </div>
           )}
         </section>

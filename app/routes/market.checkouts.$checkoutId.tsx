@@ -37,18 +37,21 @@ const EPAY_STATUS_TIMEOUT_MS = 2_000;
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { organizationId, canPay, canAct } = await requireMarketParty(request, context, { kinds: ["buyer"] });
   const checkoutId = requireUuidParam(params.checkoutId);
-  const { checkout, orders, marketName } = await scoped(() => getCheckout(context.db, organizationId, checkoutId));
-  const wallet = (await listAccountsForOrganization(context.db, organizationId)).find((a) => a.kind === "wallet");
+  let loaded = await scoped(() => getCheckout(context.db, organizationId, checkoutId));
   // The e-Pay attempts at this checkout (asked of the gateway while one is pending: the callback may be late).
   const attempts =
-    checkout.status === "placed"
+    loaded.checkout.status === "placed"
       ? await settlePaymentAttempts(
           context.db,
           organizationId,
-          `market_checkout:${checkout.id}`,
+          `market_checkout:${loaded.checkout.id}`,
           paymentsDepsForRequest(request, context.config, context.logger, { timeoutMs: EPAY_STATUS_TIMEOUT_MS, maxAttempts: 1 }),
         )
       : null;
+  // The gateway's answer may have just held the checkout (the capture does it at once): read it again.
+  if (attempts?.changed) loaded = await scoped(() => getCheckout(context.db, organizationId, checkoutId));
+  const { checkout, orders, marketName } = loaded;
+  const wallet = (await listAccountsForOrganization(context.db, organizationId)).find((a) => a.kind === "wallet");
   const inFlight = attempts?.inFlight ?? null;
   const now = Date.now();
   // What the page says: the checkout's own status, refined by its e-Pay payment while placed. While

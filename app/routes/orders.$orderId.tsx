@@ -69,23 +69,26 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { organizationId, roles, organization, user } = await requireOrderParty(request, context);
   const orderId = requireUuidParam(params.orderId);
   // Scoped to the two parties: any other organisation's order id is a 404, like an unknown one.
-  const detail = await scoped(() => getOrder(context.db, organizationId, orderId));
+  let detail = await scoped(() => getOrder(context.db, organizationId, orderId));
+  const dueBefore = amountDue(detail.order);
+  // An e-Pay attempt at what is due, as the dealer sees it: in flight (asked of the gateway, since the
+  // callback may be late), or failed last. While one is in flight the page offers no way to pay.
+  const attempts =
+    detail.party === "dealer" && dueBefore
+      ? await settlePaymentAttempts(
+          context.db,
+          detail.order.dealer_id,
+          orderPaymentReference(detail.order.id, dueBefore.part),
+          paymentsDepsForRequest(request, context.config, context.logger, { timeoutMs: EPAY_STATUS_TIMEOUT_MS, maxAttempts: 1 }),
+        )
+      : null;
+  // The gateway's answer may have just paid the order (the capture applies it at once): read it again.
+  if (attempts?.changed) detail = await scoped(() => getOrder(context.db, organizationId, orderId));
   const { order } = detail;
   const original = order.original_order_id ? await scoped(() => getOrder(context.db, organizationId, order.original_order_id!)) : null;
   const season = order.season_id ? (await listSeasons(context.db, order.core_enterprise_id)).find((s) => s.id === order.season_id) : undefined;
   const returnable = detail.lines.some((l) => l.quantity_shipped - l.quantity_returned > 0);
   const due = amountDue(order);
-  // An e-Pay attempt at what is due, as the dealer sees it: in flight (asked of the gateway, since the
-  // callback may be late), or failed last. While one is in flight the page offers no way to pay.
-  const attempts =
-    detail.party === "dealer" && due
-      ? await settlePaymentAttempts(
-          context.db,
-          order.dealer_id,
-          orderPaymentReference(order.id, due.part),
-          paymentsDepsForRequest(request, context.config, context.logger, { timeoutMs: EPAY_STATUS_TIMEOUT_MS, maxAttempts: 1 }),
-        )
-      : null;
   // What the dealer can pay with, shown next to the payment buttons: its wallet and its credit here.
   const funds =
     detail.party === "dealer" && due
@@ -193,6 +196,8 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     canApprove: may(roles, "order.approve", organization.kind),
     // Four eyes: the member who submitted it for approval may decline it, not approve it.
     ownApprovalRequest: await isOwnApprovalRequest(context.db, order, user.id),
+    // Placing it again opens the quick order form: only for those who may create orders.
+    canCreate: may(roles, "order.create", organization.kind),
     canReturn: may(roles, "order.request_return", organization.kind) && detail.party === "dealer" && order.kind !== "return" && ["received", "completed"].includes(order.status) && returnable,
   };
 }
@@ -789,7 +794,7 @@ function Actions({ d, result, busy }: { d: LoaderData; result: OrderFormFailure 
   const isReturn = d.order.kind === "return";
   const dealer = d.party === "dealer";
   // A closed order can be placed again from its lines (a quick order, prefilled).
-  const canReorder = dealer && !isReturn && ["completed", "cancelled", "rejected"].includes(d.order.status);
+  const canReorder = dealer && d.canCreate && !isReturn && ["completed", "cancelled", "rejected"].includes(d.order.status);
   // What happens next, from this party's side (when there is something to say).
   const nextKey = `orders.next.${d.party}.${d.order.status}`;
   // The supplier refuses a submitted order by rejecting it; cancelling is for later, once confirmed.

@@ -52,6 +52,7 @@ export const NOTIFICATION_TOPICS = [
   "order.return_requested",
   "order.return_approved",
   "order.return_refunded",
+  "payment.left_in_wallet",
 ] as const;
 export type NotificationTopic = (typeof NOTIFICATION_TOPICS)[number];
 

@@ -55,7 +55,15 @@ export interface PaymentsTable {
   failed_at: NullableTimestamp;
   /** When the fulfil step handed the payment to its purpose (once). */
   fulfilled_at: NullableTimestamp;
+  /** What the capture did with the money (0018; decision 021); null until captured. */
+  purpose_outcome: PaymentPurposeOutcome | null;
+  /** Why the purpose could not take the money; set exactly when `needs_attention`. */
+  attention_reason: string | null;
+  attention_at: NullableTimestamp;
 }
+
+export const PAYMENT_PURPOSE_OUTCOMES = ["applied", "left_in_wallet", "needs_attention"] as const;
+export type PaymentPurposeOutcome = (typeof PAYMENT_PURPOSE_OUTCOMES)[number];
 
 export interface PaymentRefundsTable {
   id: Generated<string>;

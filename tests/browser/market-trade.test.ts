@@ -101,7 +101,8 @@ describe("escrow trade in a browser", () => {
     await buyer.getByRole("button", { name: "确认支付 Pay" }).click();
     await buyer.waitForURL(`${server.url}/market/checkouts/${checkoutId}`, { timeout: STEP_TIMEOUT_MS });
 
-    // The gateway's callback arrives; the payment's fulfil step (the job runner's work) holds the orders.
+    // The gateway's callback arrives and holds the orders in its own transaction (decision 021); the
+    // fulfil step the outbox still sends finds that done.
     await settleDeliveries(t.db);
     const checkout = await t.db.selectFrom("market_checkouts").select(["payment_id", "total_fen"]).where("id", "=", checkoutId).executeTakeFirstOrThrow();
     expect(checkout.total_fen).toBe(28_800);

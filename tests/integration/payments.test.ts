@@ -9,11 +9,12 @@ import {
   createPayment,
   getPayment,
   listPaymentEvents,
+  listPaymentsNeedingAttention,
   listRefunds,
   refundPayment,
   type CreatePaymentInput,
 } from "../../app/models/payments.server";
-import { createFulfilPaymentStep, fulfilPaymentStep } from "../../workflows/payments";
+import { createFulfilPaymentStep, fulfilPaymentStep, PAYMENT_PURPOSE_HANDLERS } from "../../workflows/payments";
 import { runStep, STEPS } from "../../workflows/registry";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import {
@@ -426,34 +427,44 @@ describe("payments through e-Pay (sandbox over HTTP, PostgreSQL)", () => {
   });
 
   describe("fulfilment", () => {
-    it("hands a top-up over once; a payment its handler refuses stays unfulfilled", async () => {
+    // Changed on purpose (decision 021): the capture itself hands the payment to its purpose; the
+    // fulfil step finds the outcome recorded. A purpose that cannot take the money ends in
+    // needs_attention at capture time instead of a step that fails for good.
+    it("the capture hands a top-up over; the fulfil step then changes nothing; a payment naming no checkout needs attention", async () => {
       const topup = await paid();
       const deps = { db: t.db, logger };
+      const captured = await getPayment(t.db, topup.id);
+      expect(captured).toMatchObject({ status: "succeeded", purposeOutcome: "applied", attentionReason: null });
+      expect(captured.fulfilledAt).toBeInstanceOf(Date);
       await runStep(STEPS, deps, "payments.fulfil", { paymentId: topup.id });
-      const fulfilled = await getPayment(t.db, topup.id);
-      expect(fulfilled.fulfilledAt).toBeInstanceOf(Date);
       await fulfilPaymentStep(deps, { paymentId: topup.id });
-      expect((await getPayment(t.db, topup.id)).fulfilledAt).toEqual(fulfilled.fulfilledAt);
+      expect((await getPayment(t.db, topup.id)).fulfilledAt).toEqual(captured.fulfilledAt);
 
-      // A market payment naming no checkout is refused for good (retrying cannot help); the money
-      // waits in the payer's wallet and the payment stays unfulfilled.
+      // A market payment naming no checkout cannot be applied and no retry will change that: the
+      // capture records why, the step leaves it alone, the bank's list shows it.
       const order = await paid(undefined, { purpose: "market_order", reference: `market_order:${key("o")}` });
-      await expect(runStep(STEPS, deps, "payments.fulfil", { paymentId: order.id })).rejects.toMatchObject({ name: "PermanentStepError" });
-      expect((await getPayment(t.db, order.id)).fulfilledAt).toBeNull();
+      const stuck = await getPayment(t.db, order.id);
+      expect(stuck).toMatchObject({ status: "succeeded", purposeOutcome: "needs_attention", fulfilledAt: null });
+      expect(stuck.attentionReason).toContain("names no checkout");
+      await runStep(STEPS, deps, "payments.fulfil", { paymentId: order.id });
+      expect((await getPayment(t.db, order.id)).purposeOutcome).toBe("needs_attention");
+      expect((await listPaymentsNeedingAttention(t.db)).rows.map((r) => r.id)).toContain(order.id);
 
-      // An extended map (what the orders module will do) is called once, in the step's transaction.
+      // A payment captured before 0018 (no outcome recorded) is applied by the step, once, through
+      // the registry it is given, in the step's transaction.
+      await t.db.updateTable("payments").set({ purpose_outcome: null, attention_reason: null, attention_at: null }).where("id", "=", order.id).execute();
       const calls: string[] = [];
       const step = createFulfilPaymentStep({
-        topup: null,
-        deposit: null,
-        order: null,
+        ...PAYMENT_PURPOSE_HANDLERS,
         market_order: async (_trx, payment) => {
           calls.push(payment.reference);
+          return { outcome: "applied" };
         },
       });
       await step(deps, { paymentId: order.id });
       await step(deps, { paymentId: order.id });
       expect(calls).toEqual([order.reference]);
+      expect((await getPayment(t.db, order.id)).purposeOutcome).toBe("applied");
     });
 
     it("refuses malformed job data as permanent", async () => {
