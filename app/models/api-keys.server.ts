@@ -74,7 +74,7 @@ export async function createApiKey(
   organizationId: string,
   input: NewApiKeyInput,
 ): Promise<{ key: ApiKeyView; secret: string }> {
-  const name = input.name.normalize("NFKC").trim();
+  const name = input.name.normalize("NFC").trim(); // stored as typed (a label, not a key)
   const fields: Record<string, string> = {};
   if (!name) fields.name = "required";
   else if (name.length > API_KEY_LIMITS.nameLength) fields.name = "too_long";

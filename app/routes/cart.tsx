@@ -481,7 +481,7 @@ export default function CartPage() {
         <div>
           <p className="eyebrow">{t("orders.eyebrowDealer")}</p>
           <h1>{t("orders.cartTitle")}</h1>
-          <p className="subtle">{t("orders.cartIntro")}</p>
+          <p className="subtle">{t(canEdit ? "orders.cartIntro" : "orders.cartIntroReadOnly")}</p>
         </div>
         <div className="sc-actions">
           <Link to="/shop" className="sc-button secondary">

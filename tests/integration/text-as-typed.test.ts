@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbHandle } from "../../db";
+import { createApiKey } from "../../app/models/api-keys.server";
 import { listSkus } from "../../app/models/catalog.server";
 import { createListing, searchListings } from "../../app/models/market-listings.server";
 import { getMerchantApplication, submitMerchantApplication } from "../../app/models/market.server";
@@ -76,5 +77,12 @@ describe("free text is stored as typed; search keys are folded", () => {
     expect(read).toMatchObject({ companyName: "杭州李记服饰，二店", contactName: "李老板（店长）", stallWish: "想要２０㎡左右的铺位，靠近入口" });
     // A phone number is a key, compared and dialled: its full-width digits are folded.
     expect(read.contactPhone).toBe("13905710001");
+  });
+
+  it("keeps an API key's name as typed: it is a label, not a key", async () => {
+    const { db } = handle;
+    const core = await newOrg(db, "core_enterprise");
+    const { key } = await createApiKey(db, actorFor(core), core, { name: " 用友 ERP，生产环境（２号机） " });
+    expect(key.name).toBe("用友 ERP，生产环境（２号机）");
   });
 });

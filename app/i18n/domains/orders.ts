@@ -221,6 +221,7 @@ export const zhCN = {
 
   "orders.cartTitle": "购物车",
   "orders.cartIntro": "每个供货方一个购物车。修改数量后点“更新数量”，价格按您的等级和阶梯重新计算；提交后由供货方确认。",
+  "orders.cartIntroReadOnly": "每个供货方一个购物车，价格按您的等级和阶梯计算；提交后由供货方确认。",
   "orders.cartEmpty": "购物车是空的。输入 SKU 编码加入商品，或去采购商城浏览。",
   "orders.cartEmptyLines": "这个购物车里没有商品了。",
   "orders.cartNumber": "购物车编号",
@@ -690,6 +691,7 @@ export const en: EnFor<typeof zhCN> = {
 
   "orders.cartTitle": "Cart",
   "orders.cartIntro": "One cart per supplier. Change quantities and press “Update quantities” to reprice at your tier and volume breaks; submitted orders go to the supplier to confirm.",
+  "orders.cartIntroReadOnly": "One cart per supplier, priced at your tier and volume breaks; submitted orders go to the supplier to confirm.",
   "orders.cartEmpty": "Your cart is empty. Add items by SKU code, or browse the shop.",
   "orders.cartEmptyLines": "This cart has no items left.",
   "orders.cartNumber": "Cart no.",
