@@ -10,6 +10,7 @@ import { getReadableAccount, getStatement, STATEMENT_LIMITS, statementQuery } fr
 import { isDomainError } from "~/models/errors";
 import { requireOrgContext, requireUuidParam, scoped } from "~/models/tenancy.server";
 import statementStyles from "~/styles/statement.css";
+import { DateField } from "~/components/date-field";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: statementStyles }];
 
@@ -52,28 +53,6 @@ function withoutCode<A extends { code: string }>(account: A): Omit<A, "code"> {
 function problemText(locale: Locale, code: string, maxRangeDays: number): string {
   const key = `statement.problem.${code}`;
   return isMessageKey(key) ? translateWithParams(locale, key as MessageKey, { max: maxRangeDays }) : code;
-}
-
-function DateField(props: { name: "from" | "to"; label: string; value: string; error?: string; maxRangeDays: number }) {
-  const locale = useLocale();
-  return (
-    <div className="sc-field">
-      <label htmlFor={`range-${props.name}`}>{props.label}</label>
-      <input
-        id={`range-${props.name}`}
-        name={props.name}
-        type="date"
-        defaultValue={props.value}
-        aria-invalid={props.error ? true : undefined}
-        aria-describedby={props.error ? `range-${props.name}-error` : undefined}
-      />
-      {props.error ? (
-        <p className="field-error" id={`range-${props.name}-error`}>
-          {problemText(locale, props.error, props.maxRangeDays)}
-        </p>
-      ) : null}
-    </div>
-  );
 }
 
 export default function AccountDetail() {
@@ -128,8 +107,8 @@ export default function AccountDetail() {
           <fieldset>
             <legend>{t("statement.range.legend")}</legend>
             <div className="sc-row">
-              <DateField name="from" label={t("statement.range.from")} value={values.from} error={errors.from} maxRangeDays={maxRangeDays} />
-              <DateField name="to" label={t("statement.range.to")} value={values.to} error={errors.to} maxRangeDays={maxRangeDays} />
+              <DateField name="from" label={t("statement.range.from")} value={values.from} errorText={errors.from ? problemText(locale, errors.from, maxRangeDays) : undefined} />
+              <DateField name="to" label={t("statement.range.to")} value={values.to} errorText={errors.to ? problemText(locale, errors.to, maxRangeDays) : undefined} />
               <div className="sc-field">
                 <span aria-hidden="true">&nbsp;</span>
                 <button type="submit">{t("statement.range.apply")}</button>

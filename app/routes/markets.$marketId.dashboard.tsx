@@ -15,6 +15,7 @@ import { scoped } from "~/models/tenancy.server";
 import dashboardStyles from "~/styles/market-dashboard.css";
 import marketStyles from "~/styles/market.css";
 import styles from "~/styles/supply.css";
+import { DateField } from "~/components/date-field";
 
 export const links: LinksFunction = () => [
   { rel: "stylesheet", href: styles },
@@ -51,28 +52,6 @@ function problemText(locale: Locale, code: string, maxRangeDays: number): string
   return translateDynamic(locale, `catalog.problem.${code}`, code);
 }
 
-function DateField(props: { name: "from" | "to"; label: string; value: string; error?: string; maxRangeDays: number }) {
-  const locale = useLocale();
-  return (
-    <div className="sc-field">
-      <label htmlFor={`range-${props.name}`}>{props.label}</label>
-      <input
-        id={`range-${props.name}`}
-        name={props.name}
-        type="date"
-        defaultValue={props.value}
-        aria-invalid={props.error ? true : undefined}
-        aria-describedby={props.error ? `range-${props.name}-error` : undefined}
-      />
-      {props.error ? (
-        <p className="field-error" id={`range-${props.name}-error`}>
-          {problemText(locale, props.error, props.maxRangeDays)}
-        </p>
-      ) : null}
-    </div>
-  );
-}
-
 export default function MarketDashboardPage() {
   const { market, presets, maxRangeDays, values, fieldErrors, dashboard } = useLoaderData<typeof loader>();
   const t = useT();
@@ -97,8 +76,8 @@ export default function MarketDashboardPage() {
           <h2 id="range-legend" className="md-range-title">
             {t("dashboard.market.range.legend")}
           </h2>
-          <DateField name="from" label={t("dashboard.market.range.from")} value={values.from} error={errors.from} maxRangeDays={maxRangeDays} />
-          <DateField name="to" label={t("dashboard.market.range.to")} value={values.to} error={errors.to} maxRangeDays={maxRangeDays} />
+          <DateField name="from" label={t("dashboard.market.range.from")} value={values.from} errorText={errors.from ? problemText(locale, errors.from, maxRangeDays) : undefined} />
+          <DateField name="to" label={t("dashboard.market.range.to")} value={values.to} errorText={errors.to ? problemText(locale, errors.to, maxRangeDays) : undefined} />
           <button type="submit" className="sc-button">
             {t("dashboard.market.range.apply")}
           </button>
