@@ -7,6 +7,7 @@ import { PermanentStepError, queueNamesOf, runStep, STEPS, type StepDeps, type S
 import { createInProcessRunner } from "./in-process-runner";
 import { RUNTIME_LIMITS } from "./queues";
 import { startRelayLoop, type JobPublisher, type RelayLoop } from "./relay";
+import { startScheduleKeeper, type ScheduleKeeper } from "./schedule-keeper";
 import { enqueue } from "../app/models/outbox.server";
 import { SCHEDULES, type Schedule } from "../workflows/schedules";
 
@@ -54,6 +55,8 @@ export interface JobRuntimeOptions {
   retry?: RetryPolicy;
   /** Concurrent jobs per queue in this worker process. */
   concurrency?: number;
+  /** Worker role: how often the schedulers are re-asserted (default SCHEDULE_REASSERT_INTERVAL_MS). */
+  scheduleReassertIntervalMs?: number;
 }
 
 /** Resolve within `ms` either way, so a health check never hangs on a dead Redis. */
@@ -203,6 +206,7 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
   let queues: Queue[] = [];
   let workers: Worker[] = [];
   let relay: RelayLoop | null = null;
+  let keeper: ScheduleKeeper | null = null;
   let started = false;
   let stopping = false;
 
@@ -257,12 +261,18 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
       await Promise.all(queues.map((q) => q.waitUntilReady()));
       if (stopping) return;
       relay = startRelayLoop({ db: opts.db, publishers, logger: logger.child({ component: "relay" }), pollIntervalMs: opts.pollIntervalMs });
-      // Upserting the same scheduler id from every worker keeps one schedule, not one per worker.
+      // Every worker keeps the schedulers asserted (start, reconnect, interval): the same scheduler
+      // id upserted by each keeps one schedule, and one emptied Redis does not lose them for good.
       if (!opts.steps) {
-        for (const schedule of SCHEDULES) {
-          const queue = queues.find((q) => q.name === schedule.queue);
-          await queue?.upsertJobScheduler(schedule.id, { every: schedule.every_ms }, { name: schedule.jobName, data: {} });
-        }
+        keeper = startScheduleKeeper({
+          schedules: SCHEDULES,
+          queues: new Map(queues.map((q) => [q.name, q])),
+          connection: producer,
+          logger: logger.child({ component: "schedules" }),
+          intervalMs: opts.scheduleReassertIntervalMs,
+        });
+        // Redis lost again already: not a reason to fail the start; the keeper's next pass retries.
+        await keeper.reassert().catch((error: Error) => logger.warn({ err: error }, "could not register job schedulers yet"));
       }
       logger.info({ queues: queueNames, concurrency }, "job workers started");
     },
@@ -270,6 +280,8 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
       if (!started || stopping) return;
       stopping = true;
       // Order matters: stop taking new outbox rows, let running jobs finish, then drop connections.
+      await keeper?.stop();
+      keeper = null;
       await relay?.stop();
       await Promise.all(workers.map((w) => w.close()));
       await Promise.all(queues.map((q) => q.close()));

@@ -3,8 +3,9 @@ import { HOUSEKEEPING_QUEUE, PURGE_EXPIRED_JOB } from "./housekeeping";
 import { AUTO_CONFIRM_JOB, EXPIRE_CHECKOUTS_JOB, MARKET_ORDER_QUEUE, SETTLE_MARKET_ORDERS_JOB } from "./market";
 
 /**
- * Time-driven steps. In server mode each becomes a BullMQ job scheduler (upserted by every worker
- * at start: the same id, so one schedule however many workers); in embedded mode the in-process
+ * Time-driven steps. In server mode each becomes a BullMQ job scheduler (kept asserted by every
+ * worker, jobs/schedule-keeper.ts: the same id, so one schedule however many workers, and back
+ * after Redis is emptied, with one catch-up run of the missed sweep); in embedded mode the in-process
  * runtime enqueues one outbox row per slot. Either way the step runs with the ordinary guarantees.
  */
 export interface Schedule {
