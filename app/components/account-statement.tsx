@@ -1,6 +1,6 @@
 import { Link } from "@remix-run/react";
 import { accountName, transferKindName, type AccountNaming } from "~/i18n/account-names";
-import { formatDate, formatDateTime, formatFen, translateWithParams, type Locale, type MessageKey } from "~/i18n";
+import { formatDate, formatDateTime, formatFen, translateDynamic, translateWithParams, type Locale, type MessageKey } from "~/i18n";
 import { useLocale, useT } from "~/i18n/react";
 
 /** A statement line as the loader sends it (see app/models/account-statements.server.ts). */
@@ -89,6 +89,56 @@ export function StatementTable({ lines, links = true }: { lines: readonly Statem
               </tr>
             );
           })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export interface AccountBalanceView {
+  id: string;
+  naming: AccountNaming;
+  /** Shown in its own column when given (the dashboard); the bank's list names it in the account's name only. */
+  kind?: string;
+  balanceFen: number;
+  pendingFen: number;
+  availableFen: number;
+}
+
+/** Accounts with their balances, each linking to its statement: the dashboard's and the bank's list. */
+export function AccountBalancesTable({ accounts, testId, showKind = false }: { accounts: readonly AccountBalanceView[]; testId: string; showKind?: boolean }) {
+  const t = useT();
+  const locale = useLocale();
+  return (
+    <div className="table-wrap">
+      <table className="data" data-testid={testId}>
+        <thead>
+          <tr>
+            <th scope="col">{t("table.account")}</th>
+            {showKind ? <th scope="col">{t("table.kind")}</th> : null}
+            <th scope="col" className="num">
+              {t("table.balance")}
+            </th>
+            <th scope="col" className="num">
+              {t("table.pending")}
+            </th>
+            <th scope="col" className="num">
+              {t("table.available")}
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {accounts.map((a) => (
+            <tr key={a.id}>
+              <td>
+                <Link to={`/accounts/${a.id}`}>{accountName(locale, a.naming)}</Link>
+              </td>
+              {showKind ? <td>{a.kind ? translateDynamic(locale, `account.${a.kind}`, a.kind) : "—"}</td> : null}
+              <td className="num">{formatFen(a.balanceFen, locale)}</td>
+              <td className="num">{formatFen(a.pendingFen, locale)}</td>
+              <td className="num">{formatFen(a.availableFen, locale)}</td>
+            </tr>
+          ))}
         </tbody>
       </table>
     </div>

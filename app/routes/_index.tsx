@@ -3,7 +3,6 @@ import { Link, useLoaderData } from "@remix-run/react";
 import { MarkAllReadForm, NoticeItem } from "~/components/notice-ui";
 import { RouteError } from "~/components/route-error";
 import { formatDateTime, formatFen, formatInteger, translateDynamic } from "~/i18n";
-import { accountName } from "~/i18n/account-names";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { listAuditEvents } from "~/models/audit.server";
@@ -13,6 +12,7 @@ import { ledgerTotals, verifyLedger } from "~/models/ledger.server";
 import { countUnreadNotifications, listNotifications } from "~/models/notifications.server";
 import { listPaymentsNeedingAttention } from "~/models/payments.server";
 import { requireOrgContext } from "~/models/tenancy.server";
+import { AccountBalancesTable } from "~/components/account-statement";
 
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "dashboard.title");
 
@@ -199,38 +199,7 @@ export default function Dashboard() {
         {accounts.length === 0 ? (
           <p className="empty">{t("dashboard.balancesEmpty")}</p>
         ) : (
-          <div className="table-wrap">
-            <table className="data" data-testid="balances">
-              <thead>
-                <tr>
-                  <th scope="col">{t("table.account")}</th>
-                  <th scope="col">{t("table.kind")}</th>
-                  <th scope="col" className="num">
-                    {t("table.balance")}
-                  </th>
-                  <th scope="col" className="num">
-                    {t("table.pending")}
-                  </th>
-                  <th scope="col" className="num">
-                    {t("table.available")}
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {accounts.map((a) => (
-                  <tr key={a.id}>
-                    <td>
-                      <Link to={`/accounts/${a.id}`}>{accountName(locale, a.naming)}</Link>
-                    </td>
-                    <td>{translateDynamic(locale, `account.${a.kind}`, a.kind)}</td>
-                    <td className="num">{formatFen(a.balanceFen, locale)}</td>
-                    <td className="num">{formatFen(a.pendingFen, locale)}</td>
-                    <td className="num">{formatFen(a.availableFen, locale)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <AccountBalancesTable accounts={accounts} testId="balances" showKind />
         )}
       </section>
 

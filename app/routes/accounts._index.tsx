@@ -1,13 +1,12 @@
 import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { RouteError } from "~/components/route-error";
-import { formatFen } from "~/i18n";
-import { accountName } from "~/i18n/account-names";
 import { pageTitle } from "~/i18n/meta";
-import { useLocale, useT } from "~/i18n/react";
+import { useT } from "~/i18n/react";
 import { listAllAccountsForBank } from "~/models/account-statements.server";
 import { isDomainError } from "~/models/errors";
 import { requireOrgContext, scoped } from "~/models/tenancy.server";
+import { AccountBalancesTable } from "~/components/account-statement";
 
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "accountList.title");
 
@@ -33,7 +32,6 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 export default function AccountList() {
   const { accounts, nextAfter, onFirstPage } = useLoaderData<typeof loader>();
   const t = useT();
-  const locale = useLocale();
   return (
     <div>
       <p>
@@ -41,36 +39,7 @@ export default function AccountList() {
       </p>
       <h1>{t("accountList.title")}</h1>
       <section className="panel">
-        <div className="table-wrap">
-          <table className="data" data-testid="all-accounts">
-            <thead>
-              <tr>
-                <th scope="col">{t("table.account")}</th>
-                <th scope="col" className="num">
-                  {t("table.balance")}
-                </th>
-                <th scope="col" className="num">
-                  {t("table.pending")}
-                </th>
-                <th scope="col" className="num">
-                  {t("table.available")}
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {accounts.map((a) => (
-                <tr key={a.id}>
-                  <td>
-                    <Link to={`/accounts/${a.id}`}>{accountName(locale, a.naming)}</Link>
-                  </td>
-                  <td className="num">{formatFen(a.balanceFen, locale)}</td>
-                  <td className="num">{formatFen(a.pendingFen, locale)}</td>
-                  <td className="num">{formatFen(a.availableFen, locale)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <AccountBalancesTable accounts={accounts} testId="all-accounts" />
         <nav className="pager">
           {!onFirstPage ? <Link to="/accounts">{t("statement.first")}</Link> : <span />}
           {nextAfter ? <Link to={`?after=${nextAfter}`}>{t("statement.next")} →</Link> : null}
