@@ -7,6 +7,11 @@ export interface AppConfig {
   redisUrl: string | undefined;
   /** BullMQ key prefix; two deployments (or test runs) on one Redis use different ones. */
   redisPrefix: string;
+  /**
+   * OUTBOX_LEASE_MS: how long a published job may go unfinished before a worker looks it up in
+   * BullMQ and sends it again if Redis lost it; unset keeps the runtime's default.
+   */
+  outboxLeaseMs: number | undefined;
   dataDir: string;
   sessionSecret: string | undefined;
   demoPassword: string;
@@ -40,6 +45,13 @@ function withoutTrailingSlash(url: string): string {
   return url.replace(/\/+$/, "");
 }
 
+function positiveIntegerOrUndefined(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive whole number of milliseconds, not "${value}"`);
+  return n;
+}
+
 export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const databaseUrl = env.DATABASE_URL || undefined;
   const port = Number(env.PORT ?? 3000);
@@ -49,6 +61,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     databaseUrl,
     redisUrl: env.REDIS_URL || undefined,
     redisPrefix: env.REDIS_PREFIX || "rongtong",
+    outboxLeaseMs: positiveIntegerOrUndefined(env.OUTBOX_LEASE_MS, "OUTBOX_LEASE_MS"),
     dataDir: path.resolve(env.DATA_DIR || ".data"),
     sessionSecret: env.SESSION_SECRET || undefined,
     demoPassword: env.DEMO_PASSWORD || "demo1234",

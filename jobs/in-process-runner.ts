@@ -2,7 +2,7 @@ import type { Db } from "../db";
 import type { Logger } from "../app/logger.server";
 import {
   claimNextRunnable,
-  markPublished,
+  markRun,
   OUTBOX_LIMITS,
   pruneOutbox,
   recordRunFailure,
@@ -91,7 +91,7 @@ export function createInProcessRunner(options: InProcessRunnerOptions): InProces
       seen.push(row.id);
       try {
         await runStep(steps, deps, row.job_name, row.payload);
-        await markPublished(options.db, [row.id]);
+        await markRun(options.db, row.id);
         ran += 1;
       } catch (error) {
         failed += 1;

@@ -72,6 +72,14 @@ export const RUNTIME_LIMITS = {
   inProcessRowsPerTick: 50,
   healthTimeoutMs: 1_500,
   redisConnectTimeoutMs: 2_000,
+  /**
+   * A published job whose step has not recorded completion within this is looked up in BullMQ and
+   * sent again if BullMQ lost it (jobs/redelivery.ts). Longer than a relay-to-worker hop by far;
+   * short enough that a Redis restart costs a minute or so of delay. OUTBOX_LEASE_MS overrides it.
+   */
+  redeliveryLeaseMs: 60_000,
+  /** Finished steps are recorded in batches gathered over this long. */
+  completionFlushDelayMs: 20,
   pruneIntervalMs: 10 * 60_000,
   pruneBatchSize: 5_000,
 } as const;

@@ -10,6 +10,8 @@ import {
   type OutboxRow,
 } from "../app/models/outbox.server";
 import { jobOptionsFor, OUTBOX_RETENTION_MS, PUBLISH_RETRY_POLICY, RUNTIME_LIMITS } from "./queues";
+import { startPassLoop, type PassLoop } from "./pass-loop";
+import { within } from "../app/models/within";
 
 /**
  * The relay: moves committed outbox rows into BullMQ.
@@ -59,27 +61,6 @@ export interface RelayPassResult {
   failed: number;
 }
 
-class PublishTimeoutError extends Error {
-  constructor(ms: number) {
-    super(`publish did not finish within ${ms} ms`);
-    this.name = "PublishTimeoutError";
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new PublishTimeoutError(ms)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** One relay pass over at most `batchSize` rows. Safe to call concurrently from any process. */
 export async function relayOnce(options: RelayOptions): Promise<RelayPassResult> {
   const batchSize = options.batchSize ?? RUNTIME_LIMITS.relayBatchSize;
@@ -107,9 +88,10 @@ export async function relayOnce(options: RelayOptions): Promise<RelayPassResult>
         continue;
       }
       try {
-        await withTimeout(
+        await within(
           publisher.addBulk(group.map((r) => ({ name: r.job_name, data: r.payload, opts: jobOptionsFor(r.job_id) }))),
           publishTimeoutMs,
+          "publish",
         );
         publishedIds.push(...ids);
       } catch (error) {
@@ -134,63 +116,28 @@ export interface RelayLoopOptions extends RelayOptions {
   pollIntervalMs?: number;
 }
 
-export interface RelayLoop {
-  /** Finish the pass in flight, then stop; no pass starts after this is called. */
-  stop(): Promise<void>;
-  /** When a pass last completed without error (null before the first). */
-  lastSuccessAt(): Date | null;
-}
+export type RelayLoop = PassLoop;
 
 /**
- * Run relay passes until stopped: immediately again while batches come back full, every
- * `pollIntervalMs` when idle, and with capped exponential backoff while passes fail (database down).
- * Also deletes long-published outbox rows now and then; each loop does it, SKIP LOCKED keeps them
- * from colliding.
+ * Run relay passes until stopped (jobs/pass-loop.ts: at once again while batches come back full,
+ * every `pollIntervalMs` when idle, backing off while passes fail). Also deletes long-completed
+ * outbox rows now and then; each loop does it, SKIP LOCKED keeps them from colliding.
  */
 export function startRelayLoop(options: RelayLoopOptions): RelayLoop {
-  const pollIntervalMs = options.pollIntervalMs ?? RUNTIME_LIMITS.relayPollIntervalMs;
   const batchSize = options.batchSize ?? RUNTIME_LIMITS.relayBatchSize;
-  const errorBackoffCapMs = 30_000;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let inFlight: Promise<void> | null = null;
-  let consecutiveFailures = 0;
-  let lastSuccess: Date | null = null;
   let lastPruneAtMs = 0;
-
-  const pass = async (): Promise<void> => {
-    let delayMs = pollIntervalMs;
-    try {
+  return startPassLoop({
+    name: "relay",
+    intervalMs: options.pollIntervalMs ?? RUNTIME_LIMITS.relayPollIntervalMs,
+    logger: options.logger,
+    async pass() {
       const result = await relayOnce({ ...options, batchSize });
-      consecutiveFailures = 0;
-      lastSuccess = new Date();
-      if (result.locked === batchSize && result.failed === 0) delayMs = 0;
       if (Date.now() - lastPruneAtMs >= RUNTIME_LIMITS.pruneIntervalMs) {
         lastPruneAtMs = Date.now();
         const deleted = await pruneOutbox(options.db, { retentionMs: OUTBOX_RETENTION_MS, limit: RUNTIME_LIMITS.pruneBatchSize });
-        if (deleted > 0) options.logger.info({ deleted }, "relay: pruned published outbox rows");
+        if (deleted > 0) options.logger.info({ deleted }, "relay: pruned completed outbox rows");
       }
-    } catch (error) {
-      consecutiveFailures += 1;
-      delayMs = Math.min(errorBackoffCapMs, pollIntervalMs * 2 ** Math.min(consecutiveFailures, 10));
-      options.logger.error({ err: error, consecutiveFailures, retryInMs: delayMs }, "relay: pass failed");
-    }
-    if (!stopped) timer = setTimeout(schedule, delayMs);
-  };
-
-  const schedule = (): void => {
-    inFlight = pass().finally(() => {
-      inFlight = null;
-    });
-  };
-
-  schedule();
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await inFlight;
+      return { again: result.locked === batchSize && result.failed === 0 };
     },
-    lastSuccessAt: () => lastSuccess,
-  };
+  });
 }

@@ -5,10 +5,13 @@ import type { Logger } from "../app/logger.server";
 import type { RetryPolicy } from "../app/models/outbox.server";
 import { PermanentStepError, queueNamesOf, runStep, STEPS, type StepDeps, type StepRegistry } from "../workflows/registry";
 import { createInProcessRunner } from "./in-process-runner";
+import { within } from "../app/models/within";
 import { RUNTIME_LIMITS } from "./queues";
 import { startRelayLoop, type JobPublisher, type RelayLoop } from "./relay";
+import { createCompletionRecorder, startRedeliveryLoop, type CompletionRecorder } from "./redelivery";
+import type { PassLoop } from "./pass-loop";
 import { startScheduleKeeper, type ScheduleKeeper } from "./schedule-keeper";
-import { enqueue } from "../app/models/outbox.server";
+import { enqueue, markExhausted } from "../app/models/outbox.server";
 import { SCHEDULES, type Schedule } from "../workflows/schedules";
 
 /**
@@ -57,45 +60,37 @@ export interface JobRuntimeOptions {
   concurrency?: number;
   /** Worker role: how often the schedulers are re-asserted (default SCHEDULE_REASSERT_INTERVAL_MS). */
   scheduleReassertIntervalMs?: number;
+  /** Worker role: how long a published job may go unfinished before the sweep looks it up (RUNTIME_LIMITS.redeliveryLeaseMs). */
+  redeliveryLeaseMs?: number;
 }
 
 /** Resolve within `ms` either way, so a health check never hangs on a dead Redis. */
 async function pingWithin(client: Redis, ms: number): Promise<{ ok: boolean; detail: string }> {
   // Not connected (connecting, reconnecting, closed): no need to wait for a ping to say so.
   if (client.status !== "ready") return { ok: false, detail: `redis unreachable: connection ${client.status}` };
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const pong = await Promise.race([
-      client.ping(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
+    const pong = await within(client.ping(), ms, "redis");
     return { ok: pong === "PONG", detail: `redis ${pong}` };
   } catch (error) {
     return { ok: false, detail: `redis unreachable: ${(error as Error).message}` };
-  } finally {
-    clearTimeout(timer);
   }
 }
 
 /** Quit politely, but never wait more than a couple of seconds for a Redis that is gone. */
 async function closeRedis(client: Redis): Promise<void> {
   if (client.status === "end") return;
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      client.quit(),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, RUNTIME_LIMITS.redisConnectTimeoutMs);
-      }),
-    ]);
+    await within(client.quit(), RUNTIME_LIMITS.redisConnectTimeoutMs, "redis quit");
   } catch {
-    // Already closed or unreachable: disconnect below is all there is to do.
+    // Already closed, unreachable or slow: disconnect below is all there is to do.
   } finally {
-    clearTimeout(timer);
     client.disconnect();
   }
+}
+
+/** Connection-level errors are reported once per outage by watchRedis, not per reconnect attempt. */
+function isConnectionError(error: Error & { code?: string }): boolean {
+  return ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND"].includes(error.code ?? "") || /Connection is closed/.test(error.message);
 }
 
 /** ioredis logs every failed reconnect; say it once per outage instead. */
@@ -206,6 +201,8 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
   let queues: Queue[] = [];
   let workers: Worker[] = [];
   let relay: RelayLoop | null = null;
+  let redelivery: PassLoop | null = null;
+  let completions: CompletionRecorder | null = null;
   let keeper: ScheduleKeeper | null = null;
   let started = false;
   let stopping = false;
@@ -213,6 +210,8 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
   async function processJob(job: Job<Record<string, unknown>, void, string>): Promise<void> {
     try {
       await runStep(steps, deps, job.name, job.data);
+      // Scheduler-made jobs have no outbox row; recording them matches nothing, harmlessly.
+      if (job.id) completions?.record(job.id);
     } catch (error) {
       // BullMQ retries anything but UnrecoverableError; a permanent failure should not be retried.
       if (error instanceof PermanentStepError) throw new UnrecoverableError(error.message);
@@ -237,10 +236,13 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
       });
       watchRedis(consumer, logger, "consumer");
 
+      completions = createCompletionRecorder({ db: opts.db, logger: logger.child({ component: "completions" }) });
       const publishers = new Map<string, JobPublisher>();
       for (const name of queueNames) {
         const queue = new Queue<Record<string, unknown>, void, string>(name, { connection: producer, prefix: opts.prefix });
-        queue.on("error", (error: Error) => logger.warn({ err: error, queue: name }, "queue error"));
+        queue.on("error", (error: Error) => {
+          if (!isConnectionError(error)) logger.warn({ err: error, queue: name }, "queue error");
+        });
         queues.push(queue);
         publishers.set(name, queue);
       }
@@ -250,10 +252,19 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
           prefix: opts.prefix,
           concurrency,
         });
-        worker.on("error", (error: Error) => logger.warn({ err: error, queue: name }, "worker error"));
+        worker.on("error", (error: Error) => {
+          if (!isConnectionError(error)) logger.warn({ err: error, queue: name }, "worker error");
+        });
         worker.on("failed", (job, error) => {
           const final = job ? job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError : true;
           logger[final ? "error" : "warn"]({ err: error, jobId: job?.id, queue: name, attemptsMade: job?.attemptsMade }, final ? "job failed; given up" : "job failed; will retry");
+          // Given up: the outbox row ends as failed and is listed for a person. If this write is
+          // lost, the redelivery sweep finds the job failed in BullMQ and writes it.
+          if (final && job?.id) {
+            markExhausted(opts.db, job.id, error, job.attemptsMade).catch((e: unknown) =>
+              logger.warn({ err: e, jobId: job.id }, "could not record a failed job; the sweep will"),
+            );
+          }
         });
         workers.push(worker);
       }
@@ -261,6 +272,12 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
       await Promise.all(queues.map((q) => q.waitUntilReady()));
       if (stopping) return;
       relay = startRelayLoop({ db: opts.db, publishers, logger: logger.child({ component: "relay" }), pollIntervalMs: opts.pollIntervalMs });
+      redelivery = startRedeliveryLoop({
+        db: opts.db,
+        queues: new Map(queues.map((q) => [q.name, q])),
+        logger: logger.child({ component: "redelivery" }),
+        leaseMs: opts.redeliveryLeaseMs,
+      });
       // Every worker keeps the schedulers asserted (start, reconnect, interval): the same scheduler
       // id upserted by each keeps one schedule, and one emptied Redis does not lose them for good.
       if (!opts.steps) {
@@ -283,10 +300,17 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
       await keeper?.stop();
       keeper = null;
       await relay?.stop();
-      await Promise.all(workers.map((w) => w.close()));
+      await redelivery?.stop();
+      // With Redis gone a graceful close never returns (it waits to hand back jobs it cannot reach):
+      // force it. A job cut off is stalled in Redis, run again later, and steps are idempotent.
+      const redisReady = consumer?.status === "ready";
+      await Promise.all(workers.map((w) => w.close(!redisReady)));
+      await completions?.stop();
       await Promise.all(queues.map((q) => q.close()));
       await Promise.all([producer, consumer].map((c) => (c ? closeRedis(c) : Promise.resolve())));
       relay = null;
+      redelivery = null;
+      completions = null;
       workers = [];
       queues = [];
       producer = null;

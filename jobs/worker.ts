@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     redisUrl: config.redisUrl,
     prefix: config.redisPrefix,
     role: "worker",
+    redeliveryLeaseMs: config.outboxLeaseMs,
     logger,
   });
 

@@ -9,8 +9,11 @@ import type { OutboxTable } from "../../db/schema";
  * Invariants:
  * - a row exists if and only if the business change that wrote it committed (same transaction);
  * - one row per job id (`<workflow>:<id>:<step>`), so asking twice for the same step is harmless;
- * - a row is taken out (published or run) at least once; the step it names is idempotent, so
- *   "at least once" has the effect of "exactly once".
+ * - a row is taken out (published or run) at least once, and sent again while its step has not
+ *   recorded completion (redelivery sweep, jobs/redelivery.ts); the step it names is idempotent,
+ *   so "at least once" has the effect of "exactly once";
+ * - a row ends at most once: `completed_at` (its step ran) or `failed_at` (given up, listed for a
+ *   person), never both (CHECK outbox_one_ending).
  *
  * Everything that reads or moves outbox rows lives here, so the relay (jobs/relay.ts) and the
  * in-process runner (jobs/in-process-runner.ts) share one set of queries.
@@ -164,6 +167,7 @@ function truncateError(error: unknown): string {
 }
 
 const waiting = sql<boolean>`published_at is null and failed_at is null`;
+const inFlight = sql<boolean>`published_at is not null and completed_at is null and failed_at is null`;
 
 /**
  * Lock up to `limit` due rows for publishing, oldest first. SKIP LOCKED: several relays (one per
@@ -194,6 +198,83 @@ export async function markPublished(db: Db, ids: readonly number[]): Promise<voi
     .set({ published_at: sql<Date>`now()` })
     .where("id", "in", ids)
     .where("published_at", "is", null)
+    .execute();
+}
+
+/**
+ * These jobs' steps ran to the end (a BullMQ worker, or the sweep finding them completed in BullMQ).
+ * By job id, since that is what a BullMQ job carries. A row still unmarked by its relay (a job can
+ * finish before the relay's transaction commits; this statement then waits for it) counts as
+ * published too. Returns how many rows this call completed.
+ */
+export async function markCompleted(db: Db, jobIds: readonly string[]): Promise<number> {
+  if (jobIds.length === 0) return 0;
+  if (jobIds.length > OUTBOX_LIMITS.batchSizeMax * 4) throw new Error(`outbox: at most ${OUTBOX_LIMITS.batchSizeMax * 4} completions at once`);
+  const result = await db
+    .updateTable("outbox")
+    .set({ completed_at: sql<Date>`now()`, published_at: sql<Date>`coalesce(published_at, now())` })
+    .where("job_id", "in", jobIds)
+    .where("completed_at", "is", null)
+    .where("failed_at", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/**
+ * BullMQ gave up on this job (retries spent, or a permanent error): the row ends as failed, with the
+ * reason, and is listed for a person (/healthz, the bank's console) instead of being sent again.
+ */
+export async function markExhausted(db: Db, jobId: string, error: unknown, runs: number): Promise<boolean> {
+  const result = await db
+    .updateTable("outbox")
+    .set({
+      failed_at: sql<Date>`now()`,
+      last_error: truncateError(error),
+      last_error_at: sql<Date>`now()`,
+      // For a published row `attempts` counted publishes; what a reader wants now is how often it ran.
+      attempts: sql<number>`greatest(attempts, ${Math.max(0, Math.floor(runs))}::int)`,
+    })
+    .where("job_id", "=", jobId)
+    .where("completed_at", "is", null)
+    .where("failed_at", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/**
+ * Rows handed to BullMQ more than `leaseMs` ago whose steps have not recorded completion, oldest
+ * first, locked for the redelivery sweep (SKIP LOCKED: one sweep per worker, disjoint rows).
+ */
+export async function lockStaleInFlight(trx: Trx, leaseMs: number, limit: number): Promise<OutboxRow[]> {
+  assertBatchSize(limit);
+  if (!Number.isInteger(leaseMs) || leaseMs < 1) throw new Error("outbox: leaseMs must be a positive integer");
+  return trx
+    .selectFrom("outbox")
+    .selectAll()
+    .where(inFlight)
+    .where("published_at", "<", sql<Date>`now() - ${leaseMs} * interval '1 millisecond'`)
+    .orderBy("published_at")
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}
+
+/**
+ * The sweep looked at these in-flight rows: a new lease from now. `resent`: BullMQ no longer had
+ * them and they were sent again (counted in `redeliveries`); otherwise BullMQ still holds them
+ * (waiting, delayed for a retry, running) and nothing was sent.
+ */
+export async function renewLease(trx: Trx, ids: readonly number[], options: { resent: boolean }): Promise<void> {
+  if (ids.length === 0) return;
+  await trx
+    .updateTable("outbox")
+    .set({
+      published_at: sql<Date>`now()`,
+      ...(options.resent ? { redeliveries: sql<number>`redeliveries + 1` } : {}),
+    })
+    .where("id", "in", ids)
+    .where(inFlight)
     .execute();
 }
 
@@ -287,7 +368,18 @@ export async function recordRunFailure(
   return { givenUp, retryInMs };
 }
 
-/** Delete rows published longer ago than the retention, at most `limit` per call. */
+/** In-process runner: the claimed row's step ran to the end. */
+export async function markRun(db: Db, id: number): Promise<void> {
+  await db
+    .updateTable("outbox")
+    .set({ published_at: sql<Date>`coalesce(published_at, now())`, completed_at: sql<Date>`now()` })
+    .where("id", "=", id)
+    .where("completed_at", "is", null)
+    .where("failed_at", "is", null)
+    .execute();
+}
+
+/** Delete rows completed longer ago than the retention, at most `limit` per call. */
 export async function pruneOutbox(db: Db, options: { retentionMs: number; limit: number }): Promise<number> {
   if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > OUTBOX_LIMITS.pruneBatchMax) {
     throw new Error(`outbox: prune limit must be in 1..${OUTBOX_LIMITS.pruneBatchMax}`);
@@ -298,7 +390,7 @@ export async function pruneOutbox(db: Db, options: { retentionMs: number; limit:
       eb
         .selectFrom("outbox")
         .select("id")
-        .where("published_at", "<", sql<Date>`now() - ${options.retentionMs} * interval '1 millisecond'`)
+        .where("completed_at", "<", sql<Date>`now() - ${options.retentionMs} * interval '1 millisecond'`)
         .limit(options.limit)
         .forUpdate()
         .skipLocked(),
@@ -310,17 +402,59 @@ export async function pruneOutbox(db: Db, options: { retentionMs: number; limit:
 export interface OutboxCounts {
   /** Not yet taken out (due now or later). */
   waiting: number;
-  /** Given up on (embedded mode); each needs a person to look at `last_error`. */
+  /** Handed to BullMQ, step not yet recorded as run. */
+  inFlight: number;
+  /** Given up on (either mode); each needs a person to look at `last_error`. */
   failed: number;
 }
 
+/** Three partial-index counts; none of them reads completed history. */
 export async function outboxCounts(db: Db): Promise<OutboxCounts> {
+  const count = (where: RawBuilder<boolean>) => sql<number>`(select count(*)::int from outbox where ${where})`;
   const row = await db
-    .selectFrom("outbox")
-    .select([
-      sql<number>`count(*) filter (where published_at is null and failed_at is null)::int`.as("waiting"),
-      sql<number>`count(*) filter (where failed_at is not null)::int`.as("failed"),
+    .selectNoFrom([
+      count(waiting).as("waiting"),
+      count(inFlight).as("in_flight"),
+      count(sql<boolean>`failed_at is not null`).as("failed"),
     ])
     .executeTakeFirstOrThrow();
-  return { waiting: Number(row.waiting), failed: Number(row.failed) };
+  return { waiting: Number(row.waiting), inFlight: Number(row.in_flight), failed: Number(row.failed) };
+}
+
+export interface FailedJob {
+  id: number;
+  jobId: string;
+  jobName: string;
+  queue: string;
+  attempts: number;
+  lastError: string | null;
+  createdAt: Date;
+  failedAt: Date;
+}
+
+/** Jobs given up on, newest first: what the bank's operations staff look into. */
+export async function listFailedJobs(db: Db, limit = 50): Promise<{ rows: FailedJob[]; total: number }> {
+  if (!Number.isInteger(limit) || limit < 1 || limit > OUTBOX_LIMITS.batchSizeMax) throw new Error("outbox: list limit out of range");
+  const rows = await db
+    .selectFrom("outbox")
+    .select(["id", "job_id", "job_name", "queue", "attempts", "last_error", "created_at", "failed_at"])
+    .where("failed_at", "is not", null)
+    .orderBy("failed_at", "desc")
+    .orderBy("id", "desc")
+    .limit(limit)
+    .execute();
+  const { failed } = await outboxCounts(db);
+  return {
+    rows: rows.map((r) => ({
+      id: r.id,
+      jobId: r.job_id,
+      jobName: r.job_name,
+      queue: r.queue,
+      attempts: r.attempts,
+      lastError: r.last_error,
+      createdAt: r.created_at,
+      failedAt: r.failed_at as Date,
+    })),
+    total: failed,
+  };
 }

@@ -10,6 +10,7 @@ import { displayNames } from "~/models/auth.server";
 import { listNamedAccounts } from "~/models/account-statements.server";
 import { ledgerTotals, verifyLedger } from "~/models/ledger.server";
 import { countUnreadNotifications, listNotifications } from "~/models/notifications.server";
+import { listFailedJobs } from "~/models/outbox.server";
 import { listPaymentsNeedingAttention } from "~/models/payments.server";
 import { requireOrgContext } from "~/models/tenancy.server";
 import { AccountBalancesTable } from "~/components/account-statement";
@@ -18,6 +19,7 @@ export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "dashboard
 
 const NOTIFICATIONS_SHOWN = 10;
 const ACTIVITY_SHOWN = 15;
+const FAILED_JOBS_SHOWN = 20;
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const { organization, user } = await requireOrgContext(request, context);
@@ -36,7 +38,12 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   // Platform-wide figures are the bank's business only; nobody else's dashboard runs these queries.
   const platform =
     organization.kind === "bank"
-      ? { totals: await ledgerTotals(db), violations: await verifyLedger(db), paymentsAttention: await listPaymentsNeedingAttention(db) }
+      ? {
+          totals: await ledgerTotals(db),
+          violations: await verifyLedger(db),
+          paymentsAttention: await listPaymentsNeedingAttention(db),
+          failedJobs: await listFailedJobs(db, FAILED_JOBS_SHOWN),
+        }
       : null;
 
   return {
@@ -184,6 +191,42 @@ export default function Dashboard() {
                         </td>
                         <td className="num">{formatFen(p.amountFen, locale)}</td>
                         <td>{p.reason}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            </div>
+          )}
+          <h3 id="failed-jobs">{t("dashboard.failedJobs")}</h3>
+          {platform.failedJobs.total === 0 ? (
+            <p className="status-ok" data-testid="failed-jobs-none">
+              ✓ {t("dashboard.failedJobsNone")}
+            </p>
+          ) : (
+            <div data-testid="failed-jobs">
+              <p className="status-bad" role="alert">
+                {t("dashboard.failedJobsCount", { count: platform.failedJobs.total })}
+              </p>
+              <div className="table-wrap">
+                <table className="data">
+                  <thead>
+                    <tr>
+                      <th>{t("dashboard.failedJobs.failedAt")}</th>
+                      <th>{t("dashboard.failedJobs.job")}</th>
+                      <th className="num">{t("dashboard.failedJobs.runs")}</th>
+                      <th>{t("dashboard.failedJobs.error")}</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {platform.failedJobs.rows.map((j) => (
+                      <tr key={j.id} data-job-id={j.jobId}>
+                        <td className="nowrap">{formatDateTime(j.failedAt, locale)}</td>
+                        <td className="wrap-any">
+                          <code>{j.jobId}</code>
+                        </td>
+                        <td className="num">{formatInteger(j.attempts, locale)}</td>
+                        <td className="wrap-any">{j.lastError}</td>
                       </tr>
                     ))}
                   </tbody>

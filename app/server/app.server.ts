@@ -7,6 +7,8 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { pingDb, type Db, type DbMode } from "../../db";
 import type { JobsHandle, ResolvedConfig } from "../context";
 import { requestLogLevel, type Logger } from "../logger.server";
+import { outboxCounts } from "../models/outbox.server";
+import { within } from "../models/within";
 
 /**
  * The Express app around Remix, separate from server.ts so tests can run the real stack (static
@@ -27,14 +29,6 @@ export interface AppDeps {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const HEALTH_TIMEOUT_MS = 2_000;
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-
-function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 declare module "express-serve-static-core" {
   interface Request {
@@ -78,17 +72,21 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(express.static(publicDir, { maxAge: "1h", index: false }));
 
   app.get("/healthz", async (req: Request, res: Response) => {
-    const dbHealth = await withTimeout(pingDb(db), HEALTH_TIMEOUT_MS, "database").then(
+    const dbHealth = await within(pingDb(db), HEALTH_TIMEOUT_MS, "database").then(
       () => ({ ok: true, mode: dbMode }),
       (error: unknown) => ({ ok: false, mode: dbMode, detail: (error as Error).message }),
     );
-    const queue = await withTimeout(jobs.health(), HEALTH_TIMEOUT_MS, "queue").then(
+    const queue = await within(jobs.health(), HEALTH_TIMEOUT_MS, "queue").then(
       (h) => ({ ok: h.ok, mode: jobs.mode, detail: h.detail }),
       (error: unknown) => ({ ok: false, mode: jobs.mode, detail: (error as Error).message }),
     );
+    // Details, not health: jobs given up on need a person, but the process itself is fine.
+    const outbox = dbHealth.ok
+      ? await within(outboxCounts(db), HEALTH_TIMEOUT_MS, "outbox").catch((error: unknown) => ({ detail: (error as Error).message }))
+      : null;
     const ok = dbHealth.ok && queue.ok;
     if (!ok) req.log?.warn({ db: dbHealth, queue }, "health check failed");
-    res.status(ok ? 200 : 503).set("Cache-Control", "no-store").json({ status: ok ? "ok" : "unavailable", db: dbHealth, queue });
+    res.status(ok ? 200 : 503).set("Cache-Control", "no-store").json({ status: ok ? "ok" : "unavailable", db: dbHealth, queue, outbox });
   });
 
   // Defence in depth beside the per-form CSRF token: a browser always sends Origin on a

@@ -23,10 +23,14 @@ export interface OutboxTable {
   created_at: CreatedAt;
   /** Not taken before this instant: a delayed job, a retry's backoff, or an in-process lease. */
   available_at: ColumnType<Date, Date | string | undefined, Date | string>;
-  /** Taken out of the outbox: handed to BullMQ (server) or run to completion (embedded). */
+  /** Taken out of the outbox: handed to BullMQ (server) or run (embedded); last re-sent by the sweep. */
   published_at: NullableTimestamp;
-  /** Embedded mode only: retries exhausted or a permanent error; the row is not taken again. */
+  /** Its step ran to the end. Until then a published row is in flight and may be re-sent. */
+  completed_at: NullableTimestamp;
+  /** Retries exhausted or a permanent error (either mode); the row is not taken again. */
   failed_at: NullableTimestamp;
+  /** Times the redelivery sweep sent the job again because BullMQ no longer held it. */
+  redeliveries: Generated<number>;
   /** Publish attempts (relay) or step runs started (in-process runner). */
   attempts: Generated<number>;
   last_error: string | null;

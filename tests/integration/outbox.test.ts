@@ -281,7 +281,8 @@ describe("outbox relay", () => {
 
     // The crash can also come after the job ran: the next relay publishes a job BullMQ still holds.
     // (The worker runtime's own relay loop takes the row this time.)
-    await db.updateTable("outbox").set({ published_at: null }).where("id", "=", row.id).execute();
+    // (A crash before either mark: neither publication nor completion was recorded.)
+    await db.updateTable("outbox").set({ published_at: null, completed_at: null }).where("id", "=", row.id).execute();
     await waitFor("the row to be published again", async () => (await outboxRows(db))[0].published_at !== null);
     expect(await queue.getJobCounts("waiting", "active", "completed")).toEqual({ waiting: 0, active: 0, completed: 1 });
     await delayed(300);
