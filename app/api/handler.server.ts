@@ -9,9 +9,11 @@ import { isDomainError } from "../models/errors";
 import { assertMay } from "../models/permissions";
 import type { BodyOf, EndpointSpec, ParamsOf, QueryOf, ResponseOf } from "./endpoint";
 import {
+  boundWorkTransaction,
   claimIdempotencyKey,
   completeIdempotencyKey,
   IDEMPOTENCY,
+  IDEMPOTENCY_TAKEOVER_SECONDS,
   releaseIdempotencyKey,
   requestHash,
 } from "./idempotency.server";
@@ -490,6 +492,8 @@ async function runEndpoint<S extends EndpointSpec>(
 
     const scope = principal ? principal.organization.id : `public:${spec.operationId}`;
     const path = url.pathname + url.search;
+    // Read before the claim: the work's age as measured here is never less than its claim's age.
+    const claimedAtMs = Date.now();
     const outcome = await claimIdempotencyKey(db, {
       scope,
       key: idempotencyKey,
@@ -506,9 +510,16 @@ async function runEndpoint<S extends EndpointSpec>(
       });
     }
     if (outcome.kind === "in_progress") {
-      throw new ApiError(409, "conflict", "A request with this Idempotency-Key is in progress: retry shortly for its response", {
-        "Idempotency-Key": "in_progress",
-      }, { "Retry-After": "1" });
+      const seconds = outcome.retryAfterSeconds;
+      throw new ApiError(
+        409,
+        "conflict",
+        `A request with this Idempotency-Key is in progress: retry in ${seconds} s with the same key and body. ` +
+          `If it finished you get its response; if it died, its key is taken over ${IDEMPOTENCY_TAKEOVER_SECONDS} s after it ` +
+          "started and your retry executes, once",
+        { "Idempotency-Key": "in_progress" },
+        { "Retry-After": String(seconds) },
+      );
     }
     claim = { scope, key: idempotencyKey, lockToken: outcome.lockToken };
     const held = claim;
@@ -519,14 +530,25 @@ async function runEndpoint<S extends EndpointSpec>(
       checkResponse(spec, result, logger);
       if (!(await completeIdempotencyKey(db, held, { status, body: result }))) logger.warn("idempotency claim lost after the work committed");
     } else {
-      result = await db.transaction().execute(async (trx) => {
-        const value = await handler(ctx(trx));
-        checkResponse(spec, value, logger);
-        if (!(await completeIdempotencyKey(trx, held, { status, body: value }))) {
-          throw new ApiError(409, "conflict", "This request was superseded by a retry with the same Idempotency-Key", { "Idempotency-Key": "superseded" });
-        }
-        return value;
-      });
+      // Server mode: a live request is never superseded — it completes before its claim can be
+      // taken over, or rolls back by itself (IDEMPOTENCY.workBudgetMs; embedded mode cannot be overtaken).
+      const bounded = context.dbMode === "server";
+      result = await db
+        .transaction()
+        .execute(async (trx) => {
+          if (bounded) await boundWorkTransaction(trx);
+          const value = await handler(ctx(trx));
+          checkResponse(spec, value, logger);
+          if (bounded && Date.now() - claimedAtMs > IDEMPOTENCY.workBudgetMs) throw workTimedOut();
+          if (!(await completeIdempotencyKey(trx, held, { status, body: value }))) {
+            throw new ApiError(409, "conflict", "This request was superseded by a retry with the same Idempotency-Key", { "Idempotency-Key": "superseded" });
+          }
+          return value;
+        })
+        .catch((error: unknown) => {
+          // 57014: a statement ran into IDEMPOTENCY.workStatementTimeoutMs.
+          throw bounded && (error as { code?: unknown } | null)?.code === "57014" ? workTimedOut() : error;
+        });
     }
     claim = null;
     return json(status, result);
@@ -539,6 +561,18 @@ async function runEndpoint<S extends EndpointSpec>(
     if (apiError.status >= 500) logger.error({ status: apiError.status }, "API request failed");
     return errorResponse(apiError);
   }
+}
+
+/** The work ran over its budget or statement timeout and was rolled back; the key is released for a retry. */
+function workTimedOut(): ApiError {
+  return new ApiError(
+    409,
+    "conflict",
+    `The request ran over its time (${IDEMPOTENCY.workBudgetMs / 1000} s, or ${IDEMPOTENCY.workStatementTimeoutMs / 1000} s for one ` +
+      "database statement) and was rolled back: nothing was written; retry with the same Idempotency-Key",
+    { "Idempotency-Key": "timed_out" },
+    { "Retry-After": "1" },
+  );
 }
 
 /** For a catch-all route: any other /api/v1 path is a JSON 404, not the HTML page. */

@@ -26,13 +26,41 @@ import type { Db } from "../../db";
 export const IDEMPOTENCY = {
   ttlMs: 24 * 60 * 60 * 1000,
   /**
-   * An `in_progress` row older than this belongs to a request that died (its transaction rolled
-   * back with it) and may be taken over. Above any request's running time (statement timeouts,
-   * model limits), so a live request is never overtaken in practice; and if it were, I1 still holds.
+   * Takeover time: an `in_progress` row whose claim is older than this belongs to a request that
+   * died (its transaction rolled back with it) and may be taken over by a retry. Short enough for an
+   * ERP's retry loop (a handful of retries with backoff over 15–30 s reaches it); no shorter than
+   * workBudgetMs + workStatementTimeoutMs, so a live request has completed or given up before its
+   * claim can be taken over. If one were overtaken anyway, I1 still holds: its fenced `complete`
+   * matches no row. The API docs (OpenAPI, docs/decisions/006-api.md) state this number; a test
+   * checks the latter.
    */
-  staleAfterMs: 60_000,
+  staleAfterMs: 15_000,
+  /**
+   * Server mode: a request's work must reach its `complete` within this, counted from just before
+   * its claim; past it the handler rolls back instead (409, key released).
+   */
+  workBudgetMs: 10_000,
+  /**
+   * Server mode: `statement_timeout` of the work transaction, so no statement (a lock wait, the
+   * final `complete`) runs on past the takeover time: a `complete` started within the budget ends
+   * before the claim can be taken over, and once it has updated the row a takeover waits on that
+   * row's lock and then finds it completed. Embedded mode needs no bound and gets none: PGlite runs
+   * one transaction at a time and queues every other query behind it, so no claimer can read the row
+   * while the work is open (and PGlite ignores `statement_timeout` anyway).
+   */
+  workStatementTimeoutMs: 5_000,
   keyPattern: /^[\x21-\x7e]{1,255}$/,
 } as const;
+
+if (IDEMPOTENCY.workBudgetMs + IDEMPOTENCY.workStatementTimeoutMs > IDEMPOTENCY.staleAfterMs) {
+  throw new Error("IDEMPOTENCY: a live request could be overtaken; keep workBudgetMs + workStatementTimeoutMs ≤ staleAfterMs");
+}
+
+/** The takeover time in whole seconds, as the API docs and messages state it. */
+export const IDEMPOTENCY_TAKEOVER_SECONDS = Math.ceil(IDEMPOTENCY.staleAfterMs / 1000);
+
+/** Requests finish in milliseconds; a claim younger than this is told to retry in 1 s. */
+const YOUNG_CLAIM_SECONDS = 2;
 
 export interface IdempotencyRequest {
   scope: string;
@@ -46,7 +74,8 @@ export type Claim =
   | { kind: "execute"; lockToken: string }
   | { kind: "replay"; status: number; body: unknown }
   | { kind: "mismatch" }
-  | { kind: "in_progress" };
+  /** `retryAfterSeconds`: 1 while the claim is young, then until it may be taken over. */
+  | { kind: "in_progress"; retryAfterSeconds: number };
 
 /** JSON with object keys sorted at every level: equal values give equal text. */
 export function canonicalJson(value: unknown): string {
@@ -96,6 +125,9 @@ export async function claimIdempotencyKey(db: Db, request: IdempotencyRequest): 
         "response_body",
         sql<boolean>`expires_at <= now()`.as("expired"),
         sql<boolean>`locked_at < now() - make_interval(secs => ${IDEMPOTENCY.staleAfterMs / 1000})`.as("stale"),
+        sql<number>`ceil(extract(epoch from locked_at + make_interval(secs => ${IDEMPOTENCY.staleAfterMs / 1000}) - now()))::int`.as(
+          "takeover_in_s",
+        ),
       ])
       .where("scope", "=", request.scope)
       .where("key", "=", request.key)
@@ -114,7 +146,12 @@ export async function claimIdempotencyKey(db: Db, request: IdempotencyRequest): 
     if (row.status === "completed" && row.response_status !== null) {
       return { kind: "replay", status: row.response_status, body: row.response_body };
     }
-    if (!row.stale) return { kind: "in_progress" };
+    if (!row.stale) {
+      // A claim this young is most likely a live duplicate about to finish: a retry in a second gets
+      // its response. An older one is probably dead: retry when it can be taken over.
+      const young = row.takeover_in_s > IDEMPOTENCY_TAKEOVER_SECONDS - YOUNG_CLAIM_SECONDS;
+      return { kind: "in_progress", retryAfterSeconds: young ? 1 : Math.max(1, row.takeover_in_s) };
+    }
     const taken = await db
       .updateTable("idempotency_keys")
       .set({ lock_token: lockToken, locked_at: sql<Date>`now()` })
@@ -126,7 +163,18 @@ export async function claimIdempotencyKey(db: Db, request: IdempotencyRequest): 
       .executeTakeFirst();
     if (taken) return { kind: "execute", lockToken };
   }
-  return { kind: "in_progress" };
+  // Heavy contention: the key changed hands under us; a second later it has settled.
+  return { kind: "in_progress", retryAfterSeconds: 1 };
+}
+
+/**
+ * Server mode, first statement of the work transaction: no statement in it may run longer than
+ * workStatementTimeoutMs (PostgreSQL cancels it, 57014, and the transaction rolls back). `set_config(…, true)` is
+ * `SET LOCAL` with a parameter: it ends with the transaction, the pooled connection keeps its default.
+ */
+export async function boundWorkTransaction(trx: Db): Promise<void> {
+  if (!trx.isTransaction) throw new Error("boundWorkTransaction: call it inside the work's transaction (SET LOCAL outside one is a no-op)");
+  await sql`select set_config('statement_timeout', ${String(IDEMPOTENCY.workStatementTimeoutMs)}, true)`.execute(trx);
 }
 
 /**

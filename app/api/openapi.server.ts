@@ -2,6 +2,7 @@ import { ZodDefault, ZodOptional, type ZodTypeAny } from "zod";
 import { zodToJsonSchema } from "zod-to-json-schema";
 import { allEndpoints } from "./contracts";
 import { pathParams, type EndpointSpec } from "./endpoint";
+import { IDEMPOTENCY, IDEMPOTENCY_TAKEOVER_SECONDS } from "./idempotency.server";
 import { errorBody } from "./schemas";
 import type { OrganizationKind } from "../../db/schema";
 import { ACTIONS } from "../models/permissions";
@@ -39,8 +40,13 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   405: "Method not allowed",
   409:
     "`invalid_state`: the resource is not in a state that allows this action now (e.g. shipping an order not yet confirmed); " +
-    "checked before any field that only matters in the right state. `conflict`: the same Idempotency-Key is in progress " +
-    "(retry shortly), or the data changed at the same time",
+    "checked before any field that only matters in the right state. `conflict`: the data changed at the same time (retry), " +
+    "or, with `fields[\"Idempotency-Key\"]`: `in_progress` — a request with this key is still running or its process died; " +
+    `retry with the same key and body after \`Retry-After\` seconds (at most ${IDEMPOTENCY_TAKEOVER_SECONDS}): you get its response, ` +
+    `or, once the key is taken over (${IDEMPOTENCY_TAKEOVER_SECONDS} s after the first request started), your retry executes, once; ` +
+    `\`timed_out\` — the work ran over ${IDEMPOTENCY.workBudgetMs / 1000} s (or one database statement over ` +
+    `${IDEMPOTENCY.workStatementTimeoutMs / 1000} s) and was rolled back, retry; ` +
+    "`superseded` — a retry took this key over, this request wrote nothing",
   413: "Body over 1 MiB",
   415: "Body is not application/json",
   422:
@@ -103,7 +109,10 @@ function operation(spec: EndpointSpec): JsonSchema {
       description:
         "1–255 visible ASCII characters, e.g. a UUID, scoped to your organisation and kept 24 h. Same key and body → the first " +
         "response again (header `Idempotent-Replayed: true`); same key, other body → 422 `idempotency_conflict`; while the first " +
-        "is still running → 409 `conflict` with `Retry-After`. Errors are not stored: nothing was written, the key may be retried.",
+        "is still running → 409 `conflict` (`fields[\"Idempotency-Key\"] = \"in_progress\"`) with `Retry-After`: 1 while it is young, then the " +
+        `seconds until the key can be taken over. A request whose process died is taken over ${IDEMPOTENCY_TAKEOVER_SECONDS} s after it started: ` +
+        "a retry with the same key and body then executes, once, so a retry loop that keeps the key and honours `Retry-After` " +
+        "gets exactly one execution. Errors are not stored: nothing was written, the key may be retried.",
       schema: { type: "string", minLength: 1, maxLength: 255 },
     });
   }

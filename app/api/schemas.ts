@@ -46,6 +46,10 @@ export const FIELD_CODES = {
   invalid_cursor: "not the next_cursor of a previous page of this list",
   invalid: "breaks a rule the message states",
   malformed: "cannot be read",
+  reused: "Idempotency-Key: used before with another request (422)",
+  in_progress: "Idempotency-Key: its first request is still running, or died and is not yet taken over (409, Retry-After)",
+  superseded: "Idempotency-Key: a retry took the key over while this request ran; it was rolled back (409)",
+  timed_out: "Idempotency-Key: the request ran over its time and was rolled back; retry (409)",
 } as const;
 
 export const errorBody = z
