@@ -34,6 +34,8 @@ export interface BulkJob {
 /** The part of a BullMQ Queue the relay uses. */
 export interface JobPublisher {
   addBulk(jobs: BulkJob[]): Promise<unknown>;
+  /** Drops a finished job of this id (a re-run's failed predecessor); 0 when there is none. */
+  remove(jobId: string): Promise<number>;
 }
 
 export interface RelayHooks {
@@ -88,6 +90,10 @@ export async function relayOnce(options: RelayOptions): Promise<RelayPassResult>
         continue;
       }
       try {
+        // A re-run asked for by a person: BullMQ still keeps the failed job under this id, and an
+        // add of a held id is a no-op. Rare (a console action), so one call per such row is fine.
+        const reruns = group.filter((r) => r.reruns > 0);
+        if (reruns.length > 0) await within(Promise.all(reruns.map((r) => publisher.remove(r.job_id))), publishTimeoutMs, "remove");
         await within(
           publisher.addBulk(group.map((r) => ({ name: r.job_name, data: r.payload, opts: jobOptionsFor(r.job_id) }))),
           publishTimeoutMs,

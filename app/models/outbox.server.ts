@@ -2,6 +2,8 @@ import { sql, type RawBuilder, type Selectable, type Transaction } from "kysely"
 import type { Database, Db } from "../../db";
 import { insertFromArrays, type ArrayColumns } from "../../db/unnest";
 import type { OutboxTable } from "../../db/schema";
+import { recordAudit, type Actor } from "./audit.server";
+import { DomainError } from "./errors";
 
 /**
  * The outbox: the only way a model asks for async work.
@@ -366,6 +368,44 @@ export async function recordRunFailure(
     .where(waiting)
     .execute();
   return { givenUp, retryInMs };
+}
+
+/**
+ * A person (the bank's operations staff, `jobs.rerun`) asks for a job given up on to run again,
+ * once its cause is fixed: the row goes back to waiting with fresh attempts, and the relay (or
+ * in-process runner) takes it like a new one. Only a failed row can be re-run: one waiting, in
+ * flight or completed is refused (`invalid_state`), so a double click runs nothing twice.
+ */
+export async function rerunFailedJob(db: Db, actor: Actor, outboxId: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const row = await trx
+      .selectFrom("outbox")
+      .select(["id", "job_id", "failed_at", "last_error", "attempts", "reruns"])
+      .where("id", "=", outboxId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!row) throw new DomainError("not_found", "No such job", { outboxId: "unknown" });
+    if (row.failed_at === null) throw new DomainError("invalid_state", "This job is not given up: it has run or is still on its way", { outboxId: "invalid_state" });
+    await trx
+      .updateTable("outbox")
+      .set({
+        failed_at: null,
+        published_at: null,
+        completed_at: null,
+        attempts: 0,
+        available_at: sql<Date>`now()`,
+        reruns: sql<number>`reruns + 1`,
+      })
+      .where("id", "=", row.id)
+      .execute();
+    await recordAudit(trx, actor, {
+      action: "job.rerun",
+      entityType: "outbox",
+      entityId: row.job_id,
+      before: { failedAt: row.failed_at, lastError: row.last_error, attempts: row.attempts },
+      after: { reruns: row.reruns + 1 },
+    });
+  });
 }
 
 /** In-process runner: the claimed row's step ran to the end. */

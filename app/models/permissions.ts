@@ -94,6 +94,8 @@ const OTHER_ACTIONS = {
   "market_checkout.create": { buyer: BUY },
   // Disputes: each side speaks through the people who handle its trade.
   "dispute.statement": { buyer: BUY, merchant: SELL, market_operator: SELL },
+  // The bank's operations: a background job given up on, run again once its cause is fixed.
+  "jobs.rerun": { bank: ["operations", "platform_admin"] },
   // Credentials
   "api_key.manage": {
     bank: OWNER_ADMIN,

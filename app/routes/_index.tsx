@@ -1,5 +1,7 @@
-import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
-import { Link, useLoaderData } from "@remix-run/react";
+import { redirect, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { Form, Link, useLoaderData } from "@remix-run/react";
+import { CsrfInput } from "~/components/csrf-input";
+import { NeedsRole } from "~/components/needs-role";
 import { MarkAllReadForm, NoticeItem } from "~/components/notice-ui";
 import { RouteError } from "~/components/route-error";
 import { formatDateTime, formatFen, formatInteger, translateDynamic } from "~/i18n";
@@ -10,9 +12,12 @@ import { displayNames } from "~/models/auth.server";
 import { listNamedAccounts } from "~/models/account-statements.server";
 import { ledgerTotals, verifyLedger } from "~/models/ledger.server";
 import { countUnreadNotifications, listNotifications } from "~/models/notifications.server";
-import { listFailedJobs } from "~/models/outbox.server";
+import { isDomainError } from "~/models/errors";
+import { listFailedJobs, rerunFailedJob } from "~/models/outbox.server";
+import { may } from "~/models/permissions";
 import { listPaymentsNeedingAttention } from "~/models/payments.server";
-import { requireOrgContext } from "~/models/tenancy.server";
+import { requireOrgContext, scoped } from "~/models/tenancy.server";
+import { flashCookie, requireCsrf } from "~/session.server";
 import { AccountBalancesTable } from "~/components/account-statement";
 
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "dashboard.title");
@@ -47,6 +52,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       : null;
 
   return {
+    mayRerunJobs: may(organization.roles, "jobs.rerun", organization.kind),
     organization: {
       id: organizationId,
       name: organization.name,
@@ -82,8 +88,27 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   };
 }
 
+/** The bank's console: run a background job given up on again, once its cause is fixed. */
+export async function action({ request, context }: ActionFunctionArgs) {
+  const form = await request.formData();
+  await requireCsrf(request, context, form);
+  const { actor } = await requireOrgContext(request, context, { may: "jobs.rerun" });
+  if (form.get("intent") !== "rerun") throw new Response("Unknown form", { status: 400 });
+  const outboxId = Number(form.get("outboxId"));
+  if (!Number.isSafeInteger(outboxId) || outboxId < 1) throw new Response("outboxId must be a job's number", { status: 400 });
+  let key: "dashboard.failedJobs.flash.rerun" | "dashboard.failedJobs.flash.notFailed" = "dashboard.failedJobs.flash.rerun";
+  try {
+    await scoped(() => rerunFailedJob(context.db, actor, outboxId));
+  } catch (error) {
+    // A second click, or someone else was first: the job is already on its way again.
+    if (!isDomainError(error) || error.code !== "invalid_state") throw error;
+    key = "dashboard.failedJobs.flash.notFailed";
+  }
+  return redirect("/#failed-jobs", { headers: { "Set-Cookie": await flashCookie(context, { key }) } });
+}
+
 export default function Dashboard() {
-  const { organization, accounts, notifications, unreadCount, activity, platform } = useLoaderData<typeof loader>();
+  const { organization, accounts, notifications, unreadCount, activity, platform, mayRerunJobs } = useLoaderData<typeof loader>();
   const t = useT();
   const locale = useLocale();
   const kindKey = `kind.${organization.kind}` as const;
@@ -216,6 +241,7 @@ export default function Dashboard() {
                       <th>{t("dashboard.failedJobs.job")}</th>
                       <th className="num">{t("dashboard.failedJobs.runs")}</th>
                       <th>{t("dashboard.failedJobs.error")}</th>
+                      {mayRerunJobs ? <th>{t("dashboard.failedJobs.action")}</th> : null}
                     </tr>
                   </thead>
                   <tbody>
@@ -227,11 +253,23 @@ export default function Dashboard() {
                         </td>
                         <td className="num">{formatInteger(j.attempts, locale)}</td>
                         <td className="wrap-any">{j.lastError}</td>
+                        {mayRerunJobs ? (
+                          <td className="row-actions">
+                            <Form method="post" action="/?index">
+                              <CsrfInput />
+                              <input type="hidden" name="outboxId" value={j.id} />
+                              <button type="submit" name="intent" value="rerun" className="secondary">
+                                {t("dashboard.failedJobs.rerun")}
+                              </button>
+                            </Form>
+                          </td>
+                        ) : null}
                       </tr>
                     ))}
                   </tbody>
                 </table>
               </div>
+              {mayRerunJobs ? null : <NeedsRole action="jobs.rerun" kind="bank" />}
             </div>
           )}
         </section>

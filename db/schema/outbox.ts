@@ -31,6 +31,8 @@ export interface OutboxTable {
   failed_at: NullableTimestamp;
   /** Times the redelivery sweep sent the job again because BullMQ no longer held it. */
   redeliveries: Generated<number>;
+  /** Times a person asked for the failed job to run again (the bank's console). */
+  reruns: Generated<number>;
   /** Publish attempts (relay) or step runs started (in-process runner). */
   attempts: Generated<number>;
   last_error: string | null;

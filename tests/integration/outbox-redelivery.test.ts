@@ -119,11 +119,11 @@ describe("outbox redelivery", () => {
     expect(await countNotifications(db, requestId)).toBe(1);
   });
 
-  it("ends a job BullMQ gave up on as failed: not sent again, counted on /healthz, listed on the bank's console only", async () => {
+  it("ends a job BullMQ gave up on as failed: not sent again, counted on /healthz, listed on the bank's console only, run again from there", async () => {
     const db = await freshDb();
     const prefix = testRedisPrefix("given-up");
     const { organizationId, userIds } = await createOrganizationWithMembers(db, 1);
-    await commitMembershipNotice(db, organizationId, userIds[0]);
+    const requestId = await commitMembershipNotice(db, organizationId, userIds[0]);
     const refusing: StepRegistry = {
       [DELIVER_NOTIFICATION_JOB]: {
         queue: NOTIFICATIONS_QUEUE,
@@ -172,5 +172,27 @@ describe("outbox redelivery", () => {
     expect(dashboard.status).toBe(200);
     expect(dashboard.body).not.toContain("failed-jobs");
     expect(dashboard.body).not.toContain(row.job_id);
+    // Not a dealer's action at all: 404, as for any action of another kind of organisation.
+    expect((await asDealer.post("/?index", { csrf: await asDealer.csrfFrom("/"), intent: "rerun", outboxId: String(row.id) })).status).toBe(404);
+
+    // The cause fixed (here: the real step deployed), operations staff run it again from the console.
+    const counted = counting();
+    await startWorker(db, prefix, counted.steps);
+    const csrf = await asBank.csrfFrom("/");
+    const rerun = await asBank.post("/?index", { csrf, intent: "rerun", outboxId: String(row.id) });
+    expect(rerun.status).toBe(302);
+    await waitFor("the re-run job to complete", async () => (await outboxRows(db))[0].completed_at !== null);
+    expect((await outboxRows(db))[0]).toMatchObject({ failed_at: null, reruns: 1 });
+    expect(counted.runs()).toBe(1);
+    // One notice per member at delivery time: the first member and the dealer user who joined since.
+    expect(await countNotifications(db, requestId)).toBe(2);
+    // A second click finds nothing to re-run, and says so instead of running it twice.
+    const again = await asBank.post("/?index", { csrf, intent: "rerun", outboxId: String(row.id) });
+    expect(again.status).toBe(302);
+    expect(counted.runs()).toBe(1);
+    const audit = await db.selectFrom("audit_events").select(["action", "entity_id"]).where("action", "=", "job.rerun").execute();
+    expect(audit).toEqual([{ action: "job.rerun", entity_id: row.job_id }]);
+    expect(await asBank.get("/")).toMatchObject({ status: 200 });
+    expect((await asBank.get("/")).body).toContain('data-testid="failed-jobs-none"');
   });
 });

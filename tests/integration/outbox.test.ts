@@ -330,8 +330,8 @@ describe("outbox relay", () => {
     const db = await freshDb();
     const { organizationId, userIds } = await createOrganizationWithMembers(db, 1);
     await commitMembershipNotice(db, organizationId, userIds[0]);
-    const redisDown: JobPublisher = { addBulk: async () => { throw new Error("connect ECONNREFUSED"); } };
-    const hung: JobPublisher = { addBulk: () => new Promise(() => undefined) };
+    const redisDown: JobPublisher = { addBulk: async () => { throw new Error("connect ECONNREFUSED"); }, remove: async () => 0 };
+    const hung: JobPublisher = { addBulk: () => new Promise(() => undefined), remove: async () => 0 };
 
     expect(await relayOnce({ db, publishers: new Map([[NOTIFICATIONS_QUEUE, redisDown]]), logger })).toEqual({ locked: 1, published: 0, failed: 1 });
     const afterFirst = await outboxState(db);

@@ -24,6 +24,7 @@ import {
   submitOrder,
 } from "../../app/models/orders.server";
 import { ACTIONS, actionKinds, rolesFor, type ActionName } from "../../app/models/permissions";
+import { enqueue, markExhausted } from "../../app/models/outbox.server";
 import { cookies } from "../../app/session.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser } from "../support/factories";
@@ -133,6 +134,7 @@ const PAGE_ACTIONS: Readonly<Record<string, Readonly<Record<string, ActionName>>
   "pricing.lists.$listId.tsx": { updateList: "pricing.write", deleteList: "pricing.write", setItem: "pricing.write", removeItem: "pricing.write" },
   "seasons.tsx": { create: "season.write", release: "season.write" },
   "settings.api-keys.tsx": { create: "api_key.manage", revoke: "api_key.manage" },
+  "_index.tsx": { rerun: "jobs.rerun" },
   "settings.orders.tsx": { save: "order_settings.update" },
 };
 
@@ -400,6 +402,14 @@ describe("role matrix", () => {
 
   const expectStatus = (read: () => Promise<string>, status: string) => async () => expect(await read()).toBe(status);
 
+  /** An outbox row whose job BullMQ gave up on: what the bank's console offers to run again. */
+  async function failedJob(): Promise<number> {
+    const jobId = `matrix:${randomUUID()}:step`;
+    await t.db.transaction().execute((trx) => enqueue(trx, { queue: "notifications", name: "matrix-step", jobId, payload: {} }));
+    await markExhausted(t.db, jobId, new Error("gave up in the matrix"), 10);
+    return (await t.db.selectFrom("outbox").select("id").where("job_id", "=", jobId).executeTakeFirstOrThrow()).id;
+  }
+
   // --- the page cases -----------------------------------------------------------------------------
 
   const page = (name: string, action: ActionName, attempt: Case["attempt"], options: Partial<Case> = {}): Case => ({ name, action, attempt, scoped: true, ...options });
@@ -458,6 +468,14 @@ describe("role matrix", () => {
       }, { fresh: true, scoped: false }),
       page("quick order", "order.create", async () => at("/orders/quick", { core_enterprise_id: home.core_enterprise, kind: "replenishment", season_id: "", lines: "HT-KFR-35GW-A1,1", note: "" }), { scoped: false }),
       page("order settings", "order_settings.update", async () => at("/settings/orders", { approval_threshold: "", auto_receipt_days: "10" }), { scoped: false }),
+      page("bank console: run a job given up on again", "jobs.rerun", async () => {
+        const id = await failedJob();
+        const failed = async () => (await t.db.selectFrom("outbox").select("failed_at").where("id", "=", id).executeTakeFirstOrThrow()).failed_at !== null;
+        return at("/?index", { intent: "rerun", outboxId: String(id) }, {
+          changed: async () => expect(await failed()).toBe(false),
+          unchanged: async () => expect(await failed()).toBe(true),
+        });
+      }, { fresh: true, scoped: false }),
       page("API keys: create", "api_key.manage", async () => at("/settings/api-keys", { intent: "create", name: `matrix-${randomUUID().slice(0, 8)}`, roles: "viewer" }), { scoped: false }),
       // Supplier's catalogue, prices, seasons and dealers
       page("catalogue: edit a SKU", "catalog.sku_write", async () => at(`/catalog/${ids.sku}`, { name: "华通 1.5匹 新一级变频冷暖挂机" })),
