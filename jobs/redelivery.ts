@@ -36,7 +36,7 @@ import { within } from "../app/models/within";
 /** The part of a BullMQ Queue the sweep uses. */
 export interface JobQueue extends JobPublisher {
   getJobState(jobId: string): Promise<string>;
-  getJob(jobId: string): Promise<{ failedReason?: string; attemptsMade: number } | undefined>;
+  getJob(jobId: string): Promise<{ failedReason?: string; attemptsMade: number; finishedOn?: number } | undefined>;
 }
 
 export interface RedeliveryOptions {
@@ -82,7 +82,20 @@ export async function redeliverOnce(options: RedeliveryOptions): Promise<Redeliv
       const queue = options.queues.get(name);
       if (!queue) continue;
       // Sent together, the lookups share one round trip's worth of waiting on the connection.
-      const states = await within(Promise.all(group.map((r) => queue.getJobState(r.job_id))), redisTimeoutMs, "job state lookup");
+      // getJobState scans BullMQ's wait and active lists (LPOS, O(length)) for a job that is not
+      // finished: the job hash says "gone" or "still held" in O(1), and only a finished job needs
+      // its state, which the first ZSCOREs of getJobState answer without a scan.
+      const states = await within(
+        Promise.all(
+          group.map(async (r) => {
+            const job = await queue.getJob(r.job_id);
+            if (job === undefined) return "unknown";
+            return job.finishedOn ? queue.getJobState(r.job_id) : "waiting";
+          }),
+        ),
+        redisTimeoutMs,
+        "job state lookup",
+      );
       const resend: OutboxRow[] = [];
       for (const [i, row] of group.entries()) {
         const state = states[i];

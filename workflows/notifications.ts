@@ -17,5 +17,5 @@ export function parseDeliverNotificationPayload(data: unknown): DeliverNotificat
 /** Idempotent: a second run finds the request delivered and writes nothing. */
 export const deliverNotificationStep: Step<DeliverNotificationPayload> = async (deps, payload) => {
   const result = await deliverNotification(deps.db, payload.requestId);
-  deps.logger.info({ requestId: payload.requestId, inserted: result.inserted, status: result.status }, "notification delivered");
+  deps.logger.debug({ requestId: payload.requestId, inserted: result.inserted, status: result.status }, "notification delivered");
 };

@@ -339,10 +339,11 @@ function spawnScript(label: string, script: string, env: ChildEnv): SpawnedProce
 /**
  * `server.ts` on a port of its own (after `remix build` if the build is stale). Server mode when
  * `env` has DATABASE_URL and REDIS_URL. Defaults: SESSION_SECRET, PUBLIC_URL at its own port.
+ * `options.port` restarts a killed web where its clients (and e-Pay callbacks) expect it.
  */
-export async function spawnWeb(env: ChildEnv): Promise<SpawnedWeb> {
+export async function spawnWeb(env: ChildEnv, options: { port?: number } = {}): Promise<SpawnedWeb> {
   await ensureBuild();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const base = spawnScript("web", "server.ts", {
     SESSION_SECRET: TEST_PROCESS_SESSION_SECRET,
