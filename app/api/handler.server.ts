@@ -84,8 +84,10 @@ export interface ImplementOptions {
    * response. Set false ONLY when the handler calls something that must not run in a transaction
    * (an outbound HTTP call, a model that opens its own): the response is then stored after the
    * handler returns, so a crash in between can let a retry after `staleAfterMs` execute again.
+   * A function decides per request from the parsed body (e.g. a wallet payment in the transaction,
+   * an e-Pay one, which calls the gateway, outside it).
    */
-  transaction?: boolean;
+  transaction?: boolean | ((body: unknown) => boolean);
   /**
    * A model's field names → the API's (e.g. `{ basePrice: "base_price_fen" }`). Unmapped names are
    * turned into snake_case segment by segment (`lines.0.skuId` → `lines.0.sku_id`). A function
@@ -302,8 +304,10 @@ function toApiError(error: unknown, options: ImplementOptions, logger: Logger, r
   const pgCode = (error as { code?: unknown } | null)?.code;
   if (typeof pgCode === "string" && PG_INPUT_ERRORS[pgCode]) {
     const known = PG_INPUT_ERRORS[pgCode];
-    logger.warn({ err: error, pgCode }, "database refused API input the model did not check");
-    return new ApiError(known.status, known.code, known.message);
+    // A deadlock or serialization failure is a lock-order bug to find, not bad input.
+    const contention = pgCode === "40001" || pgCode === "40P01";
+    logger.warn({ err: error, pgCode }, contention ? "transaction lost to a concurrent one (lock order?); client told to retry" : "database refused API input the model did not check");
+    return new ApiError(known.status, known.code, known.message, {}, contention ? { "Retry-After": "1" } : {});
   }
   logger.error({ err: error }, "API handler failed");
   return new ApiError(500, "internal", `Something went wrong on our side; quote request id ${requestId}`);
@@ -525,7 +529,8 @@ async function runEndpoint<S extends EndpointSpec>(
     const held = claim;
 
     let result: ResponseOf<S>;
-    if (options.transaction === false) {
+    const transactional = typeof options.transaction === "function" ? options.transaction(body) : options.transaction !== false;
+    if (!transactional) {
       result = await handler(ctx(db));
       checkResponse(spec, result, logger);
       if (!(await completeIdempotencyKey(db, held, { status, body: result }))) logger.warn("idempotency claim lost after the work committed");

@@ -6,7 +6,7 @@ import { auditRows, recordAudits, type Actor, type AuditEntry } from "./audit.se
 import { formatFen } from "../i18n";
 import { DomainError } from "./errors";
 import { decodeCursor, encodeCursor } from "./cursor.server";
-import { applyBatch, ensureAccount, isUuid, transfer, type BatchOperation, type Fen } from "./ledger.server";
+import { applyBatch, ensureAccount, isUuid, lockAccountsByCodes, transfer, type AccountView, type BatchOperation, type Fen } from "./ledger.server";
 import { commissionFen, feeInForce } from "./market-fees.server";
 import {
   FINAL_STATUSES,
@@ -748,11 +748,19 @@ async function holdCheckout(trx: Trx, actor: Actor, checkout: { id: string; buye
     .forUpdate()
     .execute();
   const buyerWallet = await ensureAccount(trx, walletSpec(checkout.buyer_id));
+  const merchantWallets = new Map<string, AccountView>();
+  for (const order of orders) {
+    if (!merchantWallets.has(order.merchant_id)) merchantWallets.set(order.merchant_id, await ensureAccount(trx, walletSpec(order.merchant_id)));
+  }
+  // Every wallet this checkout moves money between, locked at once in id order before the first
+  // hold: one transfer per order would lock {buyer, merchant} pairs in order-id order, and two
+  // buyers paying checkouts with the same two merchants would then take them crosswise (deadlock).
+  await lockAccountsByCodes(trx, [buyerWallet.code, ...[...merchantWallets.values()].map((w) => w.code)]);
   const timeline: TimelineEntry[] = [];
   for (const order of orders) {
     if (order.status !== "placed") continue;
     transitionOrRefuse(order, "pay", "system");
-    const merchantWallet = await ensureAccount(trx, walletSpec(order.merchant_id));
+    const merchantWallet = merchantWallets.get(order.merchant_id) as AccountView;
     const { transfer: hold } = await transfer(trx, {
       idempotencyKey: `market_order:${order.id}:hold`,
       kind: "escrow_hold",

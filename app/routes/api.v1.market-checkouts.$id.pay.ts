@@ -28,8 +28,10 @@ export const { loader, action } = apiRoute(
       }
       return { checkout: checkoutJson(await escrow.getCheckout(db, buyerId, params.id)), pay_url: payUrl };
     },
-    // e-Pay is an HTTP call to the gateway: it must not run inside a transaction. The wallet
-    // payment is one transaction of its own, and paying a paid checkout again changes nothing.
-    { transaction: false },
+    // e-Pay is an HTTP call to the gateway: it must not run inside a transaction (its own attempt
+    // record keeps a retry from starting a second payment). The wallet payment runs in the
+    // transaction that stores the answer, so a retry after a crash or a key takeover gets the first
+    // answer, never "the checkout is paid".
+    { transaction: (body) => (body as { method?: string }).method === "wallet" },
   ),
 );

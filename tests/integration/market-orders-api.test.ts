@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../app/logger.server";
 import { feeOnReleaseFen, getMarketOrder } from "../../app/models/escrow.server";
@@ -8,6 +9,7 @@ import { createTestDatabase, type TestDatabase } from "../support/db";
 import { ApiClient, apiLogin, expectError } from "./api.fixtures";
 import { createTradeWorld, paidOrder, type TradeWorld } from "./market-orders.fixtures";
 import { fund, stockOf, walletOf } from "./market-trade.fixtures";
+import { waitFor } from "./outbox.fixtures";
 import { startPaymentsServer, type PaymentsServer } from "./payments.fixtures";
 
 const quiet = logger.child({});
@@ -144,6 +146,35 @@ describe("API: market orders, checkouts and disputes", () => {
   });
 
   describe("paying", () => {
+    it("commits a wallet payment with its stored answer: superseded mid-payment, it rolls back, and nothing is paid twice", async () => {
+      const placed = ok<Checkout>(await buyer.post("/api/v1/market-orders", { market_id: world.w.marketId, lines: [{ listing_id: world.shirt.id, quantity: 1 }] }), 201);
+      await fund(t.db, world.buyer.id, placed.total_fen);
+      const before = await walletOf(t.db, world.buyer.id);
+      const key = randomUUID();
+      let answer: Promise<Awaited<ReturnType<ApiClient["post"]>>> | undefined;
+      // The buyer's wallet held by another transaction: the payment waits inside its own.
+      await t.db.transaction().execute(async (trx) => {
+        await sql`select id from ledger_accounts where organization_id = ${world.buyer.id} and kind = 'wallet' for update`.execute(trx);
+        answer = buyer.post(`/api/v1/market-checkouts/${placed.id}/pay`, { method: "wallet" }, { key });
+        await waitFor("the payment to wait on the wallet", async () => {
+          const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_locks where not granted`.execute(t.db);
+          return rows[0].n > 0;
+        });
+        // Meanwhile a retry takes the key over (as after the takeover time): the first holder's
+        // stored answer can no longer be written.
+        await t.db.updateTable("idempotency_keys").set({ lock_token: randomUUID() }).where("key", "=", key).execute();
+      });
+      const superseded = expectError(await answer!, 409, "conflict");
+      expect(superseded.fields).toEqual({ "Idempotency-Key": "superseded" });
+      // Rolled back with its answer: nothing paid, nothing held.
+      expect(ok<Checkout>(await buyer.get(`/api/v1/market-checkouts/${placed.id}`)).status).toBe("placed");
+      expect(await walletOf(t.db, world.buyer.id)).toEqual(before);
+      const paid = ok<{ checkout: Checkout }>(await buyer.post(`/api/v1/market-checkouts/${placed.id}/pay`, { method: "wallet" }));
+      expect(paid.checkout.status).toBe("paid");
+      const holds = await t.db.selectFrom("ledger_transfers").select("id").where("kind", "=", "escrow_hold").where("reference", "in", paid.checkout.orders.map((o) => `market_order:${o.id}`)).execute();
+      expect(holds).toHaveLength(paid.checkout.orders.length);
+    });
+
     it("refuses a wallet that does not cover it naming `wallet`, then pays; e-Pay answers a pay_url", async () => {
       const placed = ok<Checkout>(await buyer.post("/api/v1/market-orders", { market_id: world.w.marketId, lines: [{ listing_id: world.shirt.id, quantity: 2 }] }), 201);
       const short = expectError(await buyer.post(`/api/v1/market-checkouts/${placed.id}/pay`, { method: "wallet" }), 422, "insufficient_funds");
