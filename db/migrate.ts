@@ -20,6 +20,7 @@ import * as m0017 from "./migrations/0017_housekeeping_search_keys";
 import * as m0018 from "./migrations/0018_payments_purpose_outcome";
 import * as m0019 from "./migrations/0019_outbox_completion";
 import * as m0020 from "./migrations/0020_outbox_reruns";
+import * as m0021 from "./migrations/0021_payments_awaiting_gateway";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -46,6 +47,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0018_payments_purpose_outcome": m0018,
   "0019_outbox_completion": m0019,
   "0020_outbox_reruns": m0020,
+  "0021_payments_awaiting_gateway": m0021,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -6,7 +6,16 @@ import {
   type PaymentPurposeHandler,
   type PurposeContext,
 } from "../app/models/payment-purposes.server";
-import { isCaptured, lockPaymentForFulfilment, type PaymentPurpose } from "../app/models/payments.server";
+import { readConfig } from "../app/config.server";
+import {
+  isCaptured,
+  listPaymentsAwaitingGateway,
+  lockPaymentForFulfilment,
+  paymentsDepsFromConfig,
+  syncPaymentFromGateway,
+  type PaymentPurpose,
+  type PaymentsDeps,
+} from "../app/models/payments.server";
 import type { Step } from "./registry";
 
 export { PAYMENT_PURPOSE_HANDLERS, type PaymentPurposeHandler, type PurposeContext };
@@ -51,3 +60,37 @@ export function createFulfilPaymentStep(
 
 /** Idempotent: a second run finds the outcome recorded and writes nothing. */
 export const fulfilPaymentStep: Step<FulfilPaymentPayload> = createFulfilPaymentStep();
+
+const queryPendingPayload = z.object({}).strict();
+export const parseQueryPendingPayload = (data: unknown): Record<string, never> => queryPendingPayload.parse(data ?? {}) as Record<string, never>;
+
+/**
+ * Safety net for lost callbacks (schedule `payments-query-pending`): ask the gateway about each
+ * payment still `created` a while after it started, and apply what it answers through the same
+ * function the callback uses (so a capture commits to its purpose, once). The gateway is asked
+ * outside any transaction; one payment the gateway cannot answer for does not stop the others.
+ */
+export function createQueryPendingPaymentsStep(
+  gatewayDeps: (logger: PaymentsDeps["logger"]) => PaymentsDeps = (logger) => paymentsDepsFromConfig(readConfig(), logger),
+): Step<Record<string, never>> {
+  return async (deps) => {
+    const now = deps.now?.() ?? new Date();
+    const ids = await listPaymentsAwaitingGateway(deps.db, now);
+    if (ids.length === 0) return;
+    const paymentsDeps = gatewayDeps(deps.logger);
+    let learned = 0;
+    let unanswered = 0;
+    for (const id of ids) {
+      try {
+        const { recorded } = await syncPaymentFromGateway(deps.db, id, paymentsDeps);
+        learned += recorded > 0 ? 1 : 0;
+      } catch (error) {
+        unanswered += 1;
+        deps.logger.warn({ err: error, paymentId: id }, "pending payment: gateway status query failed; next run asks again");
+      }
+    }
+    deps.logger.info({ asked: ids.length, learned, unanswered }, "pending payments queried at the gateway");
+  };
+}
+
+export const queryPendingPaymentsStep: Step<Record<string, never>> = createQueryPendingPaymentsStep();

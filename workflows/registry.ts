@@ -3,8 +3,8 @@ import type { Logger } from "../app/logger.server";
 import { isDomainError } from "../app/models/errors";
 import { DELIVER_NOTIFICATION_JOB, NOTIFICATIONS_QUEUE } from "../app/models/notifications.server";
 import { deliverNotificationStep, parseDeliverNotificationPayload } from "./notifications";
-import { FULFIL_PAYMENT_JOB, PAYMENTS_QUEUE } from "../app/models/payments.server";
-import { fulfilPaymentStep, parseFulfilPaymentPayload } from "./payments";
+import { FULFIL_PAYMENT_JOB, PAYMENTS_QUEUE, QUERY_PENDING_PAYMENTS_JOB } from "../app/models/payments.server";
+import { fulfilPaymentStep, parseFulfilPaymentPayload, parseQueryPendingPayload, queryPendingPaymentsStep } from "./payments";
 import { AUTO_RECEIPT_JOB, autoReceiptStep, ORDER_NOTICE_JOB, orderNoticeStep, ORDERS_QUEUE, parseAutoReceiptPayload, parseOrderNoticePayload } from "./orders";
 import {
   AUTO_CONFIRM_JOB,
@@ -93,6 +93,7 @@ export const STEPS = {
     run: deliverNotificationStep,
   }),
   [FULFIL_PAYMENT_JOB]: defineStep({ queue: PAYMENTS_QUEUE, parse: parseFulfilPaymentPayload, run: fulfilPaymentStep }),
+  [QUERY_PENDING_PAYMENTS_JOB]: defineStep({ queue: PAYMENTS_QUEUE, parse: parseQueryPendingPayload, run: queryPendingPaymentsStep }),
   [AUTO_RECEIPT_JOB]: defineStep({ queue: ORDERS_QUEUE, parse: parseAutoReceiptPayload, run: autoReceiptStep }),
   [ORDER_NOTICE_JOB]: defineStep({ queue: ORDERS_QUEUE, parse: parseOrderNoticePayload, run: orderNoticeStep }),
   [SETTLE_MARKET_ORDERS_JOB]: defineStep({ queue: MARKET_ORDER_QUEUE, parse: parseSettlePayload, run: settleStep }),

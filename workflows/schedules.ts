@@ -1,5 +1,6 @@
 import { AUTO_RECEIPT_JOB, ORDERS_QUEUE } from "./orders";
 import { HOUSEKEEPING_QUEUE, PURGE_EXPIRED_JOB } from "./housekeeping";
+import { PAYMENTS_QUEUE, QUERY_PENDING_PAYMENTS_JOB } from "../app/models/payments.server";
 import { AUTO_CONFIRM_JOB, EXPIRE_CHECKOUTS_JOB, MARKET_ORDER_QUEUE, SETTLE_MARKET_ORDERS_JOB } from "./market";
 
 /**
@@ -23,6 +24,8 @@ export const SCHEDULES: readonly Schedule[] = [
   { id: "market-auto-confirm", queue: MARKET_ORDER_QUEUE, jobName: AUTO_CONFIRM_JOB, every_ms: 15 * 60 * 1000 },
   // Each receipt enqueues its own settlement; the sweep settles anything a lost job left behind.
   { id: "market-settle", queue: MARKET_ORDER_QUEUE, jobName: SETTLE_MARKET_ORDERS_JOB, every_ms: 5 * 60 * 1000 },
+  // e-Pay payments whose callback never arrived and whose payer never came back: asked at the gateway.
+  { id: "payments-query-pending", queue: PAYMENTS_QUEUE, jobName: QUERY_PENDING_PAYMENTS_JOB, every_ms: 2 * 60 * 1000 },
   // Expired sessions, API tokens, login failures and idempotency records, in bounded batches.
   { id: "housekeeping-purge-expired", queue: HOUSEKEEPING_QUEUE, jobName: PURGE_EXPIRED_JOB, every_ms: 60 * 60 * 1000 },
 ];

@@ -65,6 +65,40 @@ export { PAYMENT_PURPOSES, type PaymentPurpose, type PaymentStatus, type RefundS
 
 export const PAYMENTS_QUEUE = "payments";
 export const FULFIL_PAYMENT_JOB = "payments.fulfil";
+/** The sweep that asks the gateway about payments whose outcome never reached us (schedule). */
+export const QUERY_PENDING_PAYMENTS_JOB = "payments.query-pending";
+
+/**
+ * Which `created` payments the query sweep asks the gateway about: old enough that the callback
+ * or the payer's return should have told us (a payer still on the pay page is left alone), young
+ * enough that the gateway still answers for them, and a bounded number per run.
+ */
+export const PENDING_QUERY_LIMITS = {
+  olderThanMs: 2 * 60_000,
+  withinMs: 48 * 3600_000,
+  perRunMax: 100,
+} as const;
+
+/**
+ * Payments still `created` at the gateway's end of the line, oldest first: the callback was lost
+ * (our web process died while the gateway was delivering, a network fault) and the payer did not
+ * come back through the return page. Their money may already be captured; only a status query
+ * (syncPaymentFromGateway) tells.
+ */
+export async function listPaymentsAwaitingGateway(db: Db, now: Date, limit: number = PENDING_QUERY_LIMITS.perRunMax): Promise<string[]> {
+  if (!Number.isInteger(limit) || limit < 1 || limit > PENDING_QUERY_LIMITS.perRunMax) throw new Error(`limit must be in 1..${PENDING_QUERY_LIMITS.perRunMax}`);
+  const rows = await db
+    .selectFrom("payments")
+    .select("id")
+    .where("status", "=", "created")
+    .where("gateway_payment_id", "is not", null)
+    .where("created_at", "<", new Date(now.getTime() - PENDING_QUERY_LIMITS.olderThanMs))
+    .where("created_at", ">", new Date(now.getTime() - PENDING_QUERY_LIMITS.withinMs))
+    .orderBy("created_at")
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.id);
+}
 export const CALLBACK_PATH = "/api/v1/payments/callback";
 
 export type PaymentTransitionEvent = "succeed" | "fail" | "refund_part" | "refund_all";
