@@ -20,6 +20,7 @@ import { sql } from "kysely";
 import { createDb, type Db } from "../../db";
 import { migrateToLatest } from "../../db/migrate";
 import { listDealerCatalog } from "../../app/models/pricing.server";
+import { adminUrl, urlFor, percentile } from "./databases";
 
 const SMALL = 10_000;
 const LARGE = 1_000_000;
@@ -27,22 +28,6 @@ const RUNS = 200;
 const WARMUP = 30;
 const PAGE_SIZE = 25;
 const FILL_BATCH = 100_000;
-
-function adminUrl(): string {
-  return process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-}
-
-function urlFor(base: string, database: string): string {
-  const url = new URL(base);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index];
-}
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 

@@ -56,6 +56,7 @@ import { shanghaiDate } from "../../app/models/pricing.server";
 import { addDays } from "../../app/models/recruitment.server";
 import { randomUscc } from "../integration/market-trade.fixtures";
 import { pgbenchInit, pgbenchTps } from "./pgbench";
+import { adminUrl, urlFor } from "./databases";
 
 const ORDERS = Number(process.env.BENCH_ESCROW_ORDERS ?? 50_000);
 const WORKER_COUNTS = (process.env.BENCH_ESCROW_WORKERS ?? "1,2").split(",").map((n) => Number(n.trim()));
@@ -70,16 +71,6 @@ const POLL_MS = 100;
 const DRAIN_CAP_MS = 300_000;
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-function adminUrl(): string {
-  return process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-}
-
-function urlFor(base: string, database: string): string {
-  const url = new URL(base);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const actor = (organizationId: string | null): Actor => ({ userId: null, organizationId, ip: null, requestId: null });

@@ -52,6 +52,7 @@ import { OUTBOX_LIMITS } from "../../app/models/outbox.server";
 import { jobOptionsFor, QUEUE_NAMES, RUNTIME_LIMITS } from "../../jobs/queues";
 import { relayOnce, type JobPublisher } from "../../jobs/relay";
 import { killAll, startPrivateRedis, type PrivateRedis } from "../support/processes";
+import { adminUrl, urlFor } from "./databases";
 
 const ROWS = Number(process.env.BENCH_RECOVERY_ROWS ?? 10_000);
 const LEASE_MS = Number(process.env.BENCH_RECOVERY_LEASE_MS ?? 1_000);
@@ -71,16 +72,6 @@ const REDELIVERY_LOG = "redelivery: outbox rows BullMQ had lost or not reported 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
-
-function adminUrl(): string {
-  return process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-}
-
-function urlFor(base: string, database: string): string {
-  const url = new URL(base);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
 
 // ---------------------------------------------------------------------------------------------
 // Setup

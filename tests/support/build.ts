@@ -63,7 +63,14 @@ async function withLock<T>(work: () => T | Promise<T>): Promise<T> {
 function buildNow(): void {
   if (isFresh()) return;
   try {
-    execFileSync(path.join(ROOT, "node_modules", ".bin", "remix"), ["build"], { cwd: ROOT, stdio: "pipe", timeout: 120_000 });
+    // The build `npm run build` makes (production), whatever NODE_ENV the tests run under: a
+    // development build renders with jsxDEV and fails under a web process started in production.
+    execFileSync(path.join(ROOT, "node_modules", ".bin", "remix"), ["build"], {
+      cwd: ROOT,
+      stdio: "pipe",
+      timeout: 120_000,
+      env: { ...process.env, NODE_ENV: "production" },
+    });
   } catch (error) {
     const e = error as { stdout?: Buffer; stderr?: Buffer; message: string };
     throw new Error(`remix build failed: ${e.message}\n${e.stdout?.toString() ?? ""}\n${e.stderr?.toString() ?? ""}`);
