@@ -34,7 +34,7 @@ export default tseslint.config(
     rules: { "rongtong/no-server-values-in-render": ["error", { mode: "route" }] },
   },
   {
-    files: ["app/components/**/*.{ts,tsx}", "app/i18n/**/*.{ts,tsx}", "app/navigation.ts", "app/entry.client.tsx", "app/models/*.ts"],
+    files: ["app/components/**/*.{ts,tsx}", "app/i18n/**/*.{ts,tsx}", "app/navigation.ts", "app/entry.client.tsx", "app/domain/**/*.ts"],
     ignores: ["**/*.server.ts", "**/*.server.tsx"],
     plugins: { rongtong },
     rules: { "rongtong/no-server-values-in-render": ["error", { mode: "shared" }] },

@@ -15,7 +15,7 @@ import { createDb, type DbHandle } from "./db";
 import { migrateToLatest } from "./db/migrate";
 import { readConfig } from "./app/config.server";
 import { logger } from "./app/logger.server";
-import { seedDemoData } from "./app/models/demo-seed.server";
+import { seedDemoData } from "./app/seed/demo.server";
 import { createApp, resolveSessionSecret, SessionSecretError } from "./app/server/app.server";
 import { createJobRuntime, type JobRuntime } from "./jobs/runtime";
 

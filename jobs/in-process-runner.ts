@@ -7,7 +7,7 @@ import {
   pruneOutbox,
   recordRunFailure,
   type RetryPolicy,
-} from "../app/models/outbox.server";
+} from "../app/domain/outbox/outbox.server";
 import { PermanentStepError, runStep, STEPS, type StepRegistry } from "../workflows/registry";
 import { OUTBOX_RETENTION_MS, RUNTIME_LIMITS, STEP_RETRY_POLICY } from "./queues";
 

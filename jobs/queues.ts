@@ -1,7 +1,7 @@
 import type { JobsOptions } from "bullmq";
-import type { RetryPolicy } from "../app/models/outbox.server";
-import { NOTIFICATIONS_QUEUE } from "../app/models/notifications.server";
-import { PAYMENTS_QUEUE } from "../app/models/payments.server";
+import type { RetryPolicy } from "../app/domain/outbox/outbox.server";
+import { NOTIFICATIONS_QUEUE } from "../app/domain/notifications/notifications.server";
+import { PAYMENTS_QUEUE } from "../app/domain/payments/payments.server";
 import { ORDERS_QUEUE } from "../workflows/orders";
 import { queueNamesOf, STEPS, type JobName, type JobPayload } from "../workflows/registry";
 

@@ -7,11 +7,11 @@ import {
   OUTBOX_LIMITS,
   renewLease,
   type OutboxRow,
-} from "../app/models/outbox.server";
+} from "../app/domain/outbox/outbox.server";
 import { jobOptionsFor, RUNTIME_LIMITS } from "./queues";
 import { startPassLoop, type PassLoop } from "./pass-loop";
 import type { JobPublisher } from "./relay";
-import { within } from "../app/models/within";
+import { within } from "../app/domain/shared/within";
 
 /**
  * Redelivery: an outbox row is sent until its step has run, not merely until BullMQ accepted it.

@@ -8,10 +8,10 @@ import {
   pruneOutbox,
   recordPublishFailure,
   type OutboxRow,
-} from "../app/models/outbox.server";
+} from "../app/domain/outbox/outbox.server";
 import { jobOptionsFor, OUTBOX_RETENTION_MS, PUBLISH_RETRY_POLICY, RUNTIME_LIMITS } from "./queues";
 import { startPassLoop, type PassLoop } from "./pass-loop";
-import { within } from "../app/models/within";
+import { within } from "../app/domain/shared/within";
 
 /**
  * The relay: moves committed outbox rows into BullMQ.

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { purgeExpiredApiRows } from "../app/models/api-tokens.server";
-import { purgeExpiredAuthRows } from "../app/models/auth.server";
+import { purgeExpiredApiRows } from "../app/domain/identity/api-tokens.server";
+import { purgeExpiredAuthRows } from "../app/domain/identity/auth.server";
 import type { Step } from "./registry";
 
 /**

@@ -6,10 +6,10 @@ import {
   ESCROW_LIMITS,
   expireUnpaidCheckouts,
   settleReceivedOrders,
-} from "../app/models/escrow.server";
+} from "../app/domain/market/escrow.server";
 import type { Step } from "./registry";
 
-export { AUTO_CONFIRM_JOB, EXPIRE_CHECKOUTS_JOB, MARKET_ORDER_QUEUE, SETTLE_MARKET_ORDERS_JOB } from "../app/models/escrow.server";
+export { AUTO_CONFIRM_JOB, EXPIRE_CHECKOUTS_JOB, MARKET_ORDER_QUEUE, SETTLE_MARKET_ORDERS_JOB } from "../app/domain/market/escrow.server";
 
 /**
  * The market's escrow workflow steps. Each claims its orders with SKIP LOCKED and moves them in

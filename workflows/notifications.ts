@@ -2,12 +2,12 @@ import {
   deliverNotification,
   deliverNotificationPayload,
   type DeliverNotificationPayload,
-} from "../app/models/notifications.server";
+} from "../app/domain/notifications/notifications.server";
 import type { Step } from "./registry";
 
 /**
  * Notifications workflow: `pending --deliver--> delivered`. One step; the state and its
- * transitions live in app/models/notifications.server.ts, this file only drives them.
+ * transitions live in app/domain/notifications/notifications.server.ts, this file only drives them.
  */
 
 export function parseDeliverNotificationPayload(data: unknown): DeliverNotificationPayload {

@@ -1,11 +1,11 @@
 import { z } from "zod";
-import { DomainError } from "../app/models/errors";
+import { DomainError } from "../app/domain/shared/errors";
 import {
   commitCaptureToPurpose,
   PAYMENT_PURPOSE_HANDLERS,
   type PaymentPurposeHandler,
   type PurposeContext,
-} from "../app/models/payment-purposes.server";
+} from "../app/domain/payments/purposes.server";
 import { readConfig } from "../app/config.server";
 import {
   isCaptured,
@@ -15,7 +15,7 @@ import {
   syncPaymentFromGateway,
   type PaymentPurpose,
   type PaymentsDeps,
-} from "../app/models/payments.server";
+} from "../app/domain/payments/payments.server";
 import type { Step } from "./registry";
 
 export { PAYMENT_PURPOSE_HANDLERS, type PaymentPurposeHandler, type PurposeContext };
@@ -24,7 +24,7 @@ export { PAYMENT_PURPOSE_HANDLERS, type PaymentPurposeHandler, type PurposeConte
  * Payments workflow: `succeeded --fulfil--> handed to its purpose`.
  *
  * Since decision 021 the capture itself hands the money to its purpose, in its own transaction
- * (app/models/payment-purposes.server.ts), and records the outcome on the payment. applyGatewayEvent
+ * (app/domain/payments/purposes.server.ts), and records the outcome on the payment. applyGatewayEvent
  * still writes the outbox row `payments:<id>:fulfil`: this step locks the payment, finds the outcome
  * recorded and does nothing. It does the work only for a payment captured before that change (no
  * outcome yet), through the same function, so both roads end the same way: applied, left in the

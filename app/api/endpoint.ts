@@ -1,6 +1,6 @@
 import type { z, ZodTypeAny } from "zod";
 import type { OrganizationKind } from "../../db/schema";
-import type { ActionName } from "../models/permissions";
+import type { ActionName } from "../domain/identity/permissions";
 
 /**
  * An /api/v1 endpoint as data: method, path, who may call it, and the zod schemas of its path
@@ -28,7 +28,7 @@ export interface EndpointSpec {
   /** Only these kinds of organisation see this endpoint; any other gets 404, like another tenant's id. */
   orgKinds?: readonly OrganizationKind[];
   /**
-   * The action in the permission table (app/models/permissions.ts) this endpoint performs: a
+   * The action in the permission table (app/domain/identity/permissions.ts) this endpoint performs: a
    * kind of organisation the action is not for gets 404, a member without one of its roles 403.
    * Every state-changing endpoint names one (the role matrix test checks it).
    */

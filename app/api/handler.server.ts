@@ -2,11 +2,11 @@ import type { ActionFunctionArgs, AppLoadContext, LoaderFunctionArgs } from "@re
 import { z } from "zod";
 import type { Db } from "../../db";
 import type { Logger } from "../logger.server";
-import { authenticateApiKey, looksLikeApiKey } from "../models/api-keys.server";
-import { authenticateApiToken, type ApiPrincipal } from "../models/api-tokens.server";
-import type { Actor } from "../models/audit.server";
-import { isDomainError } from "../models/errors";
-import { assertMay } from "../models/permissions";
+import { authenticateApiKey, looksLikeApiKey } from "../domain/identity/api-keys.server";
+import { authenticateApiToken, type ApiPrincipal } from "../domain/identity/api-tokens.server";
+import type { Actor } from "../domain/shared/audit.server";
+import { isDomainError } from "../domain/shared/errors";
+import { assertMay } from "../domain/identity/permissions";
 import type { BodyOf, EndpointSpec, ParamsOf, QueryOf, ResponseOf } from "./endpoint";
 import {
   boundWorkTransaction,
@@ -338,7 +338,7 @@ function authorise(spec: EndpointSpec, principal: ApiPrincipal | null): void {
   }
   // An endpoint that does not exist for this kind of organisation answers like another tenant's id.
   if (spec.orgKinds && !spec.orgKinds.includes(principal.organization.kind)) throw new ApiError(404, "not_found", "Not found");
-  // Who may do it: the one table the pages also use (app/models/permissions.ts).
+  // Who may do it: the one table the pages also use (app/domain/identity/permissions.ts).
   if (spec.action) {
     try {
       assertMay(principal.roles, spec.action, principal.organization.kind);

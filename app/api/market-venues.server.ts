@@ -1,8 +1,8 @@
 import type { z } from "zod";
 import { DEFAULT_LOCALE, localeFromAcceptLanguage, translateDynamic, type Locale } from "../i18n";
-import { DomainError, isDomainError } from "../models/errors";
-import type { FeeSchedule } from "../models/market-fees.server";
-import type { FeeScheduleView, MarketView } from "../models/market-venues-api.server";
+import { DomainError, isDomainError } from "../domain/shared/errors";
+import type { FeeSchedule } from "../domain/market/fees.server";
+import type { FeeScheduleView, MarketView } from "./market-venues-views.server";
 import {
   applicationEvents,
   MANUAL_STALL_EVENTS,
@@ -12,7 +12,7 @@ import {
   type MarketStall,
   type MarketZone,
   type MerchantApplication,
-} from "../models/market.server";
+} from "../domain/market/venues.server";
 import { apiFieldName } from "./handler.server";
 import {
   MARKET_FIELD_NAMES,

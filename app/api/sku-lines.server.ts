@@ -1,7 +1,7 @@
 import type { Db } from "../../db";
-import { getSkusByCodes, normalizeSkuCode } from "../models/catalog.server";
-import { DomainError } from "../models/errors";
-import { isUuid } from "../models/ledger.server";
+import { getSkusByCodes, normalizeSkuCode } from "../domain/catalog/catalog.server";
+import { DomainError } from "../domain/shared/errors";
+import { isUuid } from "../domain/ledger/ledger.server";
 
 /**
  * API lines name a SKU by id or by code; the pricing model wants ids. Two queries whatever the

@@ -1,7 +1,7 @@
 import { createDb } from "../../db";
 import { migrateToLatest } from "../../db/migrate";
 import { readConfig } from "../config.server";
-import { seedDemoData } from "../models/demo-seed.server";
+import { seedDemoData } from "../seed/demo.server";
 
 // `npm run seed`: demo organisations, logins and opening balances, once.
 const config = readConfig();

@@ -3,7 +3,7 @@ import { accountName, transferKindName, type AccountNaming } from "~/i18n/accoun
 import { formatDate, formatDateTime, formatFen, translateDynamic, translateWithParams, type Locale, type MessageKey } from "~/i18n";
 import { useLocale, useT } from "~/i18n/react";
 
-/** A statement line as the loader sends it (see app/models/account-statements.server.ts). */
+/** A statement line as the loader sends it (see app/domain/ledger/statements.server.ts). */
 export interface StatementLineView {
   transferId: string;
   at: Date | string;

@@ -3,7 +3,7 @@ import type { ReactNode } from "react";
 import { CsrfInput } from "~/components/csrf-input";
 import { formatDateTime, formatFen, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
 import { useLocale, useT } from "~/i18n/react";
-import { autoConfirmTimer } from "~/models/market-order-states";
+import { autoConfirmTimer } from "~/domain/market/order-states";
 import type { MarketOrderStatus } from "../../db/schema";
 
 /**

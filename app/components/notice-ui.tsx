@@ -3,7 +3,7 @@ import { CsrfInput } from "~/components/csrf-input";
 import { formatDateTime, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
 import { useLocale, useT } from "~/i18n/react";
 
-/** A notice as a loader sends it (app/models/notifications.server.ts `InboxEntry`, serialised). */
+/** A notice as a loader sends it (app/domain/notifications/notifications.server.ts `InboxEntry`, serialised). */
 export interface NoticeView {
   id: string;
   topic: string;

@@ -7,7 +7,7 @@ export interface Named {
 }
 
 /**
- * What an account is, as the domain describes it (app/models/account-statements.server.ts):
+ * What an account is, as the domain describes it (app/domain/ledger/statements.server.ts):
  * its kind, and who it is about — the owner, grantor → holder for a credit line, the market or
  * the campaign; nobody for the bank's own books.
  */

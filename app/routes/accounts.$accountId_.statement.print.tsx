@@ -6,9 +6,9 @@ import { formatDateTime, formatFen } from "~/i18n";
 import { accountName } from "~/i18n/account-names";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { getWholeStatement, statementQuery } from "~/models/account-statements.server";
-import { isDomainError } from "~/models/errors";
-import { requireOrgContext, requireUuidParam, scoped } from "~/models/tenancy.server";
+import { getWholeStatement, statementQuery } from "~/domain/ledger/statements.server";
+import { isDomainError } from "~/domain/shared/errors";
+import { requireOrgContext, requireUuidParam, scoped } from "~/web/tenancy.server";
 import statementStyles from "~/styles/statement.css";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: statementStyles }];

@@ -3,9 +3,9 @@ import { Link, useLoaderData } from "@remix-run/react";
 import { RouteError } from "~/components/route-error";
 import { pageTitle } from "~/i18n/meta";
 import { useT } from "~/i18n/react";
-import { listAllAccountsForBank } from "~/models/account-statements.server";
-import { isDomainError } from "~/models/errors";
-import { requireOrgContext, scoped } from "~/models/tenancy.server";
+import { listAllAccountsForBank } from "~/domain/ledger/statements.server";
+import { isDomainError } from "~/domain/shared/errors";
+import { requireOrgContext, scoped } from "~/web/tenancy.server";
 import { AccountBalancesTable } from "~/components/account-statement";
 
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "accountList.title");

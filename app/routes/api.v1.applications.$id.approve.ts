@@ -1,7 +1,7 @@
 import { approveApplication as approveApplicationSpec } from "~/api/contracts/recruitment";
 import { apiRoute, implement } from "~/api/handler.server";
 import { applicationJson, reviewParts, withProblemSentences } from "~/api/recruitment.server";
-import { approveApplication, getApplicationForReview } from "~/models/recruitment.server";
+import { approveApplication, getApplicationForReview } from "~/domain/recruitment/recruitment.server";
 
 /**
  * `POST /api/v1/applications/{id}/approve` — one transaction (the request's): the campaign's lock,

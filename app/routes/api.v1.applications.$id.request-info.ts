@@ -1,7 +1,7 @@
 import { requestInfo } from "~/api/contracts/recruitment";
 import { apiRoute, implement } from "~/api/handler.server";
 import { applicationJson, reviewParts, withProblemSentences } from "~/api/recruitment.server";
-import { getApplicationForReview, reviewApplication } from "~/models/recruitment.server";
+import { getApplicationForReview, reviewApplication } from "~/domain/recruitment/recruitment.server";
 
 /** `POST /api/v1/applications/{id}/request-info` — under_review → info_requested, with the question. */
 export const { loader, action } = apiRoute(

@@ -1,7 +1,7 @@
 import { startReview } from "~/api/contracts/recruitment";
 import { apiRoute, implement } from "~/api/handler.server";
 import { applicationJson, reviewParts, withProblemSentences } from "~/api/recruitment.server";
-import { getApplicationForReview, reviewApplication } from "~/models/recruitment.server";
+import { getApplicationForReview, reviewApplication } from "~/domain/recruitment/recruitment.server";
 
 /** `POST /api/v1/applications/{id}/review` — submitted → under_review. */
 export const { loader, action } = apiRoute(

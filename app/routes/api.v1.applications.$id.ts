@@ -1,8 +1,8 @@
 import { APPLICATION_TOKEN_HEADER, getApplication } from "~/api/contracts/recruitment";
 import { apiRoute, implement } from "~/api/handler.server";
 import { applicationJson, reviewParts } from "~/api/recruitment.server";
-import { DomainError } from "~/models/errors";
-import { getApplicationByToken, getApplicationForReview } from "~/models/recruitment.server";
+import { DomainError } from "~/domain/shared/errors";
+import { getApplicationByToken, getApplicationForReview } from "~/domain/recruitment/recruitment.server";
 
 /**
  * `GET /api/v1/applications/{id}` — for the core enterprise it was sent to (bearer token or API key),

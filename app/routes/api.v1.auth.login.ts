@@ -1,6 +1,6 @@
 import { login } from "~/api/contracts/auth";
 import { ApiError, apiRoute, implement } from "~/api/handler.server";
-import { loginForApi } from "~/models/api-tokens.server";
+import { loginForApi } from "~/domain/identity/api-tokens.server";
 
 /** `POST /api/v1/auth/login` — see contracts/auth.ts. */
 export const { loader, action } = apiRoute(

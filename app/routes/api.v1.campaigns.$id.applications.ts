@@ -1,7 +1,7 @@
 import { submitApplication as submitApplicationSpec } from "~/api/contracts/recruitment";
 import { apiRoute, implement } from "~/api/handler.server";
 import { applicationJson, withProblemSentences } from "~/api/recruitment.server";
-import { getApplicationByToken, submitApplication } from "~/models/recruitment.server";
+import { getApplicationByToken, submitApplication } from "~/domain/recruitment/recruitment.server";
 
 /**
  * `POST /api/v1/campaigns/{id}/applications` — public, with an Idempotency-Key: a retried request

@@ -1,7 +1,7 @@
 import { publishCampaign } from "~/api/contracts/recruitment";
 import { apiRoute, implement } from "~/api/handler.server";
 import { campaignJson, withProblemSentences } from "~/api/recruitment.server";
-import { transitionCampaign } from "~/models/recruitment.server";
+import { transitionCampaign } from "~/domain/recruitment/recruitment.server";
 
 /** `POST /api/v1/campaigns/{id}/publish` — by the campaign state machine; another tenant's id is 404. */
 export const { loader, action } = apiRoute(

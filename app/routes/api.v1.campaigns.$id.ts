@@ -1,7 +1,7 @@
 import { getCampaign } from "~/api/contracts/recruitment";
 import { apiRoute, implement } from "~/api/handler.server";
 import { publicCampaignJson } from "~/api/recruitment.server";
-import { getPublicCampaign } from "~/models/recruitment.server";
+import { getPublicCampaign } from "~/domain/recruitment/recruitment.server";
 
 /** `GET /api/v1/campaigns/{id}` — public: a published or closed campaign; a draft is 404. */
 export const { loader, action } = apiRoute(

@@ -1,7 +1,7 @@
 import { createCampaign as createCampaignSpec, listCampaigns as listCampaignsSpec } from "~/api/contracts/recruitment";
 import { apiRoute, implement } from "~/api/handler.server";
 import { campaignJson, withProblemSentences } from "~/api/recruitment.server";
-import { createCampaign, listCampaignsPage, transitionCampaign } from "~/models/recruitment.server";
+import { createCampaign, listCampaignsPage, transitionCampaign } from "~/domain/recruitment/recruitment.server";
 
 /** `GET /api/v1/campaigns` (cursor pages), `POST /api/v1/campaigns` — contracts/recruitment.ts. */
 export const { loader, action } = apiRoute(

@@ -1,9 +1,9 @@
 import { payMarketCheckout } from "~/api/contracts/market-trade";
 import { ApiError, apiRoute, implement } from "~/api/handler.server";
 import { checkoutJson } from "~/api/market-trade.server";
-import { EpayGatewayError } from "~/models/epay/index.server";
-import * as escrow from "~/models/escrow.server";
-import { paymentsDepsForRequest } from "~/models/payments.server";
+import { EpayGatewayError } from "~/domain/payments/epay/index.server";
+import * as escrow from "~/domain/market/escrow.server";
+import { paymentsDepsForRequest } from "~/domain/payments/payments.server";
 
 /** An integrator waits on the answer: a shorter gateway budget than a background step's. */
 const EPAY_TIMEOUT_MS = 5_000;

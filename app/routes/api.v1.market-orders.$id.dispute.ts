@@ -1,7 +1,7 @@
 import { disputeMarketOrder } from "~/api/contracts/market-trade";
 import { apiRoute, implement } from "~/api/handler.server";
 import { orderJson } from "~/api/market-trade.server";
-import * as escrow from "~/models/escrow.server";
+import * as escrow from "~/domain/market/escrow.server";
 
 /** `POST /api/v1/market-orders/{id}/dispute` — contracts/market-trade.ts. Evidence files: through the pages. */
 export const { loader, action } = apiRoute(

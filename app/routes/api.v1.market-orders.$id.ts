@@ -1,7 +1,7 @@
 import { getMarketOrder } from "~/api/contracts/market-trade";
 import { apiRoute, implement } from "~/api/handler.server";
 import { orderJson } from "~/api/market-trade.server";
-import * as escrow from "~/models/escrow.server";
+import * as escrow from "~/domain/market/escrow.server";
 
 /** `GET /api/v1/market-orders/{id}` — contracts/market-trade.ts. */
 export const { loader, action } = apiRoute(

@@ -1,7 +1,7 @@
 import { createMarketOrders, listMarketOrders, TRADE_FIELD_NAMES } from "~/api/contracts/market-trade";
 import { apiRoute, implement } from "~/api/handler.server";
 import { checkoutJson, orderListItemJson, viewerOf, withLinePaths } from "~/api/market-trade.server";
-import * as escrow from "~/models/escrow.server";
+import * as escrow from "~/domain/market/escrow.server";
 
 /** `GET /api/v1/market-orders`, `POST /api/v1/market-orders` — contracts/market-trade.ts. */
 export const { loader, action } = apiRoute(

@@ -1,7 +1,7 @@
 import { feeInForce } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { feeInForceJson, withMarketProblems } from "~/api/market-venues.server";
-import { feeScheduleInForce } from "~/models/market-venues-api.server";
+import { feeScheduleInForce } from "~/api/market-venues-views.server";
 
 /** `GET /api/v1/markets/{id}/fee-schedules/in-force?category=&on=` — contracts/market-venues.ts. */
 export const { loader, action } = apiRoute(

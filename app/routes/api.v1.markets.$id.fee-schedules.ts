@@ -1,8 +1,8 @@
 import { createFeeSchedule, listFeeSchedules } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { feeScheduleJson, withMarketProblems } from "~/api/market-venues.server";
-import { addFeeSchedule } from "~/models/market-fees.server";
-import { getFeeScheduleView, listFeeSchedulesPage } from "~/models/market-venues-api.server";
+import { addFeeSchedule } from "~/domain/market/fees.server";
+import { getFeeScheduleView, listFeeSchedulesPage } from "~/api/market-venues-views.server";
 
 /** `GET /api/v1/markets/{id}/fee-schedules`, `POST /api/v1/markets/{id}/fee-schedules` — contracts/market-venues.ts. */
 export const { loader, action } = apiRoute(

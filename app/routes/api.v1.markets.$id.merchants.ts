@@ -1,7 +1,7 @@
 import { listMerchants } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { merchantJson, withMarketProblems } from "~/api/market-venues.server";
-import { listMarketMerchantsPage } from "~/models/market-venues-api.server";
+import { listMarketMerchantsPage } from "~/api/market-venues-views.server";
 
 /** `GET /api/v1/markets/{id}/merchants` — contracts/market-venues.ts. */
 export const { loader, action } = apiRoute(

@@ -1,8 +1,8 @@
 import { getStall, updateStall } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { stallJson, withMarketProblems } from "~/api/market-venues.server";
-import * as market from "~/models/market.server";
-import { patchStall } from "~/models/market-venues-api.server";
+import * as market from "~/domain/market/venues.server";
+import { patchStall } from "~/api/market-venues-views.server";
 
 /** `GET /api/v1/markets/{id}/stalls/{stallId}`, `POST …/{stallId}` (partial update) — contracts/market-venues.ts. */
 export const { loader, action } = apiRoute(

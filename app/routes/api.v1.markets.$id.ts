@@ -1,7 +1,7 @@
 import { getMarket, updateMarket } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { marketJson, withMarketProblems } from "~/api/market-venues.server";
-import { getMarketView, patchMarket } from "~/models/market-venues-api.server";
+import { getMarketView, patchMarket } from "~/api/market-venues-views.server";
 
 /** `GET /api/v1/markets/{id}`, `POST /api/v1/markets/{id}` (partial update) — contracts/market-venues.ts. */
 export const { loader, action } = apiRoute(

@@ -1,6 +1,6 @@
 import { getMarketDashboard, marketDashboardJson } from "~/api/contracts/market-dashboard";
 import { apiRoute, implement } from "~/api/handler.server";
-import { marketDashboard, resolveDashboardRange } from "~/models/market-dashboard.server";
+import { marketDashboard, resolveDashboardRange } from "~/domain/market/dashboard.server";
 
 /** `GET /api/v1/markets/{marketId}/dashboard?from&to` — contracts/market-dashboard.ts. */
 export const { loader, action } = apiRoute(

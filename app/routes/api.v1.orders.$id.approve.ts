@@ -1,6 +1,6 @@
 import { approveOrder, orderJson } from "~/api/contracts/orders";
 import { apiRoute, implement } from "~/api/handler.server";
-import * as orders from "~/models/orders.server";
+import * as orders from "~/domain/orders/orders.server";
 
 /** `POST /api/v1/orders/{id}/approve` — contracts/orders.ts. */
 export const { loader, action } = apiRoute(

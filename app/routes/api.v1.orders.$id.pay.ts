@@ -1,6 +1,6 @@
 import { orderJson, payOrder } from "~/api/contracts/orders";
 import { apiRoute, implement } from "~/api/handler.server";
-import * as orders from "~/models/orders.server";
+import * as orders from "~/domain/orders/orders.server";
 
 /** `POST /api/v1/orders/{id}/pay` — contracts/orders.ts. e-Pay (a redirect to a pay page) stays on the web. */
 export const { loader, action } = apiRoute(

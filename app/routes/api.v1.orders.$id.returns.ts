@@ -1,6 +1,6 @@
 import { orderJson, requestReturn } from "~/api/contracts/orders";
 import { apiRoute, implement } from "~/api/handler.server";
-import * as orders from "~/models/orders.server";
+import * as orders from "~/domain/orders/orders.server";
 
 /** `POST /api/v1/orders/{id}/returns` — contracts/orders.ts. Answers the new return (RMA) order. */
 export const { loader, action } = apiRoute(

@@ -1,6 +1,6 @@
 import { orderJson, shipOrder } from "~/api/contracts/orders";
 import { apiRoute, implement } from "~/api/handler.server";
-import * as orders from "~/models/orders.server";
+import * as orders from "~/domain/orders/orders.server";
 
 /** `POST /api/v1/orders/{id}/ship` — contracts/orders.ts. */
 export const { loader, action } = apiRoute(

@@ -1,7 +1,7 @@
 import { createOrder, listOrders, orderJson, orderListItemJson } from "~/api/contracts/orders";
 import { apiRoute, implement } from "~/api/handler.server";
 import { skuLineFieldNames } from "~/api/sku-lines.server";
-import * as orders from "~/models/orders.server";
+import * as orders from "~/domain/orders/orders.server";
 
 /** `GET /api/v1/orders`, `POST /api/v1/orders` — contracts/orders.ts. */
 export const { loader, action } = apiRoute(

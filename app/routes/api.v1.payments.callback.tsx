@@ -1,7 +1,7 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs } from "@remix-run/node";
-import { EPAY_LIMITS, EPAY_SIGNATURE_HEADER, EpayCallbackError, epayGatewayFromConfig, readBodyLimited } from "~/models/epay/index.server";
-import { isDomainError } from "~/models/errors";
-import { applyGatewayEvent } from "~/models/payments.server";
+import { EPAY_LIMITS, EPAY_SIGNATURE_HEADER, EpayCallbackError, epayGatewayFromConfig, readBodyLimited } from "~/domain/payments/epay/index.server";
+import { isDomainError } from "~/domain/shared/errors";
+import { applyGatewayEvent } from "~/domain/payments/payments.server";
 
 /**
  * `POST /api/v1/payments/callback` — the e-Pay gateway tells us what happened.

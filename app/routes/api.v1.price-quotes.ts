@@ -1,9 +1,9 @@
 import { createPriceQuote } from "~/api/contracts/pricing";
 import { ApiError, apiRoute, implement } from "~/api/handler.server";
 import { resolveSkuLines, skuLineFieldNames } from "~/api/sku-lines.server";
-import { getSupplierForDealer } from "~/models/dealers.server";
-import { DomainError } from "~/models/errors";
-import { quotePrices, shanghaiDate } from "~/models/pricing.server";
+import { getSupplierForDealer } from "~/domain/dealers/dealers.server";
+import { DomainError } from "~/domain/shared/errors";
+import { quotePrices, shanghaiDate } from "~/domain/pricing/pricing.server";
 
 /** `POST /api/v1/price-quotes` — contracts/pricing.ts. */
 export const { loader, action } = apiRoute(

@@ -6,8 +6,8 @@ import { RouteError } from "~/components/route-error";
 import { formatDateTime, formatFen, translateDynamic, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { isDomainError } from "~/models/errors";
-import { formFailure, requireRecruiter, type FormFailure } from "~/models/recruitment-forms.server";
+import { isDomainError } from "~/domain/shared/errors";
+import { formFailure, requireRecruiter, type FormFailure } from "~/domain/recruitment/forms.server";
 import {
   campaignEvents,
   countApplicationsByStatus,
@@ -16,8 +16,8 @@ import {
   notAccepting,
   transitionCampaign,
   type CampaignEvent,
-} from "~/models/recruitment.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
+} from "~/domain/recruitment/recruitment.server";
+import { requireUuidParam, scoped } from "~/web/tenancy.server";
 // The status tabs render in the browser: the list comes from the schema module, not a .server one.
 import { APPLICATION_STATUSES, type ApplicationStatus } from "../../db/schema";
 import { flashCookie, requireCsrf } from "~/session.server";

@@ -6,15 +6,15 @@ import { RouteError } from "~/components/route-error";
 import { formatDateTime, formatFen, translateDynamic } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { formFailure, keepValues, requireRecruiter, type FormFailure } from "~/models/recruitment-forms.server";
+import { formFailure, keepValues, requireRecruiter, type FormFailure } from "~/domain/recruitment/forms.server";
 import {
   approveApplication,
   getApplicationForReview,
   reissueApplicationInvitation,
   reviewApplication,
   type ReviewEvent,
-} from "~/models/recruitment.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
+} from "~/domain/recruitment/recruitment.server";
+import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/recruitment.css";
 

@@ -5,11 +5,11 @@ import { Back } from "~/components/recruitment-ui";
 import { RouteError } from "~/components/route-error";
 import { pageTitle } from "~/i18n/meta";
 import { useT } from "~/i18n/react";
-import { fenToYuanText } from "~/models/catalog.server";
-import { listTiers } from "~/models/pricing.server";
-import { fieldFailure, formFailure, keepValues, requireRecruiter, type FormFailure } from "~/models/recruitment-forms.server";
-import { CAMPAIGN_FORM_FIELDS, campaignFieldForForm, getCampaign, parseCampaignForm, updateCampaign } from "~/models/recruitment.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
+import { fenToYuanText } from "~/domain/catalog/catalog.server";
+import { listTiers } from "~/domain/pricing/pricing.server";
+import { fieldFailure, formFailure, keepValues, requireRecruiter, type FormFailure } from "~/domain/recruitment/forms.server";
+import { CAMPAIGN_FORM_FIELDS, campaignFieldForForm, getCampaign, parseCampaignForm, updateCampaign } from "~/domain/recruitment/recruitment.server";
+import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/recruitment.css";
 

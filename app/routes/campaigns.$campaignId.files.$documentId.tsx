@@ -1,7 +1,7 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
-import { requireRecruiter } from "~/models/recruitment-forms.server";
-import { getDocument } from "~/models/recruitment.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
+import { requireRecruiter } from "~/domain/recruitment/forms.server";
+import { getDocument } from "~/domain/recruitment/recruitment.server";
+import { requireUuidParam, scoped } from "~/web/tenancy.server";
 
 /**
  * `GET /campaigns/:campaignId/files/:documentId` — an applicant's document, for the reviewing core

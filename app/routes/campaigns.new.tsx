@@ -5,9 +5,9 @@ import { Back } from "~/components/recruitment-ui";
 import { RouteError } from "~/components/route-error";
 import { pageTitle } from "~/i18n/meta";
 import { useT } from "~/i18n/react";
-import { listTiers, shanghaiDate } from "~/models/pricing.server";
-import { fieldFailure, formFailure, keepValues, requireRecruiter, type FormFailure } from "~/models/recruitment-forms.server";
-import { addDays, CAMPAIGN_FORM_FIELDS, campaignFieldForForm, createCampaign, parseCampaignForm } from "~/models/recruitment.server";
+import { listTiers, shanghaiDate } from "~/domain/pricing/pricing.server";
+import { fieldFailure, formFailure, keepValues, requireRecruiter, type FormFailure } from "~/domain/recruitment/forms.server";
+import { addDays, CAMPAIGN_FORM_FIELDS, campaignFieldForForm, createCampaign, parseCampaignForm } from "~/domain/recruitment/recruitment.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/recruitment.css";
 

@@ -6,9 +6,9 @@ import { StateTag } from "~/components/supply-ui";
 import { formatDateTime, formatInteger } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { getSku, parseSkuEntry, skuToEntry, taxRateOptions, updateSku } from "~/models/catalog.server";
-import { domainFailure, formValues, requireCoreEnterprise, type FormFailure } from "~/models/supply-chain-access.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
+import { getSku, parseSkuEntry, skuToEntry, taxRateOptions, updateSku } from "~/domain/catalog/catalog.server";
+import { domainFailure, formValues, requireCoreEnterprise, type FormFailure } from "~/web/supply-chain-access.server";
+import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/supply.css";
 

@@ -5,8 +5,8 @@ import { Pager, StateTag, withParams } from "~/components/supply-ui";
 import { formatFen, formatInteger, formatPercentBps } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { countSkus, listSkus } from "~/models/catalog.server";
-import { badRequestOnValidation, requireCoreEnterprise } from "~/models/supply-chain-access.server";
+import { countSkus, listSkus } from "~/domain/catalog/catalog.server";
+import { badRequestOnValidation, requireCoreEnterprise } from "~/web/supply-chain-access.server";
 import styles from "~/styles/supply.css";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];

@@ -7,7 +7,7 @@ import { errorsFor, FormError, SelectField, StateTag, TextField, valuesFor } fro
 import { formatDateTime, formatFen, translateDynamic, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { fenToYuanText } from "~/models/catalog.server";
+import { fenToYuanText } from "~/domain/catalog/catalog.server";
 import {
   dealerLinkEvents,
   dealerTermsFormSchema,
@@ -16,11 +16,11 @@ import {
   transitionDealerLink,
   updateDealerLink,
   type DealerLinkEvent,
-} from "~/models/dealers.server";
-import { listOrders, onAccountPosition } from "~/models/orders.server";
-import { listOverrides, listTiers, shanghaiDate } from "~/models/pricing.server";
-import { domainFailure, formValues, requireCoreEnterprise, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
+} from "~/domain/dealers/dealers.server";
+import { listOrders, onAccountPosition } from "~/domain/orders/orders.server";
+import { listOverrides, listTiers, shanghaiDate } from "~/domain/pricing/pricing.server";
+import { domainFailure, formValues, requireCoreEnterprise, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
+import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import ordersStyles from "~/styles/orders.css";
 import styles from "~/styles/supply.css";

@@ -5,9 +5,9 @@ import { Pager, StateTag, withParams } from "~/components/supply-ui";
 import { formatFen, formatInteger } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { countDealerLinks, listDealerLinks } from "~/models/dealers.server";
-import { listTiers } from "~/models/pricing.server";
-import { badRequestOnValidation, requireCoreEnterprise } from "~/models/supply-chain-access.server";
+import { countDealerLinks, listDealerLinks } from "~/domain/dealers/dealers.server";
+import { listTiers } from "~/domain/pricing/pricing.server";
+import { badRequestOnValidation, requireCoreEnterprise } from "~/web/supply-chain-access.server";
 import styles from "~/styles/supply.css";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];

@@ -14,18 +14,18 @@ import { RouteError } from "~/components/route-error";
 import { formatDateTime, translateDynamic } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import type { Actor } from "~/models/audit.server";
-import { login, switchSessionOrganization } from "~/models/auth.server";
+import type { Actor } from "~/domain/shared/audit.server";
+import { login, switchSessionOrganization } from "~/domain/identity/auth.server";
 import {
   acceptInvitationAsNewUser,
   acceptInvitationAsUser,
   acceptInvitationFormSchema,
   findInvitationByToken,
   INVITATION_LIMITS,
-} from "~/models/invitations.server";
-import { fieldFailure, formFailure, keepValues, PRIVATE_PAGE_HEADERS, type FormFailure } from "~/models/recruitment-forms.server";
-import { issuesToFields } from "~/models/recruitment.server";
-import { notFound } from "~/models/tenancy.server";
+} from "~/domain/identity/invitations.server";
+import { fieldFailure, formFailure, keepValues, PRIVATE_PAGE_HEADERS, type FormFailure } from "~/domain/recruitment/forms.server";
+import { issuesToFields } from "~/domain/recruitment/recruitment.server";
+import { notFound } from "~/web/tenancy.server";
 import { commitSessionCookie, flashCookie, getSession, requireCsrf, safeRedirectPath } from "~/session.server";
 import { resolveLocale } from "~/i18n/locale.server";
 import styles from "~/styles/recruitment.css";

@@ -6,9 +6,9 @@ import { RouteError } from "~/components/route-error";
 import { formatFen, translate, formatDate } from "~/i18n";
 import { localeFromMatches } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import type { Actor } from "~/models/audit.server";
-import { fieldFailure, formFailure, type FormFailure } from "~/models/recruitment-forms.server";
-import { readFormWithFiles } from "~/models/recruitment-uploads.server";
+import type { Actor } from "~/domain/shared/audit.server";
+import { fieldFailure, formFailure, type FormFailure } from "~/domain/recruitment/forms.server";
+import { readFormWithFiles } from "~/domain/recruitment/uploads.server";
 import {
   APPLICATION_FORM_FIELDS,
   applicationInputSchema,
@@ -16,8 +16,8 @@ import {
   issuesToFields,
   RECRUITMENT_LIMITS,
   submitApplication,
-} from "~/models/recruitment.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
+} from "~/domain/recruitment/recruitment.server";
+import { requireUuidParam, scoped } from "~/web/tenancy.server";
 // The channel checkboxes render in the browser: the list comes from the schema module, not a .server one.
 import { SALES_CHANNELS } from "../../db/schema";
 import { flashCookie, requireCsrf } from "~/session.server";

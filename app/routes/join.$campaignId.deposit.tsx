@@ -6,12 +6,12 @@ import { RouteError } from "~/components/route-error";
 import { formatDateTime, formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { EpayGatewayError } from "~/models/epay/index.server";
-import { paymentsDepsForRequest } from "~/models/payments.server";
-import { formFailure, type FormFailure } from "~/models/recruitment-forms.server";
-import { getDepositForDealer, startDepositPayment } from "~/models/recruitment.server";
-import { may } from "~/models/permissions";
-import { requireOrgContext, requireUuidParam, scoped } from "~/models/tenancy.server";
+import { EpayGatewayError } from "~/domain/payments/epay/index.server";
+import { paymentsDepsForRequest } from "~/domain/payments/payments.server";
+import { formFailure, type FormFailure } from "~/domain/recruitment/forms.server";
+import { getDepositForDealer, startDepositPayment } from "~/domain/recruitment/recruitment.server";
+import { may } from "~/domain/identity/permissions";
+import { requireOrgContext, requireUuidParam, scoped } from "~/web/tenancy.server";
 import { requireCsrf } from "~/session.server";
 import styles from "~/styles/recruitment.css";
 

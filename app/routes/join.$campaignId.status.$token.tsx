@@ -14,11 +14,11 @@ import { RouteError } from "~/components/route-error";
 import { formatDateTime, formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import type { Actor } from "~/models/audit.server";
-import { fieldFailure, formFailure, PRIVATE_PAGE_HEADERS, type FormFailure } from "~/models/recruitment-forms.server";
-import { readFormWithFiles } from "~/models/recruitment-uploads.server";
-import { getApplicationByToken, respondToInfoRequest, statusPath, withdrawApplication } from "~/models/recruitment.server";
-import { notFound, requireUuidParam, scoped } from "~/models/tenancy.server";
+import type { Actor } from "~/domain/shared/audit.server";
+import { fieldFailure, formFailure, PRIVATE_PAGE_HEADERS, type FormFailure } from "~/domain/recruitment/forms.server";
+import { readFormWithFiles } from "~/domain/recruitment/uploads.server";
+import { getApplicationByToken, respondToInfoRequest, statusPath, withdrawApplication } from "~/domain/recruitment/recruitment.server";
+import { notFound, requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/recruitment.css";
 

@@ -13,8 +13,8 @@ import { RouteError } from "~/components/route-error";
 import { isMessageKey, translateWithParams, type MessageKey } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { login } from "~/models/auth.server";
-import { listMembershipsForUser } from "~/models/organizations.server";
+import { login } from "~/domain/identity/auth.server";
+import { listMembershipsForUser } from "~/domain/identity/organizations.server";
 import { commitSessionCookie, flashCookie, getSession, requireCsrf, safeRedirectPath } from "~/session.server";
 
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "login.title");

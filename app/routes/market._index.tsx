@@ -4,8 +4,8 @@ import { RouteError } from "~/components/route-error";
 import { formatInteger } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { listOpenMarkets } from "~/models/market-listings.server";
-import { requireBuyer } from "~/models/market-party-access.server";
+import { listOpenMarkets } from "~/domain/market/listings.server";
+import { requireBuyer } from "~/web/market-party-access.server";
 import listingStyles from "~/styles/market-listings.css";
 import styles from "~/styles/supply.css";
 

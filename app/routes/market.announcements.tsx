@@ -4,9 +4,9 @@ import { RouteError } from "~/components/route-error";
 import { formatDateTime } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { listAnnouncementsForParty } from "~/models/market-announcements.server";
-import { badRequestOnValidation } from "~/models/supply-chain-access.server";
-import { notFound, requireOrgContext } from "~/models/tenancy.server";
+import { listAnnouncementsForParty } from "~/domain/market/announcements.server";
+import { badRequestOnValidation } from "~/web/supply-chain-access.server";
+import { notFound, requireOrgContext } from "~/web/tenancy.server";
 import dashboardStyles from "~/styles/market-dashboard.css";
 import styles from "~/styles/supply.css";
 

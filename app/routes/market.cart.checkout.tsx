@@ -1,9 +1,9 @@
 import { redirect, type ActionFunctionArgs, type AppLoadContext } from "@remix-run/node";
 import type { MessageKey } from "~/i18n";
-import { isDomainError } from "~/models/errors";
-import { checkoutCart } from "~/models/market-cart.server";
-import { requireBuyer } from "~/models/market-party-access.server";
-import { requireUuidParam } from "~/models/tenancy.server";
+import { isDomainError } from "~/domain/shared/errors";
+import { checkoutCart } from "~/domain/market/cart.server";
+import { requireBuyer } from "~/web/market-party-access.server";
+import { requireUuidParam } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 
 /**

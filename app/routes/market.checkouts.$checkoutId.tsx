@@ -7,12 +7,12 @@ import { RouteError } from "~/components/route-error";
 import { formatDateTime, formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { EpayGatewayError } from "~/models/epay/index.server";
-import { cancelCheckout, getCheckout, payCheckoutFromWallet, startCheckoutPayment } from "~/models/escrow.server";
-import { listAccountsForOrganization } from "~/models/ledger.server";
-import { formText, marketFormFailure, readMarketForm, requireMarketParty } from "~/models/market-order-access.server";
-import { isCaptured, paymentsDepsForRequest, settlePaymentAttempts } from "~/models/payments.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
+import { EpayGatewayError } from "~/domain/payments/epay/index.server";
+import { cancelCheckout, getCheckout, payCheckoutFromWallet, startCheckoutPayment } from "~/domain/market/escrow.server";
+import { listAccountsForOrganization } from "~/domain/ledger/ledger.server";
+import { formText, marketFormFailure, readMarketForm, requireMarketParty } from "~/web/market-order-access.server";
+import { isCaptured, paymentsDepsForRequest, settlePaymentAttempts } from "~/domain/payments/payments.server";
+import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import marketOrderStyles from "~/styles/market-orders.css";
 import ordersStyles from "~/styles/orders.css";
@@ -92,7 +92,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const { form } = await readMarketForm(request);
   await requireCsrf(request, context, form);
   const rawIntent = formText(form, "intent", 50);
-  // Paying the checkout is the market machine's `pay`; cancelling it, its `cancel` (app/models/permissions.ts).
+  // Paying the checkout is the market machine's `pay`; cancelling it, its `cancel` (app/domain/identity/permissions.ts).
   const { organizationId, actor } = await requireMarketParty(request, context, {
     kinds: ["buyer"],
     may: rawIntent === "cancel" ? "market_order.cancel" : "market_order.pay",

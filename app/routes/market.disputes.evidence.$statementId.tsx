@@ -1,7 +1,7 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
-import { getDisputeEvidence } from "~/models/escrow.server";
-import { attachmentDisposition, requireMarketParty } from "~/models/market-order-access.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
+import { getDisputeEvidence } from "~/domain/market/escrow.server";
+import { attachmentDisposition, requireMarketParty } from "~/web/market-order-access.server";
+import { requireUuidParam, scoped } from "~/web/tenancy.server";
 
 /**
  * `GET /market/disputes/evidence/:statementId` — a statement's evidence file, for the buyer, the

@@ -20,10 +20,10 @@ import { TextField } from "~/components/supply-ui";
 import { formatDateTime, formatFen, isMessageKey, translateDynamic } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { addDisputeStatement, cancelPaidMarketOrder, getMarketOrder, openDispute, receiveMarketOrder, shipMarketOrder } from "~/models/escrow.server";
-import { formText, marketFormFailure, orderDetailView, readMarketForm, requireMarketParty } from "~/models/market-order-access.server";
-import type { ActionName } from "~/models/permissions";
-import { notFound, requireMay, requireUuidParam, scoped } from "~/models/tenancy.server";
+import { addDisputeStatement, cancelPaidMarketOrder, getMarketOrder, openDispute, receiveMarketOrder, shipMarketOrder } from "~/domain/market/escrow.server";
+import { formText, marketFormFailure, orderDetailView, readMarketForm, requireMarketParty } from "~/web/market-order-access.server";
+import type { ActionName } from "~/domain/identity/permissions";
+import { notFound, requireMay, requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import marketOrderStyles from "~/styles/market-orders.css";
 import ordersStyles from "~/styles/orders.css";
@@ -75,7 +75,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const rawIntent = formText(form, "intent", 50);
   if (!isIntent(rawIntent)) throw new Response("Unknown form", { status: 400 });
   const intent: Intent = rawIntent;
-  // Then who may do it (app/models/permissions.ts): another side's action is a 404, a missing role a 403.
+  // Then who may do it (app/domain/identity/permissions.ts): another side's action is a 404, a missing role a 403.
   // Cancelling here is the merchant's (a paid order it cannot fulfil); the buyer cancels its checkout.
   if (intent === "cancel" && party.organization.kind !== "merchant") notFound();
   requireMay(party, INTENT_ACTION[intent]);

@@ -7,8 +7,8 @@ import { errorsFor, FormError, Pager, SelectField, TextField, valuesFor, withPar
 import { formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { fenToYuanText } from "~/models/catalog.server";
-import { requireMarketOperator, requireOperatorMarket } from "~/models/market-access.server";
+import { fenToYuanText } from "~/domain/catalog/catalog.server";
+import { requireMarketOperator, requireOperatorMarket } from "~/web/market-access.server";
 import {
   countStalls,
   createStall,
@@ -32,11 +32,11 @@ import {
   updateMarket,
   updateStall,
   zoneFormSchema,
-} from "~/models/market.server";
-import { listStallsPage } from "~/models/market-venues-api.server";
-import { badRequestOnValidation, domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
-import type { ActionName } from "~/models/permissions";
+} from "~/domain/market/venues.server";
+import { listStallsPage } from "~/api/market-venues-views.server";
+import { badRequestOnValidation, domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
+import { requireUuidParam, scoped } from "~/web/tenancy.server";
+import type { ActionName } from "~/domain/identity/permissions";
 import { flashCookie, requireCsrf } from "~/session.server";
 import marketStyles from "~/styles/market.css";
 import styles from "~/styles/supply.css";
@@ -109,7 +109,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   };
 }
 
-/** Each form of the page → its action in the permission table (app/models/permissions.ts). */
+/** Each form of the page → its action in the permission table (app/domain/identity/permissions.ts). */
 const MARKET_INTENT_ACTION: Readonly<Record<string, ActionName>> = {
   updateMarket: "market.write",
   addZone: "market.zone_write",

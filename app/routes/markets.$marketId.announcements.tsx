@@ -8,17 +8,17 @@ import { FormError } from "~/components/supply-ui";
 import { formatDateTime, isMessageKey, translateDynamic, translateWithParams } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { requireMarketOperator, requireOperatorMarket } from "~/models/market-access.server";
+import { requireMarketOperator, requireOperatorMarket } from "~/web/market-access.server";
 import {
   ANNOUNCEMENT_AUDIENCES,
   ANNOUNCEMENT_LIMITS,
   announcementFormSchema,
   listAnnouncementsForOperator,
   publishAnnouncement,
-} from "~/models/market-announcements.server";
-import { getMarket } from "~/models/market.server";
-import { badRequestOnValidation, domainFailure, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
+} from "~/domain/market/announcements.server";
+import { getMarket } from "~/domain/market/venues.server";
+import { badRequestOnValidation, domainFailure, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
+import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import dashboardStyles from "~/styles/market-dashboard.css";
 import marketStyles from "~/styles/market.css";

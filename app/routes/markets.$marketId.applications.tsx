@@ -7,7 +7,7 @@ import { errorsFor, FormError, TextField, useProblemText, valuesFor } from "~/co
 import { formatDateTime } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { requireMarketOperator, requireOperatorMarket } from "~/models/market-access.server";
+import { requireMarketOperator, requireOperatorMarket } from "~/web/market-access.server";
 import {
   APPLICATION_FORM_FIELDS,
   applicationEvents,
@@ -20,9 +20,9 @@ import {
   reasonSchema,
   rejectMerchantApplication,
   submitMerchantApplication,
-} from "~/models/market.server";
-import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
+} from "~/domain/market/venues.server";
+import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
+import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import marketStyles from "~/styles/market.css";
 import styles from "~/styles/supply.css";

@@ -7,12 +7,12 @@ import { errorsFor, FormError, SelectField, TextField, valuesFor } from "~/compo
 import { formatFen, formatPercentBps, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { requireMarketOperator, requireOperatorMarket } from "~/models/market-access.server";
-import { addFeeSchedule, FEE_FORM_FIELDS, feeScheduleFormSchema, listFeeSchedules } from "~/models/market-fees.server";
-import { getMarket } from "~/models/market.server";
-import { shanghaiDate } from "~/models/pricing.server";
-import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
+import { requireMarketOperator, requireOperatorMarket } from "~/web/market-access.server";
+import { addFeeSchedule, FEE_FORM_FIELDS, feeScheduleFormSchema, listFeeSchedules } from "~/domain/market/fees.server";
+import { getMarket } from "~/domain/market/venues.server";
+import { shanghaiDate } from "~/domain/pricing/pricing.server";
+import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
+import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import marketStyles from "~/styles/market.css";
 import styles from "~/styles/supply.css";

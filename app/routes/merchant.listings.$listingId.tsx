@@ -7,7 +7,7 @@ import { errorsFor, FormError, SelectField, TextField, valuesFor } from "~/compo
 import { formatDateTime, formatFen, formatInteger, type MessageKey } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { fenToYuanText } from "~/models/catalog.server";
+import { fenToYuanText } from "~/domain/catalog/catalog.server";
 import {
   getMerchantListing,
   LISTING_DETAILS_FIELDS,
@@ -17,10 +17,10 @@ import {
   setListingStock,
   stockFormSchema,
   updateListing,
-} from "~/models/market-listings.server";
-import { requireMerchant } from "~/models/market-party-access.server";
-import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
+} from "~/domain/market/listings.server";
+import { requireMerchant } from "~/web/market-party-access.server";
+import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
+import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import listingStyles from "~/styles/market-listings.css";
 import styles from "~/styles/supply.css";

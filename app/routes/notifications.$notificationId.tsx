@@ -1,7 +1,7 @@
 import { redirect, type ActionFunctionArgs, type LoaderFunctionArgs } from "@remix-run/node";
 import { RouteError } from "~/components/route-error";
-import { notificationHref, openNotification } from "~/models/notifications.server";
-import { requireOrgContext, requireUuidParam, scoped } from "~/models/tenancy.server";
+import { notificationHref, openNotification } from "~/domain/notifications/notifications.server";
+import { requireOrgContext, requireUuidParam, scoped } from "~/web/tenancy.server";
 import { requireCsrf, safeRedirectPath } from "~/session.server";
 
 /**

@@ -4,10 +4,10 @@ import { MarkAllReadForm, NoticeItem } from "~/components/notice-ui";
 import { RouteError } from "~/components/route-error";
 import { pageTitle } from "~/i18n/meta";
 import { useT } from "~/i18n/react";
-import { countUnreadNotifications, listNotificationsPage, markNotificationsRead } from "~/models/notifications.server";
-import { requireOrgContext, scoped } from "~/models/tenancy.server";
+import { countUnreadNotifications, listNotificationsPage, markNotificationsRead } from "~/domain/notifications/notifications.server";
+import { requireOrgContext, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf, safeRedirectPath } from "~/session.server";
-import { isDomainError } from "~/models/errors";
+import { isDomainError } from "~/domain/shared/errors";
 
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "inbox.title");
 

@@ -10,11 +10,11 @@ import { formatDateTime, formatFen, isMessageKey, translate, translateDynamic, t
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { resolveLocale } from "~/i18n/locale.server";
-import { parseWholeNumber } from "~/models/catalog.server";
-import { creditSummary } from "~/models/credit.server";
-import { EpayGatewayError } from "~/models/epay/index.server";
-import { isDomainError } from "~/models/errors";
-import { listAccountsForOrganization } from "~/models/ledger.server";
+import { parseWholeNumber } from "~/domain/catalog/catalog.server";
+import { creditSummary } from "~/domain/credit/credit.server";
+import { EpayGatewayError } from "~/domain/payments/epay/index.server";
+import { isDomainError } from "~/domain/shared/errors";
+import { listAccountsForOrganization } from "~/domain/ledger/ledger.server";
 import {
   amountDue,
   orderPaymentReference,
@@ -37,11 +37,11 @@ import {
   shipOrder,
   submitOrder,
   type OrderDetail,
-} from "~/models/orders.server";
-import { paymentsDepsForRequest, settlePaymentAttempts, startPaymentAttempt } from "~/models/payments.server";
-import { domainFailure, formValues } from "~/models/supply-chain-access.server";
-import { may, type ActionName } from "~/models/permissions";
-import { notFound, requireMay, requireOrgContext, requireUuidParam, scoped } from "~/models/tenancy.server";
+} from "~/domain/orders/orders.server";
+import { paymentsDepsForRequest, settlePaymentAttempts, startPaymentAttempt } from "~/domain/payments/payments.server";
+import { domainFailure, formValues } from "~/web/supply-chain-access.server";
+import { may, type ActionName } from "~/domain/identity/permissions";
+import { notFound, requireMay, requireOrgContext, requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, getSession, requireCsrf } from "~/session.server";
 import ordersStyles from "~/styles/orders.css";
 import supplyStyles from "~/styles/supply.css";
@@ -240,7 +240,7 @@ const INTENTS = [
 ] as const;
 type Intent = (typeof INTENTS)[number];
 
-/** Each form of the page → the action it performs in the permission table (app/models/permissions.ts). */
+/** Each form of the page → the action it performs in the permission table (app/domain/identity/permissions.ts). */
 const INTENT_ACTION: Readonly<Record<Intent, ActionName>> = {
   submit: "order.submit",
   approve: "order.approve",

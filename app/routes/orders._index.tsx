@@ -6,12 +6,12 @@ import { Pager, withParams } from "~/components/supply-ui";
 import { formatFen, translateDynamic, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { ORDER_KINDS, ORDER_STATUSES, type OrderKind } from "~/models/order-states";
-import { may } from "~/models/permissions";
-import { listOrders, orderMoneySummary, type MoneyFigure } from "~/models/orders.server";
-import { shanghaiDate } from "~/models/pricing.server";
-import { badRequestOnValidation } from "~/models/supply-chain-access.server";
-import { notFound, requireOrgContext } from "~/models/tenancy.server";
+import { ORDER_KINDS, ORDER_STATUSES, type OrderKind } from "~/domain/orders/states";
+import { may } from "~/domain/identity/permissions";
+import { listOrders, orderMoneySummary, type MoneyFigure } from "~/domain/orders/orders.server";
+import { shanghaiDate } from "~/domain/pricing/pricing.server";
+import { badRequestOnValidation } from "~/web/supply-chain-access.server";
+import { notFound, requireOrgContext } from "~/web/tenancy.server";
 import ordersStyles from "~/styles/orders.css";
 import supplyStyles from "~/styles/supply.css";
 

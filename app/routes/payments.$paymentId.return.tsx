@@ -1,7 +1,7 @@
 import { redirect, type LoaderFunctionArgs } from "@remix-run/node";
-import { EpayGatewayError } from "~/models/epay/index.server";
-import { getPaymentForOrganization, paymentsDepsForRequest, syncPaymentFromGateway } from "~/models/payments.server";
-import { requireOrgContext, requireUuidParam, scoped } from "~/models/tenancy.server";
+import { EpayGatewayError } from "~/domain/payments/epay/index.server";
+import { getPaymentForOrganization, paymentsDepsForRequest, syncPaymentFromGateway } from "~/domain/payments/payments.server";
+import { requireOrgContext, requireUuidParam, scoped } from "~/web/tenancy.server";
 
 /**
  * `GET /payments/:paymentId/return` — where the gateway sends the user after paying. The callback

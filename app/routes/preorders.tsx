@@ -6,9 +6,9 @@ import { RouteError } from "~/components/route-error";
 import { formatDate, formatFen, formatPercentBps, translateDynamic } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { mayMap } from "~/models/permissions";
-import { listSeasonsForDealer } from "~/models/orders.server";
-import { requireDealer } from "~/models/supply-chain-access.server";
+import { mayMap } from "~/domain/identity/permissions";
+import { listSeasonsForDealer } from "~/domain/orders/orders.server";
+import { requireDealer } from "~/web/supply-chain-access.server";
 import ordersStyles from "~/styles/orders.css";
 import supplyStyles from "~/styles/supply.css";
 

@@ -6,7 +6,7 @@ import { errorsFor, FormError, SelectField, StateTag, TextField, useProblemText,
 import { formatFen, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { listDealerOptions } from "~/models/dealers.server";
+import { listDealerOptions } from "~/domain/dealers/dealers.server";
 import {
   createOverride,
   createPriceList,
@@ -20,9 +20,9 @@ import {
   shanghaiDate,
   tierFormSchema,
   updateTier,
-} from "~/models/pricing.server";
-import { domainFailure, formValues, requireCoreEnterprise, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
-import { notFound } from "~/models/tenancy.server";
+} from "~/domain/pricing/pricing.server";
+import { domainFailure, formValues, requireCoreEnterprise, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
+import { notFound } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/supply.css";
 

@@ -7,7 +7,7 @@ import { errorsFor, FormError, Pager, StateTag, TextField, valuesFor, withParams
 import { formatFen, formatPercentBps, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { parseWholeNumber } from "~/models/catalog.server";
+import { parseWholeNumber } from "~/domain/catalog/catalog.server";
 import {
   deletePriceList,
   getPriceList,
@@ -16,9 +16,9 @@ import {
   removePriceListItem,
   setPriceListItem,
   updatePriceList,
-} from "~/models/pricing.server";
-import { badRequestOnValidation, domainFailure, formValues, requireCoreEnterprise, zodFieldErrors, type FormFailure } from "~/models/supply-chain-access.server";
-import { notFound, requireUuidParam, scoped } from "~/models/tenancy.server";
+} from "~/domain/pricing/pricing.server";
+import { badRequestOnValidation, domainFailure, formValues, requireCoreEnterprise, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
+import { notFound, requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/supply.css";
 

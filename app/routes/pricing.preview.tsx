@@ -6,10 +6,10 @@ import { RuleTag, SelectField, TextField } from "~/components/supply-ui";
 import { formatFen, formatPercentBps } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { getSkusByCodes, normalizeSkuCode } from "~/models/catalog.server";
-import { listDealerOptions } from "~/models/dealers.server";
-import { previewFormSchema, quotePrices, shanghaiDate, type PriceRule } from "~/models/pricing.server";
-import { requireCoreEnterprise, zodFieldErrors } from "~/models/supply-chain-access.server";
+import { getSkusByCodes, normalizeSkuCode } from "~/domain/catalog/catalog.server";
+import { listDealerOptions } from "~/domain/dealers/dealers.server";
+import { previewFormSchema, quotePrices, shanghaiDate, type PriceRule } from "~/domain/pricing/pricing.server";
+import { requireCoreEnterprise, zodFieldErrors } from "~/web/supply-chain-access.server";
 import styles from "~/styles/supply.css";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];

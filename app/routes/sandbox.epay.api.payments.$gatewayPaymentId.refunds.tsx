@@ -1,5 +1,5 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs } from "@remix-run/node";
-import { handleSandboxApi, sandboxJson, sandboxRefund, SandboxHttpError } from "~/models/epay-sandbox.server";
+import { handleSandboxApi, sandboxJson, sandboxRefund, SandboxHttpError } from "~/sandbox/epay/sandbox.server";
 
 /** Sandbox e-Pay: `POST /sandbox/epay/api/payments/:id/refunds` — refund (signed; idempotent on merchant_refund_reference). */
 export async function action({ request, params, context }: ActionFunctionArgs) {

@@ -1,5 +1,5 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
-import { handleSandboxApi, sandboxGetPayment, sandboxJson } from "~/models/epay-sandbox.server";
+import { handleSandboxApi, sandboxGetPayment, sandboxJson } from "~/sandbox/epay/sandbox.server";
 
 /** Sandbox e-Pay: `GET /sandbox/epay/api/payments/:id` — the payment's state and every event so far (signed). */
 export async function loader({ request, params, context }: LoaderFunctionArgs) {

@@ -1,5 +1,5 @@
 import type { ActionFunctionArgs } from "@remix-run/node";
-import { handleSandboxApi, sandboxCreatePayment, sandboxJson, SandboxHttpError } from "~/models/epay-sandbox.server";
+import { handleSandboxApi, sandboxCreatePayment, sandboxJson, SandboxHttpError } from "~/sandbox/epay/sandbox.server";
 
 /** Sandbox e-Pay: `POST /sandbox/epay/api/payments` — create a payment (signed; idempotent on merchant_reference). */
 export async function action({ request, context }: ActionFunctionArgs) {

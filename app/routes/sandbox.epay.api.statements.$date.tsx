@@ -1,5 +1,5 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
-import { handleSandboxApi, sandboxCsv, sandboxStatement } from "~/models/epay-sandbox.server";
+import { handleSandboxApi, sandboxCsv, sandboxStatement } from "~/sandbox/epay/sandbox.server";
 
 /**
  * Sandbox e-Pay: `GET /sandbox/epay/api/statements/:date` — the day's statement file (signed CSV:

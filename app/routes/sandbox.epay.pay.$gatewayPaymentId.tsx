@@ -4,7 +4,7 @@ import { RouteError } from "~/components/route-error";
 import { formatDateTime, formatFen, type Locale } from "~/i18n";
 import { localeFromMatches } from "~/i18n/meta";
 import { useLocale } from "~/i18n/react";
-import { sandboxCompletePayment, sandboxConfigFrom, SandboxHttpError, sandboxPayPage } from "~/models/epay-sandbox.server";
+import { sandboxCompletePayment, sandboxConfigFrom, SandboxHttpError, sandboxPayPage } from "~/sandbox/epay/sandbox.server";
 
 /**
  * The sandbox gateway's pay page (`/sandbox/epay/pay/:id`): the page a real gateway shows, reduced

@@ -6,9 +6,9 @@ import { RouteError } from "~/components/route-error";
 import { formatDateTime, translateDynamic } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { API_KEY_DEFAULT_ROLES, API_KEY_LIMITS, createApiKey, listApiKeys, revokeApiKey } from "~/models/api-keys.server";
-import { isDomainError } from "~/models/errors";
-import { requireOrgContext, requireUuidParam, scoped } from "~/models/tenancy.server";
+import { API_KEY_DEFAULT_ROLES, API_KEY_LIMITS, createApiKey, listApiKeys, revokeApiKey } from "~/domain/identity/api-keys.server";
+import { isDomainError } from "~/domain/shared/errors";
+import { requireOrgContext, requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/supply.css";
 

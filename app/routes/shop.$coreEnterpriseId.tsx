@@ -7,11 +7,11 @@ import { Pager, RuleTag, withParams } from "~/components/supply-ui";
 import { formatFen, formatInteger, formatPercentBps } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { getSupplierForDealer } from "~/models/dealers.server";
-import { listDealerCatalog } from "~/models/pricing.server";
-import { may } from "~/models/permissions";
-import { badRequestOnValidation, requireDealer } from "~/models/supply-chain-access.server";
-import { requireUuidParam, scoped } from "~/models/tenancy.server";
+import { getSupplierForDealer } from "~/domain/dealers/dealers.server";
+import { listDealerCatalog } from "~/domain/pricing/pricing.server";
+import { may } from "~/domain/identity/permissions";
+import { badRequestOnValidation, requireDealer } from "~/web/supply-chain-access.server";
+import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import styles from "~/styles/supply.css";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];

@@ -5,8 +5,8 @@ import { StateTag } from "~/components/supply-ui";
 import { formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { listSuppliersForDealer } from "~/models/dealers.server";
-import { requireDealer } from "~/models/supply-chain-access.server";
+import { listSuppliersForDealer } from "~/domain/dealers/dealers.server";
+import { requireDealer } from "~/web/supply-chain-access.server";
 import styles from "~/styles/supply.css";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];

@@ -1,7 +1,7 @@
 import { redirect, type ActionFunctionArgs } from "@remix-run/node";
 import { z } from "zod";
-import { switchSessionOrganization } from "~/models/auth.server";
-import { notFound, requireOrgContext, requireUuidParam } from "~/models/tenancy.server";
+import { switchSessionOrganization } from "~/domain/identity/auth.server";
+import { notFound, requireOrgContext, requireUuidParam } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 
 const SwitchOrgForm = z.object({ orgId: z.string().max(100) });

@@ -7,8 +7,8 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { pingDb, type Db, type DbMode } from "../../db";
 import type { JobsHandle, ResolvedConfig } from "../context";
 import { requestLogLevel, type Logger } from "../logger.server";
-import { outboxCounts } from "../models/outbox.server";
-import { within } from "../models/within";
+import { outboxCounts } from "../domain/outbox/outbox.server";
+import { within } from "../domain/shared/within";
 
 /**
  * The Express app around Remix, separate from server.ts so tests can run the real stack (static

@@ -31,7 +31,7 @@ export interface OrdersTable {
   id: Generated<string>;
   number: string;
   kind: "standard" | "preorder" | "replenishment" | "return";
-  /** One of ORDER_STATUSES in app/models/order-states.ts. */
+  /** One of ORDER_STATUSES in app/domain/orders/states.ts. */
   status: string;
   core_enterprise_id: string;
   dealer_id: string;

@@ -4,7 +4,7 @@ import type { CreatedAt, NullableTimestamp, Role } from "./foundation";
 /**
  * Online dealer recruitment (在线招募经销商): a core enterprise's campaigns, the applications
  * companies send to them (with their documents and timeline), and invitations of a first user into
- * an organisation. The state machines live in app/models/recruitment.server.ts; the CHECKs of
+ * an organisation. The state machines live in app/domain/recruitment/recruitment.server.ts; the CHECKs of
  * 0007_recruitment hold the shapes they promise.
  */
 

@@ -19,7 +19,7 @@ import pg from "pg";
 import { sql } from "kysely";
 import { createDb, type Db } from "../../db";
 import { migrateToLatest } from "../../db/migrate";
-import { listDealerCatalog } from "../../app/models/pricing.server";
+import { listDealerCatalog } from "../../app/domain/pricing/pricing.server";
 import { adminUrl, urlFor, percentile } from "./databases";
 
 const SMALL = 10_000;

@@ -4,7 +4,7 @@ import path from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../app/logger.server";
-import { verifyLedger } from "../../app/models/ledger.server";
+import { verifyLedger } from "../../app/domain/ledger/ledger.server";
 import { runStep, STEPS } from "../../workflows/registry";
 import { ROOT } from "../support/build";
 import { createTestDatabase, type TestDatabase } from "../support/db";

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { seedDemoData } from "../../app/models/demo-seed.server";
+import { seedDemoData } from "../../app/seed/demo.server";
 import {
   confirmOrder,
   createOrder,
@@ -14,7 +14,7 @@ import {
   receiveOrder,
   requestReturn,
   shipOrder,
-} from "../../app/models/orders.server";
+} from "../../app/domain/orders/orders.server";
 import { ROOT } from "../support/build";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { startTestServer, type TestServer } from "../support/web";

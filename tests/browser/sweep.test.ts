@@ -3,7 +3,7 @@ import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { langCookie } from "../../app/i18n/locale.server";
-import { seedDemoData } from "../../app/models/demo-seed.server";
+import { seedDemoData } from "../../app/seed/demo.server";
 import { ROOT } from "../support/build";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { startPaymentsServer, type PaymentsServer } from "../integration/payments.fixtures";

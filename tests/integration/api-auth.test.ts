@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { seedDemoData } from "../../app/models/demo-seed.server";
-import { createApiKey, revokeApiKey } from "../../app/models/api-keys.server";
-import { SYSTEM_ACTOR } from "../../app/models/audit.server";
+import { seedDemoData } from "../../app/seed/demo.server";
+import { createApiKey, revokeApiKey } from "../../app/domain/identity/api-keys.server";
+import { SYSTEM_ACTOR } from "../../app/domain/shared/audit.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser } from "../support/factories";
 import { startTestServer, type TestServer } from "../support/web";

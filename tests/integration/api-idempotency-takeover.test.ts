@@ -13,8 +13,8 @@ import {
   IDEMPOTENCY_TAKEOVER_SECONDS,
   requestHash,
 } from "../../app/api/idempotency.server";
-import { createApiKey } from "../../app/models/api-keys.server";
-import { SYSTEM_ACTOR } from "../../app/models/audit.server";
+import { createApiKey } from "../../app/domain/identity/api-keys.server";
+import { SYSTEM_ACTOR } from "../../app/domain/shared/audit.server";
 import { ROOT } from "../support/build";
 import { createEmbeddedTestDatabase, createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg } from "../support/factories";

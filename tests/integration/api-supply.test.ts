@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApiKey } from "../../app/models/api-keys.server";
-import { SYSTEM_ACTOR } from "../../app/models/audit.server";
-import { createSku } from "../../app/models/catalog.server";
-import { seedDemoData } from "../../app/models/demo-seed.server";
-import { verifyLedger } from "../../app/models/ledger.server";
-import { createSeason } from "../../app/models/orders.server";
+import { createApiKey } from "../../app/domain/identity/api-keys.server";
+import { SYSTEM_ACTOR } from "../../app/domain/shared/audit.server";
+import { createSku } from "../../app/domain/catalog/catalog.server";
+import { seedDemoData } from "../../app/seed/demo.server";
+import { verifyLedger } from "../../app/domain/ledger/ledger.server";
+import { createSeason } from "../../app/domain/orders/orders.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser, TEST_PASSWORD } from "../support/factories";
 import { startTestServer, type TestServer } from "../support/web";

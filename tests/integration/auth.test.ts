@@ -1,7 +1,7 @@
 import { createCookie } from "@remix-run/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type DbHandle } from "../../db";
-import { hashToken, login, MAX_FAILURES_PER_EMAIL } from "../../app/models/auth.server";
+import { hashToken, login, MAX_FAILURES_PER_EMAIL } from "../../app/domain/identity/auth.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser, TEST_PASSWORD } from "../support/factories";
 import { Client, csrfToken, startTestServer, TEST_SESSION_SECRET, textOf, type TestServer } from "../support/web";

@@ -1,9 +1,9 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../app/logger.server";
-import { expireUnpaidCheckouts, getCheckout, payCheckoutFromWallet, placeCheckout, startCheckoutPayment } from "../../app/models/escrow.server";
-import { amountDue, confirmOrder, createOrder, getOrder, markAwaitingEpay, payFromWallet } from "../../app/models/orders.server";
-import { createPayment, getPayment, refundPayment } from "../../app/models/payments.server";
+import { expireUnpaidCheckouts, getCheckout, payCheckoutFromWallet, placeCheckout, startCheckoutPayment } from "../../app/domain/market/escrow.server";
+import { amountDue, confirmOrder, createOrder, getOrder, markAwaitingEpay, payFromWallet } from "../../app/domain/orders/orders.server";
+import { createPayment, getPayment, refundPayment } from "../../app/domain/payments/payments.server";
 import { runStep, STEPS } from "../../workflows/registry";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser } from "../support/factories";

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbHandle } from "../../db";
-import { CSV_LIMITS, exportSkusCsv, importSkusCsv } from "../../app/models/catalog-csv.server";
-import { getSkusByCodes, listSkus, reserveStock } from "../../app/models/catalog.server";
+import { CSV_LIMITS, exportSkusCsv, importSkusCsv } from "../../app/domain/catalog/csv.server";
+import { getSkusByCodes, listSkus, reserveStock } from "../../app/domain/catalog/catalog.server";
 import { actorOf, ENGINES, makeSku, newOrg } from "./catalog.fixtures";
 
 const ZH_HEADER = "SKU编码,SKU名称,商品编码,商品名称,类目,规格,单位,包装数量,起订量,基础价(元),税率(%),库存,状态";

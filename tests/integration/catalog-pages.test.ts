@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SYSTEM_ACTOR } from "../../app/models/audit.server";
-import { getSkusByCodes } from "../../app/models/catalog.server";
-import { creditSummary } from "../../app/models/credit.server";
-import { listDealerLinks } from "../../app/models/dealers.server";
-import { listPriceLists } from "../../app/models/pricing.server";
-import { seedSupplyChainDemo } from "../../app/models/supply-chain-seed.server";
+import { SYSTEM_ACTOR } from "../../app/domain/shared/audit.server";
+import { getSkusByCodes } from "../../app/domain/catalog/catalog.server";
+import { creditSummary } from "../../app/domain/credit/credit.server";
+import { listDealerLinks } from "../../app/domain/dealers/dealers.server";
+import { listPriceLists } from "../../app/domain/pricing/pricing.server";
+import { seedSupplyChainDemo } from "../../app/seed/supply-chain.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser, TEST_PASSWORD } from "../support/factories";
 import { Client, csrfToken, startTestServer, type Page, type TestServer } from "../support/web";
@@ -43,7 +43,7 @@ describe("supply-chain pages", () => {
     const stranger = await createOrg(t.db, { kind: "core_enterprise", name: "陌生企业" });
     const strangerSku = await makeSku(t.db, stranger.id, { code: "STRANGER-1", name: "陌生商品" });
     const strangerLink = await makeLink(t.db, stranger.id, { creditLimitFen: 1_000 });
-    const { createTier, createPriceList } = await import("../../app/models/pricing.server");
+    const { createTier, createPriceList } = await import("../../app/domain/pricing/pricing.server");
     const tier = await createTier(t.db, SYSTEM_ACTOR, stranger.id, { name: "陌生等级", rank: 1 });
     const strangerList = await createPriceList(t.db, SYSTEM_ACTOR, stranger.id, { tierId: tier.id, name: "陌生价目表", validFrom: "2020-01-01", validTo: null });
 

@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import type { Db, DbHandle } from "../../db";
-import type { Actor } from "../../app/models/audit.server";
-import { createSku, type Sku, type SkuInput } from "../../app/models/catalog.server";
-import { DomainError } from "../../app/models/errors";
-import { createDealerLink, type DealerLinkWithCredit } from "../../app/models/dealers.server";
+import type { Actor } from "../../app/domain/shared/audit.server";
+import { createSku, type Sku, type SkuInput } from "../../app/domain/catalog/catalog.server";
+import { DomainError } from "../../app/domain/shared/errors";
+import { createDealerLink, type DealerLinkWithCredit } from "../../app/domain/dealers/dealers.server";
 import { createEmbeddedTestDatabase, createTestDatabase } from "../support/db";
 import { logger } from "../../app/logger.server";
-import { ORDER_NOTICE_JOB } from "../../app/models/orders.server";
+import { ORDER_NOTICE_JOB } from "../../app/domain/orders/orders.server";
 import { runStep, STEPS } from "../../workflows/registry";
 
 /** Small factories for the catalogue, pricing and dealer tests: each call makes fresh tenants. */

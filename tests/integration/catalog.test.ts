@@ -9,8 +9,8 @@ import {
   returnStock,
   shipStock,
   updateSku,
-} from "../../app/models/catalog.server";
-import { DomainError } from "../../app/models/errors";
+} from "../../app/domain/catalog/catalog.server";
+import { DomainError } from "../../app/domain/shared/errors";
 import { actorOf, ENGINES, makeSku, newOrg, skuInput } from "./catalog.fixtures";
 
 for (const [engine, open] of ENGINES) {

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbHandle } from "../../db";
-import { SYSTEM_ACTOR } from "../../app/models/audit.server";
-import { chargeOnAccount, creditSummary, restoreCredit, setCreditLimit, type CreditParties } from "../../app/models/credit.server";
-import { DomainError } from "../../app/models/errors";
-import { verifyLedger } from "../../app/models/ledger.server";
+import { SYSTEM_ACTOR } from "../../app/domain/shared/audit.server";
+import { chargeOnAccount, creditSummary, restoreCredit, setCreditLimit, type CreditParties } from "../../app/domain/credit/credit.server";
+import { DomainError } from "../../app/domain/shared/errors";
+import { verifyLedger } from "../../app/domain/ledger/ledger.server";
 import { createEmbeddedTestDatabase, createTestDatabase } from "../support/db";
 
 async function parties(handle: DbHandle): Promise<CreditParties> {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureAccount, transfer } from "../../app/models/ledger.server";
+import { ensureAccount, transfer } from "../../app/domain/ledger/ledger.server";
 import {
   confirmOrder,
   createOrder,
@@ -14,7 +14,7 @@ import {
   releaseSeason,
   requestReturn,
   shipOrder,
-} from "../../app/models/orders.server";
+} from "../../app/domain/orders/orders.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createUser } from "../support/factories";
 import { startTestServer, type Client, type TestServer } from "../support/web";

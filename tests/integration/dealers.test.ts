@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sql } from "kysely";
 import type { DbHandle } from "../../db";
-import { chargeOnAccount, creditSummary } from "../../app/models/credit.server";
+import { chargeOnAccount, creditSummary } from "../../app/domain/credit/credit.server";
 import {
   createDealerLink,
   DEALER_LINK_TRANSITIONS,
@@ -13,9 +13,9 @@ import {
   listSuppliersForDealer,
   transitionDealerLink,
   updateDealerLink,
-} from "../../app/models/dealers.server";
-import { verifyLedger } from "../../app/models/ledger.server";
-import { createTier } from "../../app/models/pricing.server";
+} from "../../app/domain/dealers/dealers.server";
+import { verifyLedger } from "../../app/domain/ledger/ledger.server";
+import { createTier } from "../../app/domain/pricing/pricing.server";
 import { actorOf, makeLink, newOrg, newUser } from "./catalog.fixtures";
 import { createTestDatabase } from "../support/db";
 

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbHandle } from "../../db";
-import { DEMO_LOGINS, seedDemoData } from "../../app/models/demo-seed.server";
-import { listAccountsForOrganization, verifyLedger } from "../../app/models/ledger.server";
-import { listMembershipsForUser } from "../../app/models/organizations.server";
-import { verifyPassword } from "../../app/models/passwords.server";
-import { isValidUscc } from "../../app/models/uscc";
+import { DEMO_LOGINS, seedDemoData } from "../../app/seed/demo.server";
+import { listAccountsForOrganization, verifyLedger } from "../../app/domain/ledger/ledger.server";
+import { listMembershipsForUser } from "../../app/domain/identity/organizations.server";
+import { verifyPassword } from "../../app/domain/identity/passwords.server";
+import { isValidUscc } from "../../app/domain/shared/uscc";
 import { createTestDatabase } from "../support/db";
 
 describe("demo data", () => {

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPayment, getPayment } from "../../app/models/payments.server";
+import { createPayment, getPayment } from "../../app/domain/payments/payments.server";
 import { ROOT } from "../support/build";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createUser } from "../support/factories";

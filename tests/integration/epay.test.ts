@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { DbHandle } from "../../db";
-import type { Actor } from "../../app/models/audit.server";
+import type { Actor } from "../../app/domain/shared/audit.server";
 import {
   createHttpEpayGateway,
   EPAY_MERCHANT_HEADER,
@@ -13,8 +13,8 @@ import {
   unixSeconds,
   verifySignature,
   type GatewayEvent,
-} from "../../app/models/epay/index.server";
-import { transfer, verifyLedger } from "../../app/models/ledger.server";
+} from "../../app/domain/payments/epay/index.server";
+import { transfer, verifyLedger } from "../../app/domain/ledger/ledger.server";
 import {
   createPayment,
   gatewayClearingAccount,
@@ -23,7 +23,7 @@ import {
   refundPayment,
   verifyPayments,
   type CreatePaymentInput,
-} from "../../app/models/payments.server";
+} from "../../app/domain/payments/payments.server";
 import { createEmbeddedTestDatabase, createTestDatabase, type TestDatabase } from "../support/db";
 import {
   createPaymentsWorld,

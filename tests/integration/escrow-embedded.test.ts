@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getMarketOrder, payCheckoutFromWallet, placeCheckout, receiveMarketOrder, settleReceivedOrders, shipMarketOrder } from "../../app/models/escrow.server";
-import { verifyLedger } from "../../app/models/ledger.server";
+import { getMarketOrder, payCheckoutFromWallet, placeCheckout, receiveMarketOrder, settleReceivedOrders, shipMarketOrder } from "../../app/domain/market/escrow.server";
+import { verifyLedger } from "../../app/domain/ledger/ledger.server";
 import type { DbHandle } from "../../db";
 import { createEmbeddedTestDatabase } from "../support/db";
 import { actorFor, createMarketWorld, feeBalanceOf, makeBuyer, makeListing, stockOf, walletOf, type MarketWorld } from "./market-trade.fixtures";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../app/logger.server";
-import { getCheckout, getMarketOrder, placeCheckout, startCheckoutPayment } from "../../app/models/escrow.server";
+import { getCheckout, getMarketOrder, placeCheckout, startCheckoutPayment } from "../../app/domain/market/escrow.server";
 import { runStep, STEPS } from "../../workflows/registry";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg } from "../support/factories";

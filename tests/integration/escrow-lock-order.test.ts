@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { payCheckoutFromWallet, placeCheckout } from "../../app/models/escrow.server";
-import { verifyLedger } from "../../app/models/ledger.server";
+import { payCheckoutFromWallet, placeCheckout } from "../../app/domain/market/escrow.server";
+import { verifyLedger } from "../../app/domain/ledger/ledger.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { actorFor, createMarketWorld, makeBuyer, makeListing, type MarketWorld } from "./market-trade.fixtures";
 

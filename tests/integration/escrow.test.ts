@@ -15,10 +15,10 @@ import {
   ruleDispute,
   settleReceivedOrders,
   shipMarketOrder,
-} from "../../app/models/escrow.server";
-import { verifyLedger } from "../../app/models/ledger.server";
-import { addFeeSchedule } from "../../app/models/market-fees.server";
-import { shanghaiDate } from "../../app/models/pricing.server";
+} from "../../app/domain/market/escrow.server";
+import { verifyLedger } from "../../app/domain/ledger/ledger.server";
+import { addFeeSchedule } from "../../app/domain/market/fees.server";
+import { shanghaiDate } from "../../app/domain/pricing/pricing.server";
 import { runStep, STEPS } from "../../workflows/registry";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import {

@@ -14,8 +14,8 @@ import {
   verifyLedger,
   voidPending,
   type TransferResult,
-} from "../../app/models/ledger.server";
-import { DomainError } from "../../app/models/errors";
+} from "../../app/domain/ledger/ledger.server";
+import { DomainError } from "../../app/domain/shared/errors";
 import { createEmbeddedTestDatabase, createTestDatabase } from "../support/db";
 import { walletWithFunds } from "../support/ledger-fixtures";
 

@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../../db";
-import type { Actor } from "../../app/models/audit.server";
-import { isDomainError } from "../../app/models/errors";
+import type { Actor } from "../../app/domain/shared/audit.server";
+import { isDomainError } from "../../app/domain/shared/errors";
 import {
   ANNOUNCEMENT_LIMITS,
   listAnnouncementsForOperator,
   listAnnouncementsForParty,
   publishAnnouncement,
   type AnnouncementInput,
-} from "../../app/models/market-announcements.server";
-import { createMarket } from "../../app/models/market.server";
+} from "../../app/domain/market/announcements.server";
+import { createMarket } from "../../app/domain/market/venues.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser, TEST_PASSWORD } from "../support/factories";
 import { Client, startTestServer, type TestServer } from "../support/web";

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getMerchantListing } from "../../app/models/market-listings.server";
-import { seedMarketListingsDemo } from "../../app/models/market-listings-seed.server";
-import { seedMarketDemo } from "../../app/models/market-seed.server";
-import { usccCheckCharacter } from "../../app/models/uscc";
+import { getMerchantListing } from "../../app/domain/market/listings.server";
+import { seedMarketListingsDemo } from "../../app/seed/market-listings.server";
+import { seedMarketDemo } from "../../app/seed/market.server";
+import { usccCheckCharacter } from "../../app/domain/shared/uscc";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser, TEST_PASSWORD } from "../support/factories";
 import { startTestServer, type TestServer } from "../support/web";

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Db } from "../../db";
-import type { Actor } from "../../app/models/audit.server";
-import { createListing, type ListingInput } from "../../app/models/market-listings.server";
-import { approveMerchantApplication, createMarket, createStall, submitMerchantApplication } from "../../app/models/market.server";
-import { usccCheckCharacter } from "../../app/models/uscc";
+import type { Actor } from "../../app/domain/shared/audit.server";
+import { createListing, type ListingInput } from "../../app/domain/market/listings.server";
+import { approveMerchantApplication, createMarket, createStall, submitMerchantApplication } from "../../app/domain/market/venues.server";
+import { usccCheckCharacter } from "../../app/domain/shared/uscc";
 
 /** Small factories for the listings and cart tests: a market, merchants approved into it, buyers. */
 

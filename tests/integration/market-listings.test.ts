@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sql, type DbHandle } from "../../db";
-import { addToCart, checkoutCart, checkoutLines, clearCartLines, getCart, listCarts, removeCartItem, updateCartItem } from "../../app/models/market-cart.server";
+import { addToCart, checkoutCart, checkoutLines, clearCartLines, getCart, listCarts, removeCartItem, updateCartItem } from "../../app/domain/market/cart.server";
 import {
   adjustListingStock,
   createListing,
@@ -21,8 +21,8 @@ import {
   updateListing,
   type Listing,
   type Page,
-} from "../../app/models/market-listings.server";
-import { transitionMarketMerchant } from "../../app/models/market.server";
+} from "../../app/domain/market/listings.server";
+import { transitionMarketMerchant } from "../../app/domain/market/venues.server";
 import { ENGINES } from "./catalog.fixtures";
 import { actorOf, addMerchant, auditActions, listFor, listingInput, makeMarket, newOrg } from "./market-listings.fixtures";
 

@@ -1,8 +1,8 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbHandle } from "../../db";
-import { getCheckout, placeCheckout } from "../../app/models/escrow.server";
-import { shanghaiDate } from "../../app/models/pricing.server";
+import { getCheckout, placeCheckout } from "../../app/domain/market/escrow.server";
+import { shanghaiDate } from "../../app/domain/pricing/pricing.server";
 import { createTestDatabase } from "../support/db";
 import { actorFor, createMarketWorld, makeBuyer, makeListing } from "./market-trade.fixtures";
 

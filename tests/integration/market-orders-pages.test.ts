@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../app/logger.server";
-import { feeOnReleaseFen, getCheckout, getMarketOrder, openDispute } from "../../app/models/escrow.server";
-import { verifyLedger } from "../../app/models/ledger.server";
+import { feeOnReleaseFen, getCheckout, getMarketOrder, openDispute } from "../../app/domain/market/escrow.server";
+import { verifyLedger } from "../../app/domain/ledger/ledger.server";
 import { runStep, STEPS } from "../../workflows/registry";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { Client } from "../support/web";

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Db } from "../../db";
-import { payCheckoutFromWallet, placeCheckout, shipMarketOrder } from "../../app/models/escrow.server";
+import { payCheckoutFromWallet, placeCheckout, shipMarketOrder } from "../../app/domain/market/escrow.server";
 import { createOrg, createUser } from "../support/factories";
 import type { Client, Page } from "../support/web";
 import { actorFor, createMarketWorld, fund, makeBuyer, makeListing, type MarketWorld } from "./market-trade.fixtures";

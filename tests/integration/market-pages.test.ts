@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listFeeSchedules } from "../../app/models/market-fees.server";
-import { listMarketMerchants, listMarkets, listMerchantApplications, listStalls } from "../../app/models/market.server";
-import { seedMarketDemo } from "../../app/models/market-seed.server";
-import { usccCheckCharacter } from "../../app/models/uscc";
+import { listFeeSchedules } from "../../app/domain/market/fees.server";
+import { listMarketMerchants, listMarkets, listMerchantApplications, listStalls } from "../../app/domain/market/venues.server";
+import { seedMarketDemo } from "../../app/seed/market.server";
+import { usccCheckCharacter } from "../../app/domain/shared/uscc";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser, TEST_PASSWORD } from "../support/factories";
 import { Client, startTestServer, type TestServer } from "../support/web";

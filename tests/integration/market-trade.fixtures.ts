@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import type { Db } from "../../db";
-import type { Actor } from "../../app/models/audit.server";
-import { ensureAccount, transfer } from "../../app/models/ledger.server";
-import { addFeeSchedule } from "../../app/models/market-fees.server";
-import { approveMerchantApplication, createMarket, createStall, submitMerchantApplication } from "../../app/models/market.server";
-import { shanghaiDate } from "../../app/models/pricing.server";
-import { addDays } from "../../app/models/recruitment.server";
-import { usccCheckCharacter } from "../../app/models/uscc";
+import type { Actor } from "../../app/domain/shared/audit.server";
+import { ensureAccount, transfer } from "../../app/domain/ledger/ledger.server";
+import { addFeeSchedule } from "../../app/domain/market/fees.server";
+import { approveMerchantApplication, createMarket, createStall, submitMerchantApplication } from "../../app/domain/market/venues.server";
+import { shanghaiDate } from "../../app/domain/pricing/pricing.server";
+import { addDays } from "../../app/domain/recruitment/recruitment.server";
+import { usccCheckCharacter } from "../../app/domain/shared/uscc";
 import { createOrg, createUser, unique } from "../support/factories";
 
 /**

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SYSTEM_ACTOR } from "../../app/models/audit.server";
-import { createMarket, createStall, submitMerchantApplication } from "../../app/models/market.server";
-import { createOrganization } from "../../app/models/organizations.server";
-import { USCC_MESSAGES } from "../../app/models/uscc";
+import { SYSTEM_ACTOR } from "../../app/domain/shared/audit.server";
+import { createMarket, createStall, submitMerchantApplication } from "../../app/domain/market/venues.server";
+import { createOrganization } from "../../app/domain/identity/organizations.server";
+import { USCC_MESSAGES } from "../../app/domain/shared/uscc";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser, TEST_PASSWORD } from "../support/factories";
 import { startTestServer, type TestServer } from "../support/web";

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db, DbHandle } from "../../db";
-import type { Actor } from "../../app/models/audit.server";
-import { addFeeSchedule, commissionFen, feeInForce, listFeeSchedules } from "../../app/models/market-fees.server";
+import type { Actor } from "../../app/domain/shared/audit.server";
+import { addFeeSchedule, commissionFen, feeInForce, listFeeSchedules } from "../../app/domain/market/fees.server";
 import {
   approveMerchantApplication,
   createMarket,
@@ -26,9 +26,9 @@ import {
   updateMarket,
   updateStall,
   type ApplicationInput,
-} from "../../app/models/market.server";
-import { seedMarketDemo } from "../../app/models/market-seed.server";
-import { usccCheckCharacter } from "../../app/models/uscc";
+} from "../../app/domain/market/venues.server";
+import { seedMarketDemo } from "../../app/seed/market.server";
+import { usccCheckCharacter } from "../../app/domain/shared/uscc";
 import { ENGINES } from "./catalog.fixtures";
 
 function actorOf(organizationId: string): Actor {

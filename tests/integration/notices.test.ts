@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listAuditEvents } from "../../app/models/audit.server";
-import { DomainError } from "../../app/models/errors";
+import { listAuditEvents } from "../../app/domain/shared/audit.server";
+import { DomainError } from "../../app/domain/shared/errors";
 import {
   cancelPaidMarketOrder,
   getMarketOrder,
@@ -10,9 +10,9 @@ import {
   ruleDispute,
   settleReceivedOrders,
   shipMarketOrder,
-} from "../../app/models/escrow.server";
-import { ensureAccount, transfer } from "../../app/models/ledger.server";
-import { countUnreadNotifications, deliverNotification, listNotifications } from "../../app/models/notifications.server";
+} from "../../app/domain/market/escrow.server";
+import { ensureAccount, transfer } from "../../app/domain/ledger/ledger.server";
+import { countUnreadNotifications, deliverNotification, listNotifications } from "../../app/domain/notifications/notifications.server";
 import {
   confirmOrder,
   createOrder,
@@ -26,7 +26,7 @@ import {
   releaseSeason,
   requestReturn,
   shipOrder,
-} from "../../app/models/orders.server";
+} from "../../app/domain/orders/orders.server";
 import type { Db } from "../../db";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createUser } from "../support/factories";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SYSTEM_ACTOR } from "../../app/models/audit.server";
-import { isDomainError } from "../../app/models/errors";
+import { SYSTEM_ACTOR } from "../../app/domain/shared/audit.server";
+import { isDomainError } from "../../app/domain/shared/errors";
 import {
   countUnreadNotifications,
   deliverNotification,
@@ -8,7 +8,7 @@ import {
   markNotificationsRead,
   requestNotification,
   type NotificationRequestInput,
-} from "../../app/models/notifications.server";
+} from "../../app/domain/notifications/notifications.server";
 import type { Db } from "../../db";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { commitMembershipNotice, countNotifications, createOrganizationWithMembers, createUser, outboxRows } from "./outbox.fixtures";

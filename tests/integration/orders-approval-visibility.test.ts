@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { approveOrder, createOrder, getOrder, listOrders, updateOrderSettings } from "../../app/models/orders.server";
+import { approveOrder, createOrder, getOrder, listOrders, updateOrderSettings } from "../../app/domain/orders/orders.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createUser } from "../support/factories";
 import { startTestServer, type Client, type TestServer } from "../support/web";

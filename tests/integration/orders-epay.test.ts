@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../app/logger.server";
-import { amountDue, confirmOrder, createOrder, getOrder, markAwaitingEpay } from "../../app/models/orders.server";
-import { createPayment } from "../../app/models/payments.server";
+import { amountDue, confirmOrder, createOrder, getOrder, markAwaitingEpay } from "../../app/domain/orders/orders.server";
+import { createPayment } from "../../app/domain/payments/payments.server";
 import { runStep, STEPS } from "../../workflows/registry";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { actorOf, makeLink, makeSku, newOrg, newUser } from "./catalog.fixtures";

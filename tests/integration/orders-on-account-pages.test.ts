@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatFen } from "../../app/i18n";
-import { creditSummary, setCreditLimit } from "../../app/models/credit.server";
-import { listDealerLinks } from "../../app/models/dealers.server";
-import { verifyLedger } from "../../app/models/ledger.server";
-import { createOrder, createSeason, getOrder } from "../../app/models/orders.server";
-import { seedSupplyChainDemo } from "../../app/models/supply-chain-seed.server";
+import { creditSummary, setCreditLimit } from "../../app/domain/credit/credit.server";
+import { listDealerLinks } from "../../app/domain/dealers/dealers.server";
+import { verifyLedger } from "../../app/domain/ledger/ledger.server";
+import { createOrder, createSeason, getOrder } from "../../app/domain/orders/orders.server";
+import { seedSupplyChainDemo } from "../../app/seed/supply-chain.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser } from "../support/factories";
 import { startTestServer, type Client, type TestServer } from "../support/web";

@@ -1,11 +1,11 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db, DbHandle } from "../../db";
-import { creditSummary } from "../../app/models/credit.server";
-import { updateDealerLink } from "../../app/models/dealers.server";
-import { createPriceList, createTier, setPriceListItem } from "../../app/models/pricing.server";
-import { DomainError } from "../../app/models/errors";
-import { findAccountByCode, transfer, verifyLedger } from "../../app/models/ledger.server";
+import { creditSummary } from "../../app/domain/credit/credit.server";
+import { updateDealerLink } from "../../app/domain/dealers/dealers.server";
+import { createPriceList, createTier, setPriceListItem } from "../../app/domain/pricing/pricing.server";
+import { DomainError } from "../../app/domain/shared/errors";
+import { findAccountByCode, transfer, verifyLedger } from "../../app/domain/ledger/ledger.server";
 import {
   addToCart,
   approveOrder,
@@ -17,7 +17,7 @@ import {
   rejectOrder,
   submitOrder,
   updateOrderSettings,
-} from "../../app/models/orders.server";
+} from "../../app/domain/orders/orders.server";
 import { actorOf, ENGINES, makeLink, makeSku, newOrg, newUser, refusal, runOrderNotices } from "./catalog.fixtures";
 import { createTestDatabase } from "../support/db";
 

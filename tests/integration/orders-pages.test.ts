@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../app/logger.server";
-import { getSkusByCodes } from "../../app/models/catalog.server";
-import { creditSummary } from "../../app/models/credit.server";
-import { listDealerLinks } from "../../app/models/dealers.server";
-import { verifyLedger } from "../../app/models/ledger.server";
-import { confirmOrder, createOrder, createSeason, getOrder, orderMoneySummary, payOnAccount, updateOrderSettings } from "../../app/models/orders.server";
-import { shanghaiDate } from "../../app/models/pricing.server";
+import { getSkusByCodes } from "../../app/domain/catalog/catalog.server";
+import { creditSummary } from "../../app/domain/credit/credit.server";
+import { listDealerLinks } from "../../app/domain/dealers/dealers.server";
+import { verifyLedger } from "../../app/domain/ledger/ledger.server";
+import { confirmOrder, createOrder, createSeason, getOrder, orderMoneySummary, payOnAccount, updateOrderSettings } from "../../app/domain/orders/orders.server";
+import { shanghaiDate } from "../../app/domain/pricing/pricing.server";
 import { formatFen } from "../../app/i18n";
-import { seedSupplyChainDemo } from "../../app/models/supply-chain-seed.server";
+import { seedSupplyChainDemo } from "../../app/seed/supply-chain.server";
 import { fulfilPaymentStep } from "../../workflows/payments";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser } from "../support/factories";
@@ -54,7 +54,7 @@ describe("order pages", () => {
     const strangerCore = await createOrg(t.db, { kind: "core_enterprise", name: "陌生企业" });
     const strangerSku = await makeSku(t.db, strangerCore.id, { code: "STRANGER-1", basePriceFen: 10_000 });
     const strangerLink = await makeLink(t.db, strangerCore.id, { creditLimitFen: 1_000_000 });
-    const { createOrder } = await import("../../app/models/orders.server");
+    const { createOrder } = await import("../../app/domain/orders/orders.server");
     const strangerOrder = await createOrder(
       t.db,
       { userId: null, organizationId: strangerLink.dealerId, ip: null, requestId: null },
@@ -191,7 +191,7 @@ describe("order pages", () => {
       expect(detail.order).toMatchObject({ kind: "preorder", season_id: season.id });
     });
     it("places a quick order while a saved draft of the same kind is open", async () => {
-      const { createOrder, cancelOrder } = await import("../../app/models/orders.server");
+      const { createOrder, cancelOrder } = await import("../../app/domain/orders/orders.server");
       const actor = { userId: null, organizationId: w.dealer, ip: null, requestId: null };
       // A replenishment draft, as the API makes with submit: false.
       const draft = await createOrder(t.db, actor, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "replenishment", submit: false, lines: [{ skuCode: "HT-BC-93", quantity: 2 }] });
@@ -488,7 +488,7 @@ describe("order pages", () => {
     it("never answers a form with a 500", async () => {
       const token = await csrf(dealer, "/orders/quick");
       const coreToken = await csrf(core, "/seasons");
-      const { createOrder } = await import("../../app/models/orders.server");
+      const { createOrder } = await import("../../app/domain/orders/orders.server");
       const actor = { userId: null, organizationId: w.dealer, ip: null, requestId: null };
       const place = async () =>
         (await createOrder(t.db, actor, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "replenishment", lines: [{ skuCode: "HT-BC-93", quantity: 2 }, { skuCode: "HT-BCD-218", quantity: 1 }] })).id;
@@ -542,7 +542,7 @@ describe("order pages", () => {
       // The second dealer of the supplier: 27 orders of its own, nothing else.
       const other = await loggedIn(server.url, w.otherDealerUser);
       const otherId = (await t.db.selectFrom("organizations").select("id").where("name", "=", "宁波鑫达电器销售有限公司").executeTakeFirstOrThrow()).id;
-      const { createOrder } = await import("../../app/models/orders.server");
+      const { createOrder } = await import("../../app/domain/orders/orders.server");
       const actor = { userId: null, organizationId: otherId, ip: null, requestId: null };
       for (let i = 0; i < 27; i++) {
         await createOrder(t.db, actor, { dealerId: otherId, coreEnterpriseId: w.core, kind: i % 3 === 0 ? "standard" : "replenishment", lines: [{ skuCode: "HT-BC-93", quantity: 2 }] });

@@ -1,11 +1,11 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db, DbHandle } from "../../db";
-import type { Actor } from "../../app/models/audit.server";
-import { creditSummary } from "../../app/models/credit.server";
-import type { DealerLinkWithCredit } from "../../app/models/dealers.server";
-import { DomainError } from "../../app/models/errors";
-import { ensureAccount, transfer } from "../../app/models/ledger.server";
+import type { Actor } from "../../app/domain/shared/audit.server";
+import { creditSummary } from "../../app/domain/credit/credit.server";
+import type { DealerLinkWithCredit } from "../../app/domain/dealers/dealers.server";
+import { DomainError } from "../../app/domain/shared/errors";
+import { ensureAccount, transfer } from "../../app/domain/ledger/ledger.server";
 import {
   cancelOrder,
   confirmOrder,
@@ -24,8 +24,8 @@ import {
   repayOnAccount,
   requestReturn,
   shipOrder,
-} from "../../app/models/orders.server";
-import { shanghaiDate } from "../../app/models/pricing.server";
+} from "../../app/domain/orders/orders.server";
+import { shanghaiDate } from "../../app/domain/pricing/pricing.server";
 import { ENGINES, actorOf, makeLink, makeSku, newOrg, newUser } from "./catalog.fixtures";
 
 /**

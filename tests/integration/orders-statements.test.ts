@@ -1,9 +1,9 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbHandle } from "../../db";
-import { confirmOrder, createOrder, getOrder, payOnAccount } from "../../app/models/orders.server";
-import { verifyLedger } from "../../app/models/ledger.server";
-import { createPriceList, createTier, setPriceListItem } from "../../app/models/pricing.server";
+import { confirmOrder, createOrder, getOrder, payOnAccount } from "../../app/domain/orders/orders.server";
+import { verifyLedger } from "../../app/domain/ledger/ledger.server";
+import { createPriceList, createTier, setPriceListItem } from "../../app/domain/pricing/pricing.server";
 import { actorOf, countingDb, ENGINES, makeLink, makeSku, newOrg, newUser, runOrderNotices } from "./catalog.fixtures";
 
 /**

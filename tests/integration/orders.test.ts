@@ -1,10 +1,10 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db, DbHandle } from "../../db";
-import { SYSTEM_ACTOR } from "../../app/models/audit.server";
-import { creditSummary } from "../../app/models/credit.server";
-import { DomainError } from "../../app/models/errors";
-import { ensureAccount, transfer, verifyLedger } from "../../app/models/ledger.server";
+import { SYSTEM_ACTOR } from "../../app/domain/shared/audit.server";
+import { creditSummary } from "../../app/domain/credit/credit.server";
+import { DomainError } from "../../app/domain/shared/errors";
+import { ensureAccount, transfer, verifyLedger } from "../../app/domain/ledger/ledger.server";
 import {
   addToCart,
   applyCapturedOrderPayment,
@@ -30,7 +30,7 @@ import {
   shipOrder,
   submitOrder,
   updateOrderSettings,
-} from "../../app/models/orders.server";
+} from "../../app/domain/orders/orders.server";
 import { ENGINES, actorOf, makeLink, makeSku, newOrg, newUser, runOrderNotices } from "./catalog.fixtures";
 import { logger } from "../../app/logger.server";
 import { PermanentStepError, runStep, STEPS } from "../../workflows/registry";

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Db } from "../../db";
 import { logger } from "../../app/logger.server";
-import { listFailedJobs, outboxCounts } from "../../app/models/outbox.server";
-import { DELIVER_NOTIFICATION_JOB, NOTIFICATIONS_QUEUE } from "../../app/models/notifications.server";
+import { listFailedJobs, outboxCounts } from "../../app/domain/outbox/outbox.server";
+import { DELIVER_NOTIFICATION_JOB, NOTIFICATIONS_QUEUE } from "../../app/domain/notifications/notifications.server";
 import { PermanentStepError, STEPS, type StepRegistry } from "../../workflows/registry";
 import { relayOnce } from "../../jobs/relay";
 import { redeliverOnce } from "../../jobs/redelivery";

@@ -3,8 +3,8 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import type { Db } from "../../db";
 import type { Role } from "../../db/schema";
-import { SYSTEM_ACTOR } from "../../app/models/audit.server";
-import { requestNotification } from "../../app/models/notifications.server";
+import { SYSTEM_ACTOR } from "../../app/domain/shared/audit.server";
+import { requestNotification } from "../../app/domain/notifications/notifications.server";
 import { TEST_REDIS_URL } from "../support/db";
 
 /** Small factories for the outbox, jobs and notifications specs; each builds only what it needs. */

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../app/logger.server";
-import { getCheckout, placeCheckout, startCheckoutPayment } from "../../app/models/escrow.server";
-import { getPayment, PENDING_QUERY_LIMITS } from "../../app/models/payments.server";
-import { createHttpEpayGateway } from "../../app/models/epay/index.server";
+import { getCheckout, placeCheckout, startCheckoutPayment } from "../../app/domain/market/escrow.server";
+import { getPayment, PENDING_QUERY_LIMITS } from "../../app/domain/payments/payments.server";
+import { createHttpEpayGateway } from "../../app/domain/payments/epay/index.server";
 import { createQueryPendingPaymentsStep } from "../../workflows/payments";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg } from "../support/factories";

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publicUrlFor } from "../../app/config.server";
 import { logger } from "../../app/logger.server";
-import { getCheckout, payCheckoutFromWallet, placeCheckout, startCheckoutPayment } from "../../app/models/escrow.server";
+import { getCheckout, payCheckoutFromWallet, placeCheckout, startCheckoutPayment } from "../../app/domain/market/escrow.server";
 import {
   confirmOrder,
   createOrder,
@@ -11,9 +11,9 @@ import {
   requestFinancing,
   requestReturn,
   shipOrder,
-} from "../../app/models/orders.server";
-import { FINANCING_AVAILABLE, ORDER_MACHINES } from "../../app/models/order-states";
-import { createPayment, startPaymentAttempt } from "../../app/models/payments.server";
+} from "../../app/domain/orders/orders.server";
+import { FINANCING_AVAILABLE, ORDER_MACHINES } from "../../app/domain/orders/states";
+import { createPayment, startPaymentAttempt } from "../../app/domain/payments/payments.server";
 import { runStep, STEPS } from "../../workflows/registry";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createUser } from "../support/factories";
@@ -388,7 +388,7 @@ describe("one open payment per purpose, a new attempt after a failure", () => {
     });
 
     it("has no order waiting for financing in the demo data", async () => {
-      const { seedDemoData } = await import("../../app/models/demo-seed.server");
+      const { seedDemoData } = await import("../../app/seed/demo.server");
       const seeded = await createTestDatabase({ poolMax: 4 });
       try {
         await seedDemoData(seeded.db, { password: "s3cret-demo" });

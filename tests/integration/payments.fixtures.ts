@@ -5,7 +5,7 @@ import type { Db, DbMode } from "../../db";
 import { readConfig } from "../../app/config.server";
 import type { ResolvedConfig } from "../../app/context";
 import { logger } from "../../app/logger.server";
-import { countUnfinishedDeliveries, sandboxConfigFrom, type SandboxDeps } from "../../app/models/epay-sandbox.server";
+import { countUnfinishedDeliveries, sandboxConfigFrom, type SandboxDeps } from "../../app/sandbox/epay/sandbox.server";
 import {
   createHttpEpayGateway,
   EPAY_SIGNATURE_HEADER,
@@ -13,9 +13,9 @@ import {
   unixSeconds,
   type GatewayEvent,
   type SandboxDirectives,
-} from "../../app/models/epay/index.server";
-import { verifyLedger } from "../../app/models/ledger.server";
-import { CALLBACK_PATH, verifyPayments, type PaymentsDeps } from "../../app/models/payments.server";
+} from "../../app/domain/payments/epay/index.server";
+import { verifyLedger } from "../../app/domain/ledger/ledger.server";
+import { CALLBACK_PATH, verifyPayments, type PaymentsDeps } from "../../app/domain/payments/payments.server";
 import { createApp } from "../../app/server/app.server";
 import { loadBuildSnapshot } from "../support/build";
 import { createOrg, createUser } from "../support/factories";

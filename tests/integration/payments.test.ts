@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../app/logger.server";
-import { releaseHeldDeliveries } from "../../app/models/epay-sandbox.server";
-import type { SandboxDirectives } from "../../app/models/epay/index.server";
-import { SYSTEM_ACTOR, type Actor } from "../../app/models/audit.server";
-import { DomainError } from "../../app/models/errors";
+import { releaseHeldDeliveries } from "../../app/sandbox/epay/sandbox.server";
+import type { SandboxDirectives } from "../../app/domain/payments/epay/index.server";
+import { SYSTEM_ACTOR, type Actor } from "../../app/domain/shared/audit.server";
+import { DomainError } from "../../app/domain/shared/errors";
 import {
   createPayment,
   getPayment,
@@ -13,7 +13,7 @@ import {
   listRefunds,
   refundPayment,
   type CreatePaymentInput,
-} from "../../app/models/payments.server";
+} from "../../app/domain/payments/payments.server";
 import { createFulfilPaymentStep, fulfilPaymentStep, PAYMENT_PURPOSE_HANDLERS } from "../../workflows/payments";
 import { runStep, STEPS } from "../../workflows/registry";
 import { createTestDatabase, type TestDatabase } from "../support/db";
@@ -410,7 +410,7 @@ describe("payments through e-Pay (sandbox over HTTP, PostgreSQL)", () => {
       // Spend the wallet down to nothing.
       const wallet = await t.db.selectFrom("ledger_accounts").select(["id", "credits_posted_fen", "debits_posted_fen"]).where("code", "=", `wallet:${w.payer.id}`).executeTakeFirstOrThrow();
       const sink = await t.db.selectFrom("ledger_accounts").select("id").where("code", "=", "gateway_clearing").executeTakeFirstOrThrow();
-      const { transfer } = await import("../../app/models/ledger.server");
+      const { transfer } = await import("../../app/domain/ledger/ledger.server");
       await transfer(t.db, {
         idempotencyKey: key("spend"),
         kind: "test_spend",

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbHandle } from "../../db";
-import { updateSku } from "../../app/models/catalog.server";
-import { DomainError } from "../../app/models/errors";
+import { updateSku } from "../../app/domain/catalog/catalog.server";
+import { DomainError } from "../../app/domain/shared/errors";
 import {
   createOverride,
   createPriceList,
@@ -20,7 +20,7 @@ import {
   updatePriceList,
   updateTier,
   type PriceRule,
-} from "../../app/models/pricing.server";
+} from "../../app/domain/pricing/pricing.server";
 import { actorOf, countingDb, ENGINES, makeLink, makeSku, newOrg, skuInput } from "./catalog.fixtures";
 
 /** Noon in Shanghai on a business date: the instant a quote "on that day" is for. */

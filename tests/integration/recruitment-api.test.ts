@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { USCC_MESSAGES } from "../../app/models/uscc";
+import { USCC_MESSAGES } from "../../app/domain/shared/uscc";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser } from "../support/factories";
 import { startTestServer, type TestServer } from "../support/web";

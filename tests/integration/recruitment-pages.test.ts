@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../app/logger.server";
-import { USCC_MESSAGES } from "../../app/models/uscc";
-import { getDealerLink } from "../../app/models/dealers.server";
-import { depositAccountCode } from "../../app/models/recruitment.server";
+import { USCC_MESSAGES } from "../../app/domain/shared/uscc";
+import { getDealerLink } from "../../app/domain/dealers/dealers.server";
+import { depositAccountCode } from "../../app/domain/recruitment/recruitment.server";
 import { fulfilPaymentStep } from "../../workflows/payments";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser } from "../support/factories";

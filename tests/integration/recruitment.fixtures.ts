@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import type { Db } from "../../db";
-import type { Actor } from "../../app/models/audit.server";
-import { createTier } from "../../app/models/pricing.server";
+import type { Actor } from "../../app/domain/shared/audit.server";
+import { createTier } from "../../app/domain/pricing/pricing.server";
 import {
   createCampaign,
   submitApplication,
@@ -9,9 +9,9 @@ import {
   type ApplicationInput,
   type CampaignInput,
   type SubmittedApplication,
-} from "../../app/models/recruitment.server";
-import { shanghaiDate } from "../../app/models/pricing.server";
-import { usccCheckCharacter } from "../../app/models/uscc";
+} from "../../app/domain/recruitment/recruitment.server";
+import { shanghaiDate } from "../../app/domain/pricing/pricing.server";
+import { usccCheckCharacter } from "../../app/domain/shared/uscc";
 import { createOrg, createUser } from "../support/factories";
 
 /** Small factories for the recruitment tests: each test builds the world it talks about. */

@@ -1,18 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sql } from "kysely";
 import type { DbHandle } from "../../db";
-import { SYSTEM_ACTOR } from "../../app/models/audit.server";
-import { login } from "../../app/models/auth.server";
-import { creditSummary } from "../../app/models/credit.server";
-import { getDealerLink } from "../../app/models/dealers.server";
+import { SYSTEM_ACTOR } from "../../app/domain/shared/audit.server";
+import { login } from "../../app/domain/identity/auth.server";
+import { creditSummary } from "../../app/domain/credit/credit.server";
+import { getDealerLink } from "../../app/domain/dealers/dealers.server";
 import {
   acceptInvitationAsNewUser,
   acceptInvitationAsUser,
   findInvitationByToken,
   invitationToken,
   reissueInvitation,
-} from "../../app/models/invitations.server";
-import { verifyLedger } from "../../app/models/ledger.server";
+} from "../../app/domain/identity/invitations.server";
+import { verifyLedger } from "../../app/domain/ledger/ledger.server";
 import {
   APPLICATION_TRANSITIONS,
   applicationEvents,
@@ -39,7 +39,7 @@ import {
   transitionFor,
   updateCampaign,
   withdrawApplication,
-} from "../../app/models/recruitment.server";
+} from "../../app/domain/recruitment/recruitment.server";
 import { logger } from "../../app/logger.server";
 import { fulfilPaymentStep } from "../../workflows/payments";
 import { createTestDatabase } from "../support/db";
@@ -509,7 +509,7 @@ describe("recruitment", () => {
   describe("demo seed", () => {
     it("opens a campaign with a deposit and two waiting applications, and a draft", async () => {
       const world = await coreEnterprise(handle.db);
-      const { seedRecruitmentDemo } = await import("../../app/models/recruitment-seed.server");
+      const { seedRecruitmentDemo } = await import("../../app/seed/recruitment.server");
       await handle.db.transaction().execute((trx) => seedRecruitmentDemo(trx, { coreEnterpriseId: world.coreId }));
       const campaigns = await listCampaigns(handle.db, world.coreId);
       // One transaction: both rows carry the same created_at, so the order between them is the id's.
@@ -527,7 +527,7 @@ describe("recruitment", () => {
     it("makes an existing account sign in to accept, and re-issues a lost or expired link", async () => {
       const dealer = await createOrg(handle.db, { kind: "dealer" });
       const user = await createUser(handle.db);
-      const { createInvitation } = await import("../../app/models/invitations.server");
+      const { createInvitation } = await import("../../app/domain/identity/invitations.server");
       const issued = await handle.db.transaction().execute((trx) =>
         createInvitation(trx, SYSTEM_ACTOR, { organizationId: dealer.id, email: user.email.toUpperCase(), role: "owner", serverSecret: TEST_SERVER_SECRET }),
       );

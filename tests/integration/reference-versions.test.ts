@@ -1,12 +1,12 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db, DbHandle } from "../../db";
-import { updateSku, type Sku } from "../../app/models/catalog.server";
-import { creditSummary } from "../../app/models/credit.server";
-import { transitionDealerLink } from "../../app/models/dealers.server";
-import { verifyLedger } from "../../app/models/ledger.server";
-import { createOrder, getOrder, updateOrderSettings } from "../../app/models/orders.server";
-import { createOverride, createPriceList, createTier, removePriceListItem, setPriceListItem } from "../../app/models/pricing.server";
+import { updateSku, type Sku } from "../../app/domain/catalog/catalog.server";
+import { creditSummary } from "../../app/domain/credit/credit.server";
+import { transitionDealerLink } from "../../app/domain/dealers/dealers.server";
+import { verifyLedger } from "../../app/domain/ledger/ledger.server";
+import { createOrder, getOrder, updateOrderSettings } from "../../app/domain/orders/orders.server";
+import { createOverride, createPriceList, createTier, removePriceListItem, setPriceListItem } from "../../app/domain/pricing/pricing.server";
 import { actorOf, countingDb, ENGINES, makeLink, makeSku, newOrg, newUser, refusal, runOrderNotices, skuInput } from "./catalog.fixtures";
 
 /**

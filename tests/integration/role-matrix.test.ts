@@ -6,11 +6,11 @@ import { ORGANIZATION_KINDS, ROLES, type OrganizationKind, type Role } from "../
 import { allEndpoints } from "../../app/api/contracts";
 import type { EndpointSpec } from "../../app/api/endpoint";
 import { logger } from "../../app/logger.server";
-import { hashToken, newToken } from "../../app/models/auth.server";
-import { seedOrdersDemo } from "../../app/models/orders-seed.server";
-import { seedRecruitmentDemo } from "../../app/models/recruitment-seed.server";
-import { seedSupplyChainDemo } from "../../app/models/supply-chain-seed.server";
-import { openDispute } from "../../app/models/escrow.server";
+import { hashToken, newToken } from "../../app/domain/identity/auth.server";
+import { seedOrdersDemo } from "../../app/seed/orders.server";
+import { seedRecruitmentDemo } from "../../app/seed/recruitment.server";
+import { seedSupplyChainDemo } from "../../app/seed/supply-chain.server";
+import { openDispute } from "../../app/domain/market/escrow.server";
 import {
   approveOrder,
   confirmOrder,
@@ -22,9 +22,9 @@ import {
   requestReturn,
   shipOrder,
   submitOrder,
-} from "../../app/models/orders.server";
-import { ACTIONS, actionKinds, rolesFor, type ActionName } from "../../app/models/permissions";
-import { enqueue, markExhausted } from "../../app/models/outbox.server";
+} from "../../app/domain/orders/orders.server";
+import { ACTIONS, actionKinds, rolesFor, type ActionName } from "../../app/domain/identity/permissions";
+import { enqueue, markExhausted } from "../../app/domain/outbox/outbox.server";
 import { cookies } from "../../app/session.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser } from "../support/factories";
@@ -37,7 +37,7 @@ const quiet = logger.child({});
 quiet.level = "silent";
 
 /**
- * Who may do what, tried for real. The permission table (app/models/permissions.ts) says, for every
+ * Who may do what, tried for real. The permission table (app/domain/identity/permissions.ts) says, for every
  * state-changing action, which kinds of organisation have it and which of their roles may do it.
  * This file turns that table into a matrix: every page form and every API operation that changes
  * something × every role of every kind of organisation, each a member of the organisation that owns

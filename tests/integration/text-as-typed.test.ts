@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbHandle } from "../../db";
-import { createApiKey } from "../../app/models/api-keys.server";
-import { listSkus } from "../../app/models/catalog.server";
-import { createListing, searchListings } from "../../app/models/market-listings.server";
-import { getMerchantApplication, submitMerchantApplication } from "../../app/models/market.server";
+import { createApiKey } from "../../app/domain/identity/api-keys.server";
+import { listSkus } from "../../app/domain/catalog/catalog.server";
+import { createListing, searchListings } from "../../app/domain/market/listings.server";
+import { getMerchantApplication, submitMerchantApplication } from "../../app/domain/market/venues.server";
 import { createTestDatabase } from "../support/db";
 import { makeSku, newOrg } from "./catalog.fixtures";
 import { actorFor, createMarketWorld, randomUscc } from "./market-trade.fixtures";

@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import type { Db } from "../../db";
 import type { OrganizationKind, Role } from "../../db/schema";
-import { SYSTEM_ACTOR } from "../../app/models/audit.server";
-import { ensureAccount, type AccountView } from "../../app/models/ledger.server";
-import { addMembership, createOrganization } from "../../app/models/organizations.server";
-import { hashPassword } from "../../app/models/passwords.server";
+import { SYSTEM_ACTOR } from "../../app/domain/shared/audit.server";
+import { ensureAccount, type AccountView } from "../../app/domain/ledger/ledger.server";
+import { addMembership, createOrganization } from "../../app/domain/identity/organizations.server";
+import { hashPassword } from "../../app/domain/identity/passwords.server";
 
 /** Small factories: each test builds exactly the world it talks about. */
 

@@ -1,5 +1,5 @@
 import type { Db } from "../../db";
-import { ensureAccount, transfer, type AccountView } from "../../app/models/ledger.server";
+import { ensureAccount, transfer, type AccountView } from "../../app/domain/ledger/ledger.server";
 
 let counter = 0;
 

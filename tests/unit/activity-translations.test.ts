@@ -2,11 +2,11 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { en, zhCN } from "../../app/i18n/messages";
-import { MACHINERY_AUDIT_ACTIONS } from "../../app/models/audit.server";
-import { MARKET_ORDER_TRANSITIONS } from "../../app/models/market-order-states";
-import { STALL_TRANSITIONS } from "../../app/models/market.server";
-import { ORDER_EVENTS } from "../../app/models/order-states";
-import { CAMPAIGN_TRANSITIONS } from "../../app/models/recruitment.server";
+import { MACHINERY_AUDIT_ACTIONS } from "../../app/domain/shared/audit.server";
+import { MARKET_ORDER_TRANSITIONS } from "../../app/domain/market/order-states";
+import { STALL_TRANSITIONS } from "../../app/domain/market/venues.server";
+import { ORDER_EVENTS } from "../../app/domain/orders/states";
+import { CAMPAIGN_TRANSITIONS } from "../../app/domain/recruitment/recruitment.server";
 import { APPLICATION_EVENTS } from "../../db/schema";
 
 /**
@@ -17,7 +17,7 @@ import { APPLICATION_EVENTS } from "../../db/schema";
  */
 
 const ROOT = join(__dirname, "../..");
-const SCANNED = ["app/models", "workflows", "jobs"];
+const SCANNED = ["app/domain", "app/web", "app/seed", "app/sandbox", "workflows", "jobs"];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { autoConfirmTimer, FINAL_STATUSES, MARKET_ORDER_TRANSITIONS, RULING_ENDS_ORDER } from "../../app/models/market-order-states";
+import { autoConfirmTimer, FINAL_STATUSES, MARKET_ORDER_TRANSITIONS, RULING_ENDS_ORDER } from "../../app/domain/market/order-states";
 
 describe("the auto-confirm timer and disputes", () => {
   it("never resumes after a ruling, because every ruling ends the order", () => {

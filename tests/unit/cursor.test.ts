@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeCursor, encodeCursor, pageOfList } from "../../app/models/cursor.server";
+import { decodeCursor, encodeCursor, pageOfList } from "../../app/domain/shared/cursor.server";
 
 const refusal = (fn: () => unknown) => {
   try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GroupCommit, type Settled } from "../../app/models/group-commit";
+import { GroupCommit, type Settled } from "../../app/domain/shared/group-commit";
 
 /** A runner that records each batch it is given and answers per request (odd numbers refused). */
 function recorder(options: { failWhen?: (batch: number[]) => boolean; delayMs?: number } = {}) {

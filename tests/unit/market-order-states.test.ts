@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { MARKET_ORDER_STATUSES } from "../../db/schema";
-import { FINAL_STATUSES, HELD_STATUSES, MARKET_ORDER_TRANSITIONS, marketOrderEventsFor, marketOrderStatesMarkdown } from "../../app/models/market-order-states";
+import { FINAL_STATUSES, HELD_STATUSES, MARKET_ORDER_TRANSITIONS, marketOrderEventsFor, marketOrderStatesMarkdown } from "../../app/domain/market/order-states";
 
 describe("market order state machine", () => {
   it("is documented exactly as the table says", () => {

@@ -39,7 +39,7 @@ describe("no-server-values-in-render in a route module", () => {
   it("flags the /catalog bug: a .server helper called by the page component", async () => {
     const problems = await route(`
       import { useLoaderData } from "@remix-run/react";
-      import { bpsToPercentText, listSkus } from "~/models/catalog.server";
+      import { bpsToPercentText, listSkus } from "~/domain/catalog/catalog.server";
       export async function loader() {
         return { skus: await listSkus() };
       }
@@ -50,13 +50,13 @@ describe("no-server-values-in-render in a route module", () => {
     `);
     expect(problems.map((p) => [p.name, p.line])).toEqual([["bpsToPercentText", 9]]);
     expect(problems[0].message).toContain("default export");
-    expect(problems[0].message).toContain("~/models/catalog.server");
+    expect(problems[0].message).toContain("~/domain/catalog/catalog.server");
   });
 
   it("accepts the same helper used by the loader only, and by functions only the loader and action call", async () => {
     const problems = await route(`
       import { useLoaderData } from "@remix-run/react";
-      import { bpsToPercentText, listSkus, parseWholeNumber } from "~/models/catalog.server";
+      import { bpsToPercentText, listSkus, parseWholeNumber } from "~/domain/catalog/catalog.server";
       function row(s) {
         return { id: s.id, taxRateText: bpsToPercentText(s.taxRateBps) };
       }
@@ -90,7 +90,7 @@ describe("no-server-values-in-render in a route module", () => {
 
   it("flags the /join bug: a .server constant spread at module scope, which runs when the page loads", async () => {
     const problems = await route(`
-      import { APPLICATION_FORM_FIELDS, submitApplication } from "~/models/recruitment.server";
+      import { APPLICATION_FORM_FIELDS, submitApplication } from "~/domain/recruitment/recruitment.server";
       const FORM_FIELDS = [...APPLICATION_FORM_FIELDS, "channels"];
       export async function action() { return submitApplication(FORM_FIELDS); }
       export default function Join() { return <form method="post" />; }
@@ -114,8 +114,8 @@ describe("no-server-values-in-render in a route module", () => {
   it("accepts type-only imports and a validation schema whose callbacks only the action runs", async () => {
     const problems = await route(`
       import { z } from "zod";
-      import type { Sku } from "~/models/catalog.server";
-      import { parseWholeNumber, type Fen } from "~/models/catalog.server";
+      import type { Sku } from "~/domain/catalog/catalog.server";
+      import { parseWholeNumber, type Fen } from "~/domain/catalog/catalog.server";
       const quantity = z.string().refine((v) => parseWholeNumber(v) !== null);
       const Form = z.object({ quantity });
       export async function action({ request }) {
@@ -131,7 +131,7 @@ describe("no-server-values-in-render in a route module", () => {
   it("flags that schema once the component validates with it in the browser", async () => {
     const problems = await route(`
       import { z } from "zod";
-      import { parseWholeNumber } from "~/models/catalog.server";
+      import { parseWholeNumber } from "~/domain/catalog/catalog.server";
       const quantity = z.string().refine((v) => parseWholeNumber(v) !== null);
       export default function Page() { return <p>{String(quantity.safeParse("3").success)}</p>; }
     `);
@@ -140,7 +140,7 @@ describe("no-server-values-in-render in a route module", () => {
 
   it("flags a .server value mapped over at module scope: the callback runs on load", async () => {
     const problems = await route(`
-      import { SALES_CHANNELS, channelLabel } from "~/models/recruitment.server";
+      import { SALES_CHANNELS, channelLabel } from "~/domain/recruitment/recruitment.server";
       const OPTIONS = SALES_CHANNELS.map((c) => channelLabel(c));
       export default function Page() { return <p>{OPTIONS.length}</p>; }
     `);
@@ -150,7 +150,7 @@ describe("no-server-values-in-render in a route module", () => {
   it("accepts resource routes that build loader and action from .server helpers", async () => {
     const problems = await route(`
       import { apiRoute, implement } from "~/api/handler.server";
-      import * as orders from "~/models/orders.server";
+      import * as orders from "~/domain/orders/orders.server";
       export const { loader, action } = apiRoute(implement({}, async ({ db }) => orders.list(db)));
     `);
     expect(problems).toEqual([]);
@@ -168,8 +168,8 @@ describe("no-server-values-in-render in a route module", () => {
 describe("no-server-values-in-render in a component module", () => {
   it("refuses any value import from a .server module, and accepts type imports", async () => {
     const problems = await shared(`
-      import type { Sku } from "~/models/catalog.server";
-      import { bpsToPercentText, type Fen } from "~/models/catalog.server";
+      import type { Sku } from "~/domain/catalog/catalog.server";
+      import { bpsToPercentText, type Fen } from "~/domain/catalog/catalog.server";
       export function TaxRate({ sku }: { sku: Sku; total: Fen }) { return <td>{bpsToPercentText(sku.taxRateBps)}%</td>; }
     `);
     expect(problems.map((p) => [p.name, p.line])).toEqual([["bpsToPercentText", 3]]);

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { orderStatesMarkdown } from "../../app/models/order-states-doc";
-import { availableEvents, findTransition, ORDER_KINDS, ORDER_MACHINES, ORDER_STATUSES, TERMINAL_STATUSES } from "../../app/models/order-states";
+import { orderStatesMarkdown } from "../../app/domain/orders/states-doc";
+import { availableEvents, findTransition, ORDER_KINDS, ORDER_MACHINES, ORDER_STATUSES, TERMINAL_STATUSES } from "../../app/domain/orders/states";
 
 describe("order state machine", () => {
   it("is documented exactly as the table says", () => {

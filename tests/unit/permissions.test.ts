@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { DomainError } from "../../app/models/errors";
-import { MARKET_ORDER_EVENT_ROLES, MARKET_ORDER_TRANSITIONS, type MarketOrderEvent } from "../../app/models/market-order-states";
-import { ORDER_EVENT_ROLES, ORDER_MACHINES, type OrderEvent } from "../../app/models/order-states";
-import { ACTIONS, assertMay, may, mayMap, rolesFor } from "../../app/models/permissions";
+import { DomainError } from "../../app/domain/shared/errors";
+import { MARKET_ORDER_EVENT_ROLES, MARKET_ORDER_TRANSITIONS, type MarketOrderEvent } from "../../app/domain/market/order-states";
+import { ORDER_EVENT_ROLES, ORDER_MACHINES, type OrderEvent } from "../../app/domain/orders/states";
+import { ACTIONS, assertMay, may, mayMap, rolesFor } from "../../app/domain/identity/permissions";
 
 /**
  * The permission table as a specification: the roles beside each state machine name exactly the

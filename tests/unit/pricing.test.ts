@@ -7,7 +7,7 @@ import {
   parseSkuEntry,
   parseWholeNumber,
   parseYuanToFen,
-} from "../../app/models/catalog.server";
+} from "../../app/domain/catalog/catalog.server";
 import {
   isBusinessDate,
   rangesOverlap,
@@ -16,7 +16,7 @@ import {
   validOn,
   type PriceCandidates,
   type PriceRule,
-} from "../../app/models/pricing.server";
+} from "../../app/domain/pricing/pricing.server";
 
 const LIST = {
   id: "list-1",

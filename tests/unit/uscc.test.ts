@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isValidUscc, usccCheckCharacter, usccProblem } from "../../app/models/uscc";
+import { isValidUscc, usccCheckCharacter, usccProblem } from "../../app/domain/shared/uscc";
 
 // Codes published on the business licences of well-known companies.
 const KNOWN_VALID = [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { VersionedCache, type ReliedVersions } from "../../app/models/reference-versions.server";
+import { VersionedCache, type ReliedVersions } from "../../app/domain/orders/reference-versions.server";
 
 describe("kept reads under versions", () => {
   it("gives values only while they agree on each organisation's version, and relies on exactly those", () => {

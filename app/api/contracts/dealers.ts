@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { DealerLinkWithCredit } from "../../models/dealers.server";
+import type { DealerLinkWithCredit } from "../../domain/dealers/dealers.server";
 import { defineEndpoint } from "../endpoint";
 import { fen, idParam, isoTimestamp, pageOf, pageQuery } from "../schemas";
 

@@ -8,7 +8,7 @@ import { fen, idParam, isoTimestamp, pageOf, pageQuery } from "../schemas";
  * from a multi-merchant cart (one order per merchant), pays it once (e-Pay or its wallet), and the
  * bank holds each order's money until the buyer confirms receipt; the merchant ships or cancels;
  * the buyer may dispute before settlement and the market's operator rules. The state machine is
- * app/models/market-order-states.ts; every action answers the order (or dispute) as it now is.
+ * app/domain/market/order-states.ts; every action answers the order (or dispute) as it now is.
  *
  * Who sees what: a buyer its own orders, a merchant the orders made to it, an operator its
  * markets' — anyone else's id is a 404. The commission (`fee_fen`, the lines' rates) is between

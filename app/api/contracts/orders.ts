@@ -1,12 +1,12 @@
 import { z } from "zod";
-import { ORDER_EVENTS, ORDER_STATUSES } from "../../models/order-states";
-import type { OrderDetail, OrderListItem } from "../../models/orders.server";
+import { ORDER_EVENTS, ORDER_STATUSES } from "../../domain/orders/states";
+import type { OrderDetail, OrderListItem } from "../../domain/orders/orders.server";
 import { defineEndpoint, type EndpointSpec } from "../endpoint";
 import { businessDate, fen, idParam, isoTimestamp, pageOf, pageQuery } from "../schemas";
 import { skuLine } from "./pricing";
 
 /**
- * Dealer orders over one state machine (app/models/order-states.ts): the dealer creates, pays,
+ * Dealer orders over one state machine (app/domain/orders/states.ts): the dealer creates, pays,
  * receives and returns; the core enterprise confirms (optionally lowering quantities), rejects and
  * ships; either cancels before shipment. Every action answers the order as it now is.
  */

@@ -1,4 +1,4 @@
-import { USCC_MESSAGES } from "../../models/uscc";
+import { USCC_MESSAGES } from "../../domain/shared/uscc";
 import type { EnFor } from "./types";
 
 /**

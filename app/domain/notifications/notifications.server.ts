@@ -1,0 +1,553 @@
+import { randomUUID } from "node:crypto";
+import { sql, type RawBuilder } from "kysely";
+import { z } from "zod";
+import type { Db } from "../../../db";
+import { NOTIFICATION_TOPICS, ROLES, type NotificationRequestStatus, type NotificationTopic } from "../../../db/schema";
+import { auditRows, recordAudit, SYSTEM_ACTOR, type Actor } from "../shared/audit.server";
+import { DomainError } from "../shared/errors";
+import { outboxJobId, outboxRows, type Trx } from "../outbox/outbox.server";
+
+/**
+ * Notifications: an organisation-scoped inbox, and the first workflow on the outbox spine.
+ *
+ * State machine of a request (data, not scattered ifs):
+ *   pending --deliver--> delivered
+ * `requestNotification` writes the request and its outbox row in the caller's transaction; the
+ * deliver step materialises one notification per active member, exactly once: the
+ * (request, user) unique constraint makes a second insert a no-op, and the request moves to
+ * `delivered` in the same transaction, so a re-run finds nothing to do.
+ */
+
+export { NOTIFICATION_TOPICS, type NotificationTopic };
+
+export type NotificationEvent = "deliver";
+
+export const NOTIFICATION_TRANSITIONS: Readonly<
+  Record<NotificationRequestStatus, Readonly<Partial<Record<NotificationEvent, NotificationRequestStatus>>>>
+> = {
+  pending: { deliver: "delivered" },
+  delivered: {},
+};
+
+/** Where the deliver step runs: the queue (one per workflow) and the job name in the registry. */
+export const NOTIFICATIONS_QUEUE = "notifications";
+export const DELIVER_NOTIFICATION_JOB = "notifications.deliver";
+
+export const NOTIFICATION_LIMITS = {
+  listMax: 100,
+  listDefault: 20,
+  /** An organisation larger than this gets its inbox fan-out refused, not a runaway insert. */
+  recipientsMax: 10_000,
+  dedupeKeyCharsMax: 200,
+} as const;
+
+const displayText = (maxChars: number) => z.string().trim().min(1).max(maxChars);
+
+/**
+ * Params carry ids and display values only: the inbox renders them, nothing computes with them.
+ * A wallet credit says which transfer and how it reads (`¥1,234.00`), never an amount to trust.
+ */
+/** An order event told to the other party: which order, and who it is from. */
+const orderNotice = z
+  .object({
+    orderId: z.string().uuid(),
+    number: displayText(40),
+    counterparty: displayText(200),
+  })
+  .strict();
+
+export const NOTIFICATION_PARAMS = {
+  "membership.added": z
+    .object({
+      userId: z.string().uuid(),
+      displayName: displayText(200),
+      role: z.enum(ROLES),
+    })
+    .strict(),
+  "wallet.credited": z
+    .object({
+      transferId: z.string().uuid(),
+      accountCode: displayText(100),
+      amountDisplay: displayText(40),
+    })
+    .strict(),
+  "order.submitted": orderNotice,
+  "order.confirmed": orderNotice,
+  "order.shipped": orderNotice,
+  "recruitment.application_submitted": z
+    .object({
+      applicationId: z.string().uuid(),
+      campaignTitle: displayText(100),
+      companyName: displayText(200),
+    })
+    .strict(),
+  "market_order.paid": orderNotice,
+  "market_order.disputed": orderNotice,
+  "market.announcement_published": z
+    .object({
+      announcementId: z.string().uuid(),
+      marketName: displayText(100),
+      title: displayText(100),
+    })
+    .strict(),
+  // To the buyer of a market order: the merchant shipped it, escrow settled it, or refunded it.
+  "market_order.shipped": orderNotice,
+  "market_order.settled": orderNotice,
+  "market_order.refunded": orderNotice,
+  // To buyer and merchant: the operator's ruling, which ends the order (settled or refunded).
+  "market_dispute.ruled": z
+    .object({
+      orderId: z.string().uuid(),
+      disputeId: z.string().uuid(),
+      number: displayText(40),
+      ruling: z.enum(["release", "refund_full", "refund_partial"]),
+      refundDisplay: displayText(40),
+    })
+    .strict(),
+  // To the dealer: the season is released, the booking's balance is due.
+  "order.balance_due": orderNotice.extend({ seasonName: displayText(100), amountDisplay: displayText(40) }).strict(),
+  // To the supplier: a dealer asks to return goods (the return's own number and id).
+  "order.return_requested": orderNotice,
+  // To the dealer: the supplier approved the return, then refunded it.
+  "order.return_approved": orderNotice,
+  "order.return_refunded": orderNotice.extend({ amountDisplay: displayText(40) }).strict(),
+  // To the payer: an e-Pay payment came in after its purpose had closed; the money is in its wallet.
+  "payment.left_in_wallet": z
+    .object({
+      paymentId: z.string().uuid(),
+      accountCode: displayText(100),
+      amountDisplay: displayText(40),
+    })
+    .strict(),
+} as const satisfies Record<NotificationTopic, z.ZodTypeAny>;
+
+export type NotificationParams = { [T in NotificationTopic]: z.infer<(typeof NOTIFICATION_PARAMS)[T]> };
+
+export interface NotificationRequestInput<T extends NotificationTopic = NotificationTopic> {
+  organizationId: string;
+  topic: T;
+  params: NotificationParams[T];
+  /** Same key → same request (e.g. `wallet.credited:<transfer id>`): a retried caller asks once. */
+  dedupeKey?: string;
+}
+
+export interface DeliverNotificationPayload {
+  requestId: string;
+}
+
+export const deliverNotificationPayload = z.object({ requestId: z.string().uuid() }).strict();
+
+function isNotificationTopic(topic: string): topic is NotificationTopic {
+  return (NOTIFICATION_TOPICS as readonly string[]).includes(topic);
+}
+
+/**
+ * Ask for a notification to every member of an organisation, as part of the caller's business
+ * change: the request and its outbox row commit or roll back with it.
+ */
+export async function requestNotification<T extends NotificationTopic>(
+  trx: Trx,
+  actor: Actor,
+  input: NotificationRequestInput<T>,
+): Promise<{ requestId: string; created: boolean }> {
+  const [result] = await requestNotifications(trx, [{ actor, notification: input }]);
+  return result;
+}
+
+function checkedParams(input: NotificationRequestInput): unknown {
+  if (!isNotificationTopic(input.topic)) {
+    throw new DomainError("validation", `unknown notification topic ${String(input.topic)}`, { topic: "unknown topic" });
+  }
+  const parsed = NOTIFICATION_PARAMS[input.topic].safeParse(input.params);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.join(".") || "params";
+    throw new DomainError("validation", `notification params: ${field}: ${issue?.message ?? "invalid"}`, { [field]: issue?.message ?? "invalid" });
+  }
+  if (input.dedupeKey !== undefined && (input.dedupeKey.length < 1 || input.dedupeKey.length > NOTIFICATION_LIMITS.dedupeKeyCharsMax)) {
+    throw new DomainError("validation", `dedupe key must be 1–${NOTIFICATION_LIMITS.dedupeKeyCharsMax} characters`, { dedupeKey: "length" });
+  }
+  return parsed.data;
+}
+
+/**
+ * Many notification requests in one statement whatever their number: the requests, their outbox
+ * rows, their audit rows. Results come back in the order asked.
+ */
+export async function requestNotifications(
+  trx: Trx,
+  requests: readonly { actor: Actor; notification: NotificationRequestInput }[],
+): Promise<{ requestId: string; created: boolean }[]> {
+  if (requests.length === 0) return [];
+  if (!trx.isTransaction) throw new Error("notifications: a request is part of the caller's transaction");
+  const prepared = prepareNotificationRequests(requests);
+  const { rows: inserted } = await sql<{ id: string }>`with ${prepared.clauses()} select id from requested`.execute(trx);
+  const created = new Set(inserted.map((r) => r.id));
+  const results: { requestId: string; created: boolean }[] = [];
+  for (const [i, { notification }] of requests.entries()) {
+    if (created.has(prepared.ids[i])) {
+      results.push({ requestId: prepared.ids[i], created: true });
+      continue;
+    }
+    const organization = await trx.selectFrom("organizations").select("id").where("id", "=", notification.organizationId).executeTakeFirst();
+    if (!organization) throw new DomainError("not_found", "organisation not found", { organizationId: "not found" });
+    // dedupe_key is the only conflict source besides the id; the first request stands.
+    const existing = await trx
+      .selectFrom("notification_requests")
+      .select("id")
+      .where("dedupe_key", "=", notification.dedupeKey ?? null)
+      .executeTakeFirstOrThrow();
+    results.push({ requestId: existing.id, created: false });
+  }
+  return results;
+}
+
+/** Notification requests as WITH clauses: see prepareNotificationRequests. */
+interface PreparedNotificationRequests {
+  /** The request ids, in the order asked. */
+  ids: string[];
+  /** The WITH clauses `requested` (returning the ids written), `queued` and `audited`. */
+  clauses(): RawBuilder<unknown>;
+}
+
+/** The requests, their outbox rows and their audit rows as the WITH clauses of one statement. */
+function prepareNotificationRequests(requests: readonly { actor: Actor; notification: NotificationRequestInput }[]): PreparedNotificationRequests {
+  const params = requests.map((r) => JSON.stringify(checkedParams(r.notification)));
+  // Ids chosen here, so each returned row is matched to its request whatever order they come in,
+  // and the outbox and audit rows can be made before the statement that writes all three.
+  const ids = requests.map(() => randomUUID());
+  const jobs = outboxRows(
+    ids.map((requestId) => {
+      const payload: DeliverNotificationPayload = { requestId };
+      return { queue: NOTIFICATIONS_QUEUE, name: DELIVER_NOTIFICATION_JOB, jobId: outboxJobId("notifications", requestId, "deliver"), payload: { ...payload } };
+    }),
+  );
+  const audits = requests.flatMap(({ actor, notification }, i) =>
+    auditRows(actor, [
+      { action: "notification.requested", entityType: "notification_request", entityId: ids[i], organizationId: notification.organizationId, after: { topic: notification.topic } },
+    ]),
+  );
+  // The requests, then, for those written, their outbox and audit rows. Each request is selected
+  // from organizations, so the organisation's existence is checked by the INSERT itself; a request
+  // that got no row (organisation missing, or its dedupe key seen) is simply not in `requested`.
+  const clauses = () => sql`requested as (
+      insert into notification_requests (id, organization_id, topic, params, dedupe_key, requested_by_user_id)
+      select v.id, o.id, v.topic, v.params::jsonb, v.dedupe_key, v.requested_by_user_id
+        from unnest(${ids}::uuid[], ${requests.map((r) => r.notification.organizationId)}::uuid[], ${requests.map((r) => r.notification.topic)}::text[],
+                    ${params}::text[], ${requests.map((r) => r.notification.dedupeKey ?? null)}::text[],
+                    ${requests.map((r) => r.actor.userId)}::uuid[]) with ordinality as v (id, organization_id, topic, params, dedupe_key, requested_by_user_id, n)
+        join organizations o on o.id = v.organization_id
+       order by v.n
+      on conflict (dedupe_key) do nothing
+      returning id
+    ), queued as (
+      insert into outbox (queue, job_name, job_id, payload)
+      select j.queue, j.job_name, j.job_id, j.payload::jsonb
+        from unnest(${ids}::uuid[], ${jobs.map((j) => j.queue)}::text[], ${jobs.map((j) => j.job_name)}::text[], ${jobs.map((j) => j.job_id)}::text[],
+                    ${jobs.map((j) => j.payload)}::text[]) as j (request_id, queue, job_name, job_id, payload)
+        join requested r on r.id = j.request_id
+      on conflict (job_id) do nothing
+    ), audited as (
+      insert into audit_events (actor_user_id, organization_id, action, entity_type, entity_id, after, ip, request_id)
+      select a.actor_user_id, a.organization_id, a.action, a.entity_type, a.entity_id, a.after::jsonb, a.ip, a.request_id
+        from unnest(${audits.map((a) => a.actor_user_id)}::uuid[], ${audits.map((a) => a.organization_id)}::uuid[], ${audits.map((a) => a.action)}::text[],
+                    ${audits.map((a) => a.entity_type)}::text[], ${audits.map((a) => a.entity_id)}::text[], ${audits.map((a) => a.after)}::text[],
+                    ${audits.map((a) => a.ip)}::text[], ${audits.map((a) => a.request_id)}::text[]) as a (actor_user_id, organization_id, action, entity_type, entity_id, after, ip, request_id)
+        join requested r on r.id::text = a.entity_id
+    )`;
+  return { ids, clauses };
+}
+
+export interface DeliverResult {
+  /** Notifications written by this run (0 when a previous run already delivered). */
+  inserted: number;
+  status: NotificationRequestStatus;
+}
+
+/**
+ * The deliver step: one notification per active member of the request's organisation, exactly once.
+ * One transaction: lock the request, insert (ON CONFLICT DO NOTHING), move the state. A second run,
+ * concurrent or later, waits on the lock, then sees `delivered` and changes nothing.
+ */
+export async function deliverNotification(db: Db, requestId: string): Promise<DeliverResult> {
+  return db.transaction().execute(async (trx) => {
+    const request = await trx
+      .selectFrom("notification_requests")
+      .selectAll()
+      .where("id", "=", requestId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!request) throw new DomainError("not_found", `notification request ${requestId} not found`);
+    const next = NOTIFICATION_TRANSITIONS[request.status].deliver;
+    if (next === undefined) return { inserted: 0, status: request.status };
+
+    const recipients = await trx
+      .selectFrom("memberships as m")
+      .innerJoin("users as u", "u.id", "m.user_id")
+      .select("m.user_id")
+      .distinct()
+      .where("m.organization_id", "=", request.organization_id)
+      .where("u.status", "=", "active")
+      .orderBy("m.user_id")
+      .limit(NOTIFICATION_LIMITS.recipientsMax + 1)
+      .execute();
+    if (recipients.length > NOTIFICATION_LIMITS.recipientsMax) {
+      throw new DomainError("invalid_state", `organisation has more than ${NOTIFICATION_LIMITS.recipientsMax} members to notify`);
+    }
+
+    let inserted = 0;
+    if (recipients.length > 0) {
+      const params = JSON.stringify(request.params);
+      const rows = await trx
+        .insertInto("notifications")
+        .values(
+          recipients.map((r) => ({
+            request_id: request.id,
+            organization_id: request.organization_id,
+            user_id: r.user_id,
+            topic: request.topic,
+            params,
+          })),
+        )
+        .onConflict((oc) => oc.columns(["request_id", "user_id"]).doNothing())
+        .returning("id")
+        .execute();
+      inserted = rows.length;
+    }
+
+    await trx
+      .updateTable("notification_requests")
+      .set({ status: next, delivered_at: sql<Date>`now()`, recipient_count: recipients.length })
+      .where("id", "=", request.id)
+      .where("status", "=", request.status)
+      .execute();
+    await recordAudit(trx, SYSTEM_ACTOR, {
+      action: "notification.delivered",
+      entityType: "notification_request",
+      entityId: request.id,
+      organizationId: request.organization_id,
+      before: { status: request.status },
+      after: { status: next, recipient_count: recipients.length },
+    });
+    return { inserted, status: next };
+  });
+}
+
+export interface InboxEntry<T extends NotificationTopic = NotificationTopic> {
+  id: string;
+  topic: T;
+  params: NotificationParams[T];
+  createdAt: Date;
+  readAt: Date | null;
+  /** The page of the notice's subject for this organisation, or null when it has none to open. */
+  href: string | null;
+}
+
+export type InboxNotification = { [T in NotificationTopic]: InboxEntry<T> }[NotificationTopic];
+
+export interface InboxScope {
+  userId: string;
+  organizationId: string;
+}
+
+function clampLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return NOTIFICATION_LIMITS.listDefault;
+  return Math.min(Math.max(Math.trunc(limit), 1), NOTIFICATION_LIMITS.listMax);
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Where each notice leads, as data: the subject's page from the notice's own ids. A topic whose
+ * page needs one more id (the campaign of an application, the account of a wallet credit) says
+ * so with `lookup` and gets it from the recipient organisation's own rows, so a link never names
+ * another organisation's record. A new topic must say where it leads (the type requires it).
+ */
+type SubjectRule =
+  | { kind: "path"; path: (params: Record<string, unknown>) => string }
+  | { kind: "lookup"; lookup: "application" | "account" }
+  | { kind: "none" };
+
+export const NOTICE_SUBJECTS: Readonly<Record<NotificationTopic, SubjectRule>> = {
+  // No members page yet: the notice is read where it is.
+  "membership.added": { kind: "none" },
+  "wallet.credited": { kind: "lookup", lookup: "account" },
+  "order.submitted": { kind: "path", path: (p) => `/orders/${String(p.orderId)}` },
+  "order.confirmed": { kind: "path", path: (p) => `/orders/${String(p.orderId)}` },
+  "order.shipped": { kind: "path", path: (p) => `/orders/${String(p.orderId)}` },
+  "order.balance_due": { kind: "path", path: (p) => `/orders/${String(p.orderId)}` },
+  "order.return_requested": { kind: "path", path: (p) => `/orders/${String(p.orderId)}` },
+  "order.return_approved": { kind: "path", path: (p) => `/orders/${String(p.orderId)}` },
+  "order.return_refunded": { kind: "path", path: (p) => `/orders/${String(p.orderId)}` },
+  "recruitment.application_submitted": { kind: "lookup", lookup: "application" },
+  "market_order.paid": { kind: "path", path: (p) => `/market/orders/${String(p.orderId)}` },
+  "market_order.disputed": { kind: "path", path: (p) => `/market/orders/${String(p.orderId)}` },
+  "market_order.shipped": { kind: "path", path: (p) => `/market/orders/${String(p.orderId)}` },
+  "market_order.settled": { kind: "path", path: (p) => `/market/orders/${String(p.orderId)}` },
+  "market_order.refunded": { kind: "path", path: (p) => `/market/orders/${String(p.orderId)}` },
+  "market_dispute.ruled": { kind: "path", path: (p) => `/market/orders/${String(p.orderId)}` },
+  "market.announcement_published": { kind: "path", path: () => "/market/announcements" },
+  // The wallet's statement, where the money now is and a refund can be asked for.
+  "payment.left_in_wallet": { kind: "lookup", lookup: "account" },
+};
+
+/** The subject pages of these notices, in order, each resolved within the recipient organisation. */
+async function subjectHrefs(db: Db, organizationId: string, rows: readonly { topic: NotificationTopic; params: Record<string, unknown> }[]): Promise<(string | null)[]> {
+  const applicationIds = new Set<string>();
+  const accountCodes = new Set<string>();
+  for (const r of rows) {
+    const rule = NOTICE_SUBJECTS[r.topic];
+    if (rule?.kind !== "lookup") continue;
+    if (rule.lookup === "application" && typeof r.params.applicationId === "string" && UUID_RE.test(r.params.applicationId)) applicationIds.add(r.params.applicationId);
+    if (rule.lookup === "account" && typeof r.params.accountCode === "string") accountCodes.add(r.params.accountCode);
+  }
+  const campaignOf = new Map<string, string>();
+  if (applicationIds.size > 0) {
+    const apps = await db
+      .selectFrom("recruitment_applications")
+      .select(["id", "campaign_id"])
+      .where("id", "in", [...applicationIds])
+      .where("core_enterprise_id", "=", organizationId)
+      .execute();
+    for (const a of apps) campaignOf.set(a.id, a.campaign_id);
+  }
+  const accountOf = new Map<string, string>();
+  if (accountCodes.size > 0) {
+    const accounts = await db
+      .selectFrom("ledger_accounts")
+      .select(["id", "code"])
+      .where("code", "in", [...accountCodes])
+      .where("organization_id", "=", organizationId)
+      .execute();
+    for (const a of accounts) accountOf.set(a.code, a.id);
+  }
+  return rows.map((r) => {
+    const rule = NOTICE_SUBJECTS[r.topic];
+    if (!rule || rule.kind === "none") return null;
+    if (rule.kind === "path") return rule.path(r.params);
+    if (rule.lookup === "application") {
+      const applicationId = String(r.params.applicationId);
+      const campaignId = campaignOf.get(applicationId);
+      return campaignId ? `/campaigns/${campaignId}/applications/${applicationId}` : null;
+    }
+    const accountId = accountOf.get(String(r.params.accountCode));
+    return accountId ? `/accounts/${accountId}` : null;
+  });
+}
+
+function encodeInboxCursor(createdAt: Date, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString("base64url");
+}
+
+function decodeInboxCursor(cursor: string): [Date, string] {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (Array.isArray(value) && typeof value[0] === "string" && typeof value[1] === "string" && UUID_RE.test(value[1]) && !Number.isNaN(Date.parse(value[0]))) {
+      return [new Date(value[0]), value[1]];
+    }
+  } catch {
+    // fall through
+  }
+  throw new DomainError("validation", "after: not a cursor this list gave out", { after: "invalid cursor" });
+}
+
+/** The user's inbox in one organisation, newest first; another organisation's rows never appear. */
+export async function listNotifications(db: Db, scope: InboxScope & { limit?: number; after?: string | null; unreadOnly?: boolean }): Promise<InboxNotification[]> {
+  return (await listNotificationsPage(db, scope)).items;
+}
+
+/** One page of the inbox and the cursor of the next (`after`), or null on the last page. */
+export async function listNotificationsPage(
+  db: Db,
+  scope: InboxScope & { limit?: number; after?: string | null; unreadOnly?: boolean },
+): Promise<{ items: InboxNotification[]; nextCursor: string | null }> {
+  const limit = clampLimit(scope.limit);
+  let query = db
+    .selectFrom("notifications")
+    .select(["id", "topic", "params", "created_at", "read_at"])
+    .where("user_id", "=", scope.userId)
+    .where("organization_id", "=", scope.organizationId);
+  if (scope.unreadOnly) query = query.where("read_at", "is", null);
+  if (scope.after) {
+    const [at, id] = decodeInboxCursor(scope.after);
+    query = query.where((eb) => eb.or([eb("created_at", "<", at), eb.and([eb("created_at", "=", at), eb("id", "<", id)])]));
+  }
+  const rows = await query.orderBy("created_at", "desc").orderBy("id", "desc").limit(limit + 1).execute();
+  const page = rows.slice(0, limit);
+  const hrefs = await subjectHrefs(db, scope.organizationId, page);
+  const items = page.map(
+    (r, i) =>
+      ({
+        id: r.id,
+        topic: r.topic,
+        params: r.params,
+        createdAt: r.created_at,
+        readAt: r.read_at,
+        href: hrefs[i],
+      }) as InboxNotification,
+  );
+  const last = page[page.length - 1];
+  return { items, nextCursor: rows.length > limit && last ? encodeInboxCursor(last.created_at, last.id) : null };
+}
+
+export async function countUnreadNotifications(db: Db, scope: InboxScope): Promise<number> {
+  const row = await db
+    .selectFrom("notifications")
+    .select(sql<number>`count(*)::int`.as("n"))
+    .where("user_id", "=", scope.userId)
+    .where("organization_id", "=", scope.organizationId)
+    .where("read_at", "is", null)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/*
+ * Read state is the reader's own bookkeeping, not a change to the business: marking read writes
+ * no audit row (it would drown the activity feed) and no outbox row.
+ */
+
+/** Mark every unread notification of the user in this organisation as read; returns how many. */
+export async function markNotificationsRead(db: Db, scope: InboxScope, now: Date = new Date()): Promise<number> {
+  const result = await db
+    .updateTable("notifications")
+    .set({ read_at: now })
+    .where("user_id", "=", scope.userId)
+    .where("organization_id", "=", scope.organizationId)
+    .where("read_at", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/**
+ * Open one notice: marked read (once; a second open keeps the first time) and its subject's page
+ * returned. Another user's or another organisation's notice is not_found, as if it did not exist.
+ */
+export async function openNotification(db: Db, scope: InboxScope, notificationId: string, now: Date = new Date()): Promise<{ href: string | null }> {
+  if (!UUID_RE.test(notificationId)) throw new DomainError("not_found", "notification not found");
+  const row = await db
+    .updateTable("notifications")
+    .set((eb) => ({ read_at: eb.fn.coalesce("read_at", sql<Date>`${now}::timestamptz`) }))
+    .where("id", "=", notificationId)
+    .where("user_id", "=", scope.userId)
+    .where("organization_id", "=", scope.organizationId)
+    .returning(["topic", "params"])
+    .executeTakeFirst();
+  if (!row) throw new DomainError("not_found", "notification not found");
+  const [href] = await subjectHrefs(db, scope.organizationId, [row]);
+  return { href };
+}
+
+/** A notice's subject without marking it read (a plain GET of the notice's address). */
+export async function notificationHref(db: Db, scope: InboxScope, notificationId: string): Promise<{ href: string | null }> {
+  if (!UUID_RE.test(notificationId)) throw new DomainError("not_found", "notification not found");
+  const row = await db
+    .selectFrom("notifications")
+    .select(["topic", "params"])
+    .where("id", "=", notificationId)
+    .where("user_id", "=", scope.userId)
+    .where("organization_id", "=", scope.organizationId)
+    .executeTakeFirst();
+  if (!row) throw new DomainError("not_found", "notification not found");
+  const [href] = await subjectHrefs(db, scope.organizationId, [row]);
+  return { href };
+}

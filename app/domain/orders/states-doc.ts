@@ -1,0 +1,37 @@
+import { ORDER_EVENT_ROLES, ORDER_KINDS, ORDER_MACHINES } from "./states";
+
+/**
+ * The roles that may ask for an event, per party (`dealer: owner, admin, purchaser`), from the role
+ * map beside the machine, which pages and API both read (app/domain/identity/permissions.ts). Only the
+ * parties the transition is for (a dealer cancels a draft, the supplier does not); an event the
+ * system carries out for a party (the market's `pay`) shows the party that asks. `—`: only the system.
+ */
+export function rolesCell(byParty: Readonly<Record<string, readonly string[] | undefined>>, by: readonly string[]): string {
+  const withRoles = Object.entries(byParty).filter((entry): entry is [string, readonly string[]] => Boolean(entry[1]?.length));
+  const ours = withRoles.filter(([party]) => by.includes(party));
+  const shown = ours.length ? ours : withRoles;
+  return shown.length ? shown.map(([party, roles]) => `${party}: ${roles.join(", ")}`).join("; ") : "—";
+}
+
+/** docs/order-states.md, written from the state machine itself (a unit test keeps them equal). */
+export function orderStatesMarkdown(): string {
+  const parts = [
+    "# Dealer order states",
+    "",
+    "Generated from `app/domain/orders/states.ts` by `npx tsx app/cli/order-states-doc.ts > docs/order-states.md`.",
+    "Standard and replenishment orders share one machine. `system` is a workflow step or a schedule.",
+    "`roles` is who may fire the event, per party (any one of the roles; a viewer never): `ORDER_EVENT_ROLES`, read by",
+    "`app/domain/identity/permissions.ts` for both pages and API. A member without one of them gets 403 naming them.",
+  ];
+  const seen = new Set<string>();
+  for (const kind of ORDER_KINDS) {
+    const machine = ORDER_MACHINES[kind];
+    const signature = JSON.stringify(machine);
+    if (seen.has(signature)) continue;
+    seen.add(signature);
+    const kinds = ORDER_KINDS.filter((k) => JSON.stringify(ORDER_MACHINES[k]) === signature);
+    parts.push("", `## ${kinds.join(", ")}`, "", "| from | event | to | by | roles |", "|---|---|---|---|---|");
+    for (const t of machine) parts.push(`| ${t.from} | ${t.event} | ${t.to} | ${t.by.join(", ")} | ${rolesCell(ORDER_EVENT_ROLES[t.event], t.by)} |`);
+  }
+  return parts.join("\n") + "\n";
+}
