@@ -20,8 +20,9 @@ import {
   type MerchantApplication,
 } from "../domain/market/venues.server";
 import { decodeCursor, encodeCursor } from "../domain/shared/cursor.server";
-import { isUuid } from "../domain/ledger/ledger.server";
-import { isBusinessDate, shanghaiDate } from "../domain/pricing/pricing.server";
+import { isBusinessDate } from "../domain/pricing/pricing.server";
+import { isUuid } from "../domain/shared/ids";
+import { shanghaiDate } from "../domain/shared/dates";
 
 /**
  * Keyset pages over the market operator's venues for /api/v1 (market.server.ts and

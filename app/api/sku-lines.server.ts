@@ -1,7 +1,7 @@
 import type { Db } from "../../db";
 import { getSkusByCodes, normalizeSkuCode } from "../domain/catalog/catalog.server";
 import { DomainError } from "../domain/shared/errors";
-import { isUuid } from "../domain/ledger/ledger.server";
+import { isUuid } from "../domain/shared/ids";
 
 /**
  * API lines name a SKU by id or by code; the pricing model wants ids. Two queries whatever the

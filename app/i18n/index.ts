@@ -1,4 +1,5 @@
 import { en, zhCN, type Catalogue, type MessageKey } from "./messages";
+import { SHANGHAI_OFFSET_MS } from "../domain/shared/dates";
 
 export type { MessageKey } from "./messages";
 
@@ -76,7 +77,6 @@ export function formatFen(fen: number, _locale: Locale = DEFAULT_LOCALE): string
  * server's ICU and the browser's and would make hydration disagree). Pure: components use them.
  */
 const MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"] as const;
-const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
 const BUSINESS_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 interface CalendarParts {

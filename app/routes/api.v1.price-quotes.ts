@@ -3,7 +3,8 @@ import { ApiError, apiRoute, implement } from "~/api/handler.server";
 import { resolveSkuLines, skuLineFieldNames } from "~/api/sku-lines.server";
 import { getSupplierForDealer } from "~/domain/dealers/dealers.server";
 import { DomainError } from "~/domain/shared/errors";
-import { quotePrices, shanghaiDate } from "~/domain/pricing/pricing.server";
+import { quotePrices } from "~/domain/pricing/pricing.server";
+import { shanghaiDate } from "~/domain/shared/dates";
 
 /** `POST /api/v1/price-quotes` — contracts/pricing.ts. */
 export const { loader, action } = apiRoute(

@@ -5,11 +5,12 @@ import { Back } from "~/components/recruitment-ui";
 import { RouteError } from "~/components/route-error";
 import { pageTitle } from "~/i18n/meta";
 import { useT } from "~/i18n/react";
-import { listTiers, shanghaiDate } from "~/domain/pricing/pricing.server";
+import { listTiers } from "~/domain/pricing/pricing.server";
 import { fieldFailure, formFailure, keepValues, requireRecruiter, type FormFailure } from "~/domain/recruitment/forms.server";
-import { addDays, CAMPAIGN_FORM_FIELDS, campaignFieldForForm, createCampaign, parseCampaignForm } from "~/domain/recruitment/recruitment.server";
+import { CAMPAIGN_FORM_FIELDS, campaignFieldForForm, createCampaign, parseCampaignForm } from "~/domain/recruitment/recruitment.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/recruitment.css";
+import { addDays, shanghaiDate } from "~/domain/shared/dates";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "recruitment.form.newTitle");

@@ -20,6 +20,7 @@ import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, getSession, requireCsrf, safeRedirectPath } from "~/session.server";
 import ordersStyles from "~/styles/orders.css";
 import supplyStyles from "~/styles/supply.css";
+import { UUID_PATTERN } from "~/domain/shared/ids";
 
 export const links: LinksFunction = () => [
   { rel: "stylesheet", href: supplyStyles },
@@ -70,7 +71,6 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 
 // ---------------------------------------------------------------------------------------------
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const quantityText = z
   .string({ required_error: "field.required", invalid_type_error: "field.required" })
   .trim()
@@ -86,15 +86,15 @@ const quantityText = z
  */
 const AddForm = z
   .object({
-    core_enterprise_id: z.string({ required_error: "orders.problem.chooseSupplier" }).regex(UUID, "orders.problem.chooseSupplier"),
-    sku_id: z.string().regex(UUID, "orders.problem.unknownSkuPlain").optional().or(z.literal("")),
+    core_enterprise_id: z.string({ required_error: "orders.problem.chooseSupplier" }).regex(UUID_PATTERN, "orders.problem.chooseSupplier"),
+    sku_id: z.string().regex(UUID_PATTERN, "orders.problem.unknownSkuPlain").optional().or(z.literal("")),
     sku_code: z.string().trim().max(64, "field.tooLong").optional(),
     quantity: quantityText,
     redirectTo: z.string().max(2000).optional(),
   })
   .refine((v) => Boolean(v.sku_id) || Boolean(v.sku_code), { message: "field.required", path: ["sku_code"] });
 
-const OrderIdForm = z.object({ order_id: z.string().regex(UUID, "orders.problem.notFound") });
+const OrderIdForm = z.object({ order_id: z.string().regex(UUID_PATTERN, "orders.problem.notFound") });
 
 /** How a submitted cart is paid: after the supplier confirms (the default), or held on the credit line now. */
 const PaymentChoiceForm = z.object({

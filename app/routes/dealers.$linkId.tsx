@@ -18,12 +18,13 @@ import {
   type DealerLinkEvent,
 } from "~/domain/dealers/dealers.server";
 import { listOrders, onAccountPosition } from "~/domain/orders/orders.server";
-import { listOverrides, listTiers, shanghaiDate } from "~/domain/pricing/pricing.server";
+import { listOverrides, listTiers } from "~/domain/pricing/pricing.server";
 import { domainFailure, formValues, requireCoreEnterprise, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import ordersStyles from "~/styles/orders.css";
 import styles from "~/styles/supply.css";
+import { shanghaiDate } from "~/domain/shared/dates";
 
 export const links: LinksFunction = () => [
   { rel: "stylesheet", href: styles },

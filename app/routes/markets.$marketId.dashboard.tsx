@@ -9,13 +9,12 @@ import { useLocale, useT } from "~/i18n/react";
 import { isDomainError } from "~/domain/shared/errors";
 import { requireOperatorMarket } from "~/web/market-access.server";
 import { DASHBOARD_LIMITS, marketDashboard, resolveDashboardRange } from "~/domain/market/dashboard.server";
-import { shanghaiDate } from "~/domain/pricing/pricing.server";
-import { addDays } from "~/domain/recruitment/recruitment.server";
 import { scoped } from "~/web/tenancy.server";
 import dashboardStyles from "~/styles/market-dashboard.css";
 import marketStyles from "~/styles/market.css";
 import styles from "~/styles/supply.css";
 import { DateField } from "~/components/date-field";
+import { addDays, shanghaiDate } from "~/domain/shared/dates";
 
 export const links: LinksFunction = () => [
   { rel: "stylesheet", href: styles },

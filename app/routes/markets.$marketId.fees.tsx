@@ -10,12 +10,12 @@ import { useLocale, useT } from "~/i18n/react";
 import { requireMarketOperator, requireOperatorMarket } from "~/web/market-access.server";
 import { addFeeSchedule, FEE_FORM_FIELDS, feeScheduleFormSchema, listFeeSchedules } from "~/domain/market/fees.server";
 import { getMarket } from "~/domain/market/venues.server";
-import { shanghaiDate } from "~/domain/pricing/pricing.server";
 import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import marketStyles from "~/styles/market.css";
 import styles from "~/styles/supply.css";
+import { shanghaiDate } from "~/domain/shared/dates";
 
 export const links: LinksFunction = () => [
   { rel: "stylesheet", href: styles },

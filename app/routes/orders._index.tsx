@@ -9,11 +9,12 @@ import { useLocale, useT } from "~/i18n/react";
 import { ORDER_KINDS, ORDER_STATUSES, type OrderKind } from "~/domain/orders/states";
 import { may } from "~/domain/identity/permissions";
 import { listOrders, orderMoneySummary, type MoneyFigure } from "~/domain/orders/orders.server";
-import { shanghaiDate } from "~/domain/pricing/pricing.server";
 import { badRequestOnValidation } from "~/web/supply-chain-access.server";
 import { notFound, requireOrgContext } from "~/web/tenancy.server";
 import ordersStyles from "~/styles/orders.css";
 import supplyStyles from "~/styles/supply.css";
+import { shanghaiDate } from "~/domain/shared/dates";
+import { isUuid } from "~/domain/shared/ids";
 
 export const links: LinksFunction = () => [
   { rel: "stylesheet", href: supplyStyles },
@@ -22,7 +23,6 @@ export const links: LinksFunction = () => [
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "orders.title");
 
 const PAGE_SIZE = 25;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const { organization } = await requireOrgContext(request, context);
@@ -35,7 +35,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const counterpartyParam = url.searchParams.get("counterparty") ?? "";
   const status = (ORDER_STATUSES as readonly string[]).includes(statusParam) ? statusParam : null;
   const kind = (ORDER_KINDS as readonly string[]).includes(kindParam) ? (kindParam as OrderKind) : null;
-  const counterpartyId = UUID.test(counterpartyParam) ? counterpartyParam : null;
+  const counterpartyId = isUuid(counterpartyParam) ? counterpartyParam : null;
   const after = url.searchParams.get("after");
   const page = await badRequestOnValidation(() =>
     listOrders(context.db, organization.organizationId, { status, kind, counterpartyId, after, limit: PAGE_SIZE }),

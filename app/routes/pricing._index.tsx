@@ -7,24 +7,12 @@ import { formatFen, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { listDealerOptions } from "~/domain/dealers/dealers.server";
-import {
-  createOverride,
-  createPriceList,
-  createTier,
-  deleteOverride,
-  listOverrides,
-  listPriceLists,
-  listTiers,
-  overrideFormSchema,
-  priceListFormSchema,
-  shanghaiDate,
-  tierFormSchema,
-  updateTier,
-} from "~/domain/pricing/pricing.server";
+import { createOverride, createPriceList, createTier, deleteOverride, listOverrides, listPriceLists, listTiers, overrideFormSchema, priceListFormSchema, tierFormSchema, updateTier } from "~/domain/pricing/pricing.server";
 import { domainFailure, formValues, requireCoreEnterprise, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
 import { notFound } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/supply.css";
+import { shanghaiDate } from "~/domain/shared/dates";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "pricing.title");

@@ -8,9 +8,10 @@ import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { getSkusByCodes, normalizeSkuCode } from "~/domain/catalog/catalog.server";
 import { listDealerOptions } from "~/domain/dealers/dealers.server";
-import { previewFormSchema, quotePrices, shanghaiDate, type PriceRule } from "~/domain/pricing/pricing.server";
+import { previewFormSchema, quotePrices, type PriceRule } from "~/domain/pricing/pricing.server";
 import { requireCoreEnterprise, zodFieldErrors } from "~/web/supply-chain-access.server";
 import styles from "~/styles/supply.css";
+import { shanghaiDate } from "~/domain/shared/dates";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "pricing.previewTitle");

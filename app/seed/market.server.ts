@@ -2,9 +2,8 @@ import type { Db } from "../../db";
 import type { Actor } from "../domain/shared/audit.server";
 import { addFeeSchedule } from "../domain/market/fees.server";
 import { approveMerchantApplication, createMarket, createStall, createZone, listStalls, submitMerchantApplication } from "../domain/market/venues.server";
-import { shanghaiDate } from "../domain/pricing/pricing.server";
-import { addDays } from "../domain/recruitment/recruitment.server";
 import { usccCheckCharacter } from "../domain/shared/uscc";
+import { addDays, shanghaiDate } from "../domain/shared/dates";
 
 /**
  * The demo's market for 四季青市场管理有限公司: 四季青服装批发市场 in 杭州 with three zones and 20

@@ -1,8 +1,8 @@
 import type { Db } from "../../db";
 import type { Actor } from "../domain/shared/audit.server";
-import { addDays, createCampaign, reviewApplication, submitApplication, transitionCampaign } from "../domain/recruitment/recruitment.server";
-import { shanghaiDate } from "../domain/pricing/pricing.server";
+import { createCampaign, reviewApplication, submitApplication, transitionCampaign } from "../domain/recruitment/recruitment.server";
 import { usccCheckCharacter } from "../domain/shared/uscc";
+import { addDays, shanghaiDate } from "../domain/shared/dates";
 
 /**
  * The demo's recruitment for 华通电器: an open campaign for East China with a deposit, two

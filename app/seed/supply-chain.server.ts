@@ -3,8 +3,9 @@ import { SYSTEM_ACTOR } from "../domain/shared/audit.server";
 import { createSku, type SkuInput } from "../domain/catalog/catalog.server";
 import { createDealerLink } from "../domain/dealers/dealers.server";
 import { createOrganization } from "../domain/identity/organizations.server";
-import { createOverride, createPriceList, createTier, setPriceListItem, shanghaiDate } from "../domain/pricing/pricing.server";
+import { createOverride, createPriceList, createTier, setPriceListItem } from "../domain/pricing/pricing.server";
 import { usccCheckCharacter } from "../domain/shared/uscc";
+import { shanghaiDate } from "../domain/shared/dates";
 
 /**
  * The demo's supply-chain world for 华通电器: a catalogue of home appliances, three dealer tiers

@@ -5,6 +5,7 @@ import type { Actor } from "../domain/shared/audit.server";
 import { isDomainError } from "../domain/shared/errors";
 import { assertMay, type ActionName } from "../domain/identity/permissions";
 import { listMembershipsForUser, type OrganizationMembership } from "../domain/identity/organizations.server";
+import { isUuid } from "../domain/shared/ids";
 
 /**
  * THE scoping helper. Every loader and action that touches tenant data starts here and passes
@@ -124,14 +125,13 @@ export async function requireOrgContext(
   };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * An id from a URL or form: anything that is not a UUID cannot name a row, so 404 at once
  * (rather than letting PostgreSQL reject the cast with a 500).
  */
 export function requireUuidParam(value: string | undefined | null): string {
-  if (!value || !UUID.test(value)) notFound();
+  if (!value || !isUuid(value)) notFound();
   return value.toLowerCase();
 }
 

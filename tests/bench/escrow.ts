@@ -52,11 +52,10 @@ import { ACCOUNT_KIND_RULES, applyBatch, ensureAccount, verifyLedger, type Batch
 import { addFeeSchedule, commissionFen, feeInForce, type FeeSchedule } from "../../app/domain/market/fees.server";
 import { approveMerchantApplication, createMarket, createStall, submitMerchantApplication } from "../../app/domain/market/venues.server";
 import { createOrganization } from "../../app/domain/identity/organizations.server";
-import { shanghaiDate } from "../../app/domain/pricing/pricing.server";
-import { addDays } from "../../app/domain/recruitment/recruitment.server";
 import { randomUscc } from "../integration/market-trade.fixtures";
 import { pgbenchInit, pgbenchTps } from "./pgbench";
 import { adminUrl, urlFor } from "./databases";
+import { addDays, shanghaiDate } from "../../app/domain/shared/dates";
 
 const ORDERS = Number(process.env.BENCH_ESCROW_ORDERS ?? 50_000);
 const WORKER_COUNTS = (process.env.BENCH_ESCROW_WORKERS ?? "1,2").split(",").map((n) => Number(n.trim()));

@@ -7,11 +7,11 @@ import { creditSummary } from "../../app/domain/credit/credit.server";
 import { seedDemoData } from "../../app/seed/demo.server";
 import { findAccountByCode } from "../../app/domain/ledger/ledger.server";
 import { onAccountPosition } from "../../app/domain/orders/orders.server";
-import { shanghaiDate } from "../../app/domain/pricing/pricing.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser, TEST_PASSWORD } from "../support/factories";
 import { startTestServer, type TestServer } from "../support/web";
 import { ApiClient, apiLogin, expectError } from "./api.fixtures";
+import { shanghaiDate } from "../../app/domain/shared/dates";
 
 type Page<T> = { data: T[]; next_cursor: string | null };
 type Supplier = { id: string; name: string; tier: string | null; payment_terms_days: number; credit_limit_fen: number; credit_available_fen: number };

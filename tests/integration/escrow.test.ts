@@ -18,7 +18,6 @@ import {
 } from "../../app/domain/market/escrow.server";
 import { verifyLedger } from "../../app/domain/ledger/ledger.server";
 import { addFeeSchedule } from "../../app/domain/market/fees.server";
-import { shanghaiDate } from "../../app/domain/pricing/pricing.server";
 import { runStep, STEPS } from "../../workflows/registry";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import {
@@ -31,6 +30,7 @@ import {
   walletOf,
   type MarketWorld,
 } from "./market-trade.fixtures";
+import { shanghaiDate } from "../../app/domain/shared/dates";
 
 const quiet = logger.child({});
 quiet.level = "silent";

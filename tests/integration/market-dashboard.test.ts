@@ -5,12 +5,13 @@ import type { MarketOrderStatus } from "../../db/schema";
 import { SYSTEM_ACTOR } from "../../app/domain/shared/audit.server";
 import { isDomainError } from "../../app/domain/shared/errors";
 import { ensureAccount, postPending, transfer, verifyLedger, voidPending, type AccountView } from "../../app/domain/ledger/ledger.server";
-import { divideHalfEven, marketDashboard, marketFeesAccountCode, resolveDashboardRange, type DashboardRange } from "../../app/domain/market/dashboard.server";
+import { marketDashboard, marketFeesAccountCode, resolveDashboardRange, type DashboardRange } from "../../app/domain/market/dashboard.server";
 import { createMarket } from "../../app/domain/market/venues.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser, TEST_PASSWORD } from "../support/factories";
 import { Client, startTestServer, type TestServer } from "../support/web";
 import { ApiClient, apiLogin, expectError } from "./api.fixtures";
+import { divideHalfEvenFen } from "../../app/domain/shared/money";
 
 /**
  * The market operator's dashboard, figure by figure, over orders built directly in the tables (a
@@ -479,8 +480,8 @@ describe("market dashboard", () => {
     });
 
     it("rounds the average half to even, in whole fen", () => {
-      expect([divideHalfEven(5, 2), divideHalfEven(7, 2), divideHalfEven(10, 4), divideHalfEven(11, 4), divideHalfEven(9, 4)]).toEqual([2, 4, 2, 3, 2]);
-      expect(divideHalfEven(Number.MAX_SAFE_INTEGER, 1)).toBe(Number.MAX_SAFE_INTEGER);
+      expect([divideHalfEvenFen(5, 2), divideHalfEvenFen(7, 2), divideHalfEvenFen(10, 4), divideHalfEvenFen(11, 4), divideHalfEvenFen(9, 4)]).toEqual([2, 4, 2, 3, 2]);
+      expect(divideHalfEvenFen(Number.MAX_SAFE_INTEGER, 1)).toBe(Number.MAX_SAFE_INTEGER);
     });
   });
 

@@ -2,9 +2,9 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbHandle } from "../../db";
 import { getCheckout, placeCheckout } from "../../app/domain/market/escrow.server";
-import { shanghaiDate } from "../../app/domain/pricing/pricing.server";
 import { createTestDatabase } from "../support/db";
 import { actorFor, createMarketWorld, makeBuyer, makeListing } from "./market-trade.fixtures";
+import { shanghaiDate } from "../../app/domain/shared/dates";
 
 /**
  * Market order numbers follow the dealer orders' rule: MO + Shanghai date + the sequence, padded

@@ -4,10 +4,9 @@ import type { Actor } from "../../app/domain/shared/audit.server";
 import { ensureAccount, transfer } from "../../app/domain/ledger/ledger.server";
 import { addFeeSchedule } from "../../app/domain/market/fees.server";
 import { approveMerchantApplication, createMarket, createStall, submitMerchantApplication } from "../../app/domain/market/venues.server";
-import { shanghaiDate } from "../../app/domain/pricing/pricing.server";
-import { addDays } from "../../app/domain/recruitment/recruitment.server";
 import { usccCheckCharacter } from "../../app/domain/shared/uscc";
 import { createOrg, createUser, unique } from "../support/factories";
+import { addDays, shanghaiDate } from "../../app/domain/shared/dates";
 
 /**
  * A market to trade in, built through the model functions: an operator, its market (女装 at 2.5 %

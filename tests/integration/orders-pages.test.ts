@@ -5,7 +5,6 @@ import { creditSummary } from "../../app/domain/credit/credit.server";
 import { listDealerLinks } from "../../app/domain/dealers/dealers.server";
 import { verifyLedger } from "../../app/domain/ledger/ledger.server";
 import { confirmOrder, createOrder, createSeason, getOrder, orderMoneySummary, payOnAccount, updateOrderSettings } from "../../app/domain/orders/orders.server";
-import { shanghaiDate } from "../../app/domain/pricing/pricing.server";
 import { formatFen } from "../../app/i18n";
 import { seedSupplyChainDemo } from "../../app/seed/supply-chain.server";
 import { fulfilPaymentStep } from "../../workflows/payments";
@@ -14,6 +13,7 @@ import { createOrg, createUser } from "../support/factories";
 import { Client, type Page } from "../support/web";
 import { makeLink, makeSku } from "./catalog.fixtures";
 import { loggedIn, payOnSandboxPage, settleDeliveries, startPaymentsServer, type PaymentsServer } from "./payments.fixtures";
+import { shanghaiDate } from "../../app/domain/shared/dates";
 
 /**
  * The order pages through the real Express + Remix stack, as a browser without JavaScript uses

@@ -25,8 +25,8 @@ import {
   requestReturn,
   shipOrder,
 } from "../../app/domain/orders/orders.server";
-import { shanghaiDate } from "../../app/domain/pricing/pricing.server";
 import { ENGINES, actorOf, makeLink, makeSku, newOrg, newUser } from "./catalog.fixtures";
+import { shanghaiDate } from "../../app/domain/shared/dates";
 
 /**
  * The money position of a core enterprise's orders: what its dealers owe on account (from the

@@ -5,35 +5,11 @@ import { SYSTEM_ACTOR } from "../../app/domain/shared/audit.server";
 import { creditSummary } from "../../app/domain/credit/credit.server";
 import { DomainError } from "../../app/domain/shared/errors";
 import { ensureAccount, transfer, verifyLedger } from "../../app/domain/ledger/ledger.server";
-import {
-  addToCart,
-  applyCapturedOrderPayment,
-  applyRateBps,
-  autoReceiveDueOrders,
-  cancelOrder,
-  confirmOrder,
-  createOrder,
-  createSeason,
-  decideReturn,
-  getOrder,
-  listOrders,
-  payFromWallet,
-  payOnAccount,
-  approveOrder,
-  receiveOrder,
-  receiveReturnedGoods,
-  refundReturn,
-  rejectOrder,
-  releaseSeason,
-  repayOnAccount,
-  requestReturn,
-  shipOrder,
-  submitOrder,
-  updateOrderSettings,
-} from "../../app/domain/orders/orders.server";
+import { addToCart, applyCapturedOrderPayment, autoReceiveDueOrders, cancelOrder, confirmOrder, createOrder, createSeason, decideReturn, getOrder, listOrders, payFromWallet, payOnAccount, approveOrder, receiveOrder, receiveReturnedGoods, refundReturn, rejectOrder, releaseSeason, repayOnAccount, requestReturn, shipOrder, submitOrder, updateOrderSettings } from "../../app/domain/orders/orders.server";
 import { ENGINES, actorOf, makeLink, makeSku, newOrg, newUser, runOrderNotices } from "./catalog.fixtures";
 import { logger } from "../../app/logger.server";
 import { PermanentStepError, runStep, STEPS } from "../../workflows/registry";
+import { applyRateBps } from "../../app/domain/shared/money";
 
 async function fundWallet(db: Db, organizationId: string, amountFen: number) {
   const clearing = await ensureAccount(db, { kind: "gateway_clearing", organizationId: null });

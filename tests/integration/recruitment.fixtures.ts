@@ -10,9 +10,9 @@ import {
   type CampaignInput,
   type SubmittedApplication,
 } from "../../app/domain/recruitment/recruitment.server";
-import { shanghaiDate } from "../../app/domain/pricing/pricing.server";
 import { usccCheckCharacter } from "../../app/domain/shared/uscc";
 import { createOrg, createUser } from "../support/factories";
+import { shanghaiDate } from "../../app/domain/shared/dates";
 
 /** Small factories for the recruitment tests: each test builds the world it talks about. */
 

@@ -8,15 +8,8 @@ import {
   parseWholeNumber,
   parseYuanToFen,
 } from "../../app/domain/catalog/catalog.server";
-import {
-  isBusinessDate,
-  rangesOverlap,
-  resolvePrice,
-  shanghaiDate,
-  validOn,
-  type PriceCandidates,
-  type PriceRule,
-} from "../../app/domain/pricing/pricing.server";
+import { isBusinessDate, rangesOverlap, resolvePrice, validOn, type PriceCandidates, type PriceRule } from "../../app/domain/pricing/pricing.server";
+import { shanghaiDate } from "../../app/domain/shared/dates";
 
 const LIST = {
   id: "list-1",

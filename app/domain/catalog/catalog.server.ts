@@ -6,7 +6,8 @@ import type { SkuStatus } from "../../../db/schema";
 import { recordAudit, type Actor } from "../shared/audit.server";
 import { DomainError } from "../shared/errors";
 import { decodeCursor, encodeCursor, invalidCursor } from "../shared/cursor.server";
-import { isUuid, type Fen } from "../ledger/ledger.server";
+import { type Fen } from "../ledger/ledger.server";
+import { isUuid } from "../shared/ids";
 
 /**
  * The catalogue of a core enterprise: products (a family: name, category) and their SKUs (what is

@@ -1,21 +1,8 @@
 import { inTransaction, type Db } from "../../../db";
 import { recordAudit, type Actor } from "../shared/audit.server";
 import { DomainError } from "../shared/errors";
-import {
-  accountView,
-  ensureAccount,
-  isUuid,
-  lockAccountsByCodes,
-  accountsByCodesQuery,
-  transfer,
-  transferByCode,
-  type AccountSnapshot,
-  type AccountView,
-  type BatchOperation,
-  type Fen,
-  type LockedAccounts,
-  type TransferResult,
-} from "../ledger/ledger.server";
+import { accountView, ensureAccount, lockAccountsByCodes, accountsByCodesQuery, transfer, transferByCode, type AccountSnapshot, type AccountView, type BatchOperation, type Fen, type LockedAccounts, type TransferResult } from "../ledger/ledger.server";
+import { isUuid } from "../shared/ids";
 
 /**
  * Trade credit between a core enterprise and one of its dealers, kept in the ledger:

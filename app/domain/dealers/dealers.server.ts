@@ -8,7 +8,8 @@ import { isUniqueViolation, parseWholeNumber, parseYuanToFen } from "../catalog/
 import { creditSummary, setCreditLimit, type CreditSummary } from "../credit/credit.server";
 import { DomainError, isDomainError } from "../shared/errors";
 import { decodeCursor, encodeCursor } from "../shared/cursor.server";
-import { isUuid, type Fen } from "../ledger/ledger.server";
+import { type Fen } from "../ledger/ledger.server";
+import { isUuid } from "../shared/ids";
 
 /**
  * The dealer network of a core enterprise: one `dealer_links` row per (core enterprise, dealer),

@@ -6,7 +6,7 @@ import type { ApiPrincipal } from "./api-tokens.server";
 import { recordAudit, type Actor } from "../shared/audit.server";
 import { hashToken } from "./auth.server";
 import { DomainError } from "../shared/errors";
-import { isUuid } from "../ledger/ledger.server";
+import { isUuid } from "../shared/ids";
 
 /**
  * Per-organisation API keys for ERP integrations: `rt_live_<prefix>_<secret>`.

@@ -6,9 +6,9 @@ import { ROLES, type InvitationsTable, type Role } from "../../../db/schema";
 import { recordAudit, type Actor } from "../shared/audit.server";
 import { normalizeEmail, tokensEqual } from "./auth.server";
 import { DomainError } from "../shared/errors";
-import { isUuid } from "../ledger/ledger.server";
 import { addMembership } from "./organizations.server";
 import { hashPassword } from "./passwords.server";
+import { isUuid } from "../shared/ids";
 
 /**
  * Invitations: a one-time link that brings a first (or further) user into an organisation.

@@ -4,7 +4,7 @@ import { creditLineCodes } from "../credit/credit.server";
 import { listSuppliersForDealer } from "../dealers/dealers.server";
 import { accountCode, readAccountsByCodes, type Fen } from "./ledger.server";
 import { onAccountPosition } from "../orders/orders.server";
-import { shanghaiDate } from "../pricing/pricing.server";
+import { shanghaiDate } from "../shared/dates";
 
 /**
  * A payer's own balances, read (never copied) from the ledger: its wallet, and for a dealer each

@@ -10,6 +10,7 @@ import type {
   TransferPhase,
 } from "../../../db/schema";
 import { DomainError } from "../shared/errors";
+import { isUuid } from "../shared/ids";
 
 /**
  * The ledger: the only source of truth for money.
@@ -262,9 +263,6 @@ export async function getAccountForOrganization(db: Db, organizationId: string, 
   return accountView(row);
 }
 
-export function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
-}
 
 export async function listTransfersForAccount(
   db: Db,

@@ -5,8 +5,9 @@ import type { AccountNaming, Named } from "../../i18n/account-names";
 import { decodeCursor, encodeCursor, invalidCursor } from "../shared/cursor.server";
 import { resolveDateRange } from "../shared/date-range.server";
 import { DomainError } from "../shared/errors";
-import { accountView, isUuid, type AccountView, type Fen } from "./ledger.server";
-import { addDays } from "../recruitment/recruitment.server";
+import { accountView, type AccountView, type Fen } from "./ledger.server";
+import { isUuid } from "../shared/ids";
+import { addDays } from "../shared/dates";
 
 /**
  * What a person reads about ledger accounts: names instead of codes, and statements (对账单).

@@ -6,8 +6,8 @@ import { recordAudit, type Actor } from "../shared/audit.server";
 import { requestNotification } from "../notifications/notifications.server";
 import { DomainError } from "../shared/errors";
 import { decodeCursor, encodeCursor } from "../shared/cursor.server";
-import { isUuid } from "../ledger/ledger.server";
 import { getMarket, parseOrRefuse } from "./venues.server";
+import { isUuid } from "../shared/ids";
 
 /**
  * A market operator's announcements (公告): published to one market for everyone, its merchants

@@ -5,9 +5,10 @@ import { parseWholeNumber } from "../catalog/catalog.server";
 import { DomainError } from "../shared/errors";
 import type { Actor } from "../shared/audit.server";
 import { ESCROW_LIMITS, placeCheckout } from "./escrow.server";
-import { isUuid, type Fen } from "../ledger/ledger.server";
+import { type Fen } from "../ledger/ledger.server";
 import { getListingForBuyer, orderableListing } from "./listings.server";
 import { parseOrRefuse } from "./venues.server";
+import { isUuid } from "../shared/ids";
 
 /**
  * A buyer's cart (进货单) in a market: one line per listing, per buyer per market (a checkout

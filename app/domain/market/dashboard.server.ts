@@ -2,9 +2,11 @@ import { sql } from "kysely";
 import type { Db } from "../../../db";
 import { checkDateRange, daysInRange, resolveDateRange } from "../shared/date-range.server";
 import { DomainError } from "../shared/errors";
-import { findAccountByCode, isUuid, type Fen } from "../ledger/ledger.server";
+import { findAccountByCode, type Fen } from "../ledger/ledger.server";
 import { getMarket } from "./venues.server";
-import { addDays } from "../recruitment/recruitment.server";
+import { divideHalfEvenFen } from "../shared/money";
+import { isUuid } from "../shared/ids";
+import { addDays } from "../shared/dates";
 
 /**
  * The market operator's dashboard: one market's trade in figures, over a range of Asia/Shanghai
@@ -117,20 +119,6 @@ function checkRange(range: DashboardRange): number {
   return checkDateRange(range, DASHBOARD_LIMITS);
 }
 
-/** Integer division rounded half to even: an average in whole fen without a float. */
-export function divideHalfEven(numerator: number, denominator: number): number {
-  if (!Number.isSafeInteger(numerator) || !Number.isSafeInteger(denominator) || denominator <= 0 || numerator < 0) {
-    throw new RangeError(`divideHalfEven expects a non-negative integer over a positive one, got ${numerator}/${denominator}`);
-  }
-  const quotient = Math.floor(numerator / denominator);
-  // The float quotient can be off by one near 2^53: correct it with integer arithmetic.
-  let q = quotient;
-  while (q * denominator > numerator) q -= 1;
-  while ((q + 1) * denominator <= numerator) q += 1;
-  const twiceRest = 2 * (numerator - q * denominator);
-  if (twiceRest > denominator || (twiceRest === denominator && q % 2 === 1)) q += 1;
-  return q;
-}
 
 /** Sums come back as bigint (parsed to number by the db layer); anything else is a bug. */
 function whole(value: unknown, what: string): number {
@@ -277,7 +265,7 @@ export async function marketDashboard(db: Db, operatorId: string, marketId: stri
     gmvFen,
     gmvNetFen: whole(orders.gmv_net_fen, "gmv_net_fen"),
     orderCount,
-    averageOrderFen: orderCount === 0 ? 0 : divideHalfEven(gmvFen, orderCount),
+    averageOrderFen: orderCount === 0 ? 0 : divideHalfEvenFen(gmvFen, orderCount),
     escrowHeldFen: whole(held.held_fen, "held_fen"),
     escrowHoldCount: whole(held.hold_count, "hold_count"),
     feesEarnedFen: whole(orders.fees_fen, "fees_fen"),

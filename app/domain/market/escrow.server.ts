@@ -6,7 +6,7 @@ import { auditRows, recordAudits, type Actor, type AuditEntry } from "../shared/
 import { formatFen } from "../../i18n";
 import { DomainError } from "../shared/errors";
 import { decodeCursor, encodeCursor } from "../shared/cursor.server";
-import { applyBatch, ensureAccount, isUuid, lockAccountsByCodes, transfer, type AccountView, type BatchOperation, type Fen } from "../ledger/ledger.server";
+import { applyBatch, ensureAccount, lockAccountsByCodes, transfer, type AccountView, type BatchOperation, type Fen } from "../ledger/ledger.server";
 import { commissionFen, feeInForce } from "./fees.server";
 import {
   FINAL_STATUSES,
@@ -20,7 +20,9 @@ import { requestNotification, requestNotifications } from "../notifications/noti
 import { enqueue, type Trx } from "../outbox/outbox.server";
 import type { PurposeResult } from "../payments/purposes.server";
 import { refuseWhilePaymentInFlight, startPaymentAttempt, type Payment, type PaymentsDeps } from "../payments/payments.server";
-import { shanghaiDate } from "../pricing/pricing.server";
+import { divideHalfEven } from "../shared/money";
+import { isUuid } from "../shared/ids";
+import { shanghaiDate } from "../shared/dates";
 
 /**
  * Escrow trading in a market (decision 013): a buyer's checkout is split into one order per
@@ -455,12 +457,7 @@ function settleJob(orderId: string) {
 /** The commission on the part of an order released to the merchant: pro rata of the fee fixed at placement, half-even. */
 export function feeOnReleaseFen(order: { goods_total_fen: number; fee_fen: number }, releasedFen: Fen): Fen {
   if (releasedFen === order.goods_total_fen) return order.fee_fen;
-  const numerator = BigInt(order.fee_fen) * BigInt(releasedFen);
-  const denominator = BigInt(order.goods_total_fen);
-  let q = numerator / denominator;
-  const twice = (numerator % denominator) * 2n;
-  if (twice > denominator || (twice === denominator && q % 2n === 1n)) q += 1n;
-  return Math.min(Number(q), releasedFen);
+  return Math.min(Number(divideHalfEven(BigInt(order.fee_fen) * BigInt(releasedFen), BigInt(order.goods_total_fen))), releasedFen);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,9 +4,12 @@ import { inTransaction, type Db } from "../../../db";
 import { recordAudit, type Actor } from "../shared/audit.server";
 import { isUniqueViolation, parsePercentToBps, parseYuanToFen } from "../catalog/catalog.server";
 import { DomainError } from "../shared/errors";
-import { isUuid, type Fen } from "../ledger/ledger.server";
+import { type Fen } from "../ledger/ledger.server";
 import { getMarket, parseOrRefuse } from "./venues.server";
-import { isBusinessDate, shanghaiDate } from "../pricing/pricing.server";
+import { isBusinessDate } from "../pricing/pricing.server";
+import { divideHalfEven } from "../shared/money";
+import { isUuid } from "../shared/ids";
+import { shanghaiDate } from "../shared/dates";
 
 /**
  * Fee schedules of a market: per category, a commission rate in basis points with a minimum per
@@ -191,13 +194,6 @@ export async function feeInForce(db: Db, marketId: string, category: string, on:
   return row ? toSchedule(row) : null;
 }
 
-/** Round half to even of numerator / denominator, both non-negative safe integers. */
-function divideHalfEven(numerator: bigint, denominator: bigint): bigint {
-  const quotient = numerator / denominator;
-  const twice = (numerator % denominator) * 2n;
-  if (twice > denominator || (twice === denominator && quotient % 2n === 1n)) return quotient + 1n;
-  return quotient;
-}
 
 /**
  * The commission on an order of `amountFen` under a schedule: rate × amount rounded half-even to

@@ -6,8 +6,9 @@ import { recordAudit, type Actor } from "../shared/audit.server";
 import { parseWholeNumber, parseYuanToFen } from "../catalog/catalog.server";
 import { DomainError } from "../shared/errors";
 import { decodeCursor as decodeSharedCursor, encodeCursor } from "../shared/cursor.server";
-import { isUuid, type Fen } from "../ledger/ledger.server";
+import { type Fen } from "../ledger/ledger.server";
 import { checkWholeNumber, getMarket, parseOrRefuse } from "./venues.server";
+import { isUuid } from "../shared/ids";
 
 /**
  * Listings of a commodity-trading market: a merchant's goods (title in Chinese and English, spec,

@@ -5,9 +5,10 @@ import type { MarketMerchantStatus, MerchantApplicationStatus, StallStatus } fro
 import { recordAudit, type Actor } from "../shared/audit.server";
 import { isUniqueViolation, parseWholeNumber, parseYuanToFen } from "../catalog/catalog.server";
 import { DomainError, isDomainError } from "../shared/errors";
-import { isUuid, type Fen } from "../ledger/ledger.server";
+import { type Fen } from "../ledger/ledger.server";
 import { createOrganization } from "../identity/organizations.server";
 import { normalizeUscc, usccProblem } from "../shared/uscc";
+import { isUuid } from "../shared/ids";
 
 /**
  * Commodity-trading markets, first slice: a market operator's markets (venues), their zones and

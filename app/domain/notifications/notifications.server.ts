@@ -6,6 +6,7 @@ import { NOTIFICATION_TOPICS, ROLES, type NotificationRequestStatus, type Notifi
 import { auditRows, recordAudit, SYSTEM_ACTOR, type Actor } from "../shared/audit.server";
 import { DomainError } from "../shared/errors";
 import { outboxJobId, outboxRows, type Trx } from "../outbox/outbox.server";
+import { isUuid } from "../shared/ids";
 
 /**
  * Notifications: an organisation-scoped inbox, and the first workflow on the outbox spine.
@@ -355,7 +356,6 @@ function clampLimit(limit: number | undefined): number {
   return Math.min(Math.max(Math.trunc(limit), 1), NOTIFICATION_LIMITS.listMax);
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Where each notice leads, as data: the subject's page from the notice's own ids. A topic whose
@@ -398,7 +398,7 @@ async function subjectHrefs(db: Db, organizationId: string, rows: readonly { top
   for (const r of rows) {
     const rule = NOTICE_SUBJECTS[r.topic];
     if (rule?.kind !== "lookup") continue;
-    if (rule.lookup === "application" && typeof r.params.applicationId === "string" && UUID_RE.test(r.params.applicationId)) applicationIds.add(r.params.applicationId);
+    if (rule.lookup === "application" && typeof r.params.applicationId === "string" && isUuid(r.params.applicationId)) applicationIds.add(r.params.applicationId);
     if (rule.lookup === "account" && typeof r.params.accountCode === "string") accountCodes.add(r.params.accountCode);
   }
   const campaignOf = new Map<string, string>();
@@ -442,7 +442,7 @@ function encodeInboxCursor(createdAt: Date, id: string): string {
 function decodeInboxCursor(cursor: string): [Date, string] {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (Array.isArray(value) && typeof value[0] === "string" && typeof value[1] === "string" && UUID_RE.test(value[1]) && !Number.isNaN(Date.parse(value[0]))) {
+    if (Array.isArray(value) && typeof value[0] === "string" && typeof value[1] === "string" && isUuid(value[1]) && !Number.isNaN(Date.parse(value[0]))) {
       return [new Date(value[0]), value[1]];
     }
   } catch {
@@ -523,7 +523,7 @@ export async function markNotificationsRead(db: Db, scope: InboxScope, now: Date
  * returned. Another user's or another organisation's notice is not_found, as if it did not exist.
  */
 export async function openNotification(db: Db, scope: InboxScope, notificationId: string, now: Date = new Date()): Promise<{ href: string | null }> {
-  if (!UUID_RE.test(notificationId)) throw new DomainError("not_found", "notification not found");
+  if (!isUuid(notificationId)) throw new DomainError("not_found", "notification not found");
   const row = await db
     .updateTable("notifications")
     .set((eb) => ({ read_at: eb.fn.coalesce("read_at", sql<Date>`${now}::timestamptz`) }))
@@ -539,7 +539,7 @@ export async function openNotification(db: Db, scope: InboxScope, notificationId
 
 /** A notice's subject without marking it read (a plain GET of the notice's address). */
 export async function notificationHref(db: Db, scope: InboxScope, notificationId: string): Promise<{ href: string | null }> {
-  if (!UUID_RE.test(notificationId)) throw new DomainError("not_found", "notification not found");
+  if (!isUuid(notificationId)) throw new DomainError("not_found", "notification not found");
   const row = await db
     .selectFrom("notifications")
     .select(["topic", "params"])

@@ -29,22 +29,7 @@ import { DomainError } from "../shared/errors";
 import { assertMay } from "../identity/permissions";
 import { decodeCursor, encodeCursor } from "../shared/cursor.server";
 import { GroupCommit, type Settled } from "../shared/group-commit";
-import {
-  accountSnapshotFromRows,
-  applyBatch,
-  ensureAccount,
-  isUuid,
-  postPending,
-  prepareTransfers,
-  STATEMENT_ASSERTION_FAILED,
-  transfer,
-  voidPending,
-  type AccountRow,
-  type AccountSnapshot,
-  type BatchOperation,
-  type Fen,
-  type PreparedTransfers,
-} from "../ledger/ledger.server";
+import { accountSnapshotFromRows, applyBatch, ensureAccount, postPending, prepareTransfers, STATEMENT_ASSERTION_FAILED, transfer, voidPending, type AccountRow, type AccountSnapshot, type BatchOperation, type Fen, type PreparedTransfers } from "../ledger/ledger.server";
 import { requestNotification, type NotificationRequestInput } from "../notifications/notifications.server";
 import type { PurposeResult } from "../payments/purposes.server";
 import { refuseWhilePaymentInFlight } from "../payments/payments.server";
@@ -63,7 +48,10 @@ import {
   type OrderStatus,
 } from "./states";
 import { referenceVersionsQuery, versionsFromRows, versionsUnchanged, VersionedCache, type ReliedVersions } from "./reference-versions.server";
-import { candidateQueries, candidatesFromRows, isBusinessDate, loadCandidatesForLinks, resolvePrice, shanghaiDate, type CandidatesFor, type LinkForPricing } from "../pricing/pricing.server";
+import { candidateQueries, candidatesFromRows, isBusinessDate, loadCandidatesForLinks, resolvePrice, type CandidatesFor, type LinkForPricing } from "../pricing/pricing.server";
+import { applyRateBps } from "../shared/money";
+import { isUuid } from "../shared/ids";
+import { addDays, shanghaiDate } from "../shared/dates";
 
 /**
  * Dealer orders: the cart, the four order flows, payment (wallet, e-Pay, on account, financing),
@@ -94,21 +82,7 @@ function requireText(value: string | null | undefined, field: string, max: numbe
   return text;
 }
 
-/** Round half to even, once, at the posting: amount × rate_bps / 10,000 in whole fen. */
-export function applyRateBps(amountFen: Fen, rateBps: number): Fen {
-  const numerator = BigInt(amountFen) * BigInt(rateBps);
-  const quotient = numerator / 10_000n;
-  const remainder = numerator % 10_000n;
-  const twice = remainder * 2n;
-  if (twice > 10_000n || (twice === 10_000n && quotient % 2n === 1n)) return Number(quotient + 1n);
-  return Number(quotient);
-}
 
-function addDays(businessDate: string, days: number): string {
-  const [y, m, d] = businessDate.split("-").map(Number);
-  const date = new Date(Date.UTC(y, m - 1, d + days));
-  return date.toISOString().slice(0, 10);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Reading

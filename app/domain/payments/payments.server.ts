@@ -25,9 +25,10 @@ import {
   type HttpEpayGatewayOptions,
 } from "./epay/index.server";
 import { DomainError, isDomainError } from "../shared/errors";
-import { ensureAccount, isUuid, MAX_TRANSFER_FEN, postPending, transfer, voidPending, type AccountView } from "../ledger/ledger.server";
+import { ensureAccount, MAX_TRANSFER_FEN, postPending, transfer, voidPending, type AccountView } from "../ledger/ledger.server";
 import { enqueue, outboxJobId, type Trx } from "../outbox/outbox.server";
 import { commitCaptureToPurpose } from "./purposes.server";
+import { isUuid } from "../shared/ids";
 
 /**
  * Payments through e-Pay, our side.

@@ -16,7 +16,9 @@ import {
 } from "../catalog/catalog.server";
 import { DomainError } from "../shared/errors";
 import { decodeCursor, encodeCursor } from "../shared/cursor.server";
-import { isUuid, type Fen } from "../ledger/ledger.server";
+import { type Fen } from "../ledger/ledger.server";
+import { isUuid } from "../shared/ids";
+import { shanghaiDate } from "../shared/dates";
 
 /**
  * Prices a dealer pays.
@@ -55,13 +57,6 @@ export const PRICING_LIMITS = {
 
 const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-/** The Asia/Shanghai calendar date of an instant, 'YYYY-MM-DD' (China has had no DST since 1991). */
-const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
-
-export function shanghaiDate(at: Date): string {
-  // UTC+8 all year since 1991: plain arithmetic, a hundred times cheaper than Intl on a hot path.
-  return new Date(at.getTime() + SHANGHAI_OFFSET_MS).toISOString().slice(0, 10);
-}
 
 /** A real calendar date between 2000 and 2199 written 'YYYY-MM-DD'. */
 export function isBusinessDate(value: string): boolean {

@@ -21,13 +21,15 @@ import { createDealerLink, DEALER_LIMITS, transitionDealerLink } from "../dealer
 import { DomainError, isDomainError } from "../shared/errors";
 import { decodeCursor, encodeCursor } from "../shared/cursor.server";
 import { createInvitation, pendingInvitationLink, reissueInvitation, type Invitation } from "../identity/invitations.server";
-import { ensureAccount, isUuid, transfer, type Fen } from "../ledger/ledger.server";
+import { ensureAccount, transfer, type Fen } from "../ledger/ledger.server";
 import { requestNotification } from "../notifications/notifications.server";
 import { createOrganization } from "../identity/organizations.server";
 import type { PurposeResult } from "../payments/purposes.server";
 import { createPayment, type Payment, type PaymentsDeps } from "../payments/payments.server";
-import { isBusinessDate, shanghaiDate } from "../pricing/pricing.server";
+import { isBusinessDate } from "../pricing/pricing.server";
 import { normalizeUscc, usccProblem } from "../shared/uscc";
+import { isUuid } from "../shared/ids";
+import { addDays, shanghaiDate } from "../shared/dates";
 
 /**
  * Online dealer recruitment (在线招募经销商).
@@ -429,12 +431,6 @@ const messageSchema = optionalText(RECRUITMENT_LIMITS.messageChars);
 // ---------------------------------------------------------------------------------------------
 // Time
 
-/** 'YYYY-MM-DD' + n days, in calendar arithmetic (no time zone involved). */
-export function addDays(date: string, days: number): string {
-  const [y, m, d] = date.split("-").map(Number);
-  const next = new Date(Date.UTC(y, m - 1, d + days));
-  return next.toISOString().slice(0, 10);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Views

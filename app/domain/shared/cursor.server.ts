@@ -1,4 +1,5 @@
 import { DomainError } from "./errors";
+import { isUuid } from "./ids";
 
 /**
  * The one cursor codec of every keyset list (pages and /api/v1 alike). A cursor is the sort key of
@@ -23,7 +24,6 @@ export const CURSOR_LIMITS = {
   cursorChars: 1000,
 } as const;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
@@ -36,7 +36,7 @@ function isDate(value: string): boolean {
 
 const CHECKS: Record<CursorPartKind, (value: unknown) => boolean> = {
   text: (v) => typeof v === "string" && v.length <= CURSOR_LIMITS.textChars,
-  uuid: (v) => typeof v === "string" && UUID.test(v),
+  uuid: (v) => isUuid(v),
   timestamp: (v) => typeof v === "string" && TIMESTAMP.test(v) && !Number.isNaN(Date.parse(v)),
   date: (v) => typeof v === "string" && isDate(v),
   int: (v) => typeof v === "number" && Number.isSafeInteger(v),

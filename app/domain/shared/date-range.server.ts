@@ -1,6 +1,6 @@
 import { DomainError } from "./errors";
-import { isBusinessDate, shanghaiDate } from "../pricing/pricing.server";
-import { addDays } from "../recruitment/recruitment.server";
+import { isBusinessDate } from "../pricing/pricing.server";
+import { addDays, shanghaiDate } from "./dates";
 
 /**
  * A range of Asia/Shanghai business dates as a reader asks for it (a statement, a dashboard): both
