@@ -1,27 +1,14 @@
 import type { JobsOptions } from "bullmq";
 import type { RetryPolicy } from "../app/domain/outbox/outbox.server";
-import { NOTIFICATIONS_QUEUE } from "../app/domain/notifications/notifications.server";
-import { PAYMENTS_QUEUE } from "../app/domain/payments/payments.server";
-import { ORDERS_QUEUE } from "../workflows/orders";
-import { queueNamesOf, STEPS, type JobName, type JobPayload } from "../workflows/registry";
+import { queueNamesOf, STEPS } from "../workflows/registry";
 
 /**
- * BullMQ wiring constants: queue names, typed payloads, and the job options every published job
+ * BullMQ wiring constants: the queues workers listen on, and the job options every published job
  * gets. One queue per workflow; the steps (workflows/registry.ts) say which queue they live on.
  */
 
-export const QUEUES = {
-  notifications: NOTIFICATIONS_QUEUE,
-  payments: PAYMENTS_QUEUE,
-  orders: ORDERS_QUEUE,
-} as const;
-export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
-
 /** Every queue a worker listens on: derived from the registry so a new step cannot be forgotten. */
 export const QUEUE_NAMES: readonly string[] = queueNamesOf(STEPS);
-
-/** Job data by job name: ids only; the step re-reads everything else from PostgreSQL. */
-export type JobPayloads = { [N in JobName]: JobPayload<N> };
 
 /**
  * Retries of a failing step, the same in both modes: BullMQ's exponential backoff is

@@ -24,7 +24,7 @@ function recorder(options: { failWhen?: (batch: number[]) => boolean; delayMs?: 
 describe("group commit", () => {
   it("puts requests made in the same turn into one run, and settles each on its own", async () => {
     const r = recorder();
-    const queue = new GroupCommit(r.run, { maxBatch: 32, maxInFlight: 2 });
+    const queue = new GroupCommit(r.run, { maxBatch: 32, maxInFlight: 2, maxWaiting: 1_000 });
     const results = await Promise.allSettled([0, 1, 2, 3, 4].map((n) => queue.submit(n)));
     expect(r.batches).toEqual([[0, 1, 2, 3, 4]]);
     expect(results.map((x) => (x.status === "fulfilled" ? x.value : (x.reason as Error).message))).toEqual([0, "odd 1", 20, "odd 3", 40]);
@@ -32,7 +32,7 @@ describe("group commit", () => {
 
   it("never runs more than maxBatch requests together", async () => {
     const r = recorder();
-    const queue = new GroupCommit(r.run, { maxBatch: 3, maxInFlight: 1 });
+    const queue = new GroupCommit(r.run, { maxBatch: 3, maxInFlight: 1, maxWaiting: 1_000 });
     await Promise.allSettled(Array.from({ length: 8 }, (_, n) => queue.submit(n * 2)));
     expect(r.batches.map((b) => b.length)).toEqual([3, 3, 2]);
     expect(r.batches.flat()).toEqual([0, 2, 4, 6, 8, 10, 12, 14]);
@@ -40,7 +40,7 @@ describe("group commit", () => {
 
   it("queues what arrives during a run for the next run, and starts a second run only for half a batch or more", async () => {
     const r = recorder({ delayMs: 20 });
-    const queue = new GroupCommit(r.run, { maxBatch: 8, maxInFlight: 2 });
+    const queue = new GroupCommit(r.run, { maxBatch: 8, maxInFlight: 2, maxWaiting: 1_000 });
     const first = queue.submit(0);
     await new Promise((resolve) => setTimeout(resolve, 5));
     // A run is going on: three waiting (less than half of 8) wait for it to end.
@@ -63,15 +63,28 @@ describe("group commit", () => {
   it("retries a failed run one request at a time, so the request that breaks it fails alone", async () => {
     // A run containing 6 rolls back (as a transaction would); 6 alone fails, the others go through.
     const r = recorder({ failWhen: (batch) => batch.includes(6) });
-    const queue = new GroupCommit(r.run, { maxBatch: 32, maxInFlight: 1 });
+    const queue = new GroupCommit(r.run, { maxBatch: 32, maxInFlight: 1, maxWaiting: 1_000 });
     const results = await Promise.allSettled([2, 4, 6, 8].map((n) => queue.submit(n)));
     expect(r.batches).toEqual([[2, 4, 6, 8], [2], [4], [6], [8]]);
     expect(results.map((x) => (x.status === "fulfilled" ? x.value : (x.reason as Error).message))).toEqual([20, 40, "batch 6 rolled back", 80]);
   });
 
+  it("refuses a request past maxWaiting at once (409, retry), and still serves those already waiting", async () => {
+    const r = recorder({ delayMs: 20 });
+    const queue = new GroupCommit(r.run, { maxBatch: 2, maxInFlight: 1, maxWaiting: 4 });
+    const running = queue.submit(0);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const waiting = [2, 4, 6, 8].map((n) => queue.submit(n));
+    await expect(queue.submit(10)).rejects.toMatchObject({ code: "conflict", status: 409 });
+    expect(await Promise.all([running, ...waiting])).toEqual([0, 20, 40, 60, 80]);
+    // Room again once the queue has drained.
+    expect(await queue.submit(12)).toBe(120);
+  });
+
   it("refuses nonsense options", () => {
     const r = recorder();
-    expect(() => new GroupCommit(r.run, { maxBatch: 0, maxInFlight: 1 })).toThrow(/maxBatch/);
-    expect(() => new GroupCommit(r.run, { maxBatch: 1, maxInFlight: 0.5 })).toThrow(/maxInFlight/);
+    expect(() => new GroupCommit(r.run, { maxBatch: 0, maxInFlight: 1, maxWaiting: 1_000 })).toThrow(/maxBatch/);
+    expect(() => new GroupCommit(r.run, { maxBatch: 1, maxInFlight: 0.5, maxWaiting: 1_000 })).toThrow(/maxInFlight/);
+    expect(() => new GroupCommit(r.run, { maxBatch: 8, maxInFlight: 1, maxWaiting: 4 })).toThrow(/maxWaiting/);
   });
 });

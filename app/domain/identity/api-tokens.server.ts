@@ -139,13 +139,6 @@ export async function authenticateApiToken(db: Db, token: string): Promise<ApiPr
   };
 }
 
-/** Ends a token at once (an integration's logout): holding the token is the proof. */
-export async function revokeApiToken(db: Db, token: string): Promise<boolean> {
-  if (!TOKEN_SHAPE.test(token)) return false;
-  const removed = await db.deleteFrom("api_tokens").where("token_hash", "=", hashToken(token)).executeTakeFirst();
-  return Number(removed.numDeletedRows) > 0;
-}
-
 /**
  * Deletes at most `limit` expired API tokens and at most `limit` expired idempotency records, as of
  * `now`; the housekeeping schedule (workflows/housekeeping.ts) calls it in batches. An idempotency

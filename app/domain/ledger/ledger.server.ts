@@ -961,11 +961,6 @@ export function prepareTransfers(operations: readonly Extract<BatchOperation, { 
   return new PreparedTransfers(planMovements(operations, new Map(), accounts), PREPARED_TRANSFERS_KEY);
 }
 
-export async function getTransfer(db: Db, transferId: string): Promise<TransferRow | undefined> {
-  if (!isUuid(transferId)) return undefined;
-  return db.selectFrom("ledger_transfers").selectAll().where("id", "=", transferId).executeTakeFirst();
-}
-
 // ---------------------------------------------------------------------------------------------
 // Verification
 

@@ -891,7 +891,7 @@ function placementQueue(db: Db): GroupCommit<Placement, OrderRow> {
 }
 
 /** How many placements share a transaction at most, and how many such transactions run at once. */
-export const PLACEMENT_GROUP_COMMIT = { maxBatch: 32, maxInFlight: 2 } as const;
+export const PLACEMENT_GROUP_COMMIT = { maxBatch: 32, maxInFlight: 2, maxWaiting: 1_024 } as const;
 
 /**
  * Place several orders at once, in a fixed number of statements whatever their number: the dealer

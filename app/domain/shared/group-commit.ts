@@ -9,6 +9,8 @@
  * time, so a request that breaks the batch fails alone and the others go through.
  */
 
+import { DomainError } from "./errors";
+
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 export interface GroupCommitOptions {
@@ -16,6 +18,11 @@ export interface GroupCommitOptions {
   maxBatch: number;
   /** Runs going on at once (each its own transaction and connection). */
   maxInFlight: number;
+  /**
+   * Requests that may wait for a run at once. Past it a request is refused at once (409, retry)
+   * instead of queueing without bound in this process's memory while the database falls behind.
+   */
+  maxWaiting: number;
 }
 
 interface Waiting<Req, Res> {
@@ -35,9 +42,13 @@ export class GroupCommit<Req, Res> {
   ) {
     if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1) throw new Error("group commit: maxBatch must be a whole number ≥ 1");
     if (!Number.isInteger(options.maxInFlight) || options.maxInFlight < 1) throw new Error("group commit: maxInFlight must be a whole number ≥ 1");
+    if (!Number.isInteger(options.maxWaiting) || options.maxWaiting < options.maxBatch) throw new Error("group commit: maxWaiting must be a whole number ≥ maxBatch");
   }
 
   submit(request: Req): Promise<Res> {
+    if (this.waiting.length >= this.options.maxWaiting) {
+      return Promise.reject(new DomainError("conflict", "Too many requests are waiting to be written at this moment: retry in a second"));
+    }
     return new Promise<Res>((resolve, reject) => {
       this.waiting.push({ request, resolve, reject });
       this.schedule();
