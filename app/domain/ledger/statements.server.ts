@@ -439,13 +439,8 @@ export const ACCOUNT_LIST_PAGE_SIZE = 100;
 export async function listAllAccountsForBank(db: Db, reader: Reader, after: string | null): Promise<{ accounts: (AccountView & { naming: AccountNaming; ownerName: string | null })[]; nextAfter: string | null }> {
   if (reader.organizationKind !== "bank") throw new DomainError("not_found", "no such page");
   let key: { name: string; kind: string; id: string } | null = null;
-  if (after) {
-    const [name, kind, id, ...rest] = Buffer.from(after.slice(0, 600), "base64url").toString("utf8").split("\u0000");
-    if (rest.length || name === undefined || !kind || !id || !isUuid(id)) {
-      throw new DomainError("validation", "after must be the next page link of a previous page", { after: "invalid_cursor" });
-    }
-    key = { name, kind, id };
-  }
+  const parts = decodeCursor(after, ["text", "text", "uuid"]);
+  if (parts) key = { name: parts[0], kind: parts[1], id: parts[2] };
   let q = db
     .selectFrom("ledger_accounts as a")
     .leftJoin("organizations as o", "o.id", "a.organization_id")
@@ -463,6 +458,6 @@ export async function listAllAccountsForBank(db: Db, reader: Reader, after: stri
   const last = page[page.length - 1];
   return {
     accounts: page.map((row) => ({ ...accountView(row), naming: names.get(row.id)!, ownerName: row.owner_name || null })),
-    nextAfter: rows.length > ACCOUNT_LIST_PAGE_SIZE && last ? Buffer.from([last.owner_name, last.kind, last.id].join("\u0000"), "utf8").toString("base64url") : null,
+    nextAfter: rows.length > ACCOUNT_LIST_PAGE_SIZE && last ? encodeCursor([last.owner_name, last.kind, last.id]) : null,
   };
 }

@@ -7,6 +7,7 @@ import { auditRows, recordAudit, SYSTEM_ACTOR, type Actor } from "../shared/audi
 import { DomainError } from "../shared/errors";
 import { outboxJobId, outboxRows, type Trx } from "../outbox/outbox.server";
 import { isUuid } from "../shared/ids";
+import { decodeCursor, encodeCursor, invalidCursor } from "../shared/cursor.server";
 
 /**
  * Notifications: an organisation-scoped inbox, and the first workflow on the outbox spine.
@@ -435,20 +436,11 @@ async function subjectHrefs(db: Db, organizationId: string, rows: readonly { top
   });
 }
 
-function encodeInboxCursor(createdAt: Date, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString("base64url");
-}
-
+/** The inbox's keyset: newest first by (created_at, id), in the one cursor codec. */
 function decodeInboxCursor(cursor: string): [Date, string] {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (Array.isArray(value) && typeof value[0] === "string" && typeof value[1] === "string" && isUuid(value[1]) && !Number.isNaN(Date.parse(value[0]))) {
-      return [new Date(value[0]), value[1]];
-    }
-  } catch {
-    // fall through
-  }
-  throw new DomainError("validation", "after: not a cursor this list gave out", { after: "invalid cursor" });
+  const parts = decodeCursor(cursor, ["timestamp", "uuid"]);
+  if (!parts) throw invalidCursor();
+  return [new Date(parts[0]), parts[1]];
 }
 
 /** The user's inbox in one organisation, newest first; another organisation's rows never appear. */
@@ -487,7 +479,7 @@ export async function listNotificationsPage(
       }) as InboxNotification,
   );
   const last = page[page.length - 1];
-  return { items, nextCursor: rows.length > limit && last ? encodeInboxCursor(last.created_at, last.id) : null };
+  return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.created_at, last.id]) : null };
 }
 
 export async function countUnreadNotifications(db: Db, scope: InboxScope): Promise<number> {
