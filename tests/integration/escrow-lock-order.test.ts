@@ -52,4 +52,21 @@ describe("paying checkouts that share merchants, at the same time", () => {
     expect(Number(paid.n)).toBe(ROUNDS * 2);
     expect(await verifyLedger(t.db)).toEqual([]);
   });
+
+  it("never deadlocks on merchants' first payments, when their wallets are made by the payments themselves", async () => {
+    const failures: string[] = [];
+    for (let round = 0; round < 8; round++) {
+      const fresh = await createMarketWorld(t.db);
+      const goods = [await makeListing(t.db, fresh, 0, { priceFen: 1_000 }), await makeListing(t.db, fresh, 1, { priceFen: 2_000, category: "男装" })];
+      const checkouts = await Promise.all(
+        buyers.map((b) =>
+          placeCheckout(t.db, actorFor(b.id), { buyerId: b.id, marketId: fresh.marketId, lines: goods.map((l) => ({ listingId: l.id, quantity: 1 })), idempotencyKey: `first-${randomUUID()}` }),
+        ),
+      );
+      const results = await Promise.allSettled(checkouts.map((c, i) => payCheckoutFromWallet(t.db, actorFor(buyers[i].id), buyers[i].id, c.checkout.id)));
+      for (const r of results) if (r.status === "rejected") failures.push(`round ${round}: ${(r.reason as Error).message}`);
+    }
+    expect(failures).toEqual([]);
+    expect(await verifyLedger(t.db)).toEqual([]);
+  });
 });

@@ -745,9 +745,11 @@ async function holdCheckout(trx: Trx, actor: Actor, checkout: { id: string; buye
     .forUpdate()
     .execute();
   const buyerWallet = await ensureAccount(trx, walletSpec(checkout.buyer_id));
+  // Made (if new) in one order for every payer: two first payments to the same new wallets would
+  // otherwise each insert one and wait on the other's insert.
   const merchantWallets = new Map<string, AccountView>();
-  for (const order of orders) {
-    if (!merchantWallets.has(order.merchant_id)) merchantWallets.set(order.merchant_id, await ensureAccount(trx, walletSpec(order.merchant_id)));
+  for (const merchantId of [...new Set(orders.map((o) => o.merchant_id))].sort()) {
+    merchantWallets.set(merchantId, await ensureAccount(trx, walletSpec(merchantId)));
   }
   // Every wallet this checkout moves money between, locked at once in id order before the first
   // hold: one transfer per order would lock {buyer, merchant} pairs in order-id order, and two
