@@ -6,7 +6,7 @@ import type { RetryPolicy } from "../app/domain/outbox/outbox.server";
 import { PermanentStepError, queueNamesOf, runStep, STEPS, type StepDeps, type StepRegistry } from "../workflows/registry";
 import { createInProcessRunner } from "./in-process-runner";
 import { within } from "../app/domain/shared/within";
-import { RUNTIME_LIMITS } from "./queues";
+import { RUNTIME_LIMITS, workerConcurrencyFor } from "./queues";
 import { startRelayLoop, type JobPublisher, type RelayLoop } from "./relay";
 import { createCompletionRecorder, startRedeliveryLoop, type CompletionRecorder } from "./redelivery";
 import type { PassLoop } from "./pass-loop";
@@ -190,9 +190,12 @@ function webHealthRuntime(redisUrl: string, logger: Logger): JobRuntime {
 function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: Logger): JobRuntime {
   const steps = opts.steps ?? STEPS;
   const queueNames = queueNamesOf(steps);
-  const concurrency = opts.concurrency ?? RUNTIME_LIMITS.workerConcurrency;
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > RUNTIME_LIMITS.workerConcurrencyMax) {
-    throw new Error(`job runtime: concurrency must be in 1..${RUNTIME_LIMITS.workerConcurrencyMax}`);
+  const concurrencyOf = (queue: string) => opts.concurrency ?? workerConcurrencyFor(queue);
+  for (const queue of queueNames) {
+    const concurrency = concurrencyOf(queue);
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > RUNTIME_LIMITS.workerConcurrencyMax) {
+      throw new Error(`job runtime: concurrency must be in 1..${RUNTIME_LIMITS.workerConcurrencyMax}`);
+    }
   }
   const deps: StepDeps = { db: opts.db, logger: logger.child({ component: "step" }), now: () => new Date() };
 
@@ -250,7 +253,7 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
         const worker = new Worker<Record<string, unknown>, void, string>(name, processJob, {
           connection: consumer,
           prefix: opts.prefix,
-          concurrency,
+          concurrency: concurrencyOf(name),
         });
         worker.on("error", (error: Error) => {
           if (!isConnectionError(error)) logger.warn({ err: error, queue: name }, "worker error");
@@ -291,7 +294,7 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
         // Redis lost again already: not a reason to fail the start; the keeper's next pass retries.
         await keeper.reassert().catch((error: Error) => logger.warn({ err: error }, "could not register job schedulers yet"));
       }
-      logger.info({ queues: queueNames, concurrency }, "job workers started");
+      logger.info({ queues: Object.fromEntries(queueNames.map((q) => [q, concurrencyOf(q)])) }, "job workers started");
     },
     async stop() {
       if (!started || stopping) return;

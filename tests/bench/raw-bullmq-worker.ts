@@ -1,12 +1,12 @@
 /**
  * The limit for `npm run bench -- recovery`: a BullMQ Worker as the product's worker process builds
- * one (one Worker per queue at RUNTIME_LIMITS.workerConcurrency, a connection with
+ * one (one Worker per queue at the product's concurrency for that queue, a connection with
  * maxRetriesPerRequest null), whose processor does nothing. Started by tests/bench/recovery.ts with
  * REDIS_URL, REDIS_PREFIX and QUEUE; prints "raw worker ready" once connected, exits on SIGTERM.
  */
 import { Worker } from "bullmq";
 import { Redis } from "ioredis";
-import { RUNTIME_LIMITS } from "../../jobs/queues";
+import { workerConcurrencyFor } from "../../jobs/queues";
 
 const redisUrl = process.env.REDIS_URL;
 const prefix = process.env.REDIS_PREFIX;
@@ -17,7 +17,7 @@ if (!redisUrl || !prefix || !queueName) {
 }
 
 const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-const worker = new Worker(queueName, async () => {}, { connection, prefix, concurrency: RUNTIME_LIMITS.workerConcurrency });
+const worker = new Worker(queueName, async () => {}, { connection, prefix, concurrency: workerConcurrencyFor(queueName) });
 worker.on("error", (error) => process.stderr.write(`raw worker error: ${error.message}\n`));
 await worker.waitUntilReady();
 process.stdout.write("raw worker ready\n");

@@ -49,7 +49,7 @@ import { migrateToLatest } from "../../db/migrate";
 import { logger } from "../../app/logger.server";
 import { DELIVER_NOTIFICATION_JOB, NOTIFICATIONS_QUEUE, requestNotifications } from "../../app/domain/notifications/notifications.server";
 import { OUTBOX_LIMITS } from "../../app/domain/outbox/outbox.server";
-import { jobOptionsFor, QUEUE_NAMES, RUNTIME_LIMITS } from "../../jobs/queues";
+import { jobOptionsFor, QUEUE_NAMES, workerConcurrencyFor } from "../../jobs/queues";
 import { relayOnce, type JobPublisher } from "../../jobs/relay";
 import { killAll, startPrivateRedis, type PrivateRedis } from "../support/processes";
 import { adminUrl, urlFor } from "./databases";
@@ -651,7 +651,7 @@ export async function run(): Promise<void> {
     console.log(
       `recovery: ${ROWS} outbox rows of step notifications.deliver (one transaction: lock the request, read its members, ` +
         `one inbox row per member, request → delivered, audit row) for ${ORGANIZATIONS} organisations with 1 or 2 members ` +
-        `(${world.members} memberships); ${WORKERS} worker processes at concurrency ${RUNTIME_LIMITS.workerConcurrency} per queue; ` +
+        `(${world.members} memberships); ${WORKERS} worker processes at concurrency ${workerConcurrencyFor(NOTIFICATIONS_QUEUE)} on ${NOTIFICATIONS_QUEUE}; ` +
         `private redis on port ${redisHandle.port}; setup ${seconds(performance.now() - setupStarted)}`,
     );
 
