@@ -36,7 +36,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -56,6 +56,7 @@ import { randomUscc } from "../integration/market-trade.fixtures";
 import { pgbenchInit, pgbenchTps } from "./pgbench";
 import { adminUrl, urlFor } from "./databases";
 import { addDays, shanghaiDate } from "../../app/domain/shared/dates";
+import { cpuBetween, cpuSnapshot, type CpuSnapshot } from "./cpu";
 
 const ORDERS = Number(process.env.BENCH_ESCROW_ORDERS ?? 50_000);
 const WORKER_COUNTS = (process.env.BENCH_ESCROW_WORKERS ?? "1,2").split(",").map((n) => Number(n.trim()));
@@ -465,53 +466,20 @@ async function deleteRedisKeys(redis: Redis, prefix: string): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // Where the CPU went (Linux /proc; empty elsewhere): per process group, in ms of CPU time
 
-interface CpuSnapshot {
-  byPid: Map<number, { group: string; ms: number }>;
-  machineBusyMs: number;
-  machineTotalMs: number;
-}
-
-const TICK_MS = 10; // USER_HZ is 100 on Linux
-
-function cpuSnapshot(dbName: string, workerPids: readonly number[]): CpuSnapshot {
-  const byPid = new Map<number, { group: string; ms: number }>();
-  if (!existsSync("/proc/stat")) return { byPid, machineBusyMs: 0, machineTotalMs: 0 };
-  const ticks = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
-  const idle = ticks[3] + ticks[4];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
-      const group = workerPids.includes(pid)
-        ? "workers"
-        : pid === process.pid
-          ? "bench"
-          : cmdline.startsWith("postgres: ") || cmdline.includes("/postgres ")
-            ? cmdline.includes(` ${dbName} `)
-              ? "postgres"
-              : "postgres (other work)"
-            : cmdline.startsWith("redis-server")
-              ? "redis"
-              : "others";
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      byPid.set(pid, { group, ms: (Number(fields[11]) + Number(fields[12])) * TICK_MS });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return { byPid, machineBusyMs: (total - idle) * TICK_MS, machineTotalMs: total * TICK_MS };
-}
-
-/** CPU used between two snapshots by group; processes that ended in between are not counted. */
-function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): { groups: Map<string, number>; busyMs: number; totalMs: number } {
-  const groups = new Map<string, number>();
-  for (const [pid, now] of b.byPid) {
-    const before = a.byPid.get(pid);
-    groups.set(now.group, (groups.get(now.group) ?? 0) + now.ms - (before && before.group === now.group ? before.ms : 0));
-  }
-  return { groups, busyMs: b.machineBusyMs - a.machineBusyMs, totalMs: b.machineTotalMs - a.machineTotalMs };
+function snapshot(dbName: string, workerPids: readonly number[]): CpuSnapshot {
+  return cpuSnapshot((pid, cmdline) =>
+    workerPids.includes(pid)
+      ? "workers"
+      : pid === process.pid
+        ? "bench"
+        : cmdline.startsWith("postgres: ") || cmdline.includes("/postgres ")
+          ? cmdline.includes(` ${dbName} `)
+            ? "postgres"
+            : "postgres (other work)"
+          : cmdline.startsWith("redis-server")
+            ? "redis"
+            : "others",
+  );
 }
 
 function describeCpu(cpu: ReturnType<typeof cpuBetween>, count: number, unit: string): string {
@@ -648,7 +616,7 @@ async function measureWorkers(base: string, pgbenchUrl: string, workers: number,
     const outboxRows = await db.selectFrom("outbox").select((eb) => eb.fn.countAll<number>().as("n")).where("queue", "=", MARKET_ORDER_QUEUE).executeTakeFirstOrThrow();
     console.log(`  ${received} orders received in one transaction (${seconds(performance.now() - receiptStarted)}, not measured): ${outboxRows.n} settle outbox rows`);
     const workerPids = procs.map((p) => p.child.pid ?? -1);
-    const cpu0 = cpuSnapshot(dbName, workerPids);
+    const cpu0 = snapshot(dbName, workerPids);
     const t0 = performance.now();
     let left = orders.length;
     while (left > 0) {
@@ -657,7 +625,7 @@ async function measureWorkers(base: string, pgbenchUrl: string, workers: number,
       if (procs.some((p) => p.child.exitCode !== null)) throw new Error(`a worker exited: ${procs.flatMap((p) => p.errors).join(" | ")}`);
     }
     const elapsedMs = performance.now() - t0;
-    const cpuSettling = cpuBetween(cpu0, cpuSnapshot(dbName, workerPids));
+    const cpuSettling = cpuBetween(cpu0, snapshot(dbName, workerPids));
     const perSecond = orders.length / (elapsedMs / 1000);
     const atEnd = await queue.getJobCounts("completed");
     const unpublished = await db.selectFrom("outbox").select((eb) => eb.fn.countAll<number>().as("n")).where("published_at", "is", null).executeTakeFirstOrThrow();
@@ -667,7 +635,7 @@ async function measureWorkers(base: string, pgbenchUrl: string, workers: number,
     );
 
     console.log(`  CPU while settling: ${describeCpu(cpuSettling, orders.length, "order")}`);
-    const cpu1 = cpuSnapshot(dbName, workerPids);
+    const cpu1 = snapshot(dbName, workerPids);
     // The rest of the queue: jobs whose order a sweep already settled, each finding nothing.
     let drainMs: number | null = null;
     for (;;) {
@@ -684,7 +652,7 @@ async function measureWorkers(base: string, pgbenchUrl: string, workers: number,
       await sleep(250);
     }
     const done = await queue.getJobCounts("completed", "failed");
-    const cpuDraining = cpuBetween(cpu1, cpuSnapshot(dbName, workerPids));
+    const cpuDraining = cpuBetween(cpu1, snapshot(dbName, workerPids));
     console.log(
       drainMs === null
         ? `  queue not drained after ${seconds(DRAIN_CAP_MS)}: ${done.completed} jobs completed`

@@ -4,14 +4,12 @@
  * one agent per web) because it shares the machine's cores with what is measured.
  */
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import http from "node:http";
 
 /** An answer that takes longer than this is a failure of the run, not a slow sample. */
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Bodies larger than this are cut: the bench only looks for a few markers in them. */
 const BODY_LIMIT_BYTES = 256 * 1024;
-const TICKS_PER_MS = 0.1; // USER_HZ is 100 on Linux.
 
 export interface Answer {
   status: number;
@@ -116,15 +114,3 @@ export class BrowserSession {
   }
 }
 
-/** User + system CPU a process has used so far (ms), from /proc/<pid>/stat; null where there is none. */
-export function processCpuMs(pid: number | undefined): number | null {
-  if (!pid) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name may hold spaces: fields are counted after its closing parenthesis.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_MS;
-  } catch {
-    return null;
-  }
-}

@@ -46,7 +46,8 @@ import { verifyLedger } from "../../app/domain/ledger/ledger.server";
 import { BUILD_FILE, ensureBuild } from "../support/build";
 import { createUser, TEST_PASSWORD } from "../support/factories";
 import { killAll, spawnWeb, spawnWorker, startPrivateRedis, type SpawnedProcess, type SpawnedWeb } from "../support/processes";
-import { BrowserSession, keepAliveAgent, postApiOrder, processCpuMs } from "./http-clients";
+import { BrowserSession, keepAliveAgent, postApiOrder } from "./http-clients";
+import { processCpuMs } from "./cpu";
 import { pgbenchInit, pgbenchTps } from "./pgbench";
 import { adminUrl, urlFor, percentile } from "./databases";
 

@@ -36,7 +36,6 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -53,6 +52,7 @@ import { jobOptionsFor, QUEUE_NAMES, workerConcurrencyFor } from "../../jobs/que
 import { relayOnce, type JobPublisher } from "../../jobs/relay";
 import { killAll, startPrivateRedis, type PrivateRedis } from "../support/processes";
 import { adminUrl, urlFor } from "./databases";
+import { cpuBetween, cpuSnapshot, type CpuSnapshot } from "./cpu";
 
 const ROWS = Number(process.env.BENCH_RECOVERY_ROWS ?? 10_000);
 const LEASE_MS = Number(process.env.BENCH_RECOVERY_LEASE_MS ?? 1_000);
@@ -150,51 +150,25 @@ async function publishAll(db: Db, redis: Redis, prefix: string): Promise<number>
 // ---------------------------------------------------------------------------------------------
 // Where the CPU went (Linux /proc), per process group, in ms of CPU time
 
-interface CpuSnapshot {
-  byPid: Map<number, { group: string; ms: number }>;
-  busyMs: number;
-  totalMs: number;
-}
-
-const TICK_MS = 10; // USER_HZ is 100 on Linux
-
-function cpuSnapshot(dbName: string, workerPids: readonly number[], redisPid: number | undefined): CpuSnapshot {
-  const byPid = new Map<number, { group: string; ms: number }>();
-  if (!existsSync("/proc/stat")) return { byPid, busyMs: 0, totalMs: 0 };
-  const ticks = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
-      const group = workerPids.includes(pid)
-        ? "workers"
-        : pid === process.pid
-          ? "bench"
-          : pid === redisPid
-            ? "redis"
-            : cmdline.startsWith("postgres: ")
-              ? cmdline.includes(` ${dbName} `)
-                ? "postgres"
-                : "postgres (other)"
-              : "others";
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      byPid.set(pid, { group, ms: (Number(fields[11]) + Number(fields[12])) * TICK_MS });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return { byPid, busyMs: (total - ticks[3] - ticks[4]) * TICK_MS, totalMs: total * TICK_MS };
+function snapshot(dbName: string, workerPids: readonly number[], redisPid: number | undefined): CpuSnapshot {
+  return cpuSnapshot((pid, cmdline) =>
+    workerPids.includes(pid)
+      ? "workers"
+      : pid === process.pid
+        ? "bench"
+        : pid === redisPid
+          ? "redis"
+          : cmdline.startsWith("postgres: ")
+            ? cmdline.includes(` ${dbName} `)
+              ? "postgres"
+              : "postgres (other)"
+            : "others",
+  );
 }
 
 function describeCpu(a: CpuSnapshot, b: CpuSnapshot, jobs: number): string {
   if (b.totalMs === 0) return "no /proc: CPU split not available";
-  const groups = new Map<string, number>();
-  for (const [pid, now] of b.byPid) {
-    const before = a.byPid.get(pid);
-    groups.set(now.group, (groups.get(now.group) ?? 0) + now.ms - (before && before.group === now.group ? before.ms : 0));
-  }
+  const { groups } = cpuBetween(a, b);
   const order = ["workers", "postgres", "redis", "bench", "postgres (other)", "others"];
   const parts = order.filter((g) => groups.has(g)).map((g) => `${g} ${(groups.get(g)! / 1000).toFixed(1)} s`);
   const usMs = (g: string) => ((groups.get(g) ?? 0) * 1000) / jobs;
@@ -559,7 +533,7 @@ async function measureRecovery(
     await withTimeout(Promise.all(workers.map((w) => w.ready)), READY_TIMEOUT_MS, "workers ready");
     const readyMs = Date.now() - flushedAt;
     const workerPids = workers.map((w) => w.child.pid ?? -1);
-    const cpu = () => cpuSnapshot(dbName, workerPids, redisPid);
+    const cpu = () => snapshot(dbName, workerPids, redisPid);
     await redis.config("RESETSTAT");
     const xacts0 = await pgTransactions(db, dbName);
     const cpu0 = cpu();
@@ -656,7 +630,7 @@ export async function run(): Promise<void> {
     );
 
     const redisPid = Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1]) || undefined;
-    const rawCpu = (workerPids: number[]) => cpuSnapshot(dbName, workerPids, redisPid);
+    const rawCpu = (workerPids: number[]) => snapshot(dbName, workerPids, redisPid);
     const rawBefore = await measureRaw(redis, redisHandle.url, rawPrefix, rawCpu, "before");
     const recovery = await measureRecovery(db, world, redisHandle, redisPid, redis, dbUrl, dbName, prefix);
     const rawAfter = await measureRaw(redis, redisHandle.url, rawPrefix, rawCpu, "after");
