@@ -1,3 +1,4 @@
+import type { Redis } from "ioredis";
 import type { Db } from "../db";
 import type { Logger } from "../app/logger.server";
 import {
@@ -37,12 +38,19 @@ import { within } from "../app/domain/shared/within";
 export interface JobQueue extends JobPublisher {
   getJobState(jobId: string): Promise<string>;
   getJob(jobId: string): Promise<{ failedReason?: string; attemptsMade: number; finishedOn?: number } | undefined>;
+  /** The Redis key of a job's hash (BullMQ's `<prefix>:<queue>:<jobId>`). */
+  toKey(jobId: string): string;
 }
+
+/** The part of an ioredis connection the sweep's lookups use. */
+export type JobLookupConnection = Pick<Redis, "pipeline">;
 
 export interface RedeliveryOptions {
   db: Db;
   /** Queues by name; rows of a queue not open here are left for a sweep that has it. */
   queues: ReadonlyMap<string, JobQueue>;
+  /** Where the sweep reads job hashes: the same Redis as the queues. */
+  redis: JobLookupConnection;
   logger: Logger;
   leaseMs?: number;
   batchSize?: number;
@@ -81,21 +89,7 @@ export async function redeliverOnce(options: RedeliveryOptions): Promise<Redeliv
     for (const [name, group] of byQueue) {
       const queue = options.queues.get(name);
       if (!queue) continue;
-      // Sent together, the lookups share one round trip's worth of waiting on the connection.
-      // getJobState scans BullMQ's wait and active lists (LPOS, O(length)) for a job that is not
-      // finished: the job hash says "gone" or "still held" in O(1), and only a finished job needs
-      // its state, which the first ZSCOREs of getJobState answer without a scan.
-      const states = await within(
-        Promise.all(
-          group.map(async (r) => {
-            const job = await queue.getJob(r.job_id);
-            if (job === undefined) return "unknown";
-            return job.finishedOn ? queue.getJobState(r.job_id) : "waiting";
-          }),
-        ),
-        redisTimeoutMs,
-        "job state lookup",
-      );
+      const states = await within(lookUpJobs(options.redis, queue, group.map((r) => r.job_id)), redisTimeoutMs, "job state lookup");
       const resend: OutboxRow[] = [];
       for (const [i, row] of group.entries()) {
         const state = states[i];
@@ -133,6 +127,29 @@ export async function redeliverOnce(options: RedeliveryOptions): Promise<Redeliv
     }
     return result;
   });
+}
+
+/**
+ * Where BullMQ is with each job: "unknown" (no hash: lost), "waiting" (held, not finished) or, for
+ * a finished job, its state. The hashes are read with one pipelined HMGET of two fields per job, in
+ * one round trip: `getJob` per row read and parsed every field of every hash (the benchmark's
+ * re-delivery spent more CPU on that than on re-adding the jobs), and `getJobState` scans BullMQ's
+ * wait and active lists (LPOS, O(length)). Only a finished job, which the hash cannot tell apart as
+ * completed or failed, needs its state, which the first ZSCOREs of getJobState answer.
+ */
+async function lookUpJobs(redis: JobLookupConnection, queue: JobQueue, jobIds: readonly string[]): Promise<string[]> {
+  const pipeline = redis.pipeline();
+  for (const jobId of jobIds) pipeline.hmget(queue.toKey(jobId), "name", "finishedOn");
+  const replies = (await pipeline.exec()) ?? [];
+  return Promise.all(
+    jobIds.map(async (jobId, i) => {
+      const [error, fields] = replies[i] ?? [new Error("no reply"), null];
+      if (error) throw error;
+      const [name, finishedOn] = fields as (string | null)[];
+      if (name === null) return "unknown";
+      return finishedOn ? queue.getJobState(jobId) : "waiting";
+    }),
+  );
 }
 
 /** How often a worker sweeps: a quarter of the lease, within bounds. */

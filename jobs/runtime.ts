@@ -278,6 +278,7 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
       redelivery = startRedeliveryLoop({
         db: opts.db,
         queues: new Map(queues.map((q) => [q.name, q])),
+        redis: producer,
         logger: logger.child({ component: "redelivery" }),
         leaseMs: opts.redeliveryLeaseMs,
       });

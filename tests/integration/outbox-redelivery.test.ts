@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { Redis } from "ioredis";
 import type { Db } from "../../db";
 import { logger } from "../../app/logger.server";
 import { listFailedJobs, outboxCounts } from "../../app/domain/outbox/outbox.server";
@@ -55,7 +56,9 @@ async function startWorker(db: Db, prefix: string, steps: StepRegistry) {
 /** A sweep that treats every row published before now as past its lease. */
 async function sweepNow(db: Db, prefix: string) {
   await new Promise((r) => setTimeout(r, 5));
-  return redeliverOnce({ db, queues: new Map([[NOTIFICATIONS_QUEUE, notificationsQueue(prefix)]]), logger, leaseMs: 1 });
+  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  cleanups.push(async () => void (await redis.quit()));
+  return redeliverOnce({ db, queues: new Map([[NOTIFICATIONS_QUEUE, notificationsQueue(prefix)]]), redis, logger, leaseMs: 1 });
 }
 
 describe("outbox redelivery", () => {
