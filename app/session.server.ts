@@ -2,7 +2,7 @@ import { createCookie, type Cookie } from "@remix-run/node";
 import type { AppLoadContext } from "@remix-run/node";
 import type { Db } from "../db";
 import { isMessageKey, type MessageKey } from "./i18n";
-import { hashToken, newToken, SESSION_TTL_MS, tokensEqual } from "./domain/identity/auth.server";
+import { hashToken, newToken, SESSION_TTL_MS, tokensEqual } from "./domain/identity";
 
 /**
  * Sessions live in the `sessions` table; the cookie carries only a random token, signed with the

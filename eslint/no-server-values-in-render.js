@@ -17,6 +17,8 @@
  *   `.server` module at all. `import type` and `import { type X }` stay allowed everywhere.
  */
 
+import { importTarget, isContextSurface, serverNamesOfSurface } from "./domain-barrels.js";
+
 const SERVER_MODULE = /\.server(?:$|[./])/;
 /** Exports the Remix compiler strips from the browser build. */
 const SERVER_EXPORTS = new Set(["loader", "action", "headers"]);
@@ -166,6 +168,20 @@ const rule = {
         /** Local bindings imported as values from .server modules: variable → import source. */
         const serverBindings = [];
         for (const statement of program.body) {
+          // A context's index.ts re-exports .server modules by name: those names are server values too.
+          if (statement.type === "ImportDeclaration" && statement.importKind !== "type" && !SERVER_MODULE.test(statement.source.value)) {
+            const target = importTarget(context.filename, statement.source.value);
+            const serverNames = target && isContextSurface(target) ? serverNamesOfSurface(target) : null;
+            if (serverNames?.size) {
+              for (const specifier of statement.specifiers) {
+                if (specifier.type !== "ImportSpecifier" || specifier.importKind === "type") continue;
+                const imported = specifier.imported.type === "Identifier" ? specifier.imported.name : specifier.imported.value;
+                if (!serverNames.has(imported)) continue;
+                const [variable] = sourceCode.getDeclaredVariables(specifier);
+                if (variable) serverBindings.push({ variable, source: `${statement.source.value} (a .server module re-exported)`, specifier });
+              }
+            }
+          }
           if (statement.type === "ImportDeclaration" && statement.importKind !== "type" && SERVER_MODULE.test(statement.source.value)) {
             for (const specifier of statement.specifiers) {
               if (specifier.type === "ImportSpecifier" && specifier.importKind === "type") continue;

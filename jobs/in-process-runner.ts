@@ -1,13 +1,6 @@
 import type { Db } from "../db";
 import type { Logger } from "../app/logger.server";
-import {
-  claimNextRunnable,
-  markRun,
-  OUTBOX_LIMITS,
-  pruneOutbox,
-  recordRunFailure,
-  type RetryPolicy,
-} from "../app/domain/outbox/outbox.server";
+import { claimNextRunnable, markRun, OUTBOX_LIMITS, pruneOutbox, recordRunFailure, type RetryPolicy } from "../app/domain/outbox";
 import { PermanentStepError, runStep, STEPS, type StepRegistry } from "../workflows/registry";
 import { OUTBOX_RETENTION_MS, RUNTIME_LIMITS, STEP_RETRY_POLICY } from "./queues";
 

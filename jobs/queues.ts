@@ -1,6 +1,6 @@
 import type { JobsOptions } from "bullmq";
-import type { RetryPolicy } from "../app/domain/outbox/outbox.server";
-import { NOTIFICATIONS_QUEUE } from "../app/domain/notifications/notifications.server";
+import type { RetryPolicy } from "../app/domain/outbox";
+import { NOTIFICATIONS_QUEUE } from "../app/domain/notifications";
 import { queueNamesOf, STEPS } from "../workflows/registry";
 
 /**

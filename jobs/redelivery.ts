@@ -1,18 +1,11 @@
 import type { Redis } from "ioredis";
 import type { Db } from "../db";
 import type { Logger } from "../app/logger.server";
-import {
-  lockStaleInFlight,
-  markCompleted,
-  markExhausted,
-  OUTBOX_LIMITS,
-  renewLease,
-  type OutboxRow,
-} from "../app/domain/outbox/outbox.server";
+import { lockStaleInFlight, markCompleted, markExhausted, OUTBOX_LIMITS, renewLease, type OutboxRow } from "../app/domain/outbox";
 import { jobOptionsFor, RUNTIME_LIMITS } from "./queues";
 import { startPassLoop, type PassLoop } from "./pass-loop";
 import type { JobPublisher } from "./relay";
-import { within } from "../app/domain/shared/within";
+import { within } from "../app/domain/shared";
 
 /**
  * Redelivery: an outbox row is sent until its step has run, not merely until BullMQ accepted it.

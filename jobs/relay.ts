@@ -1,17 +1,10 @@
 import type { JobsOptions } from "bullmq";
 import type { Db } from "../db";
 import type { Logger } from "../app/logger.server";
-import {
-  lockPublishableBatch,
-  markPublished,
-  OUTBOX_LIMITS,
-  pruneOutbox,
-  recordPublishFailure,
-  type OutboxRow,
-} from "../app/domain/outbox/outbox.server";
+import { lockPublishableBatch, markPublished, OUTBOX_LIMITS, pruneOutbox, recordPublishFailure, type OutboxRow } from "../app/domain/outbox";
 import { jobOptionsFor, OUTBOX_RETENTION_MS, PUBLISH_RETRY_POLICY, RUNTIME_LIMITS } from "./queues";
 import { startPassLoop, type PassLoop } from "./pass-loop";
-import { within } from "../app/domain/shared/within";
+import { within } from "../app/domain/shared";
 
 /**
  * The relay: moves committed outbox rows into BullMQ.

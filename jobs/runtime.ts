@@ -2,16 +2,16 @@ import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Db } from "../db";
 import type { Logger } from "../app/logger.server";
-import type { RetryPolicy } from "../app/domain/outbox/outbox.server";
+import type { RetryPolicy } from "../app/domain/outbox";
 import { PermanentStepError, queueNamesOf, runStep, STEPS, type StepDeps, type StepRegistry } from "../workflows/registry";
 import { createInProcessRunner } from "./in-process-runner";
-import { within } from "../app/domain/shared/within";
+import { within } from "../app/domain/shared";
 import { RUNTIME_LIMITS, workerConcurrencyFor } from "./queues";
 import { startRelayLoop, type JobPublisher, type RelayLoop } from "./relay";
 import { createCompletionRecorder, startRedeliveryLoop, type CompletionRecorder } from "./redelivery";
 import type { PassLoop } from "./pass-loop";
 import { startScheduleKeeper, type ScheduleKeeper } from "./schedule-keeper";
-import { enqueue, markExhausted } from "../app/domain/outbox/outbox.server";
+import { enqueue, markExhausted } from "../app/domain/outbox";
 import { SCHEDULES, type Schedule } from "../workflows/schedules";
 
 /**

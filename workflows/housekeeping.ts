@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { purgeExpiredApiRows } from "../app/domain/identity/api-tokens.server";
-import { purgeExpiredAuthRows } from "../app/domain/identity/auth.server";
+import { purgeExpiredApiRows, purgeExpiredAuthRows } from "../app/domain/identity";
 import type { Step } from "./registry";
 
 /**

@@ -1,15 +1,8 @@
 import { z } from "zod";
-import {
-  autoConfirmShippedOrders,
-  awaitsSettlement,
-  continueSettlement,
-  ESCROW_LIMITS,
-  expireUnpaidCheckouts,
-  settleReceivedOrders,
-} from "../app/domain/market/escrow.server";
+import { ESCROW_LIMITS, expireUnpaidCheckouts, autoConfirmShippedOrders, awaitsSettlement, continueSettlement, settleReceivedOrders } from "../app/domain/market";
 import type { Step } from "./registry";
 
-export { AUTO_CONFIRM_JOB, EXPIRE_CHECKOUTS_JOB, MARKET_ORDER_QUEUE, SETTLE_MARKET_ORDERS_JOB } from "../app/domain/market/escrow.server";
+export { AUTO_CONFIRM_JOB, EXPIRE_CHECKOUTS_JOB, MARKET_ORDER_QUEUE, SETTLE_MARKET_ORDERS_JOB } from "../app/domain/market";
 
 /**
  * The market's escrow workflow steps. Each claims its orders with SKIP LOCKED and moves them in
@@ -46,7 +39,7 @@ export const settleStep: Step<SettlePayload> = async (deps, payload) => {
     if (!more) break;
   }
   // Receipts share sweep jobs now: the rest of a burst is a continuation's, not the 5-minute sweep's.
-  if (more) await continueSettlement(deps.db, new Date());
+  if (more) await continueSettlement(deps.db, deps.now?.() ?? new Date());
   if (settled > 0) deps.logger.info({ settled }, "market orders settled");
 };
 

@@ -1,8 +1,4 @@
-import {
-  deliverNotification,
-  deliverNotificationPayload,
-  type DeliverNotificationPayload,
-} from "../app/domain/notifications/notifications.server";
+import { deliverNotification, deliverNotificationPayload, type DeliverNotificationPayload } from "../app/domain/notifications";
 import type { Step } from "./registry";
 
 /**

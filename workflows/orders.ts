@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { autoReceiveDueOrders, ORDER_LIMITS, ORDER_NOTICE_JOB, ORDERS_QUEUE, orderNoticePayload, sendOrderNotice, type OrderNoticePayload } from "../app/domain/orders/orders.server";
+import { autoReceiveDueOrders, ORDER_NOTICE_JOB, ORDERS_QUEUE, orderNoticePayload, sendOrderNotice, type OrderNoticePayload, ORDER_LIMITS } from "../app/domain/orders";
 import type { Step } from "./registry";
 
 export { ORDER_NOTICE_JOB, ORDERS_QUEUE };

@@ -1,21 +1,7 @@
 import { z } from "zod";
-import { DomainError } from "../app/domain/shared/errors";
-import {
-  commitCaptureToPurpose,
-  PAYMENT_PURPOSE_HANDLERS,
-  type PaymentPurposeHandler,
-  type PurposeContext,
-} from "../app/domain/payments/purposes.server";
+import { DomainError } from "../app/domain/shared";
+import { commitCaptureToPurpose, PAYMENT_PURPOSE_HANDLERS, type PaymentPurposeHandler, type PurposeContext, isCaptured, listPaymentsAwaitingGateway, lockPaymentForFulfilment, paymentsDepsFromConfig, syncPaymentFromGateway, type PaymentPurpose, type PaymentsDeps } from "../app/domain/payments";
 import { readConfig } from "../app/config.server";
-import {
-  isCaptured,
-  listPaymentsAwaitingGateway,
-  lockPaymentForFulfilment,
-  paymentsDepsFromConfig,
-  syncPaymentFromGateway,
-  type PaymentPurpose,
-  type PaymentsDeps,
-} from "../app/domain/payments/payments.server";
 import type { Step } from "./registry";
 
 export { PAYMENT_PURPOSE_HANDLERS, type PaymentPurposeHandler, type PurposeContext };
@@ -77,7 +63,7 @@ export function createQueryPendingPaymentsStep(
     const now = deps.now?.() ?? new Date();
     const ids = await listPaymentsAwaitingGateway(deps.db, now);
     if (ids.length === 0) return;
-    const paymentsDeps = gatewayDeps(deps.logger);
+    const paymentsDeps = { ...gatewayDeps(deps.logger), now: () => deps.now?.() ?? new Date() };
     let learned = 0;
     let unanswered = 0;
     for (const id of ids) {

@@ -1,9 +1,9 @@
 import type { Db } from "../db";
 import type { Logger } from "../app/logger.server";
-import { isDomainError } from "../app/domain/shared/errors";
-import { DELIVER_NOTIFICATION_JOB, NOTIFICATIONS_QUEUE } from "../app/domain/notifications/notifications.server";
+import { isDomainError } from "../app/domain/shared";
+import { DELIVER_NOTIFICATION_JOB, NOTIFICATIONS_QUEUE } from "../app/domain/notifications";
 import { deliverNotificationStep, parseDeliverNotificationPayload } from "./notifications";
-import { FULFIL_PAYMENT_JOB, PAYMENTS_QUEUE, QUERY_PENDING_PAYMENTS_JOB } from "../app/domain/payments/payments.server";
+import { FULFIL_PAYMENT_JOB, PAYMENTS_QUEUE, QUERY_PENDING_PAYMENTS_JOB } from "../app/domain/payments";
 import { fulfilPaymentStep, parseFulfilPaymentPayload, parseQueryPendingPayload, queryPendingPaymentsStep } from "./payments";
 import { AUTO_RECEIPT_JOB, autoReceiptStep, ORDER_NOTICE_JOB, orderNoticeStep, ORDERS_QUEUE, parseAutoReceiptPayload, parseOrderNoticePayload } from "./orders";
 import {

@@ -1,6 +1,6 @@
 import { AUTO_RECEIPT_JOB, ORDERS_QUEUE } from "./orders";
 import { HOUSEKEEPING_QUEUE, PURGE_EXPIRED_JOB } from "./housekeeping";
-import { PAYMENTS_QUEUE, QUERY_PENDING_PAYMENTS_JOB } from "../app/domain/payments/payments.server";
+import { PAYMENTS_QUEUE, QUERY_PENDING_PAYMENTS_JOB } from "../app/domain/payments";
 import { AUTO_CONFIRM_JOB, EXPIRE_CHECKOUTS_JOB, MARKET_ORDER_QUEUE, SETTLE_MARKET_ORDERS_JOB } from "./market";
 
 /**

@@ -1,6 +1,6 @@
 import type { z, ZodTypeAny } from "zod";
 import type { OrganizationKind } from "../../db/schema";
-import type { ActionName } from "../domain/identity/permissions";
+import type { ActionName } from "../domain/identity";
 
 /**
  * An /api/v1 endpoint as data: method, path, who may call it, and the zod schemas of its path

@@ -2,11 +2,9 @@ import type { ActionFunctionArgs, AppLoadContext, LoaderFunctionArgs } from "@re
 import { z } from "zod";
 import type { Db } from "../../db";
 import type { Logger } from "../logger.server";
-import { authenticateApiKey, looksLikeApiKey } from "../domain/identity/api-keys.server";
-import { authenticateApiToken, type ApiPrincipal } from "../domain/identity/api-tokens.server";
-import type { Actor } from "../domain/shared/audit.server";
-import { isDomainError } from "../domain/shared/errors";
-import { assertMay } from "../domain/identity/permissions";
+import { authenticateApiKey, looksLikeApiKey, authenticateApiToken, type ApiPrincipal, assertMay } from "../domain/identity";
+import type { Actor } from "../domain/shared";
+import { isDomainError } from "../domain/shared";
 import type { BodyOf, EndpointSpec, ParamsOf, QueryOf, ResponseOf } from "./endpoint";
 import {
   boundWorkTransaction,
@@ -324,7 +322,7 @@ export async function authenticate(request: Request, db: Db): Promise<ApiPrincip
   const challenge = { "WWW-Authenticate": `Bearer realm="rongtong-api", error="invalid_token"` };
   if (!match) throw new ApiError(401, "unauthenticated", "Authorization must be `Bearer <token or API key>`", { Authorization: "malformed" }, challenge);
   const credential = match[1];
-  const principal = looksLikeApiKey(credential) ? await authenticateApiKey(db, credential) : await authenticateApiToken(db, credential);
+  const principal = looksLikeApiKey(credential) ? await authenticateApiKey(db, credential, new Date()) : await authenticateApiToken(db, credential, new Date());
   if (!principal) throw new ApiError(401, "unauthenticated", "The token or API key is unknown, expired or revoked", { Authorization: "invalid" }, challenge);
   return principal;
 }

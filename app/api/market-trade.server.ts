@@ -1,6 +1,6 @@
 import type { z } from "zod";
-import { DomainError, isDomainError } from "../domain/shared/errors";
-import type { Checkout, DisputeView, MarketOrderDetail, MarketOrderSummary, MarketViewer } from "../domain/market/escrow.server";
+import { DomainError, isDomainError } from "../domain/shared";
+import type { Checkout, DisputeView, MarketOrderDetail, MarketOrderSummary, MarketViewer } from "../domain/market";
 import type { checkoutSchema, disputeSchema, marketOrderListItemSchema, marketOrderSchema } from "./contracts/market-trade";
 
 /**

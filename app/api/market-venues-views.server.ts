@@ -1,28 +1,9 @@
 import { sql } from "kysely";
 import { inTransaction, type Db } from "../../db";
 import type { MarketMerchantStatus, MarketStatus, MerchantApplicationStatus, OrganizationKind, StallStatus } from "../../db/schema";
-import type { Actor } from "../domain/shared/audit.server";
-import { DomainError } from "../domain/shared/errors";
-import { feeInForce, type FeeSchedule } from "../domain/market/fees.server";
-import {
-  getMarket,
-  applicationQuery,
-  getStall,
-  merchantQuery,
-  toApplication,
-  toMarket,
-  toMerchant,
-  updateMarket,
-  updateStall,
-  type Market,
-  type MarketMerchant,
-  type MarketStall,
-  type MerchantApplication,
-} from "../domain/market/venues.server";
-import { decodeCursor, encodeCursor } from "../domain/shared/cursor.server";
-import { isBusinessDate } from "../domain/pricing/pricing.server";
-import { isUuid } from "../domain/shared/ids";
-import { shanghaiDate } from "../domain/shared/dates";
+import type { Actor } from "../domain/shared";
+import { DomainError, decodeCursor, encodeCursor, isUuid, isBusinessDate, shanghaiDate } from "../domain/shared";
+import { feeInForce, type FeeSchedule, getMarket, applicationQuery, getStall, merchantQuery, toApplication, toMarket, toMerchant, updateMarket, updateStall, type Market, type MarketMerchant, type MarketStall, type MerchantApplication } from "../domain/market";
 
 /**
  * Keyset pages over the market operator's venues for /api/v1 (market.server.ts and

@@ -1,18 +1,9 @@
 import type { z } from "zod";
 import { DEFAULT_LOCALE, localeFromAcceptLanguage, translateDynamic, type Locale } from "../i18n";
-import { DomainError, isDomainError } from "../domain/shared/errors";
-import type { FeeSchedule } from "../domain/market/fees.server";
+import { DomainError, isDomainError } from "../domain/shared";
+import type { FeeSchedule } from "../domain/market";
 import type { FeeScheduleView, MarketView } from "./market-venues-views.server";
-import {
-  applicationEvents,
-  MANUAL_STALL_EVENTS,
-  marketMerchantEvents,
-  stallEvents,
-  type MarketMerchant,
-  type MarketStall,
-  type MarketZone,
-  type MerchantApplication,
-} from "../domain/market/venues.server";
+import { applicationEvents, MANUAL_STALL_EVENTS, marketMerchantEvents, stallEvents, type MarketMerchant, type MarketStall, type MarketZone, type MerchantApplication } from "../domain/market";
 import { apiFieldName } from "./handler.server";
 import {
   MARKET_FIELD_NAMES,

@@ -5,7 +5,7 @@ import { pathParams, type EndpointSpec } from "./endpoint";
 import { IDEMPOTENCY, IDEMPOTENCY_TAKEOVER_SECONDS } from "./idempotency.server";
 import { errorBody } from "./schemas";
 import type { OrganizationKind } from "../../db/schema";
-import { ACTIONS } from "../domain/identity/permissions";
+import { ACTIONS } from "../domain/identity";
 
 /**
  * The OpenAPI 3.1 document of /api/v1, generated from the same endpoint specs and zod schemas the

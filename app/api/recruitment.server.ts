@@ -1,8 +1,8 @@
 import type { z } from "zod";
 import { DEFAULT_LOCALE, localeFromAcceptLanguage, translateDynamic, type Locale } from "../i18n";
-import { DomainError, isDomainError } from "../domain/shared/errors";
-import type { Application, ApplicantView, Campaign, PublicCampaign, ReviewView } from "../domain/recruitment/recruitment.server";
-import { SALES_CHANNELS } from "../domain/recruitment/recruitment.server";
+import { DomainError, isDomainError } from "../domain/shared";
+import type { Application, ApplicantView, Campaign, PublicCampaign, ReviewView } from "../domain/recruitment";
+import { SALES_CHANNELS } from "../domain/recruitment";
 import { apiFieldName } from "./handler.server";
 import type { applicationSchema, campaignSchema, publicCampaignSchema } from "./contracts/recruitment";
 

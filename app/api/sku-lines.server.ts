@@ -1,7 +1,6 @@
 import type { Db } from "../../db";
-import { getSkusByCodes, normalizeSkuCode } from "../domain/catalog/catalog.server";
-import { DomainError } from "../domain/shared/errors";
-import { isUuid } from "../domain/shared/ids";
+import { getSkusByCodes, normalizeSkuCode } from "../domain/catalog";
+import { DomainError, isUuid } from "../domain/shared";
 
 /**
  * API lines name a SKU by id or by code; the pricing model wants ids. Two queries whatever the

@@ -1,6 +1,6 @@
 import { createDb } from "../../db";
 import { readConfig } from "../config.server";
-import { ledgerTotals, verifyLedger } from "../domain/ledger/ledger.server";
+import { ledgerTotals, verifyLedger } from "../domain/ledger";
 
 // `npm run ledger:verify`: every ledger invariant in one query; exits 1 and lists each violation.
 const config = readConfig();

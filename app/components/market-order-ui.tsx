@@ -3,12 +3,12 @@ import type { ReactNode } from "react";
 import { CsrfInput } from "~/components/csrf-input";
 import { formatDateTime, formatFen, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
 import { useLocale, useT } from "~/i18n/react";
-import { autoConfirmTimer } from "~/domain/market/order-states";
+import { autoConfirmTimer } from "~/domain/market";
 import type { MarketOrderStatus } from "../../db/schema";
 
 /**
  * Building blocks of the escrow order pages (orders, checkout, disputes, rulings). The model
- * refuses in English per field (escrow.server.ts: `trackingNo: "letters, digits and '-' only"`,
+ * refuses in English per field (escrow/model.server.ts: `trackingNo: "letters, digits and '-' only"`,
  * `status: "shipped"` when an action no longer fits); `marketProblemText` puts the sentences it
  * knows into the reader's language and shows any other one as written, so nothing is hidden.
  * Loaders hand over plain data (the `*View` shapes here, timestamps as ISO strings).

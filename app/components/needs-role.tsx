@@ -1,7 +1,7 @@
 import type { OrganizationKind, Role } from "../../db/schema";
 import { isMessageKey, translateWithParams, type Locale, type MessageKey } from "~/i18n";
 import { useLocale } from "~/i18n/react";
-import { rolesFor, type ActionName } from "~/domain/identity/permissions";
+import { rolesFor, type ActionName } from "~/domain/identity";
 
 /** Role names in the reader's language, joined as the language lists them. */
 export function roleNames(roles: readonly string[], locale: Locale): string {

@@ -2,8 +2,8 @@ import { Link, useLocation, useRevalidator } from "@remix-run/react";
 import { useEffect, useRef, type ReactNode } from "react";
 import { z } from "zod";
 import { formatDate, formatDateTime, formatFen, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
-import type { OrderListItem } from "~/domain/orders/orders.server";
-import { ORDER_STATUSES } from "~/domain/orders/states";
+import type { OrderListItem } from "~/domain/orders";
+import { ORDER_STATUSES } from "~/domain/orders";
 import { useLocale, useT } from "~/i18n/react";
 
 /**

@@ -1,5 +1,5 @@
 import { en, zhCN, type Catalogue, type MessageKey } from "./messages";
-import { SHANGHAI_OFFSET_MS } from "../domain/shared/dates";
+import { SHANGHAI_OFFSET_MS } from "../domain/shared";
 
 export type { MessageKey } from "./messages";
 

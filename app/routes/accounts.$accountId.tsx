@@ -6,8 +6,8 @@ import { formatDateTime, formatFen, isMessageKey, translateWithParams, type Loca
 import { accountName } from "~/i18n/account-names";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { getReadableAccount, getStatement, STATEMENT_LIMITS, statementQuery } from "~/domain/ledger/statements.server";
-import { isDomainError } from "~/domain/shared/errors";
+import { getReadableAccount, getStatement, STATEMENT_LIMITS, statementQuery } from "~/domain/ledger";
+import { isDomainError } from "~/domain/shared";
 import { requireOrgContext, requireUuidParam, scoped } from "~/web/tenancy.server";
 import statementStyles from "~/styles/statement.css";
 import { DateField } from "~/components/date-field";

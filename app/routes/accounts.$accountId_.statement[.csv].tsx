@@ -4,9 +4,9 @@ import { referenceText } from "~/components/account-statement";
 import { formatDate, formatDateTime, translateWithParams, type MessageKey } from "~/i18n";
 import { accountName, transferKindName } from "~/i18n/account-names";
 import { resolveLocale } from "~/i18n/locale.server";
-import { getWholeStatement, statementQuery } from "~/domain/ledger/statements.server";
-import { fenToYuanText } from "~/domain/catalog/catalog.server";
-import { isDomainError } from "~/domain/shared/errors";
+import { getWholeStatement, statementQuery } from "~/domain/ledger";
+import { fenToYuanText } from "~/domain/catalog";
+import { isDomainError } from "~/domain/shared";
 import { requireOrgContext, requireUuidParam, scoped } from "~/web/tenancy.server";
 
 /** Plain yuan a spreadsheet can sum, sign first ("-12.50"): balances of some books go below zero. */

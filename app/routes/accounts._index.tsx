@@ -3,8 +3,8 @@ import { Link, useLoaderData } from "@remix-run/react";
 import { RouteError } from "~/components/route-error";
 import { pageTitle } from "~/i18n/meta";
 import { useT } from "~/i18n/react";
-import { listAllAccountsForBank } from "~/domain/ledger/statements.server";
-import { isDomainError } from "~/domain/shared/errors";
+import { listAllAccountsForBank } from "~/domain/ledger";
+import { isDomainError } from "~/domain/shared";
 import { requireOrgContext, scoped } from "~/web/tenancy.server";
 import { AccountBalancesTable } from "~/components/account-statement";
 

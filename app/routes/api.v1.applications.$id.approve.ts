@@ -1,7 +1,7 @@
 import { approveApplication as approveApplicationSpec } from "~/api/contracts/recruitment";
 import { apiRoute, implement } from "~/api/handler.server";
 import { applicationJson, reviewParts, withProblemSentences } from "~/api/recruitment.server";
-import { approveApplication, getApplicationForReview } from "~/domain/recruitment/recruitment.server";
+import { approveApplication, getApplicationForReview } from "~/domain/recruitment";
 
 /**
  * `POST /api/v1/applications/{id}/approve` — one transaction (the request's): the campaign's lock,
@@ -14,14 +14,14 @@ export const { loader, action } = apiRoute(
       withProblemSentences(request, async () => {
         const coreId = principal.organization.id;
         const serverSecret = context.config.sessionSecret;
-        const approved = await approveApplication(db, actor, coreId, params.id, { note: body.note, serverSecret });
+        const approved = await approveApplication(db, actor, coreId, params.id, { note: body.note, serverSecret, now: new Date() });
         if (approved.invitationPath) {
           logger.info(
             { applicationId: params.id, invitationUrl: `${context.config.publicUrl}${approved.invitationPath}` },
             "recruitment: invitation link for the new dealer's owner (no email is sent)",
           );
         }
-        return applicationJson(reviewParts(await getApplicationForReview(db, coreId, params.id, { serverSecret })), context.config.publicUrl);
+        return applicationJson(reviewParts(await getApplicationForReview(db, coreId, params.id, { serverSecret, now: new Date() })), context.config.publicUrl);
       }),
     { fieldNames: { message: "note" } },
   ),

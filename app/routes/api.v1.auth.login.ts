@@ -1,6 +1,6 @@
 import { login } from "~/api/contracts/auth";
 import { ApiError, apiRoute, implement } from "~/api/handler.server";
-import { loginForApi } from "~/domain/identity/api-tokens.server";
+import { loginForApi } from "~/domain/identity";
 
 /** `POST /api/v1/auth/login` — see contracts/auth.ts. */
 export const { loader, action } = apiRoute(
@@ -14,6 +14,7 @@ export const { loader, action } = apiRoute(
         ip: context.ip,
         userAgent: request.headers.get("user-agent"),
         requestId: context.requestId,
+        now: new Date(),
       });
       if (result.ok) {
         return {

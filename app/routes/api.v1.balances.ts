@@ -1,6 +1,6 @@
 import { getBalances } from "~/api/contracts/buying";
 import { apiRoute, implement } from "~/api/handler.server";
-import { payerBalances } from "~/domain/ledger/balances.server";
+import { payerBalances } from "~/api/balances.server";
 
 /** `GET /api/v1/balances` — contracts/buying.ts. Only the acting organisation's own accounts. */
 export const { loader, action } = apiRoute(

@@ -1,7 +1,7 @@
 import { submitApplication as submitApplicationSpec } from "~/api/contracts/recruitment";
 import { apiRoute, implement } from "~/api/handler.server";
 import { applicationJson, withProblemSentences } from "~/api/recruitment.server";
-import { getApplicationByToken, submitApplication } from "~/domain/recruitment/recruitment.server";
+import { getApplicationByToken, submitApplication } from "~/domain/recruitment";
 
 /**
  * `POST /api/v1/campaigns/{id}/applications` — public, with an Idempotency-Key: a retried request
@@ -25,8 +25,9 @@ export const { loader, action } = apiRoute(
             channels: body.channels,
             notes: body.notes,
           },
+          now: new Date(),
         });
-        const view = await getApplicationByToken(db, submitted.application.campaignId, submitted.token, { serverSecret: context.config.sessionSecret });
+        const view = await getApplicationByToken(db, submitted.application.campaignId, submitted.token, { serverSecret: context.config.sessionSecret, now: new Date() });
         return {
           ...applicationJson(view, context.config.publicUrl, { statusUrl: `${context.config.publicUrl}${submitted.statusPath}` }),
           access_token: submitted.token,

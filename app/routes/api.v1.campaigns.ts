@@ -1,7 +1,7 @@
 import { createCampaign as createCampaignSpec, listCampaigns as listCampaignsSpec } from "~/api/contracts/recruitment";
 import { apiRoute, implement } from "~/api/handler.server";
 import { campaignJson, withProblemSentences } from "~/api/recruitment.server";
-import { createCampaign, listCampaignsPage, transitionCampaign } from "~/domain/recruitment/recruitment.server";
+import { createCampaign, listCampaignsPage, transitionCampaign } from "~/domain/recruitment";
 
 /** `GET /api/v1/campaigns` (cursor pages), `POST /api/v1/campaigns` — contracts/recruitment.ts. */
 export const { loader, action } = apiRoute(
@@ -26,8 +26,8 @@ export const { loader, action } = apiRoute(
         tierId: body.tier_id ?? null,
         creditLimitFen: body.credit_limit_fen ?? 0,
         paymentTermsDays: body.payment_terms_days ?? 30,
-      });
-      const result = body.publish ? await transitionCampaign(db, actor, coreId, campaign.id, "publish") : campaign;
+      }, { now: new Date() });
+      const result = body.publish ? await transitionCampaign(db, actor, coreId, campaign.id, "publish", { now: new Date() }) : campaign;
       return campaignJson(result, context.config.publicUrl);
     }),
   ),

@@ -1,6 +1,6 @@
 import { DEALER_FIELD_NAMES, dealerLinkJson, getDealer, updateDealer } from "~/api/contracts/dealers";
 import { apiRoute, implement } from "~/api/handler.server";
-import { getDealerLink, transitionDealerLink, updateDealerLink } from "~/domain/dealers/dealers.server";
+import { getDealerLink, transitionDealerLink, updateDealerLink } from "~/domain/dealers";
 
 /** `GET /api/v1/dealers/{id}`, `POST /api/v1/dealers/{id}` (partial update) — contracts/dealers.ts. */
 export const { loader, action } = apiRoute(

@@ -1,6 +1,6 @@
 import { dealerLinkJson, listDealers } from "~/api/contracts/dealers";
 import { apiRoute, implement } from "~/api/handler.server";
-import { listDealerLinks } from "~/domain/dealers/dealers.server";
+import { listDealerLinks } from "~/domain/dealers";
 
 /** `GET /api/v1/dealers` — contracts/dealers.ts. */
 export const { loader, action } = apiRoute(

@@ -1,6 +1,6 @@
 import { hideListing, LISTING_FIELD_NAMES, listingJson } from "~/api/contracts/market-listings";
 import { apiRoute, implement } from "~/api/handler.server";
-import * as listings from "~/domain/market/listings.server";
+import * as listings from "~/domain/market";
 
 /** `POST /api/v1/listings/{id}/hide` — contracts/market-listings.ts. */
 export const { loader, action } = apiRoute(

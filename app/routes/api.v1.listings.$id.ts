@@ -1,6 +1,6 @@
 import { getListing, LISTING_FIELD_NAMES, listingJson, updateListing } from "~/api/contracts/market-listings";
 import { apiRoute, implement } from "~/api/handler.server";
-import * as listings from "~/domain/market/listings.server";
+import * as listings from "~/domain/market";
 
 /** `GET /api/v1/listings/{id}` (as the caller may see it), `POST /api/v1/listings/{id}` (partial update) — contracts/market-listings.ts. */
 export const { loader, action } = apiRoute(

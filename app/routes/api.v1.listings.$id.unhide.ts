@@ -1,6 +1,6 @@
 import { LISTING_FIELD_NAMES, listingJson, unhideListing } from "~/api/contracts/market-listings";
 import { apiRoute, implement } from "~/api/handler.server";
-import * as listings from "~/domain/market/listings.server";
+import * as listings from "~/domain/market";
 
 /** `POST /api/v1/listings/{id}/unhide` — contracts/market-listings.ts. */
 export const { loader, action } = apiRoute(

@@ -1,7 +1,7 @@
 import { approveApplication } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { applicationJson, merchantJson, withMarketProblems } from "~/api/market-venues.server";
-import * as market from "~/domain/market/venues.server";
+import * as market from "~/domain/market";
 
 /** `POST /api/v1/markets/{id}/applications/{applicationId}/approve` — contracts/market-venues.ts. */
 export const { loader, action } = apiRoute(

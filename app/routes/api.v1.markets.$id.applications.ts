@@ -1,7 +1,7 @@
 import { createApplication, listApplications } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { applicationJson, withMarketProblems } from "~/api/market-venues.server";
-import * as market from "~/domain/market/venues.server";
+import * as market from "~/domain/market";
 import { listMerchantApplicationsPage } from "~/api/market-venues-views.server";
 
 /** `GET /api/v1/markets/{id}/applications`, `POST /api/v1/markets/{id}/applications` — contracts/market-venues.ts. */

@@ -1,7 +1,7 @@
 import { createFeeSchedule, listFeeSchedules } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { feeScheduleJson, withMarketProblems } from "~/api/market-venues.server";
-import { addFeeSchedule } from "~/domain/market/fees.server";
+import { addFeeSchedule } from "~/domain/market";
 import { getFeeScheduleView, listFeeSchedulesPage } from "~/api/market-venues-views.server";
 
 /** `GET /api/v1/markets/{id}/fee-schedules`, `POST /api/v1/markets/{id}/fee-schedules` — contracts/market-venues.ts. */
@@ -21,7 +21,7 @@ export const { loader, action } = apiRoute(
         commissionRate: body.commission_rate_bps,
         minFee: body.min_fee_fen ?? 0,
         effectiveFrom: body.effective_from,
-      }),
+      }, new Date()),
     );
     return feeScheduleJson(await getFeeScheduleView(db, operatorId, params.id, added.id));
   }),

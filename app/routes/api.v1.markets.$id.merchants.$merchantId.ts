@@ -1,7 +1,7 @@
 import { getMerchant } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { merchantJson } from "~/api/market-venues.server";
-import * as market from "~/domain/market/venues.server";
+import * as market from "~/domain/market";
 
 /** `GET /api/v1/markets/{id}/merchants/{merchantId}` — contracts/market-venues.ts. */
 export const { loader, action } = apiRoute(

@@ -1,7 +1,7 @@
 import { reopenStall } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { stallJson, withMarketProblems } from "~/api/market-venues.server";
-import * as market from "~/domain/market/venues.server";
+import * as market from "~/domain/market";
 
 /** `POST /api/v1/markets/{id}/stalls/{stallId}/reopen` — contracts/market-venues.ts. */
 export const { loader, action } = apiRoute(

@@ -1,7 +1,7 @@
 import { getStall, updateStall } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { stallJson, withMarketProblems } from "~/api/market-venues.server";
-import * as market from "~/domain/market/venues.server";
+import * as market from "~/domain/market";
 import { patchStall } from "~/api/market-venues-views.server";
 
 /** `GET /api/v1/markets/{id}/stalls/{stallId}`, `POST …/{stallId}` (partial update) — contracts/market-venues.ts. */

@@ -1,7 +1,7 @@
 import { createZone, listZones } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { withMarketProblems, zoneJson } from "~/api/market-venues.server";
-import * as market from "~/domain/market/venues.server";
+import * as market from "~/domain/market";
 
 /** `GET /api/v1/markets/{id}/zones`, `POST /api/v1/markets/{id}/zones` — contracts/market-venues.ts. */
 export const { loader, action } = apiRoute(

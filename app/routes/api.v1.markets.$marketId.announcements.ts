@@ -1,6 +1,6 @@
 import { announcementJson, listMarketAnnouncements, publishMarketAnnouncement } from "~/api/contracts/market-dashboard";
 import { apiRoute, implement } from "~/api/handler.server";
-import { listAnnouncementsForOperator, publishAnnouncement } from "~/domain/market/announcements.server";
+import { listAnnouncementsForOperator, publishAnnouncement } from "~/domain/market";
 
 /** `GET` and `POST /api/v1/markets/{marketId}/announcements` — contracts/market-dashboard.ts. */
 export const { loader, action } = apiRoute(

@@ -1,7 +1,7 @@
 import { createMarketListing, LISTING_FIELD_NAMES, listingJson, listMarketListings } from "~/api/contracts/market-listings";
 import { apiRoute, implement } from "~/api/handler.server";
-import { DomainError } from "~/domain/shared/errors";
-import { createListing, listMarketListingsForOperator, listMerchantListings, listMerchantTradingMarkets, searchListings } from "~/domain/market/listings.server";
+import { DomainError } from "~/domain/shared";
+import { createListing, listMarketListingsForOperator, listMerchantListings, listMerchantTradingMarkets, searchListings } from "~/domain/market";
 
 /** `GET /api/v1/markets/{marketId}/listings` (by kind of caller), `POST` (a merchant lists) — contracts/market-listings.ts. */
 export const { loader, action } = apiRoute(

@@ -1,7 +1,7 @@
 import { listOpenMarkets } from "~/api/contracts/buying";
 import { apiRoute, implement } from "~/api/handler.server";
-import { pageOfList } from "~/domain/shared/cursor.server";
-import * as listings from "~/domain/market/listings.server";
+import { pageOfList } from "~/domain/shared";
+import * as listings from "~/domain/market";
 
 /** `GET /api/v1/open-markets` — contracts/buying.ts. The buyer's market page reads the same list. */
 export const { loader, action } = apiRoute(

@@ -1,11 +1,12 @@
 import { orderJson, receiveOrder } from "~/api/contracts/orders";
 import { apiRoute, implement } from "~/api/handler.server";
-import * as orders from "~/domain/orders/orders.server";
+import * as orderFulfilment from "~/domain/orders";
+import * as orderQueries from "~/domain/orders";
 
 /** `POST /api/v1/orders/{id}/receive` — contracts/orders.ts. */
 export const { loader, action } = apiRoute(
   implement(receiveOrder, async ({ principal, params, db, actor }) => {
-    await orders.receiveOrder(db, actor, params.id);
-    return orderJson(await orders.getOrder(db, principal.organization.id, params.id));
+    await orderFulfilment.receiveOrder(db, actor, params.id, new Date());
+    return orderJson(await orderQueries.getOrder(db, principal.organization.id, params.id));
   }),
 );

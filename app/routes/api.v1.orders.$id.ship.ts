@@ -1,6 +1,7 @@
 import { orderJson, shipOrder } from "~/api/contracts/orders";
 import { apiRoute, implement } from "~/api/handler.server";
-import * as orders from "~/domain/orders/orders.server";
+import * as orderFulfilment from "~/domain/orders";
+import * as orderQueries from "~/domain/orders";
 
 /** `POST /api/v1/orders/{id}/ship` — contracts/orders.ts. */
 export const { loader, action } = apiRoute(
@@ -9,12 +10,12 @@ export const { loader, action } = apiRoute(
     let lines = body.lines?.map((l) => ({ lineId: l.line_id, quantity: l.quantity }));
     if (!lines) {
       // No lines named: ship every unit confirmed and not yet shipped.
-      const detail = await orders.getOrder(db, orgId, params.id);
+      const detail = await orderQueries.getOrder(db, orgId, params.id);
       lines = detail.lines
         .map((l) => ({ lineId: l.id, quantity: (l.quantity_confirmed ?? 0) - l.quantity_shipped }))
         .filter((l) => l.quantity > 0);
     }
-    await orders.shipOrder(db, actor, params.id, { carrier: body.carrier, trackingNumber: body.tracking_number, lines });
-    return orderJson(await orders.getOrder(db, orgId, params.id));
+    await orderFulfilment.shipOrder(db, actor, params.id, { carrier: body.carrier, trackingNumber: body.tracking_number, lines }, new Date());
+    return orderJson(await orderQueries.getOrder(db, orgId, params.id));
   }),
 );

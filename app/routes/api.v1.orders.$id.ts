@@ -1,8 +1,8 @@
 import { getOrder, orderJson } from "~/api/contracts/orders";
 import { apiRoute, implement } from "~/api/handler.server";
-import * as orders from "~/domain/orders/orders.server";
+import * as orderQueries from "~/domain/orders";
 
 /** `GET /api/v1/orders/{id}` — contracts/orders.ts. */
 export const { loader, action } = apiRoute(
-  implement(getOrder, async ({ principal, params, db }) => orderJson(await orders.getOrder(db, principal.organization.id, params.id))),
+  implement(getOrder, async ({ principal, params, db }) => orderJson(await orderQueries.getOrder(db, principal.organization.id, params.id))),
 );

@@ -1,12 +1,13 @@
 import { createOrder, listOrders, orderJson, orderListItemJson } from "~/api/contracts/orders";
 import { apiRoute, implement } from "~/api/handler.server";
 import { skuLineFieldNames } from "~/api/sku-lines.server";
-import * as orders from "~/domain/orders/orders.server";
+import * as orderPlacement from "~/domain/orders";
+import * as orderQueries from "~/domain/orders";
 
 /** `GET /api/v1/orders`, `POST /api/v1/orders` — contracts/orders.ts. */
 export const { loader, action } = apiRoute(
   implement(listOrders, async ({ principal, query, db }) => {
-    const page = await orders.listOrders(db, principal.organization.id, {
+    const page = await orderQueries.listOrders(db, principal.organization.id, {
       status: query.status,
       kind: query.kind,
       counterpartyId: query.counterparty_id,
@@ -18,7 +19,7 @@ export const { loader, action } = apiRoute(
   implement(
     createOrder,
     async ({ principal, body, db, actor }) => {
-      const order = await orders.createOrder(db, actor, {
+      const order = await orderPlacement.createOrder(db, actor, {
         dealerId: principal.organization.id,
         coreEnterpriseId: body.core_enterprise_id,
         kind: body.kind,
@@ -27,8 +28,8 @@ export const { loader, action } = apiRoute(
         note: body.note ?? null,
         submit: body.submit,
         paymentMethod: body.payment_method ?? null,
-      });
-      return orderJson(await orders.getOrder(db, principal.organization.id, order.id));
+      }, new Date());
+      return orderJson(await orderQueries.getOrder(db, principal.organization.id, order.id));
     },
     { fieldNames: skuLineFieldNames({ coreEnterpriseId: "core_enterprise_id", dealerId: "dealer_id" }) },
   ),

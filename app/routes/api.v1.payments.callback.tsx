@@ -1,7 +1,6 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs } from "@remix-run/node";
-import { EPAY_LIMITS, EPAY_SIGNATURE_HEADER, EpayCallbackError, epayGatewayFromConfig, readBodyLimited } from "~/domain/payments/epay/index.server";
-import { isDomainError } from "~/domain/shared/errors";
-import { applyGatewayEvent } from "~/domain/payments/payments.server";
+import { EPAY_LIMITS, EPAY_SIGNATURE_HEADER, EpayCallbackError, epayGatewayFromConfig, readBodyLimited, applyGatewayEvent } from "~/domain/payments";
+import { isDomainError } from "~/domain/shared";
 
 /**
  * `POST /api/v1/payments/callback` — the e-Pay gateway tells us what happened.
@@ -33,7 +32,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const log = context.logger.child({ component: "epay-callback" });
   let event;
   try {
-    event = epayGatewayFromConfig(context.config).parseCallback(body, request.headers.get(EPAY_SIGNATURE_HEADER));
+    event = epayGatewayFromConfig(context.config).parseCallback(body, request.headers.get(EPAY_SIGNATURE_HEADER), new Date());
   } catch (error) {
     if (error instanceof EpayCallbackError) {
       log.warn({ code: error.code, status: error.status }, "e-Pay callback refused");
@@ -43,7 +42,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   }
 
   try {
-    const result = await applyGatewayEvent(context.db, event, "callback", { logger: log });
+    const result = await applyGatewayEvent(context.db, event, "callback", { logger: log, now: new Date() });
     if (!result.duplicate && result.outcome === "refused_amount_mismatch") {
       return jsonError(422, "amount_mismatch", result.detail ?? "the amount differs from the payment's", { amount_fen: "differs from ours" });
     }

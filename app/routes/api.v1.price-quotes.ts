@@ -1,10 +1,9 @@
 import { createPriceQuote } from "~/api/contracts/pricing";
 import { ApiError, apiRoute, implement } from "~/api/handler.server";
 import { resolveSkuLines, skuLineFieldNames } from "~/api/sku-lines.server";
-import { getSupplierForDealer } from "~/domain/dealers/dealers.server";
-import { DomainError } from "~/domain/shared/errors";
-import { quotePrices } from "~/domain/pricing/pricing.server";
-import { shanghaiDate } from "~/domain/shared/dates";
+import { getSupplierForDealer } from "~/domain/dealers";
+import { DomainError, shanghaiDate } from "~/domain/shared";
+import { quotePrices } from "~/domain/pricing";
 
 /** `POST /api/v1/price-quotes` — contracts/pricing.ts. */
 export const { loader, action } = apiRoute(

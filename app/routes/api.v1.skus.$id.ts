@@ -1,6 +1,6 @@
 import { getSku, SKU_FIELD_NAMES, skuJson, updateSku } from "~/api/contracts/catalog";
 import { apiRoute, implement } from "~/api/handler.server";
-import * as catalog from "~/domain/catalog/catalog.server";
+import * as catalog from "~/domain/catalog";
 
 /** `GET /api/v1/skus/{id}`, `POST /api/v1/skus/{id}` (partial update) — contracts/catalog.ts. */
 export const { loader, action } = apiRoute(

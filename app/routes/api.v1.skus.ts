@@ -1,6 +1,6 @@
 import { createSku, listSkus, SKU_FIELD_NAMES, skuJson } from "~/api/contracts/catalog";
 import { apiRoute, implement } from "~/api/handler.server";
-import * as catalog from "~/domain/catalog/catalog.server";
+import * as catalog from "~/domain/catalog";
 
 /** `GET /api/v1/skus`, `POST /api/v1/skus` — contracts/catalog.ts. */
 export const { loader, action } = apiRoute(

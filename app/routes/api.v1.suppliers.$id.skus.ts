@@ -1,8 +1,8 @@
 import { listSupplierSkus } from "~/api/contracts/buying";
 import { apiRoute, implement } from "~/api/handler.server";
-import { getSupplierForDealer } from "~/domain/dealers/dealers.server";
-import { DomainError } from "~/domain/shared/errors";
-import { listDealerCatalog } from "~/domain/pricing/pricing.server";
+import { getSupplierForDealer } from "~/domain/dealers";
+import { DomainError } from "~/domain/shared";
+import { listDealerCatalog } from "~/domain/pricing";
 
 /** `GET /api/v1/suppliers/{id}/skus` — contracts/buying.ts. */
 export const { loader, action } = apiRoute(

@@ -1,7 +1,7 @@
 import { listSuppliers } from "~/api/contracts/buying";
 import { apiRoute, implement } from "~/api/handler.server";
-import { pageOfList } from "~/domain/shared/cursor.server";
-import { listSuppliersForDealer } from "~/domain/dealers/dealers.server";
+import { pageOfList } from "~/domain/shared";
+import { listSuppliersForDealer } from "~/domain/dealers";
 
 /** `GET /api/v1/suppliers` — contracts/buying.ts. */
 export const { loader, action } = apiRoute(

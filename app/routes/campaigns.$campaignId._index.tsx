@@ -6,17 +6,9 @@ import { RouteError } from "~/components/route-error";
 import { formatDateTime, formatFen, translateDynamic, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { isDomainError } from "~/domain/shared/errors";
-import { formFailure, requireRecruiter, type FormFailure } from "~/domain/recruitment/forms.server";
-import {
-  campaignEvents,
-  countApplicationsByStatus,
-  getCampaign,
-  listApplications,
-  notAccepting,
-  transitionCampaign,
-  type CampaignEvent,
-} from "~/domain/recruitment/recruitment.server";
+import { isDomainError } from "~/domain/shared";
+import { formFailure, requireRecruiter, type FormFailure } from "~/web/recruitment-forms.server";
+import { campaignEvents, countApplicationsByStatus, getCampaign, listApplications, notAccepting, transitionCampaign, type CampaignEvent } from "~/domain/recruitment";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 // The status tabs render in the browser: the list comes from the schema module, not a .server one.
 import { APPLICATION_STATUSES, type ApplicationStatus } from "../../db/schema";
@@ -67,7 +59,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const intent = String(form.get("intent") ?? "");
   if (intent !== "publish" && intent !== "close") throw new Response("Unknown form", { status: 400 });
   try {
-    await transitionCampaign(context.db, actor, organizationId, campaignId, intent as CampaignEvent);
+    await transitionCampaign(context.db, actor, organizationId, campaignId, intent as CampaignEvent, { now: new Date() });
     return redirect(`/campaigns/${campaignId}`, {
       headers: { "Set-Cookie": await flashCookie(context, { key: intent === "publish" ? "recruitment.flash.published" : "recruitment.flash.closed" }) },
     });

@@ -6,14 +6,8 @@ import { RouteError } from "~/components/route-error";
 import { formatDateTime, formatFen, translateDynamic } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { formFailure, keepValues, requireRecruiter, type FormFailure } from "~/domain/recruitment/forms.server";
-import {
-  approveApplication,
-  getApplicationForReview,
-  reissueApplicationInvitation,
-  reviewApplication,
-  type ReviewEvent,
-} from "~/domain/recruitment/recruitment.server";
+import { formFailure, keepValues, requireRecruiter, type FormFailure } from "~/web/recruitment-forms.server";
+import { approveApplication, getApplicationForReview, reissueApplicationInvitation, reviewApplication, type ReviewEvent } from "~/domain/recruitment";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/recruitment.css";
@@ -27,7 +21,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const campaignId = requireUuidParam(params.campaignId);
   const applicationId = requireUuidParam(params.applicationId);
   const view = await scoped(() =>
-    getApplicationForReview(context.db, organizationId, applicationId, { campaignId, serverSecret: context.config.sessionSecret }),
+    getApplicationForReview(context.db, organizationId, applicationId, { campaignId, serverSecret: context.config.sessionSecret, now: new Date() }),
   );
   const a = view.application;
   return {
@@ -73,16 +67,17 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const intent = String(form.get("intent") ?? "");
   const values = keepValues(form, FIELDS, 2_100);
   // The application must be this campaign's (and this tenant's) before anything is done to it.
-  await scoped(() => getApplicationForReview(context.db, organizationId, applicationId, { campaignId, serverSecret: context.config.sessionSecret }));
+  await scoped(() => getApplicationForReview(context.db, organizationId, applicationId, { campaignId, serverSecret: context.config.sessionSecret, now: new Date() }));
   try {
     if (intent === "start_review" || intent === "request_info" || intent === "reject") {
-      await reviewApplication(context.db, actor, organizationId, applicationId, intent as ReviewEvent, values.message ?? "");
+      await reviewApplication(context.db, actor, organizationId, applicationId, intent as ReviewEvent, values.message ?? "", new Date());
       return redirect(here, { headers: { "Set-Cookie": await flashCookie(context, { key: `recruitment.flash.${intent}` }) } });
     }
     if (intent === "approve") {
       const approved = await approveApplication(context.db, actor, organizationId, applicationId, {
         note: values.note ?? "",
         serverSecret: context.config.sessionSecret,
+        now: new Date(),
       });
       if (approved.invitationPath) {
         // No email leaves this machine: the link is shown to the reviewer and the applicant, and logged.
@@ -96,6 +91,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     if (intent === "reissue") {
       const { invitationPath } = await reissueApplicationInvitation(context.db, actor, organizationId, applicationId, {
         serverSecret: context.config.sessionSecret,
+        now: new Date(),
       });
       context.logger.info({ applicationId, invitationUrl: `${context.config.publicUrl}${invitationPath}` }, "recruitment: invitation link re-issued (no email is sent)");
       return redirect(here, { headers: { "Set-Cookie": await flashCookie(context, { key: "recruitment.flash.reissued" }) } });

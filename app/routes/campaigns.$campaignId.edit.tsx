@@ -5,10 +5,10 @@ import { Back } from "~/components/recruitment-ui";
 import { RouteError } from "~/components/route-error";
 import { pageTitle } from "~/i18n/meta";
 import { useT } from "~/i18n/react";
-import { fenToYuanText } from "~/domain/catalog/catalog.server";
-import { listTiers } from "~/domain/pricing/pricing.server";
-import { fieldFailure, formFailure, keepValues, requireRecruiter, type FormFailure } from "~/domain/recruitment/forms.server";
-import { CAMPAIGN_FORM_FIELDS, campaignFieldForForm, getCampaign, parseCampaignForm, updateCampaign } from "~/domain/recruitment/recruitment.server";
+import { fenToYuanText } from "~/domain/catalog";
+import { listTiers } from "~/domain/pricing";
+import { fieldFailure, formFailure, keepValues, requireRecruiter, type FormFailure } from "~/web/recruitment-forms.server";
+import { CAMPAIGN_FORM_FIELDS, campaignFieldForForm, getCampaign, parseCampaignForm, updateCampaign } from "~/domain/recruitment";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/recruitment.css";
@@ -52,7 +52,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     return data<FormFailure>(fieldFailure("edit", parsed.fieldErrors, values), { status: 422 });
   }
   try {
-    await updateCampaign(context.db, actor, organizationId, campaignId, parsed.input);
+    await updateCampaign(context.db, actor, organizationId, campaignId, parsed.input, { now: new Date() });
     return redirect(`/campaigns/${campaignId}`, { headers: { "Set-Cookie": await flashCookie(context, { key: "recruitment.flash.saved" }) } });
   } catch (error) {
     const { failure, status } = formFailure(error, "edit", values, CAMPAIGN_FORM_FIELDS, campaignFieldForForm);

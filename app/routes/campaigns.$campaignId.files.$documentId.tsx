@@ -1,6 +1,6 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
-import { requireRecruiter } from "~/domain/recruitment/forms.server";
-import { getDocument } from "~/domain/recruitment/recruitment.server";
+import { requireRecruiter } from "~/web/recruitment-forms.server";
+import { getDocument } from "~/domain/recruitment";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 
 /**

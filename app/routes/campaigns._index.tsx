@@ -5,8 +5,8 @@ import { CampaignState } from "~/components/recruitment-ui";
 import { RouteError } from "~/components/route-error";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { requireRecruiter } from "~/domain/recruitment/forms.server";
-import { listCampaigns } from "~/domain/recruitment/recruitment.server";
+import { requireRecruiter } from "~/web/recruitment-forms.server";
+import { listCampaigns } from "~/domain/recruitment";
 import styles from "~/styles/recruitment.css";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];

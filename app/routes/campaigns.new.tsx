@@ -5,12 +5,12 @@ import { Back } from "~/components/recruitment-ui";
 import { RouteError } from "~/components/route-error";
 import { pageTitle } from "~/i18n/meta";
 import { useT } from "~/i18n/react";
-import { listTiers } from "~/domain/pricing/pricing.server";
-import { fieldFailure, formFailure, keepValues, requireRecruiter, type FormFailure } from "~/domain/recruitment/forms.server";
-import { CAMPAIGN_FORM_FIELDS, campaignFieldForForm, createCampaign, parseCampaignForm } from "~/domain/recruitment/recruitment.server";
+import { listTiers } from "~/domain/pricing";
+import { fieldFailure, formFailure, keepValues, requireRecruiter, type FormFailure } from "~/web/recruitment-forms.server";
+import { CAMPAIGN_FORM_FIELDS, campaignFieldForForm, createCampaign, parseCampaignForm } from "~/domain/recruitment";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/recruitment.css";
-import { addDays, shanghaiDate } from "~/domain/shared/dates";
+import { addDays, shanghaiDate } from "~/domain/shared";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "recruitment.form.newTitle");
@@ -43,7 +43,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const parsed = parseCampaignForm(values);
   if (!parsed.ok) return data<FormFailure>(fieldFailure("create", parsed.fieldErrors, values), { status: 422 });
   try {
-    const campaign = await createCampaign(context.db, actor, organizationId, parsed.input);
+    const campaign = await createCampaign(context.db, actor, organizationId, parsed.input, { now: new Date() });
     return redirect(`/campaigns/${campaign.id}`, { headers: { "Set-Cookie": await flashCookie(context, { key: "recruitment.flash.created" }) } });
   } catch (error) {
     const { failure, status } = formFailure(error, "create", values, CAMPAIGN_FORM_FIELDS, campaignFieldForForm);

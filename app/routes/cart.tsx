@@ -10,17 +10,16 @@ import { formatFen, translate, type MessageKey } from "~/i18n";
 import { resolveLocale } from "~/i18n/locale.server";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { getSku, getSkusByCodes, parseWholeNumber } from "~/domain/catalog/catalog.server";
-import { getSupplierForDealer, listSuppliersForDealer } from "~/domain/dealers/dealers.server";
-import { isDomainError } from "~/domain/shared/errors";
-import { mayMap } from "~/domain/identity/permissions";
-import { addToCart, cancelOrder, getOrder, listOrders, submitOrder, updateCart } from "~/domain/orders/orders.server";
+import { getSku, getSkusByCodes, parseWholeNumber } from "~/domain/catalog";
+import { getSupplierForDealer, listSuppliersForDealer } from "~/domain/dealers";
+import { isDomainError, UUID_PATTERN } from "~/domain/shared";
+import { mayMap } from "~/domain/identity";
+import { cancelOrder, addToCart, submitOrder, updateCart, getOrder, listOrders } from "~/domain/orders";
 import { domainFailure, formValues, requireDealer } from "~/web/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, getSession, requireCsrf, safeRedirectPath } from "~/session.server";
 import ordersStyles from "~/styles/orders.css";
 import supplyStyles from "~/styles/supply.css";
-import { UUID_PATTERN } from "~/domain/shared/ids";
 
 export const links: LinksFunction = () => [
   { rel: "stylesheet", href: supplyStyles },
@@ -158,7 +157,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
       const n = parseWholeNumber(quantity)!;
       let cart;
       try {
-        cart = await addToCart(db, actor, { dealerId: organizationId, coreEnterpriseId, skuId, quantity: n });
+        cart = await addToCart(db, actor, { dealerId: organizationId, coreEnterpriseId, skuId, quantity: n }, new Date());
       } catch (error) {
         if (!isDomainError(error)) throw error;
         // The added SKU is the cart's last line; a problem there belongs to the add form's fields.
@@ -204,7 +203,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
       if (intent === "discard") {
         const session = await getSession(request, context);
         const locale = await resolveLocale(request, session?.user.locale);
-        await cancelOrder(db, actor, orderId, translate(locale, "orders.cartDiscardedReason"));
+        await cancelOrder(db, actor, orderId, translate(locale, "orders.cartDiscardedReason"), new Date());
         return flashRedirect(context, "/cart", "orders.flash.cartDiscarded", { supplier: detail.coreEnterpriseName });
       }
 
@@ -224,7 +223,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
         if (Object.keys(fieldErrors).length) return fail(fieldErrors);
       }
       try {
-        await updateCart(db, actor, { dealerId: organizationId, orderId, lines: wanted });
+        await updateCart(db, actor, { dealerId: organizationId, orderId, lines: wanted }, new Date());
       } catch (error) {
         if (!isDomainError(error) || !["validation", "conflict"].includes(error.code)) throw error;
         // Back to each line's input: the model counts the lines it was given.

@@ -6,7 +6,7 @@ import { StateTag } from "~/components/supply-ui";
 import { formatDateTime, formatInteger } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { getSku, parseSkuEntry, skuToEntry, taxRateOptions, updateSku } from "~/domain/catalog/catalog.server";
+import { getSku, parseSkuEntry, skuToEntry, taxRateOptions, updateSku } from "~/domain/catalog";
 import { domainFailure, formValues, requireCoreEnterprise, type FormFailure } from "~/web/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";

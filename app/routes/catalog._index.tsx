@@ -5,7 +5,7 @@ import { Pager, StateTag, withParams } from "~/components/supply-ui";
 import { formatFen, formatInteger, formatPercentBps } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { countSkus, listSkus } from "~/domain/catalog/catalog.server";
+import { countSkus, listSkus } from "~/domain/catalog";
 import { badRequestOnValidation, requireCoreEnterprise } from "~/web/supply-chain-access.server";
 import styles from "~/styles/supply.css";
 

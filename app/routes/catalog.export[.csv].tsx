@@ -1,7 +1,7 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
-import { exportSkusCsv } from "~/domain/catalog/csv.server";
+import { exportSkusCsv } from "~/domain/catalog";
 import { requireCoreEnterprise } from "~/web/supply-chain-access.server";
-import { shanghaiDate } from "~/domain/shared/dates";
+import { shanghaiDate } from "~/domain/shared";
 
 /** GET /catalog/export.csv?headers=zh|en — every SKU, importable again as it is. */
 export async function loader({ request, context }: LoaderFunctionArgs) {

@@ -16,7 +16,7 @@ import { useProblemText } from "~/components/supply-ui";
 import { formatInteger } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { CSV_COLUMNS, CSV_LIMITS, importSkusCsv, type CsvRowError } from "~/domain/catalog/csv.server";
+import { CSV_COLUMNS, CSV_LIMITS, importSkusCsv, type CsvRowError } from "~/domain/catalog";
 import { requireCoreEnterprise } from "~/web/supply-chain-access.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/supply.css";

@@ -4,7 +4,7 @@ import { RouteError } from "~/components/route-error";
 import { SKU_FORM_FIELDS, SkuForm } from "~/components/sku-form";
 import { pageTitle } from "~/i18n/meta";
 import { useT } from "~/i18n/react";
-import { createSku, parseSkuEntry, taxRateOptions } from "~/domain/catalog/catalog.server";
+import { createSku, parseSkuEntry, taxRateOptions } from "~/domain/catalog";
 import { domainFailure, formValues, requireCoreEnterprise, type FormFailure } from "~/web/supply-chain-access.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/supply.css";

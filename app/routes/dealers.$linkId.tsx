@@ -7,24 +7,16 @@ import { errorsFor, FormError, SelectField, StateTag, TextField, valuesFor } fro
 import { formatDateTime, formatFen, translateDynamic, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { fenToYuanText } from "~/domain/catalog/catalog.server";
-import {
-  dealerLinkEvents,
-  dealerTermsFormSchema,
-  getDealerLink,
-  listDealerLinkHistory,
-  transitionDealerLink,
-  updateDealerLink,
-  type DealerLinkEvent,
-} from "~/domain/dealers/dealers.server";
-import { listOrders, onAccountPosition } from "~/domain/orders/orders.server";
-import { listOverrides, listTiers } from "~/domain/pricing/pricing.server";
+import { fenToYuanText } from "~/domain/catalog";
+import { dealerLinkEvents, dealerTermsFormSchema, getDealerLink, listDealerLinkHistory, transitionDealerLink, updateDealerLink, type DealerLinkEvent } from "~/domain/dealers";
+import { onAccountPosition, listOrders } from "~/domain/orders";
+import { listOverrides, listTiers } from "~/domain/pricing";
 import { domainFailure, formValues, requireCoreEnterprise, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import ordersStyles from "~/styles/orders.css";
 import styles from "~/styles/supply.css";
-import { shanghaiDate } from "~/domain/shared/dates";
+import { shanghaiDate } from "~/domain/shared";
 
 export const links: LinksFunction = () => [
   { rel: "stylesheet", href: styles },

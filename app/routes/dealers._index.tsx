@@ -5,8 +5,8 @@ import { Pager, StateTag, withParams } from "~/components/supply-ui";
 import { formatFen, formatInteger } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { countDealerLinks, listDealerLinks } from "~/domain/dealers/dealers.server";
-import { listTiers } from "~/domain/pricing/pricing.server";
+import { countDealerLinks, listDealerLinks } from "~/domain/dealers";
+import { listTiers } from "~/domain/pricing";
 import { badRequestOnValidation, requireCoreEnterprise } from "~/web/supply-chain-access.server";
 import styles from "~/styles/supply.css";
 

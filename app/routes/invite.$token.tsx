@@ -14,17 +14,10 @@ import { RouteError } from "~/components/route-error";
 import { formatDateTime, translateDynamic } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import type { Actor } from "~/domain/shared/audit.server";
-import { login, switchSessionOrganization } from "~/domain/identity/auth.server";
-import {
-  acceptInvitationAsNewUser,
-  acceptInvitationAsUser,
-  acceptInvitationFormSchema,
-  findInvitationByToken,
-  INVITATION_LIMITS,
-} from "~/domain/identity/invitations.server";
-import { fieldFailure, formFailure, keepValues, PRIVATE_PAGE_HEADERS, type FormFailure } from "~/domain/recruitment/forms.server";
-import { issuesToFields } from "~/domain/recruitment/recruitment.server";
+import type { Actor } from "~/domain/shared";
+import { login, switchSessionOrganization, acceptInvitationAsNewUser, acceptInvitationAsUser, acceptInvitationFormSchema, findInvitationByToken, INVITATION_LIMITS } from "~/domain/identity";
+import { fieldFailure, formFailure, keepValues, PRIVATE_PAGE_HEADERS, type FormFailure } from "~/web/recruitment-forms.server";
+import { issuesToFields } from "~/domain/recruitment";
 import { notFound } from "~/web/tenancy.server";
 import { commitSessionCookie, flashCookie, getSession, requireCsrf, safeRedirectPath } from "~/session.server";
 import { resolveLocale } from "~/i18n/locale.server";
@@ -46,7 +39,7 @@ function tokenParam(value: string | undefined): string {
  */
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const token = tokenParam(params.token);
-  const invitation = await findInvitationByToken(context.db, token);
+  const invitation = await findInvitationByToken(context.db, token, new Date());
   if (!invitation) notFound();
   const session = await getSession(request, context);
   const here = `/invite/${token}`;
@@ -77,7 +70,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   // Passwords never go back into the page.
   const values = keepValues(form, ["displayName"], 100);
   const actor: Actor = { userId: null, organizationId: null, ip: context.ip, requestId: context.requestId };
-  const invitation = await findInvitationByToken(context.db, token);
+  const now = new Date();
+  const invitation = await findInvitationByToken(context.db, token, now);
   if (!invitation) notFound();
   try {
     if (intent === "create") {
@@ -85,7 +79,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       if (!parsed.success) return data<FormFailure>(fieldFailure("create", issuesToFields(parsed.error), values), { status: 422, headers: PRIVATE_PAGE_HEADERS });
       const session = await getSession(request, context);
       const locale = await resolveLocale(request, session?.user.locale);
-      const accepted = await acceptInvitationAsNewUser(context.db, actor, { token, form: parsed.data, locale });
+      const accepted = await acceptInvitationAsNewUser(context.db, actor, { token, form: parsed.data, locale, now });
       // Sign in through the one login path (its audit and session rules), with the password just set.
       const result = await login(context.db, {
         email: accepted.email,
@@ -93,6 +87,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         ip: context.ip,
         userAgent: request.headers.get("User-Agent"),
         requestId: context.requestId,
+        now,
       });
       if (!result.ok) throw new Response("Sign-in failed after accepting", { status: 409 });
       const headers = new Headers(PRIVATE_PAGE_HEADERS);
@@ -103,7 +98,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     if (intent === "accept") {
       const session = await getSession(request, context);
       if (!session) return redirect(`/login?redirectTo=${encodeURIComponent(`/invite/${token}`)}`);
-      const accepted = await acceptInvitationAsUser(context.db, { ...actor, userId: session.user.id }, { token, userId: session.user.id });
+      const accepted = await acceptInvitationAsUser(context.db, { ...actor, userId: session.user.id }, { token, userId: session.user.id, now });
       // Act as the organisation just joined: the page after this is its.
       await switchSessionOrganization(context.db, { ...actor, userId: session.user.id }, {
         tokenHash: session.tokenHash,

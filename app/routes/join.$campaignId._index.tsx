@@ -6,17 +6,10 @@ import { RouteError } from "~/components/route-error";
 import { formatFen, translate, formatDate } from "~/i18n";
 import { localeFromMatches } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import type { Actor } from "~/domain/shared/audit.server";
-import { fieldFailure, formFailure, type FormFailure } from "~/domain/recruitment/forms.server";
-import { readFormWithFiles } from "~/domain/recruitment/uploads.server";
-import {
-  APPLICATION_FORM_FIELDS,
-  applicationInputSchema,
-  getPublicCampaign,
-  issuesToFields,
-  RECRUITMENT_LIMITS,
-  submitApplication,
-} from "~/domain/recruitment/recruitment.server";
+import type { Actor } from "~/domain/shared";
+import { fieldFailure, formFailure, type FormFailure } from "~/web/recruitment-forms.server";
+import { readFormWithFiles } from "~/web/recruitment-uploads.server";
+import { APPLICATION_FORM_FIELDS, applicationInputSchema, getPublicCampaign, issuesToFields, RECRUITMENT_LIMITS, submitApplication } from "~/domain/recruitment";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 // The channel checkboxes render in the browser: the list comes from the schema module, not a .server one.
 import { SALES_CHANNELS } from "../../db/schema";
@@ -39,7 +32,7 @@ export const meta: MetaFunction<typeof loader> = ({ data: loaded, matches }) => 
  */
 export async function loader({ params, context }: LoaderFunctionArgs) {
   const campaignId = requireUuidParam(params.campaignId);
-  const campaign = await scoped(() => getPublicCampaign(context.db, campaignId));
+  const campaign = await scoped(() => getPublicCampaign(context.db, campaignId, new Date()));
   return { campaign };
 }
 
@@ -70,7 +63,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     notes: values.notes ?? "",
   };
   // The campaign must exist (and be public) before its form can be wrong.
-  const campaign = await scoped(() => getPublicCampaign(context.db, campaignId));
+  const campaign = await scoped(() => getPublicCampaign(context.db, campaignId, new Date()));
   const parsed = applicationInputSchema.safeParse(raw);
   const regionUnknown = Boolean(values.region) && !campaign.regions.includes((values.region ?? "").normalize("NFKC").trim());
   if (!parsed.success || problem || regionUnknown) {
@@ -82,7 +75,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   }
   const actor: Actor = { userId: null, organizationId: null, ip: context.ip, requestId: context.requestId };
   try {
-    const submitted = await submitApplication(context.db, actor, { campaignId, input: raw, documents });
+    const submitted = await submitApplication(context.db, actor, { campaignId, input: raw, documents, now: new Date() });
     return redirect(submitted.statusPath, {
       headers: { "Set-Cookie": await flashCookie(context, { key: "recruitment.flash.submitted" }), "Referrer-Policy": "no-referrer" },
     });

@@ -6,11 +6,10 @@ import { RouteError } from "~/components/route-error";
 import { formatDateTime, formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { EpayGatewayError } from "~/domain/payments/epay/index.server";
-import { paymentsDepsForRequest } from "~/domain/payments/payments.server";
-import { formFailure, type FormFailure } from "~/domain/recruitment/forms.server";
-import { getDepositForDealer, startDepositPayment } from "~/domain/recruitment/recruitment.server";
-import { may } from "~/domain/identity/permissions";
+import { EpayGatewayError, paymentsDepsForRequest } from "~/domain/payments";
+import { formFailure, type FormFailure } from "~/web/recruitment-forms.server";
+import { getDepositForDealer, startDepositPayment } from "~/domain/recruitment";
+import { may } from "~/domain/identity";
 import { requireOrgContext, requireUuidParam, scoped } from "~/web/tenancy.server";
 import { requireCsrf } from "~/session.server";
 import styles from "~/styles/recruitment.css";
@@ -28,7 +27,7 @@ export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "recruitme
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { organization } = await requireOrgContext(request, context);
   const campaignId = requireUuidParam(params.campaignId);
-  const view = await scoped(() => getDepositForDealer(context.db, organization.organizationId, campaignId));
+  const view = await scoped(() => getDepositForDealer(context.db, organization.organizationId, campaignId, new Date()));
   const a = view.application;
   return {
     campaign: { id: view.campaign.id, title: view.campaign.title, coreEnterpriseName: view.campaign.coreEnterpriseName, coreEnterpriseNameEn: view.campaign.coreEnterpriseNameEn },
@@ -46,7 +45,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   try {
     // A person is waiting: a short budget; asking again resumes the same payment.
     const deps = paymentsDepsForRequest(request, context.config, context.logger, { timeoutMs: 5_000, maxAttempts: 1 });
-    const { payUrl } = await startDepositPayment(context.db, actor, { dealerOrganizationId: organization.organizationId, campaignId }, deps);
+    const { payUrl } = await startDepositPayment(context.db, actor, { dealerOrganizationId: organization.organizationId, campaignId, now: new Date() }, deps);
     return redirect(payUrl);
   } catch (error) {
     if (error instanceof EpayGatewayError) {

@@ -14,10 +14,10 @@ import { RouteError } from "~/components/route-error";
 import { formatDateTime, formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import type { Actor } from "~/domain/shared/audit.server";
-import { fieldFailure, formFailure, PRIVATE_PAGE_HEADERS, type FormFailure } from "~/domain/recruitment/forms.server";
-import { readFormWithFiles } from "~/domain/recruitment/uploads.server";
-import { getApplicationByToken, respondToInfoRequest, statusPath, withdrawApplication } from "~/domain/recruitment/recruitment.server";
+import type { Actor } from "~/domain/shared";
+import { fieldFailure, formFailure, PRIVATE_PAGE_HEADERS, type FormFailure } from "~/web/recruitment-forms.server";
+import { readFormWithFiles } from "~/web/recruitment-uploads.server";
+import { getApplicationByToken, respondToInfoRequest, statusPath, withdrawApplication } from "~/domain/recruitment";
 import { notFound, requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/recruitment.css";
@@ -42,7 +42,7 @@ function tokenParam(value: string | undefined): string {
 export async function loader({ params, context }: LoaderFunctionArgs) {
   const campaignId = requireUuidParam(params.campaignId);
   const token = tokenParam(params.token);
-  const view = await scoped(() => getApplicationByToken(context.db, campaignId, token, { serverSecret: context.config.sessionSecret }));
+  const view = await scoped(() => getApplicationByToken(context.db, campaignId, token, { serverSecret: context.config.sessionSecret, now: new Date() }));
   const a = view.application;
   return data(
     {
@@ -84,7 +84,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const here = statusPath(campaignId, token);
   const actor: Actor = { userId: null, organizationId: null, ip: context.ip, requestId: context.requestId };
   // The link must open an application before its forms can be wrong.
-  await scoped(() => getApplicationByToken(context.db, campaignId, token, { serverSecret: context.config.sessionSecret }));
+  await scoped(() => getApplicationByToken(context.db, campaignId, token, { serverSecret: context.config.sessionSecret, now: new Date() }));
   if (problem) return data<FormFailure>(fieldFailure(intent, { documents: problem }, values), { status: 422, headers: PRIVATE_PAGE_HEADERS });
   try {
     if (intent === "respond") {

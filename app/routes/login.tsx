@@ -13,8 +13,7 @@ import { RouteError } from "~/components/route-error";
 import { isMessageKey, translateWithParams, type MessageKey } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { login } from "~/domain/identity/auth.server";
-import { listMembershipsForUser } from "~/domain/identity/organizations.server";
+import { login, listMembershipsForUser } from "~/domain/identity";
 import { commitSessionCookie, flashCookie, getSession, requireCsrf, safeRedirectPath } from "~/session.server";
 
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "login.title");
@@ -85,6 +84,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
     ip: context.ip,
     userAgent: request.headers.get("User-Agent"),
     requestId: context.requestId,
+    now: new Date(),
   });
 
   if (!result.ok) {

@@ -1,5 +1,5 @@
 import { redirect, type ActionFunctionArgs } from "@remix-run/node";
-import { logout } from "~/domain/identity/auth.server";
+import { logout } from "~/domain/identity";
 import { destroySessionCookie, flashCookie, getSession, requireCsrf } from "~/session.server";
 
 // Logging out changes state, so it is a POST only; a GET (a link, a prefetch) just goes home.

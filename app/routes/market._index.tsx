@@ -4,7 +4,7 @@ import { RouteError } from "~/components/route-error";
 import { formatInteger } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { listOpenMarkets } from "~/domain/market/listings.server";
+import { listOpenMarkets } from "~/domain/market";
 import { requireBuyer } from "~/web/market-party-access.server";
 import listingStyles from "~/styles/market-listings.css";
 import styles from "~/styles/supply.css";

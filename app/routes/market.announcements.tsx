@@ -4,7 +4,7 @@ import { RouteError } from "~/components/route-error";
 import { formatDateTime } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { listAnnouncementsForParty } from "~/domain/market/announcements.server";
+import { listAnnouncementsForParty } from "~/domain/market";
 import { badRequestOnValidation } from "~/web/supply-chain-access.server";
 import { notFound, requireOrgContext } from "~/web/tenancy.server";
 import dashboardStyles from "~/styles/market-dashboard.css";

@@ -1,7 +1,7 @@
 import { redirect, type ActionFunctionArgs, type AppLoadContext } from "@remix-run/node";
 import type { MessageKey } from "~/i18n";
-import { isDomainError } from "~/domain/shared/errors";
-import { checkoutCart } from "~/domain/market/cart.server";
+import { isDomainError } from "~/domain/shared";
+import { checkoutCart } from "~/domain/market";
 import { requireBuyer } from "~/web/market-party-access.server";
 import { requireUuidParam } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
@@ -33,7 +33,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
 
   let checkoutId: string;
   try {
-    ({ checkoutId } = await checkoutCart(db, actor, buyerId, marketId, idempotencyKey));
+    ({ checkoutId } = await checkoutCart(db, actor, buyerId, marketId, idempotencyKey, new Date()));
   } catch (error) {
     if (!isDomainError(error)) throw error;
     if (error.code === "not_found") throw new Response("Not found", { status: 404, statusText: "Not Found" });

@@ -7,11 +7,10 @@ import { RouteError } from "~/components/route-error";
 import { formatDateTime, formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { EpayGatewayError } from "~/domain/payments/epay/index.server";
-import { cancelCheckout, getCheckout, payCheckoutFromWallet, startCheckoutPayment } from "~/domain/market/escrow.server";
-import { listAccountsForOrganization } from "~/domain/ledger/ledger.server";
+import { EpayGatewayError, isCaptured, paymentsDepsForRequest, settlePaymentAttempts } from "~/domain/payments";
+import { cancelCheckout, payCheckoutFromWallet, startCheckoutPayment, getCheckout } from "~/domain/market";
+import { listAccountsForOrganization } from "~/domain/ledger";
 import { formText, marketFormFailure, readMarketForm, requireMarketParty } from "~/web/market-order-access.server";
-import { isCaptured, paymentsDepsForRequest, settlePaymentAttempts } from "~/domain/payments/payments.server";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import marketOrderStyles from "~/styles/market-orders.css";
@@ -109,7 +108,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         let started;
         try {
           // Over HTTP to the gateway, outside any transaction; the same checkout gives the same payment.
-          started = await startCheckoutPayment(db, actor, organizationId, checkout.id, paymentsDepsForRequest(request, context.config, context.logger, { timeoutMs: EPAY_TIMEOUT_MS, maxAttempts: 2 }));
+          started = await startCheckoutPayment(db, actor, organizationId, checkout.id, paymentsDepsForRequest(request, context.config, context.logger, { timeoutMs: EPAY_TIMEOUT_MS, maxAttempts: 2 }), new Date());
         } catch (error) {
           if (!(error instanceof EpayGatewayError)) throw error;
           context.logger.warn({ checkoutId: checkout.id, err: error }, "e-Pay payment could not be started");
@@ -118,11 +117,11 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         return redirect(started.payUrl);
       }
       case "wallet": {
-        const paid = await payCheckoutFromWallet(db, actor, organizationId, checkout.id);
+        const paid = await payCheckoutFromWallet(db, actor, organizationId, checkout.id, new Date());
         return redirect(here, { headers: { "Set-Cookie": await flashCookie(context, { key: "checkout.flash.paid", params: { amount: formatFen(paid.totalFen) } }) } });
       }
       case "cancel":
-        await cancelCheckout(db, actor, organizationId, checkout.id);
+        await cancelCheckout(db, actor, organizationId, checkout.id, new Date());
         return redirect(here, { headers: { "Set-Cookie": await flashCookie(context, { key: "checkout.flash.cancelled" }) } });
     }
   } catch (error) {

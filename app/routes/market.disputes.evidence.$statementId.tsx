@@ -1,5 +1,5 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
-import { getDisputeEvidence } from "~/domain/market/escrow.server";
+import { getDisputeEvidence } from "~/domain/market";
 import { attachmentDisposition, requireMarketParty } from "~/web/market-order-access.server";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 

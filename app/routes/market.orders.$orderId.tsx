@@ -20,9 +20,9 @@ import { TextField } from "~/components/supply-ui";
 import { formatDateTime, formatFen, isMessageKey, translateDynamic } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { addDisputeStatement, cancelPaidMarketOrder, getMarketOrder, openDispute, receiveMarketOrder, shipMarketOrder } from "~/domain/market/escrow.server";
+import { cancelPaidMarketOrder, receiveMarketOrder, shipMarketOrder, addDisputeStatement, openDispute, getMarketOrder } from "~/domain/market";
 import { formText, marketFormFailure, orderDetailView, readMarketForm, requireMarketParty } from "~/web/market-order-access.server";
-import type { ActionName } from "~/domain/identity/permissions";
+import type { ActionName } from "~/domain/identity";
 import { notFound, requireMay, requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import marketOrderStyles from "~/styles/market-orders.css";
@@ -93,24 +93,24 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   try {
     switch (intent) {
       case "ship":
-        await shipMarketOrder(db, actor, organizationId, order.id, { carrier: values.carrier, trackingNo: values.trackingNo });
+        await shipMarketOrder(db, actor, organizationId, order.id, { carrier: values.carrier, trackingNo: values.trackingNo }, new Date());
         return done("mo.flash.shipped");
       case "cancel":
-        await cancelPaidMarketOrder(db, actor, organizationId, order.id, { reason: values.reason });
+        await cancelPaidMarketOrder(db, actor, organizationId, order.id, { reason: values.reason }, new Date());
         return done("mo.flash.cancelled");
       case "receive":
         // The money moves for good: only with the confirmation step's own field.
         if (formText(form, "confirmed", 10) !== "yes") return redirect(`${here}?confirm=receive`, 303);
-        await receiveMarketOrder(db, actor, organizationId, order.id);
+        await receiveMarketOrder(db, actor, organizationId, order.id, new Date());
         return done("mo.flash.received");
       case "dispute":
         if (evidenceProblem) return fileRefused();
-        await openDispute(db, actor, organizationId, order.id, { statement: values.statement, evidence });
+        await openDispute(db, actor, organizationId, order.id, { statement: values.statement, evidence }, new Date());
         return done("dispute.flash.opened");
       case "statement":
         if (evidenceProblem) return fileRefused();
         if (!order.dispute) return data<MarketFormFailure>({ intent, fieldErrors: {}, formError: "mo.problem.unknownForm", values }, { status: 409 });
-        await addDisputeStatement(db, actor, organizationId, order.dispute.id, { body: values.body, evidence });
+        await addDisputeStatement(db, actor, organizationId, order.dispute.id, { body: values.body, evidence }, new Date());
         return done("dispute.flash.statement");
     }
   } catch (error) {

@@ -6,7 +6,7 @@ import { withParams } from "~/components/supply-ui";
 import { formatFen, translate } from "~/i18n";
 import { localeFromMatches } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { listMarketOrders, merchantMoney } from "~/domain/market/escrow.server";
+import { listMarketOrders, merchantMoney } from "~/domain/market";
 import { orderRowView, parseStatusParam, requireMarketParty } from "~/web/market-order-access.server";
 import { badRequestOnValidation } from "~/web/supply-chain-access.server";
 import marketOrderStyles from "~/styles/market-orders.css";

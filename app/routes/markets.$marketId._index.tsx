@@ -7,36 +7,13 @@ import { errorsFor, FormError, Pager, SelectField, TextField, valuesFor, withPar
 import { formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { fenToYuanText } from "~/domain/catalog/catalog.server";
+import { fenToYuanText } from "~/domain/catalog";
 import { requireMarketOperator, requireOperatorMarket } from "~/web/market-access.server";
-import {
-  countStalls,
-  createStall,
-  createZone,
-  dm2ToSquareMetresText,
-  getMarket,
-  getStall,
-  listMarketMerchants,
-  listMerchantApplications,
-  listZones,
-  MANUAL_STALL_EVENTS,
-  MARKET_FORM_FIELDS,
-  marketFormSchema,
-  marketMerchantEvents,
-  reasonSchema,
-  STALL_FORM_FIELDS,
-  stallEvents,
-  stallFormSchema,
-  transitionMarketMerchant,
-  transitionStall,
-  updateMarket,
-  updateStall,
-  zoneFormSchema,
-} from "~/domain/market/venues.server";
+import { countStalls, createStall, createZone, dm2ToSquareMetresText, getMarket, getStall, listMarketMerchants, listMerchantApplications, listZones, MANUAL_STALL_EVENTS, MARKET_FORM_FIELDS, marketFormSchema, marketMerchantEvents, reasonSchema, STALL_FORM_FIELDS, stallEvents, stallFormSchema, transitionMarketMerchant, transitionStall, updateMarket, updateStall, zoneFormSchema } from "~/domain/market";
 import { listStallsPage } from "~/api/market-venues-views.server";
 import { badRequestOnValidation, domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
-import type { ActionName } from "~/domain/identity/permissions";
+import type { ActionName } from "~/domain/identity";
 import { flashCookie, requireCsrf } from "~/session.server";
 import marketStyles from "~/styles/market.css";
 import styles from "~/styles/supply.css";

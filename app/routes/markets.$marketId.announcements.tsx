@@ -9,14 +9,7 @@ import { formatDateTime, isMessageKey, translateDynamic, translateWithParams } f
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { requireMarketOperator, requireOperatorMarket } from "~/web/market-access.server";
-import {
-  ANNOUNCEMENT_AUDIENCES,
-  ANNOUNCEMENT_LIMITS,
-  announcementFormSchema,
-  listAnnouncementsForOperator,
-  publishAnnouncement,
-} from "~/domain/market/announcements.server";
-import { getMarket } from "~/domain/market/venues.server";
+import { ANNOUNCEMENT_AUDIENCES, ANNOUNCEMENT_LIMITS, announcementFormSchema, listAnnouncementsForOperator, publishAnnouncement, getMarket } from "~/domain/market";
 import { badRequestOnValidation, domainFailure, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";

@@ -8,19 +8,7 @@ import { formatDateTime } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { requireMarketOperator, requireOperatorMarket } from "~/web/market-access.server";
-import {
-  APPLICATION_FORM_FIELDS,
-  applicationEvents,
-  applicationFormSchema,
-  approveMerchantApplication,
-  getMarket,
-  getMerchantApplication,
-  listMerchantApplications,
-  listStalls,
-  reasonSchema,
-  rejectMerchantApplication,
-  submitMerchantApplication,
-} from "~/domain/market/venues.server";
+import { APPLICATION_FORM_FIELDS, applicationEvents, applicationFormSchema, approveMerchantApplication, getMarket, getMerchantApplication, listMerchantApplications, listStalls, reasonSchema, rejectMerchantApplication, submitMerchantApplication } from "~/domain/market";
 import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";

@@ -6,15 +6,14 @@ import { RouteError } from "~/components/route-error";
 import { formatDate, formatDateTime, formatFen, formatInteger, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { isDomainError } from "~/domain/shared/errors";
+import { isDomainError, addDays, shanghaiDate } from "~/domain/shared";
 import { requireOperatorMarket } from "~/web/market-access.server";
-import { DASHBOARD_LIMITS, marketDashboard, resolveDashboardRange } from "~/domain/market/dashboard.server";
+import { DASHBOARD_LIMITS, marketDashboard, resolveDashboardRange } from "~/domain/market";
 import { scoped } from "~/web/tenancy.server";
 import dashboardStyles from "~/styles/market-dashboard.css";
 import marketStyles from "~/styles/market.css";
 import styles from "~/styles/supply.css";
 import { DateField } from "~/components/date-field";
-import { addDays, shanghaiDate } from "~/domain/shared/dates";
 
 export const links: LinksFunction = () => [
   { rel: "stylesheet", href: styles },
@@ -28,12 +27,14 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { organizationId, market } = await requireOperatorMarket(request, context, params.marketId);
   const url = new URL(request.url);
   const sent = { from: (url.searchParams.get("from") ?? "").slice(0, 20), to: (url.searchParams.get("to") ?? "").slice(0, 20) };
-  const today = shanghaiDate(new Date());
+  // One instant for "today", the default range and the figures' as-of time.
+  const now = new Date();
+  const today = shanghaiDate(now);
   const presets = DASHBOARD_LIMITS.presetDays.map((days) => ({ days, from: addDays(today, -(days - 1)), to: today }));
   const head = { market: { id: market.id, name: market.name }, presets, maxRangeDays: DASHBOARD_LIMITS.maxRangeDays };
   let range;
   try {
-    range = resolveDashboardRange(sent);
+    range = resolveDashboardRange(sent, now);
   } catch (error) {
     // A bad range is the user's to fix: the form again with the field named, and a 400.
     if (isDomainError(error) && error.code === "validation") {
@@ -41,7 +42,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     }
     throw error;
   }
-  const dashboard = await scoped(() => marketDashboard(context.db, organizationId, market.id, range));
+  const dashboard = await scoped(() => marketDashboard(context.db, organizationId, market.id, range, now));
   return { ...head, values: range, fieldErrors: {} as Record<string, string>, dashboard };
 }
 

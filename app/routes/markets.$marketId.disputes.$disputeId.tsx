@@ -21,9 +21,8 @@ import { TextField } from "~/components/supply-ui";
 import { formatDateTime, formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { addDisputeStatement, feeOnReleaseFen, getDisputeOrderId, getMarketOrder, reasonInputSchema, ruleDispute } from "~/domain/market/escrow.server";
+import { feeOnReleaseFen, reasonInputSchema, addDisputeStatement, ruleDispute, getDisputeOrderId, getMarketOrder, getMarket } from "~/domain/market";
 import { formText, marketFormFailure, orderDetailView, readMarketForm, requireMarketParty, yuanToFen } from "~/web/market-order-access.server";
-import { getMarket } from "~/domain/market/venues.server";
 import { notFound, requireMay, requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import marketStyles from "~/styles/market.css";
@@ -118,7 +117,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   if (intent === "statement") {
     if (evidenceProblem) return fail({ evidence: evidenceProblem });
     try {
-      await addDisputeStatement(context.db, party.actor, party.organizationId, dispute.id, { body: values.body, evidence });
+      await addDisputeStatement(context.db, party.actor, party.organizationId, dispute.id, { body: values.body, evidence }, new Date());
     } catch (error) {
       const { failure, status } = marketFormFailure(error, intent, values);
       return data<RuleResult>(failure, { status });
@@ -153,7 +152,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       ruling: ruling!,
       ...(ruling === "refund_partial" ? { refundFen } : {}),
       reason: values.reason,
-    });
+    }, new Date());
   } catch (error) {
     const { failure, status } = marketFormFailure(error, intent, values, { refundFen: "refund" });
     return data<RuleResult>(failure, { status });

@@ -8,14 +8,13 @@ import { formatFen, formatPercentBps, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { requireMarketOperator, requireOperatorMarket } from "~/web/market-access.server";
-import { addFeeSchedule, FEE_FORM_FIELDS, feeScheduleFormSchema, listFeeSchedules } from "~/domain/market/fees.server";
-import { getMarket } from "~/domain/market/venues.server";
+import { addFeeSchedule, FEE_FORM_FIELDS, feeScheduleFormSchema, listFeeSchedules, getMarket } from "~/domain/market";
 import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import marketStyles from "~/styles/market.css";
 import styles from "~/styles/supply.css";
-import { shanghaiDate } from "~/domain/shared/dates";
+import { shanghaiDate } from "~/domain/shared";
 
 export const links: LinksFunction = () => [
   { rel: "stylesheet", href: styles },
@@ -56,7 +55,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     return data<FormFailure>({ intent: "addFee", fieldErrors: zodFieldErrors(parsed.error), formError: null, values }, { status: 422 });
   }
   try {
-    const schedule = await addFeeSchedule(context.db, actor, organizationId, marketId, parsed.data);
+    const schedule = await addFeeSchedule(context.db, actor, organizationId, marketId, parsed.data, new Date());
     return redirect(`/markets/${marketId}/fees`, {
       headers: {
         "Set-Cookie": await flashCookie(context, { key: "market.flash.feeAdded", params: { category: schedule.category, date: schedule.effectiveFrom } }),

@@ -7,7 +7,7 @@ import { errorsFor, FormError, TextField, valuesFor } from "~/components/supply-
 import { pageTitle } from "~/i18n/meta";
 import { useT } from "~/i18n/react";
 import { requireMarketOperator } from "~/web/market-access.server";
-import { createMarket, listMarkets, MARKET_FORM_FIELDS, marketFormSchema } from "~/domain/market/venues.server";
+import { createMarket, listMarkets, MARKET_FORM_FIELDS, marketFormSchema } from "~/domain/market";
 import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import marketStyles from "~/styles/market.css";

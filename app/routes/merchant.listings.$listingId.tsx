@@ -7,17 +7,8 @@ import { errorsFor, FormError, SelectField, TextField, valuesFor } from "~/compo
 import { formatDateTime, formatFen, formatInteger, type MessageKey } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { fenToYuanText } from "~/domain/catalog/catalog.server";
-import {
-  getMerchantListing,
-  LISTING_DETAILS_FIELDS,
-  listingDetailsSchema,
-  listMerchantTradingMarkets,
-  setListingStatus,
-  setListingStock,
-  stockFormSchema,
-  updateListing,
-} from "~/domain/market/listings.server";
+import { fenToYuanText } from "~/domain/catalog";
+import { getMerchantListing, LISTING_DETAILS_FIELDS, listingDetailsSchema, listMerchantTradingMarkets, setListingStatus, setListingStock, stockFormSchema, updateListing } from "~/domain/market";
 import { requireMerchant } from "~/web/market-party-access.server";
 import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";

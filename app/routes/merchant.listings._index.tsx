@@ -6,7 +6,7 @@ import { Pager, withParams } from "~/components/supply-ui";
 import { formatFen, formatInteger } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { countMerchantListings, listMerchantListings, listMerchantTradingMarkets } from "~/domain/market/listings.server";
+import { countMerchantListings, listMerchantListings, listMerchantTradingMarkets } from "~/domain/market";
 import { requireMerchant } from "~/web/market-party-access.server";
 import { badRequestOnValidation } from "~/web/supply-chain-access.server";
 import listingStyles from "~/styles/market-listings.css";

@@ -6,7 +6,7 @@ import { RouteError } from "~/components/route-error";
 import { errorsFor, FormError, SelectField, TextField, valuesFor } from "~/components/supply-ui";
 import { pageTitle } from "~/i18n/meta";
 import { useT } from "~/i18n/react";
-import { createListing, LISTING_FORM_FIELDS, listingFormSchema, listMerchantTradingMarkets } from "~/domain/market/listings.server";
+import { createListing, LISTING_FORM_FIELDS, listingFormSchema, listMerchantTradingMarkets } from "~/domain/market";
 import { requireMerchant } from "~/web/market-party-access.server";
 import { domainFailure, formValues, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
 import { flashCookie, requireCsrf } from "~/session.server";

@@ -1,6 +1,6 @@
 import { redirect, type ActionFunctionArgs, type LoaderFunctionArgs } from "@remix-run/node";
 import { RouteError } from "~/components/route-error";
-import { notificationHref, openNotification } from "~/domain/notifications/notifications.server";
+import { notificationHref, openNotification } from "~/domain/notifications";
 import { requireOrgContext, requireUuidParam, scoped } from "~/web/tenancy.server";
 import { requireCsrf, safeRedirectPath } from "~/session.server";
 
@@ -21,7 +21,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   await requireCsrf(request, context, form);
   const { user, organization } = await requireOrgContext(request, context);
   const id = requireUuidParam(params.notificationId);
-  const { href } = await scoped(() => openNotification(context.db, { userId: user.id, organizationId: organization.organizationId }, id));
+  const { href } = await scoped(() => openNotification(context.db, { userId: user.id, organizationId: organization.organizationId }, id, new Date()));
   return redirect(href ?? safeRedirectPath(form.get("redirectTo"), "/notifications"));
 }
 

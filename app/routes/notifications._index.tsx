@@ -4,10 +4,10 @@ import { MarkAllReadForm, NoticeItem } from "~/components/notice-ui";
 import { RouteError } from "~/components/route-error";
 import { pageTitle } from "~/i18n/meta";
 import { useT } from "~/i18n/react";
-import { countUnreadNotifications, listNotificationsPage, markNotificationsRead } from "~/domain/notifications/notifications.server";
+import { countUnreadNotifications, listNotificationsPage, markNotificationsRead } from "~/domain/notifications";
 import { requireOrgContext, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf, safeRedirectPath } from "~/session.server";
-import { isDomainError } from "~/domain/shared/errors";
+import { isDomainError } from "~/domain/shared";
 
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "inbox.title");
 
@@ -51,7 +51,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   await requireCsrf(request, context, form);
   const { user, organization } = await requireOrgContext(request, context);
   if (form.get("intent") !== "markAllRead") throw new Response("Unknown form", { status: 400 });
-  const count = await markNotificationsRead(context.db, { userId: user.id, organizationId: organization.organizationId });
+  const count = await markNotificationsRead(context.db, { userId: user.id, organizationId: organization.organizationId }, new Date());
   return redirect(safeRedirectPath(form.get("redirectTo"), "/notifications"), {
     headers: { "Set-Cookie": await flashCookie(context, { key: "inbox.flash.allRead", params: { count } }) },
   });

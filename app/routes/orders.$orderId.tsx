@@ -10,37 +10,14 @@ import { formatDateTime, formatFen, isMessageKey, translate, translateDynamic, t
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { resolveLocale } from "~/i18n/locale.server";
-import { parseWholeNumber } from "~/domain/catalog/catalog.server";
-import { creditSummary } from "~/domain/credit/credit.server";
-import { EpayGatewayError } from "~/domain/payments/epay/index.server";
-import { isDomainError } from "~/domain/shared/errors";
-import { listAccountsForOrganization } from "~/domain/ledger/ledger.server";
-import {
-  amountDue,
-  orderPaymentReference,
-  approveOrder,
-  isOwnApprovalRequest,
-  cancelOrder,
-  confirmOrder,
-  decideReturn,
-  getOrder,
-  listSeasons,
-  markAwaitingEpay,
-  payFromWallet,
-  payOnAccount,
-  receiveOrder,
-  receiveReturnedGoods,
-  refundReturn,
-  rejectOrder,
-  repayOnAccount,
-  requestFinancing,
-  shipOrder,
-  submitOrder,
-  type OrderDetail,
-} from "~/domain/orders/orders.server";
-import { paymentsDepsForRequest, settlePaymentAttempts, startPaymentAttempt } from "~/domain/payments/payments.server";
+import { parseWholeNumber } from "~/domain/catalog";
+import { creditSummary } from "~/domain/credit";
+import { EpayGatewayError, paymentsDepsForRequest, settlePaymentAttempts, startPaymentAttempt } from "~/domain/payments";
+import { isDomainError } from "~/domain/shared";
+import { listAccountsForOrganization } from "~/domain/ledger";
+import { cancelOrder, approveOrder, isOwnApprovalRequest, submitOrder, receiveOrder, shipOrder, amountDue, orderPaymentReference, markAwaitingEpay, payFromWallet, payOnAccount, repayOnAccount, requestFinancing, getOrder, type OrderDetail, decideReturn, receiveReturnedGoods, refundReturn, confirmOrder, rejectOrder, listSeasons } from "~/domain/orders";
 import { domainFailure, formValues } from "~/web/supply-chain-access.server";
-import { may, type ActionName } from "~/domain/identity/permissions";
+import { may, type ActionName } from "~/domain/identity";
 import { notFound, requireMay, requireOrgContext, requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, getSession, requireCsrf } from "~/session.server";
 import ordersStyles from "~/styles/orders.css";
@@ -364,7 +341,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       }
       case "approve":
         try {
-          await approveOrder(db, actor, roles, order.id, "approve");
+          await approveOrder(db, actor, roles, order.id, "approve", new Date());
         } catch (error) {
           // Four eyes: say why on the page, not the generic refusal (order-states.ts APPROVAL_BY_ANOTHER_MEMBER).
           if (isDomainError(error) && error.fields.approver === "not_the_submitter") return fail({ approver: "orders.problem.ownApproval" }, null, 403);
@@ -374,11 +351,11 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       case "decline": {
         const parsed = ReasonForm.safeParse(values);
         if (!parsed.success) return fail(zodErrors(parsed.error));
-        await approveOrder(db, actor, roles, order.id, "decline", parsed.data.reason);
+        await approveOrder(db, actor, roles, order.id, "decline", new Date(), parsed.data.reason);
         break;
       }
       case "pay_wallet":
-        await payFromWallet(db, actor, order.id);
+        await payFromWallet(db, actor, order.id, new Date());
         break;
       case "epay": {
         const due = amountDue(order);
@@ -420,7 +397,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         return redirect(started.payUrl);
       }
       case "pay_on_account":
-        await payOnAccount(db, actor, order.id);
+        await payOnAccount(db, actor, order.id, new Date());
         break;
       case "financing":
         await requestFinancing(db, actor, order.id);
@@ -429,20 +406,20 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         await repayOnAccount(db, actor, order.id);
         break;
       case "receive":
-        await receiveOrder(db, actor, order.id);
+        await receiveOrder(db, actor, order.id, new Date());
         break;
       case "cancel": {
         const parsed = ReasonForm.safeParse(values);
         if (!parsed.success) return fail(zodErrors(parsed.error));
-        if (order.kind === "return") await decideReturn(db, actor, order.id, "cancel", parsed.data.reason);
-        else await cancelOrder(db, actor, order.id, parsed.data.reason);
+        if (order.kind === "return") await decideReturn(db, actor, order.id, "cancel", new Date(), parsed.data.reason);
+        else await cancelOrder(db, actor, order.id, parsed.data.reason, new Date());
         break;
       }
       case "reject": {
         const parsed = ReasonForm.safeParse(values);
         if (!parsed.success) return fail(zodErrors(parsed.error));
-        if (order.kind === "return") await decideReturn(db, actor, order.id, "reject", parsed.data.reason);
-        else await rejectOrder(db, actor, order.id, parsed.data.reason);
+        if (order.kind === "return") await decideReturn(db, actor, order.id, "reject", new Date(), parsed.data.reason);
+        else await rejectOrder(db, actor, order.id, parsed.data.reason, new Date());
         break;
       }
       case "confirm": {
@@ -454,7 +431,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
           reason: String(form.get(`reason.${l.id}`) ?? "").slice(0, 1000),
         }));
         try {
-          const confirmed = await confirmOrder(db, actor, order.id, adjustments);
+          const confirmed = await confirmOrder(db, actor, order.id, new Date(), adjustments);
           // Submitted on account: confirming charged the dealer's credit line and paid the order.
           if (confirmed.status === "paid" && confirmed.payment_method === "on_account") return done("orders.flash.confirmedOnAccount");
         } catch (error) {
@@ -472,7 +449,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         // The model counts the lines it is given; zero lines are left out here, so keep the order.
         const moves = detail.lines.filter((l) => (quantities.get(l.id) ?? 0) > 0).map((l) => ({ lineId: l.id, quantity: quantities.get(l.id)! }));
         try {
-          await shipOrder(db, actor, order.id, { carrier: parsed.data.carrier, trackingNumber: parsed.data.tracking_number, lines: moves });
+          await shipOrder(db, actor, order.id, { carrier: parsed.data.carrier, trackingNumber: parsed.data.tracking_number, lines: moves }, new Date());
         } catch (error) {
           if (!isDomainError(error) || error.code !== "validation") throw error;
           const mapped = mapLineFields(error.fields, moves.map((m) => m.lineId), { quantity: "ship", line_id: "ship" });
@@ -481,13 +458,13 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         break;
       }
       case "approve_return":
-        await decideReturn(db, actor, order.id, "approve");
+        await decideReturn(db, actor, order.id, "approve", new Date());
         break;
       case "goods_back":
         await receiveReturnedGoods(db, actor, order.id);
         break;
       case "refund":
-        await refundReturn(db, actor, order.id);
+        await refundReturn(db, actor, order.id, new Date());
         break;
     }
     return done(FLASH[intent] ?? "orders.flash.updated");

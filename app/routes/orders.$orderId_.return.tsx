@@ -7,9 +7,9 @@ import { RouteError } from "~/components/route-error";
 import { formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { parseWholeNumber } from "~/domain/catalog/catalog.server";
-import { isDomainError } from "~/domain/shared/errors";
-import { getOrder, requestReturn } from "~/domain/orders/orders.server";
+import { parseWholeNumber } from "~/domain/catalog";
+import { isDomainError } from "~/domain/shared";
+import { getOrder, requestReturn } from "~/domain/orders";
 import { domainFailure, formValues, requireDealer } from "~/web/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
@@ -77,7 +77,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     return data<OrderFormFailure>({ intent: "return", fieldErrors, formError: null, values }, { status: 422 });
   }
   try {
-    const rma = await requestReturn(context.db, ctx.actor, { originalOrderId: detail.order.id, lines: picks, reason: parsed.data.reason });
+    const rma = await requestReturn(context.db, ctx.actor, { originalOrderId: detail.order.id, lines: picks, reason: parsed.data.reason }, new Date());
     return redirect(`/orders/${rma.id}`, {
       headers: { "Set-Cookie": await flashCookie(context, { key: "orders.flash.returnRequested", params: { number: rma.number } }) },
     });

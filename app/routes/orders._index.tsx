@@ -6,15 +6,13 @@ import { Pager, withParams } from "~/components/supply-ui";
 import { formatFen, translateDynamic, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { ORDER_KINDS, ORDER_STATUSES, type OrderKind } from "~/domain/orders/states";
-import { may } from "~/domain/identity/permissions";
-import { listOrders, orderMoneySummary, type MoneyFigure } from "~/domain/orders/orders.server";
+import { ORDER_KINDS, ORDER_STATUSES, type OrderKind, orderMoneySummary, type MoneyFigure, listOrders } from "~/domain/orders";
+import { may } from "~/domain/identity";
 import { badRequestOnValidation } from "~/web/supply-chain-access.server";
 import { notFound, requireOrgContext } from "~/web/tenancy.server";
 import ordersStyles from "~/styles/orders.css";
 import supplyStyles from "~/styles/supply.css";
-import { shanghaiDate } from "~/domain/shared/dates";
-import { isUuid } from "~/domain/shared/ids";
+import { shanghaiDate, isUuid } from "~/domain/shared";
 
 export const links: LinksFunction = () => [
   { rel: "stylesheet", href: supplyStyles },

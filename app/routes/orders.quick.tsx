@@ -19,11 +19,11 @@ import { SelectField, TextField } from "~/components/supply-ui";
 import { formatFen, formatInteger, formatPercentBps } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { parseWholeNumber } from "~/domain/catalog/catalog.server";
-import { listSuppliersForDealer } from "~/domain/dealers/dealers.server";
-import { isDomainError } from "~/domain/shared/errors";
-import { mayMap } from "~/domain/identity/permissions";
-import { createOrder, getOrder, listSeasons, ORDER_LIMITS } from "~/domain/orders/orders.server";
+import { parseWholeNumber } from "~/domain/catalog";
+import { listSuppliersForDealer } from "~/domain/dealers";
+import { isDomainError } from "~/domain/shared";
+import { mayMap } from "~/domain/identity";
+import { ORDER_LIMITS, createOrder, getOrder, listSeasons } from "~/domain/orders";
 import { domainFailure, requireDealer } from "~/web/supply-chain-access.server";
 import { requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
@@ -279,7 +279,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
         note: parsed.data.note ?? "",
         lines: lines.map((l) => ({ skuCode: l.skuCode, quantity: l.quantity ?? Number.NaN })),
         paymentMethod: onAccount ? "on_account" : null,
-      });
+      }, new Date());
       if (unreadable.length) throw new UnreadableLines();
       return created;
     });

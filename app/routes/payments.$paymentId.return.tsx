@@ -1,6 +1,5 @@
 import { redirect, type LoaderFunctionArgs } from "@remix-run/node";
-import { EpayGatewayError } from "~/domain/payments/epay/index.server";
-import { getPaymentForOrganization, paymentsDepsForRequest, syncPaymentFromGateway } from "~/domain/payments/payments.server";
+import { EpayGatewayError, getPaymentForOrganization, paymentsDepsForRequest, syncPaymentFromGateway } from "~/domain/payments";
 import { requireOrgContext, requireUuidParam, scoped } from "~/web/tenancy.server";
 
 /**

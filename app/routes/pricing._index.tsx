@@ -6,13 +6,13 @@ import { errorsFor, FormError, SelectField, StateTag, TextField, useProblemText,
 import { formatFen, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { listDealerOptions } from "~/domain/dealers/dealers.server";
-import { createOverride, createPriceList, createTier, deleteOverride, listOverrides, listPriceLists, listTiers, overrideFormSchema, priceListFormSchema, tierFormSchema, updateTier } from "~/domain/pricing/pricing.server";
+import { listDealerOptions } from "~/domain/dealers";
+import { createOverride, createPriceList, createTier, deleteOverride, listOverrides, listPriceLists, listTiers, overrideFormSchema, priceListFormSchema, tierFormSchema, updateTier } from "~/domain/pricing";
 import { domainFailure, formValues, requireCoreEnterprise, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
 import { notFound } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/supply.css";
-import { shanghaiDate } from "~/domain/shared/dates";
+import { shanghaiDate } from "~/domain/shared";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "pricing.title");
@@ -58,7 +58,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
       case "createList": {
         const parsed = priceListFormSchema.safeParse(values);
         if (!parsed.success) return fail(zodFieldErrors(parsed.error));
-        const list = await createPriceList(context.db, actor, organizationId, { ...parsed.data, validTo: parsed.data.validTo ?? null });
+        const list = await createPriceList(context.db, actor, organizationId, { ...parsed.data, validTo: parsed.data.validTo ?? null }, shanghaiDate(new Date()));
         return redirect(`/pricing/lists/${list.id}`, {
           headers: { "Set-Cookie": await flashCookie(context, { key: "pricing.flash.listCreated", params: { name: list.name } }) },
         });
@@ -73,7 +73,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
           validFrom: parsed.data.validFrom,
           validTo: parsed.data.validTo ?? null,
           note: parsed.data.note,
-        });
+        }, shanghaiDate(new Date()));
         return await done("pricing.flash.overrideSaved");
       }
       case "deleteOverride": {

@@ -7,20 +7,13 @@ import { errorsFor, FormError, Pager, StateTag, TextField, valuesFor, withParams
 import { formatFen, formatPercentBps, formatDate } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { parseWholeNumber } from "~/domain/catalog/catalog.server";
-import {
-  deletePriceList,
-  getPriceList,
-  listPriceListItems,
-  priceListItemFormSchema,
-  removePriceListItem,
-  setPriceListItem,
-  updatePriceList,
-} from "~/domain/pricing/pricing.server";
+import { parseWholeNumber } from "~/domain/catalog";
+import { deletePriceList, getPriceList, listPriceListItems, priceListItemFormSchema, removePriceListItem, setPriceListItem, updatePriceList } from "~/domain/pricing";
 import { badRequestOnValidation, domainFailure, formValues, requireCoreEnterprise, zodFieldErrors, type FormFailure } from "~/web/supply-chain-access.server";
 import { notFound, requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import styles from "~/styles/supply.css";
+import { shanghaiDate } from "~/domain/shared";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "pricing.listTitle");
@@ -28,7 +21,7 @@ export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "pricing.l
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { organizationId, canManage } = await requireCoreEnterprise(request, context);
   const listId = requireUuidParam(params.listId);
-  const list = await scoped(() => getPriceList(context.db, organizationId, listId));
+  const list = await scoped(() => getPriceList(context.db, organizationId, listId, shanghaiDate(new Date())));
   const url = new URL(request.url);
   const search = url.searchParams.get("q")?.slice(0, 100) ?? "";
   const after = url.searchParams.get("after");
@@ -56,10 +49,10 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       case "updateList": {
         const parsed = listFormSchema.safeParse(values);
         if (!parsed.success) {
-          await scoped(() => getPriceList(context.db, organizationId, listId));
+          await scoped(() => getPriceList(context.db, organizationId, listId, shanghaiDate(new Date())));
           return data<FormFailure>({ intent, fieldErrors: zodFieldErrors(parsed.error), formError: null, values }, { status: 422 });
         }
-        await updatePriceList(context.db, actor, organizationId, listId, parsed.data);
+        await updatePriceList(context.db, actor, organizationId, listId, parsed.data, shanghaiDate(new Date()));
         return redirect(here, { headers: { "Set-Cookie": await flashCookie(context, { key: "pricing.flash.listSaved" }) } });
       }
       case "deleteList": {
@@ -69,7 +62,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       case "setItem": {
         const parsed = priceListItemFormSchema.safeParse(values);
         if (!parsed.success) {
-          await scoped(() => getPriceList(context.db, organizationId, listId));
+          await scoped(() => getPriceList(context.db, organizationId, listId, shanghaiDate(new Date())));
           return data<FormFailure>({ intent, fieldErrors: zodFieldErrors(parsed.error), formError: null, values }, { status: 422 });
         }
         await setPriceListItem(context.db, actor, organizationId, listId, { skuCode: parsed.data.skuCode, minQty: parsed.data.minQty, priceFen: parsed.data.price });

@@ -6,12 +6,12 @@ import { RuleTag, SelectField, TextField } from "~/components/supply-ui";
 import { formatFen, formatPercentBps } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { getSkusByCodes, normalizeSkuCode } from "~/domain/catalog/catalog.server";
-import { listDealerOptions } from "~/domain/dealers/dealers.server";
-import { previewFormSchema, quotePrices, type PriceRule } from "~/domain/pricing/pricing.server";
+import { getSkusByCodes, normalizeSkuCode } from "~/domain/catalog";
+import { listDealerOptions } from "~/domain/dealers";
+import { previewFormSchema, quotePrices, type PriceRule } from "~/domain/pricing";
 import { requireCoreEnterprise, zodFieldErrors } from "~/web/supply-chain-access.server";
 import styles from "~/styles/supply.css";
-import { shanghaiDate } from "~/domain/shared/dates";
+import { shanghaiDate } from "~/domain/shared";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: styles }];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "pricing.previewTitle");

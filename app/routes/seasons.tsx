@@ -8,8 +8,8 @@ import { TextField } from "~/components/supply-ui";
 import { formatDateTime, translateDynamic, formatPercentBps } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { parsePercentToBps } from "~/domain/catalog/catalog.server";
-import { createSeason, listSeasons, releaseSeason } from "~/domain/orders/orders.server";
+import { parsePercentToBps } from "~/domain/catalog";
+import { createSeason, listSeasons, releaseSeason } from "~/domain/orders";
 import { domainFailure, formValues, requireCoreEnterprise } from "~/web/supply-chain-access.server";
 import { requireUuidParam } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
@@ -89,7 +89,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
     const seasonId = requireUuidParam(values.season_id);
     try {
       const season = (await listSeasons(context.db, organizationId)).find((s) => s.id === seasonId);
-      const result = await releaseSeason(context.db, actor, organizationId, seasonId);
+      const result = await releaseSeason(context.db, actor, organizationId, seasonId, new Date());
       return data<SeasonsResult>({ intent, seasonId, seasonName: season?.name ?? "", released: result.released, short: result.short, formError: null });
     } catch (error) {
       const { failure, status } = domainFailure(error, intent, values);

@@ -2,7 +2,7 @@ import { redirect, type ActionFunctionArgs } from "@remix-run/node";
 import { z } from "zod";
 import { LOCALES } from "~/i18n";
 import { langCookie } from "~/i18n/locale.server";
-import { setUserLocale } from "~/domain/identity/auth.server";
+import { setUserLocale } from "~/domain/identity";
 import { flashCookie, getSession, requireCsrf, safeRedirectPath } from "~/session.server";
 
 const SetLanguageForm = z.object({

@@ -5,7 +5,7 @@ import { StateTag } from "~/components/supply-ui";
 import { formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { listSuppliersForDealer } from "~/domain/dealers/dealers.server";
+import { listSuppliersForDealer } from "~/domain/dealers";
 import { requireDealer } from "~/web/supply-chain-access.server";
 import styles from "~/styles/supply.css";
 

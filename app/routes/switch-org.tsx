@@ -1,6 +1,6 @@
 import { redirect, type ActionFunctionArgs } from "@remix-run/node";
 import { z } from "zod";
-import { switchSessionOrganization } from "~/domain/identity/auth.server";
+import { switchSessionOrganization } from "~/domain/identity";
 import { notFound, requireOrgContext, requireUuidParam } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 

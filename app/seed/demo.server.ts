@@ -1,16 +1,14 @@
 import type { Db } from "../../db";
 import type { OrganizationKind, Role } from "../../db/schema";
-import { SYSTEM_ACTOR } from "../domain/shared/audit.server";
-import { ensureAccount, transfer, type AccountView } from "../domain/ledger/ledger.server";
-import { addMembership, createOrganization } from "../domain/identity/organizations.server";
-import { hashPassword } from "../domain/identity/passwords.server";
+import { SYSTEM_ACTOR, usccCheckCharacter } from "../domain/shared";
+import { ensureAccount, transfer, type AccountView } from "../domain/ledger";
+import { addMembership, createOrganization, hashPassword } from "../domain/identity";
 import { seedSupplyChainDemo } from "./supply-chain.server";
 import { seedRecruitmentDemo } from "./recruitment.server";
 import { seedOrdersDemo } from "./orders.server";
 import { seedMarketDemo } from "./market.server";
 import { seedMarketListingsDemo } from "./market-listings.server";
 import { seedMarketTradeDemo } from "./market-trade.server";
-import { usccCheckCharacter } from "../domain/shared/uscc";
 
 /** Demo organisations and logins: a contract other tools and the README rely on. */
 export const DEMO_LOGINS = [

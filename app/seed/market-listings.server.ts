@@ -1,10 +1,8 @@
 import type { Db } from "../../db";
-import type { Actor } from "../domain/shared/audit.server";
-import { addToCart } from "../domain/market/cart.server";
-import { createListing, hideListing, setListingStatus, type ListingInput } from "../domain/market/listings.server";
-import { approveMerchantApplication, listStalls, submitMerchantApplication } from "../domain/market/venues.server";
-import { createOrganization } from "../domain/identity/organizations.server";
-import { usccCheckCharacter } from "../domain/shared/uscc";
+import type { Actor } from "../domain/shared";
+import { addToCart, createListing, hideListing, setListingStatus, type ListingInput, approveMerchantApplication, listStalls, submitMerchantApplication } from "../domain/market";
+import { createOrganization } from "../domain/identity";
+import { usccCheckCharacter } from "../domain/shared";
 
 /**
  * The demo market's goods, made through the model functions the product uses:

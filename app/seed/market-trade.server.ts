@@ -1,15 +1,6 @@
 import type { Db } from "../../db";
-import type { Actor } from "../domain/shared/audit.server";
-import {
-  addDisputeStatement,
-  openDispute,
-  payCheckoutFromWallet,
-  placeCheckout,
-  receiveMarketOrder,
-  ruleDispute,
-  settleReceivedOrders,
-  shipMarketOrder,
-} from "../domain/market/escrow.server";
+import type { Actor } from "../domain/shared";
+import { payCheckoutFromWallet, placeCheckout, receiveMarketOrder, shipMarketOrder, settleReceivedOrders, addDisputeStatement, openDispute, ruleDispute } from "../domain/market";
 
 /**
  * The demo market's trading history, made through the escrow model with the clock set back: a

@@ -1,9 +1,7 @@
 import type { Db } from "../../db";
-import type { Actor } from "../domain/shared/audit.server";
-import { addFeeSchedule } from "../domain/market/fees.server";
-import { approveMerchantApplication, createMarket, createStall, createZone, listStalls, submitMerchantApplication } from "../domain/market/venues.server";
-import { usccCheckCharacter } from "../domain/shared/uscc";
-import { addDays, shanghaiDate } from "../domain/shared/dates";
+import type { Actor } from "../domain/shared";
+import { addFeeSchedule, approveMerchantApplication, createMarket, createStall, createZone, listStalls, submitMerchantApplication } from "../domain/market";
+import { usccCheckCharacter, addDays, shanghaiDate } from "../domain/shared";
 
 /**
  * The demo's market for 四季青市场管理有限公司: 四季青服装批发市场 in 杭州 with three zones and 20

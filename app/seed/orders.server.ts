@@ -1,16 +1,6 @@
 import type { Db } from "../../db";
-import type { Actor } from "../domain/shared/audit.server";
-import {
-  confirmOrder,
-  createOrder,
-  createSeason,
-  getOrder,
-  payFromWallet,
-  payOnAccount,
-  receiveOrder,
-  shipOrder,
-  updateOrderSettings,
-} from "../domain/orders/orders.server";
+import type { Actor } from "../domain/shared";
+import { receiveOrder, shipOrder, payFromWallet, payOnAccount, createOrder, getOrder, confirmOrder, createSeason, updateOrderSettings } from "../domain/orders";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -43,7 +33,7 @@ export async function seedOrdersDemo(
       carrier: "顺丰速运",
       trackingNumber: tracking,
       lines: lines.map((l) => ({ lineId: l.id, quantity: l.quantity_confirmed ?? 0 })).filter((l) => l.quantity > 0),
-    });
+    }, now);
   };
 
   // Completed: paid from the wallet, shipped, received.
@@ -51,14 +41,14 @@ export async function seedOrdersDemo(
     { skuCode: "HT-KFR-35GW-A1", quantity: 10 },
     { skuCode: "HT-BCD-258WE", quantity: 6 },
   ]);
-  await confirmOrder(trx, core, done.id);
-  await payFromWallet(trx, dealer, done.id);
+  await confirmOrder(trx, core, done.id, now);
+  await payFromWallet(trx, dealer, done.id, now);
   await shipAll(done.id, "SF1402937751");
   await receiveOrder(trx, dealer, done.id, now);
 
   // Overdue on account: charged 40 days ago on 30-day terms.
   const overdue = await place([{ skuCode: "HT-XQB80-M21", quantity: 20 }], "replenishment");
-  await confirmOrder(trx, core, overdue.id);
+  await confirmOrder(trx, core, overdue.id, now);
   await payOnAccount(trx, dealer, overdue.id, new Date(now.getTime() - 40 * DAY_MS));
   await shipAll(overdue.id, "SF1402937802");
   await receiveOrder(trx, dealer, overdue.id, now);
@@ -68,7 +58,7 @@ export async function seedOrdersDemo(
     { skuCode: "HT-KFR-26GW-A1", quantity: 8 },
     { skuCode: "HT-BC-93", quantity: 4 },
   ]);
-  await confirmOrder(trx, core, shipped.id);
+  await confirmOrder(trx, core, shipped.id, now);
   await payOnAccount(trx, dealer, shipped.id, now);
   await shipAll(shipped.id, "SF1402938116");
 
@@ -78,7 +68,7 @@ export async function seedOrdersDemo(
     { skuCode: "HT-KFR-72LW-P1", quantity: 3 },
   ]);
   const toAdjust = (await getOrder(trx, ids.core, confirmed.id)).lines.find((l) => l.sku_code === "HT-KFR-72LW-P1");
-  await confirmOrder(trx, core, confirmed.id, toAdjust ? [{ lineId: toAdjust.id, quantity: 2, reason: "旗舰柜机本周仅余两台" }] : []);
+  await confirmOrder(trx, core, confirmed.id, now, toAdjust ? [{ lineId: toAdjust.id, quantity: 2, reason: "旗舰柜机本周仅余两台" }] : []);
 
   // Submitted, waiting for the supplier.
   await place([{ skuCode: "HT-BCD-218", quantity: 12 }]);
@@ -99,6 +89,6 @@ export async function seedOrdersDemo(
     { dealerId: ids.dealer, coreEnterpriseId: ids.core, kind: "preorder", seasonId: season.id, lines: [{ skuCode: "HT-KFR-51LW-A1", quantity: 10 }] },
     now,
   );
-  await confirmOrder(trx, core, booking.id);
-  await payFromWallet(trx, dealer, booking.id);
+  await confirmOrder(trx, core, booking.id, now);
+  await payFromWallet(trx, dealer, booking.id, now);
 }

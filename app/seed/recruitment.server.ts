@@ -1,8 +1,7 @@
 import type { Db } from "../../db";
-import type { Actor } from "../domain/shared/audit.server";
-import { createCampaign, reviewApplication, submitApplication, transitionCampaign } from "../domain/recruitment/recruitment.server";
-import { usccCheckCharacter } from "../domain/shared/uscc";
-import { addDays, shanghaiDate } from "../domain/shared/dates";
+import type { Actor } from "../domain/shared";
+import { createCampaign, reviewApplication, submitApplication, transitionCampaign } from "../domain/recruitment";
+import { usccCheckCharacter, addDays, shanghaiDate } from "../domain/shared";
 
 /**
  * The demo's recruitment for 华通电器: an open campaign for East China with a deposit, two
@@ -50,8 +49,8 @@ export async function seedRecruitmentDemo(trx: Db, input: { coreEnterpriseId: st
     tierId: silver?.id ?? null,
     creditLimitFen: 10_000_000,
     paymentTermsDays: 30,
-  });
-  await transitionCampaign(trx, actor, input.coreEnterpriseId, east.id, "publish");
+  }, { now: new Date() });
+  await transitionCampaign(trx, actor, input.coreEnterpriseId, east.id, "publish", { now: new Date() });
 
   await submitApplication(trx, anonymous, {
     campaignId: east.id,
@@ -66,6 +65,7 @@ export async function seedRecruitmentDemo(trx: Db, input: { coreEnterpriseId: st
       channels: ["retail_store", "online_store"],
       notes: "在温州市区有两家门店，年销售额约 800 万元。",
     },
+    now: new Date(),
   });
   const asked = await submitApplication(trx, anonymous, {
     campaignId: east.id,
@@ -80,9 +80,10 @@ export async function seedRecruitmentDemo(trx: Db, input: { coreEnterpriseId: st
       channels: ["wholesale", "rural"],
       notes: "主要覆盖金华下辖县市的乡镇网点。",
     },
+    now: new Date(),
   });
-  await reviewApplication(trx, actor, input.coreEnterpriseId, asked.application.id, "start_review");
-  await reviewApplication(trx, actor, input.coreEnterpriseId, asked.application.id, "request_info", "请上传营业执照和近一年的销售流水。");
+  await reviewApplication(trx, actor, input.coreEnterpriseId, asked.application.id, "start_review", "", new Date());
+  await reviewApplication(trx, actor, input.coreEnterpriseId, asked.application.id, "request_info", "请上传营业执照和近一年的销售流水。", new Date());
 
   await createCampaign(trx, actor, input.coreEnterpriseId, {
     title: "华南区经销商招募（筹备中）",
@@ -95,5 +96,5 @@ export async function seedRecruitmentDemo(trx: Db, input: { coreEnterpriseId: st
     tierId: null,
     creditLimitFen: 5_000_000,
     paymentTermsDays: 30,
-  });
+  }, { now: new Date() });
 }

@@ -1,11 +1,9 @@
 import type { Db } from "../../db";
-import { SYSTEM_ACTOR } from "../domain/shared/audit.server";
-import { createSku, type SkuInput } from "../domain/catalog/catalog.server";
-import { createDealerLink } from "../domain/dealers/dealers.server";
-import { createOrganization } from "../domain/identity/organizations.server";
-import { createOverride, createPriceList, createTier, setPriceListItem } from "../domain/pricing/pricing.server";
-import { usccCheckCharacter } from "../domain/shared/uscc";
-import { shanghaiDate } from "../domain/shared/dates";
+import { SYSTEM_ACTOR, usccCheckCharacter, shanghaiDate } from "../domain/shared";
+import { createSku, type SkuInput } from "../domain/catalog";
+import { createDealerLink } from "../domain/dealers";
+import { createOrganization } from "../domain/identity";
+import { createOverride, createPriceList, createTier, setPriceListItem } from "../domain/pricing";
 
 /**
  * The demo's supply-chain world for 华通电器: a catalogue of home appliances, three dealer tiers
@@ -146,13 +144,13 @@ export async function seedSupplyChainDemo(trx: Db, orgIds: SupplyChainSeedOrgs):
       name: `${year - 1}年度${tier.name}经销价`,
       validFrom: `${year - 1}-01-01`,
       validTo: `${year - 1}-12-31`,
-    });
+    }, shanghaiDate(new Date()));
     const current = await createPriceList(trx, actor, core, {
       tierId,
       name: `${year}年度${tier.name}经销价`,
       validFrom: `${year}-01-01`,
       validTo: null,
-    });
+    }, shanghaiDate(new Date()));
     for (const [code, sku] of skuIds) {
       // Bronze dealers buy services and spare parts at list price: not in their list.
       if (tier.name === "铜牌" && sku.category === "配件及服务") continue;
@@ -206,5 +204,5 @@ export async function seedSupplyChainDemo(trx: Db, orgIds: SupplyChainSeedOrgs):
     validFrom: `${year}-01-01`,
     validTo: `${year}-12-31`,
     note: `年度框架协议 ${year}-HZ-017`,
-  });
+  }, shanghaiDate(new Date()));
 }

@@ -7,8 +7,8 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { pingDb, type Db, type DbMode } from "../../db";
 import type { JobsHandle, ResolvedConfig } from "../context";
 import { requestLogLevel, type Logger } from "../logger.server";
-import { outboxCounts } from "../domain/outbox/outbox.server";
-import { within } from "../domain/shared/within";
+import { outboxCounts } from "../domain/outbox";
+import { within } from "../domain/shared";
 
 /**
  * The Express app around Remix, separate from server.ts so tests can run the real stack (static

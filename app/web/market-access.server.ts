@@ -1,7 +1,7 @@
 import type { AppLoadContext } from "@remix-run/node";
 import { MANAGE_ROLES, type SupplyContext } from "./supply-chain-access.server";
-import { getMarket, type Market } from "../domain/market/venues.server";
-import type { ActionName } from "../domain/identity/permissions";
+import { getMarket, type Market } from "../domain/market";
+import type { ActionName } from "../domain/identity";
 import { forbidden, notFound, requireMay, requireOrgContext, requireUuidParam, scoped } from "./tenancy.server";
 
 /**

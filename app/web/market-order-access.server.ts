@@ -2,18 +2,10 @@ import type { AppLoadContext } from "@remix-run/node";
 import type { OrganizationKind, Role } from "../../db/schema";
 import { MARKET_ORDER_STATUSES, type MarketOrderStatus } from "../../db/schema/market";
 import { formatPercentBps } from "../i18n";
-import { parseYuanToFen } from "../domain/catalog/catalog.server";
-import {
-  ESCROW_LIMITS,
-  type DisputeView as ModelDisputeView,
-  type EvidenceInput,
-  type MarketOrderDetail,
-  type MarketOrderSummary,
-  type MarketPartyKind,
-  type MarketViewer,
-} from "../domain/market/escrow.server";
+import { parseYuanToFen } from "../domain/catalog";
+import { ESCROW_LIMITS, type DisputeView as ModelDisputeView, type EvidenceInput, type MarketOrderDetail, type MarketOrderSummary, type MarketPartyKind, type MarketViewer } from "../domain/market";
 import { domainFailure } from "./supply-chain-access.server";
-import { rolesFor, type ActionName } from "../domain/identity/permissions";
+import { rolesFor, type ActionName } from "../domain/identity";
 import { forbidden, notFound, requireMay, requireOrgContext, type OrgContext } from "./tenancy.server";
 
 /**
@@ -24,7 +16,7 @@ import { forbidden, notFound, requireMay, requireOrgContext, type OrgContext } f
  *  - any member reads; acting needs a role that fits the side: a buyer's owner, admin or purchaser
  *    (finance may also pay a checkout), a merchant's or an operator's owner, admin or sales. A
  *    viewer reads only (403 on a change);
- *  - which order the viewer may see is the model's rule (escrow.server.ts: not a party → not_found).
+ *  - which order the viewer may see is the model's rule (escrow/queries.server.ts: not a party → not_found).
  */
 
 // From the permission table (app/domain/identity/permissions.ts): acting on this side is what a member who
@@ -120,7 +112,7 @@ async function refuseTooLarge(reader: ReadableStreamDefaultReader<Uint8Array> | 
  * platform's own parser (undici's `formData()`), not Remix's `unstable_parseMultipartFormData`,
  * which refuses a file name with a ";" in it (`mismatched quotations`) — a 400 for a photo named
  * "发票;2024.png" that any browser sends as it is. The file of `evidence` is kept as bytes; what
- * it is gets decided by its first bytes in the model (escrow.server.ts), never its name or type.
+ * it is gets decided by its first bytes in the model (escrow/disputes.server.ts), never its name or type.
  */
 export async function readMarketForm(request: Request): Promise<MarketForm> {
   const declared = Number(request.headers.get("Content-Length") ?? "0");

@@ -1,7 +1,7 @@
 import type { AppLoadContext } from "@remix-run/node";
 import type { Role } from "../../db/schema";
 import { MANAGE_ROLES, type SupplyContext } from "./supply-chain-access.server";
-import { rolesFor, type ActionName } from "../domain/identity/permissions";
+import { rolesFor, type ActionName } from "../domain/identity";
 import { forbidden, notFound, requireMay, requireOrgContext } from "./tenancy.server";
 
 /**

@@ -1,8 +1,8 @@
 import type { AppLoadContext } from "@remix-run/node";
 import type { z } from "zod";
 import type { Role } from "../../db/schema";
-import { isDomainError } from "../domain/shared/errors";
-import { rolesFor, type ActionName } from "../domain/identity/permissions";
+import { isDomainError } from "../domain/shared";
+import { rolesFor, type ActionName } from "../domain/identity";
 import { forbidden, notFound, requireMay, requireOrgContext, rolesOfRefusal, type OrgContext } from "./tenancy.server";
 
 /**

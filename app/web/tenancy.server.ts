@@ -1,11 +1,9 @@
 import { redirect, type AppLoadContext } from "@remix-run/node";
 import type { OrganizationKind, Role } from "../../db/schema";
 import { getSession, type CurrentSession, type SessionUser } from "../session.server";
-import type { Actor } from "../domain/shared/audit.server";
-import { isDomainError } from "../domain/shared/errors";
-import { assertMay, type ActionName } from "../domain/identity/permissions";
-import { listMembershipsForUser, type OrganizationMembership } from "../domain/identity/organizations.server";
-import { isUuid } from "../domain/shared/ids";
+import type { Actor } from "../domain/shared";
+import { isDomainError, isUuid } from "../domain/shared";
+import { assertMay, type ActionName, listMembershipsForUser, type OrganizationMembership } from "../domain/identity";
 
 /**
  * THE scoping helper. Every loader and action that touches tenant data starts here and passes

@@ -40,7 +40,7 @@ import { createApiKey } from "../../app/domain/identity/api-keys.server";
 import type { Actor } from "../../app/domain/shared/audit.server";
 import { createSku } from "../../app/domain/catalog/catalog.server";
 import { createDealerLink } from "../../app/domain/dealers/dealers.server";
-import { createOrder } from "../../app/domain/orders/orders.server";
+import { createOrder } from "../../app/domain/orders/placement.server";
 import { creditSummary } from "../../app/domain/credit/credit.server";
 import { verifyLedger } from "../../app/domain/ledger/ledger.server";
 import { BUILD_FILE, ensureBuild } from "../support/build";
@@ -126,7 +126,7 @@ function orderLines(world: World, n: number): { skuCode: string; quantity: numbe
 }
 
 async function placeOrderInProcess(db: Db, world: World, dealerId: string, n: number): Promise<void> {
-  const order = await createOrder(db, actor(dealerId), { dealerId, coreEnterpriseId: world.coreId, kind: "standard", lines: orderLines(world, n), paymentMethod: "on_account" });
+  const order = await createOrder(db, actor(dealerId), { dealerId, coreEnterpriseId: world.coreId, kind: "standard", lines: orderLines(world, n), paymentMethod: "on_account" }, new Date());
   if (order.status !== "submitted") throw new Error(`order ${order.number} is ${order.status}, not submitted`);
 }
 

@@ -4,17 +4,13 @@ import path from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seedDemoData } from "../../app/seed/demo.server";
-import {
-  confirmOrder,
-  createOrder,
-  createSeason,
-  getOrder,
-  payFromWallet,
-  payOnAccount,
-  receiveOrder,
-  requestReturn,
-  shipOrder,
-} from "../../app/domain/orders/orders.server";
+import { receiveOrder, shipOrder } from "../../app/domain/orders/fulfilment.server";
+import { payFromWallet, payOnAccount } from "../../app/domain/orders/payment.server";
+import { createOrder } from "../../app/domain/orders/placement.server";
+import { getOrder } from "../../app/domain/orders/queries.server";
+import { requestReturn } from "../../app/domain/orders/returns.server";
+import { confirmOrder } from "../../app/domain/orders/review.server";
+import { createSeason } from "../../app/domain/orders/seasons.server";
 import { ROOT } from "../support/build";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { startTestServer, type TestServer } from "../support/web";
@@ -242,19 +238,19 @@ describe("orders in a browser", () => {
         { skuCode: "HT-KFR-35GW-A1", quantity: 4 },
         { skuCode: "HT-DF-3001", quantity: 12 },
       ],
-    });
-    await confirmOrder(t.db, asCore, shipped.id);
-    await payOnAccount(t.db, asDealer, shipped.id);
+    }, new Date());
+    await confirmOrder(t.db, asCore, shipped.id, new Date());
+    await payOnAccount(t.db, asDealer, shipped.id, new Date());
     const [ac, rice] = (await getOrder(t.db, core, shipped.id)).lines;
-    await shipOrder(t.db, asCore, shipped.id, { carrier: "顺丰速运", trackingNumber: "SF1400000001", lines: [{ lineId: ac.id, quantity: 4 }] });
-    await shipOrder(t.db, asCore, shipped.id, { carrier: "德邦物流", trackingNumber: "DPK2300000002", lines: [{ lineId: rice.id, quantity: 12 }] });
-    await receiveOrder(t.db, asDealer, shipped.id);
-    await requestReturn(t.db, asDealer, { originalOrderId: shipped.id, lines: [{ lineId: rice.id, quantity: 6 }], reason: "一箱外包装破损" });
+    await shipOrder(t.db, asCore, shipped.id, { carrier: "顺丰速运", trackingNumber: "SF1400000001", lines: [{ lineId: ac.id, quantity: 4 }] }, new Date());
+    await shipOrder(t.db, asCore, shipped.id, { carrier: "德邦物流", trackingNumber: "DPK2300000002", lines: [{ lineId: rice.id, quantity: 12 }] }, new Date());
+    await receiveOrder(t.db, asDealer, shipped.id, new Date());
+    await requestReturn(t.db, asDealer, { originalOrderId: shipped.id, lines: [{ lineId: rice.id, quantity: 6 }], reason: "一箱外包装破损" }, new Date());
     // A season with a paid booking, to release.
     const season = await createSeason(t.db, asCore, core, { name: "2027 春季订货会", depositRateBps: 3000 });
-    const booking = await createOrder(t.db, asDealer, { dealerId, coreEnterpriseId: core, kind: "preorder", seasonId: season.id, lines: [{ skuCode: "HT-BCD-450WE", quantity: 3 }] });
-    await confirmOrder(t.db, asCore, booking.id);
-    await payFromWallet(t.db, asDealer, booking.id);
+    const booking = await createOrder(t.db, asDealer, { dealerId, coreEnterpriseId: core, kind: "preorder", seasonId: season.id, lines: [{ skuCode: "HT-BCD-450WE", quantity: 3 }] }, new Date());
+    await confirmOrder(t.db, asCore, booking.id, new Date());
+    await payFromWallet(t.db, asDealer, booking.id, new Date());
 
     const browser = await launch(true);
     dirs.push(browser.dir);

@@ -6,7 +6,7 @@ import { createSku } from "../../app/domain/catalog/catalog.server";
 import { creditSummary } from "../../app/domain/credit/credit.server";
 import { seedDemoData } from "../../app/seed/demo.server";
 import { findAccountByCode } from "../../app/domain/ledger/ledger.server";
-import { onAccountPosition } from "../../app/domain/orders/orders.server";
+import { onAccountPosition } from "../../app/domain/orders/position.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser, TEST_PASSWORD } from "../support/factories";
 import { startTestServer, type TestServer } from "../support/web";

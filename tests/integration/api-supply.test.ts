@@ -5,7 +5,7 @@ import { SYSTEM_ACTOR } from "../../app/domain/shared/audit.server";
 import { createSku } from "../../app/domain/catalog/catalog.server";
 import { seedDemoData } from "../../app/seed/demo.server";
 import { verifyLedger } from "../../app/domain/ledger/ledger.server";
-import { createSeason } from "../../app/domain/orders/orders.server";
+import { createSeason } from "../../app/domain/orders/seasons.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser, TEST_PASSWORD } from "../support/factories";
 import { startTestServer, type TestServer } from "../support/web";

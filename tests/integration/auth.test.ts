@@ -124,7 +124,7 @@ describe("authentication", () => {
     const other: DbHandle = createDb({ databaseUrl: t.url, poolMax: 2 });
     try {
       for (let i = 0; i < MAX_FAILURES_PER_EMAIL; i++) {
-        const result = await login(other.db, { email: victim.email, password: `wrong-${i}`, ip: `198.51.100.${i}` });
+        const result = await login(other.db, { email: victim.email, password: `wrong-${i}`, ip: `198.51.100.${i}`, now: new Date() });
         expect(result).toEqual({ ok: false, reason: "invalid" });
       }
     } finally {
@@ -139,7 +139,7 @@ describe("authentication", () => {
     expect(await sessionRows(victim.id)).toHaveLength(0);
 
     // The same refusal from the model, directly: state is in the database, not in a process.
-    const again = await login(t.db, { email: victim.email, password: TEST_PASSWORD, ip: "203.0.113.9" });
+    const again = await login(t.db, { email: victim.email, password: TEST_PASSWORD, ip: "203.0.113.9", now: new Date() });
     expect(again).toMatchObject({ ok: false, reason: "throttled" });
 
     // Another email is not affected.
@@ -150,7 +150,7 @@ describe("authentication", () => {
   it("shows the throttle message in English when English is chosen", async () => {
     const victim = await newMember();
     for (let i = 0; i < MAX_FAILURES_PER_EMAIL; i++) {
-      await login(t.db, { email: victim.email, password: "nope", ip: null });
+      await login(t.db, { email: victim.email, password: "nope", ip: null, now: new Date() });
     }
     const client = new Client(server.url);
     client.cookies.set("lang", Buffer.from(JSON.stringify("en")).toString("base64"));

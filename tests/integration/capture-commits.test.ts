@@ -1,8 +1,12 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../app/logger.server";
-import { expireUnpaidCheckouts, getCheckout, payCheckoutFromWallet, placeCheckout, startCheckoutPayment } from "../../app/domain/market/escrow.server";
-import { amountDue, confirmOrder, createOrder, getOrder, markAwaitingEpay, payFromWallet } from "../../app/domain/orders/orders.server";
+import { expireUnpaidCheckouts, payCheckoutFromWallet, placeCheckout, startCheckoutPayment } from "../../app/domain/market/escrow/checkout.server";
+import { getCheckout } from "../../app/domain/market/escrow/queries.server";
+import { amountDue, markAwaitingEpay, payFromWallet } from "../../app/domain/orders/payment.server";
+import { createOrder } from "../../app/domain/orders/placement.server";
+import { getOrder } from "../../app/domain/orders/queries.server";
+import { confirmOrder } from "../../app/domain/orders/review.server";
 import { createPayment, getPayment, refundPayment } from "../../app/domain/payments/payments.server";
 import { runStep, STEPS } from "../../workflows/registry";
 import { createTestDatabase, type TestDatabase } from "../support/db";
@@ -96,10 +100,10 @@ describe("captured e-Pay money is committed to its purpose in the capture's tran
     const buyer = await makeBuyer(t.db, fundedFen);
     const actor = actorFor(buyer.id);
     const place = (listingId: string, key: string) =>
-      placeCheckout(t.db, actor, { buyerId: buyer.id, marketId: w.marketId, lines: [{ listingId, quantity: 1 }], idempotencyKey: key });
+      placeCheckout(t.db, actor, { buyerId: buyer.id, marketId: w.marketId, lines: [{ listingId, quantity: 1 }], idempotencyKey: key }, new Date());
     const byEpay = (await place(a.id, `${buyer.id}:a`)).checkout;
     const byWallet = (await place(b.id, `${buyer.id}:b`)).checkout;
-    const { payUrl, paymentId } = await startCheckoutPayment(t.db, actor, buyer.id, byEpay.id, server.deps({ hold_callbacks: true }));
+    const { payUrl, paymentId } = await startCheckoutPayment(t.db, actor, buyer.id, byEpay.id, server.deps({ hold_callbacks: true }), new Date());
     expect((await payOnSandboxPage(payUrl, "pay")).status).toBe(302);
     return { buyer, actor, byEpay, byWallet, paymentId, event: await heldSuccessEvent(paymentId) };
   }
@@ -121,7 +125,7 @@ describe("captured e-Pay money is committed to its purpose in the capture's tran
     it("the capture lands while the wallet payment waits for its checkout: the wallet payment cannot spend the e-Pay money", async () => {
       const s = await twoCheckouts(5_000);
       const blocker = await holdRowLock("market_checkouts", s.byWallet.id);
-      const walletPay = outcome(payCheckoutFromWallet(t.db, s.actor, s.buyer.id, s.byWallet.id));
+      const walletPay = outcome(payCheckoutFromWallet(t.db, s.actor, s.buyer.id, s.byWallet.id, new Date()));
       await lockWaiters(1);
 
       // The capture commits while the wallet payment is stopped before it has read the wallet.
@@ -147,7 +151,7 @@ describe("captured e-Pay money is committed to its purpose in the capture's tran
       const blocker = await holdRowLock("market_checkouts", s.byEpay.id);
       const capture = postCallback(server.url, s.event);
       await lockWaiters(1);
-      const walletPay = outcome(payCheckoutFromWallet(t.db, s.actor, s.buyer.id, s.byWallet.id));
+      const walletPay = outcome(payCheckoutFromWallet(t.db, s.actor, s.buyer.id, s.byWallet.id, new Date()));
       await lockWaiters(2);
       blocker.release();
       await blocker.done;
@@ -165,7 +169,7 @@ describe("captured e-Pay money is committed to its purpose in the capture's tran
     it("with enough free money the wallet payment goes through, taking only the free money", async () => {
       const s = await twoCheckouts(20_000);
       const blocker = await holdRowLock("market_checkouts", s.byWallet.id);
-      const walletPay = outcome(payCheckoutFromWallet(t.db, s.actor, s.buyer.id, s.byWallet.id));
+      const walletPay = outcome(payCheckoutFromWallet(t.db, s.actor, s.buyer.id, s.byWallet.id, new Date()));
       await lockWaiters(1);
       expect((await postCallback(server.url, s.event)).status).toBe(200);
       blocker.release();
@@ -189,8 +193,8 @@ describe("captured e-Pay money is committed to its purpose in the capture's tran
     const asDealer = actorOf(link.dealerId, await newUser(db));
     const asCore = actorOf(core, await newUser(db));
     const confirmedOrder = async (quantity: number) => {
-      const order = await createOrder(db, asDealer, { dealerId: link.dealerId, coreEnterpriseId: core, kind: "standard", lines: [{ skuId: sku.id, quantity }] });
-      return confirmOrder(db, asCore, order.id);
+      const order = await createOrder(db, asDealer, { dealerId: link.dealerId, coreEnterpriseId: core, kind: "standard", lines: [{ skuId: sku.id, quantity }] }, new Date());
+      return confirmOrder(db, asCore, order.id, new Date());
     };
     const byEpay = await confirmedOrder(2);
     const byWallet = await confirmedOrder(1);
@@ -218,7 +222,7 @@ describe("captured e-Pay money is committed to its purpose in the capture's tran
     const event = await heldSuccessEvent(payment.id);
 
     const blocker = await holdRowLock("orders", byWallet.id);
-    const walletPay = outcome(payFromWallet(db, asDealer, byWallet.id));
+    const walletPay = outcome(payFromWallet(db, asDealer, byWallet.id, new Date()));
     await lockWaiters(1);
     expect((await postCallback(server.url, event)).status).toBe(200);
     blocker.release();
@@ -243,8 +247,8 @@ describe("captured e-Pay money is committed to its purpose in the capture's tran
     const listing = await makeListing(t.db, w, 0, { priceFen: 6_600 });
     const buyer = await makeBuyer(t.db);
     const actor = actorFor(buyer.id);
-    const { checkout } = await placeCheckout(t.db, actor, { buyerId: buyer.id, marketId: w.marketId, lines: [{ listingId: listing.id, quantity: 1 }], idempotencyKey: "late" });
-    const { payUrl, paymentId } = await startCheckoutPayment(t.db, actor, buyer.id, checkout.id, server.deps({ hold_callbacks: true }));
+    const { checkout } = await placeCheckout(t.db, actor, { buyerId: buyer.id, marketId: w.marketId, lines: [{ listingId: listing.id, quantity: 1 }], idempotencyKey: "late" }, new Date());
+    const { payUrl, paymentId } = await startCheckoutPayment(t.db, actor, buyer.id, checkout.id, server.deps({ hold_callbacks: true }), new Date());
     expect((await payOnSandboxPage(payUrl, "pay")).status).toBe(302);
     // The sweep runs before the gateway's callback arrives: the payment was still pending.
     expect(await expireUnpaidCheckouts(t.db, new Date(checkout.expiresAt.getTime() + 1_000))).toContain(checkout.id);
@@ -282,7 +286,7 @@ describe("captured e-Pay money is committed to its purpose in the capture's tran
       marketId: w.marketId,
       lines: [{ listingId: listing.id, quantity: 1 }],
       idempotencyKey: "attention",
-    });
+    }, new Date());
     // Another buyer's payment naming this checkout: no retry can make it this buyer's checkout.
     const other = await makeBuyer(t.db);
     const { payment, payUrl } = await createPayment(

@@ -9,6 +9,7 @@ import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser, TEST_PASSWORD } from "../support/factories";
 import { Client, csrfToken, startTestServer, type Page, type TestServer } from "../support/web";
 import { makeLink, makeSku } from "./catalog.fixtures";
+import { shanghaiDate } from "../../app/domain/shared/dates";
 
 /**
  * The supply-chain pages through the real Express + Remix stack, as a browser without JavaScript
@@ -45,7 +46,7 @@ describe("supply-chain pages", () => {
     const strangerLink = await makeLink(t.db, stranger.id, { creditLimitFen: 1_000 });
     const { createTier, createPriceList } = await import("../../app/domain/pricing/pricing.server");
     const tier = await createTier(t.db, SYSTEM_ACTOR, stranger.id, { name: "陌生等级", rank: 1 });
-    const strangerList = await createPriceList(t.db, SYSTEM_ACTOR, stranger.id, { tierId: tier.id, name: "陌生价目表", validFrom: "2020-01-01", validTo: null });
+    const strangerList = await createPriceList(t.db, SYSTEM_ACTOR, stranger.id, { tierId: tier.id, name: "陌生价目表", validFrom: "2020-01-01", validTo: null }, shanghaiDate(new Date()));
 
     w.core = core.id;
     w.dealer = dealer.id;
@@ -55,7 +56,7 @@ describe("supply-chain pages", () => {
     w.dealerUser = (await createUser(t.db, { memberships: [[dealer.id, "owner"]] })).email;
     w.strangerUser = (await createUser(t.db, { memberships: [[stranger.id, "owner"]] })).email;
     w.skuId = (await getSkusByCodes(t.db, core.id, ["HT-KFR-35GW-A1"])).get("HT-KFR-35GW-A1")!.id;
-    w.listId = (await listPriceLists(t.db, core.id))[0].id;
+    w.listId = (await listPriceLists(t.db, core.id, { today: shanghaiDate(new Date()) }))[0].id;
     w.linkId = (await listDealerLinks(t.db, core.id, { search: "杭州鑫达" })).items[0].id;
     w.strangerSkuId = strangerSku.id;
     w.strangerListId = strangerList.id;
@@ -174,7 +175,7 @@ describe("supply-chain pages", () => {
     expect((await stranger.post(`/pricing/lists/${w.listId}`, { csrf, intent: "setItem", skuCode: "STRANGER-1", minQty: "1", price: "1" })).status).toBe(404);
     expect((await stranger.post(`/dealers/${w.linkId}`, { csrf, intent: "suspend" })).status).toBe(404);
     expect((await stranger.post(`/dealers/${w.linkId}`, { csrf, intent: "updateTerms", region: "x", paymentTermsDays: "1", creditLimit: "0" })).status).toBe(404);
-    expect((await stranger.post("/pricing", { csrf, intent: "updateTier", tierId: (await listPriceLists(t.db, w.core))[0].tierId, name: "x", rank: "1" })).status).toBe(404);
+    expect((await stranger.post("/pricing", { csrf, intent: "updateTier", tierId: (await listPriceLists(t.db, w.core, { today: shanghaiDate(new Date()) }))[0].tierId, name: "x", rank: "1" })).status).toBe(404);
     // Using another tenant's dealer link in one's own override form is a field error, not a write.
     const override = await stranger.post("/pricing", { csrf, intent: "createOverride", linkId: w.linkId, skuCode: "STRANGER-1", price: "1", validFrom: "2026-01-01" });
     expect(override.status).toBe(422);

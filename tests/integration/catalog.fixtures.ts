@@ -7,7 +7,7 @@ import { DomainError } from "../../app/domain/shared/errors";
 import { createDealerLink, type DealerLinkWithCredit } from "../../app/domain/dealers/dealers.server";
 import { createEmbeddedTestDatabase, createTestDatabase } from "../support/db";
 import { logger } from "../../app/logger.server";
-import { ORDER_NOTICE_JOB } from "../../app/domain/orders/orders.server";
+import { ORDER_NOTICE_JOB } from "../../app/domain/orders/notices.server";
 import { runStep, STEPS } from "../../workflows/registry";
 
 /** Small factories for the catalogue, pricing and dealer tests: each call makes fresh tenants. */

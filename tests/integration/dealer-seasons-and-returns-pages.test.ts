@@ -1,20 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureAccount, transfer } from "../../app/domain/ledger/ledger.server";
-import {
-  confirmOrder,
-  createOrder,
-  createSeason,
-  decideReturn,
-  getOrder,
-  payFromWallet,
-  payOnAccount,
-  receiveOrder,
-  receiveReturnedGoods,
-  refundReturn,
-  releaseSeason,
-  requestReturn,
-  shipOrder,
-} from "../../app/domain/orders/orders.server";
+import { receiveOrder, shipOrder } from "../../app/domain/orders/fulfilment.server";
+import { payFromWallet, payOnAccount } from "../../app/domain/orders/payment.server";
+import { createOrder } from "../../app/domain/orders/placement.server";
+import { getOrder } from "../../app/domain/orders/queries.server";
+import { decideReturn, receiveReturnedGoods, refundReturn, requestReturn } from "../../app/domain/orders/returns.server";
+import { confirmOrder } from "../../app/domain/orders/review.server";
+import { createSeason, releaseSeason } from "../../app/domain/orders/seasons.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createUser } from "../support/factories";
 import { startTestServer, type Client, type TestServer } from "../support/web";
@@ -95,10 +87,10 @@ describe("dealer pages: seasons and a completed return", () => {
     const sku = await makeSku(t.db, core, { basePriceFen: 100_000, stockOnHand: 20 });
     const season = await createSeason(t.db, asCore, core, { name: "2027 秋季订货会", depositRateBps: 2000 });
     await fund(linkedDealer, 1_000_000);
-    const booking = await createOrder(t.db, asDealer, { dealerId: linkedDealer, coreEnterpriseId: core, kind: "preorder", seasonId: season.id, lines: [{ skuId: sku.id, quantity: 2 }] });
-    await confirmOrder(t.db, asCore, booking.id);
-    await payFromWallet(t.db, asDealer, booking.id);
-    await releaseSeason(t.db, asCore, core, season.id);
+    const booking = await createOrder(t.db, asDealer, { dealerId: linkedDealer, coreEnterpriseId: core, kind: "preorder", seasonId: season.id, lines: [{ skuId: sku.id, quantity: 2 }] }, new Date());
+    await confirmOrder(t.db, asCore, booking.id, new Date());
+    await payFromWallet(t.db, asDealer, booking.id, new Date());
+    await releaseSeason(t.db, asCore, core, season.id, new Date());
     const releasedAt = (await t.db.selectFrom("seasons").select("released_at").where("id", "=", season.id).executeTakeFirstOrThrow()).released_at!;
     const day = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit" }).format(releasedAt);
 
@@ -125,14 +117,14 @@ describe("dealer pages: seasons and a completed return", () => {
     const asDealer = actorOf(linkedDealer, linkedUser.id);
     const sku = await makeSku(t.db, core, { basePriceFen: 50_000, stockOnHand: 20, name: "电热水壶" });
     await fund(core, 1_000_000);
-    const order = await createOrder(t.db, asDealer, { dealerId: linkedDealer, coreEnterpriseId: core, kind: "standard", lines: [{ skuId: sku.id, quantity: 5 }] });
-    await confirmOrder(t.db, asCore, order.id);
-    await payOnAccount(t.db, asDealer, order.id);
+    const order = await createOrder(t.db, asDealer, { dealerId: linkedDealer, coreEnterpriseId: core, kind: "standard", lines: [{ skuId: sku.id, quantity: 5 }] }, new Date());
+    await confirmOrder(t.db, asCore, order.id, new Date());
+    await payOnAccount(t.db, asDealer, order.id, new Date());
     const line = (await getOrder(t.db, core, order.id)).lines[0];
-    await shipOrder(t.db, asCore, order.id, { carrier: "顺丰", trackingNumber: "SF77", lines: [{ lineId: line.id, quantity: 5 }] });
-    await receiveOrder(t.db, asDealer, order.id);
-    const rma = await requestReturn(t.db, asDealer, { originalOrderId: order.id, lines: [{ lineId: line.id, quantity: 3 }], reason: "外壳破损" });
-    await decideReturn(t.db, asCore, rma.id, "approve");
+    await shipOrder(t.db, asCore, order.id, { carrier: "顺丰", trackingNumber: "SF77", lines: [{ lineId: line.id, quantity: 5 }] }, new Date());
+    await receiveOrder(t.db, asDealer, order.id, new Date());
+    const rma = await requestReturn(t.db, asDealer, { originalOrderId: order.id, lines: [{ lineId: line.id, quantity: 3 }], reason: "外壳破损" }, new Date());
+    await decideReturn(t.db, asCore, rma.id, "approve", new Date());
 
     const dealer = await loggedIn(server.url, linkedUser);
     expect((await dealer.post("/set-language", { csrf: await dealer.csrfFrom("/orders"), lang: "zh-CN", redirectTo: "/orders" })).status).toBe(302);
@@ -143,7 +135,7 @@ describe("dealer pages: seasons and a completed return", () => {
     expect(cell(approved.body, "returned-back")).toBe("0 台");
 
     await receiveReturnedGoods(t.db, asCore, rma.id);
-    await refundReturn(t.db, asCore, rma.id);
+    await refundReturn(t.db, asCore, rma.id, new Date());
     expect((await getOrder(t.db, linkedDealer, rma.id)).order.status).toBe("completed");
 
     const completed = await dealer.get(`/orders/${rma.id}`);

@@ -141,10 +141,10 @@ describe("e-Pay over HTTP (PostgreSQL)", () => {
         error: { code: "signature_invalid", message: expect.any(String), fields: { "X-Epay-Signature": "mismatch" } },
       });
       const tampered = await postCallback(server.url, body.replace(`"amount_fen":${payment.amountFen}`, '"amount_fen":1'), {
-        signature: signPayload(SECRET, body),
+        signature: signPayload(SECRET, body, unixSeconds(new Date())),
       });
       expect(tampered.status).toBe(401);
-      const expired = await postCallback(server.url, body, { timestampS: unixSeconds() - 301 });
+      const expired = await postCallback(server.url, body, { timestampS: unixSeconds(new Date()) - 301 });
       expect(expired.status).toBe(400);
       expect(expired.json).toMatchObject({ error: { code: "signature_expired" } });
       const missing = await postCallback(server.url, body, { signature: null });
@@ -200,7 +200,7 @@ describe("e-Pay over HTTP (PostgreSQL)", () => {
     async function signedFetch(path: string, init: { method?: string; body?: string; secret?: string; merchant?: string; signPath?: string; headers?: Record<string, string> } = {}) {
       const method = init.method ?? "GET";
       const body = init.body ?? "";
-      const signature = signPayload(init.secret ?? SECRET, requestSigningPayload(method, init.signPath ?? path, body));
+      const signature = signPayload(init.secret ?? SECRET, requestSigningPayload(method, init.signPath ?? path, body), unixSeconds(new Date()));
       return fetch(`${server.url}${path}`, {
         method,
         body: method === "GET" ? undefined : body,
@@ -219,7 +219,7 @@ describe("e-Pay over HTTP (PostgreSQL)", () => {
       const ok = await signedFetch(path);
       expect(ok.status).toBe(200);
       const okText = await ok.text();
-      expect(verifySignature(SECRET, okText, ok.headers.get(EPAY_SIGNATURE_HEADER)).ok).toBe(true);
+      expect(verifySignature(SECRET, okText, ok.headers.get(EPAY_SIGNATURE_HEADER), { now: new Date() }).ok).toBe(true);
       expect(JSON.parse(okText)).toMatchObject({ status: "succeeded", merchant_reference: payment.id, events: [{ type: "payment.succeeded" }] });
 
       const unsigned = await fetch(`${server.url}${path}`, { headers: { [EPAY_MERCHANT_HEADER]: server.config.epayMerchantId } });
@@ -341,7 +341,7 @@ describe("e-Pay over HTTP (PostgreSQL)", () => {
         if (served === 1) return new Response("busy", { status: 503 });
         const body = JSON.stringify({ gateway_payment_id: "ep_1", merchant_reference: "r", amount_fen: 1, refunded_fen: 0, status: "pending", events: [] });
         expect(String(url)).toBe("http://epay.invalid/api/payments/ep_1");
-        return new Response(body, { headers: { [EPAY_SIGNATURE_HEADER]: signPayload(SECRET, body) } });
+        return new Response(body, { headers: { [EPAY_SIGNATURE_HEADER]: signPayload(SECRET, body, unixSeconds(new Date())) } });
       };
       const ok = createHttpEpayGateway({ baseUrl: "http://epay.invalid/", merchantId: "m", secret: SECRET, fetch: recovering });
       await expect(ok.getPayment("ep_1")).resolves.toMatchObject({ status: "pending" });

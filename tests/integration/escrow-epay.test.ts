@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../app/logger.server";
-import { getCheckout, getMarketOrder, placeCheckout, startCheckoutPayment } from "../../app/domain/market/escrow.server";
+import { placeCheckout, startCheckoutPayment } from "../../app/domain/market/escrow/checkout.server";
+import { getCheckout, getMarketOrder } from "../../app/domain/market/escrow/queries.server";
 import { runStep, STEPS } from "../../workflows/registry";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg } from "../support/factories";
@@ -37,10 +38,10 @@ describe("a market checkout paid through e-Pay (sandbox over HTTP, PostgreSQL)",
         { listingId: b.id, quantity: 1 },
       ],
       idempotencyKey: "epay-checkout-1",
-    });
-    const { payUrl, paymentId } = await startCheckoutPayment(t.db, actorFor(buyer.id), buyer.id, placed.checkout.id, server.deps());
+    }, new Date());
+    const { payUrl, paymentId } = await startCheckoutPayment(t.db, actorFor(buyer.id), buyer.id, placed.checkout.id, server.deps(), new Date());
     // Asking again gives the same payment.
-    expect((await startCheckoutPayment(t.db, actorFor(buyer.id), buyer.id, placed.checkout.id, server.deps())).paymentId).toBe(paymentId);
+    expect((await startCheckoutPayment(t.db, actorFor(buyer.id), buyer.id, placed.checkout.id, server.deps(), new Date())).paymentId).toBe(paymentId);
     expect((await payOnSandboxPage(payUrl, "pay")).status).toBe(302);
     await settleDeliveries(t.db);
 

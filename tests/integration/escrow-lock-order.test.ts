@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { payCheckoutFromWallet, placeCheckout } from "../../app/domain/market/escrow.server";
+import { payCheckoutFromWallet, placeCheckout } from "../../app/domain/market/escrow/checkout.server";
 import { verifyLedger } from "../../app/domain/ledger/ledger.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { actorFor, createMarketWorld, makeBuyer, makeListing, type MarketWorld } from "./market-trade.fixtures";
@@ -41,10 +41,10 @@ describe("paying checkouts that share merchants, at the same time", () => {
             marketId: w.marketId,
             lines: listings.map((l) => ({ listingId: l.id, quantity: 1 })),
             idempotencyKey: `lock-order-${randomUUID()}`,
-          }),
+          }, new Date()),
         ),
       );
-      const results = await Promise.allSettled(checkouts.map((c, i) => payCheckoutFromWallet(t.db, actorFor(buyers[i].id), buyers[i].id, c.checkout.id)));
+      const results = await Promise.allSettled(checkouts.map((c, i) => payCheckoutFromWallet(t.db, actorFor(buyers[i].id), buyers[i].id, c.checkout.id, new Date())));
       for (const r of results) if (r.status === "rejected") failures.push(`round ${round}: ${(r.reason as Error).message}`);
     }
     expect(failures).toEqual([]);
@@ -60,10 +60,10 @@ describe("paying checkouts that share merchants, at the same time", () => {
       const goods = [await makeListing(t.db, fresh, 0, { priceFen: 1_000 }), await makeListing(t.db, fresh, 1, { priceFen: 2_000, category: "男装" })];
       const checkouts = await Promise.all(
         buyers.map((b) =>
-          placeCheckout(t.db, actorFor(b.id), { buyerId: b.id, marketId: fresh.marketId, lines: goods.map((l) => ({ listingId: l.id, quantity: 1 })), idempotencyKey: `first-${randomUUID()}` }),
+          placeCheckout(t.db, actorFor(b.id), { buyerId: b.id, marketId: fresh.marketId, lines: goods.map((l) => ({ listingId: l.id, quantity: 1 })), idempotencyKey: `first-${randomUUID()}` }, new Date()),
         ),
       );
-      const results = await Promise.allSettled(checkouts.map((c, i) => payCheckoutFromWallet(t.db, actorFor(buyers[i].id), buyers[i].id, c.checkout.id)));
+      const results = await Promise.allSettled(checkouts.map((c, i) => payCheckoutFromWallet(t.db, actorFor(buyers[i].id), buyers[i].id, c.checkout.id, new Date())));
       for (const r of results) if (r.status === "rejected") failures.push(`round ${round}: ${(r.reason as Error).message}`);
     }
     expect(failures).toEqual([]);

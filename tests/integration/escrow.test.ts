@@ -1,21 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../app/logger.server";
-import {
-  addDisputeStatement,
-  cancelCheckout,
-  cancelPaidMarketOrder,
-  getDisputeEvidence,
-  getMarketOrder,
-  listDisputes,
-  listMarketOrders,
-  openDispute,
-  payCheckoutFromWallet,
-  placeCheckout,
-  receiveMarketOrder,
-  ruleDispute,
-  settleReceivedOrders,
-  shipMarketOrder,
-} from "../../app/domain/market/escrow.server";
+import { cancelCheckout, payCheckoutFromWallet, placeCheckout } from "../../app/domain/market/escrow/checkout.server";
+import { cancelPaidMarketOrder, receiveMarketOrder, shipMarketOrder } from "../../app/domain/market/escrow/fulfilment.server";
+import { settleReceivedOrders } from "../../app/domain/market/escrow/settlement.server";
+import { addDisputeStatement, openDispute, ruleDispute } from "../../app/domain/market/escrow/disputes.server";
+import { getDisputeEvidence, getMarketOrder, listDisputes, listMarketOrders } from "../../app/domain/market/escrow/queries.server";
 import { verifyLedger } from "../../app/domain/ledger/ledger.server";
 import { addFeeSchedule } from "../../app/domain/market/fees.server";
 import { runStep, STEPS } from "../../workflows/registry";
@@ -55,8 +44,8 @@ describe("escrow trading in a market (PostgreSQL)", () => {
     const listing = await makeListing(t.db, world, 0, { priceFen: options.priceFen ?? 10_000, stock: 50 });
     const qty = options.quantity ?? 2;
     const buyer = await makeBuyer(t.db, listing.priceFen * qty);
-    const placed = await placeCheckout(t.db, actorFor(buyer.id), { buyerId: buyer.id, marketId: world.marketId, lines: [{ listingId: listing.id, quantity: qty }], idempotencyKey: key() });
-    await payCheckoutFromWallet(t.db, actorFor(buyer.id), buyer.id, placed.checkout.id);
+    const placed = await placeCheckout(t.db, actorFor(buyer.id), { buyerId: buyer.id, marketId: world.marketId, lines: [{ listingId: listing.id, quantity: qty }], idempotencyKey: key() }, new Date());
+    await payCheckoutFromWallet(t.db, actorFor(buyer.id), buyer.id, placed.checkout.id, new Date());
     return { listing, buyer, orderId: placed.orders[0].id, checkoutId: placed.checkout.id, totalFen: listing.priceFen * qty };
   }
 
@@ -73,7 +62,7 @@ describe("escrow trading in a market (PostgreSQL)", () => {
           { listingId: shirt.id, quantity: 3 },
         ],
         idempotencyKey: key(),
-      });
+      }, new Date());
       expect(result.replayed).toBe(false);
       expect(result.checkout.totalFen).toBe(20_000 + 26_400);
       const byMerchant = new Map(result.orders.map((o) => [o.merchantId, o]));
@@ -94,12 +83,12 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       const buyer = await makeBuyer(t.db);
       const k = key();
       const input = { buyerId: buyer.id, marketId: w.marketId, lines: [{ listingId: listing.id, quantity: 1 }], idempotencyKey: k };
-      const first = await placeCheckout(t.db, actorFor(buyer.id), input);
-      const again = await placeCheckout(t.db, actorFor(buyer.id), input);
+      const first = await placeCheckout(t.db, actorFor(buyer.id), input, new Date());
+      const again = await placeCheckout(t.db, actorFor(buyer.id), input, new Date());
       expect(again.replayed).toBe(true);
       expect(again.checkout.id).toBe(first.checkout.id);
       expect(await stockOf(t.db, listing.id)).toBe(9);
-      await expect(placeCheckout(t.db, actorFor(buyer.id), { ...input, lines: [{ listingId: listing.id, quantity: 2 }] })).rejects.toMatchObject({ code: "idempotency_conflict" });
+      await expect(placeCheckout(t.db, actorFor(buyer.id), { ...input, lines: [{ listingId: listing.id, quantity: 2 }] }, new Date())).rejects.toMatchObject({ code: "idempotency_conflict" });
     });
 
     it("refuses bad lines naming the line and field, and writes nothing", async () => {
@@ -107,7 +96,7 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       const buyer = await makeBuyer(t.db);
       const before = await t.db.selectFrom("market_checkouts").select(t.db.fn.countAll<number>().as("n")).where("buyer_id", "=", buyer.id).executeTakeFirstOrThrow();
       const place = (lines: { listingId: string; quantity: number }[]) =>
-        placeCheckout(t.db, actorFor(buyer.id), { buyerId: buyer.id, marketId: w.marketId, lines, idempotencyKey: key() });
+        placeCheckout(t.db, actorFor(buyer.id), { buyerId: buyer.id, marketId: w.marketId, lines, idempotencyKey: key() }, new Date());
       await expect(place([{ listingId: listing.id, quantity: 2 }])).rejects.toMatchObject({ code: "validation", fields: { "lines[0].quantity": expect.stringContaining("minimum") } });
       await expect(place([{ listingId: listing.id, quantity: 6 }])).rejects.toMatchObject({ code: "invalid_state", fields: { "lines[0].quantity": "only 5 in stock" } });
       await expect(place([{ listingId: listing.id, quantity: 0 }])).rejects.toMatchObject({ code: "validation", fields: { "lines[0].quantity": expect.any(String) } });
@@ -125,7 +114,7 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       const listing = await makeListing(t.db, w, 0, { stock: 10, priceFen: 5_000 });
       const buyers = await Promise.all(Array.from({ length: 100 }, () => makeBuyer(t.db)));
       const results = await Promise.allSettled(
-        buyers.map((b) => placeCheckout(t.db, actorFor(b.id), { buyerId: b.id, marketId: w.marketId, lines: [{ listingId: listing.id, quantity: 1 }], idempotencyKey: key() })),
+        buyers.map((b) => placeCheckout(t.db, actorFor(b.id), { buyerId: b.id, marketId: w.marketId, lines: [{ listingId: listing.id, quantity: 1 }], idempotencyKey: key() }, new Date())),
       );
       const placed = results.filter((r) => r.status === "fulfilled");
       const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -146,13 +135,13 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       const merchantBefore = await walletOf(t.db, merchant.id);
       const feesBefore = await feeBalanceOf(t.db, w.marketId);
 
-      await expect(receiveMarketOrder(t.db, actorFor(buyer.id), buyer.id, orderId)).rejects.toMatchObject({ code: "invalid_state" });
-      await expect(shipMarketOrder(t.db, actorFor(merchant.id), merchant.id, orderId, { carrier: "顺丰", trackingNo: "bad number!" })).rejects.toMatchObject({ code: "validation", fields: { trackingNo: expect.any(String) } });
-      await shipMarketOrder(t.db, actorFor(merchant.id), merchant.id, orderId, { carrier: "顺丰速运", trackingNo: "SF1234567890" });
-      await expect(shipMarketOrder(t.db, actorFor(merchant.id), merchant.id, orderId, { carrier: "顺丰速运", trackingNo: "SF1234567890" })).rejects.toMatchObject({ code: "invalid_state" });
+      await expect(receiveMarketOrder(t.db, actorFor(buyer.id), buyer.id, orderId, new Date())).rejects.toMatchObject({ code: "invalid_state" });
+      await expect(shipMarketOrder(t.db, actorFor(merchant.id), merchant.id, orderId, { carrier: "顺丰", trackingNo: "bad number!" }, new Date())).rejects.toMatchObject({ code: "validation", fields: { trackingNo: expect.any(String) } });
+      await shipMarketOrder(t.db, actorFor(merchant.id), merchant.id, orderId, { carrier: "顺丰速运", trackingNo: "SF1234567890" }, new Date());
+      await expect(shipMarketOrder(t.db, actorFor(merchant.id), merchant.id, orderId, { carrier: "顺丰速运", trackingNo: "SF1234567890" }, new Date())).rejects.toMatchObject({ code: "invalid_state" });
       const paidNotices = await t.db.selectFrom("notification_requests").select(["organization_id", "topic"]).where("dedupe_key", "=", `market_order.paid:${orderId}`).execute();
       expect(paidNotices).toEqual([{ organization_id: merchant.id, topic: "market_order.paid" }]);
-      await receiveMarketOrder(t.db, actorFor(buyer.id), buyer.id, orderId);
+      await receiveMarketOrder(t.db, actorFor(buyer.id), buyer.id, orderId, new Date());
       // The receipt asks for a sweep of its market, shared with the other receipts of the same moment.
       const outbox = await t.db.selectFrom("outbox").select(["job_id", "job_name", "payload"]).where("job_id", "like", `market:${w.marketId}-%:settle`).execute();
       expect(outbox).toMatchObject([{ job_name: "market.settle", payload: {} }]);
@@ -174,7 +163,7 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       const at = new Date();
       const first = await paidOrder();
       const second = await paidOrder();
-      for (const { orderId } of [first, second]) await shipMarketOrder(t.db, actorFor(w.merchants[0].id), w.merchants[0].id, orderId, { carrier: "顺丰速运", trackingNo: "SF1" });
+      for (const { orderId } of [first, second]) await shipMarketOrder(t.db, actorFor(w.merchants[0].id), w.merchants[0].id, orderId, { carrier: "顺丰速运", trackingNo: "SF1" }, new Date());
       await receiveMarketOrder(t.db, actorFor(first.buyer.id), first.buyer.id, first.orderId, at);
       // The relay publishes the shared row (its sweep may run before the next receipt commits)…
       await t.db.updateTable("outbox").set({ published_at: new Date() }).where("job_id", "like", `market:${w.marketId}-%:settle`).where("published_at", "is", null).execute();
@@ -191,9 +180,9 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       const op = actorFor(own.operatorId, own.operatorUser.id);
       await addFeeSchedule(t.db, op, own.operatorId, own.marketId, { category: "女装", commissionRate: "10", minFee: "0", effectiveFrom: shanghaiDate(new Date()) }, new Date());
       const merchant = own.merchants[0];
-      await shipMarketOrder(t.db, actorFor(merchant.id), merchant.id, orderId, { carrier: "中通", trackingNo: "ZT100" });
-      await receiveMarketOrder(t.db, actorFor(buyer.id), buyer.id, orderId);
-      await settleReceivedOrders(t.db, { orderIds: [orderId] });
+      await shipMarketOrder(t.db, actorFor(merchant.id), merchant.id, orderId, { carrier: "中通", trackingNo: "ZT100" }, new Date());
+      await receiveMarketOrder(t.db, actorFor(buyer.id), buyer.id, orderId, new Date());
+      await settleReceivedOrders(t.db, { orderIds: [orderId], now: new Date() });
       const detail = await getMarketOrder(t.db, merchant.id, orderId);
       expect(detail.settledFeeFen).toBe(1_000); // 2.5 % of ¥400, not 10 %
       expect(detail.settledNetFen).toBe(totalFen - 1_000);
@@ -203,8 +192,8 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       const { buyer, orderId, listing, totalFen } = await paidOrder({ quantity: 2 });
       const stock = await stockOf(t.db, listing.id);
       const merchant = w.merchants[0];
-      await expect(cancelPaidMarketOrder(t.db, actorFor(merchant.id), merchant.id, orderId, { reason: "" })).rejects.toMatchObject({ code: "validation", fields: { reason: expect.any(String) } });
-      await cancelPaidMarketOrder(t.db, actorFor(merchant.id), merchant.id, orderId, { reason: "缺货" });
+      await expect(cancelPaidMarketOrder(t.db, actorFor(merchant.id), merchant.id, orderId, { reason: "" }, new Date())).rejects.toMatchObject({ code: "validation", fields: { reason: expect.any(String) } });
+      await cancelPaidMarketOrder(t.db, actorFor(merchant.id), merchant.id, orderId, { reason: "缺货" }, new Date());
       expect(await stockOf(t.db, listing.id)).toBe(stock + 2);
       expect(await walletOf(t.db, buyer.id)).toEqual({ balanceFen: totalFen, availableFen: totalFen, incomingFen: 0 });
       expect((await getMarketOrder(t.db, buyer.id, orderId)).status).toBe("cancelled");
@@ -214,8 +203,8 @@ describe("escrow trading in a market (PostgreSQL)", () => {
     it("refuses a wallet payment it cannot cover, writing nothing", async () => {
       const listing = await makeListing(t.db, w, 0, { priceFen: 10_000 });
       const buyer = await makeBuyer(t.db, 9_999);
-      const placed = await placeCheckout(t.db, actorFor(buyer.id), { buyerId: buyer.id, marketId: w.marketId, lines: [{ listingId: listing.id, quantity: 1 }], idempotencyKey: key() });
-      await expect(payCheckoutFromWallet(t.db, actorFor(buyer.id), buyer.id, placed.checkout.id)).rejects.toMatchObject({ code: "insufficient_funds", fields: { wallet: expect.any(String) } });
+      const placed = await placeCheckout(t.db, actorFor(buyer.id), { buyerId: buyer.id, marketId: w.marketId, lines: [{ listingId: listing.id, quantity: 1 }], idempotencyKey: key() }, new Date());
+      await expect(payCheckoutFromWallet(t.db, actorFor(buyer.id), buyer.id, placed.checkout.id, new Date())).rejects.toMatchObject({ code: "insufficient_funds", fields: { wallet: expect.any(String) } });
       expect((await getMarketOrder(t.db, buyer.id, placed.orders[0].id)).status).toBe("placed");
       expect(await walletOf(t.db, buyer.id)).toEqual({ balanceFen: 9_999, availableFen: 9_999, incomingFen: 0 });
     });
@@ -238,10 +227,10 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       expect(await stockOf(t.db, listing.id)).toBe(8);
       await step(new Date(placedAt.getTime() + 60 * 60_000));
       expect(await stockOf(t.db, listing.id)).toBe(8);
-      await expect(payCheckoutFromWallet(t.db, actorFor(buyer.id), buyer.id, placed.checkout.id)).rejects.toMatchObject({ code: "invalid_state" });
+      await expect(payCheckoutFromWallet(t.db, actorFor(buyer.id), buyer.id, placed.checkout.id, new Date())).rejects.toMatchObject({ code: "invalid_state" });
 
-      const second = await placeCheckout(t.db, actorFor(buyer.id), { buyerId: buyer.id, marketId: w.marketId, lines: [{ listingId: listing.id, quantity: 2 }], idempotencyKey: key() });
-      await cancelCheckout(t.db, actorFor(buyer.id), buyer.id, second.checkout.id);
+      const second = await placeCheckout(t.db, actorFor(buyer.id), { buyerId: buyer.id, marketId: w.marketId, lines: [{ listingId: listing.id, quantity: 2 }], idempotencyKey: key() }, new Date());
+      await cancelCheckout(t.db, actorFor(buyer.id), buyer.id, second.checkout.id, new Date());
       expect(await stockOf(t.db, listing.id)).toBe(8);
       expect((await getMarketOrder(t.db, buyer.id, second.orders[0].id)).status).toBe("cancelled");
     });
@@ -273,7 +262,7 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       const { disputeId } = await openDispute(t.db, actorFor(order.buyer.id), order.buyer.id, order.orderId, {
         statement: "收到的货有破损",
         evidence: { filename: "破损.png", contentType: "image/png", bytes: png },
-      });
+      }, new Date());
       return { ...order, merchant, disputeId, shippedAt };
     }
 
@@ -284,10 +273,10 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       expect(detail.status).toBe("disputed");
       expect(detail.held).toBe(true);
       expect(await walletOf(t.db, d.buyer.id)).toMatchObject({ availableFen: 0 });
-      await addDisputeStatement(t.db, actorFor(d.merchant.id), d.merchant.id, d.disputeId, { body: "发货前已检查，附出库照片" });
-      await expect(addDisputeStatement(t.db, actorFor(w.merchants[1].id), w.merchants[1].id, d.disputeId, { body: "路过" })).rejects.toMatchObject({ code: "not_found" });
+      await addDisputeStatement(t.db, actorFor(d.merchant.id), d.merchant.id, d.disputeId, { body: "发货前已检查，附出库照片" }, new Date());
+      await expect(addDisputeStatement(t.db, actorFor(w.merchants[1].id), w.merchants[1].id, d.disputeId, { body: "路过" }, new Date())).rejects.toMatchObject({ code: "not_found" });
       await expect(
-        addDisputeStatement(t.db, actorFor(d.buyer.id), d.buyer.id, d.disputeId, { body: "再补充", evidence: { filename: "x.exe", contentType: "image/png", bytes: new Uint8Array([0x4d, 0x5a, 0, 0]) } }),
+        addDisputeStatement(t.db, actorFor(d.buyer.id), d.buyer.id, d.disputeId, { body: "再补充", evidence: { filename: "x.exe", contentType: "image/png", bytes: new Uint8Array([0x4d, 0x5a, 0, 0]) } }, new Date()),
       ).rejects.toMatchObject({ code: "validation", fields: { evidence: expect.any(String) } });
       const view = (await getMarketOrder(t.db, w.operatorId, d.orderId)).dispute!;
       expect(view.statements.map((s) => s.party)).toEqual(["buyer", "merchant"]);
@@ -304,14 +293,14 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       const d = await disputed();
       const op = actorFor(w.operatorId, w.operatorUser.id);
       const total = d.totalFen; // 9,999 fen, commission fixed at placement: max(2.5 % → 250, ¥5 min) = 500
-      await expect(ruleDispute(t.db, op, w.operatorId, d.disputeId, { ruling: "refund_partial", refundFen: total, reason: "全额应走 refund_full" })).rejects.toMatchObject({
+      await expect(ruleDispute(t.db, op, w.operatorId, d.disputeId, { ruling: "refund_partial", refundFen: total, reason: "全额应走 refund_full" }, new Date())).rejects.toMatchObject({
         code: "validation",
         fields: { refundFen: expect.any(String) },
       });
-      await expect(ruleDispute(t.db, op, w.operatorId, d.disputeId, { ruling: "refund_partial", refundFen: 3_333, reason: "" })).rejects.toMatchObject({ code: "validation", fields: { reason: expect.any(String) } });
+      await expect(ruleDispute(t.db, op, w.operatorId, d.disputeId, { ruling: "refund_partial", refundFen: 3_333, reason: "" }, new Date())).rejects.toMatchObject({ code: "validation", fields: { reason: expect.any(String) } });
       const merchantBefore = await walletOf(t.db, d.merchant.id);
       const feesBefore = await feeBalanceOf(t.db, w.marketId);
-      await ruleDispute(t.db, op, w.operatorId, d.disputeId, { ruling: "refund_partial", refundFen: 3_333, reason: "一件破损，退一件的钱" });
+      await ruleDispute(t.db, op, w.operatorId, d.disputeId, { ruling: "refund_partial", refundFen: 3_333, reason: "一件破损，退一件的钱" }, new Date());
       const detail = await getMarketOrder(t.db, d.buyer.id, d.orderId);
       expect(detail.status).toBe("settled");
       expect(detail.refundedFen).toBe(3_333);
@@ -322,7 +311,7 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       expect((await feeBalanceOf(t.db, w.marketId)) - feesBefore).toBe(333);
       expect(await walletOf(t.db, d.buyer.id)).toEqual({ balanceFen: 3_333, availableFen: 3_333, incomingFen: 0 });
       expect(detail.dispute).toMatchObject({ status: "ruled", ruling: "refund_partial", refundFen: 3_333 });
-      await expect(ruleDispute(t.db, op, w.operatorId, d.disputeId, { ruling: "release", reason: "再裁一次" })).rejects.toMatchObject({ code: "invalid_state" });
+      await expect(ruleDispute(t.db, op, w.operatorId, d.disputeId, { ruling: "release", reason: "再裁一次" }, new Date())).rejects.toMatchObject({ code: "invalid_state" });
       expect(await verifyLedger(t.db)).toEqual([]);
     });
 
@@ -330,13 +319,13 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       const op = actorFor(w.operatorId, w.operatorUser.id);
       const a = await disputed();
       const stock = await stockOf(t.db, a.listing.id);
-      await ruleDispute(t.db, op, w.operatorId, a.disputeId, { ruling: "refund_full", reason: "货不对板" });
+      await ruleDispute(t.db, op, w.operatorId, a.disputeId, { ruling: "refund_full", reason: "货不对板" }, new Date());
       expect(await getMarketOrder(t.db, a.buyer.id, a.orderId)).toMatchObject({ status: "refunded", refundedFen: a.totalFen, settledNetFen: 0, settledFeeFen: 0 });
       expect(await stockOf(t.db, a.listing.id)).toBe(stock + 3);
       expect(await walletOf(t.db, a.buyer.id)).toEqual({ balanceFen: a.totalFen, availableFen: a.totalFen, incomingFen: 0 });
 
       const b = await disputed();
-      await ruleDispute(t.db, op, w.operatorId, b.disputeId, { ruling: "release", reason: "买家证据不足" });
+      await ruleDispute(t.db, op, w.operatorId, b.disputeId, { ruling: "release", reason: "买家证据不足" }, new Date());
       const detail = await getMarketOrder(t.db, b.buyer.id, b.orderId);
       expect(detail).toMatchObject({ status: "settled", refundedFen: 0, settledFeeFen: 500, settledNetFen: b.totalFen - 500 });
       expect(await verifyLedger(t.db)).toEqual([]);
@@ -351,9 +340,9 @@ describe("escrow trading in a market (PostgreSQL)", () => {
       await expect(getMarketOrder(t.db, stranger.id, orderId)).rejects.toMatchObject({ code: "not_found" });
       await expect(getMarketOrder(t.db, otherWorld.operatorId, orderId)).rejects.toMatchObject({ code: "not_found" });
       await expect(getMarketOrder(t.db, w.merchants[1].id, orderId)).rejects.toMatchObject({ code: "not_found" });
-      await expect(shipMarketOrder(t.db, actorFor(w.merchants[1].id), w.merchants[1].id, orderId, { carrier: "顺丰", trackingNo: "SF9" })).rejects.toMatchObject({ code: "not_found" });
-      await expect(openDispute(t.db, actorFor(stranger.id), stranger.id, orderId, { statement: "我也要" })).rejects.toMatchObject({ code: "not_found" });
-      await expect(payCheckoutFromWallet(t.db, actorFor(stranger.id), stranger.id, checkoutId)).rejects.toMatchObject({ code: "not_found" });
+      await expect(shipMarketOrder(t.db, actorFor(w.merchants[1].id), w.merchants[1].id, orderId, { carrier: "顺丰", trackingNo: "SF9" }, new Date())).rejects.toMatchObject({ code: "not_found" });
+      await expect(openDispute(t.db, actorFor(stranger.id), stranger.id, orderId, { statement: "我也要" }, new Date())).rejects.toMatchObject({ code: "not_found" });
+      await expect(payCheckoutFromWallet(t.db, actorFor(stranger.id), stranger.id, checkoutId, new Date())).rejects.toMatchObject({ code: "not_found" });
       await expect(listDisputes(t.db, otherWorld.operatorId, w.marketId)).rejects.toMatchObject({ code: "not_found" });
       const mine = await listMarketOrders(t.db, { organizationId: buyer.id, kind: "buyer" });
       expect(mine.items.map((o) => o.id)).toEqual([orderId]);

@@ -317,7 +317,7 @@ describe("market dashboard", () => {
     await placeOrder(db, m, parties, feeAccount, {
       merchantId: A, status: "cancelled", lines: [["童装", 5_000, 1], ["男装", 3_000, 1]],
       placedAt: "2025-03-02T08:00:00+08:00", paidAt: "2025-03-02T09:00:00+08:00", closedAt: "2025-03-02T18:00:00+08:00", hold: "voided",
-      // As escrow.server.ts records a merchant's cancellation: the whole order back to the buyer.
+      // As escrow/fulfilment.server.ts records a merchant's cancellation: the whole order back to the buyer.
       refundedFen: 8_000,
     });
     // o10: paid and settled in February: only the fee account's balance shows it.
@@ -357,7 +357,7 @@ describe("market dashboard", () => {
 
   describe("figures", () => {
     it("counts GMV, orders and the average over the orders paid in the range, whatever they became", async () => {
-      const d = await marketDashboard(t.db, w.operatorId, w.market.marketId, RANGE);
+      const d = await marketDashboard(t.db, w.operatorId, w.market.marketId, RANGE, new Date());
       // o1 20000 + o3 18000 + o5 40000 + o6 6000 + o7 10000 + o9 8000 (o2, o4 outside; o8 never paid).
       expect(d.gmvFen).toBe(102_000);
       expect(d.orderCount).toBe(6);
@@ -369,28 +369,28 @@ describe("market dashboard", () => {
     });
 
     it("reads escrow held from the ledger: only holds no post or void resolved, this market's only", async () => {
-      const d = await marketDashboard(t.db, w.operatorId, w.market.marketId, RANGE);
+      const d = await marketDashboard(t.db, w.operatorId, w.market.marketId, RANGE, new Date());
       // o3 18000 + o4 8000 (paid after the range: escrow is now) + o5 40000; posted and voided holds are not held.
       expect(d.escrowHeldFen).toBe(66_000);
       expect(d.escrowHoldCount).toBe(3);
       // Any range gives the same "now" figure.
-      const other = await marketDashboard(t.db, w.operatorId, w.market.marketId, { from: "2024-01-01", to: "2024-01-01" });
+      const other = await marketDashboard(t.db, w.operatorId, w.market.marketId, { from: "2024-01-01", to: "2024-01-01" }, new Date());
       expect(other.escrowHeldFen).toBe(66_000);
       expect(other.gmvFen).toBe(0);
     });
 
     it("takes fees from the orders settled in the range, and the fee account's balance as it stands", async () => {
-      const d = await marketDashboard(t.db, w.operatorId, w.market.marketId, RANGE);
+      const d = await marketDashboard(t.db, w.operatorId, w.market.marketId, RANGE, new Date());
       // o1 500 + o2 300 (paid before, settled inside) + o7 200; o10's 700 was settled in February.
       expect(d.feesEarnedFen).toBe(1_000);
       expect(d.settledOrderCount).toBe(3);
       expect(d.feeAccountBalanceFen).toBe(1_700);
-      const empty = await marketDashboard(t.db, w.operatorId, w.emptyMarket.marketId, RANGE);
+      const empty = await marketDashboard(t.db, w.operatorId, w.emptyMarket.marketId, RANGE, new Date());
       expect(empty.feeAccountBalanceFen).toBeNull();
     });
 
     it("counts disputes open now and opened in the range, and refunds by ruling or cancellation after payment", async () => {
-      const d = await marketDashboard(t.db, w.operatorId, w.market.marketId, RANGE);
+      const d = await marketDashboard(t.db, w.operatorId, w.market.marketId, RANGE, new Date());
       expect(d.disputesOpenCount).toBe(1);
       expect(d.disputesOpenedCount).toBe(3);
       // o6 6000 (refund_full on the 5th) + o7 2000 (refund_partial on the 6th) + o9 8000 (cancelled on the 2nd).
@@ -399,7 +399,7 @@ describe("market dashboard", () => {
     });
 
     it("ranks merchants and categories by GMV, at most five, ties by name", async () => {
-      const d = await marketDashboard(t.db, w.operatorId, w.market.marketId, RANGE);
+      const d = await marketDashboard(t.db, w.operatorId, w.market.marketId, RANGE, new Date());
       expect(d.topMerchants).toEqual([
         { merchantId: w.merchantC, name: "C 步步高鞋包", gmvFen: 46_000, orderCount: 2 },
         { merchantId: w.merchantA, name: "A 李记服饰", gmvFen: 38_000, orderCount: 3 },
@@ -416,7 +416,7 @@ describe("market dashboard", () => {
     });
 
     it("gives one point per Shanghai day, zeros included", async () => {
-      const d = await marketDashboard(t.db, w.operatorId, w.market.marketId, RANGE);
+      const d = await marketDashboard(t.db, w.operatorId, w.market.marketId, RANGE, new Date());
       expect(d.series).toEqual([
         { day: "2025-03-01", gmvFen: 20_000, orderCount: 1 },
         { day: "2025-03-02", gmvFen: 8_000, orderCount: 1 },
@@ -430,18 +430,18 @@ describe("market dashboard", () => {
     });
 
     it("cuts days at Shanghai midnight on both edges", async () => {
-      const first = await marketDashboard(t.db, w.operatorId, w.market.marketId, { from: "2025-03-01", to: "2025-03-01" });
+      const first = await marketDashboard(t.db, w.operatorId, w.market.marketId, { from: "2025-03-01", to: "2025-03-01" }, new Date());
       expect([first.gmvFen, first.orderCount]).toEqual([20_000, 1]);
-      const before = await marketDashboard(t.db, w.operatorId, w.market.marketId, { from: "2025-02-28", to: "2025-02-28" });
+      const before = await marketDashboard(t.db, w.operatorId, w.market.marketId, { from: "2025-02-28", to: "2025-02-28" }, new Date());
       expect([before.gmvFen, before.orderCount]).toEqual([12_000, 1]);
-      const last = await marketDashboard(t.db, w.operatorId, w.market.marketId, { from: "2025-03-07", to: "2025-03-07" });
+      const last = await marketDashboard(t.db, w.operatorId, w.market.marketId, { from: "2025-03-07", to: "2025-03-07" }, new Date());
       expect([last.gmvFen, last.orderCount]).toEqual([18_000, 1]);
-      const after = await marketDashboard(t.db, w.operatorId, w.market.marketId, { from: "2025-03-08", to: "2025-03-08" });
+      const after = await marketDashboard(t.db, w.operatorId, w.market.marketId, { from: "2025-03-08", to: "2025-03-08" }, new Date());
       expect([after.gmvFen, after.orderCount, after.topCategories]).toEqual([8_000, 1, [{ category: "配件", gmvFen: 8_000, orderCount: 1 }]]);
     });
 
     it("shows an empty market as zeros, a full year of days", async () => {
-      const d = await marketDashboard(t.db, w.operatorId, w.emptyMarket.marketId, { from: "2024-01-01", to: "2024-12-31" });
+      const d = await marketDashboard(t.db, w.operatorId, w.emptyMarket.marketId, { from: "2024-01-01", to: "2024-12-31" }, new Date());
       expect(d.range.days).toBe(366);
       expect(d.series).toHaveLength(366);
       expect(d.series.every((p) => p.gmvFen === 0 && p.orderCount === 0)).toBe(true);
@@ -453,14 +453,14 @@ describe("market dashboard", () => {
   describe("scope and refusals", () => {
     it("answers not_found for another operator's market and for ids that are not markets", async () => {
       for (const marketId of [w.strangerMarket.marketId, randomUUID(), "not-a-uuid"]) {
-        const error = await marketDashboard(t.db, w.operatorId, marketId, RANGE).catch((e: unknown) => e);
+        const error = await marketDashboard(t.db, w.operatorId, marketId, RANGE, new Date()).catch((e: unknown) => e);
         expect(isDomainError(error) && error.code).toBe("not_found");
       }
     });
 
     it("refuses a bad range naming the field", async () => {
       const refusal = async (range: DashboardRange) => {
-        const error = await marketDashboard(t.db, w.operatorId, w.market.marketId, range).catch((e: unknown) => e);
+        const error = await marketDashboard(t.db, w.operatorId, w.market.marketId, range, new Date()).catch((e: unknown) => e);
         if (!isDomainError(error)) throw new Error(`expected a refusal, got ${String(error)}`);
         return [error.code, error.fields];
       };

@@ -430,7 +430,7 @@ describe.each(ENGINES)("market listings and carts (%s)", (_engine, open) => {
       await addToCart(db, buyer, { listingId: gone.id, quantity: "2" });
       await setListingStatus(db, actorOf(yimei.merchantId), yimei.merchantId, gone.id, "inactive");
 
-      const first = await checkoutCart(db, actorOf(buyer), buyer, market.marketId, "cart-key-1");
+      const first = await checkoutCart(db, actorOf(buyer), buyer, market.marketId, "cart-key-1", new Date());
       expect(first).toMatchObject({ replayed: false, lineCount: 2 });
       const orders = await db
         .selectFrom("market_orders")
@@ -446,10 +446,10 @@ describe.each(ENGINES)("market listings and carts (%s)", (_engine, open) => {
       // The flagged line stays; the checked-out ones are gone.
       expect((await getCart(db, buyer, market.marketId)).groups.flatMap((g) => g.lines.map((l) => l.listingId))).toEqual([gone.id]);
       // The same key again (a double submit): the same checkout, nothing placed twice.
-      expect(await checkoutCart(db, actorOf(buyer), buyer, market.marketId, "cart-key-1")).toMatchObject({ checkoutId: first.checkoutId, replayed: true });
+      expect(await checkoutCart(db, actorOf(buyer), buyer, market.marketId, "cart-key-1", new Date())).toMatchObject({ checkoutId: first.checkoutId, replayed: true });
       expect((await getMerchantListing(db, li.merchantId, dress.id)).stockQty).toBe(90);
-      await expect(checkoutCart(db, actorOf(buyer), buyer, market.marketId, "cart-key-2")).rejects.toMatchObject({ code: "invalid_state", fields: { cart: "nothing_to_checkout" } });
-      await expect(checkoutCart(db, actorOf(buyer), buyer, market.marketId, "")).rejects.toMatchObject({ fields: { idempotencyKey: "required" } });
+      await expect(checkoutCart(db, actorOf(buyer), buyer, market.marketId, "cart-key-2", new Date())).rejects.toMatchObject({ code: "invalid_state", fields: { cart: "nothing_to_checkout" } });
+      await expect(checkoutCart(db, actorOf(buyer), buyer, market.marketId, "", new Date())).rejects.toMatchObject({ fields: { idempotencyKey: "required" } });
     });
 
     it("refuses a checkout whose stock went meanwhile, writing nothing and keeping the cart", async () => {
@@ -461,10 +461,10 @@ describe.each(ENGINES)("market listings and carts (%s)", (_engine, open) => {
       const b = await newOrg(db, "buyer");
       await addToCart(db, a, { listingId: listing.id, quantity: "8" });
       await addToCart(db, b, { listingId: listing.id, quantity: "8" });
-      await checkoutCart(db, actorOf(a), a, market.marketId, "a-1");
+      await checkoutCart(db, actorOf(a), a, market.marketId, "a-1", new Date());
       // b's cart was fine when b looked; now only 2 are left.
       expect((await getCart(db, b, market.marketId)).groups[0].lines[0].problem).toBe("short_of_stock");
-      await expect(checkoutCart(db, actorOf(b), b, market.marketId, "b-1")).rejects.toMatchObject({ code: "invalid_state", fields: { cart: "nothing_to_checkout" } });
+      await expect(checkoutCart(db, actorOf(b), b, market.marketId, "b-1", new Date())).rejects.toMatchObject({ code: "invalid_state", fields: { cart: "nothing_to_checkout" } });
       expect((await getCart(db, b, market.marketId)).lineCount).toBe(1);
       expect(await db.selectFrom("market_checkouts").select("id").where("buyer_id", "=", b).execute()).toEqual([]);
     });

@@ -1,7 +1,8 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbHandle } from "../../db";
-import { getCheckout, placeCheckout } from "../../app/domain/market/escrow.server";
+import { placeCheckout } from "../../app/domain/market/escrow/checkout.server";
+import { getCheckout } from "../../app/domain/market/escrow/queries.server";
 import { createTestDatabase } from "../support/db";
 import { actorFor, createMarketWorld, makeBuyer, makeListing } from "./market-trade.fixtures";
 import { shanghaiDate } from "../../app/domain/shared/dates";

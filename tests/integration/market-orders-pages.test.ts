@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../app/logger.server";
-import { feeOnReleaseFen, getCheckout, getMarketOrder, openDispute } from "../../app/domain/market/escrow.server";
+import { feeOnReleaseFen } from "../../app/domain/market/escrow/model.server";
+import { openDispute } from "../../app/domain/market/escrow/disputes.server";
+import { getCheckout, getMarketOrder } from "../../app/domain/market/escrow/queries.server";
 import { verifyLedger } from "../../app/domain/ledger/ledger.server";
 import { runStep, STEPS } from "../../workflows/registry";
 import { createTestDatabase, type TestDatabase } from "../support/db";
@@ -315,7 +317,7 @@ describe("market order pages", () => {
     const { disputeId } = await openDispute(t.db, actorFor(world.buyer.id), world.buyer.id, orderId, {
       statement: "有问题",
       evidence: { filename: "a.png", contentType: "image/png", bytes: pngBytes() },
-    });
+    }, new Date());
     const statementId = (await getMarketOrder(t.db, world.buyer.id, orderId)).dispute!.statements[0].id;
     const pages = [
       `/market/orders/${orderId}`,

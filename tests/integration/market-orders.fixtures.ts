@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Db } from "../../db";
-import { payCheckoutFromWallet, placeCheckout, shipMarketOrder } from "../../app/domain/market/escrow.server";
+import { payCheckoutFromWallet, placeCheckout } from "../../app/domain/market/escrow/checkout.server";
+import { shipMarketOrder } from "../../app/domain/market/escrow/fulfilment.server";
 import { createOrg, createUser } from "../support/factories";
 import type { Client, Page } from "../support/web";
 import { actorFor, createMarketWorld, fund, makeBuyer, makeListing, type MarketWorld } from "./market-trade.fixtures";
@@ -42,7 +43,7 @@ export async function createTradeWorld(db: Db, options: { buyerFundedFen?: numbe
 
 /** A checkout placed through the model (the cart's own page is another module's). */
 export async function placeFor(db: Db, world: TradeWorld, lines: { listingId: string; quantity: number }[]) {
-  return placeCheckout(db, actorFor(world.buyer.id), { buyerId: world.buyer.id, marketId: world.w.marketId, lines, idempotencyKey: `test-${randomUUID()}` });
+  return placeCheckout(db, actorFor(world.buyer.id), { buyerId: world.buyer.id, marketId: world.w.marketId, lines, idempotencyKey: `test-${randomUUID()}` }, new Date());
 }
 
 /** An order of `listing` paid from the wallet (topped up by its amount first) and (optionally) shipped: its id. */
@@ -50,10 +51,10 @@ export async function paidOrder(db: Db, world: TradeWorld, listingId: string, qu
   const placed = await placeFor(db, world, [{ listingId, quantity }]);
   // Its own money: the wallet the pages show is not drawn down by the orders tests make.
   await fund(db, world.buyer.id, placed.checkout.totalFen);
-  await payCheckoutFromWallet(db, actorFor(world.buyer.id), world.buyer.id, placed.checkout.id);
+  await payCheckoutFromWallet(db, actorFor(world.buyer.id), world.buyer.id, placed.checkout.id, new Date());
   const order = placed.orders[0];
   if (options.ship) {
-    await shipMarketOrder(db, actorFor(order.merchantId), order.merchantId, order.id, { carrier: "顺丰速运", trackingNo: `SF${Date.now()}` });
+    await shipMarketOrder(db, actorFor(order.merchantId), order.merchantId, order.id, { carrier: "顺丰速运", trackingNo: `SF${Date.now()}` }, new Date());
   }
   return order.id;
 }

@@ -364,7 +364,7 @@ describe.each(ENGINES)("market venues, merchants and fees (%s)", (_engine, open)
     await expect(approveMerchantApplication(db, as, intruder, market.id, pending.id, { stallId: stall.id })).rejects.toMatchObject(notFound);
     await expect(submitMerchantApplication(db, as, intruder, market.id, application())).rejects.toMatchObject(notFound);
     await expect(listFeeSchedules(db, intruder, market.id)).rejects.toMatchObject(notFound);
-    await expect(addFeeSchedule(db, as, intruder, market.id, { category: "女装", commissionRate: "1", effectiveFrom: "2199-01-01" })).rejects.toMatchObject(notFound);
+    await expect(addFeeSchedule(db, as, intruder, market.id, { category: "女装", commissionRate: "1", effectiveFrom: "2199-01-01" }, new Date())).rejects.toMatchObject(notFound);
     // The intruder's own market with the victim's ids inside: still not found.
     const own = await makeMarket(db, intruder);
     await expect(getStall(db, intruder, own.market.id, stall.id)).rejects.toMatchObject(notFound);

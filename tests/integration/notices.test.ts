@@ -2,31 +2,19 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listAuditEvents } from "../../app/domain/shared/audit.server";
 import { DomainError } from "../../app/domain/shared/errors";
-import {
-  cancelPaidMarketOrder,
-  getMarketOrder,
-  openDispute,
-  receiveMarketOrder,
-  ruleDispute,
-  settleReceivedOrders,
-  shipMarketOrder,
-} from "../../app/domain/market/escrow.server";
+import { cancelPaidMarketOrder, receiveMarketOrder, shipMarketOrder } from "../../app/domain/market/escrow/fulfilment.server";
+import { settleReceivedOrders } from "../../app/domain/market/escrow/settlement.server";
+import { openDispute, ruleDispute } from "../../app/domain/market/escrow/disputes.server";
+import { getMarketOrder } from "../../app/domain/market/escrow/queries.server";
 import { ensureAccount, transfer } from "../../app/domain/ledger/ledger.server";
 import { countUnreadNotifications, deliverNotification, listNotifications } from "../../app/domain/notifications/notifications.server";
-import {
-  confirmOrder,
-  createOrder,
-  createSeason,
-  decideReturn,
-  getOrder,
-  payFromWallet,
-  receiveOrder,
-  receiveReturnedGoods,
-  refundReturn,
-  releaseSeason,
-  requestReturn,
-  shipOrder,
-} from "../../app/domain/orders/orders.server";
+import { receiveOrder, shipOrder } from "../../app/domain/orders/fulfilment.server";
+import { payFromWallet } from "../../app/domain/orders/payment.server";
+import { createOrder } from "../../app/domain/orders/placement.server";
+import { getOrder } from "../../app/domain/orders/queries.server";
+import { decideReturn, receiveReturnedGoods, refundReturn, requestReturn } from "../../app/domain/orders/returns.server";
+import { confirmOrder } from "../../app/domain/orders/review.server";
+import { createSeason, releaseSeason } from "../../app/domain/orders/seasons.server";
 import type { Db } from "../../db";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createUser } from "../support/factories";
@@ -110,7 +98,7 @@ describe("notices and activity", () => {
     it("hears once when the merchant ships it, and once when escrow settles it", async () => {
       const orderId = await paidOrder(db, world, world.dress.id, 1);
       const m = merchant();
-      const ship = () => shipMarketOrder(db, actorFor(m.id, m.user.id), m.id, orderId, { carrier: "顺丰速运", trackingNo: "SF1001" });
+      const ship = () => shipMarketOrder(db, actorFor(m.id, m.user.id), m.id, orderId, { carrier: "顺丰速运", trackingNo: "SF1001" }, new Date());
       await ship();
       expect(await refusalCode(ship())).toBe("invalid_state");
       const shipped = await requestsFor(db, "market_order.shipped", orderId);
@@ -118,10 +106,10 @@ describe("notices and activity", () => {
       expect(shipped[0]).toMatchObject({ organization_id: world.buyer.id, dedupe_key: `market_order.shipped:${orderId}` });
       expect(shipped[0].params).toMatchObject({ orderId, counterparty: expect.any(String) });
 
-      await receiveMarketOrder(db, actorFor(world.buyer.id), world.buyer.id, orderId);
+      await receiveMarketOrder(db, actorFor(world.buyer.id), world.buyer.id, orderId, new Date());
       // The settle step runs twice (a retried job): the second finds nothing to do and asks nothing.
-      expect(await settleReceivedOrders(db, { orderIds: [orderId] })).toEqual([orderId]);
-      expect(await settleReceivedOrders(db, { orderIds: [orderId] })).toEqual([]);
+      expect(await settleReceivedOrders(db, { orderIds: [orderId], now: new Date() })).toEqual([orderId]);
+      expect(await settleReceivedOrders(db, { orderIds: [orderId], now: new Date() })).toEqual([]);
       const settled = await requestsFor(db, "market_order.settled", orderId);
       expect(settled.map((r) => r.organization_id)).toEqual([world.buyer.id]);
       // The merchant is not told of its own shipment.
@@ -131,7 +119,7 @@ describe("notices and activity", () => {
     it("hears once when the merchant cancels a paid order and the money goes back", async () => {
       const orderId = await paidOrder(db, world, world.dress.id, 1);
       const m = merchant();
-      const cancel = () => cancelPaidMarketOrder(db, actorFor(m.id, m.user.id), m.id, orderId, { reason: "缺货" });
+      const cancel = () => cancelPaidMarketOrder(db, actorFor(m.id, m.user.id), m.id, orderId, { reason: "缺货" }, new Date());
       await cancel();
       expect(await refusalCode(cancel())).toBe("invalid_state");
       const refunded = await requestsFor(db, "market_order.refunded", orderId);
@@ -141,8 +129,8 @@ describe("notices and activity", () => {
 
   it("tells buyer and merchant of a dispute's ruling, once each, with the outcome", async () => {
     const orderId = await paidOrder(db, world, world.dress.id, 2, { ship: true });
-    const { disputeId } = await openDispute(db, actorFor(world.buyer.id), world.buyer.id, orderId, { statement: "货不对板" });
-    const rule = () => ruleDispute(db, actorFor(world.w.operatorId, world.w.operatorUser.id), world.w.operatorId, disputeId, { ruling: "refund_partial", refundFen: 5_000, reason: "各担一半" });
+    const { disputeId } = await openDispute(db, actorFor(world.buyer.id), world.buyer.id, orderId, { statement: "货不对板" }, new Date());
+    const rule = () => ruleDispute(db, actorFor(world.w.operatorId, world.w.operatorUser.id), world.w.operatorId, disputeId, { ruling: "refund_partial", refundFen: 5_000, reason: "各担一半" }, new Date());
     await rule();
     expect(await refusalCode(rule())).toBe("invalid_state");
     const ruled = await requestsFor(db, "market_dispute.ruled", orderId);
@@ -166,11 +154,11 @@ describe("notices and activity", () => {
     it("tells the dealer once that a released season's balance is due, however often the notice step runs", async () => {
       const w = await supplyWorld();
       const season = await createSeason(db, w.asCore, w.core, { name: "2027 春季订货会", depositRateBps: 3000 });
-      const booking = await createOrder(db, w.asDealer, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "preorder", seasonId: season.id, lines: [{ skuId: w.fridge.id, quantity: 3 }] });
-      await confirmOrder(db, w.asCore, booking.id);
-      await payFromWallet(db, w.asDealer, booking.id);
+      const booking = await createOrder(db, w.asDealer, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "preorder", seasonId: season.id, lines: [{ skuId: w.fridge.id, quantity: 3 }] }, new Date());
+      await confirmOrder(db, w.asCore, booking.id, new Date());
+      await payFromWallet(db, w.asDealer, booking.id, new Date());
       await db.updateTable("skus").set({ stock_on_hand: 10 }).where("id", "=", w.fridge.id).execute();
-      expect((await releaseSeason(db, w.asCore, w.core, season.id)).released).toEqual([booking.number]);
+      expect((await releaseSeason(db, w.asCore, w.core, season.id, new Date())).released).toEqual([booking.number]);
 
       await runOrderNotices(db, [booking.id]);
       await runOrderNotices(db, [booking.id]);
@@ -183,16 +171,16 @@ describe("notices and activity", () => {
     it("tells the supplier of a return request, the dealer of its approval and refund — once each", async () => {
       const w = await supplyWorld();
       await db.updateTable("skus").set({ stock_on_hand: 10 }).where("id", "=", w.fridge.id).execute();
-      const o = await createOrder(db, w.asDealer, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "standard", lines: [{ skuId: w.fridge.id, quantity: 2 }] });
-      await confirmOrder(db, w.asCore, o.id);
-      await payFromWallet(db, w.asDealer, o.id);
+      const o = await createOrder(db, w.asDealer, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "standard", lines: [{ skuId: w.fridge.id, quantity: 2 }] }, new Date());
+      await confirmOrder(db, w.asCore, o.id, new Date());
+      await payFromWallet(db, w.asDealer, o.id, new Date());
       const line = (await getOrder(db, w.core, o.id)).lines[0];
-      await shipOrder(db, w.asCore, o.id, { carrier: "德邦", trackingNumber: "DB9", lines: [{ lineId: line.id, quantity: 2 }] });
-      await receiveOrder(db, w.asDealer, o.id);
-      const rma = await requestReturn(db, w.asDealer, { originalOrderId: o.id, lines: [{ lineId: line.id, quantity: 1 }], reason: "外壳破损" });
-      await decideReturn(db, w.asCore, rma.id, "approve");
+      await shipOrder(db, w.asCore, o.id, { carrier: "德邦", trackingNumber: "DB9", lines: [{ lineId: line.id, quantity: 2 }] }, new Date());
+      await receiveOrder(db, w.asDealer, o.id, new Date());
+      const rma = await requestReturn(db, w.asDealer, { originalOrderId: o.id, lines: [{ lineId: line.id, quantity: 1 }], reason: "外壳破损" }, new Date());
+      await decideReturn(db, w.asCore, rma.id, "approve", new Date());
       await receiveReturnedGoods(db, w.asCore, rma.id);
-      await refundReturn(db, w.asCore, rma.id);
+      await refundReturn(db, w.asCore, rma.id, new Date());
 
       await runOrderNotices(db, [rma.id]);
       await runOrderNotices(db, [rma.id]);
@@ -308,7 +296,7 @@ describe("notices and activity", () => {
   it("says on the order page that a dispute pauses auto-confirm and what the ruling does, and asks before a final ruling", async () => {
     const orderId = await paidOrder(db, world, world.dress.id, 1, { ship: true });
     expect((await getMarketOrder(db, world.buyer.id, orderId)).autoConfirmAt).not.toBeNull();
-    const { disputeId } = await openDispute(db, actorFor(world.buyer.id), world.buyer.id, orderId, { statement: "颜色不对" });
+    const { disputeId } = await openDispute(db, actorFor(world.buyer.id), world.buyer.id, orderId, { statement: "颜色不对" }, new Date());
     const m = merchant();
     for (const user of [world.buyer.user, m.user, world.w.operatorUser]) {
       const client = await signedIn(user);

@@ -81,8 +81,8 @@ describe("notifications", () => {
     }
     expect(await countUnreadNotifications(db, { userId: user, organizationId: a.organizationId })).toBe(2);
 
-    expect(await markNotificationsRead(db, { userId: user, organizationId: a.organizationId })).toBe(2);
-    expect(await markNotificationsRead(db, { userId: user, organizationId: a.organizationId })).toBe(0);
+    expect(await markNotificationsRead(db, { userId: user, organizationId: a.organizationId }, new Date())).toBe(2);
+    expect(await markNotificationsRead(db, { userId: user, organizationId: a.organizationId }, new Date())).toBe(0);
     expect(await countUnreadNotifications(db, { userId: user, organizationId: a.organizationId })).toBe(0);
     expect(await countUnreadNotifications(db, { userId: user, organizationId: b.organizationId })).toBe(1);
     // The other member's copies stay unread.

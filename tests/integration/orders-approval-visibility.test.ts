@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { approveOrder, createOrder, getOrder, listOrders, updateOrderSettings } from "../../app/domain/orders/orders.server";
+import { approveOrder } from "../../app/domain/orders/cart.server";
+import { createOrder } from "../../app/domain/orders/placement.server";
+import { getOrder, listOrders } from "../../app/domain/orders/queries.server";
+import { updateOrderSettings } from "../../app/domain/orders/settings.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createUser } from "../support/factories";
 import { startTestServer, type Client, type TestServer } from "../support/web";
@@ -48,7 +51,7 @@ describe("a dealer's internal approval", () => {
       coreEnterpriseId: w.core,
       kind: "standard",
       lines: [{ skuId: w.skuId, quantity: 1 }],
-    });
+    }, new Date());
     expect(order.status).toBe("pending_approval");
     return order;
   }
@@ -71,7 +74,7 @@ describe("a dealer's internal approval", () => {
     expect((await getOrder(t.db, w.dealer, order.id)).order.status).toBe("pending_approval");
     expect((await listOrders(t.db, w.dealer)).items.map((o) => o.id)).toContain(order.id);
 
-    await approveOrder(t.db, actorOf(w.dealer, w.secondAdmin.id), ["admin"], order.id, "approve");
+    await approveOrder(t.db, actorOf(w.dealer, w.secondAdmin.id), ["admin"], order.id, "approve", new Date());
 
     const page = await core.get(`/orders/${order.id}`);
     expect(page.status).toBe(200);
@@ -84,7 +87,7 @@ describe("a dealer's internal approval", () => {
 
   it("never shows the supplier an order the dealer declined before it got there", async () => {
     const order = await pendingOrder();
-    await approveOrder(t.db, actorOf(w.dealer, w.secondAdmin.id), ["admin"], order.id, "decline", "预算不够");
+    await approveOrder(t.db, actorOf(w.dealer, w.secondAdmin.id), ["admin"], order.id, "decline", new Date(), "预算不够");
     expect((await getOrder(t.db, w.dealer, order.id)).order.status).toBe("cancelled");
     await expect(getOrder(t.db, w.core, order.id)).rejects.toMatchObject({ code: "not_found" });
     expect((await listOrders(t.db, w.core, { status: "cancelled" })).items.map((o) => o.id)).not.toContain(order.id);

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../app/logger.server";
-import { amountDue, confirmOrder, createOrder, getOrder, markAwaitingEpay } from "../../app/domain/orders/orders.server";
+import { amountDue, markAwaitingEpay } from "../../app/domain/orders/payment.server";
+import { createOrder } from "../../app/domain/orders/placement.server";
+import { getOrder } from "../../app/domain/orders/queries.server";
+import { confirmOrder } from "../../app/domain/orders/review.server";
 import { createPayment } from "../../app/domain/payments/payments.server";
 import { runStep, STEPS } from "../../workflows/registry";
 import { createTestDatabase, type TestDatabase } from "../support/db";
@@ -29,8 +32,8 @@ describe("a dealer order paid by e-Pay (sandbox over HTTP, PostgreSQL)", () => {
     const link = await makeLink(db, core);
     const sku = await makeSku(db, core, { basePriceFen: 188_800 });
     const asDealer = actorOf(link.dealerId, await newUser(db));
-    const order = await createOrder(db, asDealer, { dealerId: link.dealerId, coreEnterpriseId: core, kind: "standard", lines: [{ skuId: sku.id, quantity: 2 }] });
-    const confirmed = await confirmOrder(db, actorOf(core, await newUser(db)), order.id);
+    const order = await createOrder(db, asDealer, { dealerId: link.dealerId, coreEnterpriseId: core, kind: "standard", lines: [{ skuId: sku.id, quantity: 2 }] }, new Date());
+    const confirmed = await confirmOrder(db, actorOf(core, await newUser(db)), order.id, new Date());
     const due = amountDue(confirmed)!;
     expect(due).toEqual({ part: "payment", amountFen: 377_600 });
 

@@ -3,7 +3,9 @@ import { formatFen } from "../../app/i18n";
 import { creditSummary, setCreditLimit } from "../../app/domain/credit/credit.server";
 import { listDealerLinks } from "../../app/domain/dealers/dealers.server";
 import { verifyLedger } from "../../app/domain/ledger/ledger.server";
-import { createOrder, createSeason, getOrder } from "../../app/domain/orders/orders.server";
+import { createOrder } from "../../app/domain/orders/placement.server";
+import { getOrder } from "../../app/domain/orders/queries.server";
+import { createSeason } from "../../app/domain/orders/seasons.server";
 import { seedSupplyChainDemo } from "../../app/seed/supply-chain.server";
 import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createOrg, createUser } from "../support/factories";
@@ -42,7 +44,7 @@ describe("order pages: on account at submission", () => {
     const strangerOrder = await createOrder(
       t.db,
       { userId: null, organizationId: strangerLink.dealerId, ip: null, requestId: null },
-      { dealerId: strangerLink.dealerId, coreEnterpriseId: stranger.id, kind: "standard", lines: [{ skuId: strangerSku.id, quantity: 1 }], paymentMethod: "on_account" },
+      { dealerId: strangerLink.dealerId, coreEnterpriseId: stranger.id, kind: "standard", lines: [{ skuId: strangerSku.id, quantity: 1 }], paymentMethod: "on_account" }, new Date(),
     );
     w.core = coreOrg.id;
     w.dealer = dealerOrg.id;
@@ -215,7 +217,7 @@ describe("order pages: on account at submission", () => {
   });
 
   it("submits a draft on account from its own page, and cancelling it before confirmation releases the hold", async () => {
-    const draft = await createOrder(t.db, asDealer(), { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "replenishment", submit: false, lines: [{ skuCode: "HT-XQB80-M21", quantity: 2 }] });
+    const draft = await createOrder(t.db, asDealer(), { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "replenishment", submit: false, lines: [{ skuCode: "HT-XQB80-M21", quantity: 2 }] }, new Date());
     const page = await dealer.get(`/orders/${draft.id}`);
     expect(page.status).toBe(200);
     expect(page.body).toContain('data-testid="submit-form"');
@@ -246,7 +248,7 @@ describe("order pages: on account at submission", () => {
     // A preorder draft is submitted without the choice: its deposit is paid later.
     const season = (await t.db.selectFrom("seasons").select("id").where("core_enterprise_id", "=", w.core).where("status", "=", "open").executeTakeFirst())?.id
       ?? (await createSeason(t.db, asCore(), w.core, { name: "2027 夏季订货会", depositRateBps: 2000 })).id;
-    const booking = await createOrder(t.db, asDealer(), { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "preorder", seasonId: season, submit: false, lines: [{ skuCode: "HT-BCD-218", quantity: 1 }] });
+    const booking = await createOrder(t.db, asDealer(), { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "preorder", seasonId: season, submit: false, lines: [{ skuCode: "HT-BCD-218", quantity: 1 }] }, new Date());
     const bookingPage = await dealer.get(`/orders/${booking.id}`);
     expect(bookingPage.body).toContain('data-testid="submit-form"');
     expect(bookingPage.body).not.toContain('data-testid="pay-choice"');

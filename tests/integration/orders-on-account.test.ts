@@ -6,20 +6,16 @@ import { updateDealerLink } from "../../app/domain/dealers/dealers.server";
 import { createPriceList, createTier, setPriceListItem } from "../../app/domain/pricing/pricing.server";
 import { DomainError } from "../../app/domain/shared/errors";
 import { findAccountByCode, transfer, verifyLedger } from "../../app/domain/ledger/ledger.server";
-import {
-  addToCart,
-  approveOrder,
-  cancelOrder,
-  confirmOrder,
-  createOrder,
-  createSeason,
-  getOrder,
-  rejectOrder,
-  submitOrder,
-  updateOrderSettings,
-} from "../../app/domain/orders/orders.server";
+import { cancelOrder } from "../../app/domain/orders/cancel.server";
+import { addToCart, approveOrder, submitOrder } from "../../app/domain/orders/cart.server";
+import { createOrder } from "../../app/domain/orders/placement.server";
+import { getOrder } from "../../app/domain/orders/queries.server";
+import { confirmOrder, rejectOrder } from "../../app/domain/orders/review.server";
+import { createSeason } from "../../app/domain/orders/seasons.server";
+import { updateOrderSettings } from "../../app/domain/orders/settings.server";
 import { actorOf, ENGINES, makeLink, makeSku, newOrg, newUser, refusal, runOrderNotices } from "./catalog.fixtures";
 import { createTestDatabase } from "../support/db";
+import { shanghaiDate } from "../../app/domain/shared/dates";
 
 /** A supplier with two SKUs and a dealer with a credit line, ready to order. */
 async function world(db: Db, creditLimitFen = 1_000_000) {
@@ -73,14 +69,14 @@ for (const [engine, open] of ENGINES) {
     it("holds the total as the order is submitted, charges the confirmed total and releases what was cut", async () => {
       const { db } = handle;
       const w = await world(db);
-      const order = await createOrder(db, w.asDealer, kettles(w, 24));
+      const order = await createOrder(db, w.asDealer, kettles(w, 24), new Date());
       expect(order).toMatchObject({ status: "submitted", payment_method: "on_account", total_fen: 240_000, due_on: null });
       expect(await creditSummary(db, w.link.id)).toEqual({ limitFen: 1_000_000, usedFen: 240_000, availableFen: 760_000 });
       expect(await movements(db, order.id)).toEqual([{ kind: "on_account_hold", phase: "pending", amount_fen: 240_000 }]);
 
       // The supplier cuts the line to 12: 120,000 is charged, the other 120,000 comes back.
       const [line] = (await getOrder(db, w.core, order.id)).lines;
-      const confirmed = await confirmOrder(db, w.asCore, order.id, [{ lineId: line.id, quantity: 12, reason: "库存不足" }]);
+      const confirmed = await confirmOrder(db, w.asCore, order.id, new Date(), [{ lineId: line.id, quantity: 12, reason: "库存不足" }]);
       expect(confirmed).toMatchObject({ status: "paid", payment_method: "on_account", total_fen: 120_000 });
       expect(confirmed.due_on).toMatch(/^\d{4}-\d{2}-\d{2}$/);
       expect(await creditSummary(db, w.link.id)).toEqual({ limitFen: 1_000_000, usedFen: 120_000, availableFen: 880_000 });
@@ -92,7 +88,7 @@ for (const [engine, open] of ENGINES) {
       expect(timeline).toEqual(["create", "submit", "confirm", "pay_on_account"]);
 
       // Cancelled after confirmation: the charge is restored like any on-account order's.
-      await cancelOrder(db, w.asDealer, order.id, "不要了");
+      await cancelOrder(db, w.asDealer, order.id, "不要了", new Date());
       expect(await creditSummary(db, w.link.id)).toEqual({ limitFen: 1_000_000, usedFen: 0, availableFen: 1_000_000 });
       expect(await verifyLedger(db)).toEqual([]);
     });
@@ -100,15 +96,15 @@ for (const [engine, open] of ENGINES) {
     it("releases the hold when the order is rejected, cancelled before confirmation, or declined by the dealer's approver", async () => {
       const { db } = handle;
       const w = await world(db);
-      const rejected = await createOrder(db, w.asDealer, kettles(w));
-      await rejectOrder(db, w.asCore, rejected.id, "停产");
-      const cancelled = await createOrder(db, w.asDealer, kettles(w));
-      await cancelOrder(db, w.asDealer, cancelled.id, "下错单");
+      const rejected = await createOrder(db, w.asDealer, kettles(w), new Date());
+      await rejectOrder(db, w.asCore, rejected.id, "停产", new Date());
+      const cancelled = await createOrder(db, w.asDealer, kettles(w), new Date());
+      await cancelOrder(db, w.asDealer, cancelled.id, "下错单", new Date());
       await updateOrderSettings(db, w.asDealer, w.dealer, { autoReceiptDays: 7, approvalThresholdFen: 100_000 });
-      const declined = await createOrder(db, w.asDealer, kettles(w));
+      const declined = await createOrder(db, w.asDealer, kettles(w), new Date());
       expect(declined.status).toBe("pending_approval");
       expect((await creditSummary(db, w.link.id)).usedFen).toBe(120_000);
-      await approveOrder(db, w.asDealer, ["owner"], declined.id, "decline", "超预算");
+      await approveOrder(db, w.asDealer, ["owner"], declined.id, "decline", new Date(), "超预算");
       for (const order of [rejected, cancelled, declined]) {
         expect(await movements(db, order.id)).toEqual([
           { kind: "on_account_hold", phase: "pending", amount_fen: 120_000 },
@@ -125,10 +121,10 @@ for (const [engine, open] of ENGINES) {
       const { db } = handle;
       const w = await world(db);
       await updateOrderSettings(db, w.asDealer, w.dealer, { autoReceiptDays: 7, approvalThresholdFen: 100_000 });
-      const order = await createOrder(db, w.asDealer, kettles(w));
-      await approveOrder(db, actorOf(w.dealer, await newUser(db)), ["admin"], order.id, "approve");
+      const order = await createOrder(db, w.asDealer, kettles(w), new Date());
+      await approveOrder(db, actorOf(w.dealer, await newUser(db)), ["admin"], order.id, "approve", new Date());
       expect((await creditSummary(db, w.link.id)).usedFen).toBe(120_000);
-      expect(await confirmOrder(db, w.asCore, order.id)).toMatchObject({ status: "paid", payment_method: "on_account" });
+      expect(await confirmOrder(db, w.asCore, order.id, new Date())).toMatchObject({ status: "paid", payment_method: "on_account" });
       expect((await creditSummary(db, w.link.id)).usedFen).toBe(120_000);
       expect(await verifyLedger(db)).toEqual([]);
     });
@@ -136,7 +132,7 @@ for (const [engine, open] of ENGINES) {
     it("puts a cart on account as it is submitted, and leaves it untouched when the credit line cannot take it", async () => {
       const { db } = handle;
       const w = await world(db, 500_000);
-      const cart = await addToCart(db, w.asDealer, { dealerId: w.dealer, coreEnterpriseId: w.core, skuId: w.fridge.id, quantity: 2 });
+      const cart = await addToCart(db, w.asDealer, { dealerId: w.dealer, coreEnterpriseId: w.core, skuId: w.fridge.id, quantity: 2 }, new Date());
       const refused = await refusal(submitOrder(db, w.asDealer, cart.id, new Date(), { paymentMethod: "on_account" }));
       expect(refused.code).toBe("insufficient_funds");
       expect(refused.fields).toEqual({ payment_method: "exceeds the available credit" });
@@ -145,7 +141,7 @@ for (const [engine, open] of ENGINES) {
       expect(await movements(db, cart.id)).toEqual([]);
       expect((await creditSummary(db, w.link.id)).usedFen).toBe(0);
 
-      const kettleCart = await createOrder(db, w.asDealer, { ...kettles(w, 36), paymentMethod: null, submit: false });
+      const kettleCart = await createOrder(db, w.asDealer, { ...kettles(w, 36), paymentMethod: null, submit: false }, new Date());
       const fits = await submitOrder(db, w.asDealer, kettleCart.id, new Date(), { paymentMethod: "on_account" });
       expect(fits).toMatchObject({ status: "submitted", payment_method: "on_account", total_fen: 360_000 });
       expect(await creditSummary(db, w.link.id)).toEqual({ limitFen: 500_000, usedFen: 360_000, availableFen: 140_000 });
@@ -161,7 +157,7 @@ for (const [engine, open] of ENGINES) {
         [{ ...kettles(w), submit: false }, /when it is submitted/],
         [{ ...kettles(w), paymentMethod: "wallet" as unknown as "on_account" }, /on account at submission/],
       ] as const) {
-        const refused = await refusal(createOrder(db, w.asDealer, input));
+        const refused = await refusal(createOrder(db, w.asDealer, input, new Date()));
         expect(refused.code).toBe("validation");
         expect(Object.keys(refused.fields ?? {})).toEqual(["payment_method"]);
         expect(refused.message).toMatch(pattern);
@@ -173,7 +169,7 @@ for (const [engine, open] of ENGINES) {
       const { db } = handle;
       const w = await world(db, 1_000_000);
       // 12 kettles = 120,000 fen each: 8 fit in 1,000,000, the 9th does not.
-      const outcomes = await Promise.allSettled(Array.from({ length: 50 }, () => createOrder(db, w.asDealer, kettles(w))));
+      const outcomes = await Promise.allSettled(Array.from({ length: 50 }, () => createOrder(db, w.asDealer, kettles(w), new Date())));
       const placed = outcomes.filter((o) => o.status === "fulfilled");
       const refused = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as DomainError] : []));
       expect(placed).toHaveLength(8);
@@ -206,8 +202,8 @@ for (const [engine, open] of ENGINES) {
       const { db } = handle;
       const [a, b] = [await world(db, 500_000), await world(db, 500_000)];
       const [toA, toB] = await Promise.all([
-        createOrder(db, a.asDealer, { ...kettles(a), lines: [{ skuCode: a.kettle.code, quantity: 12 }] }),
-        createOrder(db, b.asDealer, { ...kettles(b), lines: [{ skuId: b.fridge.id, quantity: 1 }] }),
+        createOrder(db, a.asDealer, { ...kettles(a), lines: [{ skuCode: a.kettle.code, quantity: 12 }] }, new Date()),
+        createOrder(db, b.asDealer, { ...kettles(b), lines: [{ skuId: b.fridge.id, quantity: 1 }] }, new Date()),
       ]);
       expect([toA.status, toB.status]).toEqual(["submitted", "submitted"]);
       expect([toA.core_enterprise_id, toB.core_enterprise_id]).toEqual([a.core, b.core]);
@@ -227,13 +223,13 @@ for (const [engine, open] of ENGINES) {
       const w = await world(db, 10_000_000);
       const silver = await createTier(db, w.asCore, w.core, { name: "银牌", rank: 2 });
       const gold = await createTier(db, w.asCore, w.core, { name: "金牌", rank: 1 });
-      const silverList = await createPriceList(db, w.asCore, w.core, { tierId: silver.id, name: "银牌价", validFrom: "2020-01-01", validTo: null });
-      const goldList = await createPriceList(db, w.asCore, w.core, { tierId: gold.id, name: "金牌价", validFrom: "2020-01-01", validTo: null });
+      const silverList = await createPriceList(db, w.asCore, w.core, { tierId: silver.id, name: "银牌价", validFrom: "2020-01-01", validTo: null }, shanghaiDate(new Date()));
+      const goldList = await createPriceList(db, w.asCore, w.core, { tierId: gold.id, name: "金牌价", validFrom: "2020-01-01", validTo: null }, shanghaiDate(new Date()));
       await setPriceListItem(db, w.asCore, w.core, silverList.id, { skuCode: w.kettle.code, minQty: 1, priceFen: 9_000 });
       await setPriceListItem(db, w.asCore, w.core, goldList.id, { skuCode: w.kettle.code, minQty: 1, priceFen: 8_000 });
       const terms = (tierId: string) => ({ tierId, region: "浙江省杭州市", paymentTermsDays: 30, creditLimitFen: 10_000_000 });
       const unitPrice = async () => {
-        const order = await createOrder(db, w.asDealer, { ...kettles(w), lines: [{ skuCode: w.kettle.code, quantity: 12 }] });
+        const order = await createOrder(db, w.asDealer, { ...kettles(w), lines: [{ skuCode: w.kettle.code, quantity: 12 }] }, new Date());
         return (await getOrder(db, w.dealer, order.id)).lines[0].unit_price_fen;
       };
       await updateDealerLink(db, w.asCore, w.core, w.link.id, terms(silver.id));
@@ -252,12 +248,12 @@ for (const [engine, open] of ENGINES) {
       const w = await world(db);
       const stranger = await newOrg(db, "dealer");
       const requests = [
-        createOrder(db, w.asDealer, kettles(w)),
-        createOrder(db, w.asDealer, { ...kettles(w), lines: [{ skuCode: "NO-SUCH-SKU", quantity: 1 }] }),
-        createOrder(db, w.asDealer, { ...kettles(w, 24), paymentMethod: null }),
-        createOrder(db, actorOf(stranger), { ...kettles(w), dealerId: stranger }),
-        createOrder(db, w.asDealer, { ...kettles(w), lines: [{ skuId: w.kettle.id, quantity: 13 }] }),
-        createOrder(db, w.asDealer, { ...kettles(w, 36) }),
+        createOrder(db, w.asDealer, kettles(w), new Date()),
+        createOrder(db, w.asDealer, { ...kettles(w), lines: [{ skuCode: "NO-SUCH-SKU", quantity: 1 }] }, new Date()),
+        createOrder(db, w.asDealer, { ...kettles(w, 24), paymentMethod: null }, new Date()),
+        createOrder(db, actorOf(stranger), { ...kettles(w), dealerId: stranger }, new Date()),
+        createOrder(db, w.asDealer, { ...kettles(w), lines: [{ skuId: w.kettle.id, quantity: 13 }] }, new Date()),
+        createOrder(db, w.asDealer, { ...kettles(w, 36) }, new Date()),
       ];
       const outcomes = await Promise.allSettled(requests);
       const codes = outcomes.map((o) => (o.status === "fulfilled" ? o.value.status : `${(o.reason as DomainError).code} ${Object.keys((o.reason as DomainError).fields ?? {}).join(",")}`));
@@ -319,7 +315,7 @@ describe("an order written in one statement, when its credit line changes betwee
         pending: true,
       });
       drawTxid = (await sql<{ txid: string }>`select txid_current()::text as txid`.execute(trx)).rows[0].txid;
-      placing = createOrder(db, w.asDealer, kettles(w)).then(
+      placing = createOrder(db, w.asDealer, kettles(w), new Date()).then(
         (order) => ({ order }),
         (error: unknown) => ({ error }),
       );

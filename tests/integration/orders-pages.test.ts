@@ -4,7 +4,13 @@ import { getSkusByCodes } from "../../app/domain/catalog/catalog.server";
 import { creditSummary } from "../../app/domain/credit/credit.server";
 import { listDealerLinks } from "../../app/domain/dealers/dealers.server";
 import { verifyLedger } from "../../app/domain/ledger/ledger.server";
-import { confirmOrder, createOrder, createSeason, getOrder, orderMoneySummary, payOnAccount, updateOrderSettings } from "../../app/domain/orders/orders.server";
+import { payOnAccount } from "../../app/domain/orders/payment.server";
+import { createOrder } from "../../app/domain/orders/placement.server";
+import { orderMoneySummary } from "../../app/domain/orders/position.server";
+import { getOrder } from "../../app/domain/orders/queries.server";
+import { confirmOrder } from "../../app/domain/orders/review.server";
+import { createSeason } from "../../app/domain/orders/seasons.server";
+import { updateOrderSettings } from "../../app/domain/orders/settings.server";
 import { formatFen } from "../../app/i18n";
 import { seedSupplyChainDemo } from "../../app/seed/supply-chain.server";
 import { fulfilPaymentStep } from "../../workflows/payments";
@@ -54,11 +60,11 @@ describe("order pages", () => {
     const strangerCore = await createOrg(t.db, { kind: "core_enterprise", name: "陌生企业" });
     const strangerSku = await makeSku(t.db, strangerCore.id, { code: "STRANGER-1", basePriceFen: 10_000 });
     const strangerLink = await makeLink(t.db, strangerCore.id, { creditLimitFen: 1_000_000 });
-    const { createOrder } = await import("../../app/domain/orders/orders.server");
+    const { createOrder } = await import("../../app/domain/orders/placement.server");
     const strangerOrder = await createOrder(
       t.db,
       { userId: null, organizationId: strangerLink.dealerId, ip: null, requestId: null },
-      { dealerId: strangerLink.dealerId, coreEnterpriseId: strangerCore.id, kind: "standard", lines: [{ skuId: strangerSku.id, quantity: 1 }] },
+      { dealerId: strangerLink.dealerId, coreEnterpriseId: strangerCore.id, kind: "standard", lines: [{ skuId: strangerSku.id, quantity: 1 }] }, new Date(),
     );
 
     w.core = coreOrg.id;
@@ -191,17 +197,18 @@ describe("order pages", () => {
       expect(detail.order).toMatchObject({ kind: "preorder", season_id: season.id });
     });
     it("places a quick order while a saved draft of the same kind is open", async () => {
-      const { createOrder, cancelOrder } = await import("../../app/domain/orders/orders.server");
+      const { createOrder } = await import("../../app/domain/orders/placement.server");
+      const { cancelOrder } = await import("../../app/domain/orders/cancel.server");
       const actor = { userId: null, organizationId: w.dealer, ip: null, requestId: null };
       // A replenishment draft, as the API makes with submit: false.
-      const draft = await createOrder(t.db, actor, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "replenishment", submit: false, lines: [{ skuCode: "HT-BC-93", quantity: 2 }] });
+      const draft = await createOrder(t.db, actor, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "replenishment", submit: false, lines: [{ skuCode: "HT-BC-93", quantity: 2 }] }, new Date());
       const before = await orderCount();
       const token = await csrf(dealer, "/orders/quick");
       const res = await dealer.post("/orders/quick", { csrf: token, core_enterprise_id: w.core, kind: "replenishment", lines: "HT-BC-93,2" });
       expect(res.status).toBe(302);
       expect(res.location).toMatch(/^\/orders\/[0-9a-f-]{36}$/);
       expect(await orderCount()).toBe(before + 1);
-      await cancelOrder(t.db, actor, draft.id, "测试完毕");
+      await cancelOrder(t.db, actor, draft.id, "测试完毕", new Date());
     });
   });
 
@@ -488,10 +495,10 @@ describe("order pages", () => {
     it("never answers a form with a 500", async () => {
       const token = await csrf(dealer, "/orders/quick");
       const coreToken = await csrf(core, "/seasons");
-      const { createOrder } = await import("../../app/domain/orders/orders.server");
+      const { createOrder } = await import("../../app/domain/orders/placement.server");
       const actor = { userId: null, organizationId: w.dealer, ip: null, requestId: null };
       const place = async () =>
-        (await createOrder(t.db, actor, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "replenishment", lines: [{ skuCode: "HT-BC-93", quantity: 2 }, { skuCode: "HT-BCD-218", quantity: 1 }] })).id;
+        (await createOrder(t.db, actor, { dealerId: w.dealer, coreEnterpriseId: w.core, kind: "replenishment", lines: [{ skuCode: "HT-BC-93", quantity: 2 }, { skuCode: "HT-BCD-218", quantity: 1 }] }, new Date())).id;
       const toConfirm = await place();
       const toReject = await place();
       const toCancel = await place();
@@ -542,10 +549,10 @@ describe("order pages", () => {
       // The second dealer of the supplier: 27 orders of its own, nothing else.
       const other = await loggedIn(server.url, w.otherDealerUser);
       const otherId = (await t.db.selectFrom("organizations").select("id").where("name", "=", "宁波鑫达电器销售有限公司").executeTakeFirstOrThrow()).id;
-      const { createOrder } = await import("../../app/domain/orders/orders.server");
+      const { createOrder } = await import("../../app/domain/orders/placement.server");
       const actor = { userId: null, organizationId: otherId, ip: null, requestId: null };
       for (let i = 0; i < 27; i++) {
-        await createOrder(t.db, actor, { dealerId: otherId, coreEnterpriseId: w.core, kind: i % 3 === 0 ? "standard" : "replenishment", lines: [{ skuCode: "HT-BC-93", quantity: 2 }] });
+        await createOrder(t.db, actor, { dealerId: otherId, coreEnterpriseId: w.core, kind: i % 3 === 0 ? "standard" : "replenishment", lines: [{ skuCode: "HT-BC-93", quantity: 2 }] }, new Date());
       }
       const rows = (html: string) => [...html.matchAll(/<a[^>]+href="\/orders\/([0-9a-f-]{36})"/g)].map((m) => m[1]);
       const first = await other.get("/orders");
@@ -572,8 +579,8 @@ describe("order pages", () => {
       const asDealer = { userId: null, organizationId: dealerId, ip: null, requestId: null };
       // Straight to the supplier, whatever approval threshold an earlier test left.
       await updateOrderSettings(t.db, asDealer, dealerId, { approvalThresholdFen: null });
-      const order = await createOrder(t.db, asDealer, { dealerId, coreEnterpriseId: core, kind: "standard", lines: [line] });
-      await confirmOrder(t.db, { userId: null, organizationId: core, ip: null, requestId: null }, order.id);
+      const order = await createOrder(t.db, asDealer, { dealerId, coreEnterpriseId: core, kind: "standard", lines: [line] }, new Date());
+      await confirmOrder(t.db, { userId: null, organizationId: core, ip: null, requestId: null }, order.id, new Date());
       return payOnAccount(t.db, asDealer, order.id, new Date(Date.now() - daysAgo * 24 * 3600 * 1000));
     }
 

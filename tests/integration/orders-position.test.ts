@@ -6,25 +6,14 @@ import { creditSummary } from "../../app/domain/credit/credit.server";
 import type { DealerLinkWithCredit } from "../../app/domain/dealers/dealers.server";
 import { DomainError } from "../../app/domain/shared/errors";
 import { ensureAccount, transfer } from "../../app/domain/ledger/ledger.server";
-import {
-  cancelOrder,
-  confirmOrder,
-  createOrder,
-  getOrder,
-  markAwaitingEpay,
-  onAccountPosition,
-  orderMoneySummary,
-  payFromWallet,
-  payOnAccount,
-  POSITION_LIMITS,
-  receiveOrder,
-  refundReturn,
-  decideReturn,
-  receiveReturnedGoods,
-  repayOnAccount,
-  requestReturn,
-  shipOrder,
-} from "../../app/domain/orders/orders.server";
+import { cancelOrder } from "../../app/domain/orders/cancel.server";
+import { receiveOrder, shipOrder } from "../../app/domain/orders/fulfilment.server";
+import { markAwaitingEpay, payFromWallet, payOnAccount, repayOnAccount } from "../../app/domain/orders/payment.server";
+import { createOrder } from "../../app/domain/orders/placement.server";
+import { onAccountPosition, orderMoneySummary, POSITION_LIMITS } from "../../app/domain/orders/position.server";
+import { getOrder } from "../../app/domain/orders/queries.server";
+import { refundReturn, decideReturn, receiveReturnedGoods, requestReturn } from "../../app/domain/orders/returns.server";
+import { confirmOrder } from "../../app/domain/orders/review.server";
 import { ENGINES, actorOf, makeLink, makeSku, newOrg, newUser } from "./catalog.fixtures";
 import { shanghaiDate } from "../../app/domain/shared/dates";
 
@@ -79,8 +68,8 @@ async function world(db: Db) {
   const asCore = actorOf(core, coreUser);
   /** An order of `units` fridges by dealer `d`, confirmed by the supplier. */
   async function confirmed(d: (typeof dealers)[number], units: number) {
-    const order = await createOrder(db, d.actor, { dealerId: d.id, coreEnterpriseId: core, kind: "standard", lines: [{ skuId: fridge.id, quantity: units }] });
-    await confirmOrder(db, asCore, order.id);
+    const order = await createOrder(db, d.actor, { dealerId: d.id, coreEnterpriseId: core, kind: "standard", lines: [{ skuId: fridge.id, quantity: units }] }, new Date());
+    await confirmOrder(db, asCore, order.id, new Date());
     return order;
   }
   /** The same, put on account `paidDaysAgo` days ago. */
@@ -144,16 +133,16 @@ for (const [engine, open] of ENGINES) {
       expect(await repayOnAccount(db, a.actor, repaid.id)).toEqual({ repaidFen: 300_000 });
       // Put on account, then cancelled: the credit comes back, the order is not owed.
       const cancelled = await w.onAccount(a, 1, 45);
-      await cancelOrder(db, w.asCore, cancelled.id, "客户要求取消");
+      await cancelOrder(db, w.asCore, cancelled.id, "客户要求取消", new Date());
       // Four units on account, one sent back: three still owed, and overdue.
       const returned = await w.onAccount(a, 4, 50);
       const line = (await getOrder(db, w.core, returned.id)).lines[0];
-      await shipOrder(db, w.asCore, returned.id, { carrier: "顺丰", trackingNumber: "SF-POS-1", lines: [{ lineId: line.id, quantity: 4 }] });
-      await receiveOrder(db, a.actor, returned.id);
-      const rma = await requestReturn(db, a.actor, { originalOrderId: returned.id, lines: [{ lineId: line.id, quantity: 1 }], reason: "外壳破损" });
-      await decideReturn(db, w.asCore, rma.id, "approve");
+      await shipOrder(db, w.asCore, returned.id, { carrier: "顺丰", trackingNumber: "SF-POS-1", lines: [{ lineId: line.id, quantity: 4 }] }, new Date());
+      await receiveOrder(db, a.actor, returned.id, new Date());
+      const rma = await requestReturn(db, a.actor, { originalOrderId: returned.id, lines: [{ lineId: line.id, quantity: 1 }], reason: "外壳破损" }, new Date());
+      await decideReturn(db, w.asCore, rma.id, "approve", new Date());
       await receiveReturnedGoods(db, w.asCore, rma.id);
-      await refundReturn(db, w.asCore, rma.id);
+      await refundReturn(db, w.asCore, rma.id, new Date());
 
       const position = await onAccountPosition(db, { coreEnterpriseId: w.core, dealerId: a.id, today: TODAY });
       expect(position.overdueOrders.map((o) => [o.number, o.outstandingFen, o.daysOverdue])).toEqual([
@@ -230,14 +219,14 @@ for (const [engine, open] of ENGINES) {
       await markAwaitingEpay(db, b.actor, epay.id, "pay-test-1");
       // Paid from the wallet: one recent, one placed 100 days ago (outside the window).
       const recent = await w.confirmed(a, 3);
-      await payFromWallet(db, a.actor, recent.id);
+      await payFromWallet(db, a.actor, recent.id, new Date());
       const old = await w.confirmed(a, 4);
-      await payFromWallet(db, a.actor, old.id);
+      await payFromWallet(db, a.actor, old.id, new Date());
       await sql`update orders set created_at = ${daysAgo(100).toISOString()}::timestamptz where id = ${old.id}`.execute(db);
       // Paid and then cancelled: the money went back, nothing counts.
       const refunded = await w.confirmed(a, 1);
-      await payFromWallet(db, a.actor, refunded.id);
-      await cancelOrder(db, a.actor, refunded.id, "重复下单");
+      await payFromWallet(db, a.actor, refunded.id, new Date());
+      await cancelOrder(db, a.actor, refunded.id, "重复下单", new Date());
       // On credit: one overdue, one not.
       await w.onAccount(a, 2, 40);
       await w.onAccount(b, 1, 3);

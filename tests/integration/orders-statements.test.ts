@@ -1,10 +1,14 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbHandle } from "../../db";
-import { confirmOrder, createOrder, getOrder, payOnAccount } from "../../app/domain/orders/orders.server";
+import { payOnAccount } from "../../app/domain/orders/payment.server";
+import { createOrder } from "../../app/domain/orders/placement.server";
+import { getOrder } from "../../app/domain/orders/queries.server";
+import { confirmOrder } from "../../app/domain/orders/review.server";
 import { verifyLedger } from "../../app/domain/ledger/ledger.server";
 import { createPriceList, createTier, setPriceListItem } from "../../app/domain/pricing/pricing.server";
 import { actorOf, countingDb, ENGINES, makeLink, makeSku, newOrg, newUser, runOrderNotices } from "./catalog.fixtures";
+import { shanghaiDate } from "../../app/domain/shared/dates";
 
 /**
  * The order path's cost is round trips, not JavaScript (the orders benchmark spends most of its
@@ -42,7 +46,7 @@ for (const [engine, open] of ENGINES) {
         await makeSku(db, core, { basePriceFen: 30_000, stockOnHand: 1_000 }),
       ];
       const gold = await createTier(db, asCore, core, { name: "金牌", rank: 1 });
-      const list = await createPriceList(db, asCore, core, { tierId: gold.id, name: "金牌价", validFrom: "2020-01-01", validTo: null });
+      const list = await createPriceList(db, asCore, core, { tierId: gold.id, name: "金牌价", validFrom: "2020-01-01", validTo: null }, shanghaiDate(new Date()));
       for (const sku of skus) {
         await setPriceListItem(db, asCore, core, list.id, { skuCode: sku.code, minQty: 1, priceFen: sku.basePriceFen - 500 });
         await setPriceListItem(db, asCore, core, list.id, { skuCode: sku.code, minQty: 10, priceFen: sku.basePriceFen - 900 });
@@ -58,16 +62,16 @@ for (const [engine, open] of ENGINES) {
       const counts: Record<keyof typeof BUDGET, number> = { createOrder: 0, confirmOrder: 0, payOnAccount: 0 };
 
       let counted = countingDb(handle.db);
-      const order = await createOrder(counted.db, w.asDealer, { dealerId: w.link.dealerId, coreEnterpriseId: w.core, kind: "standard", lines });
+      const order = await createOrder(counted.db, w.asDealer, { dealerId: w.link.dealerId, coreEnterpriseId: w.core, kind: "standard", lines }, new Date());
       counts.createOrder = counted.count();
       expect(order.status).toBe("submitted");
 
       counted = countingDb(handle.db);
-      expect((await confirmOrder(counted.db, w.asCore, order.id)).status).toBe("confirmed");
+      expect((await confirmOrder(counted.db, w.asCore, order.id, new Date())).status).toBe("confirmed");
       counts.confirmOrder = counted.count();
 
       counted = countingDb(handle.db);
-      const paid = await payOnAccount(counted.db, w.asDealer, order.id);
+      const paid = await payOnAccount(counted.db, w.asDealer, order.id, new Date());
       counts.payOnAccount = counted.count();
       expect(paid).toMatchObject({ status: "paid", payment_method: "on_account" });
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../app/logger.server";
-import { getCheckout, placeCheckout, startCheckoutPayment } from "../../app/domain/market/escrow.server";
+import { placeCheckout, startCheckoutPayment } from "../../app/domain/market/escrow/checkout.server";
+import { getCheckout } from "../../app/domain/market/escrow/queries.server";
 import { getPayment, PENDING_QUERY_LIMITS } from "../../app/domain/payments/payments.server";
 import { createHttpEpayGateway } from "../../app/domain/payments/epay/index.server";
 import { createQueryPendingPaymentsStep } from "../../workflows/payments";
@@ -37,9 +38,9 @@ describe("payments whose outcome never reached us are asked at the gateway", () 
   async function paidAtGatewayOnly() {
     const buyer = await makeBuyer(t.db);
     const actor = actorFor(buyer.id);
-    const { checkout } = await placeCheckout(t.db, actor, { buyerId: buyer.id, marketId: w.marketId, lines: [{ listingId, quantity: 1 }], idempotencyKey: `pending-${buyer.id}` });
+    const { checkout } = await placeCheckout(t.db, actor, { buyerId: buyer.id, marketId: w.marketId, lines: [{ listingId, quantity: 1 }], idempotencyKey: `pending-${buyer.id}` }, new Date());
     // The gateway holds its callback: nothing reaches us, and the test never visits the return page.
-    const { payUrl, paymentId } = await startCheckoutPayment(t.db, actor, buyer.id, checkout.id, server.deps({ hold_callbacks: true }));
+    const { payUrl, paymentId } = await startCheckoutPayment(t.db, actor, buyer.id, checkout.id, server.deps({ hold_callbacks: true }), new Date());
     expect((await payOnSandboxPage(payUrl, "pay")).status).toBe(302);
     return { buyer, checkout, paymentId };
   }

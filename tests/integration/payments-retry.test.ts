@@ -1,17 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publicUrlFor } from "../../app/config.server";
 import { logger } from "../../app/logger.server";
-import { getCheckout, payCheckoutFromWallet, placeCheckout, startCheckoutPayment } from "../../app/domain/market/escrow.server";
-import {
-  confirmOrder,
-  createOrder,
-  getOrder,
-  payOnAccount,
-  receiveOrder,
-  requestFinancing,
-  requestReturn,
-  shipOrder,
-} from "../../app/domain/orders/orders.server";
+import { payCheckoutFromWallet, placeCheckout, startCheckoutPayment } from "../../app/domain/market/escrow/checkout.server";
+import { getCheckout } from "../../app/domain/market/escrow/queries.server";
+import { receiveOrder, shipOrder } from "../../app/domain/orders/fulfilment.server";
+import { payOnAccount, requestFinancing } from "../../app/domain/orders/payment.server";
+import { createOrder } from "../../app/domain/orders/placement.server";
+import { getOrder } from "../../app/domain/orders/queries.server";
+import { requestReturn } from "../../app/domain/orders/returns.server";
+import { confirmOrder } from "../../app/domain/orders/review.server";
 import { FINANCING_AVAILABLE, ORDER_MACHINES } from "../../app/domain/orders/states";
 import { createPayment, startPaymentAttempt } from "../../app/domain/payments/payments.server";
 import { runStep, STEPS } from "../../workflows/registry";
@@ -53,8 +50,8 @@ describe("one open payment per purpose, a new attempt after a failure", () => {
     const coreUser = await createUser(db, { memberships: [[core, "owner"]] });
     const asDealer = actorOf(link.dealerId, dealerUser.id);
     const asCore = actorOf(core, coreUser.id);
-    const order = await createOrder(db, asDealer, { dealerId: link.dealerId, coreEnterpriseId: core, kind: "standard", lines: [{ skuId: sku.id, quantity: 2 }] });
-    await confirmOrder(db, asCore, order.id);
+    const order = await createOrder(db, asDealer, { dealerId: link.dealerId, coreEnterpriseId: core, kind: "standard", lines: [{ skuId: sku.id, quantity: 2 }] }, new Date());
+    await confirmOrder(db, asCore, order.id, new Date());
     return { core, dealerId: link.dealerId, order, asDealer, asCore, dealerUser, coreUser, path: `/orders/${order.id}` };
   }
 
@@ -243,14 +240,14 @@ describe("one open payment per purpose, a new attempt after a failure", () => {
       const listing = await makeListing(t.db, w, 0, { priceFen: 12_800 });
       const buyer = await makeBuyer(t.db, 100_000);
       const actor = actorFor(buyer.id, buyer.user.id);
-      const placed = await placeCheckout(t.db, actor, { buyerId: buyer.id, marketId: w.marketId, lines: [{ listingId: listing.id, quantity: 1 }], idempotencyKey: "retry-1" });
+      const placed = await placeCheckout(t.db, actor, { buyerId: buyer.id, marketId: w.marketId, lines: [{ listingId: listing.id, quantity: 1 }], idempotencyKey: "retry-1" }, new Date());
       const reference = `market_checkout:${placed.checkout.id}`;
       const path = `/market/checkouts/${placed.checkout.id}`;
 
-      const first = await startCheckoutPayment(t.db, actor, buyer.id, placed.checkout.id, server.deps());
+      const first = await startCheckoutPayment(t.db, actor, buyer.id, placed.checkout.id, server.deps(), new Date());
       // Asking again while it is pending resumes the same payment.
-      expect((await startCheckoutPayment(t.db, actor, buyer.id, placed.checkout.id, server.deps())).paymentId).toBe(first.paymentId);
-      expect(await refusal(payCheckoutFromWallet(t.db, actor, buyer.id, placed.checkout.id))).toMatchObject({
+      expect((await startCheckoutPayment(t.db, actor, buyer.id, placed.checkout.id, server.deps(), new Date())).paymentId).toBe(first.paymentId);
+      expect(await refusal(payCheckoutFromWallet(t.db, actor, buyer.id, placed.checkout.id, new Date()))).toMatchObject({
         code: "invalid_state",
         fields: { payment: "payment_pending" },
       });
@@ -280,7 +277,7 @@ describe("one open payment per purpose, a new attempt after a failure", () => {
       await fulfil(attempts[1].id);
       const { checkout } = await getCheckout(t.db, buyer.id, placed.checkout.id);
       expect(checkout).toMatchObject({ status: "paid", paymentId: attempts[1].id });
-      expect(await refusal(startCheckoutPayment(t.db, actor, buyer.id, placed.checkout.id, server.deps()))).toMatchObject({ code: "invalid_state" });
+      expect(await refusal(startCheckoutPayment(t.db, actor, buyer.id, placed.checkout.id, server.deps(), new Date()))).toMatchObject({ code: "invalid_state" });
       await expectLedgerClean(t.db);
     });
   });
@@ -323,12 +320,12 @@ describe("one open payment per purpose, a new attempt after a failure", () => {
     /** A received order of 2 units, and a return request for both. */
     async function requestedReturn() {
       const w = await confirmedOrder({ creditLimitFen: 10_000_000 });
-      await payOnAccount(t.db, w.asDealer, w.order.id);
+      await payOnAccount(t.db, w.asDealer, w.order.id, new Date());
       const detail = await getOrder(t.db, w.dealerId, w.order.id);
-      await shipOrder(t.db, w.asCore, w.order.id, { carrier: "顺丰", trackingNumber: "SF1", lines: [{ lineId: detail.lines[0].id, quantity: 2 }] });
-      await receiveOrder(t.db, w.asDealer, w.order.id);
+      await shipOrder(t.db, w.asCore, w.order.id, { carrier: "顺丰", trackingNumber: "SF1", lines: [{ lineId: detail.lines[0].id, quantity: 2 }] }, new Date());
+      await receiveOrder(t.db, w.asDealer, w.order.id, new Date());
       const lineId = detail.lines[0].id;
-      const rma = await requestReturn(t.db, w.asDealer, { originalOrderId: w.order.id, lines: [{ lineId, quantity: 2 }], reason: "外观破损" });
+      const rma = await requestReturn(t.db, w.asDealer, { originalOrderId: w.order.id, lines: [{ lineId, quantity: 2 }], reason: "外观破损" }, new Date());
       return { ...w, lineId, rma };
     }
     /** Units of the original order's line counted as returned (or asked to be). */
@@ -357,7 +354,7 @@ describe("one open payment per purpose, a new attempt after a failure", () => {
       expect(res.status).toBe(302);
       expect((await getOrder(t.db, w.dealerId, w.rma.id)).order.status).toBe("cancelled");
       expect(await returnedOf(w.dealerId, w.order.id)).toBe(0);
-      const again = await requestReturn(t.db, w.asDealer, { originalOrderId: w.order.id, lines: [{ lineId: w.lineId, quantity: 2 }], reason: "还是要退" });
+      const again = await requestReturn(t.db, w.asDealer, { originalOrderId: w.order.id, lines: [{ lineId: w.lineId, quantity: 2 }], reason: "还是要退" }, new Date());
       expect(again.status).toBe("requested");
     });
   });

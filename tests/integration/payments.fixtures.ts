@@ -72,6 +72,7 @@ export async function startPaymentsServer(
       }),
       publicUrl: url,
       logger,
+      now: () => new Date(),
     }),
     sandbox: { db, config: sandboxConfigFrom(config), logger },
     close: () =>
@@ -160,7 +161,7 @@ export async function postCallback(
 ): Promise<{ status: number; json: unknown }> {
   const headers: Record<string, string> = { "Content-Type": options.contentType ?? "application/json" };
   const signature =
-    options.signature === undefined ? signPayload(options.secret ?? TEST_EPAY_SECRET, body, options.timestampS ?? unixSeconds()) : options.signature;
+    options.signature === undefined ? signPayload(options.secret ?? TEST_EPAY_SECRET, body, options.timestampS ?? unixSeconds(new Date())) : options.signature;
   if (signature !== null) headers[EPAY_SIGNATURE_HEADER] = signature;
   const res = await fetch(`${baseUrl}${CALLBACK_PATH}`, { method: "POST", headers, body });
   const text = await res.text();

@@ -22,6 +22,7 @@ import {
   type PriceRule,
 } from "../../app/domain/pricing/pricing.server";
 import { actorOf, countingDb, ENGINES, makeLink, makeSku, newOrg, skuInput } from "./catalog.fixtures";
+import { shanghaiDate } from "../../app/domain/shared/dates";
 
 /** Noon in Shanghai on a business date: the instant a quote "on that day" is for. */
 const at = (date: string) => new Date(`${date}T12:00:00+08:00`);
@@ -50,8 +51,8 @@ for (const [engine, open] of ENGINES) {
       const fridge = await makeSku(handle.db, core, { code: "FR-1", basePriceFen: 160_000, taxRateBps: 900 });
       const kettle = await makeSku(handle.db, core, { code: "KT-1", basePriceFen: 8_900, packSize: 6, moq: 12, unit: "件" });
       const gold = await createTier(handle.db, actor, core, { name: "金牌", rank: 1 });
-      const listA = await createPriceList(handle.db, actor, core, { tierId: gold.id, name: "上半年", validFrom: "2026-01-01", validTo: "2026-06-30" });
-      const listB = await createPriceList(handle.db, actor, core, { tierId: gold.id, name: "下半年", validFrom: "2026-07-01", validTo: null });
+      const listA = await createPriceList(handle.db, actor, core, { tierId: gold.id, name: "上半年", validFrom: "2026-01-01", validTo: "2026-06-30" }, shanghaiDate(new Date()));
+      const listB = await createPriceList(handle.db, actor, core, { tierId: gold.id, name: "下半年", validFrom: "2026-07-01", validTo: null }, shanghaiDate(new Date()));
       for (const [list, code, minQty, priceFen] of [
         [listA, "AC-1", 1, 240_000],
         [listA, "ac-1", 10, 230_000],
@@ -71,7 +72,7 @@ for (const [engine, open] of ENGINES) {
         validFrom: "2026-03-01",
         validTo: "2026-03-31",
         note: "三月促销",
-      });
+      }, shanghaiDate(new Date()));
       return { core, actor, ac, fridge, kettle, gold, listA, listB, goldLink, plainLink, override };
     }
 
@@ -189,20 +190,20 @@ for (const [engine, open] of ENGINES) {
     it("refuses a price list that overlaps another of the same tier, even two at once", async () => {
       const w = await world();
       await expect(
-        createPriceList(handle.db, w.actor, w.core, { tierId: w.gold.id, name: "重叠", validFrom: "2026-06-30", validTo: "2026-07-15" }),
+        createPriceList(handle.db, w.actor, w.core, { tierId: w.gold.id, name: "重叠", validFrom: "2026-06-30", validTo: "2026-07-15" }, shanghaiDate(new Date())),
       ).rejects.toMatchObject({ code: "conflict", fields: { validFrom: "overlaps" } });
       await expect(
-        updatePriceList(handle.db, w.actor, w.core, w.listA.id, { name: "上半年", validFrom: "2026-01-01", validTo: "2026-07-01" }),
+        updatePriceList(handle.db, w.actor, w.core, w.listA.id, { name: "上半年", validFrom: "2026-01-01", validTo: "2026-07-01" }, shanghaiDate(new Date())),
       ).rejects.toMatchObject({ code: "conflict" });
       await expect(
-        createPriceList(handle.db, w.actor, w.core, { tierId: w.gold.id, name: "倒序", validFrom: "2027-02-01", validTo: "2027-01-01" }),
+        createPriceList(handle.db, w.actor, w.core, { tierId: w.gold.id, name: "倒序", validFrom: "2027-02-01", validTo: "2027-01-01" }, shanghaiDate(new Date())),
       ).rejects.toMatchObject({ code: "validation", fields: { validTo: "date_order" } });
       // Shorten B, then two lists for the freed period race: exactly one wins.
-      await updatePriceList(handle.db, w.actor, w.core, w.listB.id, { name: "下半年", validFrom: "2026-07-01", validTo: "2026-12-31" });
+      await updatePriceList(handle.db, w.actor, w.core, w.listB.id, { name: "下半年", validFrom: "2026-07-01", validTo: "2026-12-31" }, shanghaiDate(new Date()));
       const silver = await createTier(handle.db, w.actor, w.core, { name: "银牌", rank: 2 });
       const racing = await Promise.all(
         ["2027 甲", "2027 乙", "2027 丙"].map((name) =>
-          createPriceList(handle.db, w.actor, w.core, { tierId: w.gold.id, name, validFrom: "2027-01-01", validTo: null }).then(
+          createPriceList(handle.db, w.actor, w.core, { tierId: w.gold.id, name, validFrom: "2027-01-01", validTo: null }, shanghaiDate(new Date())).then(
             () => "created",
             (e: unknown) => (e instanceof DomainError ? e.code : Promise.reject(e)),
           ),
@@ -211,20 +212,20 @@ for (const [engine, open] of ENGINES) {
       expect(racing.sort()).toEqual(["conflict", "conflict", "created"]);
       // Another tier's lists never clash with gold's.
       await expect(
-        createPriceList(handle.db, w.actor, w.core, { tierId: silver.id, name: "银牌全年", validFrom: "2026-01-01", validTo: null }),
+        createPriceList(handle.db, w.actor, w.core, { tierId: silver.id, name: "银牌全年", validFrom: "2026-01-01", validTo: null }, shanghaiDate(new Date())),
       ).resolves.toMatchObject({ tierName: "银牌", state: "current" });
     });
 
     it("refuses an override overlapping another for the same dealer and SKU", async () => {
       const w = await world();
       await expect(
-        createOverride(handle.db, w.actor, w.core, { linkId: w.goldLink.id, skuCode: "AC-1", priceFen: 1, validFrom: "2026-03-31", validTo: null, note: "" }),
+        createOverride(handle.db, w.actor, w.core, { linkId: w.goldLink.id, skuCode: "AC-1", priceFen: 1, validFrom: "2026-03-31", validTo: null, note: "" }, shanghaiDate(new Date())),
       ).rejects.toMatchObject({ code: "conflict", fields: { validFrom: "overlaps" } });
       await expect(
-        createOverride(handle.db, w.actor, w.core, { linkId: w.goldLink.id, skuCode: "AC-1", priceFen: 190_000, validFrom: "2026-04-01", validTo: null, note: "" }),
+        createOverride(handle.db, w.actor, w.core, { linkId: w.goldLink.id, skuCode: "AC-1", priceFen: 190_000, validFrom: "2026-04-01", validTo: null, note: "" }, shanghaiDate(new Date())),
       ).resolves.toMatchObject({ priceFen: 190_000, validTo: null });
       await expect(
-        createOverride(handle.db, w.actor, w.core, { linkId: w.goldLink.id, skuCode: "NOPE", priceFen: 1, validFrom: "2026-04-01", validTo: null, note: "" }),
+        createOverride(handle.db, w.actor, w.core, { linkId: w.goldLink.id, skuCode: "NOPE", priceFen: 1, validFrom: "2026-04-01", validTo: null, note: "" }, shanghaiDate(new Date())),
       ).rejects.toMatchObject({ code: "validation", fields: { skuCode: "unknown_sku" } });
       const all = await listOverrides(handle.db, w.core, { today: "2026-03-15" });
       expect(all.map((o) => [o.validFrom, o.state])).toEqual([
@@ -275,7 +276,7 @@ for (const [engine, open] of ENGINES) {
         ["上半年", "current", 3],
       ]);
       await deletePriceList(handle.db, w.actor, w.core, w.listB.id);
-      await expect(getPriceList(handle.db, w.core, w.listB.id)).rejects.toMatchObject({ code: "not_found" });
+      await expect(getPriceList(handle.db, w.core, w.listB.id, shanghaiDate(new Date()))).rejects.toMatchObject({ code: "not_found" });
     });
 
     it("shows a dealer the active catalogue at its own prices, in code order, page by page", async () => {
@@ -302,24 +303,24 @@ for (const [engine, open] of ENGINES) {
       const w = await world();
       const intruder = await newOrg(handle.db, "core_enterprise");
       const actor = actorOf(intruder);
-      await expect(getPriceList(handle.db, intruder, w.listA.id)).rejects.toMatchObject({ code: "not_found" });
+      await expect(getPriceList(handle.db, intruder, w.listA.id, shanghaiDate(new Date()))).rejects.toMatchObject({ code: "not_found" });
       await expect(listPriceListItems(handle.db, intruder, w.listA.id)).rejects.toMatchObject({ code: "not_found" });
-      await expect(updatePriceList(handle.db, actor, intruder, w.listA.id, { name: "x", validFrom: "2026-01-01", validTo: null })).rejects.toMatchObject({ code: "not_found" });
+      await expect(updatePriceList(handle.db, actor, intruder, w.listA.id, { name: "x", validFrom: "2026-01-01", validTo: null }, shanghaiDate(new Date()))).rejects.toMatchObject({ code: "not_found" });
       await expect(deletePriceList(handle.db, actor, intruder, w.listA.id)).rejects.toMatchObject({ code: "not_found" });
       await expect(setPriceListItem(handle.db, actor, intruder, w.listA.id, { skuCode: "AC-1", minQty: 1, priceFen: 1 })).rejects.toMatchObject({ code: "not_found" });
       await expect(removePriceListItem(handle.db, actor, intruder, w.listA.id, { skuId: w.ac.id, minQty: 1 })).rejects.toMatchObject({ code: "not_found" });
       await expect(updateTier(handle.db, actor, intruder, w.gold.id, { name: "x", rank: 1 })).rejects.toMatchObject({ code: "not_found" });
       await expect(deleteOverride(handle.db, actor, intruder, w.override.id)).rejects.toMatchObject({ code: "not_found" });
       // Using another tenant's tier or link id in one's own writes is refused too.
-      await expect(createPriceList(handle.db, actor, intruder, { tierId: w.gold.id, name: "x", validFrom: "2026-01-01", validTo: null })).rejects.toMatchObject({
+      await expect(createPriceList(handle.db, actor, intruder, { tierId: w.gold.id, name: "x", validFrom: "2026-01-01", validTo: null }, shanghaiDate(new Date()))).rejects.toMatchObject({
         code: "validation",
         fields: { tierId: "unknown_tier" },
       });
       await expect(
-        createOverride(handle.db, actor, intruder, { linkId: w.goldLink.id, skuCode: "AC-1", priceFen: 1, validFrom: "2026-01-01", validTo: null, note: "" }),
+        createOverride(handle.db, actor, intruder, { linkId: w.goldLink.id, skuCode: "AC-1", priceFen: 1, validFrom: "2026-01-01", validTo: null, note: "" }, shanghaiDate(new Date())),
       ).rejects.toMatchObject({ code: "validation", fields: { linkId: "not_in_network" } });
-      expect(await listOverrides(handle.db, intruder)).toEqual([]);
-      expect(await listPriceLists(handle.db, intruder)).toEqual([]);
+      expect(await listOverrides(handle.db, intruder, { today: shanghaiDate(new Date()) })).toEqual([]);
+      expect(await listPriceLists(handle.db, intruder, { today: shanghaiDate(new Date()) })).toEqual([]);
       // And the database refuses a cross-tenant item even if code forgot to check.
       const mine = await makeSku(handle.db, intruder, { code: "MINE-1" });
       await expect(

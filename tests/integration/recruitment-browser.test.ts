@@ -52,10 +52,11 @@ describe("recruitment pages in Chromium", () => {
       campaignId,
       input: applicationInput({ companyName: "温州优选电器有限公司", notes: "在温州市区有两家门店，年销售额约 800 万元。" }),
       documents: [{ fileName: "营业执照.pdf", bytes: PDF_BYTES }],
+      now: new Date(),
     });
     applicationId = submitted.application.id;
-    await reviewApplication(t.db, world.actor, world.coreId, applicationId, "start_review");
-    await reviewApplication(t.db, world.actor, world.coreId, applicationId, "request_info", "请上传门店照片和近一年的销售流水。");
+    await reviewApplication(t.db, world.actor, world.coreId, applicationId, "start_review", "", new Date());
+    await reviewApplication(t.db, world.actor, world.coreId, applicationId, "request_info", "请上传门店照片和近一年的销售流水。", new Date());
     await respondToInfoRequest(t.db, ANONYMOUS, {
       campaignId,
       token: submitted.token,
@@ -64,9 +65,9 @@ describe("recruitment pages in Chromium", () => {
     });
     statusPath = submitted.statusPath;
     // A second application, approved: its status page shows the invitation and the deposit due.
-    const second = await submitApplication(t.db, ANONYMOUS, { campaignId, input: applicationInput({ companyName: "金华众诚电器有限公司", region: "浙江省金华市" }) });
-    await reviewApplication(t.db, world.actor, world.coreId, second.application.id, "start_review");
-    const approved = await approveApplication(t.db, world.actor, world.coreId, second.application.id, { note: "欢迎加入华通经销商网络。", serverSecret: "test-session-secret-0123456789abcdef" });
+    const second = await submitApplication(t.db, ANONYMOUS, { campaignId, input: applicationInput({ companyName: "金华众诚电器有限公司", region: "浙江省金华市" }), now: new Date() });
+    await reviewApplication(t.db, world.actor, world.coreId, second.application.id, "start_review", "", new Date());
+    const approved = await approveApplication(t.db, world.actor, world.coreId, second.application.id, { note: "欢迎加入华通经销商网络。", serverSecret: "test-session-secret-0123456789abcdef", now: new Date() });
     approvedStatusPath = second.statusPath;
     invitationPath = approved.invitationPath!;
     server = await startPaymentsServer(t.db);

@@ -70,8 +70,8 @@ export function campaignInput(overrides: Partial<CampaignInput> = {}): CampaignI
 }
 
 export async function publishedCampaign(db: Db, world: CoreWorld, overrides: Partial<CampaignInput> = {}) {
-  const campaign = await createCampaign(db, world.actor, world.coreId, campaignInput({ tierId: world.tierId, ...overrides }));
-  return transitionCampaign(db, world.actor, world.coreId, campaign.id, "publish");
+  const campaign = await createCampaign(db, world.actor, world.coreId, campaignInput({ tierId: world.tierId, ...overrides }), { now: new Date() });
+  return transitionCampaign(db, world.actor, world.coreId, campaign.id, "publish", { now: new Date() });
 }
 
 export function applicationInput(overrides: Partial<ApplicationInput> = {}): ApplicationInput {
@@ -92,7 +92,7 @@ export function applicationInput(overrides: Partial<ApplicationInput> = {}): App
 export const ANONYMOUS: Actor = { userId: null, organizationId: null, ip: null, requestId: null };
 
 export async function apply(db: Db, campaignId: string, overrides: Partial<ApplicationInput> = {}): Promise<SubmittedApplication> {
-  return submitApplication(db, ANONYMOUS, { campaignId, input: applicationInput(overrides) });
+  return submitApplication(db, ANONYMOUS, { campaignId, input: applicationInput(overrides), now: new Date() });
 }
 
 /** Tiny but real file heads: the sniffing looks at the first bytes only. */

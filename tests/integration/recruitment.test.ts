@@ -76,7 +76,7 @@ describe("recruitment", () => {
 
   async function underReview(world: CoreWorld, campaignId: string, overrides: Parameters<typeof apply>[2] = {}) {
     const submitted = await apply(handle.db, campaignId, overrides);
-    await reviewApplication(handle.db, world.actor, world.coreId, submitted.application.id, "start_review");
+    await reviewApplication(handle.db, world.actor, world.coreId, submitted.application.id, "start_review", "", new Date());
     return submitted;
   }
 
@@ -97,27 +97,27 @@ describe("recruitment", () => {
   describe("campaigns", () => {
     it("goes draft → published → closed, keeps the applicants' terms once published, and is public only once published", async () => {
       const world = await coreEnterprise(handle.db);
-      const draft = await createCampaign(handle.db, world.actor, world.coreId, campaignInput({ tierId: world.tierId, depositFen: 2_000_000 }));
+      const draft = await createCampaign(handle.db, world.actor, world.coreId, campaignInput({ tierId: world.tierId, depositFen: 2_000_000 }), { now: new Date() });
       expect(draft).toMatchObject({ status: "draft", approvedCount: 0, tierName: "银牌", depositFen: 2_000_000 });
-      await expect(getPublicCampaign(handle.db, draft.id)).rejects.toMatchObject({ code: "not_found" });
+      await expect(getPublicCampaign(handle.db, draft.id, new Date())).rejects.toMatchObject({ code: "not_found" });
 
-      const published = await transitionCampaign(handle.db, world.actor, world.coreId, draft.id, "publish");
+      const published = await transitionCampaign(handle.db, world.actor, world.coreId, draft.id, "publish", { now: new Date() });
       expect(published.status).toBe("published");
       expect(published.publishedAt).toBeInstanceOf(Date);
-      const pub = await getPublicCampaign(handle.db, draft.id);
+      const pub = await getPublicCampaign(handle.db, draft.id, new Date());
       expect(pub).toMatchObject({ placesLeft: 5, notAccepting: null, regions: ["浙江省温州市", "浙江省金华市", "江苏省苏州市"] });
 
       await expect(
-        updateCampaign(handle.db, world.actor, world.coreId, draft.id, campaignInput({ tierId: world.tierId, depositFen: 0 })),
+        updateCampaign(handle.db, world.actor, world.coreId, draft.id, campaignInput({ tierId: world.tierId, depositFen: 0 }), { now: new Date() }),
       ).rejects.toMatchObject({ code: "invalid_state", fields: { depositFen: "fixed_after_publish" } });
-      const edited = await updateCampaign(handle.db, world.actor, world.coreId, draft.id, campaignInput({ tierId: world.tierId, depositFen: 2_000_000, quota: 8, title: "新标题" }));
+      const edited = await updateCampaign(handle.db, world.actor, world.coreId, draft.id, campaignInput({ tierId: world.tierId, depositFen: 2_000_000, quota: 8, title: "新标题" }), { now: new Date() });
       expect(edited).toMatchObject({ quota: 8, title: "新标题" });
 
-      await expect(transitionCampaign(handle.db, world.actor, world.coreId, draft.id, "publish")).rejects.toMatchObject({ code: "invalid_state" });
-      const closed = await transitionCampaign(handle.db, world.actor, world.coreId, draft.id, "close");
+      await expect(transitionCampaign(handle.db, world.actor, world.coreId, draft.id, "publish", { now: new Date() })).rejects.toMatchObject({ code: "invalid_state" });
+      const closed = await transitionCampaign(handle.db, world.actor, world.coreId, draft.id, "close", { now: new Date() });
       expect(closed.status).toBe("closed");
-      expect((await getPublicCampaign(handle.db, draft.id)).notAccepting).toBe("closed");
-      await expect(updateCampaign(handle.db, world.actor, world.coreId, draft.id, campaignInput())).rejects.toMatchObject({ code: "invalid_state" });
+      expect((await getPublicCampaign(handle.db, draft.id, new Date())).notAccepting).toBe("closed");
+      await expect(updateCampaign(handle.db, world.actor, world.coreId, draft.id, campaignInput(), { now: new Date() })).rejects.toMatchObject({ code: "invalid_state" });
 
       const audit = await handle.db.selectFrom("audit_events").select("action").where("entity_id", "=", draft.id).orderBy("id").execute();
       expect(audit.map((a) => a.action)).toEqual([
@@ -133,20 +133,20 @@ describe("recruitment", () => {
       const other = await coreEnterprise(handle.db);
       const before = await handle.db.selectFrom("recruitment_campaigns").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
       await expect(
-        createCampaign(handle.db, world.actor, world.coreId, campaignInput({ title: "", regions: [], quota: 0, depositFen: -1, closesOn: "2025-02-30" })),
+        createCampaign(handle.db, world.actor, world.coreId, campaignInput({ title: "", regions: [], quota: 0, depositFen: -1, closesOn: "2025-02-30" }), { now: new Date() }),
       ).rejects.toMatchObject({
         code: "validation",
         fields: { title: "required", regions: "required", quota: "out_of_range", depositFen: "out_of_range", closesOn: "date_format" },
       });
-      await expect(createCampaign(handle.db, world.actor, world.coreId, campaignInput({ closesOn: today(-1) }))).rejects.toMatchObject({
+      await expect(createCampaign(handle.db, world.actor, world.coreId, campaignInput({ closesOn: today(-1) }), { now: new Date() })).rejects.toMatchObject({
         fields: { closesOn: "date_past" },
       });
       // Another core enterprise's tier is not one of ours.
-      await expect(createCampaign(handle.db, world.actor, world.coreId, campaignInput({ tierId: other.tierId }))).rejects.toMatchObject({
+      await expect(createCampaign(handle.db, world.actor, world.coreId, campaignInput({ tierId: other.tierId }), { now: new Date() })).rejects.toMatchObject({
         fields: { tierId: "unknown_tier" },
       });
       await expect(
-        createCampaign(handle.db, world.actor, world.coreId, campaignInput({ regions: Array.from({ length: 31 }, (_, i) => `地区${i}`) })),
+        createCampaign(handle.db, world.actor, world.coreId, campaignInput({ regions: Array.from({ length: 31 }, (_, i) => `地区${i}`) }), { now: new Date() }),
       ).rejects.toMatchObject({ fields: { regions: "too_many" } });
       const after = await handle.db.selectFrom("recruitment_campaigns").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
       expect(Number(after.n)).toBe(Number(before.n));
@@ -186,6 +186,7 @@ describe("recruitment", () => {
         campaignId: campaign.id,
         input: applicationInput({ uscc: uscc.toLowerCase(), contactPhone: "138 5771 2345" }),
         documents: [{ fileName: "../营业执照.pdf", bytes: PDF_BYTES }],
+        now: new Date(),
       });
       expect(ok.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
       expect(ok.statusPath).toBe(`/join/${campaign.id}/status/${ok.token}`);
@@ -195,7 +196,7 @@ describe("recruitment", () => {
       expect(stored.access_token_hash).not.toContain(ok.token);
       expect(stored.submitted_ip).toBe("203.0.113.7");
 
-      const view = await getApplicationByToken(handle.db, campaign.id, ok.token, SECRET);
+      const view = await getApplicationByToken(handle.db, campaign.id, ok.token, { ...SECRET, now: new Date() });
       expect(view.timeline.map((e) => [e.event, e.toStatus, e.actorKind])).toEqual([["submit", "submitted", "applicant"]]);
       expect(view.documents).toEqual([expect.objectContaining({ fileName: "营业执照.pdf", sizeBytes: PDF_BYTES.byteLength })]);
 
@@ -239,22 +240,22 @@ describe("recruitment", () => {
       const world = await coreEnterprise(handle.db);
       const campaign = await publishedCampaign(handle.db, world);
       const html = { fileName: "x.pdf", bytes: new Uint8Array(Buffer.from("<html>")) };
-      await expect(submitApplication(handle.db, ANONYMOUS, { campaignId: campaign.id, input: applicationInput(), documents: [html] })).rejects.toMatchObject({
+      await expect(submitApplication(handle.db, ANONYMOUS, { campaignId: campaign.id, input: applicationInput(), documents: [html], now: new Date() })).rejects.toMatchObject({
         fields: { documents: "file_type" },
       });
       const big = new Uint8Array(5 * 1024 * 1024 + 1);
       big.set(PDF_BYTES);
       await expect(
-        submitApplication(handle.db, ANONYMOUS, { campaignId: campaign.id, input: applicationInput(), documents: [{ fileName: "big.pdf", bytes: big }] }),
+        submitApplication(handle.db, ANONYMOUS, { campaignId: campaign.id, input: applicationInput(), documents: [{ fileName: "big.pdf", bytes: big }], now: new Date() }),
       ).rejects.toMatchObject({ fields: { documents: "file_too_large" } });
       const four = Array.from({ length: 4 }, () => ({ fileName: "a.png", bytes: PNG_BYTES }));
-      await expect(submitApplication(handle.db, ANONYMOUS, { campaignId: campaign.id, input: applicationInput(), documents: four })).rejects.toMatchObject({
+      await expect(submitApplication(handle.db, ANONYMOUS, { campaignId: campaign.id, input: applicationInput(), documents: four, now: new Date() })).rejects.toMatchObject({
         fields: { documents: "too_many_files" },
       });
       expect((await countApplicationsByStatus(handle.db, world.coreId, campaign.id)).submitted).toBe(0);
 
-      const ok = await submitApplication(handle.db, ANONYMOUS, { campaignId: campaign.id, input: applicationInput(), documents: [{ fileName: "a.png", bytes: PNG_BYTES }] });
-      const review = await getApplicationForReview(handle.db, world.coreId, ok.application.id, SECRET);
+      const ok = await submitApplication(handle.db, ANONYMOUS, { campaignId: campaign.id, input: applicationInput(), documents: [{ fileName: "a.png", bytes: PNG_BYTES }], now: new Date() });
+      const review = await getApplicationForReview(handle.db, world.coreId, ok.application.id, { ...SECRET, now: new Date() });
       const doc = await getDocument(handle.db, world.coreId, review.documents[0].id, { applicationId: ok.application.id });
       expect((await getDocument(handle.db, world.coreId, review.documents[0].id, { campaignId: campaign.id })).fileName).toBe("a.png");
       expect(doc.contentType).toBe("image/png");
@@ -276,13 +277,13 @@ describe("recruitment", () => {
       ).rejects.toMatchObject({ code: "invalid_state", fields: { campaign: "past_closing" } });
 
       const first = await underReview(world, campaign.id);
-      await approveApplication(handle.db, world.actor, world.coreId, first.application.id, SECRET);
+      await approveApplication(handle.db, world.actor, world.coreId, first.application.id, { ...SECRET, now: new Date() });
       await expect(apply(handle.db, campaign.id)).rejects.toMatchObject({ fields: { campaign: "full" } });
 
       const other = await publishedCampaign(handle.db, world);
-      await transitionCampaign(handle.db, world.actor, world.coreId, other.id, "close");
+      await transitionCampaign(handle.db, world.actor, world.coreId, other.id, "close", { now: new Date() });
       await expect(apply(handle.db, other.id)).rejects.toMatchObject({ fields: { campaign: "closed" } });
-      const draft = await createCampaign(handle.db, world.actor, world.coreId, campaignInput());
+      const draft = await createCampaign(handle.db, world.actor, world.coreId, campaignInput(), { now: new Date() });
       await expect(apply(handle.db, draft.id)).rejects.toMatchObject({ code: "not_found" });
     });
 
@@ -290,8 +291,8 @@ describe("recruitment", () => {
       const world = await coreEnterprise(handle.db);
       const campaign = await publishedCampaign(handle.db, world, { quota: 100 });
       const ip = `198.51.100.${Math.floor(Math.random() * 200)}`;
-      for (let i = 0; i < 20; i++) await submitApplication(handle.db, { ...ANONYMOUS, ip }, { campaignId: campaign.id, input: applicationInput() });
-      await expect(submitApplication(handle.db, { ...ANONYMOUS, ip }, { campaignId: campaign.id, input: applicationInput() })).rejects.toMatchObject({
+      for (let i = 0; i < 20; i++) await submitApplication(handle.db, { ...ANONYMOUS, ip }, { campaignId: campaign.id, input: applicationInput(), now: new Date() });
+      await expect(submitApplication(handle.db, { ...ANONYMOUS, ip }, { campaignId: campaign.id, input: applicationInput(), now: new Date() })).rejects.toMatchObject({
         code: "rate_limited",
         status: 429,
       });
@@ -305,24 +306,24 @@ describe("recruitment", () => {
       const { application, token } = await apply(handle.db, campaign.id);
       const id = application.id;
 
-      await expect(reviewApplication(handle.db, world.actor, world.coreId, id, "request_info", "补充材料")).rejects.toMatchObject({
+      await expect(reviewApplication(handle.db, world.actor, world.coreId, id, "request_info", "补充材料", new Date())).rejects.toMatchObject({
         code: "invalid_state",
         fields: { status: "invalid_transition" },
       });
-      await reviewApplication(handle.db, world.actor, world.coreId, id, "start_review");
-      await expect(reviewApplication(handle.db, world.actor, world.coreId, id, "request_info", "  ")).rejects.toMatchObject({ fields: { message: "required" } });
-      await reviewApplication(handle.db, world.actor, world.coreId, id, "request_info", "请上传近一年的门店照片。");
-      const asking = await getApplicationByToken(handle.db, campaign.id, token, SECRET);
+      await reviewApplication(handle.db, world.actor, world.coreId, id, "start_review", "", new Date());
+      await expect(reviewApplication(handle.db, world.actor, world.coreId, id, "request_info", "  ", new Date())).rejects.toMatchObject({ fields: { message: "required" } });
+      await reviewApplication(handle.db, world.actor, world.coreId, id, "request_info", "请上传近一年的门店照片。", new Date());
+      const asking = await getApplicationByToken(handle.db, campaign.id, token, { ...SECRET, now: new Date() });
       expect(asking.openQuestion).toBe("请上传近一年的门店照片。");
       expect(asking.events).toEqual(["respond", "withdraw"]);
 
       await expect(respondToInfoRequest(handle.db, ANONYMOUS, { campaignId: campaign.id, token, message: "" })).rejects.toMatchObject({ fields: { message: "required" } });
       await respondToInfoRequest(handle.db, ANONYMOUS, { campaignId: campaign.id, token, message: "已上传照片。", documents: [{ fileName: "门店.png", bytes: PNG_BYTES }] });
-      await expect(reviewApplication(handle.db, world.actor, world.coreId, id, "reject", "")).rejects.toMatchObject({ fields: { message: "required" } });
-      await reviewApplication(handle.db, world.actor, world.coreId, id, "reject", "所在区域已有经销商。");
+      await expect(reviewApplication(handle.db, world.actor, world.coreId, id, "reject", "", new Date())).rejects.toMatchObject({ fields: { message: "required" } });
+      await reviewApplication(handle.db, world.actor, world.coreId, id, "reject", "所在区域已有经销商。", new Date());
       await expect(withdrawApplication(handle.db, ANONYMOUS, { campaignId: campaign.id, token })).rejects.toMatchObject({ code: "invalid_state" });
 
-      const review = await getApplicationForReview(handle.db, world.coreId, id, SECRET);
+      const review = await getApplicationForReview(handle.db, world.coreId, id, { ...SECRET, now: new Date() });
       expect(review.timeline.map((e) => `${e.event}:${e.fromStatus ?? "-"}→${e.toStatus}`)).toEqual([
         "submit:-→submitted",
         "start_review:submitted→under_review",
@@ -334,7 +335,7 @@ describe("recruitment", () => {
       expect(review.documents.map((d) => d.eventId)).toEqual([review.timeline[3].id]);
       expect(review.application.decidedAt).toBeInstanceOf(Date);
       // The applicant sees the reasons but not the reviewers' names.
-      const seen = await getApplicationByToken(handle.db, campaign.id, token, SECRET);
+      const seen = await getApplicationByToken(handle.db, campaign.id, token, { ...SECRET, now: new Date() });
       expect(seen.timeline.every((e) => e.actorName === null)).toBe(true);
       // The timeline is append-only.
       await expect(sql`update recruitment_application_events set message = 'x' where application_id = ${id}`.execute(handle.db)).rejects.toThrow(/append-only/);
@@ -356,13 +357,13 @@ describe("recruitment", () => {
       const a = await apply(handle.db, campaign.id);
       const b = await apply(handle.db, campaign.id);
       const other = await publishedCampaign(handle.db, world);
-      await expect(getApplicationByToken(handle.db, other.id, a.token, SECRET)).rejects.toMatchObject({ code: "not_found" });
-      await expect(getApplicationByToken(handle.db, campaign.id, `${a.token.slice(0, 42)}x`, SECRET)).rejects.toMatchObject({ code: "not_found" });
-      await expect(getApplicationByToken(handle.db, campaign.id, "short", SECRET)).rejects.toMatchObject({ code: "not_found" });
+      await expect(getApplicationByToken(handle.db, other.id, a.token, { ...SECRET, now: new Date() })).rejects.toMatchObject({ code: "not_found" });
+      await expect(getApplicationByToken(handle.db, campaign.id, `${a.token.slice(0, 42)}x`, { ...SECRET, now: new Date() })).rejects.toMatchObject({ code: "not_found" });
+      await expect(getApplicationByToken(handle.db, campaign.id, "short", { ...SECRET, now: new Date() })).rejects.toMatchObject({ code: "not_found" });
       const withdrawn = await withdrawApplication(handle.db, ANONYMOUS, { campaignId: campaign.id, token: a.token, reason: "改变计划" });
       expect(withdrawn.status).toBe("withdrawn");
-      expect((await getApplicationByToken(handle.db, campaign.id, b.token, SECRET)).application.status).toBe("submitted");
-      await expect(reviewApplication(handle.db, world.actor, world.coreId, a.application.id, "start_review")).rejects.toMatchObject({ code: "invalid_state" });
+      expect((await getApplicationByToken(handle.db, campaign.id, b.token, { ...SECRET, now: new Date() })).application.status).toBe("submitted");
+      await expect(reviewApplication(handle.db, world.actor, world.coreId, a.application.id, "start_review", "", new Date())).rejects.toMatchObject({ code: "invalid_state" });
     });
 
     it("keeps another core enterprise out: its staff get not_found for campaigns, applications and actions", async () => {
@@ -372,13 +373,13 @@ describe("recruitment", () => {
       const { application } = await apply(handle.db, campaign.id);
       await expect(getCampaign(handle.db, stranger.coreId, campaign.id)).rejects.toMatchObject({ code: "not_found" });
       await expect(listApplications(handle.db, stranger.coreId, campaign.id)).rejects.toMatchObject({ code: "not_found" });
-      await expect(getApplicationForReview(handle.db, stranger.coreId, application.id, SECRET)).rejects.toMatchObject({ code: "not_found" });
-      await expect(reviewApplication(handle.db, stranger.actor, stranger.coreId, application.id, "start_review")).rejects.toMatchObject({ code: "not_found" });
-      await expect(approveApplication(handle.db, stranger.actor, stranger.coreId, application.id, SECRET)).rejects.toMatchObject({ code: "not_found" });
-      await expect(transitionCampaign(handle.db, stranger.actor, stranger.coreId, campaign.id, "close")).rejects.toMatchObject({ code: "not_found" });
-      await expect(updateCampaign(handle.db, stranger.actor, stranger.coreId, campaign.id, campaignInput())).rejects.toMatchObject({ code: "not_found" });
+      await expect(getApplicationForReview(handle.db, stranger.coreId, application.id, { ...SECRET, now: new Date() })).rejects.toMatchObject({ code: "not_found" });
+      await expect(reviewApplication(handle.db, stranger.actor, stranger.coreId, application.id, "start_review", "", new Date())).rejects.toMatchObject({ code: "not_found" });
+      await expect(approveApplication(handle.db, stranger.actor, stranger.coreId, application.id, { ...SECRET, now: new Date() })).rejects.toMatchObject({ code: "not_found" });
+      await expect(transitionCampaign(handle.db, stranger.actor, stranger.coreId, campaign.id, "close", { now: new Date() })).rejects.toMatchObject({ code: "not_found" });
+      await expect(updateCampaign(handle.db, stranger.actor, stranger.coreId, campaign.id, campaignInput(), { now: new Date() })).rejects.toMatchObject({ code: "not_found" });
       expect(await listCampaigns(handle.db, stranger.coreId)).toEqual([]);
-      expect((await getApplicationForReview(handle.db, world.coreId, application.id, SECRET)).application.status).toBe("submitted");
+      expect((await getApplicationForReview(handle.db, world.coreId, application.id, { ...SECRET, now: new Date() })).application.status).toBe("submitted");
     });
 
     it("pages applications newest first with a cursor", async () => {
@@ -401,7 +402,7 @@ describe("recruitment", () => {
       const world = await coreEnterprise(handle.db);
       const campaign = await publishedCampaign(handle.db, world, { creditLimitFen: 30_000_000, paymentTermsDays: 45 });
       const { application, token } = await underReview(world, campaign.id, { region: "浙江省金华市", companyName: "金华众诚电器有限公司" });
-      const approved = await approveApplication(handle.db, world.actor, world.coreId, application.id, { ...SECRET, note: "欢迎加入" });
+      const approved = await approveApplication(handle.db, world.actor, world.coreId, application.id, { ...SECRET, note: "欢迎加入", now: new Date() });
       expect(approved.application.status).toBe("approved");
       expect(approved.createdOrganization).toBe(true);
       expect(approved.invitationPath).toMatch(/^\/invite\/[A-Za-z0-9_-]{43}$/);
@@ -412,32 +413,33 @@ describe("recruitment", () => {
       expect((await getCampaign(handle.db, world.coreId, campaign.id)).approvedCount).toBe(1);
 
       // The link shows to the reviewer and on the status page while it is pending, and is the same link.
-      const review = await getApplicationForReview(handle.db, world.coreId, application.id, SECRET);
+      const review = await getApplicationForReview(handle.db, world.coreId, application.id, { ...SECRET, now: new Date() });
       expect(review.invitation).toMatchObject({ state: "pending", path: approved.invitationPath, email: application.contactEmail });
-      expect((await getApplicationByToken(handle.db, campaign.id, token, SECRET)).invitation?.path).toBe(approved.invitationPath);
+      expect((await getApplicationByToken(handle.db, campaign.id, token, { ...SECRET, now: new Date() })).invitation?.path).toBe(approved.invitationPath);
       const stored = await handle.db.selectFrom("invitations").select(["token_hash", "role"]).where("id", "=", review.application.invitationId!).executeTakeFirstOrThrow();
       expect(stored.role).toBe("owner");
       expect(stored.token_hash).not.toContain(approved.invitationPath!.slice(8));
 
       // Accept: a new account, the owner of the new dealer, who can log in.
       const inviteToken = approved.invitationPath!.slice("/invite/".length);
-      const found = await findInvitationByToken(handle.db, inviteToken);
+      const found = await findInvitationByToken(handle.db, inviteToken, new Date());
       expect(found).toMatchObject({ state: "pending", accountExists: false, organizationName: "金华众诚电器有限公司" });
       await expect(
-        acceptInvitationAsNewUser(handle.db, ANONYMOUS, { token: inviteToken, form: { displayName: "林", password: "short", passwordRepeat: "short" } }),
+        acceptInvitationAsNewUser(handle.db, ANONYMOUS, { token: inviteToken, form: { displayName: "林", password: "short", passwordRepeat: "short" }, now: new Date() }),
       ).rejects.toMatchObject({ fields: { password: "password_short" } });
       const accepted = await acceptInvitationAsNewUser(handle.db, ANONYMOUS, {
         token: inviteToken,
         form: { displayName: "林总", password: "a-long-password", passwordRepeat: "a-long-password" },
+        now: new Date(),
       });
       expect(accepted).toMatchObject({ organizationId: approved.dealerOrganizationId, role: "owner", returnPath: "/" });
-      const session = await login(handle.db, { email: application.contactEmail, password: "a-long-password", ip: null });
+      const session = await login(handle.db, { email: application.contactEmail, password: "a-long-password", ip: null, now: new Date() });
       expect(session).toMatchObject({ ok: true, organizationId: approved.dealerOrganizationId });
       // Once only.
       await expect(
-        acceptInvitationAsNewUser(handle.db, ANONYMOUS, { token: inviteToken, form: { displayName: "x", password: "another-password", passwordRepeat: "another-password" } }),
+        acceptInvitationAsNewUser(handle.db, ANONYMOUS, { token: inviteToken, form: { displayName: "x", password: "another-password", passwordRepeat: "another-password" }, now: new Date() }),
       ).rejects.toMatchObject({ code: "invalid_state", fields: { invitation: "accepted" } });
-      expect((await getApplicationForReview(handle.db, world.coreId, application.id, SECRET)).invitation).toMatchObject({ state: "accepted", path: null });
+      expect((await getApplicationForReview(handle.db, world.coreId, application.id, { ...SECRET, now: new Date() })).invitation).toMatchObject({ state: "accepted", path: null });
       expect(await verifyLedger(handle.db)).toEqual([]);
     });
 
@@ -449,9 +451,9 @@ describe("recruitment", () => {
       await handle.db.updateTable("organizations").set({ uscc }).where("id", "=", existing.id).execute();
       await createUser(handle.db, { memberships: [[existing.id, "owner"]] });
       const { application } = await underReview(world, campaign.id, { uscc });
-      const review = await getApplicationForReview(handle.db, world.coreId, application.id, SECRET);
+      const review = await getApplicationForReview(handle.db, world.coreId, application.id, { ...SECRET, now: new Date() });
       expect(review.existingOrganization).toMatchObject({ id: existing.id, kind: "dealer", inNetwork: false, memberCount: 1 });
-      const approved = await approveApplication(handle.db, world.actor, world.coreId, application.id, SECRET);
+      const approved = await approveApplication(handle.db, world.actor, world.coreId, application.id, { ...SECRET, now: new Date() });
       expect(approved).toMatchObject({ dealerOrganizationId: existing.id, createdOrganization: false, invitationPath: null });
     });
 
@@ -459,23 +461,23 @@ describe("recruitment", () => {
       const world = await coreEnterprise(handle.db);
       const campaign = await publishedCampaign(handle.db, world);
       const first = await underReview(world, campaign.id);
-      await approveApplication(handle.db, world.actor, world.coreId, first.application.id, SECRET);
+      await approveApplication(handle.db, world.actor, world.coreId, first.application.id, { ...SECRET, now: new Date() });
       // The same company applies to a second campaign of the same core enterprise.
       const second = await publishedCampaign(handle.db, world);
       const again = await underReview(world, second.id, { uscc: first.application.uscc });
       const orgsBefore = await handle.db.selectFrom("organizations").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
-      await expect(approveApplication(handle.db, world.actor, world.coreId, again.application.id, SECRET)).rejects.toMatchObject({
+      await expect(approveApplication(handle.db, world.actor, world.coreId, again.application.id, { ...SECRET, now: new Date() })).rejects.toMatchObject({
         code: "conflict",
         fields: { uscc: "already_in_network" },
       });
       expect((await getCampaign(handle.db, world.coreId, second.id)).approvedCount).toBe(0);
-      expect((await getApplicationForReview(handle.db, world.coreId, again.application.id, SECRET)).application.status).toBe("under_review");
+      expect((await getApplicationForReview(handle.db, world.coreId, again.application.id, { ...SECRET, now: new Date() })).application.status).toBe("under_review");
 
       const buyerUscc = randomUscc();
       const buyer = await createOrg(handle.db, { kind: "buyer" });
       await handle.db.updateTable("organizations").set({ uscc: buyerUscc }).where("id", "=", buyer.id).execute();
       const asBuyer = await underReview(world, second.id, { uscc: buyerUscc });
-      await expect(approveApplication(handle.db, world.actor, world.coreId, asBuyer.application.id, SECRET)).rejects.toMatchObject({
+      await expect(approveApplication(handle.db, world.actor, world.coreId, asBuyer.application.id, { ...SECRET, now: new Date() })).rejects.toMatchObject({
         fields: { uscc: "registered_other_kind" },
       });
       const orgsAfter = await handle.db.selectFrom("organizations").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
@@ -487,7 +489,7 @@ describe("recruitment", () => {
       const campaign = await publishedCampaign(handle.db, world, { quota: 3 });
       const apps = [];
       for (let i = 0; i < 10; i++) apps.push(await underReview(world, campaign.id, { companyName: `并发经销商${i}有限公司` }));
-      const results = await Promise.allSettled(apps.map((a) => approveApplication(handle.db, world.actor, world.coreId, a.application.id, SECRET)));
+      const results = await Promise.allSettled(apps.map((a) => approveApplication(handle.db, world.actor, world.coreId, a.application.id, { ...SECRET, now: new Date() })));
       const ok = results.filter((r) => r.status === "fulfilled");
       const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
       expect(ok).toHaveLength(3);
@@ -499,7 +501,7 @@ describe("recruitment", () => {
       const links = await handle.db.selectFrom("dealer_links").select("id").where("core_enterprise_id", "=", world.coreId).execute();
       expect(links).toHaveLength(3);
       // A lowered quota below the approvals made is refused.
-      await expect(updateCampaign(handle.db, world.actor, world.coreId, campaign.id, campaignInput({ tierId: world.tierId, quota: 2 }))).rejects.toMatchObject({
+      await expect(updateCampaign(handle.db, world.actor, world.coreId, campaign.id, campaignInput({ tierId: world.tierId, quota: 2 }), { now: new Date() })).rejects.toMatchObject({
         fields: { quota: "below_approved" },
       });
       expect(await verifyLedger(handle.db)).toEqual([]);
@@ -529,25 +531,25 @@ describe("recruitment", () => {
       const user = await createUser(handle.db);
       const { createInvitation } = await import("../../app/domain/identity/invitations.server");
       const issued = await handle.db.transaction().execute((trx) =>
-        createInvitation(trx, SYSTEM_ACTOR, { organizationId: dealer.id, email: user.email.toUpperCase(), role: "owner", serverSecret: TEST_SERVER_SECRET }),
+        createInvitation(trx, SYSTEM_ACTOR, { organizationId: dealer.id, email: user.email.toUpperCase(), role: "owner", serverSecret: TEST_SERVER_SECRET, now: new Date() }),
       );
       expect(invitationToken(TEST_SERVER_SECRET, { id: issued.invitation.id, nonce: (await handle.db.selectFrom("invitations").select("token_nonce").where("id", "=", issued.invitation.id).executeTakeFirstOrThrow()).token_nonce })).toBe(issued.token);
-      expect(await findInvitationByToken(handle.db, issued.token)).toMatchObject({ accountExists: true });
+      expect(await findInvitationByToken(handle.db, issued.token, new Date())).toMatchObject({ accountExists: true });
       // A link may never set the password of an existing account.
       await expect(
-        acceptInvitationAsNewUser(handle.db, ANONYMOUS, { token: issued.token, form: { displayName: "x", password: "takeover-password", passwordRepeat: "takeover-password" } }),
+        acceptInvitationAsNewUser(handle.db, ANONYMOUS, { token: issued.token, form: { displayName: "x", password: "takeover-password", passwordRepeat: "takeover-password" }, now: new Date() }),
       ).rejects.toMatchObject({ code: "conflict", fields: { invitation: "account_exists" } });
       const otherUser = await createUser(handle.db);
-      await expect(acceptInvitationAsUser(handle.db, ANONYMOUS, { token: issued.token, userId: otherUser.id })).rejects.toMatchObject({ code: "forbidden" });
+      await expect(acceptInvitationAsUser(handle.db, ANONYMOUS, { token: issued.token, userId: otherUser.id, now: new Date() })).rejects.toMatchObject({ code: "forbidden" });
 
       const later = new Date(Date.now() + 8 * 24 * 3600 * 1000);
       await expect(acceptInvitationAsUser(handle.db, ANONYMOUS, { token: issued.token, userId: user.id, now: later })).rejects.toMatchObject({
         fields: { invitation: "expired" },
       });
-      const again = await reissueInvitation(handle.db, SYSTEM_ACTOR, { invitationId: issued.invitation.id, organizationId: dealer.id, serverSecret: TEST_SERVER_SECRET });
+      const again = await reissueInvitation(handle.db, SYSTEM_ACTOR, { invitationId: issued.invitation.id, organizationId: dealer.id, serverSecret: TEST_SERVER_SECRET, now: new Date() });
       expect(again.token).not.toBe(issued.token);
-      expect(await findInvitationByToken(handle.db, issued.token)).toBeNull();
-      const accepted = await acceptInvitationAsUser(handle.db, ANONYMOUS, { token: again.token, userId: user.id });
+      expect(await findInvitationByToken(handle.db, issued.token, new Date())).toBeNull();
+      const accepted = await acceptInvitationAsUser(handle.db, ANONYMOUS, { token: again.token, userId: user.id, now: new Date() });
       expect(accepted.organizationId).toBe(dealer.id);
       const membership = await handle.db.selectFrom("memberships").select("role").where("user_id", "=", user.id).where("organization_id", "=", dealer.id).execute();
       expect(membership).toEqual([{ role: "owner" }]);
@@ -567,23 +569,23 @@ describe("recruitment", () => {
       const world = await coreEnterprise(handle.db);
       const campaign = await publishedCampaign(handle.db, world, { depositFen: 2_000_000 });
       const { application, token } = await underReview(world, campaign.id);
-      const approved = await approveApplication(handle.db, world.actor, world.coreId, application.id, SECRET);
+      const approved = await approveApplication(handle.db, world.actor, world.coreId, application.id, { ...SECRET, now: new Date() });
       expect(approved.application.status).toBe("awaiting_deposit");
       expect((await getDealerLink(handle.db, world.coreId, approved.dealerLinkId)).status).toBe("suspended");
-      expect((await getApplicationForReview(handle.db, world.coreId, application.id, SECRET)).invitation?.path).toBe(approved.invitationPath);
-      const invitation = await findInvitationByToken(handle.db, approved.invitationPath!.slice(8));
+      expect((await getApplicationForReview(handle.db, world.coreId, application.id, { ...SECRET, now: new Date() })).invitation?.path).toBe(approved.invitationPath);
+      const invitation = await findInvitationByToken(handle.db, approved.invitationPath!.slice(8), new Date());
       expect(invitation?.returnPath).toBe(`/join/${campaign.id}/deposit`);
 
       const dealerActor = { userId: null, organizationId: approved.dealerOrganizationId, ip: null, requestId: null };
       // Only the dealer's own organisation finds the deposit.
-      await expect(getDepositForDealer(handle.db, world.coreId, campaign.id)).rejects.toMatchObject({ code: "not_found" });
-      const failed = await startDepositPayment(handle.db, dealerActor, { dealerOrganizationId: approved.dealerOrganizationId, campaignId: campaign.id }, server.deps());
+      await expect(getDepositForDealer(handle.db, world.coreId, campaign.id, new Date())).rejects.toMatchObject({ code: "not_found" });
+      const failed = await startDepositPayment(handle.db, dealerActor, { dealerOrganizationId: approved.dealerOrganizationId, campaignId: campaign.id, now: new Date() }, server.deps());
       await payOnSandboxPage(failed.payUrl, "fail");
       await settleDeliveries(handle.db);
-      const started = await startDepositPayment(handle.db, dealerActor, { dealerOrganizationId: approved.dealerOrganizationId, campaignId: campaign.id }, server.deps());
+      const started = await startDepositPayment(handle.db, dealerActor, { dealerOrganizationId: approved.dealerOrganizationId, campaignId: campaign.id, now: new Date() }, server.deps());
       expect(started.paymentId).not.toBe(failed.paymentId);
       // Asking again while it is pending resumes the same payment.
-      const resumed = await startDepositPayment(handle.db, dealerActor, { dealerOrganizationId: approved.dealerOrganizationId, campaignId: campaign.id }, server.deps());
+      const resumed = await startDepositPayment(handle.db, dealerActor, { dealerOrganizationId: approved.dealerOrganizationId, campaignId: campaign.id, now: new Date() }, server.deps());
       expect(resumed.paymentId).toBe(started.paymentId);
       await payOnSandboxPage(started.payUrl, "pay");
       await settleDeliveries(handle.db);
@@ -591,7 +593,7 @@ describe("recruitment", () => {
       await fulfilPaymentStep({ db: handle.db, logger }, { paymentId: started.paymentId });
       await fulfilPaymentStep({ db: handle.db, logger }, { paymentId: started.paymentId });
 
-      const after = await getApplicationByToken(handle.db, campaign.id, token, SECRET);
+      const after = await getApplicationByToken(handle.db, campaign.id, token, { ...SECRET, now: new Date() });
       expect(after.application).toMatchObject({ status: "approved", depositFen: 2_000_000, depositPaymentId: started.paymentId });
       expect(after.application.depositPaidAt).toBeInstanceOf(Date);
       expect(after.timeline.map((e) => e.event)).toEqual(["submit", "start_review", "approve", "deposit_paid"]);
@@ -605,7 +607,7 @@ describe("recruitment", () => {
       expect(held).toMatchObject({ kind: "dealer_deposits", organization_id: world.coreId, credits_posted_fen: 2_000_000, debits_posted_fen: 0 });
       const transfers = await handle.db.selectFrom("ledger_transfers").select(["idempotency_key", "amount_fen"]).where("kind", "=", "recruitment_deposit").where("reference", "=", `recruitment_application:${application.id}`).execute();
       expect(transfers).toEqual([{ idempotency_key: `recruitment:${application.id}:deposit`, amount_fen: 2_000_000 }]);
-      await expect(startDepositPayment(handle.db, dealerActor, { dealerOrganizationId: approved.dealerOrganizationId, campaignId: campaign.id }, server.deps())).rejects.toMatchObject({
+      await expect(startDepositPayment(handle.db, dealerActor, { dealerOrganizationId: approved.dealerOrganizationId, campaignId: campaign.id, now: new Date() }, server.deps())).rejects.toMatchObject({
         code: "invalid_state",
       });
       await expectLedgerClean(handle.db);

@@ -5,9 +5,12 @@ import { updateSku, type Sku } from "../../app/domain/catalog/catalog.server";
 import { creditSummary } from "../../app/domain/credit/credit.server";
 import { transitionDealerLink } from "../../app/domain/dealers/dealers.server";
 import { verifyLedger } from "../../app/domain/ledger/ledger.server";
-import { createOrder, getOrder, updateOrderSettings } from "../../app/domain/orders/orders.server";
+import { createOrder } from "../../app/domain/orders/placement.server";
+import { getOrder } from "../../app/domain/orders/queries.server";
+import { updateOrderSettings } from "../../app/domain/orders/settings.server";
 import { createOverride, createPriceList, createTier, removePriceListItem, setPriceListItem } from "../../app/domain/pricing/pricing.server";
 import { actorOf, countingDb, ENGINES, makeLink, makeSku, newOrg, newUser, refusal, runOrderNotices, skuInput } from "./catalog.fixtures";
+import { shanghaiDate } from "../../app/domain/shared/dates";
 
 /**
  * Decision 017: what order placement reads is kept between placements under the versions of the
@@ -50,7 +53,7 @@ for (const [engine, open] of ENGINES) {
       expect(await raised(async () => Object.assign(tier, await createTier(db, asCore, core, { name: "金牌", rank: 1 })), core)).toEqual([true]);
       const list = { id: "" };
       expect(
-        await raised(async () => Object.assign(list, await createPriceList(db, asCore, core, { tierId: tier.id, name: "金牌价", validFrom: "2020-01-01", validTo: null })), core),
+        await raised(async () => Object.assign(list, await createPriceList(db, asCore, core, { tierId: tier.id, name: "金牌价", validFrom: "2020-01-01", validTo: null }, shanghaiDate(new Date()))), core),
       ).toEqual([true]);
       expect(await raised(() => setPriceListItem(db, asCore, core, list.id, { skuCode: sku!.code, minQty: 1, priceFen: 9_000 }), core)).toEqual([true]);
       expect(await raised(() => removePriceListItem(db, asCore, core, list.id, { skuId: sku!.id, minQty: 1 }), core)).toEqual([true]);
@@ -58,7 +61,7 @@ for (const [engine, open] of ENGINES) {
       const link = { id: "" };
       expect(await raised(async () => Object.assign(link, await makeLink(db, core, { dealerId: dealer, tierId: tier.id })), core, dealer)).toEqual([true, true]);
       expect(
-        await raised(() => createOverride(db, asCore, core, { linkId: link.id, skuCode: sku!.code, priceFen: 8_000, validFrom: "2020-01-01", validTo: null, note: "" }), core),
+        await raised(() => createOverride(db, asCore, core, { linkId: link.id, skuCode: sku!.code, priceFen: 8_000, validFrom: "2020-01-01", validTo: null, note: "" }, shanghaiDate(new Date())), core),
       ).toEqual([true]);
       expect(await raised(() => transitionDealerLink(db, asCore, core, link.id, "suspend"), core, dealer)).toEqual([true, true]);
       expect(await raised(() => updateOrderSettings(db, actorOf(dealer), dealer, { approvalThresholdFen: 100_000 }), dealer, core)).toEqual([true, false]);
@@ -84,7 +87,7 @@ for (const [engine, open] of ENGINES) {
       const asCore = actorOf(core, await newUser(db));
       const kettle = await makeSku(db, core, { basePriceFen: 10_000, packSize: 6, moq: 12, unit: "件", stockOnHand: 10_000 });
       const gold = await createTier(db, asCore, core, { name: "金牌", rank: 1 });
-      const list = await createPriceList(db, asCore, core, { tierId: gold.id, name: "金牌价", validFrom: "2020-01-01", validTo: null });
+      const list = await createPriceList(db, asCore, core, { tierId: gold.id, name: "金牌价", validFrom: "2020-01-01", validTo: null }, shanghaiDate(new Date()));
       await setPriceListItem(db, asCore, core, list.id, { skuCode: kettle.code, minQty: 1, priceFen: 9_000 });
       const link = await makeLink(db, core, { tierId: gold.id, creditLimitFen });
       const asDealer = actorOf(link.dealerId, await newUser(db));
@@ -95,7 +98,7 @@ for (const [engine, open] of ENGINES) {
           kind: "standard",
           lines: [{ skuCode: kettle.code, quantity }],
           paymentMethod: "on_account",
-        });
+        }, new Date());
       return { core, asCore, kettle, gold, list, link, asDealer, order };
     }
 
@@ -165,7 +168,7 @@ for (const [engine, open] of ENGINES) {
       const loner = await makeLink(db, a, { creditLimitFen: 10_000_000 });
       const asDealer = actorOf(dealer, await newUser(db));
       const to = (core: string, as = asDealer, dealerId = dealer) =>
-        createOrder(db, as, { dealerId, coreEnterpriseId: core, kind: "standard", lines: [{ skuCode: code, quantity: 3 }], paymentMethod: "on_account" });
+        createOrder(db, as, { dealerId, coreEnterpriseId: core, kind: "standard", lines: [{ skuCode: code, quantity: 3 }], paymentMethod: "on_account" }, new Date());
       // Twice each: the second of each is planned on what the first kept.
       for (let round = 0; round < 2; round++) {
         const [toA, toB] = await Promise.all([to(a), to(b)]);

@@ -10,19 +10,13 @@ import { hashToken, newToken } from "../../app/domain/identity/auth.server";
 import { seedOrdersDemo } from "../../app/seed/orders.server";
 import { seedRecruitmentDemo } from "../../app/seed/recruitment.server";
 import { seedSupplyChainDemo } from "../../app/seed/supply-chain.server";
-import { openDispute } from "../../app/domain/market/escrow.server";
-import {
-  approveOrder,
-  confirmOrder,
-  createOrder,
-  decideReturn,
-  payFromWallet,
-  receiveOrder,
-  receiveReturnedGoods,
-  requestReturn,
-  shipOrder,
-  submitOrder,
-} from "../../app/domain/orders/orders.server";
+import { openDispute } from "../../app/domain/market/escrow/disputes.server";
+import { approveOrder, submitOrder } from "../../app/domain/orders/cart.server";
+import { receiveOrder, shipOrder } from "../../app/domain/orders/fulfilment.server";
+import { payFromWallet } from "../../app/domain/orders/payment.server";
+import { createOrder } from "../../app/domain/orders/placement.server";
+import { decideReturn, receiveReturnedGoods, requestReturn } from "../../app/domain/orders/returns.server";
+import { confirmOrder } from "../../app/domain/orders/review.server";
 import { ACTIONS, actionKinds, rolesFor, type ActionName } from "../../app/domain/identity/permissions";
 import { enqueue, markExhausted } from "../../app/domain/outbox/outbox.server";
 import { cookies } from "../../app/session.server";
@@ -345,19 +339,19 @@ describe("role matrix", () => {
   // --- records in a given state, made through the model -----------------------------------------
 
   async function orderIn(status: "draft" | "submitted" | "confirmed" | "paid" | "shipped" | "completed"): Promise<string> {
-    const created = await createOrder(t.db, dealerActor(), { dealerId: home.dealer, coreEnterpriseId: home.core_enterprise, kind: "standard", lines: [{ skuId: ids.sku, quantity: 1 }], submit: false });
+    const created = await createOrder(t.db, dealerActor(), { dealerId: home.dealer, coreEnterpriseId: home.core_enterprise, kind: "standard", lines: [{ skuId: ids.sku, quantity: 1 }], submit: false }, new Date());
     if (status === "draft") return created.id;
-    let order = await submitOrder(t.db, dealerActor(), created.id);
-    if (order.status === "pending_approval") order = await approveOrder(t.db, dealerActor(), ["owner"], order.id, "approve");
+    let order = await submitOrder(t.db, dealerActor(), created.id, new Date());
+    if (order.status === "pending_approval") order = await approveOrder(t.db, dealerActor(), ["owner"], order.id, "approve", new Date());
     if (status === "submitted") return order.id;
-    await confirmOrder(t.db, coreActor(), order.id);
+    await confirmOrder(t.db, coreActor(), order.id, new Date());
     if (status === "confirmed") return order.id;
-    await payFromWallet(t.db, dealerActor(), order.id);
+    await payFromWallet(t.db, dealerActor(), order.id, new Date());
     if (status === "paid") return order.id;
     const lines = await t.db.selectFrom("order_lines").select(["id", "quantity_confirmed"]).where("order_id", "=", order.id).execute();
-    await shipOrder(t.db, coreActor(), order.id, { carrier: "顺丰", trackingNumber: `SF${Date.now()}`, lines: lines.map((l) => ({ lineId: l.id, quantity: l.quantity_confirmed ?? 0 })) });
+    await shipOrder(t.db, coreActor(), order.id, { carrier: "顺丰", trackingNumber: `SF${Date.now()}`, lines: lines.map((l) => ({ lineId: l.id, quantity: l.quantity_confirmed ?? 0 })) }, new Date());
     if (status === "shipped") return order.id;
-    await receiveOrder(t.db, dealerActor(), order.id);
+    await receiveOrder(t.db, dealerActor(), order.id, new Date());
     return order.id;
   }
 
@@ -365,9 +359,9 @@ describe("role matrix", () => {
   async function returnIn(status: "requested" | "approved" | "goods_returned"): Promise<string> {
     const original = await orderIn("completed");
     const [line] = await orderLines(original);
-    const rma = await requestReturn(t.db, dealerActor(), { originalOrderId: original, lines: [{ lineId: line.id, quantity: 1 }], reason: "质量问题" });
+    const rma = await requestReturn(t.db, dealerActor(), { originalOrderId: original, lines: [{ lineId: line.id, quantity: 1 }], reason: "质量问题" }, new Date());
     if (status === "requested") return rma.id;
-    await decideReturn(t.db, coreActor(), rma.id, "approve");
+    await decideReturn(t.db, coreActor(), rma.id, "approve", new Date());
     if (status === "approved") return rma.id;
     await receiveReturnedGoods(t.db, coreActor(), rma.id);
     return rma.id;
@@ -396,7 +390,7 @@ describe("role matrix", () => {
 
   async function disputed(): Promise<{ orderId: string; disputeId: string }> {
     const orderId = await paidOrder(t.db, tw, tw.dress.id, 1, { ship: true });
-    const { disputeId } = await openDispute(t.db, actorFor(tw.buyer.id), tw.buyer.id, orderId, { statement: "货不对板，颜色与图片不符" });
+    const { disputeId } = await openDispute(t.db, actorFor(tw.buyer.id), tw.buyer.id, orderId, { statement: "货不对板，颜色与图片不符" }, new Date());
     return { orderId, disputeId };
   }
 

@@ -8,8 +8,8 @@ import {
   parseWholeNumber,
   parseYuanToFen,
 } from "../../app/domain/catalog/catalog.server";
-import { isBusinessDate, rangesOverlap, resolvePrice, validOn, type PriceCandidates, type PriceRule } from "../../app/domain/pricing/pricing.server";
-import { shanghaiDate } from "../../app/domain/shared/dates";
+import { rangesOverlap, resolvePrice, validOn, type PriceCandidates, type PriceRule } from "../../app/domain/pricing/pricing.server";
+import { isBusinessDate, shanghaiDate } from "../../app/domain/shared/dates";
 
 const LIST = {
   id: "list-1",

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Sku } from "../../domain/catalog/catalog.server";
+import type { Sku } from "../../domain/catalog";
 import { defineEndpoint } from "../endpoint";
 import { fen, idParam, isoTimestamp, pageOf, pageQuery } from "../schemas";
 

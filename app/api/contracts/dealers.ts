@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { DealerLinkWithCredit } from "../../domain/dealers/dealers.server";
+import type { DealerLinkWithCredit } from "../../domain/dealers";
 import { defineEndpoint } from "../endpoint";
 import { fen, idParam, isoTimestamp, pageOf, pageQuery } from "../schemas";
 

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { ANNOUNCEMENT_AUDIENCES } from "../../../db/schema";
-import type { Announcement } from "../../domain/market/announcements.server";
-import type { MarketDashboard } from "../../domain/market/dashboard.server";
+import type { Announcement, MarketDashboard } from "../../domain/market";
 import { defineEndpoint, type EndpointSpec } from "../endpoint";
 import { businessDate, fen, idParam, isoTimestamp, pageOf, pageQuery } from "../schemas";
 

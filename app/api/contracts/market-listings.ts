@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Listing } from "../../domain/market/listings.server";
+import type { Listing } from "../../domain/market";
 import { defineEndpoint, type EndpointSpec } from "../endpoint";
 import { fen, idParam, isoTimestamp, pageOf, pageQuery } from "../schemas";
 

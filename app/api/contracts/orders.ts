@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { ORDER_EVENTS, ORDER_STATUSES } from "../../domain/orders/states";
-import type { OrderDetail, OrderListItem } from "../../domain/orders/orders.server";
+import { ORDER_EVENTS, ORDER_STATUSES } from "../../domain/orders";
+import type { OrderDetail, OrderListItem } from "../../domain/orders";
 import { defineEndpoint, type EndpointSpec } from "../endpoint";
 import { businessDate, fen, idParam, isoTimestamp, pageOf, pageQuery } from "../schemas";
 import { skuLine } from "./pricing";

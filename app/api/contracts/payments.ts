@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { gatewayEventSchema } from "../../domain/payments/epay/gateway.server";
+import { gatewayEventSchema } from "../../domain/payments";
 import { defineEndpoint } from "../endpoint";
 
 /**

@@ -3,11 +3,8 @@ import { z } from "zod";
 import { inTransaction, type Db } from "../../../db";
 import { jsonInstant, type JsonRow } from "../../../db/read-together";
 import type { SkuStatus } from "../../../db/schema";
-import { recordAudit, type Actor } from "../shared/audit.server";
-import { DomainError } from "../shared/errors";
-import { decodeCursor, encodeCursor, invalidCursor } from "../shared/cursor.server";
-import { type Fen } from "../ledger/ledger.server";
-import { isUuid } from "../shared/ids";
+import { recordAudit, type Actor, DomainError, decodeCursor, encodeCursor, invalidCursor, isUuid } from "../shared";
+import { type Fen } from "../ledger";
 
 /**
  * The catalogue of a core enterprise: products (a family: name, category) and their SKUs (what is
@@ -934,23 +931,39 @@ export async function reserveStocks(trx: Db, moves: readonly StockMove[]): Promi
   const ids = moves.map((m) => m.skuId.toLowerCase());
   if (new Set(ids).size !== ids.length) throw new Error("reserveStocks: one move per SKU");
   const values = sql.join(moves.map((m, i) => sql`(${ids[i]}::uuid, ${m.quantity}::integer)`));
-  // The rows are locked first, in id order (the LockRows step sits above the sort), like every
-  // multi-row lock here: two orders of the same SKUs in opposite order wait, never deadlock. The
-  // UPDATE's own join order is the planner's and must not decide the lock order.
+  // The rows are locked first, in id order, like every multi-row lock here: two orders of the same
+  // SKUs in opposite order wait, never deadlock (the UPDATE's own join order is the planner's). In a
+  // statement of its own: an UPDATE in the same statement as the lock reads the rows as of the
+  // statement's snapshot, and where a row moved meanwhile it re-locks the newer version, queueing
+  // behind transactions that wait for us: a deadlock the mixed-traffic test met every few seconds.
+  await lockSkusForStock(trx, ids);
   const { rows } = await sql<StockRow>`
-    with locked as materialized (
-      select id from skus where id in (${sql.join(ids.map((id) => sql`${id}::uuid`))}) order by id for update
-    )
     update skus s
        set stock_reserved = s.stock_reserved + v.quantity, updated_at = now()
       from (values ${values}) as v (id, quantity)
-      join locked l on l.id = v.id
      where s.id = v.id and s.stock_on_hand - s.stock_reserved >= v.quantity
     returning s.id, s.stock_on_hand, s.stock_reserved`.execute(trx);
   const reserved = new Map(rows.map((r) => [r.id, r]));
   const short = moves.find((_, i) => !reserved.has(ids[i]));
   if (short) throw await shortage(trx, short);
   return ids.map((id) => levels(reserved.get(id)!));
+}
+
+/**
+ * Lock these SKUs' rows in id order. A transaction that moves the stock of several SKUs one move at
+ * a time (ship, cancel, return, a season's release) takes their locks with this first: every
+ * multi-SKU stock change then locks in the one order reserveStocks uses, so two of them wait for
+ * each other instead of deadlocking (tests/integration/orders-mixed-traffic.test.ts).
+ * `FOR NO KEY UPDATE`, the lock an UPDATE of stock takes anyway: it does not block the KEY SHARE
+ * lock a placement's order_lines INSERT takes on the SKUs it names (a foreign key check), which
+ * `FOR UPDATE` would, and did: the placement holding its credit line waited on a SKU locked by a
+ * confirmation waiting on that credit line.
+ */
+export async function lockSkusForStock(trx: Db, skuIds: readonly string[]): Promise<void> {
+  if (!trx.isTransaction) throw new Error("lockSkusForStock: a lock is only worth taking inside the transaction that moves the stock");
+  const ids = [...new Set(skuIds.map((id) => id.toLowerCase()))];
+  if (ids.length < 2) return;
+  await sql`select id from skus where id in (${sql.join(ids.map((id) => sql`${id}::uuid`))}) order by id for no key update`.execute(trx);
 }
 
 /** Give back a reservation (order cancelled, line reduced). */

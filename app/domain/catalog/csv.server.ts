@@ -3,7 +3,7 @@ import { stringify } from "csv-stringify/sync";
 import { sql } from "kysely";
 import { inTransaction, type Db } from "../../../db";
 import type { SkuStatus } from "../../../db/schema";
-import { recordAudit, type Actor } from "../shared/audit.server";
+import { recordAudit, type Actor, DomainError } from "../shared";
 import {
   bpsToPercentText,
   fenToYuanText,
@@ -13,7 +13,6 @@ import {
   type SkuInput,
   type SkuProblemCode,
 } from "./catalog.server";
-import { DomainError } from "../shared/errors";
 
 /**
  * SKU import and export as CSV.

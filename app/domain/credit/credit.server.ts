@@ -1,8 +1,6 @@
 import { inTransaction, type Db } from "../../../db";
-import { recordAudit, type Actor } from "../shared/audit.server";
-import { DomainError } from "../shared/errors";
-import { accountView, ensureAccount, lockAccountsByCodes, accountsByCodesQuery, transfer, transferByCode, type AccountSnapshot, type AccountView, type BatchOperation, type Fen, type LockedAccounts, type TransferResult } from "../ledger/ledger.server";
-import { isUuid } from "../shared/ids";
+import { recordAudit, type Actor, DomainError, isUuid } from "../shared";
+import { accountView, ensureAccount, lockAccountsByCodes, accountsByCodesQuery, transfer, transferByCode, type AccountSnapshot, type AccountView, type BatchOperation, type Fen, type LockedAccounts, type TransferResult } from "../ledger";
 
 /**
  * Trade credit between a core enterprise and one of its dealers, kept in the ledger:

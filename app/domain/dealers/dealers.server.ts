@@ -3,13 +3,10 @@ import { z } from "zod";
 import { inTransaction, type Db } from "../../../db";
 import { jsonInstant, type JsonRow } from "../../../db/read-together";
 import type { DealerLinkStatus } from "../../../db/schema";
-import { recordAudit, type Actor } from "../shared/audit.server";
-import { isUniqueViolation, parseWholeNumber, parseYuanToFen } from "../catalog/catalog.server";
-import { creditSummary, setCreditLimit, type CreditSummary } from "../credit/credit.server";
-import { DomainError, isDomainError } from "../shared/errors";
-import { decodeCursor, encodeCursor } from "../shared/cursor.server";
-import { type Fen } from "../ledger/ledger.server";
-import { isUuid } from "../shared/ids";
+import { recordAudit, type Actor, DomainError, isDomainError, decodeCursor, encodeCursor, isUuid } from "../shared";
+import { isUniqueViolation, parseWholeNumber, parseYuanToFen } from "../catalog";
+import { creditSummary, setCreditLimit, type CreditSummary } from "../credit";
+import { type Fen } from "../ledger";
 
 /**
  * The dealer network of a core enterprise: one `dealer_links` row per (core enterprise, dealer),

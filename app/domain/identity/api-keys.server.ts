@@ -3,10 +3,8 @@ import { sql } from "kysely";
 import type { Db } from "../../../db";
 import { API_KEY_ROLES, type ApiKeyRole } from "../../../db/schema";
 import type { ApiPrincipal } from "./api-tokens.server";
-import { recordAudit, type Actor } from "../shared/audit.server";
+import { recordAudit, type Actor, DomainError, isUuid } from "../shared";
 import { hashToken } from "./auth.server";
-import { DomainError } from "../shared/errors";
-import { isUuid } from "../shared/ids";
 
 /**
  * Per-organisation API keys for ERP integrations: `rt_live_<prefix>_<secret>`.
@@ -196,7 +194,7 @@ export async function revokeApiKey(db: Db, actor: Actor, organizationId: string,
 }
 
 /** The principal behind a key, or null (malformed, unknown, revoked, or its organisation gone). */
-export async function authenticateApiKey(db: Db, raw: string): Promise<ApiPrincipal | null> {
+export async function authenticateApiKey(db: Db, raw: string, now: Date): Promise<ApiPrincipal | null> {
   const match = KEY_SHAPE.exec(raw);
   if (!match) return null;
   const row = await db
@@ -210,15 +208,16 @@ export async function authenticateApiKey(db: Db, raw: string): Promise<ApiPrinci
   const given = Buffer.from(hashToken(raw), "hex");
   const stored = Buffer.from(row.secret_hash, "hex");
   if (given.length !== stored.length || !timingSafeEqual(given, stored)) return null;
-  if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > API_KEY_LIMITS.lastUsedResolutionMs) {
+  const staleBefore = new Date(now.getTime() - API_KEY_LIMITS.lastUsedResolutionMs);
+  if (!row.last_used_at || row.last_used_at < staleBefore) {
     await db
       .updateTable("api_keys")
-      .set({ last_used_at: sql`now()` })
+      .set({ last_used_at: now })
       .where("id", "=", row.id)
       .where((eb) =>
         eb.or([
           eb("last_used_at", "is", null),
-          eb("last_used_at", "<", sql<Date>`now() - make_interval(secs => ${API_KEY_LIMITS.lastUsedResolutionMs / 1000})`),
+          eb("last_used_at", "<", staleBefore),
         ]),
       )
       .execute();

@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { Db } from "../../../db";
 import type { OrganizationKind, Role } from "../../../db/schema";
-import { recordAudit, type Actor } from "../shared/audit.server";
+import { recordAudit, type Actor } from "../shared";
 import { hashToken, login, newToken } from "./auth.server";
 import { listMembershipsForUser, type OrganizationMembership } from "./organizations.server";
 
@@ -37,6 +37,8 @@ export interface ApiLoginInput {
   ip: string | null;
   userAgent?: string | null;
   requestId?: string | null;
+  /** The request's time: throttling and the token's expiry count from it. */
+  now: Date;
 }
 
 export interface OrganisationChoice {
@@ -62,6 +64,7 @@ export async function loginForApi(db: Db, input: ApiLoginInput): Promise<ApiLogi
     ip: input.ip,
     userAgent: input.userAgent,
     requestId: input.requestId,
+    now: input.now,
   });
   if (!result.ok) return result;
   const sessionHash = hashToken(result.token);
@@ -79,7 +82,7 @@ export async function loginForApi(db: Db, input: ApiLoginInput): Promise<ApiLogi
   }
 
   const token = newToken();
-  const expiresAt = new Date(Date.now() + API_TOKEN_TTL_MS);
+  const expiresAt = new Date(input.now.getTime() + API_TOKEN_TTL_MS);
   await db.transaction().execute(async (trx) => {
     // The web session `login` opened is not wanted by an API client: drop it, whatever happens next.
     await trx.deleteFrom("sessions").where("token_hash", "=", sessionHash).execute();
@@ -111,7 +114,7 @@ export async function loginForApi(db: Db, input: ApiLoginInput): Promise<ApiLogi
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
 /** The principal behind a bearer token, or null (unknown, expired, user disabled, no longer a member). */
-export async function authenticateApiToken(db: Db, token: string): Promise<ApiPrincipal | null> {
+export async function authenticateApiToken(db: Db, token: string, now: Date): Promise<ApiPrincipal | null> {
   if (!TOKEN_SHAPE.test(token)) return null;
   const row = await db
     .selectFrom("api_tokens as t")
@@ -119,7 +122,7 @@ export async function authenticateApiToken(db: Db, token: string): Promise<ApiPr
     .innerJoin("organizations as o", "o.id", "t.organization_id")
     .select(["t.user_id", "t.organization_id", "o.name", "o.kind", "o.status"])
     .where("t.token_hash", "=", hashToken(token))
-    .where("t.expires_at", ">", new Date())
+    .where("t.expires_at", ">", now)
     .where("u.status", "=", "active")
     .executeTakeFirst();
   if (!row) return null;

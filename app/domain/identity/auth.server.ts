@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { sql } from "kysely";
 import type { Db } from "../../../db";
-import { recordAudit, type Actor } from "../shared/audit.server";
+import { recordAudit, type Actor } from "../shared";
 import type { Role } from "../../../db/schema";
 import { listMembershipsForUser, type OrganizationMembership } from "./organizations.server";
 import { burnPasswordCheck, verifyPassword } from "./passwords.server";
@@ -45,6 +45,8 @@ export interface LoginInput {
   ip: string | null;
   userAgent?: string | null;
   requestId?: string | null;
+  /** The request's time: the throttle window, the failure's stamp and the session's expiry count from it. */
+  now: Date;
 }
 
 export type LoginResult =
@@ -54,8 +56,12 @@ export type LoginResult =
   | { ok: false; reason: "throttled"; retryAfterMinutes: number }
   | { ok: false; reason: "no_organization" };
 
-async function failureCounts(db: Db, email: string, ip: string | null) {
-  const since = sql<Date>`now() - make_interval(mins => ${THROTTLE_WINDOW_MINUTES})`;
+function throttleWindowStart(now: Date): Date {
+  return new Date(now.getTime() - THROTTLE_WINDOW_MINUTES * 60_000);
+}
+
+async function failureCounts(db: Db, email: string, ip: string | null, now: Date) {
+  const since = throttleWindowStart(now);
   const byEmail = await db
     .selectFrom("login_failures")
     .select((eb) => eb.fn.countAll<number>().as("n"))
@@ -77,16 +83,17 @@ async function failureCounts(db: Db, email: string, ip: string | null) {
 
 /**
  * Minutes until the attempt would be allowed again: when the oldest failure that still counts
- * toward the limit leaves the window. Uses the database clock, the same one that stamped `at`.
+ * toward the limit leaves the window. Measured against the caller's `now`, the same clock that
+ * stamped `at` (login records failures with it).
  */
-async function minutesUntilAllowed(db: Db, column: "email_normalized" | "ip", value: string, limit: number): Promise<number> {
+async function minutesUntilAllowed(db: Db, column: "email_normalized" | "ip", value: string, limit: number, now: Date): Promise<number> {
   const row = await db
     .selectFrom("login_failures")
     .select(
-      sql<number>`ceil(extract(epoch from (at + make_interval(mins => ${THROTTLE_WINDOW_MINUTES}) - now())) / 60)`.as("minutes"),
+      sql<number>`ceil(extract(epoch from (at + make_interval(mins => ${THROTTLE_WINDOW_MINUTES}) - ${now}::timestamptz)) / 60)`.as("minutes"),
     )
     .where(column, "=", value)
-    .where("at", ">", sql<Date>`now() - make_interval(mins => ${THROTTLE_WINDOW_MINUTES})`)
+    .where("at", ">", throttleWindowStart(now))
     .orderBy("at", "desc")
     .offset(limit - 1)
     .limit(1)
@@ -128,12 +135,12 @@ export async function login(db: Db, input: LoginInput): Promise<LoginResult> {
   // Refuse before checking the password, so a locked-out attacker learns nothing more from it.
   // Concurrent attempts may each pass this check before any records a failure; the overshoot is
   // bounded by the number of parallel requests, which the per-IP limit caps as well.
-  const counts = await failureCounts(db, email, ip);
+  const counts = await failureCounts(db, email, ip, input.now);
   if (counts.email >= MAX_FAILURES_PER_EMAIL || (ip && counts.ip >= MAX_FAILURES_PER_IP)) {
     const retryAfterMinutes =
       counts.email >= MAX_FAILURES_PER_EMAIL
-        ? await minutesUntilAllowed(db, "email_normalized", email, MAX_FAILURES_PER_EMAIL)
-        : await minutesUntilAllowed(db, "ip", ip as string, MAX_FAILURES_PER_IP);
+        ? await minutesUntilAllowed(db, "email_normalized", email, MAX_FAILURES_PER_EMAIL, input.now)
+        : await minutesUntilAllowed(db, "ip", ip as string, MAX_FAILURES_PER_IP, input.now);
     return { ok: false, reason: "throttled", retryAfterMinutes };
   }
 
@@ -153,7 +160,7 @@ export async function login(db: Db, input: LoginInput): Promise<LoginResult> {
 
   if (!user || !passwordOk || user.status !== "active") {
     await db.transaction().execute(async (trx) => {
-      await trx.insertInto("login_failures").values({ email_normalized: email, ip }).execute();
+      await trx.insertInto("login_failures").values({ email_normalized: email, ip, at: input.now }).execute();
       await recordAudit(trx, user ? { ...actor, userId: user.id } : actor, {
         action: "user.login_failed",
         entityType: "user",
@@ -179,10 +186,10 @@ export async function login(db: Db, input: LoginInput): Promise<LoginResult> {
         csrf_token: newToken(),
         ip,
         user_agent: input.userAgent?.slice(0, 500) ?? null,
-        expires_at: new Date(Date.now() + SESSION_TTL_MS),
+        expires_at: new Date(input.now.getTime() + SESSION_TTL_MS),
       })
       .execute();
-    await trx.updateTable("users").set({ last_login_at: new Date() }).where("id", "=", user.id).execute();
+    await trx.updateTable("users").set({ last_login_at: input.now }).where("id", "=", user.id).execute();
     // A successful login clears the email's failures: the owner is back, the count starts over.
     await trx.deleteFrom("login_failures").where("email_normalized", "=", email).execute();
     await recordAudit(trx, { ...actor, userId: user.id, organizationId: active.organizationId }, {

@@ -3,12 +3,10 @@ import { sql, type Selectable } from "kysely";
 import { z } from "zod";
 import { inTransaction, type Db } from "../../../db";
 import { ROLES, type InvitationsTable, type Role } from "../../../db/schema";
-import { recordAudit, type Actor } from "../shared/audit.server";
+import { recordAudit, type Actor, DomainError, isUuid } from "../shared";
 import { normalizeEmail, tokensEqual } from "./auth.server";
-import { DomainError } from "../shared/errors";
 import { addMembership } from "./organizations.server";
 import { hashPassword } from "./passwords.server";
-import { isUuid } from "../shared/ids";
 
 /**
  * Invitations: a one-time link that brings a first (or further) user into an organisation.
@@ -115,7 +113,7 @@ export interface NewInvitation {
   returnPath?: string;
   /** The server secret tokens are derived from (config.sessionSecret). */
   serverSecret: string;
-  now?: Date;
+  now: Date;
 }
 
 export interface IssuedInvitation {
@@ -136,7 +134,7 @@ export async function createInvitation(db: Db, actor: Actor, input: NewInvitatio
     throw new DomainError("validation", "returnPath must be a path on this site", { returnPath: "same_site_path" });
   }
   if (!isUuid(input.organizationId)) throw new DomainError("not_found", "organisation not found");
-  const now = input.now ?? new Date();
+  const now = input.now;
   const nonce = randomBytes(16).toString("base64url");
   const id = (await sql<{ id: string }>`select gen_random_uuid() as id`.execute(db)).rows[0].id;
   const token = invitationToken(input.serverSecret, { id, nonce });
@@ -174,10 +172,10 @@ export async function createInvitation(db: Db, actor: Actor, input: NewInvitatio
 export async function reissueInvitation(
   db: Db,
   actor: Actor,
-  input: { invitationId: string; organizationId: string; serverSecret: string; now?: Date },
+  input: { invitationId: string; organizationId: string; serverSecret: string; now: Date },
 ): Promise<IssuedInvitation> {
   if (!isUuid(input.invitationId)) throw new DomainError("not_found", "invitation not found");
-  const now = input.now ?? new Date();
+  const now = input.now;
   return inTransaction(db, async (trx) => {
     const before = await trx
       .selectFrom("invitations")
@@ -221,7 +219,7 @@ export async function pendingInvitationLink(
   db: Db,
   invitationId: string,
   serverSecret: string,
-  now = new Date(),
+  now: Date,
 ): Promise<{ invitation: Invitation; path: string | null }> {
   if (!isUuid(invitationId)) throw new DomainError("not_found", "invitation not found");
   const row = await db.selectFrom("invitations").selectAll().where("id", "=", invitationId).executeTakeFirst();
@@ -252,7 +250,7 @@ async function findRowByToken(db: Db, token: string, lock: boolean): Promise<Inv
 }
 
 /** The invitation a link names, or null for a token that names none (same answer as a wrong one). */
-export async function findInvitationByToken(db: Db, token: string, now = new Date()): Promise<InvitationByToken | null> {
+export async function findInvitationByToken(db: Db, token: string, now: Date): Promise<InvitationByToken | null> {
   const row = await findRowByToken(db, token, false);
   if (!row) return null;
   const org = await db.selectFrom("organizations").select(["name", "name_en"]).where("id", "=", row.organization_id).executeTakeFirstOrThrow();
@@ -317,9 +315,9 @@ async function markAccepted(trx: Db, actor: Actor, row: InvitationRow, userId: s
 export async function acceptInvitationAsNewUser(
   db: Db,
   actor: Actor,
-  input: { token: string; form: AcceptInvitationForm; locale?: string; now?: Date },
+  input: { token: string; form: AcceptInvitationForm; locale?: string; now: Date },
 ): Promise<AcceptedInvitation> {
-  const now = input.now ?? new Date();
+  const now = input.now;
   const parsed = acceptInvitationFormSchema.safeParse(input.form);
   if (!parsed.success) {
     const fields: Record<string, string> = {};
@@ -374,9 +372,9 @@ export async function acceptInvitationAsNewUser(
 export async function acceptInvitationAsUser(
   db: Db,
   actor: Actor,
-  input: { token: string; userId: string; now?: Date },
+  input: { token: string; userId: string; now: Date },
 ): Promise<AcceptedInvitation> {
-  const now = input.now ?? new Date();
+  const now = input.now;
   return inTransaction(db, async (trx) => {
     const row = await findRowByToken(trx, input.token, true);
     if (!row) throw new DomainError("not_found", "invitation not found");

@@ -1,8 +1,6 @@
 import type { Db } from "../../../db";
 import { ORGANIZATION_KINDS, ROLES, type OrganizationKind, type Role } from "../../../db/schema";
-import { recordAudit, type Actor } from "../shared/audit.server";
-import { DomainError } from "../shared/errors";
-import { normalizeUscc, USCC_MESSAGES, usccProblem } from "../shared/uscc";
+import { recordAudit, type Actor, DomainError, normalizeUscc, USCC_MESSAGES, usccProblem } from "../shared";
 
 export interface NewOrganization {
   kind: OrganizationKind;

@@ -1,7 +1,7 @@
 import type { OrganizationKind, Role } from "../../../db/schema";
-import { DomainError } from "../shared/errors";
-import { MARKET_ORDER_EVENT_ROLES, type MarketOrderEvent } from "../market/order-states";
-import { ORDER_EVENT_ROLES, type OrderEvent } from "../orders/states";
+import { DomainError } from "../shared";
+import { MARKET_ORDER_EVENT_ROLES, type MarketOrderEvent } from "../market";
+import { ORDER_EVENT_ROLES, type OrderEvent } from "../orders";
 
 /**
  * Who may do what: every state-changing action of the product → the kinds of organisation it

@@ -9,8 +9,7 @@ import type {
   OverdraftRule,
   TransferPhase,
 } from "../../../db/schema";
-import { DomainError } from "../shared/errors";
-import { isUuid } from "../shared/ids";
+import { DomainError, isUuid } from "../shared";
 
 /**
  * The ledger: the only source of truth for money.
@@ -26,8 +25,9 @@ import { isUuid } from "../shared/ids";
  *  I5 a pending transfer resolves at most once, by a post of at most its amount or a void;
  *  I6 transfers are never updated or deleted (a trigger refuses it); corrections are new transfers.
  *
- * Concurrency: a transfer locks both accounts (FOR UPDATE, in id order so two transfers in opposite
- * directions cannot deadlock), decides under the lock, then writes: the transfer row first, which
+ * Concurrency: a transfer locks both accounts (FOR NO KEY UPDATE, in id order so two transfers in
+ * opposite directions cannot deadlock; not FOR UPDATE, which would also block every transaction
+ * inserting a row that references the account, a transfer's own foreign keys included), decides under the lock, then writes: the transfer row first, which
  * claims its idempotency key on the unique index (I4), then both accounts' totals in one guarded
  * UPDATE (I3). Three statements: lock, insert, update (docs/decisions/010). Every function here
  * must run in a transaction; given a plain Kysely it opens one.
@@ -333,7 +333,7 @@ async function lockAccounts(trx: Db, ids: string[]): Promise<Map<string, Account
     .selectAll()
     .where("id", "=", sql<string>`any(${ids}::uuid[])`)
     .orderBy("id")
-    .forUpdate()
+    .forNoKeyUpdate()
     .execute();
   const byId = new Map(rows.map((r) => [r.id, r as AccountRow]));
   for (const id of ids) {
@@ -343,7 +343,7 @@ async function lockAccounts(trx: Db, ids: string[]): Promise<Map<string, Account
 }
 
 /**
- * Accounts locked (FOR UPDATE, in id order) by one transaction, as they were when locked: handed
+ * Accounts locked (FOR NO KEY UPDATE, in id order) by one transaction, as they were when locked: handed
  * to `applyBatch` in the same transaction, it spares the batch a second lock of the same rows.
  * Only the ledger makes one, so the rows are known to be locked; they stay current until the
  * transaction itself moves money on those accounts some other way, which a caller must not do in
@@ -421,7 +421,7 @@ export function accountSnapshotFromRows(rows: readonly (Record<string, unknown> 
 export async function lockAccountsByCodes(trx: Db, codes: readonly string[]): Promise<LockedAccounts> {
   if (!trx.isTransaction) throw new Error("ledger: a lock is only worth taking inside the transaction that uses it");
   const rows = codes.length
-    ? await trx.selectFrom("ledger_accounts").selectAll().where("code", "=", sql<string>`any(${[...new Set(codes)]}::text[])`).orderBy("id").forUpdate().execute()
+    ? await trx.selectFrom("ledger_accounts").selectAll().where("code", "=", sql<string>`any(${[...new Set(codes)]}::text[])`).orderBy("id").forNoKeyUpdate().execute()
     : [];
   // Once the transaction holds the locks the rows cannot change under it: a later batch reads them here.
   return new LockedAccounts(trx, rows as AccountRow[], LOCKED_ACCOUNTS_KEY);
@@ -434,7 +434,7 @@ async function lockAccountsByCode(trx: Db, codes: string[]): Promise<Map<string,
     .selectAll()
     .where("code", "in", codes)
     .orderBy("id")
-    .forUpdate()
+    .forNoKeyUpdate()
     .execute();
   const byCode = new Map(rows.map((r) => [r.code, r as AccountRow]));
   for (const code of codes) {

@@ -2,12 +2,8 @@ import { sql, type SqlBool } from "kysely";
 import type { Db } from "../../../db";
 import type { LedgerAccountKind, OrganizationKind } from "../../../db/schema";
 import type { AccountNaming, Named } from "../../i18n/account-names";
-import { decodeCursor, encodeCursor, invalidCursor } from "../shared/cursor.server";
-import { resolveDateRange } from "../shared/date-range.server";
-import { DomainError } from "../shared/errors";
+import { decodeCursor, encodeCursor, invalidCursor, resolveDateRange, DomainError, isUuid, addDays } from "../shared";
 import { accountView, type AccountView, type Fen } from "./ledger.server";
-import { isUuid } from "../shared/ids";
-import { addDays } from "../shared/dates";
 
 /**
  * What a person reads about ledger accounts: names instead of codes, and statements (对账单).

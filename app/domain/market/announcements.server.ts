@@ -2,12 +2,9 @@ import { sql } from "kysely";
 import { z } from "zod";
 import { inTransaction, type Db } from "../../../db";
 import { ANNOUNCEMENT_AUDIENCES, type AnnouncementAudience } from "../../../db/schema";
-import { recordAudit, type Actor } from "../shared/audit.server";
-import { requestNotification } from "../notifications/notifications.server";
-import { DomainError } from "../shared/errors";
-import { decodeCursor, encodeCursor } from "../shared/cursor.server";
+import { recordAudit, type Actor, DomainError, decodeCursor, encodeCursor, isUuid } from "../shared";
+import { requestNotification } from "../notifications";
 import { getMarket, parseOrRefuse } from "./venues.server";
-import { isUuid } from "../shared/ids";
 
 /**
  * A market operator's announcements (公告): published to one market for everyone, its merchants

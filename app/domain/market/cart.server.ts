@@ -1,14 +1,14 @@
 import { sql } from "kysely";
 import { z } from "zod";
 import { inTransaction, type Db } from "../../../db";
-import { parseWholeNumber } from "../catalog/catalog.server";
-import { DomainError } from "../shared/errors";
-import type { Actor } from "../shared/audit.server";
-import { ESCROW_LIMITS, placeCheckout } from "./escrow.server";
-import { type Fen } from "../ledger/ledger.server";
+import { parseWholeNumber } from "../catalog";
+import { DomainError, isUuid } from "../shared";
+import type { Actor } from "../shared";
+import { ESCROW_LIMITS } from "./escrow/model.server";
+import { placeCheckout } from "./escrow/checkout.server";
+import { type Fen } from "../ledger";
 import { getListingForBuyer, orderableListing } from "./listings.server";
 import { parseOrRefuse } from "./venues.server";
-import { isUuid } from "../shared/ids";
 
 /**
  * A buyer's cart (进货单) in a market: one line per listing, per buyer per market (a checkout
@@ -356,7 +356,7 @@ export async function checkoutCart(
   buyerId: string,
   marketId: string,
   idempotencyKey: string,
-  now: Date = new Date(),
+  now: Date,
 ): Promise<{ checkoutId: string; replayed: boolean; lineCount: number }> {
   const key = idempotencyKey.trim();
   if (key.length === 0 || key.length > ESCROW_LIMITS.idempotencyKeyChars) {

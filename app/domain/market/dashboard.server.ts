@@ -1,12 +1,8 @@
 import { sql } from "kysely";
 import type { Db } from "../../../db";
-import { checkDateRange, daysInRange, resolveDateRange } from "../shared/date-range.server";
-import { DomainError } from "../shared/errors";
-import { findAccountByCode, type Fen } from "../ledger/ledger.server";
+import { checkDateRange, daysInRange, resolveDateRange, DomainError, divideHalfEvenFen, isUuid, addDays } from "../shared";
+import { findAccountByCode, type Fen } from "../ledger";
 import { getMarket } from "./venues.server";
-import { divideHalfEvenFen } from "../shared/money";
-import { isUuid } from "../shared/ids";
-import { addDays } from "../shared/dates";
 
 /**
  * The market operator's dashboard: one market's trade in figures, over a range of Asia/Shanghai
@@ -111,7 +107,7 @@ export { daysInRange };
  * `from` to 30 days ending at `to`. Refusals name the field: `from`/`to` date_format, `to`
  * date_order (before `from`), `to` range_too_long (more than 366 days).
  */
-export function resolveDashboardRange(raw: { from?: string | null; to?: string | null }, now: Date = new Date()): DashboardRange {
+export function resolveDashboardRange(raw: { from?: string | null; to?: string | null }, now: Date): DashboardRange {
   return resolveDateRange(raw, now, DASHBOARD_LIMITS);
 }
 
@@ -138,7 +134,7 @@ function dayStart(day: string): Date {
  * The dashboard of one of the operator's markets over [from, to] (Shanghai days, included).
  * Seven aggregate queries, each scoped by operator and market; none reads another market's rows.
  */
-export async function marketDashboard(db: Db, operatorId: string, marketId: string, range: DashboardRange): Promise<MarketDashboard> {
+export async function marketDashboard(db: Db, operatorId: string, marketId: string, range: DashboardRange, now: Date): Promise<MarketDashboard> {
   const days = checkRange(range);
   if (!isUuid(operatorId)) throw new DomainError("not_found", "Market not found");
   const market = await getMarket(db, operatorId, marketId);
@@ -147,7 +143,7 @@ export async function marketDashboard(db: Db, operatorId: string, marketId: stri
   const inRange = (column: string) => sql<boolean>`(${sql.ref(column)} >= ${startAt} and ${sql.ref(column)} < ${endAt})`;
   const paid = inRange("o.paid_at");
   const settled = inRange("o.settled_at");
-  const asOf = new Date();
+  const asOf = now;
 
   // 1. The orders' own columns: paid in the range (GMV, net, count) and settled in it (fees).
   const orders = await db

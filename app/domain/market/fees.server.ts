@@ -1,15 +1,10 @@
 import { sql } from "kysely";
 import { z } from "zod";
 import { inTransaction, type Db } from "../../../db";
-import { recordAudit, type Actor } from "../shared/audit.server";
-import { isUniqueViolation, parsePercentToBps, parseYuanToFen } from "../catalog/catalog.server";
-import { DomainError } from "../shared/errors";
-import { type Fen } from "../ledger/ledger.server";
+import { recordAudit, type Actor, DomainError, divideHalfEven, isUuid, isBusinessDate, shanghaiDate } from "../shared";
+import { isUniqueViolation, parsePercentToBps, parseYuanToFen } from "../catalog";
+import { type Fen } from "../ledger";
 import { getMarket, parseOrRefuse } from "./venues.server";
-import { isBusinessDate } from "../pricing/pricing.server";
-import { divideHalfEven } from "../shared/money";
-import { isUuid } from "../shared/ids";
-import { shanghaiDate } from "../shared/dates";
 
 /**
  * Fee schedules of a market: per category, a commission rate in basis points with a minimum per
@@ -102,7 +97,7 @@ export const FEE_FORM_FIELDS = ["category", "commissionRate", "minFee", "effecti
 
 /**
  * Add a schedule for one of the market's categories from `effectiveFrom` (today or later in
- * Asia/Shanghai, `now` injectable for tests and the seed). A second schedule for the same category
+ * Asia/Shanghai as of the caller's `now`). A second schedule for the same category
  * and day is a conflict.
  */
 export async function addFeeSchedule(
@@ -111,7 +106,7 @@ export async function addFeeSchedule(
   operatorId: string,
   marketId: string,
   raw: FeeScheduleInput,
-  now: Date = new Date(),
+  now: Date,
 ): Promise<FeeSchedule> {
   const input = parseOrRefuse(feeScheduleFormSchema, raw, "Fee schedule");
   if (input.effectiveFrom < shanghaiDate(now)) {

@@ -2,13 +2,10 @@ import { sql, type SqlBool } from "kysely";
 import { z } from "zod";
 import { inTransaction, type Db } from "../../../db";
 import type { ListingModerationStatus, ListingStatus } from "../../../db/schema";
-import { recordAudit, type Actor } from "../shared/audit.server";
-import { parseWholeNumber, parseYuanToFen } from "../catalog/catalog.server";
-import { DomainError } from "../shared/errors";
-import { decodeCursor as decodeSharedCursor, encodeCursor } from "../shared/cursor.server";
-import { type Fen } from "../ledger/ledger.server";
+import { recordAudit, type Actor, DomainError, decodeCursor as decodeSharedCursor, encodeCursor, isUuid } from "../shared";
+import { parseWholeNumber, parseYuanToFen } from "../catalog";
+import { type Fen } from "../ledger";
 import { checkWholeNumber, getMarket, parseOrRefuse } from "./venues.server";
-import { isUuid } from "../shared/ids";
 
 /**
  * Listings of a commodity-trading market: a merchant's goods (title in Chinese and English, spec,

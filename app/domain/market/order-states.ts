@@ -1,9 +1,9 @@
 import type { MarketOrderStatus, Role } from "../../../db/schema";
-import { rolesCell } from "../orders/states-doc";
+import { rolesCell } from "../orders";
 
 /**
  * The escrow order's state machine, as data: `from → event → to`, who may fire the event, and
- * what happens to the money and the stock. The model (escrow.server.ts) moves an order only
+ * what happens to the money and the stock. The model (escrow/*.server.ts) moves an order only
  * through this table; pages and the API ask it which actions to offer.
  *
  *   placed ──pay──▶ paid (hold) ──ship──▶ shipped ──receive / auto_confirm──▶ received ──settle──▶ settled

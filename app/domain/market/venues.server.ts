@@ -2,13 +2,10 @@ import { sql } from "kysely";
 import { z } from "zod";
 import { inTransaction, type Db } from "../../../db";
 import type { MarketMerchantStatus, MerchantApplicationStatus, StallStatus } from "../../../db/schema";
-import { recordAudit, type Actor } from "../shared/audit.server";
-import { isUniqueViolation, parseWholeNumber, parseYuanToFen } from "../catalog/catalog.server";
-import { DomainError, isDomainError } from "../shared/errors";
-import { type Fen } from "../ledger/ledger.server";
-import { createOrganization } from "../identity/organizations.server";
-import { normalizeUscc, usccProblem } from "../shared/uscc";
-import { isUuid } from "../shared/ids";
+import { recordAudit, type Actor, DomainError, isDomainError, normalizeUscc, usccProblem, isUuid } from "../shared";
+import { isUniqueViolation, parseWholeNumber, parseYuanToFen } from "../catalog";
+import { type Fen } from "../ledger";
+import { createOrganization } from "../identity";
 
 /**
  * Commodity-trading markets, first slice: a market operator's markets (venues), their zones and

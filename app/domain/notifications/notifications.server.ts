@@ -3,12 +3,8 @@ import { sql, type RawBuilder } from "kysely";
 import { z } from "zod";
 import { inTransaction, type Db } from "../../../db";
 import { NOTIFICATION_TOPICS, ROLES, type NotificationRequestStatus, type NotificationTopic } from "../../../db/schema";
-import { auditRows, recordAudits, SYSTEM_ACTOR, type Actor } from "../shared/audit.server";
-import { GroupCommit, type Settled } from "../shared/group-commit";
-import { DomainError } from "../shared/errors";
-import { outboxJobId, outboxRows, type Trx } from "../outbox/outbox.server";
-import { isUuid } from "../shared/ids";
-import { decodeCursor, encodeCursor, invalidCursor } from "../shared/cursor.server";
+import { auditRows, recordAudits, SYSTEM_ACTOR, type Actor, GroupCommit, type Settled, DomainError, isUuid, decodeCursor, encodeCursor, invalidCursor } from "../shared";
+import { outboxJobId, outboxRows, type Trx } from "../outbox";
 
 /**
  * Notifications: an organisation-scoped inbox, and the first workflow on the outbox spine.
@@ -547,7 +543,7 @@ export async function countUnreadNotifications(db: Db, scope: InboxScope): Promi
  */
 
 /** Mark every unread notification of the user in this organisation as read; returns how many. */
-export async function markNotificationsRead(db: Db, scope: InboxScope, now: Date = new Date()): Promise<number> {
+export async function markNotificationsRead(db: Db, scope: InboxScope, now: Date): Promise<number> {
   const result = await db
     .updateTable("notifications")
     .set({ read_at: now })
@@ -562,7 +558,7 @@ export async function markNotificationsRead(db: Db, scope: InboxScope, now: Date
  * Open one notice: marked read (once; a second open keeps the first time) and its subject's page
  * returned. Another user's or another organisation's notice is not_found, as if it did not exist.
  */
-export async function openNotification(db: Db, scope: InboxScope, notificationId: string, now: Date = new Date()): Promise<{ href: string | null }> {
+export async function openNotification(db: Db, scope: InboxScope, notificationId: string, now: Date): Promise<{ href: string | null }> {
   if (!isUuid(notificationId)) throw new DomainError("not_found", "notification not found");
   const row = await db
     .updateTable("notifications")

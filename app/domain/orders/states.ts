@@ -141,7 +141,7 @@ const PREORDER: Transition[] = [
  * it (fired `submit_for_approval`) may not `approve` it, whatever their role — otherwise an owner
  * or admin buying for the company would approve their own spending and the threshold would mean
  * nothing. Declining or cancelling it themselves stays allowed (withdrawing is not spending).
- * orders.server.ts `approveOrder` enforces it; a refusal is `forbidden` (403) naming the rule.
+ * cart.server.ts `approveOrder` enforces it; a refusal is `forbidden` (403) naming the rule.
  */
 export const APPROVAL_BY_ANOTHER_MEMBER: { readonly event: OrderEvent; readonly notBy: OrderEvent } = { event: "approve", notBy: "submit_for_approval" };
 
@@ -149,8 +149,9 @@ export const APPROVAL_BY_ANOTHER_MEMBER: { readonly event: OrderEvent; readonly 
  * What the supplier sees. The dealer's cart (draft) and an order waiting for the dealer's own
  * approval are the dealer's business: the supplier sees an order from the moment it first enters
  * `submitted` (directly, or through the dealer's approval) — and a return from its request. An
- * order cancelled or declined before it got there stays unseen. orders.server.ts applies this to
- * every read and action of the supplier (pages, API, lists): an unseen order is a 404 to it.
+ * order cancelled or declined before it got there stays unseen. internal.server.ts (lockOrder) and
+ * queries.server.ts apply this to every read and action of the supplier (pages, API, lists): an
+ * unseen order is a 404 to it.
  */
 export const UNSEEN_BY_SUPPLIER: readonly OrderStatus[] = ["draft", "pending_approval"];
 export const REACHES_SUPPLIER: OrderStatus = "submitted";
@@ -211,6 +212,50 @@ export const ORDER_MACHINES: Record<OrderKind, readonly Transition[]> = {
   preorder: PREORDER,
   return: RETURN,
 };
+
+/**
+ * What an order holds while it is in a status: what closing it from there (cancel, reject,
+ * decline) must give back, and what a page may show as tied up by it.
+ * - `stock`: units reserved in the catalogue for its confirmed lines. Standard and replenishment
+ *   orders reserve at confirmation, a preorder when its season is released; shipping takes the
+ *   reservation with the goods (partially_shipped still holds the units not shipped yet).
+ * - `credit`: an order submitted on account holds its total on the dealer's credit line (a pending
+ *   ledger transfer) from submission until the supplier confirms it (then the confirmed total is
+ *   charged) or it closes first (then the hold is released). Only orders submitted on account:
+ *   the ledger says whether a hold is open; this says in which statuses one can be.
+ * Money already paid is not a hold: it is in `paid_fen` and the ledger, whatever the status.
+ * cancelOrder reads `stock` to decide whether to release reserved units.
+ */
+export interface StatusHolds {
+  stock: boolean;
+  credit: boolean;
+}
+
+const PURCHASE_STOCK_HELD: readonly OrderStatus[] = ["confirmed", "awaiting_payment", "awaiting_financing", "paid", "partially_shipped"];
+const PURCHASE_CREDIT_HELD: readonly OrderStatus[] = ["pending_approval", "submitted"];
+
+const STOCK_HELD_IN: Record<OrderKind, readonly OrderStatus[]> = {
+  standard: PURCHASE_STOCK_HELD,
+  replenishment: PURCHASE_STOCK_HELD,
+  preorder: ["balance_due", "paid", "partially_shipped"],
+  // A return's goods come back to stock when received (goods_back); nothing is reserved for it.
+  return: [],
+};
+
+/** A preorder's deposit is paid, never put on account, so it never holds credit. */
+const CREDIT_HELD_IN: Record<OrderKind, readonly OrderStatus[]> = {
+  standard: PURCHASE_CREDIT_HELD,
+  replenishment: PURCHASE_CREDIT_HELD,
+  preorder: [],
+  return: [],
+};
+
+export const STATUS_HOLDS: Readonly<Record<OrderKind, Readonly<Record<OrderStatus, StatusHolds>>>> = Object.fromEntries(
+  ORDER_KINDS.map((kind) => [
+    kind,
+    Object.fromEntries(ORDER_STATUSES.map((status) => [status, { stock: STOCK_HELD_IN[kind].includes(status), credit: CREDIT_HELD_IN[kind].includes(status) }])),
+  ]),
+) as Record<OrderKind, Record<OrderStatus, StatusHolds>>;
 
 export const INITIAL_STATUS: Record<OrderKind, OrderStatus> = {
   standard: "draft",

@@ -2,8 +2,7 @@ import { sql, type RawBuilder, type Selectable, type Transaction } from "kysely"
 import type { Database, Db } from "../../../db";
 import { insertFromArrays, type ArrayColumns } from "../../../db/unnest";
 import type { OutboxTable } from "../../../db/schema";
-import { recordAudit, type Actor } from "../shared/audit.server";
-import { DomainError } from "../shared/errors";
+import { recordAudit, type Actor, DomainError } from "../shared";
 
 /**
  * The outbox: the only way a model asks for async work.
@@ -168,6 +167,7 @@ function truncateError(error: unknown): string {
   return text.slice(0, OUTBOX_LIMITS.lastErrorCharsMax);
 }
 
+// Clock exception: the outbox schedules I/O on the database clock alone (available_at, leases, retries, retention all stamped and compared with now()), so relays on several hosts agree.
 const waiting = sql<boolean>`published_at is null and failed_at is null`;
 const inFlight = sql<boolean>`published_at is not null and completed_at is null and failed_at is null`;
 

@@ -15,7 +15,7 @@ import {
 } from "../../../db/schema";
 import { publicUrlFor, readConfig, type AppConfig } from "../../config.server";
 import { logger as rootLogger, type Logger } from "../../logger.server";
-import { recordAudit, SYSTEM_ACTOR, type Actor } from "../shared/audit.server";
+import { recordAudit, SYSTEM_ACTOR, type Actor, DomainError, isDomainError, isUuid } from "../shared";
 import {
   EPAY_LIMITS,
   epayGatewayFromConfig,
@@ -24,11 +24,9 @@ import {
   type GatewayEvent,
   type HttpEpayGatewayOptions,
 } from "./epay/index.server";
-import { DomainError, isDomainError } from "../shared/errors";
-import { ensureAccount, MAX_TRANSFER_FEN, postPending, transfer, voidPending, type AccountView } from "../ledger/ledger.server";
-import { enqueue, outboxJobId, type Trx } from "../outbox/outbox.server";
+import { ensureAccount, MAX_TRANSFER_FEN, postPending, transfer, voidPending, type AccountView } from "../ledger";
+import { enqueue, outboxJobId, type Trx } from "../outbox";
 import { commitCaptureToPurpose } from "./purposes.server";
-import { isUuid } from "../shared/ids";
 
 /**
  * Payments through e-Pay, our side.
@@ -238,6 +236,8 @@ export interface PaymentsDeps {
   /** Our public base URL: the gateway calls back to it and sends the user back to it. */
   publicUrl: string;
   logger: Logger;
+  /** When a gateway answer arrived: events it carries are applied at this time (a workflow passes its own clock). */
+  now: () => Date;
 }
 
 export function paymentsDepsFromConfig(
@@ -246,7 +246,8 @@ export function paymentsDepsFromConfig(
   /** e.g. a shorter timeout where a person is waiting on the answer. */
   gatewayOverrides: Partial<HttpEpayGatewayOptions> = {},
 ): PaymentsDeps {
-  return { gateway: epayGatewayFromConfig(config, gatewayOverrides), publicUrl: config.publicUrl, logger };
+  // The wall clock, kept here with the HTTP gateway it times: an answer's arrival is an I/O fact.
+  return { gateway: epayGatewayFromConfig(config, gatewayOverrides), publicUrl: config.publicUrl, logger, now: () => new Date() };
 }
 
 /**
@@ -738,7 +739,7 @@ export async function applyGatewayEvent(
   db: Db,
   event: GatewayEvent,
   source: PaymentEventSource,
-  options: { logger?: Logger; now?: Date } = {},
+  options: { logger?: Logger; now: Date },
 ): Promise<ApplyEventResult> {
   const log = (options.logger ?? rootLogger).child({ eventId: event.event_id, eventType: event.type, source });
   return db.transaction().execute(async (trx) => {
@@ -772,7 +773,7 @@ export async function applyGatewayEvent(
       }
     }
 
-    const decision = await decideAndApply(trx, payment, refund, event, log, options.now ?? new Date());
+    const decision = await decideAndApply(trx, payment, refund, event, log, options.now);
     await trx
       .insertInto("payment_events")
       .values({
@@ -966,7 +967,7 @@ export async function syncPaymentFromGateway(db: Db, paymentId: string, deps: Pa
       continue;
     }
     try {
-      const result = await applyGatewayEvent(db, event, "status_query", { logger: deps.logger });
+      const result = await applyGatewayEvent(db, event, "status_query", { logger: deps.logger, now: deps.now() });
       if (!result.duplicate) recorded += 1;
     } catch (error) {
       // A refund we never asked for cannot be applied; the rest of the events still can.
@@ -1132,7 +1133,7 @@ export async function refundPayment(
     if (answer.event.merchant_refund_reference !== refund.id || answer.event.merchant_reference !== payment.id) {
       throw new EpayGatewayError("protocol", "e-Pay refund answer carries an event of another refund");
     }
-    await applyGatewayEvent(db, answer.event, "refund_response", { logger: deps.logger });
+    await applyGatewayEvent(db, answer.event, "refund_response", { logger: deps.logger, now: deps.now() });
   } else if (answer.status !== "pending") {
     deps.logger.warn({ refundId: refund.id, status: answer.status }, "e-Pay refund answer without its event: waiting for the callback");
   }

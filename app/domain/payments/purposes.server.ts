@@ -2,15 +2,14 @@ import { sql } from "kysely";
 import type { PaymentPurpose, PaymentPurposeOutcome } from "../../../db/schema";
 import { formatFen } from "../../i18n";
 import type { Logger } from "../../logger.server";
-import { recordAudit, SYSTEM_ACTOR } from "../shared/audit.server";
-import { isDomainError } from "../shared/errors";
-import { applyCapturedMarketPayment } from "../market/escrow.server";
-import { ensureAccount } from "../ledger/ledger.server";
-import { requestNotification } from "../notifications/notifications.server";
-import { applyCapturedOrderPayment } from "../orders/orders.server";
-import type { Trx } from "../outbox/outbox.server";
+import { recordAudit, SYSTEM_ACTOR, isDomainError } from "../shared";
+import { applyCapturedMarketPayment } from "../market";
+import { ensureAccount } from "../ledger";
+import { requestNotification } from "../notifications";
+import { applyCapturedOrderPayment } from "../orders";
+import type { Trx } from "../outbox";
 import type { Payment } from "./payments.server";
-import { applyCapturedDepositPayment } from "../recruitment/recruitment.server";
+import { applyCapturedDepositPayment } from "../recruitment";
 
 /**
  * Who takes captured money over, by purpose (decision 021).
@@ -49,9 +48,9 @@ export const PAYMENT_PURPOSE_HANDLERS: Readonly<Record<PaymentPurpose, PaymentPu
   // A top-up is complete once the money is in the payer's wallet, which the capture did.
   topup: async () => ({ outcome: "applied" }),
   // A captured payment for a dealer order pays the part it was for (payment, deposit or balance).
-  order: (trx, payment) => applyCapturedOrderPayment(trx, payment),
+  order: (trx, payment, ctx) => applyCapturedOrderPayment(trx, payment, ctx.now),
   // A recruitment deposit moves to its campaign's deposit account and marks the deposit paid.
-  deposit: (trx, payment) => applyCapturedDepositPayment(trx, payment),
+  deposit: (trx, payment, ctx) => applyCapturedDepositPayment(trx, payment, ctx.now),
   // A captured checkout payment holds each of its orders in escrow.
   market_order: (trx, payment, ctx) => applyCapturedMarketPayment(trx, payment, ctx.now),
 };

@@ -1,24 +1,9 @@
 import { sql } from "kysely";
 import { z } from "zod";
 import { inTransaction, type Db } from "../../../db";
-import { recordAudit, type Actor } from "../shared/audit.server";
-import {
-  clampPageSize,
-  isUniqueViolation,
-  normalizeSkuCode,
-  parseCursor,
-  skuCursor,
-  parseWholeNumber,
-  parseYuanToFen,
-  searchFilter,
-  SKU_LIMITS,
-  type SkuPage,
-} from "../catalog/catalog.server";
-import { DomainError } from "../shared/errors";
-import { decodeCursor, encodeCursor } from "../shared/cursor.server";
-import { type Fen } from "../ledger/ledger.server";
-import { isUuid } from "../shared/ids";
-import { shanghaiDate } from "../shared/dates";
+import { recordAudit, type Actor, DomainError, decodeCursor, encodeCursor, isUuid, isBusinessDate, shanghaiDate } from "../shared";
+import { clampPageSize, isUniqueViolation, normalizeSkuCode, parseCursor, skuCursor, parseWholeNumber, parseYuanToFen, searchFilter, SKU_LIMITS, type SkuPage } from "../catalog";
+import { type Fen } from "../ledger";
 
 /**
  * Prices a dealer pays.
@@ -55,17 +40,6 @@ export const PRICING_LIMITS = {
 // ---------------------------------------------------------------------------------------------
 // Business dates
 
-const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
-
-
-/** A real calendar date between 2000 and 2199 written 'YYYY-MM-DD'. */
-export function isBusinessDate(value: string): boolean {
-  const m = DATE_PATTERN.exec(value);
-  if (!m) return false;
-  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  if (year < 2000 || year > 2199 || month < 1 || month > 12 || day < 1) return false;
-  return day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
-}
 
 /** Read a date column as text: a bare `date` would come back as a Date at some zone's midnight. */
 const dateText = (column: string) => sql<string>`to_char(${sql.ref(column)}, 'YYYY-MM-DD')`;
@@ -793,8 +767,7 @@ function priceListQuery(db: Db, coreEnterpriseId: string) {
 
 type PriceListRow = Awaited<ReturnType<ReturnType<typeof priceListQuery>["executeTakeFirstOrThrow"]>>;
 
-function toPriceList(row: PriceListRow, today: string): PriceList {
-  const range = { validFrom: row.valid_from, validTo: row.valid_to };
+function priceListFacts(row: PriceListRow): Omit<PriceList, "state"> {
   return {
     id: row.id,
     tierId: row.tier_id,
@@ -803,12 +776,16 @@ function toPriceList(row: PriceListRow, today: string): PriceList {
     validFrom: row.valid_from,
     validTo: row.valid_to,
     itemCount: Number(row.item_count ?? 0),
-    state: priceListState(range, today),
   };
 }
 
-export async function listPriceLists(db: Db, coreEnterpriseId: string, options: { today?: string } = {}): Promise<PriceList[]> {
-  const today = options.today ?? shanghaiDate(new Date());
+function toPriceList(row: PriceListRow, today: string): PriceList {
+  const facts = priceListFacts(row);
+  return { ...facts, state: priceListState(facts, today) };
+}
+
+export async function listPriceLists(db: Db, coreEnterpriseId: string, options: { today: string }): Promise<PriceList[]> {
+  const { today } = options;
   const rows = await priceListQuery(db, coreEnterpriseId)
     .orderBy("t.rank")
     .orderBy("pl.valid_from", "desc")
@@ -817,11 +794,21 @@ export async function listPriceLists(db: Db, coreEnterpriseId: string, options: 
   return rows.map((r) => toPriceList(r, today));
 }
 
-export async function getPriceList(db: Db, coreEnterpriseId: string, priceListId: string): Promise<PriceList> {
+/** One list; `today` (an Asia/Shanghai date) decides its state. */
+export async function getPriceList(db: Db, coreEnterpriseId: string, priceListId: string, today: string): Promise<PriceList> {
+  return toPriceList(await findPriceListRow(db, coreEnterpriseId, priceListId), today);
+}
+
+/** The list's stored facts, for writers that need no state (and so no date). */
+async function findPriceList(db: Db, coreEnterpriseId: string, priceListId: string): Promise<Omit<PriceList, "state">> {
+  return priceListFacts(await findPriceListRow(db, coreEnterpriseId, priceListId));
+}
+
+async function findPriceListRow(db: Db, coreEnterpriseId: string, priceListId: string): Promise<PriceListRow> {
   if (!isUuid(priceListId)) throw priceListNotFound();
   const row = await priceListQuery(db, coreEnterpriseId).where("pl.id", "=", priceListId).executeTakeFirst();
   if (!row) throw priceListNotFound();
-  return toPriceList(row, shanghaiDate(new Date()));
+  return row;
 }
 
 export interface PriceListItem {
@@ -842,7 +829,7 @@ export async function listPriceListItems(
   priceListId: string,
   options: { search?: string | null; after?: string | null; limit?: number } = {},
 ): Promise<SkuPage<PriceListItem>> {
-  const list = await getPriceList(db, coreEnterpriseId, priceListId);
+  const list = await findPriceList(db, coreEnterpriseId, priceListId);
   const limit = Math.min(clampPageSize(options.limit ?? PRICING_LIMITS.itemsPageSize), PRICING_LIMITS.itemsPageSize);
   let query = db
     .selectFrom("price_list_items as i")
@@ -914,7 +901,7 @@ async function assertNoListOverlap(trx: Db, coreEnterpriseId: string, input: Pri
   }
 }
 
-export async function createPriceList(db: Db, actor: Actor, coreEnterpriseId: string, input: PriceListInput): Promise<PriceList> {
+export async function createPriceList(db: Db, actor: Actor, coreEnterpriseId: string, input: PriceListInput, today: string): Promise<PriceList> {
   checkValidity(input);
   const name = input.name.trim();
   if (!name || name.length > PRICING_LIMITS.nameLength) throw new DomainError("validation", "Price list name is required", { name: "required" });
@@ -934,7 +921,7 @@ export async function createPriceList(db: Db, actor: Actor, coreEnterpriseId: st
       entityId: row.id,
       after: { tier_id: tier.id, name, valid_from: input.validFrom, valid_to: input.validTo },
     });
-    return getPriceList(trx, coreEnterpriseId, row.id);
+    return getPriceList(trx, coreEnterpriseId, row.id, today);
   });
 }
 
@@ -945,12 +932,13 @@ export async function updatePriceList(
   coreEnterpriseId: string,
   priceListId: string,
   input: { name: string; validFrom: string; validTo: string | null },
+  today: string,
 ): Promise<PriceList> {
   checkValidity(input);
   const name = input.name.trim();
   if (!name || name.length > PRICING_LIMITS.nameLength) throw new DomainError("validation", "Price list name is required", { name: "required" });
   return inTransaction(db, async (trx) => {
-    const before = await getPriceList(trx, coreEnterpriseId, priceListId);
+    const before = await findPriceList(trx, coreEnterpriseId, priceListId);
     await assertNoListOverlap(trx, coreEnterpriseId, { ...input, name, tierId: before.tierId }, before.id);
     await trx
       .updateTable("price_lists")
@@ -965,13 +953,13 @@ export async function updatePriceList(
       before: { name: before.name, valid_from: before.validFrom, valid_to: before.validTo },
       after: { name, valid_from: input.validFrom, valid_to: input.validTo },
     });
-    return getPriceList(trx, coreEnterpriseId, before.id);
+    return getPriceList(trx, coreEnterpriseId, before.id, today);
   });
 }
 
 export async function deletePriceList(db: Db, actor: Actor, coreEnterpriseId: string, priceListId: string): Promise<void> {
   await inTransaction(db, async (trx) => {
-    const before = await getPriceList(trx, coreEnterpriseId, priceListId);
+    const before = await findPriceList(trx, coreEnterpriseId, priceListId);
     await trx.deleteFrom("price_lists").where("id", "=", before.id).where("core_enterprise_id", "=", coreEnterpriseId).execute();
     await recordAudit(trx, actor, { organizationId: coreEnterpriseId,
       action: "price_list.deleted",
@@ -1007,7 +995,7 @@ export async function setPriceListItem(
   if (!Number.isSafeInteger(input.priceFen) || input.priceFen < 1 || input.priceFen > SKU_LIMITS.maxUnitPriceFen) fields.price = "money_format";
   if (Object.keys(fields).length) throw new DomainError("validation", "Minimum quantity and price must be positive", fields);
   await inTransaction(db, async (trx) => {
-    const list = await getPriceList(trx, coreEnterpriseId, priceListId);
+    const list = await findPriceList(trx, coreEnterpriseId, priceListId);
     const sku = await skuIdForCode(trx, coreEnterpriseId, input.skuCode);
     const before = await trx
       .selectFrom("price_list_items")
@@ -1039,7 +1027,7 @@ export async function removePriceListItem(
   input: { skuId: string; minQty: number },
 ): Promise<void> {
   await inTransaction(db, async (trx) => {
-    const list = await getPriceList(trx, coreEnterpriseId, priceListId);
+    const list = await findPriceList(trx, coreEnterpriseId, priceListId);
     if (!isUuid(input.skuId) || !Number.isSafeInteger(input.minQty)) throw new DomainError("not_found", "Price list item not found");
     const removed = await trx
       .deleteFrom("price_list_items")
@@ -1124,8 +1112,8 @@ function toOverride(r: OverrideRow, today: string): PriceOverride {
   };
 }
 
-export async function listOverrides(db: Db, coreEnterpriseId: string, options: { linkId?: string; today?: string } = {}): Promise<PriceOverride[]> {
-  const today = options.today ?? shanghaiDate(new Date());
+export async function listOverrides(db: Db, coreEnterpriseId: string, options: { linkId?: string; today: string }): Promise<PriceOverride[]> {
+  const { today } = options;
   let query = overrideQuery(db, coreEnterpriseId);
   if (options.linkId) {
     if (!isUuid(options.linkId)) return [];
@@ -1144,7 +1132,7 @@ export interface OverrideInput {
   note: string;
 }
 
-export async function createOverride(db: Db, actor: Actor, coreEnterpriseId: string, input: OverrideInput): Promise<PriceOverride> {
+export async function createOverride(db: Db, actor: Actor, coreEnterpriseId: string, input: OverrideInput, today: string): Promise<PriceOverride> {
   checkValidity(input);
   if (!Number.isSafeInteger(input.priceFen) || input.priceFen < 1 || input.priceFen > SKU_LIMITS.maxUnitPriceFen) {
     throw new DomainError("validation", "The price must be a positive amount", { price: "money_format" });
@@ -1199,7 +1187,7 @@ export async function createOverride(db: Db, actor: Actor, coreEnterpriseId: str
       after: { override_id: row.id, sku_code: sku.code, price_fen: input.priceFen, valid_from: input.validFrom, valid_to: input.validTo, note },
     });
     const created = await overrideQuery(trx, coreEnterpriseId).where("o.id", "=", row.id).executeTakeFirstOrThrow();
-    return toOverride(created, shanghaiDate(new Date()));
+    return toOverride(created, today);
   });
 }
 

@@ -15,21 +15,14 @@ import {
   type RecruitmentApplicationsTable,
   type SalesChannel,
 } from "../../../db/schema";
-import { recordAudit, SYSTEM_ACTOR, type Actor } from "../shared/audit.server";
-import { parseWholeNumber, parseYuanToFen } from "../catalog/catalog.server";
-import { createDealerLink, DEALER_LIMITS, transitionDealerLink } from "../dealers/dealers.server";
-import { DomainError, isDomainError } from "../shared/errors";
-import { decodeCursor, encodeCursor } from "../shared/cursor.server";
-import { createInvitation, pendingInvitationLink, reissueInvitation, type Invitation } from "../identity/invitations.server";
-import { ensureAccount, transfer, type Fen } from "../ledger/ledger.server";
-import { requestNotification } from "../notifications/notifications.server";
-import { createOrganization } from "../identity/organizations.server";
-import type { PurposeResult } from "../payments/purposes.server";
-import { createPayment, type Payment, type PaymentsDeps } from "../payments/payments.server";
-import { isBusinessDate } from "../pricing/pricing.server";
-import { normalizeUscc, usccProblem } from "../shared/uscc";
-import { isUuid } from "../shared/ids";
-import { addDays, shanghaiDate } from "../shared/dates";
+import { recordAudit, SYSTEM_ACTOR, type Actor, DomainError, isDomainError, decodeCursor, encodeCursor, normalizeUscc, usccProblem, isUuid, addDays, isBusinessDate, shanghaiDate } from "../shared";
+import { parseWholeNumber, parseYuanToFen } from "../catalog";
+import { createDealerLink, DEALER_LIMITS, transitionDealerLink } from "../dealers";
+import { createInvitation, pendingInvitationLink, reissueInvitation, type Invitation, createOrganization } from "../identity";
+import { ensureAccount, transfer, type Fen } from "../ledger";
+import { requestNotification } from "../notifications";
+import type { PurposeResult } from "../payments";
+import { createPayment, type Payment, type PaymentsDeps } from "../payments";
 
 /**
  * Online dealer recruitment (在线招募经销商).
@@ -564,9 +557,9 @@ function auditCampaign(c: CheckedCampaignInput | Campaign) {
   };
 }
 
-export async function createCampaign(db: Db, actor: Actor, coreEnterpriseId: string, raw: CampaignInput, options: { now?: Date } = {}): Promise<Campaign> {
+export async function createCampaign(db: Db, actor: Actor, coreEnterpriseId: string, raw: CampaignInput, options: { now: Date }): Promise<Campaign> {
   const input = parseWith(campaignInputSchema, raw, "campaign");
-  checkClosingDate(input.closesOn, options.now ?? new Date());
+  checkClosingDate(input.closesOn, options.now);
   return inTransaction(db, async (trx) => {
     const org = await trx.selectFrom("organizations").select("kind").where("id", "=", coreEnterpriseId).executeTakeFirst();
     if (org?.kind !== "core_enterprise") throw new DomainError("forbidden", "Only a core enterprise recruits dealers");
@@ -614,7 +607,7 @@ export async function updateCampaign(
   coreEnterpriseId: string,
   campaignId: string,
   raw: CampaignInput,
-  options: { now?: Date } = {},
+  options: { now: Date },
 ): Promise<Campaign> {
   const input = parseWith(campaignInputSchema, raw, "campaign");
   return inTransaction(db, async (trx) => {
@@ -632,7 +625,7 @@ export async function updateCampaign(
     if (input.quota < before.approvedCount) {
       throw new DomainError("validation", `${before.approvedCount} applications are already approved`, { quota: "below_approved" });
     }
-    if (input.closesOn !== before.closesOn) checkClosingDate(input.closesOn, options.now ?? new Date());
+    if (input.closesOn !== before.closesOn) checkClosingDate(input.closesOn, options.now);
     await assertTier(trx, coreEnterpriseId, input.tierId);
     await trx
       .updateTable("recruitment_campaigns")
@@ -671,20 +664,20 @@ export async function transitionCampaign(
   coreEnterpriseId: string,
   campaignId: string,
   event: CampaignEvent,
-  options: { now?: Date } = {},
+  options: { now: Date },
 ): Promise<Campaign> {
   return inTransaction(db, async (trx) => {
     const before = await lockCampaign(trx, coreEnterpriseId, campaignId);
     const to = CAMPAIGN_TRANSITIONS[before.status][event];
     if (!to) throw new DomainError("invalid_state", `A ${before.status} campaign cannot be ${event === "publish" ? "published" : "closed"}`, { status: "invalid_transition" });
-    if (event === "publish") checkClosingDate(before.closesOn, options.now ?? new Date());
+    if (event === "publish") checkClosingDate(before.closesOn, options.now);
     await trx
       .updateTable("recruitment_campaigns")
       .set({
         status: to,
         updated_at: sql`now()`,
-        ...(to === "published" ? { published_at: sql<Date>`now()` } : {}),
-        ...(to === "closed" ? { closed_at: sql<Date>`now()` } : {}),
+        ...(to === "published" ? { published_at: options.now } : {}),
+        ...(to === "closed" ? { closed_at: options.now } : {}),
       })
       .where("id", "=", before.id)
       .where("core_enterprise_id", "=", coreEnterpriseId)
@@ -798,7 +791,7 @@ export interface PublicCampaign {
 }
 
 /** A published or closed campaign, for anyone; a draft (or no such id) is not found. */
-export async function getPublicCampaign(db: Db, campaignId: string, now = new Date()): Promise<PublicCampaign> {
+export async function getPublicCampaign(db: Db, campaignId: string, now: Date): Promise<PublicCampaign> {
   if (!isUuid(campaignId)) throw campaignNotFound();
   const row = await campaignQuery(db)
     .innerJoin("organizations as o", "o.id", "c.core_enterprise_id")
@@ -1115,11 +1108,11 @@ export async function getApplicationForReview(
   db: Db,
   coreEnterpriseId: string,
   applicationId: string,
-  options: { campaignId?: string; serverSecret: string; now?: Date },
+  options: { campaignId?: string; serverSecret: string; now: Date },
 ): Promise<ReviewView> {
   const row = await findApplicationRow(db, coreEnterpriseId, applicationId, options.campaignId);
   const application = toApplication(row);
-  const now = options.now ?? new Date();
+  const now = options.now;
   return {
     application,
     campaign: await getCampaign(db, coreEnterpriseId, row.campaign_id),
@@ -1222,10 +1215,10 @@ export async function getApplicationByToken(
   db: Db,
   campaignId: string | { applicationId: string },
   token: string,
-  options: { serverSecret: string; now?: Date },
+  options: { serverSecret: string; now: Date },
 ): Promise<ApplicantView> {
   const row = await findByToken(db, campaignId, token, false);
-  const now = options.now ?? new Date();
+  const now = options.now;
   const timeline = await listTimeline(db, row.id, false);
   const lastQuestion = [...timeline].reverse().find((e) => e.event === "request_info");
   return {
@@ -1320,7 +1313,7 @@ export interface SubmitInput {
   /** An ApplicationInput as sent (a form's strings, an API body): validated here. */
   input: ApplicationInput | Record<string, unknown>;
   documents?: readonly UploadedDocument[];
-  now?: Date;
+  now: Date;
 }
 
 export interface SubmittedApplication {
@@ -1334,7 +1327,7 @@ export interface SubmittedApplication {
 export async function submitApplication(db: Db, actor: Actor, submit: SubmitInput): Promise<SubmittedApplication> {
   const input = parseWith(applicationInputSchema, submit.input, "application");
   const documents = checkDocuments(submit.documents ?? []);
-  const now = submit.now ?? new Date();
+  const now = submit.now;
   if (!isUuid(submit.campaignId)) throw campaignNotFound();
   const token = randomBytes(32).toString("base64url");
   return inTransaction(db, async (trx) => {
@@ -1361,7 +1354,7 @@ export async function submitApplication(db: Db, actor: Actor, submit: SubmitInpu
         .selectFrom("recruitment_applications")
         .select((eb) => eb.fn.countAll<number>().as("n"))
         .where("submitted_ip", "=", actor.ip)
-        .where("created_at", ">", sql<Date>`now() - interval '1 hour'`)
+        .where("created_at", ">", new Date(now.getTime() - 60 * 60 * 1000))
         .executeTakeFirstOrThrow();
       if (Number(recent.n) >= RECRUITMENT_LIMITS.applicationsPerIpPerHour) {
         throw new DomainError("rate_limited", "Too many applications from this address; try again in an hour");
@@ -1386,6 +1379,8 @@ export async function submitApplication(db: Db, actor: Actor, submit: SubmitInpu
           notes: input.notes,
           access_token_hash: hashToken(token),
           submitted_ip: actor.ip ?? null,
+          // Stamped with the caller's clock: the per-IP hourly limit above counts against it.
+          created_at: now,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -1460,7 +1455,8 @@ export async function reviewApplication(
   coreEnterpriseId: string,
   applicationId: string,
   event: ReviewEvent,
-  message = "",
+  message: string,
+  now: Date,
 ): Promise<Application> {
   if (!["start_review", "request_info", "reject"].includes(event)) {
     throw new DomainError("validation", `unknown review action ${String(event)}`, { event: "unknown" });
@@ -1468,7 +1464,7 @@ export async function reviewApplication(
   return inTransaction(db, async (trx) => {
     const row = await lockForReview(trx, coreEnterpriseId, applicationId);
     const patch: Updateable<RecruitmentApplicationsTable> =
-      event === "reject" ? { decided_at: new Date(), decided_by_user_id: actor.userId } : {};
+      event === "reject" ? { decided_at: now, decided_by_user_id: actor.userId } : {};
     const { row: updated } = await fire(trx, row, { actor, actorKind: "reviewer", event, message, patch });
     return toApplication(updated);
   });
@@ -1478,7 +1474,7 @@ export interface ApproveOptions {
   note?: string;
   /** The server secret invitation tokens are derived from (config.sessionSecret). */
   serverSecret: string;
-  now?: Date;
+  now: Date;
 }
 
 export interface ApprovedApplication {
@@ -1604,7 +1600,7 @@ export async function approveApplication(
         invitation_id: invitationId,
         deposit_fen: depositFen,
         link_held_for_deposit: depositFen > 0,
-        decided_at: new Date(),
+        decided_at: options.now,
         decided_by_user_id: actor.userId,
       },
     });
@@ -1627,7 +1623,7 @@ export async function reissueApplicationInvitation(
   actor: Actor,
   coreEnterpriseId: string,
   applicationId: string,
-  options: { serverSecret: string; now?: Date },
+  options: { serverSecret: string; now: Date },
 ): Promise<{ invitationPath: string }> {
   const row = await findApplicationRow(db, coreEnterpriseId, applicationId);
   if (!row.invitation_id || !row.dealer_organization_id) {
@@ -1664,7 +1660,7 @@ export interface DealerDepositView {
 }
 
 /** The dealer's application to a campaign (the one approval made it a dealer by); else not found. */
-export async function getDepositForDealer(db: Db, dealerOrganizationId: string, campaignId: string, now = new Date()): Promise<DealerDepositView> {
+export async function getDepositForDealer(db: Db, dealerOrganizationId: string, campaignId: string, now: Date): Promise<DealerDepositView> {
   if (!isUuid(campaignId)) throw applicationNotFound();
   const row = await db
     .selectFrom("recruitment_applications")
@@ -1699,11 +1695,11 @@ export async function getDepositForDealer(db: Db, dealerOrganizationId: string, 
 export async function startDepositPayment(
   db: Db,
   actor: Actor,
-  input: { dealerOrganizationId: string; campaignId: string },
+  input: { dealerOrganizationId: string; campaignId: string; now: Date },
   deps?: PaymentsDeps,
 ): Promise<{ paymentId: string; payUrl: string }> {
   if (db.isTransaction) throw new Error("startDepositPayment calls the payment gateway; call it outside a transaction");
-  const view = await getDepositForDealer(db, input.dealerOrganizationId, input.campaignId);
+  const view = await getDepositForDealer(db, input.dealerOrganizationId, input.campaignId, input.now);
   const app = view.application;
   if (app.status !== "awaiting_deposit") throw new DomainError("invalid_state", "The deposit is already paid", { deposit: "paid" });
   const previous = await db
@@ -1766,6 +1762,7 @@ export async function startDepositPayment(
 export async function applyCapturedDepositPayment(
   trx: Db,
   payment: Pick<Payment, "id" | "reference" | "amountFen" | "payerOrganizationId" | "payeeOrganizationId">,
+  now: Date,
 ): Promise<PurposeResult> {
   const match = /^recruitment_application:([0-9a-f-]{36})$/.exec(payment.reference);
   if (!match || !isUuid(match[1])) throw new DomainError("validation", `payment ${payment.id} has an unknown deposit reference ${payment.reference}`);
@@ -1799,7 +1796,7 @@ export async function applyCapturedDepositPayment(
     actor: system,
     actorKind: "system",
     event: "deposit_paid",
-    patch: { deposit_paid_at: new Date(), deposit_transfer_id: moved.id, deposit_payment_id: payment.id, link_held_for_deposit: false },
+    patch: { deposit_paid_at: now, deposit_transfer_id: moved.id, deposit_payment_id: payment.id, link_held_for_deposit: false },
   });
   if (row.link_held_for_deposit && row.dealer_link_id) {
     const link = await trx.selectFrom("dealer_links").select("status").where("id", "=", row.dealer_link_id).executeTakeFirst();

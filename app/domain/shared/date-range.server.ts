@@ -1,5 +1,5 @@
 import { DomainError } from "./errors";
-import { isBusinessDate } from "../pricing/pricing.server";
+import { isBusinessDate } from "./dates";
 import { addDays, shanghaiDate } from "./dates";
 
 /**

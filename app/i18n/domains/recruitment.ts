@@ -1,4 +1,4 @@
-import { USCC_MESSAGES } from "../../domain/shared/uscc";
+import { USCC_MESSAGES } from "../../domain/shared";
 import type { EnFor } from "./types";
 
 /**

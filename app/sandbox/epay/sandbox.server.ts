@@ -5,30 +5,8 @@ import type { Db } from "../../../db";
 import type { SandboxEpayPaymentsTable } from "../../../db/schema";
 import type { AppConfig } from "../../config.server";
 import type { Logger } from "../../logger.server";
-import {
-  createPaymentRequestSchema,
-  EPAY_LIMITS,
-  EPAY_MERCHANT_HEADER,
-  EPAY_SANDBOX_HEADER,
-  EPAY_SIGNATURE_HEADER,
-  formatStatementCsv,
-  isBusinessDate,
-  readBodyLimited,
-  refundRequestSchema,
-  requestSigningPayload,
-  sandboxDirectivesSchema,
-  shanghaiDayBounds,
-  signPayload,
-  verifySignature,
-  zodFields,
-  type CreatePaymentResponse,
-  type GatewayEvent,
-  type GatewayEventType,
-  type PaymentStateResponse,
-  type RefundResponse,
-  type SandboxDirectives,
-  type StatementRow,
-} from "../../domain/payments/epay/index.server";
+import { createPaymentRequestSchema, EPAY_LIMITS, EPAY_MERCHANT_HEADER, EPAY_SANDBOX_HEADER, EPAY_SIGNATURE_HEADER, formatStatementCsv, readBodyLimited, refundRequestSchema, requestSigningPayload, sandboxDirectivesSchema, shanghaiDayBounds, signPayload, unixSeconds, verifySignature, zodFields, type CreatePaymentResponse, type GatewayEvent, type GatewayEventType, type PaymentStateResponse, type RefundResponse, type SandboxDirectives, type StatementRow } from "../../domain/payments";
+import { isBusinessDate } from "../../domain/shared";
 
 /**
  * The sandbox e-Pay gateway: a stand-in for the bank's real gateway, built to behave like it — and
@@ -107,7 +85,7 @@ function signedResponse(config: SandboxConfig, status: number, body: string, con
     headers: {
       "Content-Type": contentType,
       "Cache-Control": "no-store",
-      [EPAY_SIGNATURE_HEADER]: signPayload(config.secret, body),
+      [EPAY_SIGNATURE_HEADER]: signPayload(config.secret, body, unixSeconds(new Date())),
     },
   });
 }
@@ -151,7 +129,7 @@ export async function handleSandboxApi(
       throw new SandboxHttpError(401, "unknown_merchant", "X-Epay-Merchant names no merchant of this gateway", { [EPAY_MERCHANT_HEADER]: "unknown" });
     }
     const url = new URL(request.url);
-    const check = verifySignature(config.secret, requestSigningPayload(request.method, url.pathname + url.search, body), request.headers.get(EPAY_SIGNATURE_HEADER));
+    const check = verifySignature(config.secret, requestSigningPayload(request.method, url.pathname + url.search, body), request.headers.get(EPAY_SIGNATURE_HEADER), { now: new Date() });
     if (!check.ok) {
       const status = check.problem === "mismatch" ? 401 : 400;
       throw new SandboxHttpError(status, `signature_${check.problem}`, `request signature ${check.problem}`, { [EPAY_SIGNATURE_HEADER]: check.problem });
@@ -611,7 +589,7 @@ async function deliverOnce(deps: SandboxDeps, deliveryId: number): Promise<void>
     try {
       const response = await fetch(delivery.url, {
         method: "POST",
-        headers: { "Content-Type": "application/json", [EPAY_SIGNATURE_HEADER]: signPayload(deps.config.secret, delivery.body) },
+        headers: { "Content-Type": "application/json", [EPAY_SIGNATURE_HEADER]: signPayload(deps.config.secret, delivery.body, unixSeconds(new Date())) },
         body: delivery.body,
         signal: AbortSignal.timeout(SANDBOX_LIMITS.deliveryTimeoutMs),
         redirect: "manual",

@@ -199,7 +199,7 @@ export interface EpayGateway {
   /** The day's statement file (Asia/Shanghai business day). */
   statement(date: string): Promise<GatewayStatement>;
   /** Verify a callback's signature and timestamp, then parse it; throws EpayCallbackError. */
-  parseCallback(rawBody: string, signatureHeader: string | null, now?: Date): GatewayEvent;
+  parseCallback(rawBody: string, signatureHeader: string | null, now: Date): GatewayEvent;
 }
 
 /**
@@ -254,13 +254,6 @@ export function zodFields(error: z.ZodError): Record<string, string> {
     fields[field] ??= issue.message;
   }
   return fields;
-}
-
-/** `YYYY-MM-DD` that is a real calendar date. */
-export function isBusinessDate(value: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
-  const at = new Date(`${value}T00:00:00Z`);
-  return !Number.isNaN(at.getTime()) && at.toISOString().slice(0, 10) === value;
 }
 
 /** The instants bounding an Asia/Shanghai (UTC+8, no daylight saving) business day. */

@@ -6,7 +6,6 @@ import {
   EpayGatewayError,
   gatewayErrorBodySchema,
   gatewayEventSchema,
-  isBusinessDate,
   parseStatementCsv,
   paymentStateResponseSchema,
   refundResponseSchema,
@@ -17,12 +16,14 @@ import {
   type RefundRequest,
   type SandboxDirectives,
 } from "./gateway.server";
+import { isBusinessDate } from "../../shared";
 import {
   EPAY_MERCHANT_HEADER,
   EPAY_SANDBOX_HEADER,
   EPAY_SIGNATURE_HEADER,
   requestSigningPayload,
   signPayload,
+  unixSeconds,
   verifySignature,
   type SignatureProblem,
 } from "./signing.server";
@@ -85,7 +86,7 @@ export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, m
 }
 
 /** Verify a callback's signature and parse its body into an event. */
-export function parseSignedCallback(secret: string, rawBody: string, signatureHeader: string | null, now?: Date): GatewayEvent {
+export function parseSignedCallback(secret: string, rawBody: string, signatureHeader: string | null, now: Date): GatewayEvent {
   if (Buffer.byteLength(rawBody, "utf8") > EPAY_LIMITS.callbackBodyBytesMax) {
     throw new EpayCallbackError(413, "body_too_large", `the body is over ${EPAY_LIMITS.callbackBodyBytesMax} bytes`);
   }
@@ -125,8 +126,8 @@ export function createHttpEpayGateway(options: HttpEpayGatewayOptions): EpayGate
     const headers: Record<string, string> = {
       Accept: "application/json",
       [EPAY_MERCHANT_HEADER]: options.merchantId,
-      // Signed per attempt: a retry gets a fresh timestamp.
-      [EPAY_SIGNATURE_HEADER]: signPayload(options.secret, requestSigningPayload(method, url.pathname + url.search, body)),
+      // Signed per attempt with the wall clock: the wire timestamp is when this request leaves, so a retry gets a fresh one.
+      [EPAY_SIGNATURE_HEADER]: signPayload(options.secret, requestSigningPayload(method, url.pathname + url.search, body), unixSeconds(new Date())),
     };
     if (method === "POST") headers["Content-Type"] = "application/json";
     if (directives) headers[EPAY_SANDBOX_HEADER] = directives;
@@ -167,7 +168,8 @@ export function createHttpEpayGateway(options: HttpEpayGatewayOptions): EpayGate
       }
       // Refusals are signed too: a refused refund releases the merchant's hold, so a forged
       // refusal must not be believed any more than a forged success.
-      const check = verifySignature(options.secret, text, response.headers.get(EPAY_SIGNATURE_HEADER));
+      // The answer's wire timestamp is checked against this server's clock as it arrives.
+      const check = verifySignature(options.secret, text, response.headers.get(EPAY_SIGNATURE_HEADER), { now: new Date() });
       if (!check.ok) {
         throw new EpayGatewayError("protocol", `e-Pay answer to ${method} ${url.pathname} failed signature check (${check.problem})`, {
           status: response.status,

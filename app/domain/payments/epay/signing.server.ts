@@ -29,7 +29,7 @@ export type SignatureProblem = "missing" | "malformed" | "expired" | "mismatch";
 
 export type SignatureCheck = { ok: true; timestampS: number } | { ok: false; problem: SignatureProblem };
 
-export function unixSeconds(at: Date = new Date()): number {
+export function unixSeconds(at: Date): number {
   return Math.floor(at.getTime() / 1000);
 }
 
@@ -42,8 +42,8 @@ export function requestSigningPayload(method: string, pathWithQuery: string, bod
   return `${method.toUpperCase()} ${pathWithQuery}\n${body}`;
 }
 
-/** The header value for `payload` signed at `timestampS` (now by default). */
-export function signPayload(secret: string, payload: string, timestampS: number = unixSeconds()): string {
+/** The header value for `payload` signed at `timestampS` (the sender's clock, in unix seconds). */
+export function signPayload(secret: string, payload: string, timestampS: number): string {
   if (!secret) throw new Error("epay: signing secret is empty");
   return `t=${timestampS},v1=${hmacHex(secret, timestampS, payload)}`;
 }
@@ -56,7 +56,7 @@ export function verifySignature(
   secret: string,
   payload: string,
   header: string | null | undefined,
-  options: { now?: Date; toleranceS?: number } = {},
+  options: { now: Date; toleranceS?: number },
 ): SignatureCheck {
   if (!header) return { ok: false, problem: "missing" };
   if (header.length > SIGNATURE_HEADER_CHARS_MAX) return { ok: false, problem: "malformed" };

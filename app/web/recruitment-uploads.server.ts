@@ -1,5 +1,5 @@
 import { unstable_parseMultipartFormData, type UploadHandler } from "@remix-run/node";
-import { RECRUITMENT_LIMITS, type UploadedDocument } from "./recruitment.server";
+import { RECRUITMENT_LIMITS, type UploadedDocument } from "../domain/recruitment";
 
 /**
  * Reading the recruitment forms that may carry files (the application, the answer to an info

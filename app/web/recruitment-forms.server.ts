@@ -1,8 +1,8 @@
 import type { AppLoadContext } from "@remix-run/node";
-import { isDomainError } from "../shared/errors";
-import { requireCoreEnterprise, type SupplyContext } from "../../web/supply-chain-access.server";
-import type { ActionName } from "../identity/permissions";
-import { forbidden, notFound, rolesOfRefusal } from "../../web/tenancy.server";
+import { isDomainError } from "../domain/shared";
+import { requireCoreEnterprise, type SupplyContext } from "./supply-chain-access.server";
+import type { ActionName } from "../domain/identity";
+import { forbidden, notFound, rolesOfRefusal } from "./tenancy.server";
 
 /**
  * The web side of recruitment's forms, in one place: who may use the campaign pages, and how a

@@ -1,10 +1,10 @@
-import type { Db } from "../../../db";
-import type { OrganizationKind } from "../../../db/schema";
-import { creditLineCodes } from "../credit/credit.server";
-import { listSuppliersForDealer } from "../dealers/dealers.server";
-import { accountCode, readAccountsByCodes, type Fen } from "./ledger.server";
-import { onAccountPosition } from "../orders/orders.server";
-import { shanghaiDate } from "../shared/dates";
+import type { Db } from "../../db";
+import type { OrganizationKind } from "../../db/schema";
+import { creditLineCodes } from "../domain/credit";
+import { listSuppliersForDealer } from "../domain/dealers";
+import { accountCode, readAccountsByCodes, type Fen } from "../domain/ledger";
+import { onAccountPosition } from "../domain/orders";
+import { shanghaiDate } from "../domain/shared";
 
 /**
  * A payer's own balances, read (never copied) from the ledger: its wallet, and for a dealer each
