@@ -21,6 +21,7 @@ import * as m0018 from "./migrations/0018_payments_purpose_outcome";
 import * as m0019 from "./migrations/0019_outbox_completion";
 import * as m0020 from "./migrations/0020_outbox_reruns";
 import * as m0021 from "./migrations/0021_payments_awaiting_gateway";
+import * as m0022 from "./migrations/0022_drop_reference_versions";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -48,6 +49,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0019_outbox_completion": m0019,
   "0020_outbox_reruns": m0020,
   "0021_payments_awaiting_gateway": m0021,
+  "0022_drop_reference_versions": m0022,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

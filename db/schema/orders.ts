@@ -11,12 +11,6 @@ export interface OrderSettingsTable {
   updated_at: UpdatedAt;
 }
 
-/** The version of what order placement reads about an organisation (migration 0013, decision 017). */
-export interface ReferenceVersionsTable {
-  organization_id: string;
-  version: number;
-}
-
 export interface SeasonsTable {
   id: Generated<string>;
   core_enterprise_id: string;
@@ -109,7 +103,6 @@ export interface OrderEventsTable {
 
 export interface OrdersTables {
   order_settings: OrderSettingsTable;
-  reference_versions: ReferenceVersionsTable;
   seasons: SeasonsTable;
   orders: OrdersTable;
   order_lines: OrderLinesTable;

@@ -18,7 +18,8 @@
  *  - "via":"page" — the quick-order form (/orders/quick) as a browser without JS sends it: a
  *    logged-in dealer session, its CSRF token, form-encoded POST, then the redirect to the order
  *    followed (the page the person sees); a replenishment order on account;
- *  - "via":"model" (BENCH_MODEL=1 only) — `createOrder` called in this process, no HTTP.
+ *  - "via":"model" (BENCH_MODEL=1 only) — `createOrder` called in this process, no HTTP: the same
+ *    locked path as the API and the pages (each order in a transaction of its own, issue 13).
  * BENCH_FIGURES picks some, e.g. `BENCH_FIGURES=http1,page` (default http1,http2,page).
  * After the runs: the ledger is verified, and every order's hold is checked against its total and
  * every dealer's credit line against its orders.

@@ -498,7 +498,7 @@ export async function getSkusByCodes(db: Db, coreEnterpriseId: string, codes: re
   return result;
 }
 
-/** The query of `getSkusByCodes`, for a caller reading it with others (`readTogether`); null when no code is valid. */
+/** The query of `getSkusByCodes`; null when no code is valid. */
 export function skusByCodesQuery(db: Db, coreEnterpriseId: string, codes: readonly string[]) {
   const wanted = [...new Set(codes.map(normalizeSkuCode).filter(isValidSkuCode))];
   if (wanted.length > SKU_LIMITS.maxCodesPerLookup) {
@@ -523,7 +523,7 @@ export async function getSkusByIds(db: Db, coreEnterpriseId: string, ids: readon
   return result;
 }
 
-/** The query of `getSkusByIds`, for a caller reading it with others (`readTogether`); null when no id is valid. */
+/** The query of `getSkusByIds`; null when no id is valid. */
 export function skusByIdsQuery(db: Db, coreEnterpriseId: string, ids: readonly string[]) {
   const wanted = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
   if (wanted.length > SKU_LIMITS.maxCodesPerLookup) {

@@ -1,6 +1,6 @@
 import { inTransaction, type Db } from "../../../db";
 import { recordAudit, type Actor, DomainError, isUuid } from "../shared";
-import { accountView, ensureAccount, lockAccountsByCodes, accountsByCodesQuery, transfer, transferByCode, type AccountSnapshot, type AccountView, type BatchOperation, type Fen, type LockedAccounts, type TransferResult } from "../ledger";
+import { accountView, ensureAccount, lockAccountsByCodes, transfer, transferByCode, type AccountView, type BatchOperation, type Fen, type LockedAccounts, type TransferResult } from "../ledger";
 
 /**
  * Trade credit between a core enterprise and one of its dealers, kept in the ledger:
@@ -183,21 +183,6 @@ type HoldPlan = { ok: true; hold: Extract<BatchOperation, { op: "transfer" }> } 
 export async function planCreditHolds(trx: Db, requests: readonly CreditHoldRequest[]): Promise<{ locked: LockedAccounts; plans: HoldPlan[] }> {
   const locked = await lockAccountsByCodes(trx, creditLineCodes(requests.map((r) => r.linkId)));
   return { locked, plans: planHolds(locked.byCode(), requests) };
-}
-
-/**
- * The credit lines as they are now, read without a lock: to plan holds that one statement will
- * write with `prepareTransfers` (the ledger's guarded UPDATE then decides against the lines as they
- * are when it runs). A query, for a caller reading it with others; `accountSnapshotFromRows` makes
- * the snapshot of its rows.
- */
-export function creditLinesQuery(db: Db, linkIds: readonly string[]) {
-  return accountsByCodesQuery(db, creditLineCodes(linkIds));
-}
-
-/** `planCreditHolds` on a snapshot (`creditLinesQuery`) instead of under the lines' locks. */
-export function planCreditHoldsOn(snapshot: AccountSnapshot, requests: readonly CreditHoldRequest[]): HoldPlan[] {
-  return planHolds(snapshot.byCode(), requests);
 }
 
 function planHolds(byCode: ReadonlyMap<string, AccountView>, requests: readonly CreditHoldRequest[]): HoldPlan[] {

@@ -3,5 +3,5 @@
  * (decision 022). Anything not exported here is the context's own; the lint rule
  * rongtong/context-boundaries refuses an import of a file inside the folder from outside it.
  */
-export { chargeOnAccount, creditLineCodes, creditLinesQuery, creditSummary, planCreditHolds, planCreditHoldsOn, restoreCredit, setCreditLimit } from "./credit.server";
+export { chargeOnAccount, creditLineCodes, creditSummary, planCreditHolds, restoreCredit, setCreditLimit } from "./credit.server";
 export type { CreditParties, CreditSummary } from "./credit.server";

@@ -400,7 +400,7 @@ export async function findActiveDealerLinks(
   return dealerLinksByPair(query ? await query.execute() : []);
 }
 
-/** The query of `findActiveDealerLinks`, for a caller reading it with others (`readTogether`); null when no pair can match. */
+/** The query of `findActiveDealerLinks`; null when no pair can match. */
 export function activeDealerLinksQuery(db: Db, pairs: readonly { coreEnterpriseId: string; dealerId: string }[]) {
   const valid = pairs.filter((p) => isUuid(p.coreEnterpriseId) && isUuid(p.dealerId));
   if (valid.length === 0) return null;

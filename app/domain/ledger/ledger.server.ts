@@ -404,7 +404,7 @@ export async function readAccountsByCodes(db: Db, codes: readonly string[]): Pro
   return accountSnapshotFromRows(codes.length ? await accountsByCodesQuery(db, codes).execute() : []);
 }
 
-/** The query of `readAccountsByCodes`, for a caller reading it with others (`readTogether`). */
+/** The query of `readAccountsByCodes`. */
 export function accountsByCodesQuery(db: Db, codes: readonly string[]) {
   return db.selectFrom("ledger_accounts").selectAll().where("code", "=", sql<string>`any(${[...new Set(codes)]}::text[])`);
 }

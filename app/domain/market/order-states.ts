@@ -1,5 +1,5 @@
 import type { MarketOrderStatus, Role } from "../../../db/schema";
-import { rolesCell } from "../orders";
+import { rolesCell } from "../shared";
 
 /**
  * The escrow order's state machine, as data: `from → event → to`, who may fire the event, and

@@ -3,8 +3,8 @@ import { sql, type RawBuilder } from "kysely";
 import { z } from "zod";
 import { inTransaction, type Db } from "../../../db";
 import { NOTIFICATION_TOPICS, ROLES, type NotificationRequestStatus, type NotificationTopic } from "../../../db/schema";
-import { auditRows, recordAudits, SYSTEM_ACTOR, type Actor, GroupCommit, type Settled, DomainError, isUuid, decodeCursor, encodeCursor, invalidCursor } from "../shared";
-import { outboxJobId, outboxRows, type Trx } from "../outbox";
+import { auditClauseOfRows, auditRows, recordAudits, SYSTEM_ACTOR, type Actor, GroupCommit, type Settled, DomainError, isUuid, decodeCursor, encodeCursor, invalidCursor } from "../shared";
+import { enqueueClause, outboxJobId, type OutboxJob, type Trx } from "../outbox";
 
 /**
  * Notifications: an organisation-scoped inbox, and the first workflow on the outbox spine.
@@ -215,12 +215,10 @@ function prepareNotificationRequests(requests: readonly { actor: Actor; notifica
   // Ids chosen here, so each returned row is matched to its request whatever order they come in,
   // and the outbox and audit rows can be made before the statement that writes all three.
   const ids = requests.map(() => randomUUID());
-  const jobs = outboxRows(
-    ids.map((requestId) => {
-      const payload: DeliverNotificationPayload = { requestId };
-      return { queue: NOTIFICATIONS_QUEUE, name: DELIVER_NOTIFICATION_JOB, jobId: outboxJobId("notifications", requestId, "deliver"), payload: { ...payload } };
-    }),
-  );
+  const jobs: OutboxJob[] = ids.map((requestId) => {
+    const payload: DeliverNotificationPayload = { requestId };
+    return { queue: NOTIFICATIONS_QUEUE, name: DELIVER_NOTIFICATION_JOB, jobId: outboxJobId("notifications", requestId, "deliver"), payload: { ...payload } };
+  });
   const audits = requests.flatMap(({ actor, notification }, i) =>
     auditRows(actor, [
       { action: "notification.requested", entityType: "notification_request", entityId: ids[i], organizationId: notification.organizationId, after: { topic: notification.topic } },
@@ -239,21 +237,9 @@ function prepareNotificationRequests(requests: readonly { actor: Actor; notifica
        order by v.n
       on conflict (dedupe_key) do nothing
       returning id
-    ), queued as (
-      insert into outbox (queue, job_name, job_id, payload)
-      select j.queue, j.job_name, j.job_id, j.payload::jsonb
-        from unnest(${ids}::uuid[], ${jobs.map((j) => j.queue)}::text[], ${jobs.map((j) => j.job_name)}::text[], ${jobs.map((j) => j.job_id)}::text[],
-                    ${jobs.map((j) => j.payload)}::text[]) as j (request_id, queue, job_name, job_id, payload)
-        join requested r on r.id = j.request_id
-      on conflict (job_id) do nothing
-    ), audited as (
-      insert into audit_events (actor_user_id, organization_id, action, entity_type, entity_id, after, ip, request_id)
-      select a.actor_user_id, a.organization_id, a.action, a.entity_type, a.entity_id, a.after::jsonb, a.ip, a.request_id
-        from unnest(${audits.map((a) => a.actor_user_id)}::uuid[], ${audits.map((a) => a.organization_id)}::uuid[], ${audits.map((a) => a.action)}::text[],
-                    ${audits.map((a) => a.entity_type)}::text[], ${audits.map((a) => a.entity_id)}::text[], ${audits.map((a) => a.after)}::text[],
-                    ${audits.map((a) => a.ip)}::text[], ${audits.map((a) => a.request_id)}::text[]) as a (actor_user_id, organization_id, action, entity_type, entity_id, after, ip, request_id)
-        join requested r on r.id::text = a.entity_id
-    )`;
+    ),
+    queued as (${enqueueClause(jobs, sql`(j.payload->>'requestId')::uuid in (select id from requested)`)}),
+    audited as (${auditClauseOfRows(audits, sql`a.entity_id in (select id::text from requested)`)})`;
   return { ids, clauses };
 }
 

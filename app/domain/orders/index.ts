@@ -5,7 +5,7 @@
  */
 export { ORDER_EVENTS, ORDER_EVENT_ROLES, ORDER_KINDS, ORDER_STATUSES } from "./states";
 export type { OrderEvent, OrderKind } from "./states";
-export { orderStatesMarkdown, rolesCell } from "./states-doc";
+export { orderStatesMarkdown } from "./states-doc";
 export { cancelOrder } from "./cancel.server";
 export { addToCart, approveOrder, isOwnApprovalRequest, submitOrder, updateCart } from "./cart.server";
 export { autoReceiveDueOrders, receiveOrder, shipOrder } from "./fulfilment.server";

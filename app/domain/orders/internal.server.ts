@@ -1,7 +1,7 @@
 import { type Insertable, sql, type Updateable } from "kysely";
 import type { Db } from "../../../db";
 import type { OrderEventsTable, OrdersTable } from "../../../db/schema";
-import { type Actor, auditRows, DomainError, isUuid, shanghaiDate } from "../shared";
+import { type Actor, auditInsert, DomainError, isUuid, shanghaiDate } from "../shared";
 import type { CreditParties } from "../credit";
 import { type DealerLink, findActiveDealerLink } from "../dealers";
 import { type Fen, voidPending } from "../ledger";
@@ -147,19 +147,17 @@ export async function fire(trx: Db, actor: Actor, order: OrderRow, party: OrderP
         },
       ]),
     )
-    .with("audit", (db) =>
-      db.insertInto("audit_events").values(
-        auditRows(actor, [
-          {
-            action: `order.${event}`,
-            entityType: "order",
-            entityId: order.id,
-            organizationId: actor.organizationId,
-            before: { status: order.status },
-            after: { status: transition.to, ...(options.data && typeof options.data === "object" ? options.data : {}) },
-          },
-        ]),
-      ),
+    .with("audit", (q) =>
+      auditInsert(q, actor, [
+        {
+          action: `order.${event}`,
+          entityType: "order",
+          entityId: order.id,
+          organizationId: actor.organizationId,
+          before: { status: order.status },
+          after: { status: transition.to, ...(options.data && typeof options.data === "object" ? options.data : {}) },
+        },
+      ]),
     )
     .updateTable("orders as o")
     .set({ ...options.patch, status: transition.to, updated_at: sql<Date>`now()` })
@@ -205,23 +203,7 @@ export function orderNumber(kind: OrderKind, now: Date) {
     from nextval('order_number_seq') as s (n))`;
 }
 
-/** An order number from its prefix and a value of the sequence, as `orderNumber` makes it in SQL. */
-export function formatOrderNumber(prefix: string, n: string): string {
-  return prefix + n.padStart(6, "0");
-}
-
-/** `count` values of the order number sequence, taken ahead of the INSERT that uses them. */
-export async function reserveOrderNumbers(db: Db, count: number): Promise<string[]> {
-  if (count === 0) return [];
-  const { rows } = await orderNumbersQuery(count).execute(db);
-  return rows.map((row) => row.n);
-}
-
-export function orderNumbersQuery(count: number) {
-  return sql<{ n: string }>`select nextval('order_number_seq')::text as n from generate_series(1, ${count}::integer)`;
-}
-
-export function orderNumberPrefix(kind: OrderKind, now: Date): string {
+function orderNumberPrefix(kind: OrderKind, now: Date): string {
   const prefix = { standard: "SO", preorder: "BK", replenishment: "RP", return: "RMA" }[kind];
   return `${prefix}${shanghaiDate(now).replaceAll("-", "")}`;
 }

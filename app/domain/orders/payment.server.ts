@@ -157,15 +157,16 @@ export async function requestFinancing(db: Db, actor: Actor, orderId: string): P
 
 /** What the dealer still owes on account for this order (charged less restored), from the ledger. */
 export async function onAccountOutstanding(db: Db, orderId: string): Promise<Fen> {
-  const row = await db
-    .selectFrom("ledger_transfers")
-    .select(
-      sql<number>`coalesce(sum(case when kind = 'on_account_charge' then amount_fen else -amount_fen end), 0)::bigint`.as("outstanding"),
-    )
-    .where("reference", "=", `order:${orderId}`)
-    .where("kind", "in", ["on_account_charge", "on_account_repayment", "on_account_cancel", "on_account_return"])
-    .executeTakeFirstOrThrow();
-  return Number(row.outstanding);
+  const { rows } = await sql<{ outstanding: number }>`select ${onAccountOutstandingSql(orderId)} as outstanding`.execute(db);
+  return Number(rows[0].outstanding);
+}
+
+/** What the dealer still owes on account for an order, as an SQL expression (for a larger read). */
+export function onAccountOutstandingSql(orderId: string) {
+  return sql<number>`(select coalesce(sum(case when kind = 'on_account_charge' then amount_fen else -amount_fen end), 0)::bigint
+      from ledger_transfers
+     where reference = ${`order:${orderId}`}
+       and kind in ('on_account_charge', 'on_account_repayment', 'on_account_cancel', 'on_account_return'))`;
 }
 
 /** The dealer settles what it owes on account for an order, from its wallet. */

@@ -1,17 +1,5 @@
+import { rolesCell } from "../shared";
 import { ORDER_EVENT_ROLES, ORDER_KINDS, ORDER_MACHINES, ORDER_STATUSES, STATUS_HOLDS } from "./states";
-
-/**
- * The roles that may ask for an event, per party (`dealer: owner, admin, purchaser`), from the role
- * map beside the machine, which pages and API both read (app/domain/identity/permissions.ts). Only the
- * parties the transition is for (a dealer cancels a draft, the supplier does not); an event the
- * system carries out for a party (the market's `pay`) shows the party that asks. `—`: only the system.
- */
-export function rolesCell(byParty: Readonly<Record<string, readonly string[] | undefined>>, by: readonly string[]): string {
-  const withRoles = Object.entries(byParty).filter((entry): entry is [string, readonly string[]] => Boolean(entry[1]?.length));
-  const ours = withRoles.filter(([party]) => by.includes(party));
-  const shown = ours.length ? ours : withRoles;
-  return shown.length ? shown.map(([party, roles]) => `${party}: ${roles.join(", ")}`).join("; ") : "—";
-}
 
 /** docs/order-states.md, written from the state machine itself (a unit test keeps them equal). */
 export function orderStatesMarkdown(): string {

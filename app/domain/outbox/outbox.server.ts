@@ -1,6 +1,6 @@
 import { sql, type RawBuilder, type Selectable, type Transaction } from "kysely";
 import type { Database, Db } from "../../../db";
-import { insertFromArrays, type ArrayColumns } from "../../../db/unnest";
+import { insertFromArrays, selectFromArrays, type ArrayColumns } from "../../../db/unnest";
 import type { OutboxTable } from "../../../db/schema";
 import { recordAudit, type Actor, DomainError } from "../shared";
 
@@ -123,11 +123,33 @@ const JOB_ARRAY_COLUMNS: ArrayColumns<ReturnType<typeof outboxRows>[number]> = [
 
 /**
  * The INSERT of jobs (none with `availableAt`) for a WITH clause of a caller's statement, as
- * `enqueueAll` writes them: one statement text whatever their number.
+ * `enqueueAll` writes them: one statement text whatever their number. `keepIf` (over the rows as
+ * `j`, payload as jsonb) writes only some, e.g. the jobs of requests the same statement created.
  */
-export function enqueueClause(jobs: readonly OutboxJob[]): RawBuilder<unknown> {
+export function enqueueClause(jobs: readonly OutboxJob[], keepIf?: RawBuilder<boolean>): RawBuilder<unknown> {
   if (jobs.some((job) => job.availableAt)) throw new Error("outbox: a job with availableAt is enqueued on its own");
-  return sql`${insertFromArrays("outbox", outboxRows(jobs), JOB_ARRAY_COLUMNS)} on conflict (job_id) do nothing`;
+  if (!keepIf) return sql`${insertFromArrays("outbox", outboxRows(jobs), JOB_ARRAY_COLUMNS)} on conflict (job_id) do nothing`;
+  const columns = sql.join(JOB_ARRAY_COLUMNS.map(([column]) => sql.id(column)));
+  return sql`insert into outbox (${columns}) select ${columns} from (${selectFromArrays(outboxRows(jobs), JOB_ARRAY_COLUMNS)}) as j where ${keepIf}
+    on conflict (job_id) do nothing`;
+}
+
+/**
+ * Whether the job with this id is still waiting in the outbox, due and not yet taken, share-locking
+ * its row until the caller's transaction ends: a caller that finds it may rely on it to run after
+ * its own commit (the relay and the in-process runner take only rows they can lock).
+ */
+export async function holdWaitingJob(trx: Trx, jobId: string): Promise<boolean> {
+  const row = await trx
+    .selectFrom("outbox")
+    .select("id")
+    .where("job_id", "=", jobId)
+    .where("published_at", "is", null)
+    .where("failed_at", "is", null)
+    .where("available_at", "<=", sql<Date>`now()`)
+    .forShare()
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /** The outbox rows of jobs, checked as `enqueue` checks them: for callers that write them in a statement of their own. */

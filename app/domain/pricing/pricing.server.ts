@@ -299,9 +299,8 @@ export type CandidatesFor = (link: LinkForPricing, sku: { id: string; basePriceF
 
 /**
  * The queries that price several dealers' SKUs at once (orders placed together), one per tier
- * involved and one for all the overrides, whatever the number of dealers and lines (P4), for a
- * caller that runs them (`loadCandidatesForLinks`) or reads them with others (`readTogether`);
- * `candidatesFromRows` makes the prices of what they returned.
+ * involved and one for all the overrides, whatever the number of dealers and lines (P4), for
+ * `loadCandidatesForLinks`; `candidatesFromRows` makes the prices of what they returned.
  */
 export function candidateQueries(db: Db, wanted: readonly { link: LinkForPricing; skus: readonly { id: string }[] }[], on: string) {
   const skuIdsByTier = new Map<string, { link: LinkForPricing & { tierId: string }; skuIds: Set<string> }>();

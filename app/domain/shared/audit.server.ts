@@ -1,6 +1,13 @@
-import type { Insertable } from "kysely";
-import type { Db } from "../../../db";
+import { sql, type Insertable, type QueryCreator, type RawBuilder } from "kysely";
+import type { Database, Db } from "../../../db";
 import type { AuditEventsTable } from "../../../db/schema";
+import { selectFromArrays, type ArrayColumns } from "../../../db/unnest";
+
+/**
+ * audit_events has one writer, this module: recordAudit(s) for a statement of their own, auditClause
+ * for a WITH clause of a caller's statement. Nothing else inserts into it (tests/unit/one-writer).
+ * The table is append-only (a trigger refuses UPDATE and DELETE, migration 0001).
+ */
 
 /** Who is acting, carried from the request (or a workflow step) into every state change. */
 export interface Actor {
@@ -33,10 +40,40 @@ export async function recordAudits(db: Db, actor: Actor, entries: readonly Audit
   await db.insertInto("audit_events").values(auditRows(actor, entries)).execute();
 }
 
+const AUDIT_ARRAY_COLUMNS = [
+  ["actor_user_id", "uuid"],
+  ["organization_id", "uuid"],
+  ["action", "text"],
+  ["entity_type", "text"],
+  ["entity_id", "text"],
+  ["before", "jsonb"],
+  ["after", "jsonb"],
+  ["ip", "text"],
+  ["request_id", "text"],
+] as const satisfies ArrayColumns<Insertable<AuditEventsTable>>;
+
 /**
- * The audit_events rows for these entries, for a caller that writes them as part of a larger
- * statement (a data-modifying WITH) in the transaction of the change they record.
+ * The INSERT of these entries' audit rows for a WITH clause of a caller's statement (or as the
+ * statement's last part), in the order given: one statement text whatever their number. `keepIf`
+ * (over the rows as `a`) writes only some, e.g. those whose entity the same statement created.
  */
+export function auditClause(actor: Actor, entries: readonly AuditEntry[], keepIf?: RawBuilder<boolean>): RawBuilder<unknown> {
+  return auditClauseOfRows(auditRows(actor, entries), keepIf);
+}
+
+/** The same INSERT as a Kysely builder, for a Kysely WITH clause (`.with("audit", (q) => auditInsert(q, …))`). */
+export function auditInsert<DB extends Database>(creator: QueryCreator<DB>, actor: Actor, entries: readonly AuditEntry[]) {
+  return (creator as unknown as QueryCreator<Database>).insertInto("audit_events").values(auditRows(actor, entries));
+}
+
+/** auditClause for rows of several actors (auditRows of each). */
+export function auditClauseOfRows(rows: readonly Insertable<AuditEventsTable>[], keepIf?: RawBuilder<boolean>): RawBuilder<unknown> {
+  const columns = sql.join(AUDIT_ARRAY_COLUMNS.map(([column]) => sql.id(column)));
+  const kept = keepIf ? sql`select ${columns} from (${selectFromArrays(rows, AUDIT_ARRAY_COLUMNS)}) as a where ${keepIf}` : selectFromArrays(rows, AUDIT_ARRAY_COLUMNS);
+  return sql`insert into audit_events (${columns}) ${kept}`;
+}
+
+/** The audit_events rows of these entries (what auditClause writes). */
 export function auditRows(actor: Actor, entries: readonly AuditEntry[]): Insertable<AuditEventsTable>[] {
   return entries.map((entry) => ({
     actor_user_id: actor.userId,

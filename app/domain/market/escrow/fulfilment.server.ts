@@ -1,9 +1,8 @@
-import { sql } from "kysely";
 import { inTransaction, type Db } from "../../../../db";
 import type { MarketOrderStatus } from "../../../../db/schema";
 import type { Actor } from "../../shared";
 import { applyBatch } from "../../ledger";
-import { enqueue, type Trx } from "../../outbox";
+import { enqueue, holdWaitingJob, type Trx } from "../../outbox";
 import { ESCROW_LIMITS, MARKET_ORDER_QUEUE, reasonInputSchema, SETTLE_MARKET_ORDERS_JOB, shipInputSchema, type ShipInput } from "./model.server";
 import { lockOrderFor, notifyBuyer, ORDER_COLUMNS, parse, restock, settleJob, transitionOrRefuse, writeTimeline, type OrderRow } from "./internal.server";
 
@@ -73,16 +72,7 @@ const SETTLE_SLOT_MS = 200;
 async function enqueueSettlement(trx: Trx, marketId: string, orderIds: readonly string[], now: Date): Promise<void> {
   const jobId = `market:${marketId}-${Math.floor(now.getTime() / SETTLE_SLOT_MS)}:settle`;
   await enqueue(trx, { queue: MARKET_ORDER_QUEUE, name: SETTLE_MARKET_ORDERS_JOB, jobId, payload: {} });
-  const open = await trx
-    .selectFrom("outbox")
-    .select("id")
-    .where("job_id", "=", jobId)
-    .where("published_at", "is", null)
-    .where("failed_at", "is", null)
-    .where("available_at", "<=", sql<Date>`now()`)
-    .forShare()
-    .executeTakeFirst();
-  if (open) return;
+  if (await holdWaitingJob(trx, jobId)) return;
   for (const id of orderIds) await enqueue(trx, settleJob(id));
 }
 

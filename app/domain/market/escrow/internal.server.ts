@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import { z } from "zod";
 import type { Db } from "../../../../db";
 import type { MarketOrderStatus } from "../../../../db/schema";
-import { auditRows, type Actor, type AuditEntry, DomainError, isUuid } from "../../shared";
+import { auditClause, type Actor, type AuditEntry, DomainError, isUuid } from "../../shared";
 import { applyBatch, ensureAccount, type BatchOperation, type Fen } from "../../ledger";
 import { marketOrderTransition, type MarketOrderActor, type MarketOrderEvent } from "../order-states";
 import { requestNotification, requestNotifications } from "../../notifications";
@@ -142,17 +142,14 @@ export interface TimelineEntry {
 export async function writeTimeline(trx: Trx, actor: Actor, entries: readonly TimelineEntry[], at: Date): Promise<void> {
   if (entries.length === 0) return;
   // The timeline and the audit rows in one statement, one array per column.
-  const audits = auditRows(
-    actor,
-    entries.map(
-      (e): AuditEntry => ({
-        action: `market_order.${e.event}`,
-        entityType: "market_order",
-        entityId: e.orderId,
-        before: e.from ? { status: e.from } : undefined,
-        after: { status: e.to, ...(e.note ? { note: e.note } : {}) },
-      }),
-    ),
+  const audits = entries.map(
+    (e): AuditEntry => ({
+      action: `market_order.${e.event}`,
+      entityType: "market_order",
+      entityId: e.orderId,
+      before: e.from ? { status: e.from } : undefined,
+      after: { status: e.to, ...(e.note ? { note: e.note } : {}) },
+    }),
   );
   await sql`
     with events as (
@@ -161,10 +158,7 @@ export async function writeTimeline(trx: Trx, actor: Actor, entries: readonly Ti
         from unnest(${entries.map((e) => e.orderId)}::uuid[], ${entries.map((e) => e.event)}::text[], ${entries.map((e) => e.from)}::text[],
                     ${entries.map((e) => e.to)}::text[], ${entries.map((e) => (e.note ?? "").slice(0, 500))}::text[]) as v (o, e, f, t, n)
     )
-    insert into audit_events (actor_user_id, organization_id, action, entity_type, entity_id, before, after, ip, request_id)
-    select ${actor.userId}::uuid, g, a, 'market_order', i, b::jsonb, f::jsonb, ${actor.ip ?? null}::text, ${actor.requestId ?? null}::text
-      from unnest(${audits.map((r) => r.organization_id ?? null)}::uuid[], ${audits.map((r) => r.action)}::text[], ${audits.map((r) => r.entity_id ?? null)}::text[],
-                  ${audits.map((r) => r.before ?? null)}::text[], ${audits.map((r) => r.after ?? null)}::text[]) as v (g, a, i, b, f)`.execute(trx);
+    ${auditClause(actor, audits)}`.execute(trx);
 }
 
 /** Give the units of these orders back to their listings (E2): one UPDATE. */
