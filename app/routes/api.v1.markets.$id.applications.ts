@@ -1,7 +1,7 @@
 import { createApplication, listApplications } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { applicationJson, withMarketProblems } from "~/api/market-venues.server";
-import * as market from "~/domain/market";
+import * as Market from "~/domain/market";
 import { listMerchantApplicationsPage } from "~/api/market-venues-views.server";
 
 /** `GET /api/v1/markets/{id}/applications`, `POST /api/v1/markets/{id}/applications` — contracts/market-venues.ts. */
@@ -15,7 +15,7 @@ export const { loader, action } = apiRoute(
   implement(createApplication, async ({ request, principal, params, body, db, actor }) =>
     applicationJson(
       await withMarketProblems(request, () =>
-        market.submitMerchantApplication(db, actor, principal.organization.id, params.id, {
+        Market.submitMerchantApplication(db, actor, principal.organization.id, params.id, {
           uscc: body.uscc,
           companyName: body.company_name,
           legalRepresentative: body.legal_representative,

@@ -1,11 +1,11 @@
 import { getMerchant } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { merchantJson } from "~/api/market-venues.server";
-import * as market from "~/domain/market";
+import * as Market from "~/domain/market";
 
 /** `GET /api/v1/markets/{id}/merchants/{merchantId}` — contracts/market-venues.ts. */
 export const { loader, action } = apiRoute(
   implement(getMerchant, async ({ principal, params, db }) =>
-    merchantJson(await market.getMarketMerchant(db, principal.organization.id, params.id, params.merchantId)),
+    merchantJson(await Market.getMarketMerchant(db, principal.organization.id, params.id, params.merchantId)),
   ),
 );

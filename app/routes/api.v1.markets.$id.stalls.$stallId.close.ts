@@ -1,11 +1,11 @@
 import { closeStall } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { stallJson, withMarketProblems } from "~/api/market-venues.server";
-import * as market from "~/domain/market";
+import * as Market from "~/domain/market";
 
 /** `POST /api/v1/markets/{id}/stalls/{stallId}/close` — contracts/market-venues.ts. */
 export const { loader, action } = apiRoute(
   implement(closeStall, async ({ request, principal, params, db, actor }) =>
-    stallJson(await withMarketProblems(request, () => market.transitionStall(db, actor, principal.organization.id, params.id, params.stallId, "close"))),
+    stallJson(await withMarketProblems(request, () => Market.transitionStall(db, actor, principal.organization.id, params.id, params.stallId, "close"))),
   ),
 );

@@ -1,12 +1,12 @@
 import { getStall, updateStall } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { stallJson, withMarketProblems } from "~/api/market-venues.server";
-import * as market from "~/domain/market";
+import * as Market from "~/domain/market";
 import { patchStall } from "~/api/market-venues-views.server";
 
 /** `GET /api/v1/markets/{id}/stalls/{stallId}`, `POST …/{stallId}` (partial update) — contracts/market-venues.ts. */
 export const { loader, action } = apiRoute(
-  implement(getStall, async ({ principal, params, db }) => stallJson(await market.getStall(db, principal.organization.id, params.id, params.stallId))),
+  implement(getStall, async ({ principal, params, db }) => stallJson(await Market.getStall(db, principal.organization.id, params.id, params.stallId))),
   implement(updateStall, async ({ request, principal, params, body, db, actor }) =>
     stallJson(
       await withMarketProblems(request, () =>

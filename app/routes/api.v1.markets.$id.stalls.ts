@@ -1,7 +1,7 @@
 import { createStall, listStalls } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { stallJson, withMarketProblems } from "~/api/market-venues.server";
-import * as market from "~/domain/market";
+import * as Market from "~/domain/market";
 import { listStallsPage } from "~/api/market-venues-views.server";
 
 /** `GET /api/v1/markets/{id}/stalls`, `POST /api/v1/markets/{id}/stalls` — contracts/market-venues.ts. */
@@ -15,7 +15,7 @@ export const { loader, action } = apiRoute(
   implement(createStall, async ({ request, principal, params, body, db, actor }) =>
     stallJson(
       await withMarketProblems(request, () =>
-        market.createStall(db, actor, principal.organization.id, params.id, {
+        Market.createStall(db, actor, principal.organization.id, params.id, {
           code: body.code,
           zoneId: body.zone_id ?? null,
           // Numbers reach the model as dm² and fen (strings would be read as m² and yuan).

@@ -1,7 +1,7 @@
 import { createMarket, listMarkets, MARKET_DEFAULTS } from "~/api/contracts/market-venues";
 import { apiRoute, implement } from "~/api/handler.server";
 import { marketJson, withMarketProblems } from "~/api/market-venues.server";
-import * as market from "~/domain/market";
+import * as Market from "~/domain/market";
 import { listMarketsPage } from "~/api/market-venues-views.server";
 
 /** `GET /api/v1/markets`, `POST /api/v1/markets` — contracts/market-venues.ts. */
@@ -14,7 +14,7 @@ export const { loader, action } = apiRoute(
   }),
   implement(createMarket, async ({ request, principal, body, db, actor }) => {
     const created = await withMarketProblems(request, () =>
-      market.createMarket(db, actor, principal.organization.id, {
+      Market.createMarket(db, actor, principal.organization.id, {
         name: body.name,
         city: body.city,
         categories: body.categories,

@@ -1,12 +1,11 @@
 import { orderJson, rejectOrder } from "~/api/contracts/orders";
 import { apiRoute, implement } from "~/api/handler.server";
-import * as orderQueries from "~/domain/orders";
-import * as orderReview from "~/domain/orders";
+import * as Orders from "~/domain/orders";
 
 /** `POST /api/v1/orders/{id}/reject` — contracts/orders.ts. */
 export const { loader, action } = apiRoute(
   implement(rejectOrder, async ({ principal, params, body, db, actor }) => {
-    await orderReview.rejectOrder(db, actor, params.id, body.reason, new Date());
-    return orderJson(await orderQueries.getOrder(db, principal.organization.id, params.id));
+    await Orders.rejectOrder(db, actor, params.id, body.reason, new Date());
+    return orderJson(await Orders.getOrder(db, principal.organization.id, params.id));
   }),
 );

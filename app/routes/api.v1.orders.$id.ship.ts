@@ -1,7 +1,6 @@
 import { orderJson, shipOrder } from "~/api/contracts/orders";
 import { apiRoute, implement } from "~/api/handler.server";
-import * as orderFulfilment from "~/domain/orders";
-import * as orderQueries from "~/domain/orders";
+import * as Orders from "~/domain/orders";
 
 /** `POST /api/v1/orders/{id}/ship` — contracts/orders.ts. */
 export const { loader, action } = apiRoute(
@@ -10,12 +9,12 @@ export const { loader, action } = apiRoute(
     let lines = body.lines?.map((l) => ({ lineId: l.line_id, quantity: l.quantity }));
     if (!lines) {
       // No lines named: ship every unit confirmed and not yet shipped.
-      const detail = await orderQueries.getOrder(db, orgId, params.id);
+      const detail = await Orders.getOrder(db, orgId, params.id);
       lines = detail.lines
         .map((l) => ({ lineId: l.id, quantity: (l.quantity_confirmed ?? 0) - l.quantity_shipped }))
         .filter((l) => l.quantity > 0);
     }
-    await orderFulfilment.shipOrder(db, actor, params.id, { carrier: body.carrier, trackingNumber: body.tracking_number, lines }, new Date());
-    return orderJson(await orderQueries.getOrder(db, orgId, params.id));
+    await Orders.shipOrder(db, actor, params.id, { carrier: body.carrier, trackingNumber: body.tracking_number, lines }, new Date());
+    return orderJson(await Orders.getOrder(db, orgId, params.id));
   }),
 );

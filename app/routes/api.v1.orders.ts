@@ -1,13 +1,12 @@
 import { createOrder, listOrders, orderJson, orderListItemJson } from "~/api/contracts/orders";
 import { apiRoute, implement } from "~/api/handler.server";
 import { skuLineFieldNames } from "~/api/sku-lines.server";
-import * as orderPlacement from "~/domain/orders";
-import * as orderQueries from "~/domain/orders";
+import * as Orders from "~/domain/orders";
 
 /** `GET /api/v1/orders`, `POST /api/v1/orders` — contracts/orders.ts. */
 export const { loader, action } = apiRoute(
   implement(listOrders, async ({ principal, query, db }) => {
-    const page = await orderQueries.listOrders(db, principal.organization.id, {
+    const page = await Orders.listOrders(db, principal.organization.id, {
       status: query.status,
       kind: query.kind,
       counterpartyId: query.counterparty_id,
@@ -19,7 +18,7 @@ export const { loader, action } = apiRoute(
   implement(
     createOrder,
     async ({ principal, body, db, actor }) => {
-      const order = await orderPlacement.createOrder(db, actor, {
+      const order = await Orders.createOrder(db, actor, {
         dealerId: principal.organization.id,
         coreEnterpriseId: body.core_enterprise_id,
         kind: body.kind,
@@ -29,7 +28,7 @@ export const { loader, action } = apiRoute(
         submit: body.submit,
         paymentMethod: body.payment_method ?? null,
       }, new Date());
-      return orderJson(await orderQueries.getOrder(db, principal.organization.id, order.id));
+      return orderJson(await Orders.getOrder(db, principal.organization.id, order.id));
     },
     { fieldNames: skuLineFieldNames({ coreEnterpriseId: "core_enterprise_id", dealerId: "dealer_id" }) },
   ),

@@ -1,17 +1,17 @@
 import { getSku, SKU_FIELD_NAMES, skuJson, updateSku } from "~/api/contracts/catalog";
 import { apiRoute, implement } from "~/api/handler.server";
-import * as catalog from "~/domain/catalog";
+import * as Catalog from "~/domain/catalog";
 
-/** `GET /api/v1/skus/{id}`, `POST /api/v1/skus/{id}` (partial update) — contracts/catalog.ts. */
+/** `GET /api/v1/skus/{id}`, `POST /api/v1/skus/{id}` (partial update) — contracts/Catalog.ts. */
 export const { loader, action } = apiRoute(
-  implement(getSku, async ({ principal, params, db }) => skuJson(await catalog.getSku(db, principal.organization.id, params.id))),
+  implement(getSku, async ({ principal, params, db }) => skuJson(await Catalog.getSku(db, principal.organization.id, params.id))),
   implement(
     updateSku,
     async ({ principal, params, body, db, actor }) => {
       // Read and write in the request's transaction: the model locks the row for the write, and
       // fields the caller left out are taken from the row as it is now.
-      const current = await catalog.getSku(db, principal.organization.id, params.id);
-      const sku = await catalog.updateSku(db, actor, principal.organization.id, params.id, {
+      const current = await Catalog.getSku(db, principal.organization.id, params.id);
+      const sku = await Catalog.updateSku(db, actor, principal.organization.id, params.id, {
         code: body.code ?? current.code,
         name: body.name ?? current.name,
         spec: body.spec ?? current.spec,

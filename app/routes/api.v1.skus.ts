@@ -1,11 +1,11 @@
 import { createSku, listSkus, SKU_FIELD_NAMES, skuJson } from "~/api/contracts/catalog";
 import { apiRoute, implement } from "~/api/handler.server";
-import * as catalog from "~/domain/catalog";
+import * as Catalog from "~/domain/catalog";
 
-/** `GET /api/v1/skus`, `POST /api/v1/skus` — contracts/catalog.ts. */
+/** `GET /api/v1/skus`, `POST /api/v1/skus` — contracts/Catalog.ts. */
 export const { loader, action } = apiRoute(
   implement(listSkus, async ({ principal, query, db }) => {
-    const page = await catalog.listSkus(db, principal.organization.id, {
+    const page = await Catalog.listSkus(db, principal.organization.id, {
       search: query.search,
       status: query.status,
       after: query.after,
@@ -16,7 +16,7 @@ export const { loader, action } = apiRoute(
   implement(
     createSku,
     async ({ principal, body, db, actor }) => {
-      const sku = await catalog.createSku(db, actor, principal.organization.id, {
+      const sku = await Catalog.createSku(db, actor, principal.organization.id, {
         code: body.code,
         name: body.name,
         spec: body.spec ?? "",
