@@ -161,14 +161,22 @@ export async function writeTimeline(trx: Trx, actor: Actor, entries: readonly Ti
     ${auditClause(actor, audits)}`.execute(trx);
 }
 
-/** Give the units of these orders back to their listings (E2): one UPDATE. */
+/**
+ * Give the units of these orders back to their listings (E2). The listings are locked first, in id
+ * order, as a checkout locks them: an UPDATE over several rows takes them in the planner's order, and
+ * a checkout holding one of them while waiting for another would deadlock with it.
+ */
 export async function restock(trx: Trx, orderIds: readonly string[]): Promise<void> {
   if (orderIds.length === 0) return;
+  const orders = sql.join(orderIds.map((id) => sql`${id}::uuid`));
+  await sql`select id from market_listings
+             where id in (select listing_id from market_order_lines where order_id in (${orders}))
+             order by id for update`.execute(trx);
   await sql`
     update market_listings l
        set stock_qty = l.stock_qty + q.quantity, updated_at = now()
       from (select listing_id, sum(quantity)::int as quantity
-              from market_order_lines where order_id in (${sql.join(orderIds.map((id) => sql`${id}::uuid`))})
+              from market_order_lines where order_id in (${orders})
              group by listing_id) q
      where l.id = q.listing_id`.execute(trx);
 }
