@@ -26,6 +26,22 @@ export interface CreateDbOptions {
   /** Use an in-memory PGlite (tests). */
   inMemory?: boolean;
   poolMax?: number;
+  /** How long a query may wait for a free connection of the pool (server mode); DB_LIMITS by default. */
+  connectionWaitMs?: number;
+}
+
+/**
+ * Server mode's pool: at most `poolMax` connections per process (PostgreSQL does best with a few per
+ * core, not one per request), and a query waits at most `connectionWaitMs` for one. pg's pool would
+ * otherwise queue waiters without bound: under overload every request would wait behind all the
+ * others, past the API's work budget (10 s) and its clients' patience. Past the wait the query fails
+ * with a PoolBusyError, which the API answers 503 with Retry-After.
+ */
+export const DB_LIMITS = { poolMax: 20, connectionWaitMs: 5_000 } as const;
+
+/** The error pg's pool gives a query that waited connectionWaitMs for a connection. */
+export function isPoolBusy(error: unknown): boolean {
+  return error instanceof Error && error.message === "timeout exceeded when trying to connect";
 }
 
 const PG_INT8_OID = 20;
@@ -95,7 +111,8 @@ export function createDb(options: CreateDbOptions = {}): DbHandle {
     const pool = new pg.Pool({
       Client: PreparingClient,
       connectionString: options.databaseUrl,
-      max: options.poolMax ?? 20,
+      max: options.poolMax ?? DB_LIMITS.poolMax,
+      connectionTimeoutMillis: options.connectionWaitMs ?? DB_LIMITS.connectionWaitMs,
       types: {
         getTypeParser: ((oid: number, format?: "text" | "binary") =>
           oid === PG_INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,

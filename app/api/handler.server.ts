@@ -1,6 +1,6 @@
 import type { ActionFunctionArgs, AppLoadContext, LoaderFunctionArgs } from "@remix-run/node";
 import { z } from "zod";
-import type { Db } from "../../db";
+import { isPoolBusy, type Db } from "../../db";
 import type { Logger } from "../logger.server";
 import { authenticateApiKey, looksLikeApiKey, authenticateApiToken, type ApiPrincipal, assertMay } from "../domain/identity";
 import type { Actor } from "../domain/shared";
@@ -298,6 +298,10 @@ function toApiError(error: unknown, options: ImplementOptions, logger: Logger, r
     const missing = details.filter((d) => !error.message.includes(d.slice(d.indexOf(": ") + 2)));
     const message = missing.length ? `${error.message} (${describe(missing)})` : error.message;
     return new ApiError(error.status, error.code, message, fields, error.code === "rate_limited" ? { "Retry-After": "60" } : {});
+  }
+  if (isPoolBusy(error)) {
+    logger.warn({ err: error }, "no database connection free within the pool's wait; client told to retry");
+    return new ApiError(503, "busy", "The service is busy: retry this request in a moment (the same Idempotency-Key is safe)", {}, { "Retry-After": "1" });
   }
   const pgCode = (error as { code?: unknown } | null)?.code;
   if (typeof pgCode === "string" && PG_INPUT_ERRORS[pgCode]) {

@@ -54,6 +54,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
     "(`required`, `unknown`, `too_small`, `invalid_cursor`, …; see the Error schema), `message` says it in words; " +
     "or `idempotency_conflict`: the Idempotency-Key was used with another body",
   429: "Too many attempts",
+  503: "`busy`: no database connection came free in time (the service is saturated); retry after `Retry-After` seconds — with the same Idempotency-Key for a POST, which is safe: nothing was written",
 };
 
 function errorStatuses(spec: EndpointSpec): number[] {
@@ -124,6 +125,7 @@ function operation(spec: EndpointSpec): JsonSchema {
   };
   for (const status of errorStatuses(spec)) responses[String(status)] = { $ref: `#/components/responses/Error${status}` };
   responses["500"] = { $ref: "#/components/responses/Error500" };
+  responses["503"] = { $ref: "#/components/responses/Error503" };
   return {
     operationId: spec.operationId,
     summary: spec.summary,
