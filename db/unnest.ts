@@ -21,7 +21,7 @@ function arrayOf(rows: readonly Record<string, unknown>[], column: string, type:
  * Whatever the number of rows, the statement has the same text and as many parameters as columns,
  * so it costs the same to build, send, parse and plan; rows keep the order given.
  */
-export function selectFromArrays<Row extends object>(rows: readonly Row[], columns: ArrayColumns<Row>): RawBuilder<unknown> {
+export function selectFromArrays<Row extends object>(rows: readonly Row[], columns: ArrayColumns<Row>, where?: RawBuilder<boolean>): RawBuilder<unknown> {
   const records = rows as readonly Record<string, unknown>[];
   const arrays = columns.map(([column, type]) => {
     const cast = type === "jsonb" || type === "timestamptz" ? "text" : type;
@@ -31,10 +31,14 @@ export function selectFromArrays<Row extends object>(rows: readonly Row[], colum
     type === "jsonb" || type === "timestamptz" ? sql`${sql.ref(`v.${column}`)}::${sql.raw(type)}` : sql.ref(`v.${column}`),
   );
   const names = columns.map(([column]) => sql.id(column));
-  return sql`select ${sql.join(selected)} from unnest(${sql.join(arrays)}) with ordinality as v (${sql.join(names)}, ord) order by v.ord`;
+  const filter = where ? sql` where ${where}` : sql``;
+  return sql`select ${sql.join(selected)} from unnest(${sql.join(arrays)}) with ordinality as v (${sql.join(names)}, ord)${filter} order by v.ord`;
 }
 
-/** `insert into <table> (<columns>) select … from unnest(…)`: see selectFromArrays. */
-export function insertFromArrays<Row extends object>(table: string, rows: readonly Row[], columns: ArrayColumns<Row>): RawBuilder<unknown> {
-  return sql`insert into ${sql.table(table)} (${sql.join(columns.map(([column]) => sql.id(column)))}) ${selectFromArrays(rows, columns)}`;
+/**
+ * `insert into <table> (<columns>) select … from unnest(…)`: see selectFromArrays. `where` (over the
+ * rows as `v`, each column as its array's type: JSON and instants as text) writes only some of them.
+ */
+export function insertFromArrays<Row extends object>(table: string, rows: readonly Row[], columns: ArrayColumns<Row>, where?: RawBuilder<boolean>): RawBuilder<unknown> {
+  return sql`insert into ${sql.table(table)} (${sql.join(columns.map(([column]) => sql.id(column)))}) ${selectFromArrays(rows, columns, where)}`;
 }

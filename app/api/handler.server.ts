@@ -4,7 +4,7 @@ import { isPoolBusy, type Db } from "../../db";
 import type { Logger } from "../logger.server";
 import { authenticateApiKey, looksLikeApiKey, authenticateApiToken, type ApiPrincipal, assertMay } from "../domain/identity";
 import type { Actor } from "../domain/shared";
-import { isDomainError } from "../domain/shared";
+import { isDomainError, readBodyLimited } from "../domain/shared";
 import type { BodyOf, EndpointSpec, ParamsOf, QueryOf, ResponseOf } from "./endpoint";
 import {
   boundWorkTransaction,
@@ -366,21 +366,9 @@ function tooLarge(): ApiError {
 async function readBody(request: Request): Promise<{ text: string }> {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > API_LIMITS.bodyBytesMax) throw tooLarge();
-  if (!request.body) return { text: "" };
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > API_LIMITS.bodyBytesMax) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return { text: Buffer.concat(chunks).toString("utf8") };
+  const text = await readBodyLimited(request.body, API_LIMITS.bodyBytesMax);
+  if (text === null) throw tooLarge();
+  return { text };
 }
 
 /** The raw JSON of the body: `{}` when empty; 415 when not JSON; 400 when malformed. */

@@ -1,6 +1,6 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs } from "@remix-run/node";
-import { EPAY_LIMITS, EPAY_SIGNATURE_HEADER, EpayCallbackError, epayGatewayFromConfig, readBodyLimited, applyGatewayEvent } from "~/domain/payments";
-import { isDomainError } from "~/domain/shared";
+import { EPAY_LIMITS, EPAY_SIGNATURE_HEADER, EpayCallbackError, epayGatewayFromConfig, applyGatewayEvent } from "~/domain/payments";
+import { isDomainError, readBodyLimited } from "~/domain/shared";
 
 /**
  * `POST /api/v1/payments/callback` — the e-Pay gateway tells us what happened.

@@ -1,5 +1,6 @@
 import { unstable_parseMultipartFormData, type UploadHandler } from "@remix-run/node";
 import { RECRUITMENT_LIMITS, type UploadedDocument } from "../domain/recruitment";
+import { readBodyLimited } from "../domain/shared";
 
 /**
  * Reading the recruitment forms that may carry files (the application, the answer to an info
@@ -110,19 +111,7 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array {
 }
 
 async function readCapped(request: Request, maxBytes: number): Promise<string> {
-  if (!request.body) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return new TextDecoder().decode(concat(chunks, total));
+  const text = await readBodyLimited(request.body, maxBytes);
+  if (text === null) throw tooLarge();
+  return text;
 }

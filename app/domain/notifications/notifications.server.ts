@@ -238,8 +238,8 @@ function prepareNotificationRequests(requests: readonly { actor: Actor; notifica
       on conflict (dedupe_key) do nothing
       returning id
     ),
-    queued as (${enqueueClause(jobs, sql`(j.payload->>'requestId')::uuid in (select id from requested)`)}),
-    audited as (${auditClauseOfRows(audits, sql`a.entity_id in (select id::text from requested)`)})`;
+    queued as (${enqueueClause(jobs, sql`(v.payload::jsonb ->> 'requestId')::uuid in (select id from requested)`)}),
+    audited as (${auditClauseOfRows(audits, sql`v.entity_id in (select id::text from requested)`)})`;
   return { ids, clauses };
 }
 

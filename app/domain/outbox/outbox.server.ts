@@ -1,6 +1,6 @@
 import { sql, type RawBuilder, type Selectable, type Transaction } from "kysely";
 import type { Database, Db } from "../../../db";
-import { insertFromArrays, selectFromArrays, type ArrayColumns } from "../../../db/unnest";
+import { insertFromArrays, type ArrayColumns } from "../../../db/unnest";
 import type { OutboxTable } from "../../../db/schema";
 import { recordAudit, type Actor, DomainError } from "../shared";
 
@@ -124,14 +124,12 @@ const JOB_ARRAY_COLUMNS: ArrayColumns<ReturnType<typeof outboxRows>[number]> = [
 /**
  * The INSERT of jobs (none with `availableAt`) for a WITH clause of a caller's statement, as
  * `enqueueAll` writes them: one statement text whatever their number. `keepIf` (over the rows as
- * `j`, payload as jsonb) writes only some, e.g. the jobs of requests the same statement created.
+ * `v`, payload as text: see insertFromArrays) writes only some, e.g. the jobs of requests the same
+ * statement created.
  */
 export function enqueueClause(jobs: readonly OutboxJob[], keepIf?: RawBuilder<boolean>): RawBuilder<unknown> {
   if (jobs.some((job) => job.availableAt)) throw new Error("outbox: a job with availableAt is enqueued on its own");
-  if (!keepIf) return sql`${insertFromArrays("outbox", outboxRows(jobs), JOB_ARRAY_COLUMNS)} on conflict (job_id) do nothing`;
-  const columns = sql.join(JOB_ARRAY_COLUMNS.map(([column]) => sql.id(column)));
-  return sql`insert into outbox (${columns}) select ${columns} from (${selectFromArrays(outboxRows(jobs), JOB_ARRAY_COLUMNS)}) as j where ${keepIf}
-    on conflict (job_id) do nothing`;
+  return sql`${insertFromArrays("outbox", outboxRows(jobs), JOB_ARRAY_COLUMNS, keepIf)} on conflict (job_id) do nothing`;
 }
 
 /**

@@ -4,7 +4,7 @@
  * rongtong/context-boundaries refuses an import of a file inside the folder from outside it.
  */
 export { gatewayEventSchema } from "./epay/gateway.server";
-export { EPAY_LIMITS, EPAY_MERCHANT_HEADER, EPAY_SANDBOX_HEADER, EPAY_SIGNATURE_HEADER, EpayCallbackError, EpayGatewayError, createPaymentRequestSchema, epayGatewayFromConfig, formatStatementCsv, readBodyLimited, refundRequestSchema, requestSigningPayload, sandboxDirectivesSchema, shanghaiDayBounds, signPayload, unixSeconds, verifySignature, zodFields } from "./epay/index.server";
+export { EPAY_LIMITS, EPAY_MERCHANT_HEADER, EPAY_SANDBOX_HEADER, EPAY_SIGNATURE_HEADER, EpayCallbackError, EpayGatewayError, createPaymentRequestSchema, epayGatewayFromConfig, formatStatementCsv, refundRequestSchema, requestSigningPayload, sandboxDirectivesSchema, shanghaiDayBounds, signPayload, unixSeconds, verifySignature, zodFields } from "./epay/index.server";
 export type { CreatePaymentResponse, GatewayEvent, GatewayEventType, PaymentStateResponse, RefundResponse, SandboxDirectives, StatementRow } from "./epay/index.server";
 export { FULFIL_PAYMENT_JOB, PAYMENTS_QUEUE, QUERY_PENDING_PAYMENTS_JOB, applyGatewayEvent, createPayment, getPaymentForOrganization, isCaptured, listPaymentsAwaitingGateway, listPaymentsNeedingAttention, lockPaymentForFulfilment, paymentsDepsForRequest, paymentsDepsFromConfig, refuseWhilePaymentInFlight, settlePaymentAttempts, startPaymentAttempt, syncPaymentFromGateway } from "./payments.server";
 export type { Payment, PaymentPurpose, PaymentsDeps } from "./payments.server";

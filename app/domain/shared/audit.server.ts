@@ -1,7 +1,7 @@
-import { sql, type Insertable, type QueryCreator, type RawBuilder } from "kysely";
+import type { Insertable, QueryCreator, RawBuilder } from "kysely";
 import type { Database, Db } from "../../../db";
 import type { AuditEventsTable } from "../../../db/schema";
-import { selectFromArrays, type ArrayColumns } from "../../../db/unnest";
+import { insertFromArrays, type ArrayColumns } from "../../../db/unnest";
 
 /**
  * audit_events has one writer, this module: recordAudit(s) for a statement of their own, auditClause
@@ -55,7 +55,7 @@ const AUDIT_ARRAY_COLUMNS = [
 /**
  * The INSERT of these entries' audit rows for a WITH clause of a caller's statement (or as the
  * statement's last part), in the order given: one statement text whatever their number. `keepIf`
- * (over the rows as `a`) writes only some, e.g. those whose entity the same statement created.
+ * (over the rows as `v`, see insertFromArrays) writes only some, e.g. those whose entity the same statement created.
  */
 export function auditClause(actor: Actor, entries: readonly AuditEntry[], keepIf?: RawBuilder<boolean>): RawBuilder<unknown> {
   return auditClauseOfRows(auditRows(actor, entries), keepIf);
@@ -68,9 +68,7 @@ export function auditInsert<DB extends Database>(creator: QueryCreator<DB>, acto
 
 /** auditClause for rows of several actors (auditRows of each). */
 export function auditClauseOfRows(rows: readonly Insertable<AuditEventsTable>[], keepIf?: RawBuilder<boolean>): RawBuilder<unknown> {
-  const columns = sql.join(AUDIT_ARRAY_COLUMNS.map(([column]) => sql.id(column)));
-  const kept = keepIf ? sql`select ${columns} from (${selectFromArrays(rows, AUDIT_ARRAY_COLUMNS)}) as a where ${keepIf}` : selectFromArrays(rows, AUDIT_ARRAY_COLUMNS);
-  return sql`insert into audit_events (${columns}) ${kept}`;
+  return insertFromArrays("audit_events", rows, AUDIT_ARRAY_COLUMNS, keepIf);
 }
 
 /** The audit_events rows of these entries (what auditClause writes). */

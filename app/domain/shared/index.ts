@@ -12,6 +12,7 @@ export { UUID_PATTERN, isUuid } from "./ids";
 export { applyRateBps, divideHalfEven, divideHalfEvenFen } from "./money";
 export { USCC_MESSAGES, normalizeUscc, usccCheckCharacter, usccProblem } from "./uscc";
 export { within } from "./within";
+export { readBodyLimited } from "./body.server";
 export { SYSTEM_ACTOR, auditClause, auditClauseOfRows, auditInsert, auditRows, listAuditEvents, recordAudit, recordAudits } from "./audit.server";
 export type { Actor, AuditEntry } from "./audit.server";
 export { decodeCursor, encodeCursor, invalidCursor, pageOfList } from "./cursor.server";

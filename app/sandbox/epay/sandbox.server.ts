@@ -5,8 +5,8 @@ import type { Db } from "../../../db";
 import type { SandboxEpayPaymentsTable } from "../../../db/schema";
 import type { AppConfig } from "../../config.server";
 import type { Logger } from "../../logger.server";
-import { createPaymentRequestSchema, EPAY_LIMITS, EPAY_MERCHANT_HEADER, EPAY_SANDBOX_HEADER, EPAY_SIGNATURE_HEADER, formatStatementCsv, readBodyLimited, refundRequestSchema, requestSigningPayload, sandboxDirectivesSchema, shanghaiDayBounds, signPayload, unixSeconds, verifySignature, zodFields, type CreatePaymentResponse, type GatewayEvent, type GatewayEventType, type PaymentStateResponse, type RefundResponse, type SandboxDirectives, type StatementRow } from "../../domain/payments";
-import { isBusinessDate } from "../../domain/shared";
+import { createPaymentRequestSchema, EPAY_LIMITS, EPAY_MERCHANT_HEADER, EPAY_SANDBOX_HEADER, EPAY_SIGNATURE_HEADER, formatStatementCsv, refundRequestSchema, requestSigningPayload, sandboxDirectivesSchema, shanghaiDayBounds, signPayload, unixSeconds, verifySignature, zodFields, type CreatePaymentResponse, type GatewayEvent, type GatewayEventType, type PaymentStateResponse, type RefundResponse, type SandboxDirectives, type StatementRow } from "../../domain/payments";
+import { isBusinessDate, readBodyLimited } from "../../domain/shared";
 
 /**
  * The sandbox e-Pay gateway: a stand-in for the bank's real gateway, built to behave like it — and

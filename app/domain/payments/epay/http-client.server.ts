@@ -16,7 +16,7 @@ import {
   type RefundRequest,
   type SandboxDirectives,
 } from "./gateway.server";
-import { isBusinessDate } from "../../shared";
+import { isBusinessDate, readBodyLimited } from "../../shared";
 import {
   EPAY_MERCHANT_HEADER,
   EPAY_SANDBOX_HEADER,
@@ -65,25 +65,6 @@ const CALLBACK_ERRORS: Record<SignatureProblem, { status: number; code: string; 
   expired: { status: 400, code: "signature_expired", message: "the signature timestamp is outside the accepted window of ±300 s" },
   mismatch: { status: 401, code: "signature_invalid", message: "the signature does not match the body" },
 };
-
-/** Read a body up to a byte limit; a larger body is refused without reading it all. */
-export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<string | null> {
-  if (!body) return "";
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      return null;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
 
 /** Verify a callback's signature and parse its body into an event. */
 export function parseSignedCallback(secret: string, rawBody: string, signatureHeader: string | null, now: Date): GatewayEvent {

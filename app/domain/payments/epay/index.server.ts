@@ -4,7 +4,7 @@ import type { EpayGateway } from "./gateway.server";
 
 export * from "./gateway.server";
 export * from "./signing.server";
-export { createHttpEpayGateway, parseSignedCallback, readBodyLimited, HTTP_CLIENT_DEFAULTS, type HttpEpayGatewayOptions } from "./http-client.server";
+export { createHttpEpayGateway, parseSignedCallback, HTTP_CLIENT_DEFAULTS, type HttpEpayGatewayOptions } from "./http-client.server";
 
 /** The gateway the running app talks to: EPAY_BASE_URL, EPAY_MERCHANT_ID, EPAY_SECRET. */
 export function epayGatewayFromConfig(
