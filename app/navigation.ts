@@ -30,6 +30,7 @@ export const NAV_ENTRIES: readonly NavEntry[] = [
   { to: "/merchant/listings", label: "nav.merchantListings", kinds: ["merchant"] },
   { to: "/market/orders", label: "nav.marketOrders", kinds: ["buyer", "merchant"] },
   { to: "/market/announcements", label: "nav.marketAnnouncements", kinds: ["buyer", "merchant"] },
+  { to: "/financing", label: "nav.financing", kinds: ["bank", "core_enterprise", "dealer"] },
 ];
 
 export function navFor(kind: OrganizationKind | undefined): readonly NavEntry[] {

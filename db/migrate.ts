@@ -22,6 +22,7 @@ import * as m0019 from "./migrations/0019_outbox_completion";
 import * as m0020 from "./migrations/0020_outbox_reruns";
 import * as m0021 from "./migrations/0021_payments_awaiting_gateway";
 import * as m0022 from "./migrations/0022_drop_reference_versions";
+import * as m0023 from "./migrations/0023_financing";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -50,6 +51,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0020_outbox_reruns": m0020,
   "0021_payments_awaiting_gateway": m0021,
   "0022_drop_reference_versions": m0022,
+  "0023_financing": m0023,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

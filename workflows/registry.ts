@@ -18,6 +18,24 @@ import {
   settleStep,
 } from "./market";
 import { HOUSEKEEPING_QUEUE, parsePurgePayload, PURGE_EXPIRED_JOB, purgeExpiredStep } from "./housekeeping";
+import {
+  ACCRUAL_BATCH_JOB,
+  ACCRUAL_START_JOB,
+  accrualBatchStep,
+  accrualStartStep,
+  AUTO_DEBIT_JOB,
+  autoDebitStep,
+  DISBURSE_JOB,
+  disburseStep,
+  FINANCING_QUEUE,
+  GUARANTEE_CALL_JOB,
+  guaranteeCallStep,
+  parseAccrualBatchPayload,
+  parseAccrualStartPayload,
+  parseAutoDebitPayload,
+  parseDisbursePayload,
+  parseGuaranteeCallPayload,
+} from "./financing";
 
 /**
  * Every workflow step, by job name. A step is a plain async function over the database: BullMQ
@@ -100,6 +118,11 @@ export const STEPS = {
   [EXPIRE_CHECKOUTS_JOB]: defineStep({ queue: MARKET_ORDER_QUEUE, parse: parseSweepPayload, run: expireCheckoutsStep }),
   [AUTO_CONFIRM_JOB]: defineStep({ queue: MARKET_ORDER_QUEUE, parse: parseSweepPayload, run: autoConfirmStep }),
   [PURGE_EXPIRED_JOB]: defineStep({ queue: HOUSEKEEPING_QUEUE, parse: parsePurgePayload, run: purgeExpiredStep }),
+  [DISBURSE_JOB]: defineStep({ queue: FINANCING_QUEUE, parse: parseDisbursePayload, run: disburseStep }),
+  [ACCRUAL_START_JOB]: defineStep({ queue: FINANCING_QUEUE, parse: parseAccrualStartPayload, run: accrualStartStep }),
+  [ACCRUAL_BATCH_JOB]: defineStep({ queue: FINANCING_QUEUE, parse: parseAccrualBatchPayload, run: accrualBatchStep }),
+  [AUTO_DEBIT_JOB]: defineStep({ queue: FINANCING_QUEUE, parse: parseAutoDebitPayload, run: autoDebitStep }),
+  [GUARANTEE_CALL_JOB]: defineStep({ queue: FINANCING_QUEUE, parse: parseGuaranteeCallPayload, run: guaranteeCallStep }),
 } as const satisfies StepRegistry;
 
 export type JobName = keyof typeof STEPS;

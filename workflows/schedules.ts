@@ -1,6 +1,7 @@
 import { AUTO_RECEIPT_JOB, ORDERS_QUEUE } from "./orders";
 import { HOUSEKEEPING_QUEUE, PURGE_EXPIRED_JOB } from "./housekeeping";
 import { PAYMENTS_QUEUE, QUERY_PENDING_PAYMENTS_JOB } from "../app/domain/payments";
+import { ACCRUAL_START_JOB, FINANCING_QUEUE } from "./financing";
 import { AUTO_CONFIRM_JOB, EXPIRE_CHECKOUTS_JOB, MARKET_ORDER_QUEUE, SETTLE_MARKET_ORDERS_JOB } from "./market";
 
 /**
@@ -27,5 +28,8 @@ export const SCHEDULES: readonly Schedule[] = [
   // e-Pay payments whose callback never arrived and whose payer never came back: asked at the gateway.
   { id: "payments-query-pending", queue: PAYMENTS_QUEUE, jobName: QUERY_PENDING_PAYMENTS_JOB, every_ms: 2 * 60 * 1000 },
   // Expired sessions, API tokens, login failures and idempotency records, in bounded batches.
+  // The daily accrual for yesterday: started once (the run row is the guard), so asking every
+  // 15 minutes costs one indexed read and a run missed while everything was down starts on return.
+  { id: "financing-accrual", queue: FINANCING_QUEUE, jobName: ACCRUAL_START_JOB, every_ms: 15 * 60 * 1000 },
   { id: "housekeeping-purge-expired", queue: HOUSEKEEPING_QUEUE, jobName: PURGE_EXPIRED_JOB, every_ms: 60 * 60 * 1000 },
 ];

@@ -139,6 +139,15 @@ export function formatPercentBps(bps: number, _locale: Locale = DEFAULT_LOCALE):
   return `${bps < 0 ? "-" : ""}${whole}${fraction ? `.${fraction}` : ""}%`;
 }
 
+/** An annual rate held in parts per million (43,500 → "4.35%", 65,250 → "6.525%"): exact, no float. */
+export function formatRatePpm(ppm: number, _locale: Locale = DEFAULT_LOCALE): string {
+  if (!Number.isSafeInteger(ppm)) throw new RangeError(`formatRatePpm expects integer ppm, got ${ppm}`);
+  const abs = Math.abs(ppm);
+  const fraction = String(abs % 10_000).padStart(4, "0").replace(/0+$/, "");
+  const whole = (abs - (abs % 10_000)) / 10_000;
+  return `${ppm < 0 ? "-" : ""}${whole}${fraction ? `.${fraction}` : ""}%`;
+}
+
 export function formatInteger(value: number, locale: Locale): string {
   return new Intl.NumberFormat(locale === "en" ? "en-GB" : "zh-CN", { maximumFractionDigits: 0 }).format(value);
 }

@@ -12,6 +12,7 @@ const baseZhCN = {
   "app.tagline": "供应链金融与交易平台",
 
   "nav.dashboard": "工作台",
+  "nav.financing": "融资",
   "nav.logout": "退出登录",
   "nav.switchOrg": "切换",
   "nav.switchOrgLabel": "当前机构",
@@ -183,6 +184,7 @@ const baseEn: { readonly [K in keyof typeof baseZhCN]: string } = {
   "app.tagline": "Supply-chain finance and trading platform",
 
   "nav.dashboard": "Dashboard",
+  "nav.financing": "Financing",
   "nav.logout": "Log out",
   "nav.switchOrg": "Switch",
   "nav.switchOrgLabel": "Organisation",

@@ -15,7 +15,8 @@ import { creditSummary } from "~/domain/credit";
 import { EpayGatewayError, paymentsDepsForRequest, settlePaymentAttempts, startPaymentAttempt } from "~/domain/payments";
 import { isDomainError } from "~/domain/shared";
 import { listAccountsForOrganization } from "~/domain/ledger";
-import { cancelOrder, approveOrder, isOwnApprovalRequest, submitOrder, receiveOrder, shipOrder, amountDue, orderPaymentReference, markAwaitingEpay, payFromWallet, payOnAccount, repayOnAccount, requestFinancing, getOrder, type OrderDetail, decideReturn, receiveReturnedGoods, refundReturn, confirmOrder, rejectOrder, listSeasons } from "~/domain/orders";
+import { applicationForOrder } from "~/domain/financing";
+import { cancelOrder, approveOrder, isOwnApprovalRequest, submitOrder, receiveOrder, shipOrder, amountDue, orderPaymentReference, markAwaitingEpay, payFromWallet, payOnAccount, repayOnAccount, getOrder, type OrderDetail, decideReturn, receiveReturnedGoods, refundReturn, confirmOrder, rejectOrder, listSeasons } from "~/domain/orders";
 import { domainFailure, formValues } from "~/web/supply-chain-access.server";
 import { may, type ActionName } from "~/domain/identity";
 import { notFound, requireMay, requireOrgContext, requireUuidParam, scoped } from "~/web/tenancy.server";
@@ -80,7 +81,13 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     canSubmit && order.kind !== "preorder"
       ? await creditSummary(context.db, order.dealer_link_id).then((c) => ({ availableFen: c.availableFen, limitFen: c.limitFen }))
       : null;
+  // The bank's answer to a financing request, for both parties (the bank's page has the details).
+  const financing =
+    order.payment_method === "financing" || order.status === "awaiting_financing"
+      ? await applicationForOrder(context.db, detail.party === "dealer" ? { kind: "borrower", organizationId } : { kind: "guarantor", organizationId }, order.id)
+      : null;
   return {
+    financing: financing ? { id: financing.id, number: financing.number, status: financing.status, loanId: financing.loanId } : null,
     order: {
       id: order.id,
       number: order.number,
@@ -400,8 +407,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         await payOnAccount(db, actor, order.id, new Date());
         break;
       case "financing":
-        await requestFinancing(db, actor, order.id);
-        break;
+        // Financing is asked for on its own page, which shows the rate and schedule first.
+        return redirect(`/financing/apply/${order.id}`);
       case "repay":
         await repayOnAccount(db, actor, order.id);
         break;
@@ -818,6 +825,12 @@ function Actions({ d, result, busy }: { d: LoaderData; result: OrderFormFailure 
       <h2 id="actions-heading">{t("orders.actionsTitle")}</h2>
       {/* While an e-Pay attempt is in flight, or after one failed, its own notice says what comes next. */}
       {isMessageKey(nextKey) && !(canPay && (d.payment.inFlight || d.payment.lastFailedAt)) ? <p className="od-next">{translateDynamic(locale, nextKey, "")}</p> : null}
+      {d.financing ? (
+        <p className="od-next" data-testid="order-financing">
+          {t("orders.financing.application", { number: d.financing.number, status: translateDynamic(locale, `financing.applicationStatus.${d.financing.status}`, d.financing.status) })}{" "}
+          {d.financing.loanId && dealer ? <Link to={`/financing/loans/${d.financing.loanId}`}>{t("orders.financing.loanLink")}</Link> : dealer ? <Link to={`/financing/applications/${d.financing.id}`}>{t("orders.financing.applicationLink")}</Link> : null}
+        </p>
+      ) : null}
       <ActionError problems={others.problems} />
       {dealer && a.has("approve") && !d.canApprove ? <p className="notice">{t("orders.waitingApproval")}</p> : null}
       {dealer && a.has("approve") && d.canApprove && d.ownApprovalRequest ? (
@@ -849,7 +862,11 @@ function Actions({ d, result, busy }: { d: LoaderData; result: OrderFormFailure 
               />
             ) : null}
             {a.has("pay_on_account") ? <IntentButton intent="pay_on_account" label={t("orders.action.payOnAccount")} variant="secondary" busy={busy} /> : null}
-            {a.has("request_financing") ? <IntentButton intent="financing" label={t("orders.action.financing")} variant="secondary" busy={busy} /> : null}
+            {a.has("request_financing") ? (
+              <Link className="sc-button secondary" to={`/financing/apply/${d.order.id}`} data-intent="financing">
+                {t("orders.action.financing")}
+              </Link>
+            ) : null}
           </div>
           {d.funds ? (
             <p className="sc-muted small" data-testid="funds">

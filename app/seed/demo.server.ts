@@ -9,6 +9,7 @@ import { seedOrdersDemo } from "./orders.server";
 import { seedMarketDemo } from "./market.server";
 import { seedMarketListingsDemo } from "./market-listings.server";
 import { seedMarketTradeDemo } from "./market-trade.server";
+import { seedFinancingDemo } from "./financing.server";
 
 /** Demo organisations and logins: a contract other tools and the README rely on. */
 export const DEMO_LOGINS = [
@@ -78,12 +79,11 @@ export async function seedDemoData(
       }
     }
 
-    const bankAccount = (kind: "gateway_clearing" | "bank_equity" | "loans_receivable" | "interest_income" | "penalty_income") =>
+    const bankAccount = (kind: "gateway_clearing" | "bank_equity" | "interest_income" | "penalty_income") =>
       ensureAccount(trx, { kind, organizationId: orgIds.bank, code: kind });
     const clearing = await bankAccount("gateway_clearing");
     await bankAccount("bank_equity");
-    const loans = await bankAccount("loans_receivable");
-    const interest = await bankAccount("interest_income");
+    await bankAccount("interest_income");
     await bankAccount("penalty_income");
 
     const wallets = {} as Record<Exclude<keyof typeof ORGS, "bank">, AccountView>;
@@ -116,8 +116,6 @@ export async function seedDemoData(
     await move("topup", clearing, wallets.buyer, 5_200_000);
     await move("topup", clearing, wallets.merchant, 1_500_000);
     await move("order_payment", wallets.dealer, wallets.core, 12_650_000);
-    await move("loan_disbursement", loans, wallets.dealer, 20_000_000);
-    await move("loan_interest", wallets.dealer, interest, 115_000);
     await seedSupplyChainDemo(trx, { core: orgIds.core, dealer: orgIds.dealer, dealer2: orgIds.dealer2 });
     await seedRecruitmentDemo(trx, { coreEnterpriseId: orgIds.core });
     await seedOrdersDemo(trx, { core: orgIds.core, dealer: orgIds.dealer, dealer2: orgIds.dealer2 });
@@ -125,6 +123,7 @@ export async function seedDemoData(
     // Listings (and the buyer's cart), then a fortnight of trade bought from them.
     await seedMarketListingsDemo(trx, { operatorId: orgIds.operator, marketId, merchantId: orgIds.merchant, buyerId: orgIds.buyer });
     await seedMarketTradeDemo(trx, { marketId, buyerId: orgIds.buyer });
+    await seedFinancingDemo(trx, { bank: orgIds.bank, core: orgIds.core, dealer: orgIds.dealer });
   });
   return { seeded: true, logins };
 }

@@ -106,6 +106,12 @@ export const LEDGER_ACCOUNT_KINDS = [
   "trade_receivable",
   "credit_limits_issued",
   "dealer_deposits",
+  // Financing (decision 024): interest and penalty owed on a loan, and credit facilities' limits.
+  "interest_receivable",
+  "penalty_receivable",
+  "facility_available",
+  "facility_used",
+  "facility_limits_issued",
 ] as const;
 export type LedgerAccountKind = (typeof LEDGER_ACCOUNT_KINDS)[number];
 

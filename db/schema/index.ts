@@ -6,6 +6,7 @@ import type { OrdersTables } from "./orders";
 import type { ApiTables } from "./api";
 import type { RecruitmentTables } from "./recruitment";
 import type { MarketTables, MarketTradeTables } from "./market";
+import type { FinancingTables } from "./financing";
 
 export * from "./foundation";
 export * from "./outbox";
@@ -15,5 +16,6 @@ export * from "./orders";
 export * from "./api";
 export * from "./recruitment";
 export * from "./market";
+export * from "./financing";
 
-export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables, OrdersTables, ApiTables, RecruitmentTables, MarketTables, MarketTradeTables {}
+export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables, OrdersTables, ApiTables, RecruitmentTables, MarketTables, MarketTradeTables, FinancingTables {}

@@ -91,7 +91,7 @@ export function countingDb(db: Db): { db: Db; count: () => number } {
   return { db: counted, count: () => n };
 }
 
-const quietLogger = logger.child({});
+export const quietLogger = logger.child({});
 quietLogger.level = "silent";
 
 /**

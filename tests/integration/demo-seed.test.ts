@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbHandle } from "../../db";
 import { DEMO_LOGINS, seedDemoData } from "../../app/seed/demo.server";
@@ -45,6 +46,28 @@ describe("demo data", () => {
     expect(new Set(marketOrders.map((o) => o.status))).toEqual(new Set(["settled", "paid", "shipped", "disputed", "placed"]));
     expect(marketOrders.filter((o) => o.status === "settled").length).toBeGreaterThanOrEqual(14);
     expect(marketOrders.some((o) => o.refunded_fen > 0)).toBe(true);
+    // Financing: real loans behind every loan posting, one of each kind of state the bank meets.
+    const loans = await handle.db.selectFrom("loans").select(["id", "status", "days_past_due", "rule_class"]).orderBy("disbursed_on").execute();
+    expect(loans.map((l) => l.status)).toEqual(["repaid", "overdue", "repaying"]);
+    const overdue = loans[1]!;
+    expect(overdue.days_past_due).toBeGreaterThanOrEqual(10);
+    expect(overdue.days_past_due).toBeLessThanOrEqual(14);
+    expect(overdue.rule_class).toBe("special_mention");
+    // Its overdue part is the first month's interest: compound interest (复利) at the penalty rate.
+    const penalty = await handle.db.selectFrom("loan_accruals").select(({ fn }) => fn.sum<string>(sql`penalty_fen + compound_fen`).as("p")).where("loan_id", "=", overdue.id).executeTakeFirstOrThrow();
+    expect(Number(penalty.p)).toBeGreaterThan(0);
+    const repayments = await handle.db.selectFrom("loan_repayments").select(["loan_id", "source"]).execute();
+    expect(repayments).toEqual(expect.arrayContaining([{ loan_id: loans[0]!.id, source: "guarantee" }, { loan_id: loans[2]!.id, source: "auto_debit" }]));
+    const waiting = await handle.db.selectFrom("loan_applications").select(["status", "amount_fen"]).where("status", "=", "applied").execute();
+    expect(waiting).toHaveLength(1);
+    // No loan movement without a loan: every loan posting names a loan that exists.
+    const stray = await handle.db
+      .selectFrom("ledger_transfers")
+      .select("reference")
+      .where("kind", "like", "loan%")
+      .where((eb) => eb.not(eb.exists(eb.selectFrom("loans").select("loans.id").whereRef(sql`'loan:' || loans.id::text`, "=", eb.ref("ledger_transfers.reference")))))
+      .execute();
+    expect(stray).toEqual([]);
     const audits = await handle.db.selectFrom("audit_events").select("action").execute();
     expect(audits.filter((a) => a.action === "organization.created")).toHaveLength(orgs.length);
   });

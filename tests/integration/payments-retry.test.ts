@@ -4,7 +4,8 @@ import { logger } from "../../app/logger.server";
 import { payCheckoutFromWallet, placeCheckout, startCheckoutPayment } from "../../app/domain/market/escrow/checkout.server";
 import { getCheckout } from "../../app/domain/market/escrow/queries.server";
 import { receiveOrder, shipOrder } from "../../app/domain/orders/fulfilment.server";
-import { payOnAccount, requestFinancing } from "../../app/domain/orders/payment.server";
+import { payOnAccount } from "../../app/domain/orders/payment.server";
+import { applyForOrderFinancing } from "../../app/domain/financing/applications.server";
 import { createOrder } from "../../app/domain/orders/placement.server";
 import { getOrder } from "../../app/domain/orders/queries.server";
 import { requestReturn } from "../../app/domain/orders/returns.server";
@@ -359,42 +360,33 @@ describe("one open payment per purpose, a new attempt after a failure", () => {
     });
   });
 
-  describe("financing, until the bank's financing screens exist", () => {
-    it("is kept in the machine but switched off", () => {
-      expect(FINANCING_AVAILABLE).toBe(false);
-      expect(ORDER_MACHINES.standard.some((tr) => tr.event === "request_financing")).toBe(true);
-    });
-
-    it("is offered nowhere, and refused by the model, the page and the API", async () => {
+  describe("financing, from the order page", () => {
+    it("is offered on a confirmed order as its own page, and refused by the model while the bank offers no product", async () => {
       const w = await confirmedOrder();
-      expect((await getOrder(t.db, w.dealerId, w.order.id)).actions).not.toContain("request_financing");
-      expect(await refusal(requestFinancing(t.db, w.asDealer, w.order.id))).toMatchObject({ code: "invalid_state", status: 409 });
+      expect(FINANCING_AVAILABLE).toBe(true);
+      expect(ORDER_MACHINES.standard.some((tr) => tr.event === "request_financing")).toBe(true);
+      expect((await getOrder(t.db, w.dealerId, w.order.id)).actions).toContain("request_financing");
+      // No order_financing product in this database: the request is refused whole, the order stays confirmed.
+      await t.db.updateTable("loan_products").set({ status: "retired" }).where("kind", "=", "order_financing").execute();
+      const refused = await refusal(applyForOrderFinancing(t.db, w.asDealer, w.order.id, new Date()));
+      expect(refused).toMatchObject({ code: "invalid_state", fields: { product: "none" } });
+      expect((await getOrder(t.db, w.dealerId, w.order.id)).order.status).toBe("confirmed");
 
       const dealer = await loggedIn(server.url, w.dealerUser);
       const page = await dealer.get(w.path);
-      expect(page.body).not.toContain('data-intent="financing"');
-      expect(page.body).not.toContain("申请融资支付");
+      expect(page.body).toContain(`href="/financing/apply/${w.order.id}"`);
+      expect(page.body).toContain("申请融资支付");
+      // A form posted by an older page lands on the financing page, which shows rate and schedule first.
       const posted = await dealer.post(w.path, { csrf: await dealer.csrfFrom(w.path), intent: "financing" });
-      expect(posted.status).toBe(409);
-      expect(posted.body).toContain("融资支付暂未开放");
+      expect(posted.status).toBe(302);
+      expect(posted.headers.get("location")).toBe(`/financing/apply/${w.order.id}`);
 
+      // The API pays orders by wallet, e-Pay or on account; financing has its own resource.
       const api = await apiLogin(server.url, w.dealerUser.email, w.dealerUser.password);
       const viaApi = expectError(await api.post(`/api/v1/orders/${w.order.id}/pay`, { method: "financing" }), 422, "validation");
       expect(Object.keys(viaApi.fields)).toEqual(["method"]);
       expect((await getOrder(t.db, w.dealerId, w.order.id)).order.status).toBe("confirmed");
     });
 
-    it("has no order waiting for financing in the demo data", async () => {
-      const { seedDemoData } = await import("../../app/seed/demo.server");
-      const seeded = await createTestDatabase({ poolMax: 4 });
-      try {
-        await seedDemoData(seeded.db, { password: "s3cret-demo" });
-        const orders = await seeded.db.selectFrom("orders").select(["status", "payment_method"]).execute();
-        expect(orders.length).toBeGreaterThan(0);
-        expect(orders.filter((o) => o.status === "awaiting_financing" || o.payment_method === "financing")).toEqual([]);
-      } finally {
-        await seeded.close();
-      }
-    });
   });
 });

@@ -17,6 +17,11 @@ import { payFromWallet } from "../../app/domain/orders/payment.server";
 import { createOrder } from "../../app/domain/orders/placement.server";
 import { decideReturn, receiveReturnedGoods, requestReturn } from "../../app/domain/orders/returns.server";
 import { confirmOrder } from "../../app/domain/orders/review.server";
+import { applyForOrderFinancing, approveApplication } from "../../app/domain/financing/applications.server";
+import { disburseApplication } from "../../app/domain/financing/disbursement.server";
+import { setFacility } from "../../app/domain/financing/facilities.server";
+import { createProduct, recordLpr } from "../../app/domain/financing/products.server";
+import { orderFinancingProduct } from "./financing.fixtures";
 import { ACTIONS, actionKinds, rolesFor, type ActionName } from "../../app/domain/identity/permissions";
 import { enqueue, markExhausted } from "../../app/domain/outbox/outbox.server";
 import { cookies } from "../../app/session.server";
@@ -123,6 +128,10 @@ const PAGE_ACTIONS: Readonly<Record<string, Readonly<Record<string, ActionName>>
     refund: "order.refund",
   },
   "orders.$orderId_.return.tsx": { return: "order.request_return" },
+  "financing.apply.$orderId.tsx": { apply: "financing.apply" },
+  "financing.applications.$applicationId.tsx": { approve: "financing.decide", reject: "financing.decide", withdraw: "financing.withdraw" },
+  "financing.loans.$loanId.tsx": { repay_due: "financing.repay", payoff: "financing.repay", reclassify: "financing.reclassify", write_off: "financing.write_off" },
+  "financing.runs.tsx": { start: "financing.run_accrual" },
   "orders.quick.tsx": { order: "order.create" },
   "pricing._index.tsx": { createTier: "pricing.write", updateTier: "pricing.write", createList: "pricing.write", createOverride: "pricing.write", deleteOverride: "pricing.write" },
   "pricing.lists.$listId.tsx": { updateList: "pricing.write", deleteList: "pricing.write", setItem: "pricing.write", removeItem: "pricing.write" },
@@ -328,6 +337,19 @@ describe("role matrix", () => {
       .where("id", "=", (await one(t.db.selectFrom("recruitment_applications").select("id").where("campaign_id", "=", ids.campaign).where("id", "!=", ids.application).executeTakeFirst(), "second application")).id)
       .execute();
     ids.completedOrder = (await one(t.db.selectFrom("orders").select("id").where("dealer_id", "=", home.dealer).where("status", "=", "completed").where("kind", "!=", "return").executeTakeFirst(), "completed order")).id;
+    // Financing: the home dealer borrows under the home core enterprise's guarantee. Two applications
+    // waiting for the bank (one to decide, one to withdraw) and a loan paid out.
+    const bankActor = actorFor(home.bank);
+    await recordLpr(t.db, bankActor, { ratePpm: 31_000, effectiveOn: "2020-01-20" });
+    const product = await createProduct(t.db, bankActor, { ...orderFinancingProduct({ autoApproveLimitFen: 100_000 }), code: "MATRIX-OF" });
+    const agreement = await setFacility(t.db, bankActor, { kind: "guarantee", guarantorOrganizationId: home.core_enterprise, buyBackDays: 30, validTo: "2099-12-31", limitFen: 1_000_000_000 });
+    await setFacility(t.db, bankActor, { kind: "guarantee_sub", guarantorOrganizationId: home.core_enterprise, borrowerOrganizationId: home.dealer, parentFacilityId: agreement.id, validTo: "2099-12-31", limitFen: 500_000_000 });
+    await setFacility(t.db, bankActor, { kind: "borrower_limit", productId: product.id, borrowerOrganizationId: home.dealer, validTo: "2099-12-31", limitFen: 500_000_000 });
+    ids.financingApplication = (await applyForOrderFinancing(t.db, dealerActor(), await orderIn("confirmed"), new Date())).id;
+    ids.financingApplication2 = (await applyForOrderFinancing(t.db, dealerActor(), await orderIn("confirmed"), new Date())).id;
+    const financed = await applyForOrderFinancing(t.db, dealerActor(), await orderIn("confirmed"), new Date());
+    await approveApplication(t.db, { ...bankActor, userId: (await createUser(t.db, { memberships: [[home.bank, "credit_officer"]] })).id }, financed.id, new Date());
+    ids.loan = (await one(disburseApplication(t.db, financed.id, new Date()).then((r) => (r.loanId ? { id: r.loanId } : undefined)), "loan")).id;
     server = await startPaymentsServer(t.db);
   }, 120_000);
 
@@ -462,6 +484,16 @@ describe("role matrix", () => {
       }, { fresh: true, scoped: false }),
       page("quick order", "order.create", async () => at("/orders/quick", { core_enterprise_id: home.core_enterprise, kind: "replenishment", season_id: "", lines: "HT-KFR-35GW-A1,1", note: "" }), { scoped: false }),
       page("order settings", "order_settings.update", async () => at("/settings/orders", { approval_threshold: "", auto_receipt_days: "10" }), { scoped: false }),
+      // Financing
+      page("financing: apply for an order", "financing.apply", async () => at(`/financing/apply/${ids.completedOrder}`, { intent: "apply" })),
+      page("financing: approve", "financing.decide", async () => at(`/financing/applications/${ids.financingApplication}`, { intent: "approve" }), { onlyKinds: ["bank"], scoped: false }),
+      page("financing: reject", "financing.decide", async () => at(`/financing/applications/${ids.financingApplication}`, { intent: "reject", reason: "" }), { onlyKinds: ["bank"], scoped: false }),
+      page("financing: withdraw", "financing.withdraw", async () => at(`/financing/applications/${ids.financingApplication2}`, { intent: "withdraw" })),
+      page("financing: repay what is due", "financing.repay", async () => at(`/financing/loans/${ids.loan}`, { intent: "repay_due", idempotency_key: randomUUID(), amount: "" })),
+      page("financing: repay in full", "financing.repay", async () => at(`/financing/loans/${ids.loan}`, { intent: "payoff", idempotency_key: randomUUID() })),
+      page("financing: reclassify", "financing.reclassify", async () => at(`/financing/loans/${ids.loan}`, { intent: "reclassify", class: "", reason: "" }), { scoped: false }),
+      page("financing: write off", "financing.write_off", async () => at(`/financing/loans/${ids.loan}`, { intent: "write_off", reason: "" }), { scoped: false }),
+      page("financing: start the daily run", "financing.run_accrual", async () => at("/financing/runs", { intent: "start", business_date: "" }), { scoped: false }),
       page("bank console: run a job given up on again", "jobs.rerun", async () => {
         const id = await failedJob();
         const failed = async () => (await t.db.selectFrom("outbox").select("failed_at").where("id", "=", id).executeTakeFirstOrThrow()).failed_at !== null;
@@ -600,6 +632,19 @@ describe("role matrix", () => {
       }
       case "createMarketOrders":
         return p("/api/v1/market-orders", { market_id: m, lines: [] });
+      // Financing: the completed order cannot be financed (409); a blank reason is 422; nothing is due on the loan yet (409).
+      case "createFinancingApplication":
+        return p("/api/v1/financing/applications", { order_id: ids.completedOrder });
+      case "approveFinancingApplication":
+        return p(`/api/v1/financing/applications/${ids.financingApplication}/approve`, {});
+      case "rejectFinancingApplication":
+        return p(`/api/v1/financing/applications/${ids.financingApplication}/reject`, { reason: " " });
+      case "withdrawFinancingApplication":
+        return p(`/api/v1/financing/applications/${ids.financingApplication2}/withdraw`, {});
+      case "repayLoan":
+        return p(`/api/v1/financing/loans/${ids.loan}/repayments`, { mode: "due" });
+      case "setFacility":
+        return p("/api/v1/financing/facilities", { kind: "guarantee", valid_to: "not a date", limit_fen: 1 });
       default: {
         // The rest change a record of the acting organisation: its id in the path, a body the schema
         // may refuse (422) — the role check comes first either way.

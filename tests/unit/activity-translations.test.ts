@@ -8,6 +8,7 @@ import { STALL_TRANSITIONS } from "../../app/domain/market/venues.server";
 import { ORDER_EVENTS } from "../../app/domain/orders/states";
 import { CAMPAIGN_TRANSITIONS } from "../../app/domain/recruitment/recruitment.server";
 import { APPLICATION_EVENTS } from "../../db/schema";
+import { FINANCING_EVENTS } from "../../app/domain/financing/internal.server";
 
 /**
  * Every audit action the code writes has a name in both languages, so the activity feed never
@@ -37,6 +38,7 @@ const TEMPLATES: Record<string, readonly string[]> = {
   "market_order.${e.event}": [...new Set(Object.values(MARKET_ORDER_TRANSITIONS).flatMap((events) => Object.keys(events)))].map((e) => `market_order.${e}`),
   "recruitment_campaign.${to}": [...new Set(Object.values(CAMPAIGN_TRANSITIONS).flatMap((events) => Object.values(events)))].map((s) => `recruitment_campaign.${s}`),
   "recruitment_application.${input.event}": APPLICATION_EVENTS.map((e) => `recruitment_application.${e}`),
+  "financing.${e.event}": FINANCING_EVENTS.map((e) => `financing.${e}`),
   "market_stall.${event}": [...new Set(Object.values(STALL_TRANSITIONS).flatMap((events) => Object.keys(events)))].map((e) => `market_stall.${e}`),
 };
 

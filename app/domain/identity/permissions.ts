@@ -2,6 +2,7 @@ import type { OrganizationKind, Role } from "../../../db/schema";
 import { DomainError } from "../shared";
 import { MARKET_ORDER_EVENT_ROLES, type MarketOrderEvent } from "../market";
 import { ORDER_EVENT_ROLES, type OrderEvent } from "../orders";
+import { APPLICATION_EVENT_ROLES, LOAN_EVENT_ROLES } from "../financing";
 
 /**
  * Who may do what: every state-changing action of the product → the kinds of organisation it
@@ -96,6 +97,19 @@ const OTHER_ACTIONS = {
   "dispute.statement": { buyer: BUY, merchant: SELL, market_operator: SELL },
   // The bank's operations: a background job given up on, run again once its cause is fixed.
   "jobs.rerun": { bank: ["operations", "platform_admin"] },
+  // Financing (decision 024). Borrowing and repaying are finance decisions of the borrower; the
+  // bank decides through its credit staff (financing/states.ts names the events' roles).
+  "financing.apply": { dealer: ["owner", "admin", "finance"] },
+  "financing.withdraw": { dealer: APPLICATION_EVENT_ROLES.withdraw.borrower! },
+  "financing.decide": { bank: APPLICATION_EVENT_ROLES.approve.bank! },
+  "financing.repay": { dealer: LOAN_EVENT_ROLES.repay_in_full.borrower!, core_enterprise: ["owner", "admin", "finance"] },
+  "financing.reclassify": { bank: LOAN_EVENT_ROLES.reclassify.bank! },
+  "financing.write_off": { bank: LOAN_EVENT_ROLES.write_off.bank! },
+  /** Limits, guarantee agreements, products and the LPR: the bank's credit decisions. */
+  "financing.facility_write": { bank: ["credit_officer", "platform_admin"] },
+  "financing.product_write": { bank: ["platform_admin"] },
+  /** Starting a day's accrual run by hand (the schedule starts it anyway). */
+  "financing.run_accrual": { bank: ["operations", "platform_admin"] },
   // Credentials
   "api_key.manage": {
     bank: OWNER_ADMIN,

@@ -73,6 +73,14 @@ export const ACCOUNT_KIND_RULES: Record<LedgerAccountKind, AccountKindRule> = {
   credit_limits_issued: { normalSide: "debit", overdraftRule: "none" },
   // Recruitment deposits a campaign collected from its new dealers, held by the bank for them.
   dealer_deposits: { normalSide: "credit", overdraftRule: "debits_le_credits" },
+  // A loan's interest and penalty owed to the bank, beside its principal in loans_receivable.
+  interest_receivable: { normalSide: "debit", overdraftRule: "credits_le_debits" },
+  penalty_receivable: { normalSide: "debit", overdraftRule: "credits_le_debits" },
+  // A financing facility's limit, as trade credit keeps one: drawing moves available → used under
+  // the available account's lock, so however many applications arrive at once none exceeds it.
+  facility_available: { normalSide: "credit", overdraftRule: "debits_le_credits" },
+  facility_used: { normalSide: "credit", overdraftRule: "debits_le_credits" },
+  facility_limits_issued: { normalSide: "debit", overdraftRule: "none" },
 };
 
 export type AccountRow = {

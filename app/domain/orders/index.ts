@@ -12,7 +12,7 @@ export { autoReceiveDueOrders, receiveOrder, shipOrder } from "./fulfilment.serv
 export { ORDERS_QUEUE, ORDER_NOTICE_JOB, orderNoticePayload, sendOrderNotice } from "./notices.server";
 export type { OrderNoticePayload } from "./notices.server";
 export { ORDER_LIMITS } from "./orders.server";
-export { amountDue, applyCapturedOrderPayment, markAwaitingEpay, orderPaymentReference, payFromWallet, payOnAccount, repayOnAccount, requestFinancing } from "./payment.server";
+export { amountDue, applyCapturedOrderPayment, markAwaitingEpay, markFinancingDisbursed, orderForFinancing, orderPaymentReference, payFromWallet, payOnAccount, repayOnAccount, requestFinancing, returnFromFinancing } from "./payment.server";
 export { createOrder } from "./placement.server";
 export { onAccountPosition, orderMoneySummary } from "./position.server";
 export type { MoneyFigure } from "./position.server";

@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import { type Db, inTransaction } from "../../../db";
 import type { PaymentMethod } from "../../../db/schema";
-import { type Actor, recordAudit, DomainError, addDays, shanghaiDate } from "../shared";
+import { type Actor, recordAudit, DomainError, addDays, shanghaiDate, SYSTEM_ACTOR } from "../shared";
 import { chargeOnAccount, restoreCredit } from "../credit";
 import { ensureAccount, type Fen, transfer } from "../ledger";
 import type { PurposeResult } from "../payments";
@@ -143,16 +143,51 @@ export async function applyCapturedOrderPayment(
   return { outcome: "applied" };
 }
 
-export async function requestFinancing(db: Db, actor: Actor, orderId: string): Promise<OrderRow> {
-  return inTransaction(db, async (trx) => {
-    const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
-    if (!FINANCING_AVAILABLE) {
-      throw new DomainError("invalid_state", "Financing is not available yet: pay from the wallet, by e-Pay or on account", {
-        payment_method: "financing not available",
-      });
-    }
-    return fire(trx, actor, order, party, "request_financing", { patch: { payment_method: "financing" } });
+/**
+ * The dealer asks the bank to pay this order (融资支付). Called by the financing context in the
+ * transaction that opens the loan application, under the order's lock; returns the order as it now
+ * is, whose `total_fen` is what the loan pays.
+ */
+export async function requestFinancing(trx: Db, actor: Actor, orderId: string): Promise<OrderRow> {
+  const { order, party } = await lockOrder(trx, actor.organizationId, orderId);
+  if (!FINANCING_AVAILABLE) {
+    throw new DomainError("invalid_state", "Financing is not available: pay from the wallet, by e-Pay or on account", {
+      payment_method: "financing not available",
+    });
+  }
+  if (order.kind === "preorder") {
+    throw new DomainError("invalid_state", "A preorder's deposit and balance are paid, not financed", { payment_method: "not available" });
+  }
+  await refuseWhilePaymentInFlight(trx, order.dealer_id, orderPaymentReference(order.id, "payment"));
+  return fire(trx, actor, order, party, "request_financing", { patch: { payment_method: "financing" } });
+}
+
+/**
+ * The bank has paid the supplier for this order (the financing context moved the money in this
+ * transaction): the order is paid by the loan.
+ */
+export async function markFinancingDisbursed(trx: Db, orderId: string, loan: { id: string; number: string }, now: Date): Promise<OrderRow> {
+  const { order } = await lockOrder(trx, null, orderId);
+  return fire(trx, SYSTEM_ACTOR, order, "system", "financing_disbursed", {
+    patch: { paid_fen: order.total_fen, paid_at: now, payment_method: "financing" },
+    data: { loan_id: loan.id, loan_number: loan.number, amount_fen: order.total_fen },
   });
+}
+
+/** The application was rejected or withdrawn: the order waits for its payment again. */
+export async function returnFromFinancing(trx: Db, orderId: string, why: string): Promise<OrderRow> {
+  const { order } = await lockOrder(trx, null, orderId);
+  if (order.status !== "awaiting_financing") return order;
+  return fire(trx, SYSTEM_ACTOR, order, "system", "financing_declined", { patch: { payment_method: null }, note: why });
+}
+
+/** The order as financing needs to check it: its parties, status and total (null when none). */
+export async function orderForFinancing(db: Db, orderId: string) {
+  return db
+    .selectFrom("orders")
+    .select(["id", "number", "kind", "status", "dealer_id", "core_enterprise_id", "total_fen", "payment_method"])
+    .where("id", "=", orderId)
+    .executeTakeFirst();
 }
 
 /** What the dealer still owes on account for this order (charged less restored), from the ledger. */

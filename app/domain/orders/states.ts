@@ -45,6 +45,7 @@ export const ORDER_EVENTS = [
   "pay_on_account",
   "request_financing",
   "financing_disbursed",
+  "financing_declined",
   "pay_deposit",
   "release",
   "ship_part",
@@ -96,6 +97,8 @@ const PURCHASE: Transition[] = [
   t("awaiting_payment", "pay_on_account", "paid", "dealer"),
   t("confirmed", "request_financing", "awaiting_financing", "dealer"),
   t("awaiting_financing", "financing_disbursed", "paid", "system"),
+  // The bank said no, or the dealer withdrew the application: the order waits for payment again.
+  t("awaiting_financing", "financing_declined", "confirmed", "system"),
   t("paid", "ship_part", "partially_shipped", "core_enterprise"),
   t("paid", "ship_all", "shipped", "core_enterprise"),
   t("partially_shipped", "ship_part", "partially_shipped", "core_enterprise"),
@@ -108,7 +111,6 @@ const PURCHASE: Transition[] = [
   t("submitted", "cancel", "cancelled", "dealer", "core_enterprise"),
   t("confirmed", "cancel", "cancelled", "dealer", "core_enterprise"),
   t("awaiting_payment", "cancel", "cancelled", "dealer", "core_enterprise"),
-  t("awaiting_financing", "cancel", "cancelled", "dealer", "core_enterprise"),
   t("paid", "cancel", "cancelled", "dealer", "core_enterprise"),
 ];
 
@@ -193,6 +195,7 @@ export const ORDER_EVENT_ROLES: Readonly<Record<OrderEvent, Partial<Record<Exclu
   // Borrowing is a finance decision, not a buyer's.
   request_financing: { dealer: ["owner", "admin", "finance"] },
   financing_disbursed: {},
+  financing_declined: {},
   pay_deposit: { dealer: DEALER_PAY },
   release: { core_enterprise: SUPPLIER_SELL },
   ship_part: { core_enterprise: SUPPLIER_SELL },
@@ -269,12 +272,12 @@ export function findTransition(kind: OrderKind, from: OrderStatus, event: OrderE
 }
 
 /**
- * Financing (融资支付) is paid out by the bank, whose financing screens do not exist yet: an order
- * that asked for it would wait in `awaiting_financing` with nobody able to act. Until they land the
- * switch is off: no page or API offers `request_financing` and the model refuses it. The
- * transitions stay in the machine for that work.
+ * Financing (融资支付) is the bank's: an order that asks for it opens a loan application in the
+ * financing context, which moves the order on (`financing_disbursed`) or back (`financing_declined`).
+ * While an application is open the order cannot be cancelled: the dealer withdraws the application
+ * first, so no loan is ever paid out for a cancelled order.
  */
-export const FINANCING_AVAILABLE = false;
+export const FINANCING_AVAILABLE = true;
 
 /** Events a party may fire now: the buttons a page shows. */
 export function availableEvents(kind: OrderKind, from: OrderStatus, party: OrderParty): OrderEvent[] {

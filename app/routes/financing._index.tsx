@@ -1,0 +1,274 @@
+import type { LinksFunction, LoaderFunctionArgs, MetaFunction, SerializeFrom } from "@remix-run/node";
+import { Link, useLoaderData } from "@remix-run/react";
+import { RouteError } from "~/components/route-error";
+import { ApplicationTable, BreakdownTable, BucketTag, FacilityTable, LoanClassTag, LoanTable, productKindLabel, type ApplicationRowView, type FacilityRowView, type LoanRowView } from "~/components/financing-ui";
+import { formatDate, formatFen, formatInteger } from "~/i18n";
+import { pageTitle } from "~/i18n/meta";
+import { useLocale, useT } from "~/i18n/react";
+import { listApplications, listFacilities, listLoans, portfolio, type ApplicationView, type FacilitySummary, type LoanListItem } from "~/domain/financing";
+import { notFound, requireOrgContext } from "~/web/tenancy.server";
+import supplyStyles from "~/styles/supply.css";
+
+export const links: LinksFunction = () => [{ rel: "stylesheet", href: supplyStyles }];
+export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "financing.title");
+
+const LOANS_SHOWN = 50;
+const APPLICATIONS_SHOWN = 20;
+
+const loanRow = (l: LoanListItem): LoanRowView => ({
+  id: l.id,
+  number: l.number,
+  status: l.status,
+  borrowerName: l.borrowerName,
+  guarantorName: l.guarantorName,
+  principalOutstandingFen: l.principalOutstandingFen,
+  annualRatePpm: l.annualRatePpm,
+  nextDueOn: l.nextDueOn,
+  nextDueFen: l.nextDueFen,
+  daysPastDue: l.daysPastDue,
+  bucket: l.bucket,
+  loanClass: l.loanClass,
+});
+
+const applicationRow = (a: ApplicationView): ApplicationRowView => ({
+  id: a.id,
+  number: a.number,
+  status: a.status,
+  amountFen: a.amountFen,
+  borrowerName: a.borrowerName,
+  guarantorName: a.guarantorName,
+  productName: a.productName,
+  productNameEn: a.productNameEn,
+  checks: a.checks.map((c) => ({ ok: c.ok })),
+  firstApproverName: a.firstApproverName,
+  createdAt: a.createdAt.toISOString(),
+});
+
+/** Facilities name their parties by id only: the names come from the records that mention them. */
+function facilityRows(facilities: readonly FacilitySummary[], names: ReadonlyMap<string, string>, fallback: string): FacilityRowView[] {
+  return facilities.map((f) => {
+    const party = f.kind === "guarantee" ? f.guarantorOrganizationId : f.borrowerOrganizationId;
+    return {
+      id: f.id,
+      kind: f.kind,
+      name: (party && names.get(party)) ?? fallback,
+      validTo: f.validTo,
+      status: f.status,
+      limitFen: f.limitFen,
+      usedFen: f.usedFen,
+      availableFen: f.availableFen,
+    };
+  });
+}
+
+/** `/financing`: the bank's portfolio console, a borrower's applications and loans, or a guarantor's exposure. */
+export async function loader({ request, context }: LoaderFunctionArgs) {
+  const { organization } = await requireOrgContext(request, context);
+  const organizationId = organization.organizationId;
+  const { db } = context;
+  const now = new Date();
+
+  if (organization.kind === "bank") {
+    const [book, loans, guarantees, applications] = [
+      await portfolio(db, now),
+      await listLoans(db, { kind: "bank" }, { limit: LOANS_SHOWN }),
+      await listFacilities(db, { kind: "guarantee" }),
+      await listApplications(db, { kind: "bank" }, { limit: 200 }),
+    ];
+    const names = new Map(applications.flatMap((a) => (a.guarantorId && a.guarantorName ? [[a.guarantorId, a.guarantorName] as const] : [])));
+    return {
+      view: "bank" as const,
+      portfolio: book,
+      loans: loans.map(loanRow),
+      facilities: facilityRows(guarantees, names, "—"),
+    };
+  }
+  if (organization.kind === "dealer") {
+    const scope = { kind: "borrower" as const, organizationId };
+    const [applications, loans, facilities] = [
+      await listApplications(db, scope, { limit: APPLICATIONS_SHOWN }),
+      await listLoans(db, scope, { limit: LOANS_SHOWN }),
+      await listFacilities(db, { borrowerOrganizationId: organizationId }),
+    ];
+    return {
+      view: "borrower" as const,
+      applications: applications.map(applicationRow),
+      loans: loans.map(loanRow),
+      facilities: facilityRows(facilities, new Map([[organizationId, organization.name]]), organization.name),
+    };
+  }
+  if (organization.kind === "core_enterprise") {
+    const scope = { kind: "guarantor" as const, organizationId };
+    const [loans, facilities, applications] = [
+      await listLoans(db, scope, { limit: LOANS_SHOWN }),
+      await listFacilities(db, { guarantorOrganizationId: organizationId }),
+      await listApplications(db, scope, { limit: 200 }),
+    ];
+    const names = new Map<string, string>([[organizationId, organization.name]]);
+    for (const a of applications) names.set(a.borrowerId, a.borrowerName);
+    for (const l of loans) names.set(l.borrowerId, l.borrowerName);
+    return {
+      view: "guarantor" as const,
+      loans: loans.map(loanRow),
+      called: loans.filter((l) => l.status === "guarantee_called").length,
+      // The agreement first, then its per-dealer sub-limits.
+      facilities: facilityRows(
+        [...facilities].sort((x, y) => Number(x.kind !== "guarantee") - Number(y.kind !== "guarantee")),
+        names,
+        "—",
+      ),
+    };
+  }
+  notFound();
+}
+
+export default function FinancingIndex() {
+  const data = useLoaderData<typeof loader>();
+  const t = useT();
+  return (
+    <div className="sc-page">
+      <div className="sc-head">
+        <div>
+          <p className="eyebrow">{t(data.view === "bank" ? "financing.eyebrow.bank" : data.view === "borrower" ? "financing.eyebrow.borrower" : "financing.eyebrow.guarantor")}</p>
+          <h1>{t("financing.title")}</h1>
+        </div>
+      </div>
+      {data.view === "bank" ? <BankConsole {...data} /> : null}
+      {data.view === "borrower" ? <BorrowerOverview {...data} /> : null}
+      {data.view === "guarantor" ? <GuarantorOverview {...data} /> : null}
+    </div>
+  );
+}
+
+type BankData = Extract<SerializeFrom<typeof loader>, { view: "bank" }>;
+type BorrowerData = Extract<SerializeFrom<typeof loader>, { view: "borrower" }>;
+type GuarantorData = Extract<SerializeFrom<typeof loader>, { view: "guarantor" }>;
+
+function BankConsole({ portfolio: p, loans, facilities }: BankData) {
+  const t = useT();
+  const locale = useLocale();
+  return (
+    <>
+      <section className="panel" aria-labelledby="portfolio-heading" data-testid="portfolio">
+        <h2 id="portfolio-heading">{t("financing.portfolio.title")}</h2>
+        <div className="figures">
+          <div className="figure">
+            <span className="figure-label">{t("financing.portfolio.outstanding")}</span>
+            <span className="figure-value num" data-testid="outstanding">
+              {formatFen(p.outstandingFen, locale)}
+            </span>
+          </div>
+          <div className="figure">
+            <span className="figure-label">{t("financing.portfolio.loansOpen")}</span>
+            <span className="figure-value num" data-testid="loans-open">
+              {formatInteger(p.loansOpen, locale)}
+            </span>
+          </div>
+          <div className="figure">
+            <span className="figure-label">{t("financing.portfolio.accrued", { date: formatDate(p.accruedToday.businessDate, locale) })}</span>
+            <span className="figure-value num">{formatFen(p.accruedToday.interestFen, locale)}</span>
+            <span className="sc-muted">{t("financing.portfolio.accruedPenalty", { amount: formatFen(p.accruedToday.penaltyFen, locale) })}</span>
+          </div>
+          <div className="figure">
+            <span className="figure-label">{t("financing.portfolio.disbursedThisMonth")}</span>
+            <span className="figure-value num">{formatFen(p.disbursedThisMonth.amountFen, locale)}</span>
+            <span className="sc-muted">{t("financing.portfolio.disbursedCount", { count: p.disbursedThisMonth.loans })}</span>
+          </div>
+          <div className="figure">
+            <span className="figure-label">{t("financing.portfolio.waiting")}</span>
+            <span className="figure-value num" data-testid="applications-waiting">
+              {formatInteger(p.applicationsWaiting, locale)}
+            </span>
+            <Link to="/financing/applications">{t("financing.portfolio.toQueue")} →</Link>
+          </div>
+        </div>
+        <p className="sc-actions">
+          <Link to="/financing/applications">{t("financing.applications.title")}</Link>
+          {" · "}
+          {/* Every bank member may follow the run; its start form is shown to operations and platform admins only. */}
+          <Link to="/financing/runs">{t("financing.runs.link")}</Link>
+        </p>
+        <div className="sc-cols">
+          <BreakdownTable
+            title={t("financing.portfolio.byProduct")}
+            testId="by-product"
+            rows={p.byProduct.map((r) => ({ key: r.kind, label: productKindLabel(locale, r.kind), loans: r.loans, outstandingFen: r.outstandingFen }))}
+          />
+          <BreakdownTable
+            title={t("financing.portfolio.byGuarantor")}
+            testId="by-guarantor"
+            rows={p.byGuarantor.map((r) => ({ key: r.guarantorName ?? "", label: r.guarantorName ?? t("financing.portfolio.noGuarantor"), loans: r.loans, outstandingFen: r.outstandingFen }))}
+          />
+          <BreakdownTable
+            title={t("financing.portfolio.byBucket")}
+            testId="by-bucket"
+            rows={p.byBucket.map((r) => ({ key: r.bucket, label: <BucketTag bucket={r.bucket} />, loans: r.loans, outstandingFen: r.outstandingFen }))}
+          />
+          <BreakdownTable
+            title={t("financing.portfolio.byClass")}
+            testId="by-class"
+            rows={p.byClass.map((r) => ({ key: r.loanClass, label: <LoanClassTag loanClass={r.loanClass} />, loans: r.loans, outstandingFen: r.outstandingFen }))}
+          />
+        </div>
+      </section>
+
+      <section className="panel" aria-labelledby="loans-heading">
+        <h2 id="loans-heading">{t("financing.loans.title")}</h2>
+        <LoanTable loans={loans} testId="bank-loans" show={{ borrower: true, guarantor: true }} />
+      </section>
+
+      <section className="panel" aria-labelledby="facilities-heading">
+        <h2 id="facilities-heading">{t("financing.facilities.title")}</h2>
+        <FacilityTable facilities={facilities} testId="guarantee-facilities" />
+      </section>
+    </>
+  );
+}
+
+function BorrowerOverview({ applications, loans, facilities }: BorrowerData) {
+  const t = useT();
+  return (
+    <>
+      <section className="panel" aria-labelledby="applications-heading">
+        <h2 id="applications-heading">{t("financing.applications.mine")}</h2>
+        <ApplicationTable applications={applications} testId="my-applications" show={{}} />
+        <p className="small">
+          <Link to="/financing/applications">{t("financing.applications.all")} →</Link>
+        </p>
+      </section>
+      <section className="panel" aria-labelledby="loans-heading">
+        <h2 id="loans-heading">{t("financing.loans.mine")}</h2>
+        <LoanTable loans={loans} testId="my-loans" show={{ guarantor: true }} />
+      </section>
+      <section className="panel" aria-labelledby="facilities-heading">
+        <h2 id="facilities-heading">{t("financing.facilities.mine")}</h2>
+        <FacilityTable facilities={facilities} testId="my-facilities" />
+      </section>
+    </>
+  );
+}
+
+function GuarantorOverview({ loans, called, facilities }: GuarantorData) {
+  const t = useT();
+  return (
+    <>
+      {called > 0 ? (
+        <p className="notice" role="alert" data-testid="called-notice" style={{ borderColor: "var(--bad)" }}>
+          <strong>{t("financing.loans.called")}</strong> {t("financing.loans.calledNotice", { count: called })}
+        </p>
+      ) : null}
+      <section className="panel" aria-labelledby="facilities-heading">
+        <h2 id="facilities-heading">{t("financing.facilities.agreement")}</h2>
+        <FacilityTable facilities={facilities} testId="guarantee-facilities" />
+      </section>
+      <section className="panel" aria-labelledby="loans-heading">
+        <h2 id="loans-heading">{t("financing.loans.guaranteed")}</h2>
+        <LoanTable loans={loans} testId="guaranteed-loans" show={{ borrower: true }} />
+      </section>
+    </>
+  );
+}
+
+export function ErrorBoundary() {
+  return <RouteError />;
+}
