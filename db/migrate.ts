@@ -23,6 +23,7 @@ import * as m0020 from "./migrations/0020_outbox_reruns";
 import * as m0021 from "./migrations/0021_payments_awaiting_gateway";
 import * as m0022 from "./migrations/0022_drop_reference_versions";
 import * as m0023 from "./migrations/0023_financing";
+import * as m0024 from "./migrations/0024_loan_reminders";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -52,6 +53,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0021_payments_awaiting_gateway": m0021,
   "0022_drop_reference_versions": m0022,
   "0023_financing": m0023,
+  "0024_loan_reminders": m0024,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { accrualDateFor, autoDebitDueLoans, callGuarantee, disburseApplication, runAccrualBatch, startAccrualRun } from "../app/domain/financing";
+import { accrualDateFor, autoDebitDueLoans, sendLoanReminders, callGuarantee, disburseApplication, runAccrualBatch, startAccrualRun } from "../app/domain/financing";
 import type { Step } from "./registry";
 
 export { ACCRUAL_BATCH_JOB, ACCRUAL_START_JOB, AUTO_DEBIT_JOB, DISBURSE_JOB, FINANCING_QUEUE, GUARANTEE_CALL_JOB } from "../app/domain/financing";
@@ -43,6 +43,9 @@ export const parseAutoDebitPayload = (data: unknown) => autoDebitPayload.parse(d
 export const autoDebitStep: Step<z.infer<typeof autoDebitPayload>> = async (deps, payload) => {
   const result = await autoDebitDueLoans(deps.db, payload.businessDate, deps.now?.() ?? new Date());
   if (result.debited > 0) deps.logger.info({ ...result, businessDate: payload.businessDate }, "loans auto-debited");
+  // After the debit: what it paid is not reminded.
+  const reminded = await sendLoanReminders(deps.db, payload.businessDate);
+  if (reminded > 0) deps.logger.info({ reminded, businessDate: payload.businessDate }, "loan reminders sent");
 };
 
 const callPayload = z.object({ loanId: z.string().uuid() }).strict();

@@ -1,6 +1,6 @@
 import { Link } from "@remix-run/react";
 import type { CSSProperties, ReactNode } from "react";
-import { formatDateTime, formatFen, formatInteger, formatRatePpm, translateDynamic, type Locale } from "~/i18n";
+import { formatDateTime, formatFen, formatInteger, formatPercentBps, formatRatePpm, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
 import { useLocale, useT } from "~/i18n/react";
 
 /**
@@ -95,7 +95,21 @@ export function ChecksCount({ checks }: { checks: readonly { ok: boolean }[] }) 
 }
 
 /** Every automatic check of an application: its translated name, passed or failed, and the detail the domain wrote. */
-export function CheckList({ checks }: { checks: readonly { check: string; ok: boolean; detail: string }[] }) {
+/** A stored check's result in the reader's words: the detail code with its figures. */
+export function checkDetailText(locale: Locale, c: { check: string; detail: string; params?: Record<string, string | number> }): string {
+  const p = c.params ?? {};
+  const args: Record<string, string> = {};
+  if (p.availableFen !== undefined) args.amount = formatFen(Number(p.availableFen), locale);
+  if (p.date !== undefined) args.date = String(p.date);
+  if (p.count !== undefined) args.count = String(p.count);
+  if (p.number !== undefined) args.number = String(p.number);
+  if (p.shareBps !== undefined) args.share = formatPercentBps(Number(p.shareBps), locale);
+  if (p.maxBps !== undefined) args.max = formatPercentBps(Number(p.maxBps), locale);
+  const key = c.detail === "missing" ? `financing.checkDetail.missing.${c.check}` : `financing.checkDetail.${c.detail}`;
+  return isMessageKey(key) ? translateWithParams(locale, key, args) : c.detail;
+}
+
+export function CheckList({ checks }: { checks: readonly { check: string; ok: boolean; detail: string; params?: Record<string, string | number> }[] }) {
   const t = useT();
   const locale = useLocale();
   if (checks.length === 0) return <p className="empty">{t("financing.application.noChecks")}</p>;
@@ -111,7 +125,7 @@ export function CheckList({ checks }: { checks: readonly { check: string; ok: bo
                   {t(c.ok ? "financing.check.ok" : "financing.check.failed")}
                 </Tag>
               </td>
-              <td className="sc-muted">{c.detail}</td>
+              <td className="sc-muted">{checkDetailText(locale, c)}</td>
             </tr>
           ))}
         </tbody>

@@ -6,6 +6,8 @@ import { formatDate, formatFen, formatInteger } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import { listApplications, listFacilities, listLoans, portfolio, type ApplicationView, type FacilitySummary, type LoanListItem } from "~/domain/financing";
+import { listOrders } from "~/domain/orders";
+import { may } from "~/domain/identity";
 import { notFound, requireOrgContext } from "~/web/tenancy.server";
 import supplyStyles from "~/styles/supply.css";
 
@@ -44,14 +46,13 @@ const applicationRow = (a: ApplicationView): ApplicationRowView => ({
   createdAt: a.createdAt.toISOString(),
 });
 
-/** Facilities name their parties by id only: the names come from the records that mention them. */
-function facilityRows(facilities: readonly FacilitySummary[], names: ReadonlyMap<string, string>, fallback: string): FacilityRowView[] {
+/** The party a facility is for: the guarantor of an agreement, the borrower of a limit or sub-limit. */
+function facilityRows(facilities: readonly FacilitySummary[]): FacilityRowView[] {
   return facilities.map((f) => {
-    const party = f.kind === "guarantee" ? f.guarantorOrganizationId : f.borrowerOrganizationId;
     return {
       id: f.id,
       kind: f.kind,
-      name: (party && names.get(party)) ?? fallback,
+      name: (f.kind === "guarantee" ? f.guarantorName : f.borrowerName) ?? "—",
       validTo: f.validTo,
       status: f.status,
       limitFen: f.limitFen,
@@ -69,18 +70,16 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const now = new Date();
 
   if (organization.kind === "bank") {
-    const [book, loans, guarantees, applications] = [
+    const [book, loans, guarantees] = [
       await portfolio(db, now),
       await listLoans(db, { kind: "bank" }, { limit: LOANS_SHOWN }),
       await listFacilities(db, { kind: "guarantee" }),
-      await listApplications(db, { kind: "bank" }, { limit: 200 }),
     ];
-    const names = new Map(applications.flatMap((a) => (a.guarantorId && a.guarantorName ? [[a.guarantorId, a.guarantorName] as const] : [])));
     return {
       view: "bank" as const,
       portfolio: book,
       loans: loans.map(loanRow),
-      facilities: facilityRows(guarantees, names, "—"),
+      facilities: facilityRows(guarantees),
     };
   }
   if (organization.kind === "dealer") {
@@ -90,33 +89,30 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       await listLoans(db, scope, { limit: LOANS_SHOWN }),
       await listFacilities(db, { borrowerOrganizationId: organizationId }),
     ];
+    // Confirmed orders waiting for payment: each can be financed from its own page (rate and schedule first).
+    const confirmed = await listOrders(db, organizationId, { status: "confirmed", limit: 20 });
     return {
       view: "borrower" as const,
+      financeable: may(organization.roles, "financing.apply", organization.kind)
+        ? confirmed.items.filter((o) => o.kind !== "preorder").map((o) => ({ id: o.id, number: o.number, supplier: o.counterpartyName, totalFen: o.totalFen }))
+        : [],
       applications: applications.map(applicationRow),
       loans: loans.map(loanRow),
-      facilities: facilityRows(facilities, new Map([[organizationId, organization.name]]), organization.name),
+      facilities: facilityRows(facilities),
     };
   }
   if (organization.kind === "core_enterprise") {
     const scope = { kind: "guarantor" as const, organizationId };
-    const [loans, facilities, applications] = [
+    const [loans, facilities] = [
       await listLoans(db, scope, { limit: LOANS_SHOWN }),
       await listFacilities(db, { guarantorOrganizationId: organizationId }),
-      await listApplications(db, scope, { limit: 200 }),
     ];
-    const names = new Map<string, string>([[organizationId, organization.name]]);
-    for (const a of applications) names.set(a.borrowerId, a.borrowerName);
-    for (const l of loans) names.set(l.borrowerId, l.borrowerName);
     return {
       view: "guarantor" as const,
       loans: loans.map(loanRow),
       called: loans.filter((l) => l.status === "guarantee_called").length,
       // The agreement first, then its per-dealer sub-limits.
-      facilities: facilityRows(
-        [...facilities].sort((x, y) => Number(x.kind !== "guarantee") - Number(y.kind !== "guarantee")),
-        names,
-        "—",
-      ),
+      facilities: facilityRows([...facilities].sort((x, y) => Number(x.kind !== "guarantee") - Number(y.kind !== "guarantee"))),
     };
   }
   notFound();
@@ -225,10 +221,45 @@ function BankConsole({ portfolio: p, loans, facilities }: BankData) {
   );
 }
 
-function BorrowerOverview({ applications, loans, facilities }: BorrowerData) {
+function BorrowerOverview({ financeable, applications, loans, facilities }: BorrowerData) {
   const t = useT();
+  const locale = useLocale();
   return (
     <>
+      {financeable.length > 0 ? (
+        <section className="panel" aria-labelledby="financeable-heading">
+          <h2 id="financeable-heading">{t("financing.financeable.title")}</h2>
+          <p className="sc-muted small">{t("financing.financeable.hint")}</p>
+          <div className="table-wrap">
+            <table className="data" data-testid="financeable-orders">
+              <thead>
+                <tr>
+                  <th scope="col">{t("financing.financeable.order")}</th>
+                  <th scope="col">{t("financing.financeable.supplier")}</th>
+                  <th scope="col" className="num">
+                    {t("financing.financeable.amount")}
+                  </th>
+                  <th scope="col" />
+                </tr>
+              </thead>
+              <tbody>
+                {financeable.map((o) => (
+                  <tr key={o.id}>
+                    <td>
+                      <Link to={`/orders/${o.id}`}>{o.number}</Link>
+                    </td>
+                    <td>{o.supplier}</td>
+                    <td className="num">{formatFen(o.totalFen, locale)}</td>
+                    <td>
+                      <Link to={`/financing/apply/${o.id}`}>{t("financing.financeable.apply")}</Link>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
+      ) : null}
       <section className="panel" aria-labelledby="applications-heading">
         <h2 id="applications-heading">{t("financing.applications.mine")}</h2>
         <ApplicationTable applications={applications} testId="my-applications" show={{}} />

@@ -7,7 +7,8 @@ import { ApplicationStatusTag, CheckList, productKindLabel } from "~/components/
 import { formatDateTime, formatFen, type MessageKey } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { APPLICATION_LIMITS, approveApplication, availableApplicationEvents, getApplication, rejectApplication, requireScopeFor, withdrawApplication, type FinancingParty } from "~/domain/financing";
+import { APPLICATION_LIMITS, approveApplication, availableApplicationEvents, getApplication, proposeLimit, rejectApplication, requireScopeFor, withdrawApplication, type FinancingParty } from "~/domain/financing";
+import { Scorecard } from "~/components/financing-scorecard";
 import { may, type ActionName } from "~/domain/identity";
 import { isDomainError } from "~/domain/shared";
 import { notFound, requireMay, requireOrgContext, requireUuidParam, scoped } from "~/web/tenancy.server";
@@ -35,7 +36,10 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const events = party === "guarantor" ? [] : availableApplicationEvents(a.status, party);
   const canDecide = party === "bank" && may(roles, "financing.decide", organization.kind);
   const canWithdraw = party === "borrower" && may(roles, "financing.withdraw", organization.kind);
+  // The officer sees what the platform's own trade history proposes for this dealer, feature by feature.
+  const scorecard = party === "bank" && a.guarantorId ? await proposeLimit(context.db, { coreEnterpriseId: a.guarantorId, dealerId: a.borrowerId }, new Date()) : null;
   return {
+    scorecard,
     application: {
       id: a.id,
       number: a.number,
@@ -152,7 +156,7 @@ function FormProblem({ failure, intent }: { failure: ApplicationFormFailure | un
 }
 
 export default function FinancingApplication() {
-  const { application: a, orderLinked, needsTwo, iSignedFirst, canApprove, canReject, canWithdraw, reasonChars } = useLoaderData<typeof loader>();
+  const { application: a, orderLinked, needsTwo, iSignedFirst, canApprove, canReject, canWithdraw, reasonChars, scorecard } = useLoaderData<typeof loader>();
   const failure = useActionData<typeof action>();
   const busy = useNavigation().state === "submitting";
   const t = useT();
@@ -251,6 +255,7 @@ export default function FinancingApplication() {
         <section className="panel" aria-labelledby="checks-heading">
           <h2 id="checks-heading">{t("financing.application.checks")}</h2>
           <CheckList checks={a.checks} />
+          {scorecard ? <Scorecard data={scorecard} /> : null}
         </section>
       </div>
 

@@ -247,7 +247,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       case "reclassify": {
         const parsed = ReclassifyForm.safeParse({ class: values.class, reason: values.reason });
         if (!parsed.success) return fail(zodProblems(parsed.error));
-        await Financing.reclassifyLoan(db, ctx.actor, loan.id, parsed.data.class, parsed.data.reason);
+        await Financing.reclassifyLoan(db, ctx.actor, loan.id, parsed.data.class, parsed.data.reason, new Date());
         return done(FLASH.reclassify);
       }
       case "write_off": {
@@ -457,6 +457,11 @@ export default function LoanPage() {
             {loan.officerClassReason ? <span className="sc-muted"> {t("financing.loan.officerClass", { reason: loan.officerClassReason })}</span> : null}
           </Fact>
         </dl>
+        <p>
+          <a href={`/financing/loans/${loan.id}/contract.pdf`} download data-testid="loan-contract-pdf">
+            {t("financing.loan.contractPdf")}
+          </a>
+        </p>
       </section>
 
       <section className="panel" aria-labelledby="balances-heading">

@@ -86,7 +86,9 @@ export interface FinancingFacilitiesTable {
 export interface LoanApplicationCheck {
   check: string;
   ok: boolean;
+  /** A stable code (`reserved`, `insufficient`, `expired`, …) that pages translate with `params`. */
   detail: string;
+  params?: Record<string, string | number>;
 }
 
 export interface LoanApplicationsTable {

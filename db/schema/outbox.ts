@@ -59,6 +59,9 @@ export const NOTIFICATION_TOPICS = [
   "order.return_approved",
   "order.return_refunded",
   "payment.left_in_wallet",
+  "loan.due_soon",
+  "loan.due_today",
+  "loan.overdue",
 ] as const;
 export type NotificationTopic = (typeof NOTIFICATION_TOPICS)[number];
 

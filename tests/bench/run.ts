@@ -3,7 +3,7 @@ export {};
  * `npm run bench -- NAME`: runs tests/bench/NAME.ts (its exported `run()`). Benchmarks print their
  * figures against limits of this machine measured in the same run, never fixed thresholds.
  */
-const BENCHES = ["catalog", "orders", "escrow", "recovery"] as const;
+const BENCHES = ["catalog", "orders", "escrow", "recovery", "accrual"] as const;
 
 const benchName = process.argv[2];
 if (!benchName || !(BENCHES as readonly string[]).includes(benchName)) {

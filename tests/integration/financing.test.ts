@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbHandle } from "../../db";
 import { verifyLedger } from "../../app/domain/ledger/ledger.server";
@@ -6,7 +7,7 @@ import { applyForOrderFinancing, approveApplication, rejectApplication, withdraw
 import { getFacility } from "../../app/domain/financing/facilities.server";
 import { accrueLoans, reclassifyLoan, repayLoan } from "../../app/domain/financing/loans.server";
 import { getLoan } from "../../app/domain/financing/queries.server";
-import { runAccrualBatch, startAccrualRun } from "../../app/domain/financing/accrual-run.server";
+import { runAccrualBatch, sendLoanReminders, startAccrualRun } from "../../app/domain/financing/accrual-run.server";
 import { getOrder } from "../../app/domain/orders/queries.server";
 import { refusal } from "./catalog.fixtures";
 import { createTestDatabase } from "../support/db";
@@ -18,7 +19,9 @@ const at = (date: string) => new Date(`${date}T02:00:00Z`);
 describe("order financing (融资支付), on PostgreSQL", () => {
   let handle: DbHandle;
   beforeAll(async () => {
-    handle = await createTestDatabase();
+    // A hundred applications queue on one guarantee's lock: on a loaded machine some wait for a
+    // connection longer than the production bound (5 s), which is not what this file tests.
+    handle = await createTestDatabase({ connectionWaitMs: 60_000 });
   });
   afterAll(async () => {
     await handle?.close();
@@ -190,9 +193,9 @@ describe("order financing (融资支付), on PostgreSQL", () => {
     const next = await confirmedOrder(db, w, 1, at("2026-06-05"));
     expect(await refusal(applyForOrderFinancing(db, w.asDealer, next.id, at("2026-06-05")))).toMatchObject({ code: "invalid_state", fields: { no_loan_overdue: expect.stringContaining("1 loan(s) overdue") } });
     // An officer may classify worse, never better, and always with a reason.
-    expect(await refusal(reclassifyLoan(db, w.asOfficer1, loan.id, "normal", "还款意愿良好"))).toMatchObject({ code: "validation" });
-    expect(await refusal(reclassifyLoan(db, w.asOfficer1, loan.id, "substandard", ""))).toMatchObject({ fields: { reason: "required" } });
-    await reclassifyLoan(db, w.asOfficer1, loan.id, "substandard", "核心企业经营恶化");
+    expect(await refusal(reclassifyLoan(db, w.asOfficer1, loan.id, "normal", "还款意愿良好", at("2026-06-05")))).toMatchObject({ code: "validation" });
+    expect(await refusal(reclassifyLoan(db, w.asOfficer1, loan.id, "substandard", "", at("2026-06-05")))).toMatchObject({ fields: { reason: "required" } });
+    await reclassifyLoan(db, w.asOfficer1, loan.id, "substandard", "核心企业经营恶化", at("2026-06-05"));
     expect((await getLoan(db, scope, loan.id, at("2026-06-05"))).loanClass).toBe("substandard");
     // Day 30 past due (06-30) is the buy-back day: the guarantor's wallet pays what is owed.
     await fundWallet(db, w.core, 100_000_000);
@@ -209,6 +212,42 @@ describe("order financing (融资支付), on PostgreSQL", () => {
     expect(paid.compound).toBe(detail.accrualTotals.compoundFen);
     expect(detail.balances).toEqual({ principalFen: 0, interestFen: 0, penaltyFen: 0 });
     expect(await verifyLedger(db)).toEqual([]);
+  });
+
+  it("reminds the borrower and the guarantor three days before, on the day and on the first overdue day, once each", async () => {
+    const db = handle.db;
+    const w = await financingWorld(db);
+    const order = await confirmedOrder(db, w, 5, at("2026-03-02"));
+    await applyForOrderFinancing(db, w.asDealer, order.id, at("2026-03-02"));
+    await runFinancingJobs(db, at("2026-03-02"));
+    const loan = await db.selectFrom("loans").select(["id", "number"]).where("order_id", "=", order.id).executeTakeFirstOrThrow();
+    const notices = () =>
+      db
+        .selectFrom("notification_requests")
+        .select(["organization_id", "topic", "params"])
+        .where(sql<boolean>`params->>'loanId' = ${loan.id}`)
+        .orderBy("created_at")
+        .orderBy("topic")
+        .execute();
+    expect(await sendLoanReminders(db, "2026-05-27")).toBe(0); // four days before: nothing of this loan
+    expect(await notices()).toEqual([]);
+    await sendLoanReminders(db, "2026-05-28");
+    expect(await sendLoanReminders(db, "2026-05-28")).toBe(0); // a second pass sends nothing again
+    let sent = await notices();
+    expect(sent.map((n) => [n.organization_id, n.topic])).toEqual(
+      expect.arrayContaining([
+        [w.dealer, "loan.due_soon"],
+        [w.core, "loan.due_soon"],
+      ]),
+    );
+    expect(sent).toHaveLength(2);
+    // 500,000 principal + 5,438 interest.
+    expect(sent[0]!.params).toEqual({ loanId: loan.id, number: loan.number, dueOn: "2026-05-31", amountDisplay: "¥5,054.38" });
+    await sendLoanReminders(db, "2026-05-31");
+    await sendLoanReminders(db, "2026-06-01");
+    sent = await notices();
+    expect(sent.filter((n) => n.organization_id === w.dealer).map((n) => n.topic).sort()).toEqual(["loan.due_soon", "loan.due_today", "loan.overdue"]);
+    expect(sent).toHaveLength(6);
   });
 
   it("runs the daily accrual as a run of batches, each posted once however often delivered", async () => {

@@ -11,7 +11,7 @@ export interface TestDatabase extends DbHandle {
 }
 
 /** A fresh, migrated PostgreSQL database of this run's own, dropped at the end of the run. */
-export async function createTestDatabase(options: { poolMax?: number } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(options: { poolMax?: number; connectionWaitMs?: number } = {}): Promise<TestDatabase> {
   const runId = inject("runId");
   const template = inject("templateDatabase");
   const name = `rt_test_${runId}_${randomBytes(4).toString("hex")}`;
@@ -35,7 +35,7 @@ export async function createTestDatabase(options: { poolMax?: number } = {}): Pr
     await admin.end();
   }
   const url = databaseUrlFor(name);
-  const handle = createDb({ databaseUrl: url, poolMax: options.poolMax ?? 20 });
+  const handle = createDb({ databaseUrl: url, poolMax: options.poolMax ?? 20, connectionWaitMs: options.connectionWaitMs });
   return { ...handle, name, url };
 }
 

@@ -25,7 +25,16 @@ export const applicationSchema = z.object({
   guarantor: z.object({ id: z.string(), name: z.string() }).nullable(),
   order_id: z.string().nullable(),
   amount_fen: fen,
-  checks: z.array(z.object({ check: z.string(), ok: z.boolean(), detail: z.string() })).describe("Each automatic check and its result"),
+  checks: z
+    .array(
+      z.object({
+        check: z.string(),
+        ok: z.boolean(),
+        detail: z.string().describe("reserved, missing, suspended, expired, insufficient, none_overdue, overdue, confirmed, share"),
+        params: z.record(z.union([z.string(), z.number()])).optional().describe("The figures behind the detail: availableFen, date, count, number, shareBps, maxBps"),
+      }),
+    )
+    .describe("Each automatic check and its result"),
   first_approver: z.string().nullable().describe("Above the second-approver limit: who signed first"),
   reason: z.string().nullable(),
   loan_id: z.string().nullable(),
@@ -145,6 +154,7 @@ export function loanJson(d: LoanDetail): z.input<typeof loanSchema> {
       daysPastDue: l.days_past_due,
       bucket: d.bucket,
       loanClass: d.loanClass,
+      createdAt: l.created_at,
     }),
     penalty_rate_ppm: l.penalty_rate_ppm,
     repayment_method: l.repayment_method,

@@ -1,6 +1,8 @@
 import { sql } from "kysely";
 import { inTransaction, type Db } from "../../../db";
 import { DomainError, SYSTEM_ACTOR, addDays, isBusinessDate, shanghaiDate } from "../shared";
+import { requestNotifications, type NotificationRequestInput } from "../notifications";
+import { formatFen } from "../../i18n";
 import { enqueue, enqueueAll, outboxJobId, type OutboxJob, type Trx } from "../outbox";
 import { OPEN_LOAN_STATUSES } from "./states";
 import { FINANCING_QUEUE } from "./applications.server";
@@ -175,7 +177,7 @@ export async function autoDebitDueLoans(db: Db, businessDate: string, now: Date)
             .select(sql`1`.as("one"))
             .whereRef("i.loan_id", "=", "l.id")
             .where("i.due_on", "<=", businessDate)
-            .where(sql<boolean>`i.principal_paid_fen < i.principal_fen or i.interest_paid_fen < i.interest_fen`),
+            .where(sql<boolean>`(i.principal_paid_fen < i.principal_fen or i.interest_paid_fen < i.interest_fen)`),
         ),
       )
       .orderBy("l.id")
@@ -197,4 +199,51 @@ export async function autoDebitDueLoans(db: Db, businessDate: string, now: Date)
     after = loans[loans.length - 1]!.id;
   }
   return { debited, fen };
+}
+
+/** How far ahead a borrower is told of an instalment, and the most reminders one pass sends. */
+export const REMINDER_LIMITS = { daysAhead: 3, perPass: 5_000 } as const;
+
+/**
+ * Inbox reminders on `businessDate` (run after that day's auto-debit, so a paid instalment is not
+ * reminded): instalments due in three days, due today and still unpaid, and due yesterday and still
+ * unpaid (the first overdue day). Each goes to the borrower and, when there is one, the guarantor;
+ * the dedupe key (topic, instalment) makes a second pass send nothing again.
+ */
+export async function sendLoanReminders(db: Db, businessDate: string): Promise<number> {
+  const plan = [
+    { topic: "loan.due_soon", dueOn: addDays(businessDate, REMINDER_LIMITS.daysAhead) },
+    { topic: "loan.due_today", dueOn: businessDate },
+    { topic: "loan.overdue", dueOn: addDays(businessDate, -1) },
+  ] as const;
+  const rows = await db
+    .selectFrom("loan_instalments as i")
+    .innerJoin("loans as l", "l.id", "i.loan_id")
+    .select([
+      "l.id",
+      "l.number",
+      "l.borrower_organization_id",
+      "l.guarantor_organization_id",
+      "i.seq",
+      dateText("i.due_on").as("due_on"),
+      sql<number>`i.principal_fen - i.principal_paid_fen + i.interest_fen - i.interest_paid_fen`.as("owed_fen"),
+    ])
+    .where("l.status", "in", OPEN_LOAN_STATUSES)
+    .where("i.due_on", "in", plan.map((p) => p.dueOn))
+    .where(sql<boolean>`(i.principal_paid_fen < i.principal_fen or i.interest_paid_fen < i.interest_fen)`)
+    .orderBy("l.id")
+    .limit(REMINDER_LIMITS.perPass)
+    .execute();
+  const requests: { actor: typeof SYSTEM_ACTOR; notification: NotificationRequestInput }[] = [];
+  for (const r of rows) {
+    const topic = plan.find((p) => p.dueOn === r.due_on)!.topic;
+    const params = { loanId: r.id, number: r.number, dueOn: r.due_on, amountDisplay: formatFen(Number(r.owed_fen)) };
+    for (const organizationId of [r.borrower_organization_id, r.guarantor_organization_id]) {
+      if (!organizationId) continue;
+      requests.push({ actor: SYSTEM_ACTOR, notification: { organizationId, topic, params, dedupeKey: `${topic}:${r.id}:${r.seq}:${organizationId}` } });
+    }
+  }
+  if (requests.length === 0) return 0;
+  const results = await inTransaction(db, (trx) => requestNotifications(trx as Trx, requests));
+  return results.filter((r) => r.created).length;
 }

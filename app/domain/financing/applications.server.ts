@@ -63,13 +63,46 @@ async function noLoanOverdue(trx: Db, borrowerId: string): Promise<LoanApplicati
     .where("status", "in", ["overdue", "guarantee_called"])
     .executeTakeFirstOrThrow();
   const n = Number(row.n);
-  return { check: "no_loan_overdue", ok: n === 0, detail: n === 0 ? "no loan overdue" : `${n} loan(s) overdue, e.g. ${row.number}` };
+  return n === 0 ? { check: "no_loan_overdue", ok: true, detail: "none_overdue" } : { check: "no_loan_overdue", ok: false, detail: "overdue", params: { count: n, number: row.number ?? "" } };
 }
 
-function facilityCheck(check: string, facility: FacilityRow | undefined, today: string, missing: string): LoanApplicationCheck | null {
-  if (!facility) return { check, ok: false, detail: missing };
+const MISSING: Record<string, string> = {
+  borrower_limit: "no limit on this product",
+  guarantor_headroom: "no guarantee agreement",
+  dealer_sub_limit: "no sub-limit for this dealer under the agreement",
+};
+
+/** A check's result in English words, for the refusal's message (pages translate the code). */
+export function checkWords(c: LoanApplicationCheck): string {
+  const p = c.params ?? {};
+  switch (c.detail) {
+    case "reserved":
+      return "reserved";
+    case "missing":
+      return MISSING[c.check] ?? "missing";
+    case "suspended":
+      return "suspended";
+    case "expired":
+      return `expired on ${p.date}`;
+    case "insufficient":
+      return `${p.availableFen} fen available`;
+    case "none_overdue":
+      return "no loan overdue";
+    case "overdue":
+      return `${p.count} loan(s) overdue, e.g. ${p.number}`;
+    case "confirmed":
+      return "confirmed; no other application";
+    case "share":
+      return `this dealer would hold ${(Number(p.shareBps) / 100).toFixed(2)}% of the agreement (at most ${Number(p.maxBps) / 100}% without review)`;
+    default:
+      return c.detail;
+  }
+}
+
+function facilityCheck(check: string, facility: FacilityRow | undefined, today: string): LoanApplicationCheck | null {
+  if (!facility) return { check, ok: false, detail: "missing" };
   if (facility.status !== "active") return { check, ok: false, detail: "suspended" };
-  if (facility.valid_to < today) return { check, ok: false, detail: `expired on ${facility.valid_to}` };
+  if (facility.valid_to < today) return { check, ok: false, detail: "expired", params: { date: facility.valid_to } };
   return null;
 }
 
@@ -156,29 +189,31 @@ async function openApplication(trx: Db, actor: Actor, input: OpenInput): Promise
   const facilities = await facilitiesFor(trx, input.borrowerId, product.id, input.guarantorId);
   const checks: LoanApplicationCheck[] = [];
   const holds: { facilityId: string; transferId: string }[] = [];
-  const onFacility = async (check: string, facility: FacilityRow | undefined, missing: string) => {
-    const invalid = facilityCheck(check, facility, today, missing);
+  const onFacility = async (check: string, facility: FacilityRow | undefined) => {
+    const invalid = facilityCheck(check, facility, today);
     if (invalid) return checks.push(invalid);
     const reserved = await reserve(trx, app.id, facility!.id, amountFen);
     if (reserved.ok) {
       holds.push({ facilityId: facility!.id, transferId: reserved.transferId });
       checks.push({ check, ok: true, detail: "reserved" });
     } else {
-      checks.push({ check, ok: false, detail: `${reserved.availableFen} fen available` });
+      checks.push({ check, ok: false, detail: "insufficient", params: { availableFen: reserved.availableFen } });
     }
   };
-  await onFacility("borrower_limit", facilities.limit, "no limit on this product");
+  await onFacility("borrower_limit", facilities.limit);
   if (input.guarantorId) {
-    await onFacility("guarantor_headroom", facilities.agreement, "no guarantee agreement");
-    await onFacility("dealer_sub_limit", facilities.sub, "no sub-limit for this dealer under the agreement");
+    await onFacility("guarantor_headroom", facilities.agreement);
+    await onFacility("dealer_sub_limit", facilities.sub);
   }
   checks.push(await noLoanOverdue(trx, input.borrowerId));
-  if (input.orderId) checks.push({ check: "order_confirmed_not_financed", ok: true, detail: "confirmed; no other application" });
+  if (input.orderId) checks.push({ check: "order_confirmed_not_financed", ok: true, detail: "confirmed" });
 
   const failed = checks.filter((c) => !c.ok);
   if (failed.length > 0) {
-    const fields = Object.fromEntries(failed.map((c) => [c.check, c.detail]));
-    throw new DomainError("invalid_state", `Financing refused: ${failed.map((c) => `${c.check.replaceAll("_", " ")} (${c.detail})`).join("; ")}`, fields);
+    // Words for the page (each failed check), codes for the API.
+    const fields = Object.fromEntries(failed.map((c) => [c.check, checkWords(c)]));
+    const codes = Object.fromEntries(failed.map((c) => [c.check, c.detail]));
+    throw new DomainError("invalid_state", `Financing refused: ${failed.map((c) => `${c.check.replaceAll("_", " ")} (${checkWords(c)})`).join("; ")}`, fields, codes);
   }
 
   // Concentration: soft. Over the share, an officer decides whatever the amount.
@@ -188,11 +223,7 @@ async function openApplication(trx: Db, actor: Actor, input: OpenInput): Promise
     const limitFen = exposure.agreementLimitFen;
     const shareBps = limitFen > 0 ? Math.floor((exposure.dealerUsedFen * 10_000) / limitFen) : 10_000;
     concentrated = shareBps > APPLICATION_LIMITS.maxShareOfGuaranteeBps;
-    checks.push({
-      check: "guarantor_concentration",
-      ok: !concentrated,
-      detail: `this dealer would hold ${(shareBps / 100).toFixed(2)}% of the agreement (at most ${APPLICATION_LIMITS.maxShareOfGuaranteeBps / 100}% without review)`,
-    });
+    checks.push({ check: "guarantor_concentration", ok: !concentrated, detail: "share", params: { shareBps, maxBps: APPLICATION_LIMITS.maxShareOfGuaranteeBps } });
   }
 
   const auto = amountFen <= product.auto_approve_limit_fen && !concentrated;
@@ -209,12 +240,12 @@ async function openApplication(trx: Db, actor: Actor, input: OpenInput): Promise
     .where("id", "=", app.id)
     .returningAll()
     .executeTakeFirstOrThrow()) as ApplicationRow;
-  await recordFinancingEvents(trx, actor, [{ applicationId: app.id, event: "applied", detail: { number, amount_fen: amountFen, order_id: input.orderId, checks } }]);
+  await recordFinancingEvents(trx, actor, [{ applicationId: app.id, event: "applied", detail: { number, amount_fen: amountFen, order_id: input.orderId, checks } }], input.now);
   // Below the auto limit the checks approve it: the bank's rule, not the applicant, is the actor.
   if (auto) {
     await recordFinancingEvents(trx, { ...SYSTEM_ACTOR, requestId: actor.requestId }, [
       { applicationId: app.id, event: "approved", detail: { by: "checks", auto_approve_limit_fen: product.auto_approve_limit_fen } },
-    ]);
+    ], input.now);
   }
   if (auto) await enqueue(trx as Trx, disburseJob(app.id));
   return updated;
@@ -248,7 +279,7 @@ export async function approveApplication(db: Db, actor: Actor, applicationId: st
         throw new DomainError("forbidden", "Four eyes: a different credit officer gives the second approval", { approver: "same_officer" });
       }
       const updated = (await trx.updateTable("loan_applications").set({ status: t.to, decided_by_user_id: actor.userId, decided_at: now }).where("id", "=", app.id).returningAll().executeTakeFirstOrThrow()) as ApplicationRow;
-      await recordFinancingEvents(trx, actor, [{ applicationId: app.id, event: "approved", detail: { second_approver: actor.userId }, before: { status: app.status }, after: { status: t.to } }]);
+      await recordFinancingEvents(trx, actor, [{ applicationId: app.id, event: "approved", detail: { second_approver: actor.userId }, before: { status: app.status }, after: { status: t.to } }], now);
       await enqueue(trx as Trx, disburseJob(app.id));
       return updated;
     }
@@ -261,7 +292,7 @@ export async function approveApplication(db: Db, actor: Actor, applicationId: st
     const updated = (await trx.updateTable("loan_applications").set(patch).where("id", "=", app.id).returningAll().executeTakeFirstOrThrow()) as ApplicationRow;
     await recordFinancingEvents(trx, actor, [
       { applicationId: app.id, event: t.to === "approved" ? "approved" : "first_approval", before: { status: app.status }, after: { status: t.to } },
-    ]);
+    ], now);
     if (t.to === "approved") await enqueue(trx as Trx, disburseJob(app.id));
     return updated;
   });
@@ -293,7 +324,7 @@ export async function rejectApplication(db: Db, actor: Actor, applicationId: str
     await releaseHolds(trx, app);
     const updated = (await trx.updateTable("loan_applications").set({ status: t.to, reason: why, decided_by_user_id: actor.userId, decided_at: now }).where("id", "=", app.id).returningAll().executeTakeFirstOrThrow()) as ApplicationRow;
     if (app.order_id) await returnFromFinancing(trx, app.order_id, `Financing ${app.number} rejected: ${why}`);
-    await recordFinancingEvents(trx, actor, [{ applicationId: app.id, event: "rejected", detail: { reason: why }, before: { status: app.status }, after: { status: t.to } }]);
+    await recordFinancingEvents(trx, actor, [{ applicationId: app.id, event: "rejected", detail: { reason: why }, before: { status: app.status }, after: { status: t.to } }], now);
     return updated;
   });
 }
@@ -307,7 +338,7 @@ export async function withdrawApplication(db: Db, actor: Actor, applicationId: s
     await releaseHolds(trx, app);
     const updated = (await trx.updateTable("loan_applications").set({ status: t.to, decided_at: now }).where("id", "=", app.id).returningAll().executeTakeFirstOrThrow()) as ApplicationRow;
     if (app.order_id) await returnFromFinancing(trx, app.order_id, `Financing ${app.number} withdrawn`);
-    await recordFinancingEvents(trx, actor, [{ applicationId: app.id, event: "withdrawn", before: { status: app.status }, after: { status: t.to } }]);
+    await recordFinancingEvents(trx, actor, [{ applicationId: app.id, event: "withdrawn", before: { status: app.status }, after: { status: t.to } }], now);
     return updated;
   });
 }

@@ -132,7 +132,7 @@ async function payOut(trx: Db, app: ApplicationRow, product: LoanProductRow, now
       event: "disbursed",
       detail: { principal_fen: app.amount_fen, annual_rate_ppm: preview.annualRatePpm, lpr_ppm: preview.lprPpm, paid_to: payeeId, maturity_on: maturityOn },
     },
-  ]);
+  ], now);
   return loan.id;
 }
 

@@ -22,7 +22,9 @@ export interface FacilitySummary {
   kind: FacilityKind;
   productId: string | null;
   borrowerOrganizationId: string | null;
+  borrowerName: string | null;
   guarantorOrganizationId: string | null;
+  guarantorName: string | null;
   parentFacilityId: string | null;
   buyBackDays: number | null;
   validTo: string;
@@ -46,7 +48,7 @@ const facilityColumns = [
   "created_at",
 ] as const;
 
-function summarise(row: FacilityRow, available: AccountView | undefined, used: AccountView | undefined): FacilitySummary {
+function summarise(row: FacilityRow, available: AccountView | undefined, used: AccountView | undefined, names: ReadonlyMap<string, string>): FacilitySummary {
   const availableFen = available ? available.availableFen : 0;
   // Pending reservations count as used: they are promised to applications.
   const usedFen = (used?.balanceFen ?? 0) + (available?.pendingFen ?? 0);
@@ -55,7 +57,9 @@ function summarise(row: FacilityRow, available: AccountView | undefined, used: A
     kind: row.kind,
     productId: row.product_id,
     borrowerOrganizationId: row.borrower_organization_id,
+    borrowerName: row.borrower_organization_id ? (names.get(row.borrower_organization_id) ?? null) : null,
     guarantorOrganizationId: row.guarantor_organization_id,
+    guarantorName: row.guarantor_organization_id ? (names.get(row.guarantor_organization_id) ?? null) : null,
     parentFacilityId: row.parent_facility_id,
     buyBackDays: row.buy_back_days,
     validTo: row.valid_to,
@@ -66,13 +70,16 @@ function summarise(row: FacilityRow, available: AccountView | undefined, used: A
   };
 }
 
-/** Facilities with their limits from the ledger, in two statements however many. */
+/** Facilities with their limits from the ledger and their parties' names, in three statements however many. */
 export async function summariseFacilities(db: Db, rows: readonly FacilityRow[]): Promise<FacilitySummary[]> {
   if (rows.length === 0) return [];
   const codes = rows.flatMap((r) => [accountCodes.facilityAvailable(r.id), accountCodes.facilityUsed(r.id)]);
   const accounts = await db.selectFrom("ledger_accounts").selectAll().where("code", "in", codes).execute();
   const byCode = new Map(accounts.map((a) => [a.code, accountView(a)]));
-  return rows.map((r) => summarise(r, byCode.get(accountCodes.facilityAvailable(r.id)), byCode.get(accountCodes.facilityUsed(r.id))));
+  const parties = [...new Set(rows.flatMap((r) => [r.borrower_organization_id, r.guarantor_organization_id]).filter((id): id is string => id !== null))];
+  const orgs = parties.length ? await db.selectFrom("organizations").select(["id", "name"]).where("id", "in", parties).execute() : [];
+  const names = new Map(orgs.map((o) => [o.id, o.name]));
+  return rows.map((r) => summarise(r, byCode.get(accountCodes.facilityAvailable(r.id)), byCode.get(accountCodes.facilityUsed(r.id)), names));
 }
 
 export async function getFacility(db: Db, facilityId: string): Promise<FacilitySummary> {

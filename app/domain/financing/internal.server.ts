@@ -183,7 +183,7 @@ export interface FinancingEvent {
  * The loan's or application's timeline row and its audit row, in one statement (the audit row
  * through the shared helper: one writer of audit_events).
  */
-export async function recordFinancingEvents(trx: Db, actor: Actor, events: readonly FinancingEvent[]): Promise<void> {
+export async function recordFinancingEvents(trx: Db, actor: Actor, events: readonly FinancingEvent[], at: Date): Promise<void> {
   if (events.length === 0) return;
   const entries = events.map((e) => ({
       action: `financing.${e.event}`,
@@ -203,6 +203,8 @@ export async function recordFinancingEvents(trx: Db, actor: Actor, events: reado
         event: e.event,
         actor_user_id: actor.userId,
         detail: JSON.stringify(e.detail ?? {}),
+        // Business time, from the caller's clock: a back-dated run or a seeded history reads true.
+        at,
       })),
     )
     .execute();

@@ -148,7 +148,6 @@ export async function accrueLoans(db: Db, loanIds: readonly string[], throughDat
     }
     // The primary key is the backstop: a second writer of the same day fails the whole batch.
     await trx.insertInto("loan_accruals").values(accrualRows).execute();
-    await applyBatch(trx, operations);
     await sql`
       update loans set status = v.status, days_past_due = v.dpd, rule_class = v.rule_class, accrued_through = ${throughDate}::date
       from (select unnest(${updates.map((u) => u.id)}::uuid[]) as id, unnest(${updates.map((u) => u.status)}::text[]) as status,
@@ -158,10 +157,11 @@ export async function accrueLoans(db: Db, loanIds: readonly string[], throughDat
     await recordFinancingEvents(
       trx,
       SYSTEM_ACTOR,
-      changed.map((u) => ({ loanId: u.id, event: u.status === "overdue" ? "fell_overdue" : "repaying", detail: { days_past_due: u.dpd, through: throughDate } })),
-    );
+      changed.map((u) => ({ loanId: u.id, event: u.status === "overdue" ? "fell_overdue" : "repaying", detail: { days_past_due: u.dpd, through: throughDate } })), now);
     for (const u of updates.filter((x) => x.call)) await enqueue(trx as Trx, guaranteeCallJob(u.id));
-    void now;
+    // The ledger last: it locks the bank's one interest_income row, which every batch of every
+    // worker needs; taken at the end, it is held only for this statement and the commit.
+    await applyBatch(trx, operations);
     return results;
   });
 }
@@ -336,13 +336,14 @@ export async function repayLoan(db: Db, actor: Actor, loanId: string, input: Rep
     if (status !== loan.status) {
       await trx
         .updateTable("loans")
-        .set({ status, ...(status === "repaid" ? { closed_on: today, days_past_due: 0 } : {}), ...(status === "repaying" ? { days_past_due: 0, rule_class: "normal" } : {}) })
+        // Nothing owed, nothing to classify: a repaid loan is 正常 whatever it went through (its timeline keeps that).
+        .set({ status, ...(status === "repaid" ? { closed_on: today, days_past_due: 0, rule_class: "normal", officer_class: null, officer_class_reason: null } : {}), ...(status === "repaying" ? { days_past_due: 0, rule_class: "normal" } : {}) })
         .where("id", "=", loan.id)
         .execute();
     }
     await recordFinancingEvents(trx, actor, [
       { loanId: loan.id, event: "repaid", detail: { amount_fen: amountFen, source: input.source, allocation: applied, status } },
-    ]);
+    ], now);
     return { repaymentId: repayment.id, amountFen, allocation: applied, loanStatus: status, replayed: false };
   });
 }
@@ -394,7 +395,7 @@ async function restoreLimits(trx: Db, loan: LoanRow, principalFen: Fen, key: str
 // Risk: classification, the guarantee call, write-off
 
 /** An officer classifies a loan: never better than the overdue rule gives, always with a reason. */
-export async function reclassifyLoan(db: Db, actor: Actor, loanId: string, proposed: string, reason: string): Promise<LoanRow> {
+export async function reclassifyLoan(db: Db, actor: Actor, loanId: string, proposed: string, reason: string, now: Date): Promise<LoanRow> {
   if (!(LOAN_CLASSES as readonly string[]).includes(proposed)) throw new DomainError("validation", `class must be one of ${LOAN_CLASSES.join(", ")}`, { class: "unknown" });
   const why = requireReason(reason);
   return inTransaction(db, async (trx) => {
@@ -403,7 +404,7 @@ export async function reclassifyLoan(db: Db, actor: Actor, loanId: string, propo
     const check = checkReclassification(loan.rule_class as LoanClass, proposed as LoanClass);
     if (!check.ok) throw new DomainError("validation", check.reason, { class: "better than the rule allows" });
     await trx.updateTable("loans").set({ officer_class: proposed, officer_class_reason: why }).where("id", "=", loan.id).execute();
-    await recordFinancingEvents(trx, actor, [{ loanId: loan.id, event: "reclassified", before: { class: effectiveClass(loan.rule_class as LoanClass, loan.officer_class as LoanClass | null) }, after: { class: proposed, reason: why } }]);
+    await recordFinancingEvents(trx, actor, [{ loanId: loan.id, event: "reclassified", before: { class: effectiveClass(loan.rule_class as LoanClass, loan.officer_class as LoanClass | null) }, after: { class: proposed, reason: why } }], now);
     return lockLoan(trx, loan.id);
   });
 }
@@ -426,7 +427,7 @@ export async function callGuarantee(db: Db, loanId: string, now: Date): Promise<
     if (loan.status !== "overdue" || !loan.guarantor_organization_id) return { called: false, paidFen: 0 };
     const to = transitionTo(loan, "call_guarantee", "system");
     await trx.updateTable("loans").set({ status: to }).where("id", "=", loan.id).execute();
-    await recordFinancingEvents(trx, SYSTEM_ACTOR, [{ loanId: loan.id, event: "guarantee_called", detail: { guarantor: loan.guarantor_organization_id, days_past_due: loan.days_past_due } }]);
+    await recordFinancingEvents(trx, SYSTEM_ACTOR, [{ loanId: loan.id, event: "guarantee_called", detail: { guarantor: loan.guarantor_organization_id, days_past_due: loan.days_past_due } }], now);
     let paidFen = 0;
     try {
       const result = await repayLoan(trx, SYSTEM_ACTOR, loan.id, { mode: "payoff", source: "guarantee", idempotencyKey: `loan:${loan.id}:guarantee_call` }, now);
@@ -455,7 +456,7 @@ export async function writeOffLoan(db: Db, actor: Actor, loanId: string, reason:
     }
     await applyBatch(trx, operations, { locked });
     await trx.updateTable("loans").set({ status: to, closed_on: shanghaiDate(now) }).where("id", "=", loan.id).execute();
-    await recordFinancingEvents(trx, actor, [{ loanId: loan.id, event: "written_off", detail: { reason: why, amounts: Object.fromEntries(operations.map((o) => [o.op === "transfer" ? o.idempotencyKey.split(":").pop()! : "", o.op === "transfer" ? o.amountFen : 0])) } }]);
+    await recordFinancingEvents(trx, actor, [{ loanId: loan.id, event: "written_off", detail: { reason: why, amounts: Object.fromEntries(operations.map((o) => [o.op === "transfer" ? o.idempotencyKey.split(":").pop()! : "", o.op === "transfer" ? o.amountFen : 0])) } }], now);
     return lockLoan(trx, loan.id);
   });
 }

@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { Db } from "../../../db";
 import type { LoanApplicationCheck } from "../../../db/schema";
-import { DomainError, isUuid, shanghaiDate } from "../shared";
+import { DomainError, decodeCursor, encodeCursor, isUuid, shanghaiDate } from "../shared";
 import { accountView, type Fen } from "../ledger";
 import { dpdBucket, effectiveClass, type DpdBucket, type LoanClass } from "./risk";
 import { OPEN_LOAN_STATUSES, type ApplicationStatus, type LoanStatus } from "./states";
@@ -154,9 +154,19 @@ export interface LoanListItem {
   daysPastDue: number;
   bucket: DpdBucket;
   loanClass: LoanClass;
+  createdAt: Date;
 }
 
-export async function listLoans(db: Db, scope: FinancingScope, options: { statuses?: readonly LoanStatus[]; limit?: number; after?: string | null } = {}): Promise<LoanListItem[]> {
+/** A page of loans, newest first, with the opaque cursor of the next (created_at, id). */
+export async function listLoansPage(db: Db, scope: FinancingScope, options: { statuses?: readonly LoanStatus[]; limit: number; after?: string | null }): Promise<{ items: LoanListItem[]; nextCursor: string | null }> {
+  const after = decodeCursor(options.after, ["timestamp", "uuid"] as const);
+  const rows = await listLoans(db, scope, { statuses: options.statuses, limit: options.limit + 1, before: after ? { createdAt: after[0], id: after[1] } : null });
+  const items = rows.slice(0, options.limit);
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > options.limit && last ? encodeCursor([last.createdAt, last.id]) : null };
+}
+
+export async function listLoans(db: Db, scope: FinancingScope, options: { statuses?: readonly LoanStatus[]; limit?: number; before?: { createdAt: string; id: string } | null } = {}): Promise<LoanListItem[]> {
   let q = scoped(
     db
       .selectFrom("loans")
@@ -180,8 +190,8 @@ export async function listLoans(db: Db, scope: FinancingScope, options: { status
     "loans.guarantor_organization_id",
   );
   if (options.statuses?.length) q = q.where("loans.status", "in", options.statuses);
-  if (options.after && isUuid(options.after)) q = q.where("loans.id", ">", options.after);
-  const rows = await q.orderBy("loans.created_at", "desc").limit(Math.min(options.limit ?? 50, QUERY_LIMITS.listMax)).execute();
+  if (options.before) q = q.where(sql<boolean>`(loans.created_at, loans.id) < (${options.before.createdAt}::timestamptz, ${options.before.id}::uuid)`);
+  const rows = await q.orderBy("loans.created_at", "desc").orderBy("loans.id", "desc").limit(Math.min(options.limit ?? 50, QUERY_LIMITS.listMax + 1)).execute();
   return rows.map((r) => ({
     id: r.id,
     number: r.number,
@@ -202,6 +212,7 @@ export async function listLoans(db: Db, scope: FinancingScope, options: { status
     daysPastDue: r.days_past_due,
     bucket: dpdBucket(r.days_past_due),
     loanClass: effectiveClass(r.rule_class as LoanClass, r.officer_class as LoanClass | null),
+    createdAt: r.created_at,
   }));
 }
 

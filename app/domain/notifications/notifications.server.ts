@@ -55,6 +55,16 @@ const orderNotice = z
   })
   .strict();
 
+/** A loan's instalment: which loan, when, how much (for display). */
+const loanNotice = z
+  .object({
+    loanId: z.string().uuid(),
+    number: displayText(40),
+    dueOn: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+    amountDisplay: displayText(40),
+  })
+  .strict();
+
 export const NOTIFICATION_PARAMS = {
   "membership.added": z
     .object({
@@ -118,6 +128,10 @@ export const NOTIFICATION_PARAMS = {
       amountDisplay: displayText(40),
     })
     .strict(),
+  // To a borrower and its guarantor: an instalment falls due in three days, today, or is overdue.
+  "loan.due_soon": loanNotice,
+  "loan.due_today": loanNotice,
+  "loan.overdue": loanNotice,
 } as const satisfies Record<NotificationTopic, z.ZodTypeAny>;
 
 export type NotificationParams = { [T in NotificationTopic]: z.infer<(typeof NOTIFICATION_PARAMS)[T]> };
@@ -420,6 +434,9 @@ export const NOTICE_SUBJECTS: Readonly<Record<NotificationTopic, SubjectRule>> =
   "market.announcement_published": { kind: "path", path: () => "/market/announcements" },
   // The wallet's statement, where the money now is and a refund can be asked for.
   "payment.left_in_wallet": { kind: "lookup", lookup: "account" },
+  "loan.due_soon": { kind: "path", path: (p) => `/financing/loans/${String(p.loanId)}` },
+  "loan.due_today": { kind: "path", path: (p) => `/financing/loans/${String(p.loanId)}` },
+  "loan.overdue": { kind: "path", path: (p) => `/financing/loans/${String(p.loanId)}` },
 };
 
 /** The subject pages of these notices, in order, each resolved within the recipient organisation. */

@@ -22,3 +22,4 @@ export { decideReturn, receiveReturnedGoods, refundReturn, requestReturn } from 
 export { confirmOrder, rejectOrder } from "./review.server";
 export { createSeason, listSeasons, listSeasonsForDealer, releaseSeason } from "./seasons.server";
 export { getOrderSettings, updateOrderSettings } from "./settings.server";
+export { dealerTradeHistory } from "./history.server";

@@ -17,3 +17,4 @@ export { SYSTEM_ACTOR, auditClause, auditClauseOfRows, auditInsert, auditRows, l
 export type { Actor, AuditEntry } from "./audit.server";
 export { decodeCursor, encodeCursor, invalidCursor, pageOfList } from "./cursor.server";
 export { checkDateRange, daysInRange, resolveDateRange } from "./date-range.server";
+export { YUAN_IN_WORDS_MAX_FEN, yuanInWords } from "./money-words";

@@ -1,7 +1,22 @@
 import type { EnFor } from "./types";
 
-/** Financing in the activity feed: each audit action the financing context writes. */
+/** Financing in the activity feed and on statements: its audit actions, account kinds and transfer kinds. */
 export const zhCN = {
+  "account.interest_receivable": "应收利息",
+  "account.penalty_receivable": "应收罚息及复利",
+  "account.facility_available": "可用授信额度",
+  "account.facility_used": "已用授信额度",
+  "account.facility_limits_issued": "已核定授信额度",
+  "transfer.facility_limit_raised": "授信额度调增",
+  "transfer.facility_limit_lowered": "授信额度调减",
+  "transfer.facility_reservation": "融资申请占用额度",
+  "transfer.facility_restored": "还本恢复额度",
+  "transfer.loan_interest_accrual": "贷款利息计提",
+  "transfer.loan_penalty_accrual": "罚息及复利计提",
+  "transfer.loan_repayment_penalty": "归还罚息及复利",
+  "transfer.loan_repayment_interest": "归还贷款利息",
+  "transfer.loan_repayment_principal": "归还贷款本金",
+  "transfer.loan_write_off": "贷款核销",
   "audit.financing.applied": "申请融资",
   "audit.financing.first_approval": "融资初审通过（待复核）",
   "audit.financing.approved": "批准融资",
@@ -21,6 +36,21 @@ export const zhCN = {
 } as const;
 
 export const en: EnFor<typeof zhCN> = {
+  "account.interest_receivable": "Interest receivable",
+  "account.penalty_receivable": "Penalty and compound interest receivable",
+  "account.facility_available": "Facility available",
+  "account.facility_used": "Facility used",
+  "account.facility_limits_issued": "Facility limits issued",
+  "transfer.facility_limit_raised": "Facility limit raised",
+  "transfer.facility_limit_lowered": "Facility limit lowered",
+  "transfer.facility_reservation": "Limit reserved by a financing application",
+  "transfer.facility_restored": "Limit restored by repaid principal",
+  "transfer.loan_interest_accrual": "Loan interest accrued",
+  "transfer.loan_penalty_accrual": "Penalty and compound interest accrued",
+  "transfer.loan_repayment_penalty": "Penalty and compound interest repaid",
+  "transfer.loan_repayment_interest": "Loan interest repaid",
+  "transfer.loan_repayment_principal": "Loan principal repaid",
+  "transfer.loan_write_off": "Loan written off",
   "audit.financing.applied": "Applied for financing",
   "audit.financing.first_approval": "Financing approved once (second approval needed)",
   "audit.financing.approved": "Financing approved",

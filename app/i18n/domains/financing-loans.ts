@@ -2,6 +2,7 @@ import type { EnFor } from "./types";
 
 /** Financing: applying for an order's financing, and a loan's page (schedule, accruals, repayments, timeline). */
 export const zhCN = {
+  "financing.loan.contractPdf": "下载合同要素及还款计划（PDF）",
   // ------------------------------------------------------------------ applying (融资支付)
   "financing.apply.title": "融资支付",
   "financing.apply.back": "返回订单",
@@ -160,6 +161,7 @@ export const zhCN = {
 } as const;
 
 export const en: EnFor<typeof zhCN> = {
+  "financing.loan.contractPdf": "Download contract summary and schedule (PDF)",
   "financing.apply.title": "Finance this order",
   "financing.apply.back": "Back to the order",
   "financing.apply.intro": "The bank pays your supplier {supplier} for order {number}, and you repay the bank on the schedule below. These terms are shown to you before you accept.",

@@ -68,6 +68,9 @@ export const zhCN = {
   "payment.purpose.order": "经销订单",
   "payment.purpose.deposit": "招募保证金",
   "payment.purpose.market_order": "市场订单",
+  "notification.loan.due_soon": "贷款 {number} 将于 {dueOn} 到期还款 {amountDisplay}：请确保钱包余额充足，到期日自动扣款",
+  "notification.loan.due_today": "贷款 {number} 今日（{dueOn}）应还 {amountDisplay}：钱包余额不足部分请尽快还款",
+  "notification.loan.overdue": "贷款 {number} 应于 {dueOn} 归还的 {amountDisplay} 已逾期：宽限期后将按罚息利率计收罚息和复利",
   "notification.payment.left_in_wallet": "e-Pay 付款 {amountDisplay} 到账时，所付的订单或申请已关闭：款项已转入您的钱包，可以用于其他付款或申请退款",
 
   "audit.api_key.created": "创建 API 密钥",
@@ -164,6 +167,9 @@ export const en: EnFor<typeof zhCN> = {
   "payment.purpose.order": "Dealer order",
   "payment.purpose.deposit": "Recruitment deposit",
   "payment.purpose.market_order": "Market checkout",
+  "notification.loan.due_soon": "Loan {number}: {amountDisplay} falls due on {dueOn}. Keep it in your wallet: it is debited on the day",
+  "notification.loan.due_today": "Loan {number}: {amountDisplay} is due today ({dueOn}); repay what your wallet could not cover",
+  "notification.loan.overdue": "Loan {number}: {amountDisplay} due on {dueOn} is overdue; after the grace days penalty and compound interest accrue",
   "notification.payment.left_in_wallet": "Your e-Pay payment of {amountDisplay} arrived after what it paid for had closed: the money is in your wallet, to spend or to have refunded",
 
   "audit.api_key.created": "API key created",
