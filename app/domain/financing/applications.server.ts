@@ -156,7 +156,7 @@ export async function applyForOrderFinancing(db: Db, actor: Actor, orderId: stri
   });
 }
 
-interface OpenInput {
+export interface OpenInput {
   product: LoanProductRow;
   borrowerId: string;
   guarantorId: string | null;
@@ -165,7 +165,8 @@ interface OpenInput {
   now: Date;
 }
 
-async function openApplication(trx: Db, actor: Actor, input: OpenInput): Promise<ApplicationRow> {
+/** Open an application of any product (the public entry points say what it finances). */
+export async function openApplication(trx: Db, actor: Actor, input: OpenInput): Promise<ApplicationRow> {
   const { product, amountFen } = input;
   const today = shanghaiDate(input.now);
   if (amountFen < product.min_amount_fen || amountFen > product.max_amount_fen) {

@@ -33,3 +33,4 @@ export { applicationForOrder, getApplication, getLoan, listApplications, listLoa
 export type { ApplicationView, FinancingScope, LoanDetail, LoanListItem, Portfolio } from "./queries.server";
 export { proposeLimit } from "./scorecard.server";
 export { renderLoanContractPdf } from "./contract-pdf.server";
+export { creditLineFor, drawOnCreditLine, type CreditLineView, type DrawInput } from "./credit-lines.server";

@@ -13,10 +13,12 @@ import * as financing from "./financing";
 import * as financingLoans from "./financing-loans";
 import * as financingAudit from "./financing-audit";
 import * as financingScorecard from "./financing-scorecard";
+import * as financingCreditLine from "./financing-credit-line";
+import * as financingAdmin from "./financing-admin";
 
 /**
  * The per-context catalogues, merged. To add a context: create `<context>.ts` exporting `zhCN`
  * (`as const`) and `en` typed as `EnFor<typeof zhCN>`, and spread both here.
  */
-export const domainZhCN = { ...orders.zhCN, ...supply.zhCN, ...recruitment.zhCN, ...api.zhCN, ...market.zhCN, ...marketListings.zhCN, ...marketTrade.zhCN, ...marketDashboard.zhCN, ...accounts.zhCN, ...payments.zhCN, ...notices.zhCN, ...financing.zhCN, ...financingLoans.zhCN, ...financingAudit.zhCN, ...financingScorecard.zhCN } as const;
-export const domainEn: { readonly [K in keyof typeof domainZhCN]: string } = { ...orders.en, ...supply.en, ...recruitment.en, ...api.en, ...market.en, ...marketListings.en, ...marketTrade.en, ...marketDashboard.en, ...accounts.en, ...payments.en, ...notices.en, ...financing.en, ...financingLoans.en, ...financingAudit.en, ...financingScorecard.en };
+export const domainZhCN = { ...orders.zhCN, ...supply.zhCN, ...recruitment.zhCN, ...api.zhCN, ...market.zhCN, ...marketListings.zhCN, ...marketTrade.zhCN, ...marketDashboard.zhCN, ...accounts.zhCN, ...payments.zhCN, ...notices.zhCN, ...financing.zhCN, ...financingLoans.zhCN, ...financingAudit.zhCN, ...financingScorecard.zhCN, ...financingCreditLine.zhCN, ...financingAdmin.zhCN } as const;
+export const domainEn: { readonly [K in keyof typeof domainZhCN]: string } = { ...orders.en, ...supply.en, ...recruitment.en, ...api.en, ...market.en, ...marketListings.en, ...marketTrade.en, ...marketDashboard.en, ...accounts.en, ...payments.en, ...notices.en, ...financing.en, ...financingLoans.en, ...financingAudit.en, ...financingScorecard.en, ...financingCreditLine.en, ...financingAdmin.en };

@@ -1,0 +1,111 @@
+import { sql } from "kysely";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { verifyLedger } from "../../app/domain/ledger/ledger.server";
+import { enqueue, outboxJobId, type Trx } from "../../app/domain/outbox";
+import { ACCRUAL_START_JOB, FINANCING_QUEUE, startAccrualRun } from "../../app/domain/financing";
+import { accountCodes } from "../../app/domain/financing/internal.server";
+import { addDays, shanghaiDate } from "../../app/domain/shared/dates";
+import { createTestDatabase, testRedisPrefix, type TestDatabase } from "../support/db";
+import { copyLoans, templateLoan } from "../support/loan-copies";
+import { killAll, spawnWorker, startPrivateRedis, type PrivateRedis, type SpawnedProcess } from "../support/processes";
+import { runFinancingJobs } from "../integration/financing.fixtures";
+
+/**
+ * The daily accrual run (日终计提) survives a worker killed in the middle of it: two worker processes
+ * (`npm run worker`) run the run's batches from the outbox; once a few batches are done one worker is
+ * SIGKILLed (whatever batch it held rolls back) and a replacement starts. At the end every loan has
+ * accrued the day exactly once, the run is done with every batch counted once, and the books verify:
+ * interest income equals the interest accrued.
+ */
+
+const LOANS = 6_000; // 12 batches of 500
+const OUTBOX_LEASE_MS = 1_500;
+const BOOT_TIMEOUT_MS = 30_000;
+const RUN_TIMEOUT_MS = 120_000;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+describe("the daily accrual run with a worker SIGKILLed in the middle", () => {
+  let t: TestDatabase;
+  let redis: PrivateRedis;
+  const children: SpawnedProcess[] = [];
+  // The workers read the real clock: a run is for a day that is over. D is the day before
+  // yesterday; yesterday's run is started (on no loans) first, so the schedule's catch-up run for
+  // yesterday, which a freshly started worker fires, cannot take the test's loans.
+  const now = new Date();
+  const day = addDays(shanghaiDate(now), -2);
+
+  beforeAll(async () => {
+    t = await createTestDatabase({ poolMax: 6 });
+    await startAccrualRun(t.db, addDays(shanghaiDate(now), -1), now);
+    const template = await templateLoan(t.db, day);
+    await copyLoans(t.db, template, LOANS - 1);
+    await runFinancingJobs(t.db, now);
+    redis = await startPrivateRedis();
+  }, 120_000);
+
+  afterEach((context) => {
+    if (context.task.result?.state === "fail") for (const child of children) console.error(child.describe());
+  });
+
+  afterAll(async () => {
+    await killAll();
+    await t?.close();
+  });
+
+  it("accrues every loan exactly once, and the books verify", async () => {
+    const env = { DATABASE_URL: t.url, REDIS_URL: redis.url, REDIS_PREFIX: testRedisPrefix("accrual-fault"), OUTBOX_LEASE_MS: String(OUTBOX_LEASE_MS) };
+    const start = () => {
+      const worker = spawnWorker(env);
+      children.push(worker);
+      return worker;
+    };
+    const workers = [start(), start()];
+    await Promise.all(workers.map((w) => w.waitForLog(/"msg":"worker ready"/, BOOT_TIMEOUT_MS)));
+
+    await t.db.transaction().execute((trx) =>
+      enqueue(trx as Trx, { queue: FINANCING_QUEUE, name: ACCRUAL_START_JOB, jobId: outboxJobId("financing-accrual", day, "start"), payload: { businessDate: day } }),
+    );
+    const progress = async () => t.db.selectFrom("accrual_runs").select(["status", "batches_done", "batches_total", "loans_done", "loans_total"]).where("business_date", "=", day).executeTakeFirst();
+    // Kill one worker once the run is under way and not over.
+    const killBy = Date.now() + RUN_TIMEOUT_MS;
+    let killedAt: Awaited<ReturnType<typeof progress>>;
+    for (;;) {
+      const p = await progress();
+      if (p && p.batches_done >= 1 && p.status === "running") {
+        killedAt = p;
+        break;
+      }
+      if (p?.status === "done") throw new Error("the run finished before the worker could be killed: give it more loans");
+      if (Date.now() > killBy) throw new Error(`the run did not start: ${JSON.stringify(p)}`);
+      await sleep(20);
+    }
+    workers[0]!.kill("SIGKILL");
+    await workers[0]!.exited;
+    const replacement = start();
+    await replacement.waitForLog(/"msg":"worker ready"/, BOOT_TIMEOUT_MS);
+
+    for (;;) {
+      const p = await progress();
+      if (p?.status === "done") break;
+      if (Date.now() > killBy) throw new Error(`the run did not finish: ${JSON.stringify(p)}; killed at ${JSON.stringify(killedAt)}`);
+      await sleep(100);
+    }
+
+    const run = await progress();
+    expect(run).toMatchObject({ status: "done", batches_total: LOANS / 500, batches_done: LOANS / 500, loans_total: LOANS, loans_done: LOANS });
+    expect(killedAt!.batches_done).toBeLessThan(LOANS / 500);
+    const { rows } = await sql<{ accrued: number; rows_for_day: number; loans_with_one: number; interest: string }>`
+      select (select count(*) from loans where accrued_through = ${day}::date)::int as accrued,
+             (select count(*) from loan_accruals where business_date = ${day}::date)::int as rows_for_day,
+             (select count(*) from (select loan_id from loan_accruals where business_date = ${day}::date group by loan_id having count(*) = 1) o)::int as loans_with_one,
+             (select coalesce(sum(interest_fen), 0) from loan_accruals)::text as interest`.execute(t.db);
+    expect(rows[0]).toMatchObject({ accrued: LOANS, rows_for_day: LOANS, loans_with_one: LOANS });
+    const income = await t.db.selectFrom("ledger_accounts").select(["credits_posted_fen", "debits_posted_fen"]).where("code", "=", accountCodes.interestIncome).executeTakeFirstOrThrow();
+    expect(income.credits_posted_fen - income.debits_posted_fen).toBe(Number(rows[0]!.interest));
+    // Each loan's day: half-even(5,438 × 1 / 90) = 60 fen.
+    expect(Number(rows[0]!.interest)).toBe(LOANS * 60);
+    expect(await verifyLedger(t.db)).toEqual([]);
+    const failed = await t.db.selectFrom("outbox").select("job_id").where("failed_at", "is not", null).execute();
+    expect(failed).toEqual([]);
+  }, RUN_TIMEOUT_MS + 60_000);
+});
