@@ -257,8 +257,10 @@ export function ProductTable({ products }: { products: readonly ProductView[] })
               <td className="num nowrap">{t("financing.admin.days", { count: p.graceDays })}</td>
               <MoneyCell fen={p.autoApproveLimitFen} />
               <MoneyCell fen={p.secondApproverLimitFen} />
-              <td className="num nowrap">
-                {formatFen(p.minAmountFen, locale)} – {formatFen(p.maxAmountFen, locale)}
+              <td className="num">
+                {/* Two lines: the table is wide enough already. */}
+                {formatFen(p.minAmountFen, locale)}
+                <br />– {formatFen(p.maxAmountFen, locale)}
               </td>
             </tr>
           ))}

@@ -2,6 +2,7 @@ import { Link } from "@remix-run/react";
 import type { CSSProperties, ReactNode } from "react";
 import { formatDateTime, formatFen, formatInteger, formatPercentBps, formatRatePpm, isMessageKey, translateDynamic, translateWithParams, type Locale } from "~/i18n";
 import { useLocale, useT } from "~/i18n/react";
+import type { ApplicationView } from "~/domain/financing";
 
 /**
  * Presentational pieces of the financing pages (the bank's console, the borrower's and the
@@ -314,6 +315,23 @@ export interface ApplicationRowView {
   checks: readonly { ok: boolean }[];
   firstApproverName: string | null;
   createdAt: string;
+}
+
+/** An application as a list row (what the loaders send: no more than the table shows). */
+export function applicationRowView(a: ApplicationView): ApplicationRowView {
+  return {
+    id: a.id,
+    number: a.number,
+    status: a.status,
+    amountFen: a.amountFen,
+    borrowerName: a.borrowerName,
+    guarantorName: a.guarantorName,
+    productName: a.productName,
+    productNameEn: a.productNameEn,
+    checks: a.checks.map((c) => ({ ok: c.ok })),
+    firstApproverName: a.firstApproverName,
+    createdAt: a.createdAt.toISOString(),
+  };
 }
 
 export function ApplicationTable({ applications, testId, show }: { applications: readonly ApplicationRowView[]; testId: string; show: { borrower?: boolean; firstApprover?: boolean } }) {

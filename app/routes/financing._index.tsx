@@ -1,11 +1,12 @@
 import type { LinksFunction, LoaderFunctionArgs, MetaFunction, SerializeFrom } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { RouteError } from "~/components/route-error";
-import { ApplicationTable, BreakdownTable, BucketTag, FacilityTable, LoanClassTag, LoanTable, productKindLabel, type ApplicationRowView, type FacilityRowView, type LoanRowView } from "~/components/financing-ui";
+import { PortfolioChart } from "~/components/financing-charts";
+import { ApplicationTable, applicationRowView, BreakdownTable, BucketTag, FacilityTable, LoanClassTag, LoanTable, productKindLabel, type FacilityRowView, type LoanRowView } from "~/components/financing-ui";
 import { formatDate, formatFen, formatInteger } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { listApplications, listFacilities, listLoans, portfolio, type ApplicationView, type FacilitySummary, type LoanListItem } from "~/domain/financing";
+import { listApplications, listFacilities, listLoans, portfolio, portfolioHistory, type FacilitySummary, type LoanListItem } from "~/domain/financing";
 import { listOrders } from "~/domain/orders";
 import { may } from "~/domain/identity";
 import { notFound, requireOrgContext } from "~/web/tenancy.server";
@@ -32,19 +33,7 @@ const loanRow = (l: LoanListItem): LoanRowView => ({
   loanClass: l.loanClass,
 });
 
-const applicationRow = (a: ApplicationView): ApplicationRowView => ({
-  id: a.id,
-  number: a.number,
-  status: a.status,
-  amountFen: a.amountFen,
-  borrowerName: a.borrowerName,
-  guarantorName: a.guarantorName,
-  productName: a.productName,
-  productNameEn: a.productNameEn,
-  checks: a.checks.map((c) => ({ ok: c.ok })),
-  firstApproverName: a.firstApproverName,
-  createdAt: a.createdAt.toISOString(),
-});
+const applicationRow = applicationRowView;
 
 /** The party a facility is for: the guarantor of an agreement, the borrower of a limit or sub-limit. */
 function facilityRows(facilities: readonly FacilitySummary[]): FacilityRowView[] {
@@ -70,14 +59,16 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const now = new Date();
 
   if (organization.kind === "bank") {
-    const [book, loans, guarantees] = [
+    const [book, loans, guarantees, history] = [
       await portfolio(db, now),
       await listLoans(db, { kind: "bank" }, { limit: LOANS_SHOWN }),
       await listFacilities(db, { kind: "guarantee" }),
+      await portfolioHistory(db, { days: 60 }, now),
     ];
     return {
       view: "bank" as const,
       portfolio: book,
+      history,
       loans: loans.map(loanRow),
       facilities: facilityRows(guarantees),
     };
@@ -140,7 +131,7 @@ type BankData = Extract<SerializeFrom<typeof loader>, { view: "bank" }>;
 type BorrowerData = Extract<SerializeFrom<typeof loader>, { view: "borrower" }>;
 type GuarantorData = Extract<SerializeFrom<typeof loader>, { view: "guarantor" }>;
 
-function BankConsole({ portfolio: p, loans, facilities }: BankData) {
+function BankConsole({ portfolio: p, history, loans, facilities }: BankData) {
   const t = useT();
   const locale = useLocale();
   return (
@@ -183,7 +174,12 @@ function BankConsole({ portfolio: p, loans, facilities }: BankData) {
           {" · "}
           {/* Every bank member may follow the run; its start form is shown to operations and platform admins only. */}
           <Link to="/financing/runs">{t("financing.runs.link")}</Link>
+          {" · "}
+          <Link to="/financing/facilities">{t("financing.admin.facilities.link")}</Link>
+          {" · "}
+          <Link to="/financing/products">{t("financing.admin.products.link")}</Link>
         </p>
+        <PortfolioChart history={history} />
         <div className="sc-cols">
           <BreakdownTable
             title={t("financing.portfolio.byProduct")}
@@ -211,6 +207,11 @@ function BankConsole({ portfolio: p, loans, facilities }: BankData) {
       <section className="panel" aria-labelledby="loans-heading">
         <h2 id="loans-heading">{t("financing.loans.title")}</h2>
         <LoanTable loans={loans} testId="bank-loans" show={{ borrower: true, guarantor: true }} />
+        <p className="small">
+          <a href="/financing/loans.csv" download data-testid="loans-csv">
+            {t("financing.loans.csv")}
+          </a>
+        </p>
       </section>
 
       <section className="panel" aria-labelledby="facilities-heading">
@@ -226,6 +227,9 @@ function BorrowerOverview({ financeable, applications, loans, facilities }: Borr
   const locale = useLocale();
   return (
     <>
+      <p>
+        <Link to="/financing/credit-line">{t("financing.creditLine.link")} →</Link>
+      </p>
       {financeable.length > 0 ? (
         <section className="panel" aria-labelledby="financeable-heading">
           <h2 id="financeable-heading">{t("financing.financeable.title")}</h2>
@@ -270,6 +274,11 @@ function BorrowerOverview({ financeable, applications, loans, facilities }: Borr
       <section className="panel" aria-labelledby="loans-heading">
         <h2 id="loans-heading">{t("financing.loans.mine")}</h2>
         <LoanTable loans={loans} testId="my-loans" show={{ guarantor: true }} />
+        <p className="small">
+          <a href="/financing/loans.csv" download data-testid="loans-csv">
+            {t("financing.loans.csv")}
+          </a>
+        </p>
       </section>
       <section className="panel" aria-labelledby="facilities-heading">
         <h2 id="facilities-heading">{t("financing.facilities.mine")}</h2>
@@ -283,6 +292,9 @@ function GuarantorOverview({ loans, called, facilities }: GuarantorData) {
   const t = useT();
   return (
     <>
+      <p>
+        <Link to="/financing/receivables">{t("financing.receivables.link")} →</Link>
+      </p>
       {called > 0 ? (
         <p className="notice" role="alert" data-testid="called-notice" style={{ borderColor: "var(--bad)" }}>
           <strong>{t("financing.loans.called")}</strong> {t("financing.loans.calledNotice", { count: called })}
@@ -295,6 +307,11 @@ function GuarantorOverview({ loans, called, facilities }: GuarantorData) {
       <section className="panel" aria-labelledby="loans-heading">
         <h2 id="loans-heading">{t("financing.loans.guaranteed")}</h2>
         <LoanTable loans={loans} testId="guaranteed-loans" show={{ borrower: true }} />
+        <p className="small">
+          <a href="/financing/loans.csv" download data-testid="loans-csv">
+            {t("financing.loans.csv")}
+          </a>
+        </p>
       </section>
     </>
   );

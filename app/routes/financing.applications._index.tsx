@@ -1,10 +1,10 @@
 import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { RouteError } from "~/components/route-error";
-import { ApplicationTable, type ApplicationRowView } from "~/components/financing-ui";
+import { ApplicationTable, applicationRowView } from "~/components/financing-ui";
 import { pageTitle } from "~/i18n/meta";
 import { useT } from "~/i18n/react";
-import { listApplications, type ApplicationStatus, type ApplicationView } from "~/domain/financing";
+import { listApplications, type ApplicationStatus } from "~/domain/financing";
 import { notFound, requireOrgContext } from "~/web/tenancy.server";
 import supplyStyles from "~/styles/supply.css";
 
@@ -16,19 +16,7 @@ const DECIDED: readonly ApplicationStatus[] = ["approved", "rejected", "withdraw
 const QUEUE_SHOWN = 100;
 const RECENT_SHOWN = 30;
 
-const row = (a: ApplicationView): ApplicationRowView => ({
-  id: a.id,
-  number: a.number,
-  status: a.status,
-  amountFen: a.amountFen,
-  borrowerName: a.borrowerName,
-  guarantorName: a.guarantorName,
-  productName: a.productName,
-  productNameEn: a.productNameEn,
-  checks: a.checks.map((c) => ({ ok: c.ok })),
-  firstApproverName: a.firstApproverName,
-  createdAt: a.createdAt.toISOString(),
-});
+const row = applicationRowView;
 
 /** `/financing/applications`: the bank's approval queue (newest first) and recent decisions; a borrower's own applications. */
 export async function loader({ request, context }: LoaderFunctionArgs) {

@@ -10,7 +10,7 @@ import { useT } from "~/i18n/react";
 import { getFacility, getProduct, listFacilities, listProducts, setFacility, type FacilityInput, type FacilitySummary } from "~/domain/financing";
 import { parseWholeNumber, parseYuanToFen } from "~/domain/catalog";
 import { findActiveDealerLink, listDealerOptions } from "~/domain/dealers";
-import { may } from "~/domain/identity";
+import { listOrganizationsOfKind, may } from "~/domain/identity";
 import { isBusinessDate, isDomainError, isUuid } from "~/domain/shared";
 import { notFound, requireMay, requireOrgContext } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
@@ -36,9 +36,6 @@ async function requireBank(request: Request, context: LoadContext) {
  * context's barrel has no lister yet (reported to the lead): until it has one, this single read
  * stands in, from the loader and the action only.
  */
-async function organisationsOfKind(db: LoadContext["db"], kind: "core_enterprise" | "dealer"): Promise<{ id: string; name: string }[]> {
-  return db.selectFrom("organizations").select(["id", "name"]).where("kind", "=", kind).orderBy("name").limit(500).execute();
-}
 
 function adminView(f: FacilitySummary, productNames: ReadonlyMap<string, string>): AdminFacilityView {
   return {
@@ -67,7 +64,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const canWrite = may(organization.roles, "financing.facility_write", organization.kind);
   if (!canWrite) return { groups, limits: views.filter((f) => f.kind === "borrower_limit"), canWrite, pickers: null };
 
-  const [cores, dealers] = [await organisationsOfKind(db, "core_enterprise"), await organisationsOfKind(db, "dealer")];
+  const [cores, dealers] = [await listOrganizationsOfKind(db, "core_enterprise"), await listOrganizationsOfKind(db, "dealer")];
   // The sub-limit form's dealers: per agreement, those with an active link to its core enterprise.
   const dealersByAgreement: Record<string, { id: string; name: string }[]> = {};
   for (const f of facilities) {
@@ -128,7 +125,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
 
   let input: Omit<FacilityInput, "validTo" | "limitFen"> | null = null;
   if (intent === "set_agreement") {
-    const cores = await organisationsOfKind(db, "core_enterprise");
+    const cores = await listOrganizationsOfKind(db, "core_enterprise");
     const guarantorId = values.guarantor_id ?? "";
     if (!guarantorId) errors.guarantor_id = "required";
     else if (!cores.some((c) => c.id === guarantorId)) errors.guarantor_id = "unknown";
@@ -156,7 +153,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
       const product = isUuid(productId) ? await getProduct(db, productId).catch((e: unknown) => (isDomainError(e) && e.code === "not_found" ? null : Promise.reject(e))) : null;
       if (!product || product.status !== "active") errors.product_id = "unknown";
     }
-    const dealers = await organisationsOfKind(db, "dealer");
+    const dealers = await listOrganizationsOfKind(db, "dealer");
     if (!borrowerId) errors.borrower_id = "required";
     else if (!dealers.some((d) => d.id === borrowerId)) errors.borrower_id = "unknown";
     input = { kind: "borrower_limit", productId, borrowerOrganizationId: borrowerId };
@@ -227,6 +224,7 @@ function FacilityForms({ pickers }: { pickers: Pickers }) {
   const [agreementId, setAgreementId] = useState(sub?.values.parent_facility_id ?? "");
   const shownAgreements = pickers.agreements.filter((a) => !agreementId || a.id === agreementId);
   return (
+    // Three narrow forms side by side: their fields stack, one under another.
     <div className="sc-cols">
       <section className="panel" aria-labelledby="set-agreement-heading">
         <h2 id="set-agreement-heading">{t("financing.admin.form.setAgreement")}</h2>
@@ -235,7 +233,7 @@ function FacilityForms({ pickers }: { pickers: Pickers }) {
           <CsrfInput />
           <input type="hidden" name="intent" value="set_agreement" />
           <FormError message={ag?.formError} testId="set-agreement-error" />
-          <div className="sc-grid">
+          <div>
             <Field id="ag-guarantor" label={t("financing.admin.field.guarantor")} field="guarantor_id" error={ag?.fieldErrors.guarantor_id} wide>
               <select id="ag-guarantor" name="guarantor_id" required defaultValue={ag?.values.guarantor_id ?? ""} {...ariaFor("ag-guarantor", ag?.fieldErrors.guarantor_id)}>
                 <Choose />
@@ -269,7 +267,7 @@ function FacilityForms({ pickers }: { pickers: Pickers }) {
           <CsrfInput />
           <input type="hidden" name="intent" value="set_sub_limit" />
           <FormError message={sub?.formError} testId="set-sub-limit-error" />
-          <div className="sc-grid">
+          <div>
             <Field id="sub-agreement" label={t("financing.admin.field.agreement")} field="parent_facility_id" error={sub?.fieldErrors.parent_facility_id} wide>
               <select
                 id="sub-agreement"
@@ -320,7 +318,7 @@ function FacilityForms({ pickers }: { pickers: Pickers }) {
           <CsrfInput />
           <input type="hidden" name="intent" value="set_borrower_limit" />
           <FormError message={bl?.formError} testId="set-borrower-limit-error" />
-          <div className="sc-grid">
+          <div>
             <Field id="bl-product" label={t("financing.admin.field.product")} field="product_id" error={bl?.fieldErrors.product_id} wide>
               <select id="bl-product" name="product_id" required defaultValue={bl?.values.product_id ?? ""} {...ariaFor("bl-product", bl?.fieldErrors.product_id)}>
                 <Choose />

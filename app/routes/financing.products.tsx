@@ -262,7 +262,8 @@ export default function FinancingProducts() {
         <ProductTable products={products} />
       </section>
 
-      <div className="sc-cols">
+      {/* Panels in columns lose their bottom margin: the wrapper gives it back before the next panel. */}
+      <div className="sc-cols" style={{ marginBottom: "1.25rem" }}>
         <section className="panel" aria-labelledby="lpr-heading">
           <h2 id="lpr-heading">{t("financing.admin.lpr.title")}</h2>
           <LprTable rates={rates} inForceOn={inForceOn} />

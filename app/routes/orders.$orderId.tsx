@@ -15,8 +15,8 @@ import { creditSummary } from "~/domain/credit";
 import { EpayGatewayError, paymentsDepsForRequest, settlePaymentAttempts, startPaymentAttempt } from "~/domain/payments";
 import { isDomainError } from "~/domain/shared";
 import { listAccountsForOrganization } from "~/domain/ledger";
-import { applicationForOrder } from "~/domain/financing";
-import { cancelOrder, approveOrder, isOwnApprovalRequest, submitOrder, receiveOrder, shipOrder, amountDue, orderPaymentReference, markAwaitingEpay, payFromWallet, payOnAccount, repayOnAccount, getOrder, type OrderDetail, decideReturn, receiveReturnedGoods, refundReturn, confirmOrder, rejectOrder, listSeasons } from "~/domain/orders";
+import { applicationForOrder, repayOnAccountWithAssignment } from "~/domain/financing";
+import { cancelOrder, approveOrder, isOwnApprovalRequest, submitOrder, receiveOrder, shipOrder, amountDue, orderPaymentReference, markAwaitingEpay, payFromWallet, payOnAccount, getOrder, type OrderDetail, decideReturn, receiveReturnedGoods, refundReturn, confirmOrder, rejectOrder, listSeasons } from "~/domain/orders";
 import { domainFailure, formValues } from "~/web/supply-chain-access.server";
 import { may, type ActionName } from "~/domain/identity";
 import { notFound, requireMay, requireOrgContext, requireUuidParam, scoped } from "~/web/tenancy.server";
@@ -410,7 +410,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         // Financing is asked for on its own page, which shows the rate and schedule first.
         return redirect(`/financing/apply/${order.id}`);
       case "repay":
-        await repayOnAccount(db, actor, order.id);
+        // A sold receivable: the dealer's payment goes to the bank first (financing), in the same transaction.
+        await repayOnAccountWithAssignment(db, actor, order.id, new Date());
         break;
       case "receive":
         await receiveOrder(db, actor, order.id, new Date());

@@ -10,6 +10,8 @@ import { seedMarketDemo } from "./market.server";
 import { seedMarketListingsDemo } from "./market-listings.server";
 import { seedMarketTradeDemo } from "./market-trade.server";
 import { seedFinancingDemo } from "./financing.server";
+import { seedCreditLineDemo } from "./financing-credit-line.server";
+import { seedReceivablesDemo } from "./financing-receivables.server";
 
 /** Demo organisations and logins: a contract other tools and the README rely on. */
 export const DEMO_LOGINS = [
@@ -124,6 +126,8 @@ export async function seedDemoData(
     await seedMarketListingsDemo(trx, { operatorId: orgIds.operator, marketId, merchantId: orgIds.merchant, buyerId: orgIds.buyer });
     await seedMarketTradeDemo(trx, { marketId, buyerId: orgIds.buyer });
     await seedFinancingDemo(trx, { bank: orgIds.bank, core: orgIds.core, dealer: orgIds.dealer });
+    await seedCreditLineDemo(trx, { bank: orgIds.bank, dealer2: orgIds.dealer2 });
+    await seedReceivablesDemo(trx, { bank: orgIds.bank, core: orgIds.core });
   });
   return { seeded: true, logins };
 }

@@ -31,12 +31,8 @@
  * BENCH_SECONDS for each pgbench run, default 10; BENCH_ACCRUAL_PROFILE=1 adds a statement-by-statement
  * timing of one batch, called in-process on a throwaway copy: a diagnosis, not a figure).
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import path from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { Kysely, PostgresDialect, sql, type LogEvent } from "kysely";
 import pg from "pg";
@@ -49,9 +45,10 @@ import { accountCodes } from "../../app/domain/financing/internal.server";
 import { addDays, shanghaiDate } from "../../app/domain/shared/dates";
 import { copyLoans, templateLoan, type Template } from "../support/loan-copies";
 import { runFinancingJobs } from "../integration/financing.fixtures";
+import { deleteRedisKeys, snapshot, startWorker, stopWorker, type WorkerProcess } from "./worker-processes";
 import { pgbenchInit, pgbenchTps } from "./pgbench";
 import { adminUrl, urlFor } from "./databases";
-import { cpuBetween, cpuSnapshot, type CpuSnapshot } from "./cpu";
+import { cpuBetween } from "./cpu";
 
 const LOANS = Number(process.env.BENCH_ACCRUAL_LOANS ?? 100_000);
 const WORKER_COUNTS = (process.env.BENCH_ACCRUAL_WORKERS ?? "1,2").split(",").map((n) => Number(n.trim())).filter((n) => n > 0);
@@ -62,7 +59,6 @@ const PROFILE = process.env.BENCH_ACCRUAL_PROFILE === "1";
 /** A run not done after this long is reported as a failure rather than waited for. */
 const RUN_CAP_MS = 30 * 60_000;
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -111,80 +107,10 @@ async function setUp(url: string, businessDate: string, now: Date): Promise<{ te
 // ---------------------------------------------------------------------------------------------
 // Workers
 
-interface WorkerProcess {
-  child: ChildProcess;
-  ready: Promise<void>;
-  exited: Promise<number | null>;
-  failures: number;
-  errors: string[];
-}
 
-function startWorker(databaseUrl: string, prefix: string, index: number): WorkerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "jobs/worker.ts"], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL, REDIS_PREFIX: prefix, LOG_LEVEL: "info", SEED_DEMO: "0" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const worker: WorkerProcess = { child, ready: Promise.resolve(), exited: Promise.resolve(null), failures: 0, errors: [] };
-  worker.exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
-  worker.ready = new Promise((resolve, reject) => {
-    child.on("exit", (code) => reject(new Error(`worker ${index} exited with ${code} before it was ready: ${worker.errors.join(" | ")}`)));
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      let entry: { msg?: string; level?: number };
-      try {
-        entry = JSON.parse(line) as typeof entry;
-      } catch {
-        return;
-      }
-      if (entry.msg === "worker ready") resolve();
-      else if ((entry.level ?? 0) >= 40) {
-        worker.failures += 1;
-        if (worker.errors.length < 5) worker.errors.push(line.slice(0, 500));
-      }
-    });
-    createInterface({ input: child.stderr! }).on("line", (line) => {
-      if (worker.errors.length < 5) worker.errors.push(line.slice(0, 500));
-    });
-  });
-  // A worker that dies before it is awaited must not become an unhandled rejection.
-  worker.ready.catch(() => undefined);
-  return worker;
-}
 
-async function stopWorker(worker: WorkerProcess): Promise<void> {
-  if (worker.child.exitCode !== null || worker.child.signalCode !== null) return;
-  worker.child.kill("SIGTERM");
-  const timer = setTimeout(() => worker.child.kill("SIGKILL"), 40_000);
-  await worker.exited;
-  clearTimeout(timer);
-}
 
-async function deleteRedisKeys(redis: Redis, prefix: string): Promise<number> {
-  let deleted = 0;
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== "0");
-  return deleted;
-}
 
-function snapshot(dbName: string, workerPids: readonly number[]): CpuSnapshot {
-  return cpuSnapshot((pid, cmdline) =>
-    workerPids.includes(pid)
-      ? "workers"
-      : pid === process.pid
-        ? "bench"
-        : cmdline.startsWith("postgres: ") || cmdline.includes("/postgres ")
-          ? cmdline.includes(` ${dbName} `)
-            ? "postgres"
-            : "postgres (other work)"
-          : cmdline.startsWith("redis-server")
-            ? "redis"
-            : "others",
-  );
-}
 
 function describeCpu(cpu: ReturnType<typeof cpuBetween>, loans: number): string {
   if (!existsSync("/proc/stat")) return "no /proc: CPU split not available";
@@ -292,7 +218,7 @@ async function round(base: string, setupDb: string, pgbenchUrl: string, workers:
     console.log(`[${workers} worker${workers > 1 ? "s" : ""}] database copied from the setup one in ${seconds(performance.now() - copyStarted)}`);
     const tpsBefore = await pgbenchTps(pgbenchUrl, workers, SECONDS);
 
-    for (let i = 0; i < workers; i++) procs.push(startWorker(dbUrl, prefix, i + 1));
+    for (let i = 0; i < workers; i++) procs.push(startWorker({ databaseUrl: dbUrl, redisUrl: REDIS_URL, prefix, index: i + 1 }));
     const startAsked = performance.now();
     await Promise.all(procs.map((p) => p.ready));
     // The schedulers' first runs (yesterday's accrual start finding its run, empty sweeps) are over first.

@@ -34,12 +34,8 @@
  * Run: `npm run bench -- escrow` (BENCH_SECONDS for each pgbench run, default 10;
  * BENCH_ESCROW_ORDERS and BENCH_ESCROW_WORKERS="1,2" to change the size and worker counts).
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import path from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { Kysely, PostgresDialect, sql } from "kysely";
@@ -54,10 +50,11 @@ import { addFeeSchedule, commissionFen, feeInForce, type FeeSchedule } from "../
 import { approveMerchantApplication, createMarket, createStall, submitMerchantApplication } from "../../app/domain/market/venues.server";
 import { createOrganization } from "../../app/domain/identity/organizations.server";
 import { randomUscc } from "../integration/market-trade.fixtures";
+import { deleteRedisKeys, snapshot, startWorker, stopWorker, type WorkerProcess } from "./worker-processes";
 import { pgbenchInit, pgbenchTps } from "./pgbench";
 import { adminUrl, urlFor } from "./databases";
 import { addDays, shanghaiDate } from "../../app/domain/shared/dates";
-import { cpuBetween, cpuSnapshot, type CpuSnapshot } from "./cpu";
+import { cpuBetween } from "./cpu";
 
 const ORDERS = Number(process.env.BENCH_ESCROW_ORDERS ?? 50_000);
 const WORKER_COUNTS = (process.env.BENCH_ESCROW_WORKERS ?? "1,2").split(",").map((n) => Number(n.trim()));
@@ -71,7 +68,6 @@ const POLL_MS = 100;
 /** The leftover jobs (each finding nothing to settle) are waited for at most this long. */
 const DRAIN_CAP_MS = 300_000;
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const actor = (organizationId: string | null): Actor => ({ userId: null, organizationId, ip: null, requestId: null });
@@ -405,83 +401,13 @@ export async function receiveAll(db: Db): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // Workers
 
-interface WorkerProcess {
-  child: ChildProcess;
-  ready: Promise<void>;
-  exited: Promise<number | null>;
-  settled: number;
-  failures: number;
-  errors: string[];
-}
 
-function startWorker(databaseUrl: string, prefix: string, index: number): WorkerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "jobs/worker.ts"], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL, REDIS_PREFIX: prefix, LOG_LEVEL: "info", SEED_DEMO: "0" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const worker: WorkerProcess = { child, ready: Promise.resolve(), exited: Promise.resolve(null), settled: 0, failures: 0, errors: [] };
-  worker.exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
-  worker.ready = new Promise((resolve, reject) => {
-    child.on("exit", (code) => reject(new Error(`worker ${index} exited with ${code} before it was ready: ${worker.errors.join(" | ")}`)));
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      let entry: { msg?: string; settled?: number; level?: number };
-      try {
-        entry = JSON.parse(line) as typeof entry;
-      } catch {
-        return;
-      }
-      if (entry.msg === "worker ready") resolve();
-      else if (entry.msg === "market orders settled") worker.settled += entry.settled ?? 0;
-      else if ((entry.level ?? 0) >= 40) {
-        worker.failures += 1;
-        if (worker.errors.length < 5) worker.errors.push(line.slice(0, 500));
-      }
-    });
-    createInterface({ input: child.stderr! }).on("line", (line) => {
-      if (worker.errors.length < 5) worker.errors.push(line.slice(0, 500));
-    });
-  });
-  return worker;
-}
 
-async function stopWorker(worker: WorkerProcess): Promise<void> {
-  if (worker.child.exitCode !== null || worker.child.signalCode !== null) return;
-  worker.child.kill("SIGTERM");
-  const timer = setTimeout(() => worker.child.kill("SIGKILL"), 40_000);
-  await worker.exited;
-  clearTimeout(timer);
-}
 
-async function deleteRedisKeys(redis: Redis, prefix: string): Promise<number> {
-  let deleted = 0;
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== "0");
-  return deleted;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Where the CPU went (Linux /proc; empty elsewhere): per process group, in ms of CPU time
 
-function snapshot(dbName: string, workerPids: readonly number[]): CpuSnapshot {
-  return cpuSnapshot((pid, cmdline) =>
-    workerPids.includes(pid)
-      ? "workers"
-      : pid === process.pid
-        ? "bench"
-        : cmdline.startsWith("postgres: ") || cmdline.includes("/postgres ")
-          ? cmdline.includes(` ${dbName} `)
-            ? "postgres"
-            : "postgres (other work)"
-          : cmdline.startsWith("redis-server")
-            ? "redis"
-            : "others",
-  );
-}
 
 function describeCpu(cpu: ReturnType<typeof cpuBetween>, count: number, unit: string): string {
   if (!existsSync("/proc/stat")) return "no /proc: CPU split not available";
@@ -585,7 +511,7 @@ async function measureWorkers(base: string, pgbenchUrl: string, workers: number,
   await admin.query(`create database ${dbName}`);
   const dbUrl = urlFor(base, dbName);
   const handle = benchDb(dbUrl);
-  const procs: WorkerProcess[] = [];
+  const procs: (WorkerProcess & { settled: number })[] = [];
   const queue = new Queue(MARKET_ORDER_QUEUE, { connection: redis, prefix });
   try {
     await migrateToLatest(handle.db);
@@ -605,7 +531,13 @@ async function measureWorkers(base: string, pgbenchUrl: string, workers: number,
     // pgbench just before and just after the settlement, on a machine in the same state: the mean is the limit.
     const tpsBefore = await pgbenchTps(pgbenchUrl, workers, SECONDS);
 
-    for (let i = 0; i < workers; i++) procs.push(startWorker(dbUrl, prefix, i + 1));
+    for (let i = 0; i < workers; i++) {
+      const proc: WorkerProcess & { settled: number } = Object.assign(
+        startWorker({ databaseUrl: dbUrl, redisUrl: REDIS_URL, prefix, index: i + 1, onLog: (entry) => { if (entry.msg === "market orders settled") proc.settled += Number(entry.settled ?? 0); } }),
+        { settled: 0 },
+      );
+      procs.push(proc);
+    }
     const startAsked = performance.now();
     await Promise.all(procs.map((p) => p.ready));
     // The schedulers' first runs (empty sweeps) are over before the receipts land.

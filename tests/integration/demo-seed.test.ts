@@ -47,7 +47,10 @@ describe("demo data", () => {
     expect(marketOrders.filter((o) => o.status === "settled").length).toBeGreaterThanOrEqual(14);
     expect(marketOrders.some((o) => o.refunded_fen > 0)).toBe(true);
     // Financing: real loans behind every loan posting, one of each kind of state the bank meets.
-    const loans = await handle.db.selectFrom("loans").select(["id", "status", "days_past_due", "rule_class"]).orderBy("disbursed_on").execute();
+    const loans = await handle.db.selectFrom("loans").select(["id", "status", "days_past_due", "rule_class"]).where("kind", "=", "order_financing").orderBy("disbursed_on").execute();
+    // And 宁波鑫达's credit line (网贷通) with two draws being repaid.
+    const draws = await handle.db.selectFrom("loans").select("status").where("kind", "=", "credit_line").execute();
+    expect(draws.map((d) => d.status)).toEqual(["repaying", "repaying"]);
     expect(loans.map((l) => l.status)).toEqual(["repaid", "overdue", "repaying"]);
     const overdue = loans[1]!;
     expect(overdue.days_past_due).toBeGreaterThanOrEqual(10);

@@ -169,6 +169,26 @@ describe("financing console pages", () => {
     expect(overview.body).toContain(bigNumber);
   });
 
+  it("exports the loans as CSV: the bank all of them, a dealer only its own", async () => {
+    const bankCsv = await officer1.get("/financing/loans.csv?headers=en");
+    expect(bankCsv.status).toBe(200);
+    expect(bankCsv.headers.get("content-type")).toContain("text/csv");
+    const lines = bankCsv.body.replace(/^\ufeff/, "").trim().split("\r\n");
+    expect(lines[0]).toBe("loan,product,borrower,guarantor,status,class,days_past_due,bucket,principal_fen,principal_outstanding_fen,interest_owed_fen,penalty_owed_fen,annual_rate_ppm,disbursed_on,maturity_on,next_due_on,next_due_fen");
+    const loans = await t.db.selectFrom("loans").select(["number", "borrower_organization_id"]).execute();
+    expect(lines.length - 1).toBe(loans.length);
+    const mine = await dealer.get("/financing/loans.csv");
+    const theirs = await otherDealer.get("/financing/loans.csv");
+    for (const loan of loans) {
+      expect(bankCsv.body).toContain(loan.number);
+      const dealerSees = mine.body.includes(loan.number);
+      const otherSees = theirs.body.includes(loan.number);
+      expect(dealerSees && otherSees).toBe(false);
+    }
+    // (fetch drops the BOM when it decodes the body.)
+    expect(mine.body.startsWith("贷款编号,")).toBe(true);
+  });
+
   it("does not show a core enterprise the queue or the runs, but shows it the loans it guarantees", async () => {
     expect((await core.get("/financing/applications")).status).toBe(404);
     expect((await core.get("/financing/runs")).status).toBe(404);

@@ -132,6 +132,10 @@ const PAGE_ACTIONS: Readonly<Record<string, Readonly<Record<string, ActionName>>
   "financing.applications.$applicationId.tsx": { approve: "financing.decide", reject: "financing.decide", withdraw: "financing.withdraw" },
   "financing.loans.$loanId.tsx": { repay_due: "financing.repay", payoff: "financing.repay", reclassify: "financing.reclassify", write_off: "financing.write_off" },
   "financing.runs.tsx": { start: "financing.run_accrual" },
+  "financing.credit-line.tsx": { draw: "financing.apply" },
+  "financing.receivables.tsx": { sell: "financing.sell_receivable" },
+  "financing.facilities.tsx": { set_agreement: "financing.facility_write", set_sub_limit: "financing.facility_write", set_borrower_limit: "financing.facility_write" },
+  "financing.products.tsx": { record_lpr: "financing.product_write", create_product: "financing.product_write" },
   "orders.quick.tsx": { order: "order.create" },
   "pricing._index.tsx": { createTier: "pricing.write", updateTier: "pricing.write", createList: "pricing.write", createOverride: "pricing.write", deleteOverride: "pricing.write" },
   "pricing.lists.$listId.tsx": { updateList: "pricing.write", deleteList: "pricing.write", setItem: "pricing.write", removeItem: "pricing.write" },
@@ -493,6 +497,11 @@ describe("role matrix", () => {
       page("financing: repay in full", "financing.repay", async () => at(`/financing/loans/${ids.loan}`, { intent: "payoff", idempotency_key: randomUUID() })),
       page("financing: reclassify", "financing.reclassify", async () => at(`/financing/loans/${ids.loan}`, { intent: "reclassify", class: "", reason: "" }), { scoped: false }),
       page("financing: write off", "financing.write_off", async () => at(`/financing/loans/${ids.loan}`, { intent: "write_off", reason: "" }), { scoped: false }),
+      page("financing: draw on the credit line", "financing.apply", async () => at("/financing/credit-line", { intent: "draw", amount: "", order_id: "" }), { scoped: false }),
+      page("financing: set a guarantee agreement", "financing.facility_write", async () => at("/financing/facilities", { intent: "set_agreement", guarantor_id: "", limit_yuan: "" }), { onlyKinds: ["bank"], scoped: false }),
+      page("financing: record the LPR", "financing.product_write", async () => at("/financing/products", { intent: "record_lpr", rate_percent: "", effective_on: "" }), { onlyKinds: ["bank"], scoped: false }),
+      page("financing: create a product", "financing.product_write", async () => at("/financing/products", { intent: "create_product", code: "" }), { onlyKinds: ["bank"], scoped: false }),
+      page("financing: sell a receivable", "financing.sell_receivable", async () => at("/financing/receivables", { intent: "sell", order_id: "" }), { scoped: false }),
       page("financing: start the daily run", "financing.run_accrual", async () => at("/financing/runs", { intent: "start", business_date: "" }), { scoped: false }),
       page("bank console: run a job given up on again", "jobs.rerun", async () => {
         const id = await failedJob();

@@ -3,7 +3,7 @@ import { stringify } from "csv-stringify/sync";
 import { sql } from "kysely";
 import { inTransaction, type Db } from "../../../db";
 import type { SkuStatus } from "../../../db/schema";
-import { recordAudit, type Actor, DomainError } from "../shared";
+import { recordAudit, type Actor, DomainError, spreadsheetSafe } from "../shared";
 import {
   bpsToPercentText,
   fenToYuanText,
@@ -131,9 +131,7 @@ function unescapeCell(cell: string): string {
   return /^'[=+\-@]/.test(cell) ? cell.slice(1) : cell;
 }
 
-function escapeCell(cell: string): string {
-  return /^[=+\-@]/.test(cell) ? `'${cell}` : cell;
-}
+const escapeCell = spreadsheetSafe;
 
 const clip = (value: string | undefined) => (value === undefined ? null : value.length > 100 ? `${value.slice(0, 100)}…` : value);
 

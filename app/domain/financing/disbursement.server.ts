@@ -1,7 +1,7 @@
 import { inTransaction, type Db } from "../../../db";
 import { type Actor, shanghaiDate, SYSTEM_ACTOR } from "../shared";
 import { applyBatch, ensureAccount, type BatchOperation } from "../ledger";
-import { markFinancingDisbursed, orderForFinancing } from "../orders";
+import { markFinancingDisbursed, onAccountOutstanding, orderForFinancing } from "../orders";
 import { findApplicationTransition } from "./states";
 import { buildSchedule, type Instalment } from "./schedule";
 import { contractRates } from "./products.server";
@@ -47,7 +47,7 @@ export async function disburseApplication(db: Db, applicationId: string, now: Da
     }
     if (app.status !== "approved") return { loanId: null };
     const product = await readProduct(trx, app.product_id);
-    if (app.order_id) {
+    if (app.order_id && product.kind !== "receivables") {
       const order = await orderForFinancing(trx, app.order_id);
       if (!order || order.status !== "awaiting_financing" || order.total_fen !== app.amount_fen) {
         // The purpose is gone (it cannot be cancelled while financed, but a changed total would be
@@ -55,6 +55,11 @@ export async function disburseApplication(db: Db, applicationId: string, now: Da
         await withdrawApplication(trx, SYSTEM_ACTOR, app.id, now, "system");
         return { loanId: null };
       }
+    }
+    // A receivable the dealer has paid meanwhile (an officer approved late) has nothing left to advance on.
+    if (app.order_id && product.kind === "receivables" && (await onAccountOutstanding(trx, app.order_id)) <= 0) {
+      await withdrawApplication(trx, SYSTEM_ACTOR, app.id, now, "system");
+      return { loanId: null };
     }
     return { loanId: await payOut(trx, app, product, now) };
   });
@@ -123,7 +128,7 @@ async function payOut(trx: Db, app: ApplicationRow, product: LoanProductRow, now
   await applyBatch(trx, operations);
   const to = findApplicationTransition("approved", "disburse")!.to;
   await trx.updateTable("loan_applications").set({ status: to }).where("id", "=", app.id).execute();
-  if (app.order_id) await markFinancingDisbursed(trx, app.order_id, loan, now);
+  if (app.order_id && product.kind !== "receivables") await markFinancingDisbursed(trx, app.order_id, loan, now);
   const system: Actor = SYSTEM_ACTOR;
   await recordFinancingEvents(trx, system, [
     { applicationId: app.id, event: "disbursed", detail: { loan_id: loan.id, loan_number: number } },

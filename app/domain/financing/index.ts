@@ -29,8 +29,10 @@ export { AUTO_DEBIT_JOB, GUARANTEE_CALL_JOB, LOAN_LIMITS, accrueLoans, callGuara
 export type { Owed, RepaymentInput, RepaymentResult } from "./loans.server";
 export { ACCRUAL_BATCH_JOB, ACCRUAL_START_JOB, REMINDER_LIMITS, accrualDateFor, autoDebitDueLoans, sendLoanReminders, getAccrualRun, listAccrualRuns, runAccrualBatch, startAccrualRun } from "./accrual-run.server";
 export type { AccrualRunView } from "./accrual-run.server";
-export { applicationForOrder, getApplication, getLoan, listApplications, listLoans, listLoansPage, portfolio, requireScopeFor } from "./queries.server";
+export { EXPORT_LIMITS, applicationForOrder, exportLoansCsv, getApplication, getLoan, listApplications, listLoans, listLoansPage, portfolio, requireScopeFor } from "./queries.server";
 export type { ApplicationView, FinancingScope, LoanDetail, LoanListItem, Portfolio } from "./queries.server";
 export { proposeLimit } from "./scorecard.server";
 export { renderLoanContractPdf } from "./contract-pdf.server";
 export { creditLineFor, drawOnCreditLine, type CreditLineView, type DrawInput } from "./credit-lines.server";
+export { PORTFOLIO_HISTORY_LIMITS, portfolioHistory, type PortfolioHistory, type PortfolioHistoryPoint } from "./portfolio-history.server";
+export { advanceOn, receivablesForSale, receivablesSold, repayOnAccountWithAssignment, sellReceivable, type AssignedRepaymentResult, type ReceivableForSale, type ReceivablesForSale, type ReceivablesProduct, type SoldReceivable } from "./receivables.server";

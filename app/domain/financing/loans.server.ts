@@ -231,7 +231,7 @@ export interface RepaymentInput {
   mode: "due" | "payoff";
   /** For `due`: at most what is due; omitted, all of it. */
   amountFen?: Fen;
-  source: "wallet" | "auto_debit" | "guarantee";
+  source: "wallet" | "auto_debit" | "guarantee" | "debtor_payment";
   idempotencyKey: string;
 }
 

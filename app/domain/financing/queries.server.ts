@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { Db } from "../../../db";
 import type { LoanApplicationCheck } from "../../../db/schema";
-import { DomainError, decodeCursor, encodeCursor, isUuid, shanghaiDate } from "../shared";
+import { DomainError, decodeCursor, encodeCursor, isUuid, shanghaiDate, spreadsheetCsv } from "../shared";
 import { accountView, type Fen } from "../ledger";
 import { dpdBucket, effectiveClass, type DpdBucket, type LoanClass } from "./risk";
 import { OPEN_LOAN_STATUSES, type ApplicationStatus, type LoanStatus } from "./states";
@@ -361,4 +361,48 @@ export function requireScopeFor(kind: string, organizationId: string): Financing
   if (kind === "core_enterprise") return { kind: "guarantor", organizationId };
   if (kind === "dealer" || kind === "merchant" || kind === "buyer") return { kind: "borrower", organizationId };
   throw new DomainError("not_found", "financing not found");
+}
+
+/** Rows one export writes at most (the bank's whole book on this platform is far below it). */
+export const EXPORT_LIMITS = { loans: 50_000, page: 500 } as const;
+
+const LOAN_CSV_HEADERS = {
+  zh: ["贷款编号", "产品", "借款人", "担保方", "状态", "五级分类", "逾期天数", "账龄", "本金（分）", "未还本金（分）", "应收利息（分）", "应收罚息及复利（分）", "年利率（ppm）", "放款日", "到期日", "下一还款日", "下一期应还（分）"],
+  en: ["loan", "product", "borrower", "guarantor", "status", "class", "days_past_due", "bucket", "principal_fen", "principal_outstanding_fen", "interest_owed_fen", "penalty_owed_fen", "annual_rate_ppm", "disbursed_on", "maturity_on", "next_due_on", "next_due_fen"],
+} as const;
+
+/**
+ * The loans in scope as CSV, newest first (the bank: its whole book; a borrower or guarantor: its
+ * own), amounts in fen and rates in ppm as the API gives them, read page by page.
+ */
+export async function exportLoansCsv(db: Db, scope: FinancingScope, options: { headers: "zh" | "en" }): Promise<string> {
+  const rows: string[][] = [[...LOAN_CSV_HEADERS[options.headers]]];
+  let after: string | null = null;
+  while (rows.length - 1 < EXPORT_LIMITS.loans) {
+    const page = await listLoansPage(db, scope, { limit: EXPORT_LIMITS.page, after });
+    for (const l of page.items) {
+      rows.push([
+        l.number,
+        l.kind,
+        l.borrowerName,
+        l.guarantorName ?? "",
+        l.status,
+        l.loanClass,
+        String(l.daysPastDue),
+        l.bucket,
+        String(l.principalFen),
+        String(l.principalOutstandingFen),
+        String(l.interestOwedFen),
+        String(l.penaltyOwedFen),
+        String(l.annualRatePpm),
+        l.disbursedOn,
+        l.maturityOn,
+        l.nextDueOn ?? "",
+        String(l.nextDueFen),
+      ]);
+    }
+    if (!page.nextCursor) break;
+    after = page.nextCursor;
+  }
+  return spreadsheetCsv(rows);
 }

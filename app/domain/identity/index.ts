@@ -11,6 +11,6 @@ export type { ApiPrincipal } from "./api-tokens.server";
 export { SESSION_TTL_MS, displayNames, hashToken, login, logout, newToken, purgeExpiredAuthRows, setUserLocale, switchSessionOrganization, tokensEqual } from "./auth.server";
 export { INVITATION_LIMITS, acceptInvitationAsNewUser, acceptInvitationAsUser, acceptInvitationFormSchema, createInvitation, findInvitationByToken, pendingInvitationLink, reissueInvitation } from "./invitations.server";
 export type { Invitation } from "./invitations.server";
-export { addMembership, createOrganization, listMembershipsForUser } from "./organizations.server";
+export { addMembership, createOrganization, listMembershipsForUser, listOrganizationsOfKind } from "./organizations.server";
 export type { OrganizationMembership } from "./organizations.server";
 export { hashPassword } from "./passwords.server";

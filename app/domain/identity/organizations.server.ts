@@ -112,3 +112,11 @@ export async function countMembers(db: Db, organizationId: string): Promise<numb
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/** Most organisations one pick list offers (a bank officer choosing a guarantor or a borrower). */
+export const ORGANIZATION_LIST_MAX = 500;
+
+/** Organisations of one kind by name, for the bank's pick lists: ids and names only. */
+export async function listOrganizationsOfKind(db: Db, kind: OrganizationKind): Promise<{ id: string; name: string }[]> {
+  return db.selectFrom("organizations").select(["id", "name"]).where("kind", "=", kind).orderBy("name").limit(ORGANIZATION_LIST_MAX).execute();
+}

@@ -100,6 +100,7 @@ const OTHER_ACTIONS = {
   // Financing (decision 024). Borrowing and repaying are finance decisions of the borrower; the
   // bank decides through its credit staff (financing/states.ts names the events' roles).
   "financing.apply": { dealer: ["owner", "admin", "finance"] },
+  "financing.sell_receivable": { core_enterprise: ["owner", "admin", "finance"] },
   "financing.withdraw": { dealer: APPLICATION_EVENT_ROLES.withdraw.borrower! },
   "financing.decide": { bank: APPLICATION_EVENT_ROLES.approve.bank! },
   "financing.repay": { dealer: LOAN_EVENT_ROLES.repay_in_full.borrower!, core_enterprise: ["owner", "admin", "finance"] },

@@ -12,7 +12,7 @@ export { autoReceiveDueOrders, receiveOrder, shipOrder } from "./fulfilment.serv
 export { ORDERS_QUEUE, ORDER_NOTICE_JOB, orderNoticePayload, sendOrderNotice } from "./notices.server";
 export type { OrderNoticePayload } from "./notices.server";
 export { ORDER_LIMITS } from "./orders.server";
-export { amountDue, applyCapturedOrderPayment, markAwaitingEpay, markFinancingDisbursed, orderForFinancing, orderPaymentReference, payFromWallet, payOnAccount, repayOnAccount, requestFinancing, returnFromFinancing } from "./payment.server";
+export { amountDue, applyCapturedOrderPayment, markAwaitingEpay, markFinancingDisbursed, onAccountOutstanding, orderForFinancing, orderPaymentReference, payFromWallet, payOnAccount, repayOnAccount, requestFinancing, returnFromFinancing } from "./payment.server";
 export { createOrder } from "./placement.server";
 export { onAccountPosition, orderMoneySummary } from "./position.server";
 export type { MoneyFigure } from "./position.server";
@@ -23,3 +23,4 @@ export { confirmOrder, rejectOrder } from "./review.server";
 export { createSeason, listSeasons, listSeasonsForDealer, releaseSeason } from "./seasons.server";
 export { getOrderSettings, updateOrderSettings } from "./settings.server";
 export { dealerTradeHistory } from "./history.server";
+export { latestOnAccountRepaymentId, lockOnAccountReceivable, onAccountReceivables, type OnAccountReceivable } from "./receivables.server";

@@ -18,3 +18,4 @@ export type { Actor, AuditEntry } from "./audit.server";
 export { decodeCursor, encodeCursor, invalidCursor, pageOfList } from "./cursor.server";
 export { checkDateRange, daysInRange, resolveDateRange } from "./date-range.server";
 export { YUAN_IN_WORDS_MAX_FEN, yuanInWords } from "./money-words";
+export { spreadsheetCsv, spreadsheetSafe } from "./csv.server";

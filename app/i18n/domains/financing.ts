@@ -2,6 +2,7 @@ import type { EnFor } from "./types";
 
 /** Financing: the bank's console (portfolio, applications, daily run) and the borrower's and guarantor's overviews. */
 export const zhCN = {
+  "financing.loans.csv": "导出贷款清单（CSV）",
   "financing.financeable.title": "可申请融资的订单",
   "financing.financeable.hint": "供应商已确认、等待付款的订单，可申请融资支付：先查看利率和还款计划再决定。",
   "financing.financeable.order": "订单",
@@ -182,6 +183,7 @@ export const zhCN = {
 } as const;
 
 export const en: EnFor<typeof zhCN> = {
+  "financing.loans.csv": "Export the loans (CSV)",
   "financing.financeable.title": "Orders you can finance",
   "financing.financeable.hint": "Orders your supplier has confirmed, waiting for payment: see the rate and the repayment schedule before you apply.",
   "financing.financeable.order": "Order",

@@ -1,0 +1,432 @@
+import {
+  data,
+  redirect,
+  type ActionFunctionArgs,
+  type LinksFunction,
+  type LoaderFunctionArgs,
+  type MetaFunction,
+} from "@remix-run/node";
+import {
+  Form,
+  Link,
+  useActionData,
+  useLoaderData,
+  useNavigation,
+} from "@remix-run/react";
+import { CsrfInput } from "~/components/csrf-input";
+import { Money } from "~/components/financing-loan-ui";
+import { RouteError } from "~/components/route-error";
+import {
+  formatDate,
+  formatFen,
+  formatPercentBps,
+  formatRatePpm,
+  translateDynamic,
+} from "~/i18n";
+import { pageTitle } from "~/i18n/meta";
+import { useLocale, useT } from "~/i18n/react";
+import * as Financing from "~/domain/financing";
+import { may } from "~/domain/identity";
+import { isDomainError, isUuid, shanghaiDate } from "~/domain/shared";
+import { domainFailure } from "~/web/supply-chain-access.server";
+import { notFound, requireMay, requireOrgContext } from "~/web/tenancy.server";
+import { flashCookie, requireCsrf } from "~/session.server";
+import supplyStyles from "~/styles/supply.css";
+import ordersStyles from "~/styles/orders.css";
+
+/**
+ * /financing/receivables: a core enterprise's receivables advances (应收账款融资). Its on-account
+ * orders it may sell today, each with the advance at the product's rate and a sell form, and the
+ * receivables it has sold with what the bank has been repaid on each.
+ */
+
+export const links: LinksFunction = () => [
+  { rel: "stylesheet", href: supplyStyles },
+  { rel: "stylesheet", href: ordersStyles },
+];
+export const meta: MetaFunction = ({ matches }) =>
+  pageTitle(matches, "financing.receivables.title");
+
+/** Only a core enterprise sells receivables: for any other kind of organisation the page does not exist. */
+async function requireSeller(
+  request: Request,
+  context: LoaderFunctionArgs["context"]
+) {
+  const ctx = await requireOrgContext(request, context);
+  if (ctx.organization.kind !== "core_enterprise") notFound();
+  return { ...ctx, organizationId: ctx.organization.organizationId };
+}
+
+export async function loader({ request, context }: LoaderFunctionArgs) {
+  const ctx = await requireSeller(request, context);
+  const { db } = context;
+  const now = new Date();
+  const { product, receivables } = await Financing.receivablesForSale(
+    db,
+    ctx.organizationId,
+    now
+  );
+  let annualRatePpm: number | null = null;
+  let lprPpm: number | null = null;
+  if (product) {
+    try {
+      const full = await Financing.getProduct(db, product.id);
+      const rates = await Financing.contractRates(db, full, shanghaiDate(now));
+      annualRatePpm = rates.annualRatePpm;
+      lprPpm = rates.lprPpm;
+    } catch (error) {
+      // An LPR product before the bank records an LPR: the page still lists, without a rate.
+      if (!(isDomainError(error) && error.fields.lpr)) throw error;
+    }
+  }
+  const sold = await Financing.receivablesSold(db, ctx.organizationId);
+  return {
+    product: product
+      ? {
+          name: product.name,
+          nameEn: product.nameEn,
+          advanceRateBps: product.advanceRateBps,
+          graceDays: product.graceDays,
+          termDays: product.termDays,
+          annualRatePpm,
+          lprPpm,
+        }
+      : null,
+    receivables,
+    sold,
+    maySell: may(ctx.roles, "financing.sell_receivable", ctx.organization.kind),
+  };
+}
+
+interface SellFailure {
+  intent: "sell";
+  orderId: string;
+  fieldErrors: Record<string, string>;
+  /** The domain's codes for the refused fields (`sold`, `overdue`, …), translated on the page. */
+  codes: Record<string, string>;
+  formError: string | null;
+}
+
+export async function action({ request, context }: ActionFunctionArgs) {
+  const form = await request.formData();
+  await requireCsrf(request, context, form);
+  const ctx = await requireSeller(request, context);
+  if (String(form.get("intent") ?? "") !== "sell")
+    throw new Response("Unknown form", { status: 400 });
+  requireMay(ctx, "financing.sell_receivable");
+  const orderId = String(form.get("order_id") ?? "").trim();
+  // A form that names no order is the form's mistake (422), not a missing order (404).
+  if (!isUuid(orderId))
+    return data<SellFailure>(
+      {
+        intent: "sell",
+        orderId,
+        fieldErrors: { order_id: "required" },
+        codes: { order_id: "required" },
+        formError: null,
+      },
+      { status: 422 }
+    );
+  try {
+    const application = await Financing.sellReceivable(
+      context.db,
+      ctx.actor,
+      { orderId },
+      new Date()
+    );
+    const key =
+      application.status === "approved"
+        ? "financing.receivables.flash.approved"
+        : "financing.receivables.flash.applied";
+    return redirect("/financing/receivables", {
+      headers: {
+        "Set-Cookie": await flashCookie(context, {
+          key,
+          params: { amount: formatFen(application.amount_fen) },
+        }),
+      },
+    });
+  } catch (error) {
+    if (error instanceof Response) throw error;
+    const codes = isDomainError(error) ? { ...error.fieldCodes } : {};
+    // A refusal names each failed check or field; nothing was written (one transaction).
+    const { failure, status } = domainFailure(error, "sell", {
+      order_id: orderId,
+    });
+    return data<SellFailure>(
+      {
+        intent: "sell",
+        orderId,
+        fieldErrors: failure.fieldErrors,
+        codes,
+        formError: failure.formError,
+      },
+      { status }
+    );
+  }
+}
+
+function Refusal({ failure }: { failure: SellFailure }) {
+  const t = useT();
+  const locale = useLocale();
+  const fields = Object.keys(failure.fieldErrors);
+  return (
+    <div className="sc-form-error" role="alert" data-testid="sell-refused">
+      <p>
+        <strong>{t("financing.receivables.refused")}</strong>
+      </p>
+      {fields.length > 0 ? (
+        <ul>
+          {fields.map((field) => {
+            const code = failure.codes[field];
+            const words =
+              field === "order_id"
+                ? translateDynamic(
+                    locale,
+                    `financing.receivables.problem.${code ?? "order_id"}`,
+                    translateDynamic(
+                      locale,
+                      "financing.receivables.problem.order_id",
+                      field
+                    )
+                  )
+                : translateDynamic(
+                    locale,
+                    `financing.apply.check.${field}`,
+                    field.replaceAll("_", " ")
+                  );
+            return (
+              <li key={field} data-check={field} data-code={code}>
+                {words}
+                <span className="sc-muted">
+                  （{failure.fieldErrors[field]}）
+                </span>
+              </li>
+            );
+          })}
+        </ul>
+      ) : (
+        <p>{failure.formError}</p>
+      )}
+    </div>
+  );
+}
+
+export default function ReceivablesPage() {
+  const d = useLoaderData<typeof loader>();
+  const failure = useActionData<typeof action>();
+  const busy = useNavigation().state === "submitting";
+  const t = useT();
+  const locale = useLocale();
+  const { product } = d;
+
+  return (
+    <div className="sc-page" data-testid="receivables">
+      <p>
+        <Link to="/financing">← {t("financing.receivables.back")}</Link>
+      </p>
+      <div className="sc-head">
+        <div>
+          <p className="eyebrow">
+            {product ? (locale === "en" ? product.nameEn : product.name) : ""}
+          </p>
+          <h1>{t("financing.receivables.title")}</h1>
+        </div>
+      </div>
+
+      <section className="panel" aria-labelledby="for-sale-heading">
+        <h2 id="for-sale-heading">{t("financing.receivables.forSale")}</h2>
+        {product ? (
+          <>
+            <p data-testid="receivables-terms">
+              {t("financing.receivables.terms", {
+                advance: formatPercentBps(product.advanceRateBps, locale),
+                rate:
+                  product.annualRatePpm !== null
+                    ? formatRatePpm(product.annualRatePpm)
+                    : "—",
+                days: product.termDays ?? 0,
+              })}
+              {product.lprPpm !== null && product.annualRatePpm !== null ? (
+                <span className="sc-muted">
+                  {" "}
+                  （
+                  {t("financing.receivables.rateLpr", {
+                    spread: formatRatePpm(
+                      product.annualRatePpm - product.lprPpm
+                    ),
+                  })}
+                  ）
+                </span>
+              ) : null}
+            </p>
+            <p className="sc-muted">
+              {t("financing.receivables.forSaleHint", {
+                days: product.graceDays,
+              })}
+            </p>
+          </>
+        ) : (
+          <p data-testid="receivables-no-product">
+            {t("financing.receivables.noProduct")}
+          </p>
+        )}
+        {failure ? <Refusal failure={failure} /> : null}
+        {d.receivables.length > 0 ? (
+          <div className="table-wrap">
+            <table className="sc-table" data-testid="receivables-for-sale">
+              <thead>
+                <tr>
+                  <th scope="col">{t("financing.receivables.order")}</th>
+                  <th scope="col">{t("financing.receivables.dealer")}</th>
+                  <th scope="col">{t("financing.receivables.dueOn")}</th>
+                  <th scope="col" className="num">
+                    {t("financing.receivables.outstanding")}
+                  </th>
+                  <th scope="col" className="num">
+                    {t("financing.receivables.advance")}
+                  </th>
+                  {d.maySell ? (
+                    <th scope="col">
+                      <span className="visually-hidden">
+                        {t("financing.receivables.sell")}
+                      </span>
+                    </th>
+                  ) : null}
+                </tr>
+              </thead>
+              <tbody>
+                {d.receivables.map((r) => (
+                  <tr key={r.orderId} data-order={r.orderId}>
+                    <td>
+                      <Link to={`/orders/${r.orderId}`}>{r.orderNumber}</Link>
+                    </td>
+                    <td>{r.dealerName}</td>
+                    <td>
+                      {formatDate(r.dueOn, locale)}
+                      {r.daysOverdue > 0 ? (
+                        <span className="sc-muted">
+                          {" "}
+                          {t("financing.receivables.overdueDays", {
+                            count: r.daysOverdue,
+                          })}
+                        </span>
+                      ) : null}
+                    </td>
+                    <td className="num">
+                      <Money fen={r.outstandingFen} />
+                    </td>
+                    <td className="num">
+                      <Money
+                        fen={r.advanceFen}
+                        testId={`advance-${r.orderId}`}
+                      />
+                    </td>
+                    {d.maySell ? (
+                      <td>
+                        <Form method="post">
+                          <CsrfInput />
+                          <input type="hidden" name="intent" value="sell" />
+                          <input
+                            type="hidden"
+                            name="order_id"
+                            value={r.orderId}
+                          />
+                          <button
+                            type="submit"
+                            className="sc-button"
+                            disabled={busy}
+                            data-intent="sell"
+                          >
+                            {t("financing.receivables.sell")}
+                          </button>
+                        </Form>
+                      </td>
+                    ) : null}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : (
+          <p className="empty" data-testid="receivables-none">
+            {t("financing.receivables.none")}
+          </p>
+        )}
+        {!d.maySell && d.receivables.length > 0 ? (
+          <p className="sc-muted">{t("financing.receivables.noPermission")}</p>
+        ) : null}
+      </section>
+
+      <section className="panel" aria-labelledby="sold-heading">
+        <h2 id="sold-heading">{t("financing.receivables.sold")}</h2>
+        {d.sold.length > 0 ? (
+          <div className="table-wrap">
+            <table className="sc-table" data-testid="receivables-sold">
+              <thead>
+                <tr>
+                  <th scope="col">{t("financing.receivables.loan")}</th>
+                  <th scope="col">{t("financing.receivables.order")}</th>
+                  <th scope="col">{t("financing.receivables.dealer")}</th>
+                  <th scope="col">{t("financing.receivables.status")}</th>
+                  <th scope="col" className="num">
+                    {t("financing.receivables.principal")}
+                  </th>
+                  <th scope="col">{t("financing.receivables.maturityOn")}</th>
+                  <th scope="col" className="num">
+                    {t("financing.receivables.repaid")}
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.sold.map((s) => (
+                  <tr key={s.loanId} data-loan={s.loanId}>
+                    <td>
+                      <Link to={`/financing/loans/${s.loanId}`}>
+                        {s.loanNumber}
+                      </Link>
+                    </td>
+                    <td>
+                      <Link to={`/orders/${s.orderId}`}>{s.orderNumber}</Link>
+                    </td>
+                    <td>{s.dealerName}</td>
+                    <td data-testid={`sold-status-${s.loanId}`}>
+                      {translateDynamic(
+                        locale,
+                        `financing.loanStatus.${s.status}`,
+                        s.status
+                      )}
+                    </td>
+                    <td className="num">
+                      <Money fen={s.principalFen} />
+                    </td>
+                    <td>{formatDate(s.maturityOn, locale)}</td>
+                    <td className="num">
+                      <Money
+                        fen={s.repaidFen}
+                        testId={`sold-repaid-${s.loanId}`}
+                      />
+                      {s.fromDebtorFen > 0 ? (
+                        <span className="sc-muted small">
+                          {" "}
+                          {t("financing.receivables.fromDebtor")}{" "}
+                          {formatFen(s.fromDebtorFen, locale)}
+                        </span>
+                      ) : null}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : (
+          <p className="empty">{t("financing.receivables.noneSold")}</p>
+        )}
+      </section>
+    </div>
+  );
+}
+
+export function ErrorBoundary() {
+  return <RouteError />;
+}
