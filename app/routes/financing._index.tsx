@@ -6,7 +6,7 @@ import { ApplicationTable, applicationRowView, BreakdownTable, BucketTag, Facili
 import { formatDate, formatFen, formatInteger } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { listApplications, listFacilities, listLoans, portfolio, portfolioHistory, type FacilitySummary, type LoanListItem } from "~/domain/financing";
+import { OPEN_LOAN_STATUSES, listApplications, listFacilities, listLoans, portfolio, portfolioHistory, type FacilitySummary, type LoanListItem } from "~/domain/financing";
 import { listOrders } from "~/domain/orders";
 import { may } from "~/domain/identity";
 import { notFound, requireOrgContext } from "~/web/tenancy.server";
@@ -61,7 +61,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   if (organization.kind === "bank") {
     const [book, loans, guarantees, history] = [
       await portfolio(db, now),
-      await listLoans(db, { kind: "bank" }, { limit: LOANS_SHOWN }),
+      await listLoans(db, { kind: "bank" }, { limit: LOANS_SHOWN, statuses: OPEN_LOAN_STATUSES }),
       await listFacilities(db, { kind: "guarantee" }),
       await portfolioHistory(db, { days: 60 }, now),
     ];

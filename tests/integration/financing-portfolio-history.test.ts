@@ -14,23 +14,6 @@ import { confirmedOrder, financingWorld, fundWallet, runFinancingJobs } from "./
 /** 10:00 in Shanghai on the given date. */
 const at = (date: string) => new Date(`${date}T02:00:00Z`);
 
-/**
- * The ledger stamps ledger_transfers.created_at with the database's now(), not the injected clock,
- * and refuses any update (append-only trigger). The simulated days are all before SIMULATION_ENDS
- * and the machine's clock after it, so after each step the transfers it just wrote are moved to
- * the simulated instant they stand for, with the trigger off only inside that transaction of this
- * file's own database.
- */
-const SIMULATION_ENDS = new Date("2026-04-01T00:00:00Z");
-async function postedAt(db: DbHandle["db"], when: Date): Promise<void> {
-  expect(when.getTime()).toBeLessThan(SIMULATION_ENDS.getTime());
-  await db.transaction().execute(async (trx) => {
-    await sql`alter table ledger_transfers disable trigger ledger_transfers_append_only`.execute(trx);
-    await sql`update ledger_transfers set created_at = ${when} where created_at >= ${SIMULATION_ENDS}`.execute(trx);
-    await sql`alter table ledger_transfers enable trigger ledger_transfers_append_only`.execute(trx);
-  });
-}
-
 describe("portfolioHistory: outstanding, overdue and interest per Shanghai day, on PostgreSQL", () => {
   let handle: DbHandle;
   beforeAll(async () => {
@@ -42,7 +25,6 @@ describe("portfolioHistory: outstanding, overdue and interest per Shanghai day, 
 
   it("follows two loans from disbursement: one repaid just after Shanghai midnight, one falling overdue", async () => {
     const db = handle.db;
-    expect(Date.now()).toBeGreaterThan(SIMULATION_ENDS.getTime());
     // A fresh database: these two loans are the whole book.
     expect(await db.selectFrom("loans").select(sql<number>`count(*)`.as("n")).executeTakeFirstOrThrow()).toEqual({ n: 0 });
     // Bullet, 3 days, no grace: disbursed 03-02, due 03-05, past due from 03-06.
@@ -52,7 +34,6 @@ describe("portfolioHistory: outstanding, overdue and interest per Shanghai day, 
     await applyForOrderFinancing(db, w.asDealer, orderA.id, at("2026-03-02"));
     await applyForOrderFinancing(db, w.asDealer, orderB.id, at("2026-03-02"));
     await runFinancingJobs(db, at("2026-03-02"));
-    await postedAt(db, at("2026-03-02"));
     const loanA = await db.selectFrom("loans").select(["id", "principal_fen", "annual_rate_ppm", "penalty_rate_ppm"]).where("order_id", "=", orderA.id).executeTakeFirstOrThrow();
     const loanB = await db.selectFrom("loans").select(["id", "principal_fen"]).where("order_id", "=", orderB.id).executeTakeFirstOrThrow();
     expect(loanA).toMatchObject({ principal_fen: 500_000, annual_rate_ppm: 43_500, penalty_rate_ppm: 65_250 });
@@ -60,14 +41,11 @@ describe("portfolioHistory: outstanding, overdue and interest per Shanghai day, 
 
     // The daily runs for 03-02 and 03-03 (each the next morning).
     await accrueLoans(db, [loanA.id, loanB.id], "2026-03-02", at("2026-03-03"));
-    await postedAt(db, at("2026-03-03"));
     await accrueLoans(db, [loanA.id, loanB.id], "2026-03-03", at("2026-03-04"));
-    await postedAt(db, at("2026-03-04"));
     // B paid off at 00:30 on 03-04 in Shanghai (16:30 UTC on 03-03): a 03-04 movement, not 03-03's.
     const justAfterMidnight = new Date("2026-03-03T16:30:00Z");
     await fundWallet(db, w.dealer, 400_000);
     const payoff = await repayLoan(db, w.asDealer, loanB.id, { mode: "payoff", source: "wallet", idempotencyKey: `payoff:${loanB.id}` }, justAfterMidnight);
-    await postedAt(db, justAfterMidnight);
     // Interest through 03-03: half-even(109 × 2 / 3) = 73 (72.67).
     expect(payoff).toMatchObject({ amountFen: 300_073, loanStatus: "repaid" });
     for (const [day, runAt] of [
@@ -77,7 +55,6 @@ describe("portfolioHistory: outstanding, overdue and interest per Shanghai day, 
       ["2026-03-07", "2026-03-08"],
     ] as const) {
       await accrueLoans(db, [loanA.id, loanB.id], day, at(runAt));
-      await postedAt(db, at(runAt));
     }
 
     const history = await portfolioHistory(db, { days: 7 }, at("2026-03-08"));

@@ -9,18 +9,19 @@ import { accrualDateFor } from "./accrual-run.server";
  * - The days are the last `days` Shanghai business dates up to and including yesterday
  *   (accrualDateFor(now)): today is not over, so neither its principal nor its accrual is final.
  *   1 ≤ days ≤ 366.
- * - Outstanding at the end of day D = over every `loans_receivable:<loan>` account, the posted
- *   transfers (phase single or post_pending; a pending reservation has moved nothing) with
- *   created_at before the next Shanghai midnight: debits − credits. This is the ledger's own
- *   record of when principal moved, so disbursements, repayments, guarantee calls and write-offs
- *   all count on the day they were posted, whatever loans.status says now.
+ * - Outstanding at the end of day D = principal paid out on or before D (loans.disbursed_on) less
+ *   principal repaid on or before D (loan_repayments.paid_on, their allocation's overdue and current
+ *   principal; guarantee calls and debtors' payments are repayments too) less what was written off
+ *   on or before D (loans.closed_on of a written-off loan). These are the business dates the loan's
+ *   own records carry (the clock its steps were given), which the ledger's postings match amount
+ *   for amount; the ledger's created_at is the machine's time of writing, not the business day.
  * - Overdue on D = the part of it owed on loans whose loan_accruals row for D has
  *   days_past_due > 0 (past due, grace days included: the day after the due date counts). A loan
  *   not accrued for D (not yet disbursed, closed, or the run not done) counts as not overdue.
  * - Interest on D = sum of loan_accruals.interest_fen for D; penaltyFen = its penalty + compound.
- * One SQL statement: generate_series over the days, the loan accounts' transfers summed per loan
- * and Shanghai day once (all history before the first day folds into its opening balance), a
- * running sum for the total and, for the overdue loan-days only, that loan's flows up to D.
+ * One SQL statement: generate_series over the days, the principal flows summed per loan and day once
+ * (all history before the first day folds into its opening balance), a running sum for the total
+ * and, for the overdue loan-days only, that loan's flows up to D.
  */
 
 export const PORTFOLIO_HISTORY_LIMITS = { maxDays: 366 } as const;
@@ -40,11 +41,6 @@ export interface PortfolioHistory {
   points: PortfolioHistoryPoint[];
 }
 
-/** The instant a Shanghai business day starts (UTC+8 all year since 1991). */
-function dayStart(day: string): Date {
-  return new Date(`${day}T00:00:00+08:00`);
-}
-
 /** Sums come back as bigint text; a fractional or unsafe figure is a bug, not a display problem. */
 function whole(value: unknown, what: string): number {
   const n = typeof value === "string" ? Number(value) : value;
@@ -59,31 +55,26 @@ export async function portfolioHistory(db: Db, options: { days: number }, now: D
   }
   const through = accrualDateFor(now);
   const from = addDays(through, -(days - 1));
-  const endAt = dayStart(addDays(through, 1));
   const { rows } = await sql<{ business_date: string; outstanding_fen: string; overdue_fen: string; interest_fen: string; penalty_fen: string }>`
     with days as (
       select d::date as business_date from generate_series(${from}::date, ${through}::date, interval '1 day') as d
     ),
-    loan_accounts as (
-      select a.id, l.id as loan_id
-        from ledger_accounts a
-        join loans l on a.code = 'loans_receivable:' || l.id::text
-       where a.kind = 'loans_receivable'
-    ),
-    moves as (
-      -- Joined per side, so each reads only the loan accounts' transfers (indexed by account, created_at).
-      select la.loan_id, t.amount_fen as delta_fen, t.created_at
-        from loan_accounts la join ledger_transfers t on t.debit_account_id = la.id
-       where t.phase in ('single', 'post_pending') and t.created_at < ${endAt}
-      union all
-      select la.loan_id, -t.amount_fen, t.created_at
-        from loan_accounts la join ledger_transfers t on t.credit_account_id = la.id
-       where t.phase in ('single', 'post_pending') and t.created_at < ${endAt}
-    ),
     flows as (
-      select m.loan_id, (m.created_at at time zone 'Asia/Shanghai')::date as day, sum(m.delta_fen) as delta_fen
-        from moves m
-       group by 1, 2
+      select l.id as loan_id, l.disbursed_on as day, l.principal_fen as delta_fen
+        from loans l
+       where l.disbursed_on <= ${through}::date
+      union all
+      select r.loan_id, r.paid_on, -sum(coalesce((r.allocation->>'overdue_principal')::bigint, 0) + coalesce((r.allocation->>'current_principal')::bigint, 0))
+        from loan_repayments r
+       where r.paid_on <= ${through}::date
+       group by r.loan_id, r.paid_on
+      union all
+      -- Written off: what was still owed leaves the book that day.
+      select l.id, l.closed_on,
+             -(l.principal_fen - coalesce((select sum(coalesce((r.allocation->>'overdue_principal')::bigint, 0) + coalesce((r.allocation->>'current_principal')::bigint, 0))
+                                             from loan_repayments r where r.loan_id = l.id), 0))
+        from loans l
+       where l.status = 'written_off' and l.closed_on <= ${through}::date
     ),
     daily as (
       -- Everything before the first day is its opening balance, so the running sum starts there.
