@@ -127,7 +127,7 @@ export async function seedDemoData(
     await seedMarketTradeDemo(trx, { marketId, buyerId: orgIds.buyer });
     await seedFinancingDemo(trx, { bank: orgIds.bank, core: orgIds.core, dealer: orgIds.dealer });
     await seedCreditLineDemo(trx, { bank: orgIds.bank, dealer2: orgIds.dealer2 });
-    await seedReceivablesDemo(trx, { bank: orgIds.bank, core: orgIds.core });
+    await seedReceivablesDemo(trx, { bank: orgIds.bank, core: orgIds.core, dealer: orgIds.dealer });
   });
   return { seeded: true, logins };
 }

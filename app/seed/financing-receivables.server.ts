@@ -1,6 +1,7 @@
 import type { Db } from "../../db";
 import { shanghaiDate, type Actor } from "../domain/shared";
-import { createProduct, disburseApplication, receivablesForSale, sellReceivable, setFacility } from "../domain/financing";
+import { createProduct, disburseApplication, receivablesForSale, repayOnAccountWithAssignment, sellReceivable, setFacility } from "../domain/financing";
+import { confirmOrder, createOrder } from "../domain/orders";
 
 /**
  * Receivables advances (应收账款融资) for 华通电器 (the demo's core enterprise), through the financing
@@ -8,9 +9,11 @@ import { createProduct, disburseApplication, receivablesForSale, sellReceivable,
  * owed; a ¥2,000,000 limit; and one receivable sold today: the on-account order of 杭州鑫达 not yet
  * due that seedOrdersDemo ships ("Shipped on account"; the overdue one is past the 3 days' grace).
  * The advance is below the auto-approval limit, so the checks approve it and it is paid into
- * 华通电器's wallet at once. Runs after seedOrdersDemo.
+ * 华通电器's wallet at once. And one sold and already repaid: a second on-account order of 杭州鑫达,
+ * sold, then paid by the dealer, whose payment went to the bank first (the advance and its
+ * interest) and the rest to 华通电器. Runs after seedOrdersDemo.
  */
-export async function seedReceivablesDemo(trx: Db, ids: { bank: string; core: string }, now = new Date()): Promise<void> {
+export async function seedReceivablesDemo(trx: Db, ids: { bank: string; core: string; dealer: string }, now = new Date()): Promise<void> {
   const bankUser = await trx.selectFrom("users").select("id").where("email", "=", "bank@demo.test").executeTakeFirst();
   const coreUser = await trx.selectFrom("users").select("id").where("email", "=", "core@demo.test").executeTakeFirst();
   const bank: Actor = { userId: bankUser?.id ?? null, organizationId: ids.bank, ip: null, requestId: "demo-seed" };
@@ -41,4 +44,13 @@ export async function seedReceivablesDemo(trx: Db, ids: { bank: string; core: st
   if (!notDue) return;
   const sold = await sellReceivable(trx, core, { orderId: notDue.orderId }, now);
   await disburseApplication(trx, sold.id, now);
+
+  // Sold and settled: the dealer's payment of the order repays the advance before the seller sees the rest.
+  const dealerUser = await trx.selectFrom("users").select("id").where("email", "=", "dealer@demo.test").executeTakeFirst();
+  const dealer: Actor = { userId: dealerUser?.id ?? null, organizationId: ids.dealer, ip: null, requestId: "demo-seed" };
+  const order = await createOrder(trx, dealer, { dealerId: ids.dealer, coreEnterpriseId: ids.core, kind: "standard", lines: [{ skuCode: "HT-BCD-330WE", quantity: 5 }], paymentMethod: "on_account" }, now);
+  await confirmOrder(trx, core, order.id, now);
+  const settled = await sellReceivable(trx, core, { orderId: order.id }, now);
+  await disburseApplication(trx, settled.id, now);
+  await repayOnAccountWithAssignment(trx, dealer, order.id, now);
 }

@@ -51,6 +51,11 @@ describe("demo data", () => {
     // And 宁波鑫达's credit line (网贷通) with two draws being repaid.
     const draws = await handle.db.selectFrom("loans").select("status").where("kind", "=", "credit_line").execute();
     expect(draws.map((d) => d.status)).toEqual(["repaying", "repaying"]);
+    // And 华通电器's receivables: one advance open, one repaid by the dealer's payment of the order.
+    const advances = await handle.db.selectFrom("loans").select("status").where("kind", "=", "receivables").orderBy("status").execute();
+    expect(advances.map((a) => a.status)).toEqual(["disbursed", "repaid"]);
+    const debtor = await handle.db.selectFrom("loan_repayments").select("source").where("source", "=", "debtor_payment").execute();
+    expect(debtor).toHaveLength(1);
     expect(loans.map((l) => l.status)).toEqual(["repaid", "overdue", "repaying"]);
     const overdue = loans[1]!;
     expect(overdue.days_past_due).toBeGreaterThanOrEqual(10);

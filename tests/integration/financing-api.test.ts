@@ -5,7 +5,10 @@ import { createTestDatabase, type TestDatabase } from "../support/db";
 import { createUser, TEST_PASSWORD } from "../support/factories";
 import { startTestServer, type TestServer } from "../support/web";
 import { ApiClient, apiLogin, expectError } from "./api.fixtures";
-import { balanceOf, confirmedOrder, ensureBank, financingWorld, fundWallet, runFinancingJobs, type FinancingWorld } from "./financing.fixtures";
+import { balanceOf, confirmedOrder, ensureBank, financingWorld, fundWallet, orderFinancingProduct, runFinancingJobs, type FinancingWorld } from "./financing.fixtures";
+import { SYSTEM_ACTOR } from "../../app/domain/shared/audit.server";
+import { createProduct } from "../../app/domain/financing/products.server";
+import { setFacility } from "../../app/domain/financing/facilities.server";
 
 type Application = { id: string; number: string; status: string; amount_fen: number; checks: { check: string; ok: boolean; detail: string }[]; loan_id: string | null; first_approver: string | null };
 type Loan = { id: string; status: string; principal_fen: number; annual_rate_ppm: number; schedule: { due_on: string; principal_fen: number; interest_fen: number }[]; due_now_fen: number; payoff_fen: number };
@@ -127,6 +130,22 @@ describe("financing API", () => {
     expect(replay.body.amount_fen).toBe(300_000);
     expect(await balanceOf(t.db, `wallet:${w.dealer}`)).toBe(before - 300_000);
     expectError(await stranger.post(`/api/v1/financing/loans/${loanId}/repayments`, { mode: "payoff" }), 404, "not_found");
+    expect(await verifyLedger(t.db)).toEqual([]);
+  });
+
+  it("draws on a revolving credit line to the wallet, refusing more than the line has", async () => {
+    const product = await createProduct(t.db, SYSTEM_ACTOR, orderFinancingProduct({ kind: "credit_line", code: `CL-${randomUUID().slice(0, 6).toUpperCase()}`, repaymentMethod: "equal_instalment", termDays: null, termMonths: 6 }));
+    await setFacility(t.db, SYSTEM_ACTOR, { kind: "borrower_limit", productId: product.id, borrowerOrganizationId: w.dealer, validTo: "2099-12-31", limitFen: 300_000 });
+    const before = await balanceOf(t.db, `wallet:${w.dealer}`);
+    const drawn = await dealer.post<Application>("/api/v1/financing/draws", { amount_fen: 200_000 });
+    expect(drawn.status, JSON.stringify(drawn.body)).toBe(201);
+    expect(drawn.body).toMatchObject({ status: "approved", amount_fen: 200_000, order_id: null });
+    await runFinancingJobs(t.db, new Date());
+    expect(await balanceOf(t.db, `wallet:${w.dealer}`)).toBe(before + 200_000);
+    const over = expectError(await dealer.post("/api/v1/financing/draws", { amount_fen: 100_001 }), 409, "invalid_state");
+    expect(Object.keys(over.fields)).toEqual(["borrower_limit"]);
+    expectError(await dealer.post("/api/v1/financing/draws", {}), 422, "validation");
+    expectError(await core.post("/api/v1/financing/draws", { amount_fen: 1_000 }), 404, "not_found");
     expect(await verifyLedger(t.db)).toEqual([]);
   });
 

@@ -652,6 +652,9 @@ describe("role matrix", () => {
         return p(`/api/v1/financing/applications/${ids.financingApplication2}/withdraw`, {});
       case "repayLoan":
         return p(`/api/v1/financing/loans/${ids.loan}/repayments`, { mode: "due" });
+      case "drawOnCreditLine":
+        // The home dealer has no credit line: 409 naming borrower_limit, nothing written.
+        return p("/api/v1/financing/draws", { amount_fen: 100_000 });
       case "setFacility":
         return p("/api/v1/financing/facilities", { kind: "guarantee", valid_to: "not a date", limit_fen: 1 });
       default: {

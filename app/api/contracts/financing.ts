@@ -373,6 +373,25 @@ export const withdrawApplication = defineEndpoint({
   response: applicationSchema,
 });
 
+export const createDraw = defineEndpoint({
+  method: "POST",
+  path: "/api/v1/financing/draws",
+  operationId: "drawOnCreditLine",
+  summary: "Draw on your revolving credit line (网贷通): to your wallet, or straight to one of your confirmed orders",
+  description:
+    "With `order_id` the draw pays that order's supplier and the order becomes `paid` (`amount_fen`, if given, must equal the " +
+    "order's total); without it `amount_fen` goes to your wallet. A draw is an application on the line: approved at once up " +
+    "to the product's auto-approval limit and paid out by a background step, or left for the bank's officers. Over what the " +
+    "line has available is 409 naming `borrower_limit`; repaid principal frees the line again.",
+  tags: TAGS,
+  auth: "required",
+  orgKinds: ["dealer"],
+  action: "financing.apply",
+  body: z.object({ amount_fen: fen.min(1).optional(), order_id: z.string().max(64).optional() }).strict(),
+  response: applicationSchema,
+  successStatus: 201,
+});
+
 export const listLoans = defineEndpoint({
   method: "GET",
   path: "/api/v1/financing/loans",
@@ -461,6 +480,7 @@ export const endpoints = [
   approveApplication,
   rejectApplication,
   withdrawApplication,
+  createDraw,
   listLoans,
   getLoan,
   repayLoan,
