@@ -127,7 +127,7 @@ describe("PortfolioChart renders on the server", () => {
     expect(html).toContain("Amount (CNY)");
     expect(html).toContain(">5 Mar 2026</text>");
     // The hidden table has every day.
-    expect(html).toContain('<table class="visually-hidden"');
+    expect(html).toContain('<div class="visually-hidden"><table');
     expect(html.match(/<tr>/g)).toHaveLength(4);
     expect(html).toContain("<td>¥1,000.00</td>");
   });
