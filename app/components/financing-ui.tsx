@@ -32,42 +32,24 @@ const LOAN_TONE: Record<string, Tone> = { disbursed: "good", repaying: "good", o
 const CLASS_TONE: Record<string, Tone> = { normal: "good", special_mention: "warn", substandard: "bad", doubtful: "bad", loss: "bad" };
 const BUCKET_TONE: Record<string, Tone> = { current: "good", M1: "warn", M2: "bad", M3: "bad", "M3+": "bad" };
 
-export function ApplicationStatusTag({ status }: { status: string }) {
+/** A state shown as a coloured tag: its words from `financing.<scope>.<value>`, its tone from `tones`. */
+function StateTag({ tones, kind, scope, value }: { tones: Record<string, Tone>; kind: string; scope: string; value: string }) {
   const locale = useLocale();
   return (
-    <Tag tone={APPLICATION_TONE[status] ?? "neutral"} kind="application-status" value={status}>
-      {translateDynamic(locale, `financing.applicationStatus.${status}`, status)}
+    <Tag tone={tones[value] ?? "neutral"} kind={kind} value={value}>
+      {translateDynamic(locale, `financing.${scope}.${value}`, value)}
     </Tag>
   );
 }
 
-export function LoanStatusTag({ status }: { status: string }) {
-  const locale = useLocale();
-  return (
-    <Tag tone={LOAN_TONE[status] ?? "neutral"} kind="loan-status" value={status}>
-      {translateDynamic(locale, `financing.loanStatus.${status}`, status)}
-    </Tag>
-  );
-}
+export const ApplicationStatusTag = ({ status }: { status: string }) => <StateTag tones={APPLICATION_TONE} kind="application-status" scope="applicationStatus" value={status} />;
+
+export const LoanStatusTag = ({ status }: { status: string }) => <StateTag tones={LOAN_TONE} kind="loan-status" scope="loanStatus" value={status} />;
 
 /** The five-category class (五级分类): 正常/关注/次级/可疑/损失. */
-export function LoanClassTag({ loanClass }: { loanClass: string }) {
-  const locale = useLocale();
-  return (
-    <Tag tone={CLASS_TONE[loanClass] ?? "neutral"} kind="class" value={loanClass}>
-      {translateDynamic(locale, `financing.class.${loanClass}`, loanClass)}
-    </Tag>
-  );
-}
+export const LoanClassTag = ({ loanClass }: { loanClass: string }) => <StateTag tones={CLASS_TONE} kind="class" scope="class" value={loanClass} />;
 
-export function BucketTag({ bucket }: { bucket: string }) {
-  const locale = useLocale();
-  return (
-    <Tag tone={BUCKET_TONE[bucket] ?? "neutral"} kind="bucket" value={bucket}>
-      {translateDynamic(locale, `financing.bucket.${bucket}`, bucket)}
-    </Tag>
-  );
-}
+export const BucketTag = ({ bucket }: { bucket: string }) => <StateTag tones={BUCKET_TONE} kind="bucket" scope="bucket" value={bucket} />;
 
 export function productKindLabel(locale: Locale, kind: string): string {
   return translateDynamic(locale, `financing.productKind.${kind}`, kind);
