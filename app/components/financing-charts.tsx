@@ -143,10 +143,11 @@ export function PortfolioChart(props: {
                 {compactYuan(v, locale)}
               </text>
             ))}
+            {/* From the left edge: anchored at the axis, a longer title (English) ran off the image. */}
             <text
-              x={x0 - 8}
+              x={4}
               y={margin.top - 16}
-              textAnchor="end"
+              textAnchor="start"
               className="md-axis-title"
               fontSize={FONT - 1}
             >
