@@ -12,24 +12,19 @@ import { parseWholeNumber, parseYuanToFen } from "~/domain/catalog";
 import { findActiveDealerLink, listDealerOptions } from "~/domain/dealers";
 import { listOrganizationsOfKind, may } from "~/domain/identity";
 import { isBusinessDate, isDomainError, isUuid } from "~/domain/shared";
-import { notFound, requireMay, requireOrgContext } from "~/web/tenancy.server";
+import { requireMay, requireOrgOfKind } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import supplyStyles from "~/styles/supply.css";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: supplyStyles }];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "financing.admin.facilities.title");
 
-type LoadContext = LoaderFunctionArgs["context"];
 
 /** A buy-back period above a year is not a trade-finance guarantee any more. */
 const MAX_BUY_BACK_DAYS = 365;
 const TEXT_MAX = 100;
 
-async function requireBank(request: Request, context: LoadContext) {
-  const ctx = await requireOrgContext(request, context);
-  if (ctx.organization.kind !== "bank") notFound();
-  return ctx;
-}
+const requireBank = (request: Request, context: LoaderFunctionArgs["context"]) => requireOrgOfKind(request, context, "bank");
 
 /**
  * The organisations of one kind, for the pickers and for checking a submitted id. The identity

@@ -11,7 +11,7 @@ import { PRODUCT_LIMITS, createProduct, listLprRates, listProducts, lprOn, lprRa
 import { parsePercentToBps, parseWholeNumber, parseYuanToFen } from "~/domain/catalog";
 import { may } from "~/domain/identity";
 import { isBusinessDate, isDomainError, shanghaiDate } from "~/domain/shared";
-import { notFound, requireMay, requireOrgContext } from "~/web/tenancy.server";
+import { requireMay, requireOrgOfKind } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import { LOAN_PRODUCT_KINDS, REPAYMENT_METHODS } from "../../db/schema";
 import supplyStyles from "~/styles/supply.css";
@@ -26,11 +26,7 @@ const MAX_TERM_MONTHS = 360;
 const MAX_TERM_DAYS = 3_650;
 const MAX_GRACE_DAYS = 90;
 
-async function requireBank(request: Request, context: LoaderFunctionArgs["context"]) {
-  const ctx = await requireOrgContext(request, context);
-  if (ctx.organization.kind !== "bank") notFound();
-  return ctx;
-}
+const requireBank = (request: Request, context: LoaderFunctionArgs["context"]) => requireOrgOfKind(request, context, "bank");
 
 /** `/financing/products`: the loan products with today's rate, the LPR history, and the forms that add to both. */
 export async function loader({ request, context }: LoaderFunctionArgs) {

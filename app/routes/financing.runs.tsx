@@ -10,7 +10,7 @@ import { useLocale, useT } from "~/i18n/react";
 import { accrualDateFor, listAccrualRuns, startAccrualRun } from "~/domain/financing";
 import { may } from "~/domain/identity";
 import { isDomainError } from "~/domain/shared";
-import { notFound, requireOrgContext } from "~/web/tenancy.server";
+import { requireOrgContext, requireOrgOfKind } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
 import supplyStyles from "~/styles/supply.css";
 
@@ -22,11 +22,7 @@ const RUNS_SHOWN = 30;
 const POLL_MS = 2_000;
 const REFRESH_SECONDS = 3;
 
-async function requireBank(request: Request, context: LoaderFunctionArgs["context"]) {
-  const ctx = await requireOrgContext(request, context);
-  if (ctx.organization.kind !== "bank") notFound();
-  return ctx;
-}
+const requireBank = (request: Request, context: LoaderFunctionArgs["context"]) => requireOrgOfKind(request, context, "bank");
 
 /** `/financing/runs`: the daily accrual runs with their progress, and the form that starts one. */
 export async function loader({ request, context }: LoaderFunctionArgs) {

@@ -123,6 +123,12 @@ export async function requireOrgContext(
   };
 }
 
+/** The acting organisation, which must be of one of `kinds`: another kind's page does not exist (404). */
+export async function requireOrgOfKind(request: Request, context: AppLoadContext, ...kinds: OrganizationKind[]): Promise<OrgContext> {
+  const ctx = await requireOrgContext(request, context);
+  if (!kinds.includes(ctx.organization.kind)) notFound();
+  return ctx;
+}
 
 /**
  * An id from a URL or form: anything that is not a UUID cannot name a row, so 404 at once
