@@ -1,7 +1,7 @@
 import type { Db } from "../db";
 import type { Logger } from "../app/logger.server";
 import { claimNextRunnable, markRun, OUTBOX_LIMITS, pruneOutbox, recordRunFailure, type RetryPolicy } from "../app/domain/outbox";
-import { PermanentStepError, runStep, STEPS, type StepRegistry } from "../workflows/registry";
+import { PermanentStepError, runWithChildren, STEPS, type StepRegistry } from "../workflows/registry";
 import { OUTBOX_RETENTION_MS, RUNTIME_LIMITS, STEP_RETRY_POLICY } from "./queues";
 
 /**
@@ -83,7 +83,8 @@ export function createInProcessRunner(options: InProcessRunnerOptions): InProces
       if (!row) break;
       seen.push(row.id);
       try {
-        await runStep(steps, deps, row.job_name, row.payload);
+        // A parent job (a BullMQ flow in server mode) runs its children first, here in order.
+        await runWithChildren(steps, deps, row.job_name, row.payload);
         await markRun(options.db, row.id);
         ran += 1;
       } catch (error) {

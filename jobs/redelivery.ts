@@ -6,6 +6,8 @@ import { jobOptionsFor, RUNTIME_LIMITS } from "./queues";
 import { startPassLoop, type PassLoop } from "./pass-loop";
 import type { JobPublisher } from "./relay";
 import { within } from "../app/domain/shared";
+import { STEPS, type StepRegistry } from "../workflows/registry";
+import { flowFor, isParentRow, type FlowPublisher } from "./flows";
 
 /**
  * Redelivery: an outbox row is sent until its step has run, not merely until BullMQ accepted it.
@@ -24,7 +26,9 @@ import { within } from "../app/domain/shared";
  * | waiting/active/... | still on its way (backlog, retry backoff)    | renews the lease, sends nothing   |
  *
  * Nothing is sent twice while BullMQ holds the job (an add with a held id is a no-op), and a job
- * sent again after a loss runs a step that is idempotent, so its effect is still once.
+ * sent again after a loss runs a step that is idempotent, so its effect is still once. A parent
+ * row is sent again as its whole flow (jobs/flows.ts): children already done run again as no-ops.
+ * A parent waiting for its children is `waiting-children`: held.
  */
 
 /** The part of a BullMQ Queue the sweep uses. */
@@ -44,6 +48,9 @@ export interface RedeliveryOptions {
   queues: ReadonlyMap<string, JobQueue>;
   /** Where the sweep reads job hashes: the same Redis as the queues. */
   redis: JobLookupConnection;
+  /** Re-adds lost parent jobs with their children; without it such rows are left for a sweep that has it. */
+  flows?: FlowPublisher;
+  steps?: StepRegistry;
   logger: Logger;
   leaseMs?: number;
   batchSize?: number;
@@ -67,6 +74,7 @@ export async function redeliverOnce(options: RedeliveryOptions): Promise<Redeliv
   const leaseMs = options.leaseMs ?? RUNTIME_LIMITS.redeliveryLeaseMs;
   const batchSize = options.batchSize ?? OUTBOX_LIMITS.batchSizeMax;
   const redisTimeoutMs = options.redisTimeoutMs ?? RUNTIME_LIMITS.publishTimeoutMs;
+  const steps = options.steps ?? STEPS;
 
   return options.db.transaction().execute(async (trx) => {
     const rows = await lockStaleInFlight(trx, leaseMs, batchSize);
@@ -97,13 +105,20 @@ export async function redeliverOnce(options: RedeliveryOptions): Promise<Redeliv
           heldIds.push(row.id);
         }
       }
-      if (resend.length > 0) {
+      const parents = resend.filter((r) => isParentRow(steps, r));
+      const plain = resend.filter((r) => !isParentRow(steps, r));
+      if (plain.length > 0) {
         await within(
-          queue.addBulk(resend.map((r) => ({ name: r.job_name, data: r.payload, opts: jobOptionsFor(r.job_id) }))),
+          queue.addBulk(plain.map((r) => ({ name: r.job_name, data: r.payload, opts: jobOptionsFor(r.job_id) }))),
           redisTimeoutMs,
           "publish",
         );
-        resentIds.push(...resend.map((r) => r.id));
+        resentIds.push(...plain.map((r) => r.id));
+      }
+      const flows = options.flows;
+      if (parents.length > 0 && flows) {
+        await within(Promise.all(parents.map((r) => flows.add(flowFor(steps, r)))), redisTimeoutMs, "publish flow");
+        resentIds.push(...parents.map((r) => r.id));
       }
     }
 

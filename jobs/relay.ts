@@ -5,6 +5,8 @@ import { lockPublishableBatch, markPublished, OUTBOX_LIMITS, pruneOutbox, record
 import { jobOptionsFor, OUTBOX_RETENTION_MS, PUBLISH_RETRY_POLICY, RUNTIME_LIMITS } from "./queues";
 import { startPassLoop, type PassLoop } from "./pass-loop";
 import { within } from "../app/domain/shared";
+import { STEPS, type StepRegistry } from "../workflows/registry";
+import { flowFor, isParentRow, type FlowPublisher } from "./flows";
 
 /**
  * The relay: moves committed outbox rows into BullMQ.
@@ -16,6 +18,9 @@ import { within } from "../app/domain/shared";
  * Crash anywhere before the commit: the rows stay unpublished and are published again by the next
  * pass. BullMQ ignores an add whose job id it still holds (we keep finished jobs for a while), and
  * the step is idempotent anyway. So the guarantee is at-least-once publish, exactly-once effect.
+ *
+ * A parent step's row (the accrual run's close) is added as a flow with its children
+ * (jobs/flows.ts), one FlowProducer call per such row.
  */
 
 export interface BulkJob {
@@ -43,6 +48,10 @@ export interface RelayOptions {
   db: Db;
   /** Publisher per queue name; a row for a queue not listed here waits (deploy skew) with backoff. */
   publishers: ReadonlyMap<string, JobPublisher>;
+  /** Adds parent rows as flows; without it such rows wait with backoff, like an unknown queue. */
+  flows?: FlowPublisher;
+  /** Which job names are parents, and their children; defaults to the real registry. */
+  steps?: StepRegistry;
   logger: Logger;
   batchSize?: number;
   publishTimeoutMs?: number;
@@ -61,6 +70,7 @@ export async function relayOnce(options: RelayOptions): Promise<RelayPassResult>
   const batchSize = options.batchSize ?? RUNTIME_LIMITS.relayBatchSize;
   if (batchSize > OUTBOX_LIMITS.batchSizeMax) throw new Error(`relay batch size is at most ${OUTBOX_LIMITS.batchSizeMax}`);
   const publishTimeoutMs = options.publishTimeoutMs ?? RUNTIME_LIMITS.publishTimeoutMs;
+  const steps = options.steps ?? STEPS;
 
   return options.db.transaction().execute(async (trx) => {
     const rows = await lockPublishableBatch(trx, batchSize);
@@ -87,11 +97,20 @@ export async function relayOnce(options: RelayOptions): Promise<RelayPassResult>
         // add of a held id is a no-op. Rare (a console action), so one call per such row is fine.
         const reruns = group.filter((r) => r.reruns > 0);
         if (reruns.length > 0) await within(Promise.all(reruns.map((r) => publisher.remove(r.job_id))), publishTimeoutMs, "remove");
-        await within(
-          publisher.addBulk(group.map((r) => ({ name: r.job_name, data: r.payload, opts: jobOptionsFor(r.job_id) }))),
-          publishTimeoutMs,
-          "publish",
-        );
+        const parents = group.filter((r) => isParentRow(steps, r));
+        const plain = parents.length === 0 ? group : group.filter((r) => !isParentRow(steps, r));
+        if (parents.length > 0) {
+          const flows = options.flows;
+          if (!flows) throw new Error(`no flow publisher for the parent jobs of queue ${queue}`);
+          await within(Promise.all(parents.map((r) => flows.add(flowFor(steps, r)))), publishTimeoutMs, "publish flow");
+        }
+        if (plain.length > 0) {
+          await within(
+            publisher.addBulk(plain.map((r) => ({ name: r.job_name, data: r.payload, opts: jobOptionsFor(r.job_id) }))),
+            publishTimeoutMs,
+            "publish",
+          );
+        }
         publishedIds.push(...ids);
       } catch (error) {
         failures.push({ ids, error });

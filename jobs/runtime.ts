@@ -1,4 +1,4 @@
-import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
+import { FlowProducer, Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Db } from "../db";
 import type { Logger } from "../app/logger.server";
@@ -202,6 +202,7 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
   let producer: Redis | null = null;
   let consumer: Redis | null = null;
   let queues: Queue[] = [];
+  let flowProducer: FlowProducer | null = null;
   let workers: Worker[] = [];
   let relay: RelayLoop | null = null;
   let redelivery: PassLoop | null = null;
@@ -271,13 +272,20 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
         });
         workers.push(worker);
       }
+      // Parent jobs with their children (the accrual run's batches): one MULTI per flow.
+      flowProducer = new FlowProducer({ connection: producer, prefix: opts.prefix });
+      flowProducer.on("error", (error: Error) => {
+        if (!isConnectionError(error)) logger.warn({ err: error }, "flow producer error");
+      });
       // Ready means connected: a worker started while Redis is down waits here (logging the outage).
       await Promise.all(queues.map((q) => q.waitUntilReady()));
       if (stopping) return;
-      relay = startRelayLoop({ db: opts.db, publishers, logger: logger.child({ component: "relay" }), pollIntervalMs: opts.pollIntervalMs });
+      relay = startRelayLoop({ db: opts.db, publishers, flows: flowProducer, steps, logger: logger.child({ component: "relay" }), pollIntervalMs: opts.pollIntervalMs });
       redelivery = startRedeliveryLoop({
         db: opts.db,
         queues: new Map(queues.map((q) => [q.name, q])),
+        flows: flowProducer,
+        steps,
         redis: producer,
         logger: logger.child({ component: "redelivery" }),
         leaseMs: opts.redeliveryLeaseMs,
@@ -311,6 +319,8 @@ function workerRuntime(opts: JobRuntimeOptions & { redisUrl: string }, logger: L
       await Promise.all(workers.map((w) => w.close(!redisReady)));
       await completions?.stop();
       await Promise.all(queues.map((q) => q.close()));
+      await flowProducer?.close();
+      flowProducer = null;
       await Promise.all([producer, consumer].map((c) => (c ? closeRedis(c) : Promise.resolve())));
       relay = null;
       redelivery = null;

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { accrualDateFor, autoDebitDueLoans, sendLoanReminders, callGuarantee, disburseApplication, runAccrualBatch, startAccrualRun } from "../app/domain/financing";
-import type { Step } from "./registry";
+import { accrualBatchJob, accrualDateFor, autoDebitDueLoans, sendLoanReminders, callGuarantee, closeAccrualRun, disburseApplication, runAccrualBatch, startAccrualRun } from "../app/domain/financing";
+import type { ChildJob, Step } from "./registry";
 
-export { ACCRUAL_BATCH_JOB, ACCRUAL_START_JOB, AUTO_DEBIT_JOB, DISBURSE_JOB, FINANCING_QUEUE, GUARANTEE_CALL_JOB } from "../app/domain/financing";
+export { ACCRUAL_BATCH_JOB, ACCRUAL_CLOSE_JOB, ACCRUAL_START_JOB, AUTO_DEBIT_JOB, DISBURSE_JOB, FINANCING_QUEUE, GUARANTEE_CALL_JOB } from "../app/domain/financing";
 
 /**
  * Financing's workflow steps (decision 024). Each is one or a few transactions over PostgreSQL, and
@@ -35,6 +35,23 @@ export const parseAccrualBatchPayload = (data: unknown) => batchPayload.parse(da
 
 export const accrualBatchStep: Step<z.infer<typeof batchPayload>> = async (deps, payload) => {
   await runAccrualBatch(deps.db, payload.businessDate, payload.batchNo, deps.now?.() ?? new Date());
+};
+
+/** The run's parent job: its children are the run's batches, numbered 0 … batchesTotal − 1 (at most FLOW_CHILDREN_MAX, checked by defineStep). */
+const closePayload = z.object({ businessDate: isoDate, batchesTotal: z.number().int().min(1) }).strict();
+export const parseAccrualClosePayload = (data: unknown) => closePayload.parse(data);
+
+export function accrualCloseChildren(payload: z.infer<typeof closePayload>): ChildJob[] {
+  return Array.from({ length: payload.batchesTotal }, (_, batchNo) => {
+    const job = accrualBatchJob(payload.businessDate, batchNo);
+    return { name: job.name, jobId: job.jobId, payload: job.payload };
+  });
+}
+
+export const accrualCloseStep: Step<z.infer<typeof closePayload>> = async (deps, payload) => {
+  const result = await closeAccrualRun(deps.db, payload.businessDate, deps.now?.() ?? new Date());
+  if (result.batchesRunHere > 0) deps.logger.warn({ businessDate: payload.businessDate, batches: result.batchesRunHere }, "accrual close ran batches its children had not finished");
+  if (result.closed) deps.logger.info({ businessDate: payload.businessDate }, "accrual run closed");
 };
 
 const autoDebitPayload = z.object({ businessDate: isoDate }).strict();

@@ -20,8 +20,11 @@ import {
 import { HOUSEKEEPING_QUEUE, parsePurgePayload, PURGE_EXPIRED_JOB, purgeExpiredStep } from "./housekeeping";
 import {
   ACCRUAL_BATCH_JOB,
+  ACCRUAL_CLOSE_JOB,
   ACCRUAL_START_JOB,
   accrualBatchStep,
+  accrualCloseChildren,
+  accrualCloseStep,
   accrualStartStep,
   AUTO_DEBIT_JOB,
   autoDebitStep,
@@ -31,6 +34,7 @@ import {
   GUARANTEE_CALL_JOB,
   guaranteeCallStep,
   parseAccrualBatchPayload,
+  parseAccrualClosePayload,
   parseAccrualStartPayload,
   parseAutoDebitPayload,
   parseDisbursePayload,
@@ -55,10 +59,28 @@ export interface StepDeps {
 
 export type Step<P> = (deps: StepDeps, payload: P) => Promise<void>;
 
+/**
+ * A job a parent step waits for (a BullMQ flow's child): a registered step's name, its
+ * deterministic job id and its data. The parent runs once every child has run.
+ */
+export interface ChildJob {
+  name: string;
+  jobId: string;
+  payload: Record<string, unknown>;
+}
+
+/** Most children one parent may have: a flow is added to Redis in one MULTI. */
+export const FLOW_CHILDREN_MAX = 10_000;
+
 /** A step as the runners see it: which queue it lives on, and how to run it from raw job data. */
 export interface RegisteredStep {
   readonly queue: string;
   execute(deps: StepDeps, data: unknown): Promise<void>;
+  /**
+   * A parent step's children, computed from its own data (so its outbox row stays small and a
+   * re-send after Redis is emptied rebuilds the same flow); absent for an ordinary step.
+   */
+  children?(data: unknown): readonly ChildJob[];
 }
 
 export interface TypedStep<P> extends RegisteredStep {
@@ -79,18 +101,37 @@ export class PermanentStepError extends Error {
   }
 }
 
-export function defineStep<P>(definition: { queue: string; parse(data: unknown): P; run: Step<P> }): TypedStep<P> {
+function parseOrPermanent<P>(parse: (data: unknown) => P, data: unknown): P {
+  try {
+    return parse(data);
+  } catch (error) {
+    throw new PermanentStepError(`invalid job data: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+export function defineStep<P>(definition: {
+  queue: string;
+  parse(data: unknown): P;
+  run: Step<P>;
+  /** Makes this a parent step: these run first (BullMQ FlowProducer children), then this step. */
+  children?: (payload: P) => readonly ChildJob[];
+}): TypedStep<P> {
+  const children = definition.children;
   return {
     queue: definition.queue,
     parse: definition.parse,
     run: definition.run,
+    ...(children
+      ? {
+          children(data: unknown) {
+            const jobs = children(parseOrPermanent(definition.parse, data));
+            if (jobs.length > FLOW_CHILDREN_MAX) throw new PermanentStepError(`a parent job has at most ${FLOW_CHILDREN_MAX} children, not ${jobs.length}`);
+            return jobs;
+          },
+        }
+      : {}),
     async execute(deps, data) {
-      let payload: P;
-      try {
-        payload = definition.parse(data);
-      } catch (error) {
-        throw new PermanentStepError(`invalid job data: ${(error as Error).message}`, { cause: error });
-      }
+      const payload = parseOrPermanent(definition.parse, data);
       try {
         await definition.run(deps, payload);
       } catch (error) {
@@ -121,6 +162,7 @@ export const STEPS = {
   [DISBURSE_JOB]: defineStep({ queue: FINANCING_QUEUE, parse: parseDisbursePayload, run: disburseStep }),
   [ACCRUAL_START_JOB]: defineStep({ queue: FINANCING_QUEUE, parse: parseAccrualStartPayload, run: accrualStartStep }),
   [ACCRUAL_BATCH_JOB]: defineStep({ queue: FINANCING_QUEUE, parse: parseAccrualBatchPayload, run: accrualBatchStep }),
+  [ACCRUAL_CLOSE_JOB]: defineStep({ queue: FINANCING_QUEUE, parse: parseAccrualClosePayload, run: accrualCloseStep, children: accrualCloseChildren }),
   [AUTO_DEBIT_JOB]: defineStep({ queue: FINANCING_QUEUE, parse: parseAutoDebitPayload, run: autoDebitStep }),
   [GUARANTEE_CALL_JOB]: defineStep({ queue: FINANCING_QUEUE, parse: parseGuaranteeCallPayload, run: guaranteeCallStep }),
 } as const satisfies StepRegistry;
@@ -130,9 +172,29 @@ export type JobPayload<N extends JobName> = ReturnType<(typeof STEPS)[N]["parse"
 
 /** Run the named step; an unknown name is permanent (a job from a newer deploy, or a typo). */
 export async function runStep(registry: StepRegistry, deps: StepDeps, name: string, data: unknown): Promise<void> {
+  await stepOf(registry, name).execute(deps, data);
+}
+
+/** The registered step of a job name, or a permanent error (a job from a newer deploy, or a typo). */
+export function stepOf(registry: StepRegistry, name: string): RegisteredStep {
   const step = Object.prototype.hasOwnProperty.call(registry, name) ? registry[name] : undefined;
   if (!step) throw new PermanentStepError(`no step registered for job ${name}`);
-  await step.execute(deps, data);
+  return step;
+}
+
+/** The children a job waits for before it runs: none for an ordinary step. */
+export function childrenOf(registry: StepRegistry, name: string, data: unknown): readonly ChildJob[] {
+  return stepOf(registry, name).children?.(data) ?? [];
+}
+
+/**
+ * Run a job as a flow runs it without BullMQ (the in-process runner, tests): its children one
+ * after another, then the job itself. A child that fails fails the whole run of the job, which is
+ * retried as one; the children are idempotent steps, so the ones already done change nothing.
+ */
+export async function runWithChildren(registry: StepRegistry, deps: StepDeps, name: string, data: unknown): Promise<void> {
+  for (const child of childrenOf(registry, name, data)) await runStep(registry, deps, child.name, child.payload);
+  await runStep(registry, deps, name, data);
 }
 
 /** The queues a registry's steps live on, each once, sorted. */

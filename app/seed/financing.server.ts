@@ -11,7 +11,7 @@ import {
   recordLpr,
   setFacility,
   startAccrualRun,
-  runAccrualBatch,
+  closeAccrualRun,
 } from "../domain/financing";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -100,8 +100,7 @@ export async function seedFinancingDemo(trx: Db, ids: { bank: string; core: stri
   }
   // Yesterday's run as the bank's console shows it: started and finished.
   await startAccrualRun(trx, shanghaiDate(daysAgo(1)), now);
-  const batches = await trx.selectFrom("accrual_run_batches").select("batch_no").where("business_date", "=", shanghaiDate(daysAgo(1))).execute();
-  for (const b of batches) await runAccrualBatch(trx, shanghaiDate(daysAgo(1)), b.batch_no, now);
+  await closeAccrualRun(trx, shanghaiDate(daysAgo(1)), now);
 
   // Waiting for the credit officers: above the auto-approval limit; one officer has looked at it.
   await financed(dealer, [{ skuCode: "HT-KFR-50GW-A1", quantity: 40 }], daysAgo(1));

@@ -1,7 +1,8 @@
 /**
  * Benchmark: the financing daily accrual run (日终计提) over many open loans, through the real
- * scheduled path (outbox → relay → BullMQ → the start step → one outbox row per batch → batch steps
- * in worker processes), with 1 and 2 worker processes.
+ * scheduled path (outbox → relay → BullMQ → the start step → the run's close job, added by the relay
+ * as a flow with one child per batch (FlowProducer) → batch steps in worker processes → the close
+ * once every batch is done), with 1 and 2 worker processes.
  *
  * Setup (timed, not measured), once, in a scratch database:
  *  - the business date D is the day before yesterday (Shanghai). The run for yesterday is started
@@ -326,7 +327,7 @@ export async function run(): Promise<void> {
           loans_per_s: Math.round(r.perSecond * 10) / 10,
           pgbench_tps: Math.round(r.tps),
           ratio: Math.round((r.perSecond / r.tps) * 1000) / 1000,
-          via: "outbox → BullMQ → worker processes",
+          via: "outbox → BullMQ flow (parent + one child per batch) → worker processes",
         }),
       );
     }

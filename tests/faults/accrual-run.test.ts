@@ -1,3 +1,5 @@
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
 import { sql } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { verifyLedger } from "../../app/domain/ledger/ledger.server";
@@ -11,11 +13,18 @@ import { killAll, spawnWorker, startPrivateRedis, type PrivateRedis, type Spawne
 import { runFinancingJobs } from "../integration/financing.fixtures";
 
 /**
- * The daily accrual run (日终计提) survives a worker killed in the middle of it: two worker processes
- * (`npm run worker`) run the run's batches from the outbox; once a few batches are done one worker is
- * SIGKILLed (whatever batch it held rolls back) and a replacement starts. At the end every loan has
- * accrued the day exactly once, the run is done with every batch counted once, and the books verify:
- * interest income equals the interest accrued.
+ * The daily accrual run (日终计提) survives the faults of server mode. Worker processes
+ * (`npm run worker`) run it as production does: the start step writes the run's close job, the relay
+ * adds it to BullMQ as a flow with one child per batch, workers run the batches, and BullMQ runs the
+ * close once they are done.
+ *  - A worker SIGKILLed once a few batches are done (whatever batch it held rolls back), and a
+ *    replacement started.
+ *  - Redis restarted empty once a few batches are done: the flow (close job and the batches still
+ *    waiting) is gone; the redelivery sweep finds the close's outbox row unfinished and adds the
+ *    whole flow again, and the batches already done run again as no-ops.
+ * Either way every loan has accrued the day exactly once, the run is done with every batch counted
+ * once, the day's auto-debit is queued once, and the books verify: interest income equals the
+ * interest accrued.
  */
 
 const LOANS = 6_000; // 12 batches of 500
@@ -91,9 +100,91 @@ describe("the daily accrual run with a worker SIGKILLed in the middle", () => {
       await sleep(100);
     }
 
-    const run = await progress();
-    expect(run).toMatchObject({ status: "done", batches_total: LOANS / 500, batches_done: LOANS / 500, loans_total: LOANS, loans_done: LOANS });
     expect(killedAt!.batches_done).toBeLessThan(LOANS / 500);
+    await expectAccruedOnce(t, day);
+  }, RUN_TIMEOUT_MS + 60_000);
+});
+
+describe("the daily accrual run with Redis restarted empty in the middle", () => {
+  let t: TestDatabase;
+  let redis: PrivateRedis;
+  const children: SpawnedProcess[] = [];
+  const now = new Date();
+  const day = addDays(shanghaiDate(now), -2);
+
+  beforeAll(async () => {
+    t = await createTestDatabase({ poolMax: 6 });
+    await startAccrualRun(t.db, addDays(shanghaiDate(now), -1), now);
+    const template = await templateLoan(t.db, day);
+    await copyLoans(t.db, template, LOANS - 1);
+    await runFinancingJobs(t.db, now);
+    redis = await startPrivateRedis();
+  }, 120_000);
+
+  afterEach((context) => {
+    if (context.task.result?.state === "fail") for (const child of children) console.error(child.describe());
+  });
+
+  afterAll(async () => {
+    await killAll();
+    await redis?.stop();
+    await t?.close();
+  });
+
+  it("adds the lost flow again, accrues every loan exactly once, and the books verify", async () => {
+    const prefix = testRedisPrefix("accrual-redis");
+    const env = { DATABASE_URL: t.url, REDIS_URL: redis.url, REDIS_PREFIX: prefix, OUTBOX_LEASE_MS: String(OUTBOX_LEASE_MS) };
+    // One worker: its 8 concurrent jobs leave some of the 12 batches waiting in Redis, to be lost.
+    const worker = spawnWorker(env);
+    children.push(worker);
+    await worker.waitForLog(/"msg":"worker ready"/, BOOT_TIMEOUT_MS);
+
+    await t.db.transaction().execute((trx) =>
+      enqueue(trx as Trx, { queue: FINANCING_QUEUE, name: ACCRUAL_START_JOB, jobId: outboxJobId("financing-accrual", day, "start"), payload: { businessDate: day } }),
+    );
+    const progress = async () => t.db.selectFrom("accrual_runs").select(["status", "batches_done", "batches_total"]).where("business_date", "=", day).executeTakeFirst();
+    const deadline = Date.now() + RUN_TIMEOUT_MS;
+    let emptiedAt: Awaited<ReturnType<typeof progress>>;
+    for (;;) {
+      const p = await progress();
+      if (p && p.batches_done >= 1 && p.status === "running") {
+        emptiedAt = p;
+        break;
+      }
+      if (p?.status === "done") throw new Error("the run finished before Redis could be emptied: give it more loans");
+      if (Date.now() > deadline) throw new Error(`the run did not start: ${JSON.stringify(p)}`);
+      await sleep(20);
+    }
+    await redis.restartEmpty();
+
+    for (;;) {
+      const p = await progress();
+      if (p?.status === "done") break;
+      if (Date.now() > deadline) throw new Error(`the run did not finish: ${JSON.stringify(p)}; Redis emptied at ${JSON.stringify(emptiedAt)}`);
+      await sleep(100);
+    }
+    expect(emptiedAt!.batches_done).toBeLessThan(LOANS / 500);
+    await expectAccruedOnce(t, day);
+    // The redelivery sweep is what brought the flow back: the close's row says it was sent again.
+    const close = await t.db.selectFrom("outbox").select("redeliveries").where("job_id", "=", outboxJobId("financing-accrual", day, "close")).executeTakeFirstOrThrow();
+    expect(close.redeliveries).toBeGreaterThanOrEqual(1);
+    // And the daily schedule is back in the emptied Redis (the worker's schedule keeper).
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue(FINANCING_QUEUE, { connection, prefix });
+    try {
+      const ids = (await queue.getJobSchedulers()).map((s) => s.key);
+      expect(ids).toContain("financing-accrual");
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
+  }, RUN_TIMEOUT_MS + 60_000);
+});
+
+/** Every loan accrued `day` once, the run closed once with every batch counted once, the books verify. */
+async function expectAccruedOnce(t: TestDatabase, day: string): Promise<void> {
+    const run = await t.db.selectFrom("accrual_runs").select(["status", "batches_done", "batches_total", "loans_done", "loans_total"]).where("business_date", "=", day).executeTakeFirst();
+    expect(run).toMatchObject({ status: "done", batches_total: LOANS / 500, batches_done: LOANS / 500, loans_total: LOANS, loans_done: LOANS });
     const { rows } = await sql<{ accrued: number; rows_for_day: number; loans_with_one: number; interest: string }>`
       select (select count(*) from loans where accrued_through = ${day}::date)::int as accrued,
              (select count(*) from loan_accruals where business_date = ${day}::date)::int as rows_for_day,
@@ -107,5 +198,14 @@ describe("the daily accrual run with a worker SIGKILLed in the middle", () => {
     expect(await verifyLedger(t.db)).toEqual([]);
     const failed = await t.db.selectFrom("outbox").select("job_id").where("failed_at", "is not", null).execute();
     expect(failed).toEqual([]);
-  }, RUN_TIMEOUT_MS + 60_000);
-});
+  // The close ran (the flow's parent) and queued the next day's auto-debit, once. The worker
+  // records a finished job a few milliseconds after it (in batches), so give it a moment.
+  const closeId = outboxJobId("financing-accrual", day, "close");
+  const recordedBy = Date.now() + 10_000;
+  while ((await t.db.selectFrom("outbox").select("completed_at").where("job_id", "=", closeId).executeTakeFirstOrThrow()).completed_at === null) {
+    if (Date.now() > recordedBy) throw new Error("the run's close job was never recorded as completed");
+    await sleep(50);
+  }
+  const autoDebit = await t.db.selectFrom("outbox").select("job_id").where("job_id", "=", outboxJobId("financing-auto-debit", addDays(day, 1), "run")).execute();
+  expect(autoDebit).toHaveLength(1);
+}

@@ -8,7 +8,7 @@ import { confirmOrder } from "../../app/domain/orders/review.server";
 import { createProduct, recordLpr, type ProductInput } from "../../app/domain/financing/products.server";
 import { setFacility } from "../../app/domain/financing/facilities.server";
 import { actorOf, makeLink, makeSku, newOrg, newUser, quietLogger } from "./catalog.fixtures";
-import { STEPS, runStep } from "../../workflows/registry";
+import { STEPS, runWithChildren } from "../../workflows/registry";
 
 /** The bank, once per database: financing lends from its accounts. */
 export async function ensureBank(db: Db): Promise<string> {
@@ -94,7 +94,7 @@ export async function runFinancingJobs(db: Db, now: Date): Promise<number> {
       .execute();
     if (rows.length === 0) return ran;
     for (const row of rows) {
-      await runStep(STEPS, { db, logger: quietLogger, now: () => now }, row.job_name, row.payload);
+      await runWithChildren(STEPS, { db, logger: quietLogger, now: () => now }, row.job_name, row.payload);
       await db.updateTable("outbox").set({ published_at: sql`coalesce(published_at, now())`, completed_at: sql`now()` }).where("id", "=", row.id).execute();
       ran += 1;
     }

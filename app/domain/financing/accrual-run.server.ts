@@ -3,7 +3,7 @@ import { inTransaction, type Db } from "../../../db";
 import { DomainError, SYSTEM_ACTOR, addDays, isBusinessDate, shanghaiDate } from "../shared";
 import { requestNotifications, type NotificationRequestInput } from "../notifications";
 import { formatFen } from "../../i18n";
-import { enqueue, enqueueAll, outboxJobId, type OutboxJob, type Trx } from "../outbox";
+import { enqueue, outboxJobId, type OutboxJob, type Trx } from "../outbox";
 import { OPEN_LOAN_STATUSES } from "./states";
 import { FINANCING_QUEUE } from "./applications.server";
 import { accrueLoans, AUTO_DEBIT_JOB, LOAN_LIMITS, repayLoan } from "./loans.server";
@@ -12,17 +12,23 @@ import { dateText } from "./internal.server";
 /**
  * The daily run (日终计提): for one Shanghai business date, every open loan accrues through it.
  * Its state is in PostgreSQL: a run row per date and a batch row per slice of loans, fixed when the
- * run starts. BullMQ drives it: the start step writes one outbox row per batch, each batch step
- * accrues its loans (exactly once per loan and day, loans.server.ts) and counts itself done, and the
- * last batch closes the run and queues the day's auto-debit. The bank's page reads the counters:
- * n of N batches, live.
+ * run starts. BullMQ drives it as a flow (decision 024): the start step writes ONE outbox row, the
+ * close job, whose children are the batches (workflows/financing.ts derives them from the row's
+ * `batchesTotal`); the relay adds parent and children with a FlowProducer, workers run the batches
+ * (each accrues its loans exactly once per loan and day, loans.server.ts, and counts itself done),
+ * and BullMQ runs the close job once every batch has run: it closes the run and queues the day's
+ * auto-debit. The bank's page reads the counters: n of N batches, live.
  */
 
 export const ACCRUAL_START_JOB = "financing.accrual_start";
 export const ACCRUAL_BATCH_JOB = "financing.accrual_batch";
+export const ACCRUAL_CLOSE_JOB = "financing.accrual_close";
 
 export const ACCRUAL_LIMITS = {
-  /** Loans one run may hold: 100 batches of 500 per… ten thousand batches, far above the bench's 100,000 loans. */
+  /**
+   * Loans one run may hold: 10,000 batches of 500, the most children one flow may have
+   * (FLOW_CHILDREN_MAX, one Redis MULTI); fifty times the benchmark's 100,000 loans.
+   */
   maxLoansPerRun: 5_000_000,
   autoDebitBatch: 200,
 } as const;
@@ -33,6 +39,16 @@ export function accrualBatchJob(businessDate: string, batchNo: number): OutboxJo
     name: ACCRUAL_BATCH_JOB,
     jobId: outboxJobId("financing-accrual", businessDate, `batch-${batchNo}`),
     payload: { businessDate, batchNo },
+  };
+}
+
+/** The run's parent job: BullMQ runs it after every batch of `batchesTotal` has run. */
+export function accrualCloseJob(businessDate: string, batchesTotal: number): OutboxJob {
+  return {
+    queue: FINANCING_QUEUE,
+    name: ACCRUAL_CLOSE_JOB,
+    jobId: outboxJobId("financing-accrual", businessDate, "close"),
+    payload: { businessDate, batchesTotal },
   };
 }
 
@@ -88,7 +104,7 @@ export async function startAccrualRun(db: Db, businessDate: string, now: Date): 
           insert into accrual_run_batches (business_date, batch_no, loan_ids)
           select ${businessDate}::date, b.batch_no - 1, array(select jsonb_array_elements_text(b.ids)::uuid)
           from jsonb_array_elements(${JSON.stringify(batches)}::jsonb) with ordinality as b(ids, batch_no)`.execute(trx);
-        await enqueueAll(trx as Trx, batches.map((_, n) => accrualBatchJob(businessDate, n)));
+        await enqueue(trx as Trx, accrualCloseJob(businessDate, batches.length));
       }
       const done = batches.length === 0;
       await trx
@@ -119,17 +135,42 @@ export async function runAccrualBatch(db: Db, businessDate: string, batchNo: num
     if (batch.done_at) return { loans: 0, alreadyDone: true };
     const results = await accrueLoans(trx, batch.loan_ids, businessDate, now);
     await trx.updateTable("accrual_run_batches").set({ done_at: now }).where("business_date", "=", businessDate).where("batch_no", "=", batchNo).execute();
-    const run = await trx
+    await trx
       .updateTable("accrual_runs")
       .set((eb) => ({ batches_done: eb("batches_done", "+", 1), loans_done: eb("loans_done", "+", batch.loan_ids.length) }))
       .where("business_date", "=", businessDate)
-      .returning(["batches_done", "batches_total"])
-      .executeTakeFirstOrThrow();
-    if (run.batches_done === run.batches_total) {
-      await trx.updateTable("accrual_runs").set({ status: "done", finished_at: now }).where("business_date", "=", businessDate).execute();
-      await enqueue(trx as Trx, autoDebitJob(addDays(businessDate, 1)));
-    }
+      .execute();
     return { loans: results.length, alreadyDone: false };
+  });
+}
+
+/**
+ * The run's parent job, after its batches: close the run and queue the next day's auto-debit.
+ *
+ * BullMQ starts it once every child has finished, and a child that exhausted its retries does not
+ * hold it back (`ignoreDependencyOnFailure`), so a batch may still be open here: it is run now
+ * (the same idempotent step). If it fails again, so does this job, and its outbox row ends listed
+ * for a person with the error: the run is never left "running" with nobody told. Closing twice
+ * finds the run done and does nothing.
+ */
+export async function closeAccrualRun(db: Db, businessDate: string, now: Date): Promise<{ closed: boolean; batchesRunHere: number }> {
+  const open = await db
+    .selectFrom("accrual_run_batches")
+    .select("batch_no")
+    .where("business_date", "=", businessDate)
+    .where("done_at", "is", null)
+    .orderBy("batch_no")
+    .execute();
+  for (const b of open) await runAccrualBatch(db, businessDate, b.batch_no, now);
+  return inTransaction(db, async (trx) => {
+    const run = await trx.selectFrom("accrual_runs").select(["status", "batches_done", "batches_total"]).where("business_date", "=", businessDate).forUpdate().executeTakeFirst();
+    if (!run) throw new DomainError("not_found", `accrual run ${businessDate} not found`);
+    if (run.status === "done") return { closed: false, batchesRunHere: open.length };
+    // Every batch counted itself done in its own transaction, before this one read the counter.
+    if (run.batches_done !== run.batches_total) throw new Error(`accrual run ${businessDate}: ${run.batches_done} of ${run.batches_total} batches done at close`);
+    await trx.updateTable("accrual_runs").set({ status: "done", finished_at: now }).where("business_date", "=", businessDate).execute();
+    await enqueue(trx as Trx, autoDebitJob(addDays(businessDate, 1)));
+    return { closed: true, batchesRunHere: open.length };
   });
 }
 

@@ -27,7 +27,7 @@ export { disburseApplication, previewSchedule } from "./disbursement.server";
 export type { SchedulePreview } from "./disbursement.server";
 export { AUTO_DEBIT_JOB, GUARANTEE_CALL_JOB, LOAN_LIMITS, accrueLoans, callGuarantee, reclassifyLoan, repayLoan, writeOffLoan } from "./loans.server";
 export type { Owed, RepaymentInput, RepaymentResult } from "./loans.server";
-export { ACCRUAL_BATCH_JOB, ACCRUAL_START_JOB, REMINDER_LIMITS, accrualDateFor, autoDebitDueLoans, sendLoanReminders, getAccrualRun, listAccrualRuns, runAccrualBatch, startAccrualRun } from "./accrual-run.server";
+export { ACCRUAL_BATCH_JOB, ACCRUAL_CLOSE_JOB, ACCRUAL_START_JOB, REMINDER_LIMITS, accrualBatchJob, accrualDateFor, closeAccrualRun, autoDebitDueLoans, sendLoanReminders, getAccrualRun, listAccrualRuns, runAccrualBatch, startAccrualRun } from "./accrual-run.server";
 export type { AccrualRunView } from "./accrual-run.server";
 export { EXPORT_LIMITS, applicationForOrder, exportLoansCsv, getApplication, getLoan, listApplications, listLoans, listLoansPage, portfolio, requireScopeFor } from "./queries.server";
 export type { ApplicationView, FinancingScope, LoanDetail, LoanListItem, Portfolio } from "./queries.server";
