@@ -7,7 +7,7 @@ import { applyForOrderFinancing, approveApplication, rejectApplication, withdraw
 import { getFacility } from "../../app/domain/financing/facilities.server";
 import { accrueLoans, reclassifyLoan, repayLoan } from "../../app/domain/financing/loans.server";
 import { getLoan } from "../../app/domain/financing/queries.server";
-import { runAccrualBatch, sendLoanReminders, startAccrualRun } from "../../app/domain/financing/accrual-run.server";
+import { closeAccrualRun, runAccrualBatch, sendLoanReminders, startAccrualRun } from "../../app/domain/financing/accrual-run.server";
 import { getOrder } from "../../app/domain/orders/queries.server";
 import { refusal } from "./catalog.fixtures";
 import { createTestDatabase } from "../support/db";
@@ -278,6 +278,29 @@ describe("order financing (融资支付), on PostgreSQL", () => {
     await runAccrualBatch(db, "2026-03-02", 0, at("2026-03-03"));
     const again = await db.selectFrom("loan_accruals").innerJoin("loans", "loans.id", "loan_accruals.loan_id").select("loan_accruals.loan_id").where("loans.borrower_organization_id", "=", w.dealer).execute();
     expect(again).toHaveLength(3);
+    expect(await verifyLedger(db)).toEqual([]);
+  });
+
+  it("closes a run whose batches its children left undone by running them, once", async () => {
+    const db = handle.db;
+    const w = await financingWorld(db);
+    const order = await confirmedOrder(db, w, 2, at("2026-04-01"));
+    await applyForOrderFinancing(db, w.asDealer, order.id, at("2026-04-01"));
+    await runFinancingJobs(db, at("2026-04-01"));
+    const run = await startAccrualRun(db, "2026-04-01", at("2026-04-02"));
+    // The close reached with no batch run (every child gave up): it runs them itself, then closes.
+    const closed = await closeAccrualRun(db, "2026-04-01", at("2026-04-02"));
+    expect(closed).toEqual({ closed: true, batchesRunHere: run.batchesTotal });
+    expect(await db.selectFrom("accrual_runs").select(["status", "batches_done", "loans_done"]).where("business_date", "=", "2026-04-01").executeTakeFirstOrThrow()).toEqual({
+      status: "done",
+      batches_done: run.batchesTotal,
+      loans_done: run.loansTotal,
+    });
+    expect(await closeAccrualRun(db, "2026-04-01", at("2026-04-02"))).toEqual({ closed: false, batchesRunHere: 0 });
+    const autoDebits = await db.selectFrom("outbox").select("job_id").where("job_id", "=", "financing-auto-debit:2026-04-02:run").execute();
+    expect(autoDebits).toHaveLength(1);
+    const mine = await db.selectFrom("loan_accruals").innerJoin("loans", "loans.id", "loan_accruals.loan_id").select("loan_accruals.loan_id").where("loans.borrower_organization_id", "=", w.dealer).where("loan_accruals.business_date", "=", "2026-04-01").execute();
+    expect(mine).toHaveLength(1);
     expect(await verifyLedger(db)).toEqual([]);
   });
 });
