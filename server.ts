@@ -84,7 +84,7 @@ async function main(): Promise<void> {
 
     let seed: Awaited<ReturnType<typeof seedDemoData>> | null = null;
     if (config.seedDemo) {
-      seed = await seedDemoData(db, { password: config.demoPassword });
+      seed = await seedDemoData(db, { password: config.demoPassword, epayMerchantId: config.epayMerchantId });
       if (seed.seeded) logger.info("demo data seeded");
     }
 

@@ -31,6 +31,7 @@ export const NAV_ENTRIES: readonly NavEntry[] = [
   { to: "/market/orders", label: "nav.marketOrders", kinds: ["buyer", "merchant"] },
   { to: "/market/announcements", label: "nav.marketAnnouncements", kinds: ["buyer", "merchant"] },
   { to: "/financing", label: "nav.financing", kinds: ["bank", "core_enterprise", "dealer"] },
+  { to: "/settlement/account", label: "nav.settlement", kinds: ["core_enterprise", "dealer", "market_operator", "merchant"] },
 ];
 
 export function navFor(kind: OrganizationKind | undefined): readonly NavEntry[] {

@@ -24,6 +24,9 @@ import * as m0021 from "./migrations/0021_payments_awaiting_gateway";
 import * as m0022 from "./migrations/0022_drop_reference_versions";
 import * as m0023 from "./migrations/0023_financing";
 import * as m0024 from "./migrations/0024_loan_reminders";
+import * as m0025 from "./migrations/0025_market_receivables";
+import * as m0026 from "./migrations/0026_loan_repayment_purpose";
+import * as m0027 from "./migrations/0027_settlement_accounts";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -54,6 +57,9 @@ const MIGRATIONS: Record<string, Migration> = {
   "0022_drop_reference_versions": m0022,
   "0023_financing": m0023,
   "0024_loan_reminders": m0024,
+  "0025_market_receivables": m0025,
+  "0026_loan_repayment_purpose": m0026,
+  "0027_settlement_accounts": m0027,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { ESCROW_LIMITS, expireUnpaidCheckouts, autoConfirmShippedOrders, awaitsSettlement, continueSettlement, settleReceivedOrders } from "../app/domain/market";
+import { ESCROW_LIMITS, expireUnpaidCheckouts, autoConfirmShippedOrders, awaitsSettlement, continueSettlement } from "../app/domain/market";
+import { settleMarketOrdersWithAssignment } from "../app/domain/financing";
 import type { Step } from "./registry";
 
 export { AUTO_CONFIRM_JOB, EXPIRE_CHECKOUTS_JOB, MARKET_ORDER_QUEUE, SETTLE_MARKET_ORDERS_JOB } from "../app/domain/market";
@@ -33,7 +34,8 @@ export const settleStep: Step<SettlePayload> = async (deps, payload) => {
   let settled = 0;
   let more = false;
   for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
-    const batch = await settleReceivedOrders(deps.db, { limit: ESCROW_LIMITS.settleBatch, now });
+    // The proceeds of an order whose receivable was sold go on to the bank in the same transaction.
+    const batch = await settleMarketOrdersWithAssignment(deps.db, { limit: ESCROW_LIMITS.settleBatch, now });
     settled += batch.length;
     more = batch.length === ESCROW_LIMITS.settleBatch;
     if (!more) break;

@@ -8,7 +8,7 @@ const config = readConfig();
 const handle = createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
 try {
   await migrateToLatest(handle.db);
-  const result = await seedDemoData(handle.db, { password: config.demoPassword });
+  const result = await seedDemoData(handle.db, { password: config.demoPassword, epayMerchantId: config.epayMerchantId });
   console.log(result.seeded ? "demo data seeded" : "demo data already present");
   for (const login of result.logins) console.log(`  ${login.email.padEnd(20)} ${login.description}`);
 } finally {

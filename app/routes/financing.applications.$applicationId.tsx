@@ -18,8 +18,11 @@ import supplyStyles from "~/styles/supply.css";
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: supplyStyles }];
 export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "financing.application.title");
 
-/** The bank decides, the borrower withdraws, the guarantor reads; no other kind of organisation has this page. */
-const PARTY_OF_KIND: Readonly<Record<string, FinancingParty | "guarantor">> = { bank: "bank", dealer: "borrower", core_enterprise: "guarantor" };
+/**
+ * The bank decides, the borrower withdraws, the guarantor reads; no other kind of organisation has
+ * this page. A market merchant borrows on its escrow orders' proceeds (receivables advances).
+ */
+const PARTY_OF_KIND: Readonly<Record<string, FinancingParty | "guarantor">> = { bank: "bank", dealer: "borrower", core_enterprise: "guarantor", merchant: "borrower" };
 
 async function requireApplicationParty(request: Request, context: LoaderFunctionArgs["context"]) {
   const ctx = await requireOrgContext(request, context);

@@ -6,22 +6,26 @@ import { CsrfInput } from "~/components/csrf-input";
 import { LoanClassTag, LoanStatusTag } from "~/components/financing-ui";
 import { AllocationCell, Fact, FieldProblem, Money, ProblemList, ScheduleTable, bucketText } from "~/components/financing-loan-ui";
 import { RouteError } from "~/components/route-error";
-import { formatDate, formatDateTime, formatFen, formatRatePpm, translateDynamic, type MessageKey } from "~/i18n";
+import { PaymentInFlight, PaymentLastFailed } from "~/components/order-ui";
+import { formatDate, formatDateTime, formatFen, formatRatePpm, translate, translateDynamic, type MessageKey } from "~/i18n";
+import { resolveLocale } from "~/i18n/locale.server";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
 import * as Financing from "~/domain/financing";
 import { parseYuanToFen } from "~/domain/catalog";
 import { may, type ActionName } from "~/domain/identity";
+import { EpayGatewayError, paymentsDepsForRequest } from "~/domain/payments";
 import { isDomainError, shanghaiDate } from "~/domain/shared";
 import { forbidden, notFound, requireMay, requireOrgContext, requireUuidParam, rolesOfRefusal, scoped, type OrgContext } from "~/web/tenancy.server";
-import { flashCookie, requireCsrf } from "~/session.server";
+import { flashCookie, getSession, requireCsrf } from "~/session.server";
 import supplyStyles from "~/styles/supply.css";
 import ordersStyles from "~/styles/orders.css";
 
 /**
  * /financing/loans/<loanId>: one loan, for the bank (every loan), its borrower and its guarantor;
  * anyone else gets a 404. The borrower (or, once the guarantee is called, the guarantor) repays
- * from its wallet; the bank's credit staff reclassify and write off.
+ * from its wallet or by e-Pay (the gateway's page, then back here: the payment in flight is shown
+ * until the capture has repaid the loan); the bank's credit staff reclassify and write off.
  */
 
 export const links: LinksFunction = () => [
@@ -32,6 +36,9 @@ export const meta: MetaFunction = ({ matches }) => pageTitle(matches, "financing
 
 const REASON_MAX_CHARS = 500;
 const ACCRUALS_SHOWN = 14;
+const EPAY_TIMEOUT_MS = 5_000;
+/** Asking the gateway about a pending payment while the page loads: short, the callback covers the rest. */
+const EPAY_STATUS_TIMEOUT_MS = 2_000;
 
 async function loanContext(request: Request, context: LoaderFunctionArgs["context"], loanId: string | undefined) {
   const ctx = await requireOrgContext(request, context);
@@ -66,7 +73,21 @@ function bankMay(ctx: OrgContext, detail: Financing.LoanDetail, action: ActionNa
 }
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const { ctx, detail, now } = await loanContext(request, context, params.loanId);
+  const loaded = await loanContext(request, context, params.loanId);
+  const { ctx, scope, now } = loaded;
+  let { detail } = loaded;
+  // The payer's e-Pay repayment: in flight (asked of the gateway, since the callback may be late),
+  // or failed last. While one is in flight the page offers no other way to repay.
+  const epay = canRepay(ctx, detail)
+    ? await Financing.settleEpayRepaymentAttempts(
+        context.db,
+        ctx.organization.organizationId,
+        detail.loan.id,
+        paymentsDepsForRequest(request, context.config, context.logger, { timeoutMs: EPAY_STATUS_TIMEOUT_MS, maxAttempts: 1 }),
+      )
+    : null;
+  // The gateway's answer may have just repaid the loan (the capture applies it at once): read it again.
+  if (epay?.changed) detail = await scoped(() => Financing.getLoan(context.db, scope, detail.loan.id, now));
   const { loan } = detail;
   return {
     today: shanghaiDate(now),
@@ -112,6 +133,18 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
       reason: typeof e.detail.reason === "string" ? e.detail.reason : null,
     })),
     repay: canRepay(ctx, detail) ? { byGuarantor: loan.status === "guarantee_called" } : null,
+    epay: {
+      inFlight: epay?.inFlight
+        ? {
+            id: epay.inFlight.id,
+            status: epay.inFlight.status,
+            amountFen: epay.inFlight.amountFen,
+            createdAt: epay.inFlight.createdAt.toISOString(),
+            payUrl: epay.inFlight.payUrl,
+          }
+        : null,
+      lastFailedAt: epay?.lastFailed?.failedAt ? epay.lastFailed.failedAt.toISOString() : null,
+    },
     canReclassify: bankMay(ctx, detail, "financing.reclassify", "reclassify"),
     canWriteOff: bankMay(ctx, detail, "financing.write_off", "write_off"),
     // One key per rendering of the forms: the same form posted twice is one repayment.
@@ -122,13 +155,14 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 // ---------------------------------------------------------------------------------------------
 // Forms. Problems are message keys, shown next to the field they name ("form": above the form).
 
-const INTENTS = ["repay_due", "payoff", "reclassify", "write_off"] as const;
+const INTENTS = ["repay_due", "payoff", "epay", "reclassify", "write_off"] as const;
 type Intent = (typeof INTENTS)[number];
 
 /** Each form of the page → its action in the permission table (app/domain/identity/permissions.ts). */
 const INTENT_ACTION: Readonly<Record<Intent, ActionName>> = {
   repay_due: "financing.repay",
   payoff: "financing.repay",
+  epay: "financing.repay",
   reclassify: "financing.reclassify",
   write_off: "financing.write_off",
 };
@@ -149,6 +183,7 @@ const WriteOffForm = z.object({
   confirm: z.literal("yes", { errorMap: () => ({ message: "financing.loan.problem.confirm" }) }),
 });
 const IdempotencyKey = z.string().uuid();
+const EpayMode = z.enum(["due", "payoff"]);
 
 function zodProblems(error: z.ZodError): LoanFormFailure["fieldErrors"] {
   const out: LoanFormFailure["fieldErrors"] = {};
@@ -182,6 +217,8 @@ function domainProblems(fields: Record<string, string>, message: string): LoanFo
       out.reason = "financing.loan.problem.required";
     } else if (field === "idempotency_key") {
       out.form = "financing.loan.problem.keyReused";
+    } else if (field === "payment") {
+      out.form = value === "already_paid" ? "financing.loan.problem.epayPaid" : value === "payment_pending" ? "financing.loan.problem.epayPending" : message;
     } else if (field === "status") {
       out.form = "financing.loan.problem.state";
     } else {
@@ -195,6 +232,8 @@ function domainProblems(fields: Record<string, string>, message: string): LoanFo
 const FLASH: Record<Intent, MessageKey> = {
   repay_due: "financing.loan.flash.repaid",
   payoff: "financing.loan.flash.paidOff",
+  // Never shown: e-Pay redirects to the gateway's page.
+  epay: "financing.loan.flash.repaid",
   reclassify: "financing.loan.flash.reclassified",
   write_off: "financing.loan.flash.writtenOff",
 };
@@ -244,6 +283,34 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         );
         return done(result.loanStatus === "repaid" ? "financing.loan.flash.paidOff" : FLASH.repay_due);
       }
+      case "epay": {
+        if (payerOf(loan) !== ctx.organization.organizationId) return fail({ form: "financing.loan.problem.state" }, 409);
+        const mode = EpayMode.safeParse(text("mode"));
+        if (!mode.success) throw new Response("Missing or malformed mode", { status: 400 });
+        const session = await getSession(request, context);
+        const locale = await resolveLocale(request, session?.user.locale);
+        let started;
+        try {
+          // Over HTTP to the gateway, outside any transaction: resumes the attempt pending for this
+          // loan, or starts a new one after a failure; the amount is worked out by the domain.
+          started = await Financing.startEpayRepayment(
+            db,
+            ctx.actor,
+            loan.id,
+            { mode: mode.data, description: translate(locale, "financing.loan.epay.description", { number: loan.number }) },
+            // A person is waiting on the answer: a shorter budget than a background step's.
+            paymentsDepsForRequest(request, context.config, context.logger, { timeoutMs: EPAY_TIMEOUT_MS, maxAttempts: 2 }),
+            new Date(),
+          );
+        } catch (error) {
+          if (error instanceof EpayGatewayError) {
+            context.logger.warn({ loanId: loan.id, err: error }, "e-Pay repayment could not be started");
+            return fail({ form: "financing.loan.problem.epayUnavailable" }, 503);
+          }
+          throw error;
+        }
+        return redirect(started.payUrl);
+      }
       case "reclassify": {
         const parsed = ReclassifyForm.safeParse({ class: values.class, reason: values.reason });
         if (!parsed.success) return fail(zodProblems(parsed.error));
@@ -283,12 +350,22 @@ function problemsOf(failure: LoanFormFailure | undefined, intents: readonly Inte
 function RepayForms({ d, failure, busy }: { d: LoaderData; failure: LoanFormFailure | undefined; busy: boolean }) {
   const t = useT();
   const locale = useLocale();
-  const p = problemsOf(failure, ["repay_due", "payoff"]);
+  const p = problemsOf(failure, ["repay_due", "payoff", "epay"]);
   const amountError = p.field("amount");
+  if (d.epay.inFlight) {
+    return (
+      <section className="panel" aria-labelledby="repay-heading" data-testid="repay">
+        <h2 id="repay-heading">{t("financing.loan.repay.title")}</h2>
+        <ProblemList problems={p.form} testId="repay-problems" />
+        <PaymentInFlight payment={d.epay.inFlight} />
+      </section>
+    );
+  }
   return (
     <section className="panel" aria-labelledby="repay-heading" data-testid="repay">
       <h2 id="repay-heading">{t("financing.loan.repay.title")}</h2>
       {d.repay?.byGuarantor ? <p>{t("financing.loan.repay.byGuarantor")}</p> : null}
+      {d.epay.lastFailedAt ? <PaymentLastFailed failedAt={d.epay.lastFailedAt} /> : null}
       <ProblemList problems={p.form} testId="repay-problems" />
       {d.dueNowFen > 0 ? (
         <Form method="post" className="od-reason-form" noValidate>
@@ -328,7 +405,27 @@ function RepayForms({ d, failure, busy }: { d: LoaderData; failure: LoanFormFail
           </button>
         </Form>
       ) : null}
+      {d.dueNowFen > 0 || d.payoffFen > 0 ? (
+        <div className="sc-actions" data-testid="repay-epay">
+          {d.dueNowFen > 0 ? <EpayButton mode="due" label={t("financing.loan.repay.epayDue", { amount: formatFen(d.dueNowFen, locale) })} busy={busy} /> : null}
+          {d.payoffFen > 0 ? <EpayButton mode="payoff" label={t("financing.loan.repay.epayPayoff", { amount: formatFen(d.payoffFen, locale) })} busy={busy} /> : null}
+          <p className="sc-muted small">{t("financing.loan.repay.epayHint")}</p>
+        </div>
+      ) : null}
     </section>
+  );
+}
+
+function EpayButton({ mode, label, busy }: { mode: "due" | "payoff"; label: string; busy: boolean }) {
+  return (
+    <Form method="post" className="od-inline">
+      <CsrfInput />
+      <input type="hidden" name="intent" value="epay" />
+      <input type="hidden" name="mode" value={mode} />
+      <button type="submit" className="sc-button secondary" disabled={busy} data-intent="epay" data-mode={mode}>
+        {label}
+      </button>
+    </Form>
   );
 }
 

@@ -35,9 +35,11 @@ import supplyStyles from "~/styles/supply.css";
 import ordersStyles from "~/styles/orders.css";
 
 /**
- * /financing/receivables: a core enterprise's receivables advances (应收账款融资). Its on-account
- * orders it may sell today, each with the advance at the product's rate and a sell form, and the
- * receivables it has sold with what the bank has been repaid on each.
+ * /financing/receivables: receivables advances (应收账款融资). A core enterprise sees the
+ * on-account orders it may sell today, each with the advance at the product's rate and a sell
+ * form, and the receivables it has sold with what the bank has been repaid on each. A market
+ * merchant (reached from its money panel on /market/orders) sees the same for its shipped escrow
+ * orders: the advance on what settlement will pay it, and what it sold, repaid from settlements.
  */
 
 export const links: LinksFunction = () => [
@@ -47,25 +49,30 @@ export const links: LinksFunction = () => [
 export const meta: MetaFunction = ({ matches }) =>
   pageTitle(matches, "financing.receivables.title");
 
-/** Only a core enterprise sells receivables: for any other kind of organisation the page does not exist. */
+/** A core enterprise or a market merchant sells receivables: for any other kind the page does not exist. */
 async function requireSeller(
   request: Request,
   context: LoaderFunctionArgs["context"]
 ) {
   const ctx = await requireOrgContext(request, context);
-  if (ctx.organization.kind !== "core_enterprise") notFound();
-  return { ...ctx, organizationId: ctx.organization.organizationId };
+  const kind = ctx.organization.kind;
+  if (kind !== "core_enterprise" && kind !== "merchant") notFound();
+  return { ...ctx, side: kind as "core_enterprise" | "merchant", organizationId: ctx.organization.organizationId };
 }
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const ctx = await requireSeller(request, context);
   const { db } = context;
   const now = new Date();
-  const { product, receivables } = await Financing.receivablesForSale(
-    db,
-    ctx.organizationId,
-    now
-  );
+  const merchant =
+    ctx.side === "merchant"
+      ? await Financing.marketReceivablesForSale(db, ctx.organizationId)
+      : null;
+  const core =
+    ctx.side === "core_enterprise"
+      ? await Financing.receivablesForSale(db, ctx.organizationId, now)
+      : null;
+  const product = merchant?.product ?? core?.product ?? null;
   let annualRatePpm: number | null = null;
   let lprPpm: number | null = null;
   if (product) {
@@ -79,8 +86,25 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       if (!(isDomainError(error) && error.fields.lpr)) throw error;
     }
   }
-  const sold = await Financing.receivablesSold(db, ctx.organizationId);
+  const sold = core ? await Financing.receivablesSold(db, ctx.organizationId) : [];
+  const market = merchant
+    ? {
+        forSale: merchant.receivables.map((r) => ({
+          orderId: r.orderId,
+          orderNo: r.orderNo,
+          marketName: r.marketName,
+          buyerName: r.buyerName,
+          status: r.status,
+          proceedsFen: r.proceedsFen,
+          commissionFen: r.commissionFen,
+          advanceFen: r.advanceFen,
+        })),
+        sold: await Financing.marketReceivablesSold(db, ctx.organizationId),
+      }
+    : null;
   return {
+    side: ctx.side,
+    market,
     product: product
       ? {
           name: product.name,
@@ -92,7 +116,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
           lprPpm,
         }
       : null,
-    receivables,
+    receivables: core?.receivables ?? [],
     sold,
     maySell: may(ctx.roles, "financing.sell_receivable", ctx.organization.kind),
   };
@@ -114,6 +138,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   if (String(form.get("intent") ?? "") !== "sell")
     throw new Response("Unknown form", { status: 400 });
   requireMay(ctx, "financing.sell_receivable");
+  if (ctx.side === "merchant") return sellMarket(form, ctx, context);
   const orderId = String(form.get("order_id") ?? "").trim();
   // A form that names no order is the form's mistake (422), not a missing order (404).
   if (!isUuid(orderId))
@@ -166,6 +191,62 @@ export async function action({ request, context }: ActionFunctionArgs) {
   }
 }
 
+/** A merchant sells the proceeds of one of its shipped escrow orders. */
+async function sellMarket(
+  form: FormData,
+  ctx: Awaited<ReturnType<typeof requireSeller>>,
+  context: ActionFunctionArgs["context"]
+) {
+  const orderId = String(form.get("market_order_id") ?? "").trim();
+  if (!isUuid(orderId))
+    return data<SellFailure>(
+      {
+        intent: "sell",
+        orderId,
+        fieldErrors: { market_order_id: "required" },
+        codes: { market_order_id: "required" },
+        formError: null,
+      },
+      { status: 422 }
+    );
+  try {
+    const application = await Financing.sellMarketReceivable(
+      context.db,
+      ctx.actor,
+      { marketOrderId: orderId },
+      new Date()
+    );
+    const key =
+      application.status === "approved"
+        ? "financing.receivables.flash.approved"
+        : "financing.receivables.flash.applied";
+    return redirect("/financing/receivables", {
+      headers: {
+        "Set-Cookie": await flashCookie(context, {
+          key,
+          params: { amount: formatFen(application.amount_fen) },
+        }),
+      },
+    });
+  } catch (error) {
+    if (error instanceof Response) throw error;
+    const codes = isDomainError(error) ? { ...error.fieldCodes } : {};
+    const { failure, status } = domainFailure(error, "sell", {
+      market_order_id: orderId,
+    });
+    return data<SellFailure>(
+      {
+        intent: "sell",
+        orderId,
+        fieldErrors: failure.fieldErrors,
+        codes,
+        formError: failure.formError,
+      },
+      { status }
+    );
+  }
+}
+
 function Refusal({ failure }: { failure: SellFailure }) {
   const t = useT();
   const locale = useLocale();
@@ -180,7 +261,7 @@ function Refusal({ failure }: { failure: SellFailure }) {
           {fields.map((field) => {
             const code = failure.codes[field];
             const words =
-              field === "order_id"
+              field === "order_id" || field === "market_order_id"
                 ? translateDynamic(
                     locale,
                     `financing.receivables.problem.${code ?? "order_id"}`,
@@ -219,6 +300,7 @@ export default function ReceivablesPage() {
   const t = useT();
   const locale = useLocale();
   const { product } = d;
+  if (d.market) return <MerchantReceivables d={{ ...d, market: d.market }} failure={failure} busy={busy} />;
 
   return (
     <div className="sc-page" data-testid="receivables">
@@ -422,6 +504,203 @@ export default function ReceivablesPage() {
         ) : (
           <p className="empty">{t("financing.receivables.noneSold")}</p>
         )}
+      </section>
+    </div>
+  );
+}
+
+type PageData = ReturnType<typeof useLoaderData<typeof loader>>;
+
+/**
+ * The merchant's view: its shipped and received escrow orders with the advance on each and a sell
+ * form (a plain POST, CSRF-checked, no script needed), then what it has sold with each loan's
+ * status and what the settlements repaid.
+ */
+function MerchantReceivables({
+  d,
+  failure,
+  busy,
+}: {
+  d: PageData & { market: NonNullable<PageData["market"]> };
+  failure: SellFailure | undefined;
+  busy: boolean;
+}) {
+  const t = useT();
+  const locale = useLocale();
+  const { product, market } = d;
+  return (
+    <div className="sc-page" data-testid="receivables">
+      <p>
+        <Link to="/market/orders">← {t("financing.receivables.market.back")}</Link>
+      </p>
+      <div className="sc-head">
+        <div>
+          <p className="eyebrow">
+            {product ? (locale === "en" ? product.nameEn : product.name) : ""}
+          </p>
+          <h1>{t("financing.receivables.market.title")}</h1>
+        </div>
+      </div>
+
+      <section className="panel" aria-labelledby="for-sale-heading">
+        <h2 id="for-sale-heading">{t("financing.receivables.market.forSale")}</h2>
+        {product ? (
+          <>
+            <p data-testid="receivables-terms">
+              {t("financing.receivables.market.terms", {
+                advance: formatPercentBps(product.advanceRateBps, locale),
+                rate:
+                  product.annualRatePpm !== null
+                    ? formatRatePpm(product.annualRatePpm)
+                    : "—",
+                days: product.termDays ?? 0,
+              })}
+            </p>
+            <p className="sc-muted">{t("financing.receivables.market.forSaleHint")}</p>
+          </>
+        ) : (
+          <p data-testid="receivables-no-product">
+            {t("financing.receivables.noProduct")}
+          </p>
+        )}
+        {failure ? <Refusal failure={failure} /> : null}
+        {market.forSale.length > 0 ? (
+          <div className="table-wrap">
+            <table className="sc-table" data-testid="market-receivables-for-sale">
+              <thead>
+                <tr>
+                  <th scope="col">{t("financing.receivables.order")}</th>
+                  <th scope="col">{t("financing.receivables.market.buyer")}</th>
+                  <th scope="col">{t("financing.receivables.status")}</th>
+                  <th scope="col" className="num">
+                    {t("financing.receivables.market.proceeds")}
+                  </th>
+                  <th scope="col" className="num">
+                    {t("financing.receivables.advance")}
+                  </th>
+                  {d.maySell ? (
+                    <th scope="col">
+                      <span className="visually-hidden">
+                        {t("financing.receivables.sell")}
+                      </span>
+                    </th>
+                  ) : null}
+                </tr>
+              </thead>
+              <tbody>
+                {market.forSale.map((r) => (
+                  <tr key={r.orderId} data-order={r.orderId}>
+                    <td>
+                      <Link to={`/market/orders/${r.orderId}`}>{r.orderNo}</Link>
+                      <span className="sc-muted small"> {r.marketName}</span>
+                    </td>
+                    <td>{r.buyerName}</td>
+                    <td>{translateDynamic(locale, `mo.status.${r.status}`, r.status)}</td>
+                    <td className="num">
+                      <Money fen={r.proceedsFen} />
+                      <span className="sc-muted small">
+                        {" "}
+                        {t("financing.receivables.market.afterCommission", {
+                          amount: formatFen(r.commissionFen, locale),
+                        })}
+                      </span>
+                    </td>
+                    <td className="num">
+                      <Money fen={r.advanceFen} testId={`advance-${r.orderId}`} />
+                    </td>
+                    {d.maySell ? (
+                      <td>
+                        <Form method="post">
+                          <CsrfInput />
+                          <input type="hidden" name="intent" value="sell" />
+                          <input type="hidden" name="market_order_id" value={r.orderId} />
+                          <button type="submit" className="sc-button" disabled={busy} data-intent="sell">
+                            {t("financing.receivables.sell")}
+                          </button>
+                        </Form>
+                      </td>
+                    ) : null}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : (
+          <p className="empty" data-testid="receivables-none">
+            {t("financing.receivables.market.none")}
+          </p>
+        )}
+        {!d.maySell && market.forSale.length > 0 ? (
+          <p className="sc-muted" data-needs-role="financing.sell_receivable">
+            {t("financing.receivables.noPermission")}
+          </p>
+        ) : null}
+      </section>
+
+      <section className="panel" aria-labelledby="sold-heading">
+        <h2 id="sold-heading">{t("financing.receivables.sold")}</h2>
+        {market.sold.length > 0 ? (
+          <div className="table-wrap">
+            <table className="sc-table" data-testid="market-receivables-sold">
+              <thead>
+                <tr>
+                  <th scope="col">{t("financing.receivables.loan")}</th>
+                  <th scope="col">{t("financing.receivables.order")}</th>
+                  <th scope="col">{t("financing.receivables.status")}</th>
+                  <th scope="col" className="num">
+                    {t("financing.receivables.principal")}
+                  </th>
+                  <th scope="col">{t("financing.receivables.maturityOn")}</th>
+                  <th scope="col" className="num">
+                    {t("financing.receivables.repaid")}
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {market.sold.map((s) => (
+                  <tr key={s.applicationId} data-application={s.applicationId}>
+                    <td>
+                      {s.loanId ? (
+                        <Link to={`/financing/loans/${s.loanId}`}>{s.loanNumber}</Link>
+                      ) : (
+                        <Link to={`/financing/applications/${s.applicationId}`}>{s.applicationNumber}</Link>
+                      )}
+                    </td>
+                    <td>
+                      <Link to={`/market/orders/${s.marketOrderId}`}>{s.orderNo}</Link>
+                      <span className="sc-muted small">
+                        {" "}
+                        {translateDynamic(locale, `mo.status.${s.orderStatus}`, s.orderStatus)}
+                      </span>
+                    </td>
+                    <td data-testid={`sold-status-${s.applicationId}`}>
+                      {s.loanStatus
+                        ? translateDynamic(locale, `financing.loanStatus.${s.loanStatus}`, s.loanStatus)
+                        : translateDynamic(locale, `financing.applicationStatus.${s.applicationStatus}`, s.applicationStatus)}
+                    </td>
+                    <td className="num">
+                      <Money fen={s.amountFen} />
+                    </td>
+                    <td>{s.maturityOn ? formatDate(s.maturityOn, locale) : "—"}</td>
+                    <td className="num">
+                      <Money fen={s.repaidFen} testId={`sold-repaid-${s.applicationId}`} />
+                      {s.fromSettlementFen > 0 ? (
+                        <span className="sc-muted small">
+                          {" "}
+                          {t("financing.receivables.market.fromSettlement")}{" "}
+                          {formatFen(s.fromSettlementFen, locale)}
+                        </span>
+                      ) : null}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : (
+          <p className="empty">{t("financing.receivables.noneSold")}</p>
+        )}
+        <p className="sc-muted">{t("financing.receivables.market.refundNote")}</p>
       </section>
     </div>
   );

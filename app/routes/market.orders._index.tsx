@@ -1,5 +1,5 @@
 import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
-import { useLoaderData, useLocation } from "@remix-run/react";
+import { Link, useLoaderData, useLocation } from "@remix-run/react";
 import { CursorPager, MARKET_ORDER_STATUS_LIST, MarketOrderTable, StatusFilter } from "~/components/market-order-ui";
 import { RouteError } from "~/components/route-error";
 import { withParams } from "~/components/supply-ui";
@@ -71,6 +71,12 @@ function MoneyPanel({ money }: { money: NonNullable<ReturnType<typeof useLoaderD
           </div>
         ))}
       </dl>
+      {/* Cash before escrow releases: an advance on shipped orders, repaid from their settlement. */}
+      <p>
+        <Link to="/financing/receivables" data-testid="money-advance">
+          {t("financing.receivables.market.link")}
+        </Link>
+      </p>
     </section>
   );
 }

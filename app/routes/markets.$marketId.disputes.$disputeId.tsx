@@ -21,7 +21,8 @@ import { TextField } from "~/components/supply-ui";
 import { formatDateTime, formatFen } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
-import { feeOnReleaseFen, reasonInputSchema, addDisputeStatement, ruleDispute, getDisputeOrderId, getMarketOrder, getMarket } from "~/domain/market";
+import { feeOnReleaseFen, reasonInputSchema, addDisputeStatement, getDisputeOrderId, getMarketOrder, getMarket } from "~/domain/market";
+import { ruleMarketDisputeWithAssignment } from "~/domain/financing";
 import { formText, marketFormFailure, orderDetailView, readMarketForm, requireMarketParty, yuanToFen } from "~/web/market-order-access.server";
 import { notFound, requireMay, requireUuidParam, scoped } from "~/web/tenancy.server";
 import { flashCookie, requireCsrf } from "~/session.server";
@@ -148,7 +149,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   if (!confirmation.success) fieldErrors.confirmFinal = confirmation.error.issues[0]?.message ?? "dispute.rule.confirmRequired";
   if (Object.keys(fieldErrors).length > 0) return fail(fieldErrors);
   try {
-    await ruleDispute(context.db, party.actor, party.organizationId, dispute.id, {
+    // What the ruling releases to a merchant that sold the order's proceeds goes to the bank first.
+    await ruleMarketDisputeWithAssignment(context.db, party.actor, party.organizationId, dispute.id, {
       ruling: ruling!,
       ...(ruling === "refund_partial" ? { refundFen } : {}),
       reason: values.reason,

@@ -12,6 +12,8 @@ import { seedMarketTradeDemo } from "./market-trade.server";
 import { seedFinancingDemo } from "./financing.server";
 import { seedCreditLineDemo } from "./financing-credit-line.server";
 import { seedReceivablesDemo } from "./financing-receivables.server";
+import { seedMarketReceivablesDemo } from "./financing-market-receivables.server";
+import { seedSettlementDemo } from "./settlement.server";
 
 /** Demo organisations and logins: a contract other tools and the README rely on. */
 export const DEMO_LOGINS = [
@@ -55,7 +57,7 @@ const USERS: { email: string; name: string; locale: string; memberships: [keyof 
  */
 export async function seedDemoData(
   db: Db,
-  options: { password: string },
+  options: { password: string; epayMerchantId?: string },
 ): Promise<{ seeded: boolean; logins: { email: string; description: string }[] }> {
   const logins = DEMO_LOGINS.map((l) => ({ ...l }));
   const existing = await db.selectFrom("organizations").select("id").where("kind", "=", "bank").executeTakeFirst();
@@ -64,8 +66,8 @@ export async function seedDemoData(
   // One hash for every demo login: they share a published password, and scrypt is slow by design.
   const passwordHash = await hashPassword(options.password);
 
+  const orgIds = {} as Record<keyof typeof ORGS, string>;
   await db.transaction().execute(async (trx) => {
-    const orgIds = {} as Record<keyof typeof ORGS, string>;
     for (const [key, org] of Object.entries(ORGS) as [keyof typeof ORGS, (typeof ORGS)[string]][]) {
       const row = await createOrganization(trx, SYSTEM_ACTOR, org);
       orgIds[key] = row.id;
@@ -128,6 +130,12 @@ export async function seedDemoData(
     await seedFinancingDemo(trx, { bank: orgIds.bank, core: orgIds.core, dealer: orgIds.dealer });
     await seedCreditLineDemo(trx, { bank: orgIds.bank, dealer2: orgIds.dealer2 });
     await seedReceivablesDemo(trx, { bank: orgIds.bank, core: orgIds.core, dealer: orgIds.dealer });
+    await seedMarketReceivablesDemo(trx, { bank: orgIds.bank, merchant: orgIds.merchant, buyer: orgIds.buyer });
   });
+  await seedSettlementDemo(
+    db,
+    { core: { id: orgIds.core, name: ORGS.core!.name }, merchant: { id: orgIds.merchant, name: ORGS.merchant!.name } },
+    { epayMerchantId: options.epayMerchantId ?? "rongtong" },
+  );
   return { seeded: true, logins };
 }

@@ -99,6 +99,8 @@ export interface LoanApplicationsTable {
   guarantor_organization_id: string | null;
   /** order_financing: the dealer order it pays. */
   order_id: string | null;
+  /** A merchant's receivables advance: the escrow order whose proceeds repay it (never with order_id). */
+  market_order_id: Generated<string | null>;
   amount_fen: number;
   status: Generated<string>;
   checks: JsonText<LoanApplicationCheck[]>;
@@ -122,6 +124,8 @@ export interface LoansTable {
   borrower_organization_id: string;
   guarantor_organization_id: string | null;
   order_id: string | null;
+  /** A merchant's receivables advance: the escrow order whose settlement repays it first. */
+  market_order_id: Generated<string | null>;
   principal_fen: number;
   annual_rate_ppm: number;
   penalty_rate_ppm: number;

@@ -112,6 +112,8 @@ export const LEDGER_ACCOUNT_KINDS = [
   "facility_available",
   "facility_used",
   "facility_limits_issued",
+  // Settlement (issue 15): what the bank spends, e.g. the small deposits that prove a settlement account.
+  "bank_expenses",
 ] as const;
 export type LedgerAccountKind = (typeof LEDGER_ACCOUNT_KINDS)[number];
 

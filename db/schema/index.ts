@@ -7,6 +7,7 @@ import type { ApiTables } from "./api";
 import type { RecruitmentTables } from "./recruitment";
 import type { MarketTables, MarketTradeTables } from "./market";
 import type { FinancingTables } from "./financing";
+import type { SettlementTables } from "./settlement";
 
 export * from "./foundation";
 export * from "./outbox";
@@ -17,5 +18,6 @@ export * from "./api";
 export * from "./recruitment";
 export * from "./market";
 export * from "./financing";
+export * from "./settlement";
 
-export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables, OrdersTables, ApiTables, RecruitmentTables, MarketTables, MarketTradeTables, FinancingTables {}
+export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables, OrdersTables, ApiTables, RecruitmentTables, MarketTables, MarketTradeTables, FinancingTables, SettlementTables {}

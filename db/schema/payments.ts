@@ -8,7 +8,7 @@ import type { CreatedAt, NullableTimestamp, Timestamp } from "./foundation";
  * for another company's system and nothing of ours reads them.
  */
 
-export const PAYMENT_PURPOSES = ["order", "deposit", "market_order", "topup"] as const;
+export const PAYMENT_PURPOSES = ["order", "deposit", "market_order", "topup", "loan_repayment"] as const;
 export type PaymentPurpose = (typeof PAYMENT_PURPOSES)[number];
 
 export const PAYMENT_STATUSES = ["created", "succeeded", "failed", "partially_refunded", "refunded"] as const;

@@ -71,6 +71,7 @@ const LANGUAGES: Language[] = [
  * Keys are route files of app/routes.
  */
 const UNREACHED: Record<string, string> = {
+  "sandbox.epay.bank-statement.$accountNumber.tsx": "the sandbox's stand-in for the receiving bank's statement, an outside service reached by a signed link (sandbox paths are not followed)",
   "sandbox.epay.pay.$gatewayPaymentId.tsx": "the e-Pay sandbox gateway's pay page stands in for an outside service, not the app",
   "invite.$token.tsx": "reached only through the one-time link an invitation sends by e-mail or SMS",
   "join.$campaignId.status.$token.tsx": "the applicant's private status link, issued once when an application is submitted",

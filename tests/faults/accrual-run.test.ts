@@ -33,144 +33,113 @@ const BOOT_TIMEOUT_MS = 30_000;
 const RUN_TIMEOUT_MS = 120_000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-describe("the daily accrual run with a worker SIGKILLed in the middle", () => {
-  let t: TestDatabase;
-  let redis: PrivateRedis;
-  const children: SpawnedProcess[] = [];
-  // The workers read the real clock: a run is for a day that is over. D is the day before
-  // yesterday; yesterday's run is started (on no loans) first, so the schedule's catch-up run for
-  // yesterday, which a freshly started worker fires, cannot take the test's loans.
+/**
+ * One database with LOANS loans to accrue on `day` and a private Redis, per describe. The workers
+ * read the real clock: a run is for a day that is over. `day` is the day before yesterday;
+ * yesterday's run is started (on no loans) first, so the schedule's catch-up run for yesterday,
+ * which a freshly started worker fires, cannot take the test's loans.
+ */
+function accrualWorld() {
   const now = new Date();
-  const day = addDays(shanghaiDate(now), -2);
+  const world = {
+    t: undefined as unknown as TestDatabase,
+    redis: undefined as unknown as PrivateRedis,
+    children: [] as SpawnedProcess[],
+    day: addDays(shanghaiDate(now), -2),
+    prefix: "",
+    deadline: 0,
+    startWorker(): SpawnedProcess {
+      const env = { DATABASE_URL: world.t.url, REDIS_URL: world.redis.url, REDIS_PREFIX: world.prefix, OUTBOX_LEASE_MS: String(OUTBOX_LEASE_MS) };
+      const worker = spawnWorker(env);
+      world.children.push(worker);
+      return worker;
+    },
+    /** What production's schedule writes: the start step's outbox row. The run's clock starts. */
+    async triggerRun(): Promise<void> {
+      world.deadline = Date.now() + RUN_TIMEOUT_MS;
+      await world.t.db.transaction().execute((trx) =>
+        enqueue(trx as Trx, { queue: FINANCING_QUEUE, name: ACCRUAL_START_JOB, jobId: outboxJobId("financing-accrual", world.day, "start"), payload: { businessDate: world.day } }),
+      );
+    },
+    progress: () => world.t.db.selectFrom("accrual_runs").select(["status", "batches_done", "batches_total"]).where("business_date", "=", world.day).executeTakeFirst(),
+    /** Once the run is under way (a batch done) and not over: the moment for the fault. */
+    async underWay() {
+      for (;;) {
+        const p = await world.progress();
+        if (p && p.batches_done >= 1 && p.status === "running") return p;
+        if (p?.status === "done") throw new Error("the run finished before the fault: give it more loans");
+        if (Date.now() > world.deadline) throw new Error(`the run did not start: ${JSON.stringify(p)}`);
+        await sleep(20);
+      }
+    },
+    async done(faultAt: unknown): Promise<void> {
+      for (;;) {
+        const p = await world.progress();
+        if (p?.status === "done") return;
+        if (Date.now() > world.deadline) throw new Error(`the run did not finish: ${JSON.stringify(p)}; fault at ${JSON.stringify(faultAt)}`);
+        await sleep(100);
+      }
+    },
+  };
 
   beforeAll(async () => {
-    t = await createTestDatabase({ poolMax: 6 });
-    await startAccrualRun(t.db, addDays(shanghaiDate(now), -1), now);
-    const template = await templateLoan(t.db, day);
-    await copyLoans(t.db, template, LOANS - 1);
-    await runFinancingJobs(t.db, now);
-    redis = await startPrivateRedis();
+    world.t = await createTestDatabase({ poolMax: 6 });
+    await startAccrualRun(world.t.db, addDays(shanghaiDate(now), -1), now);
+    const template = await templateLoan(world.t.db, world.day);
+    await copyLoans(world.t.db, template, LOANS - 1);
+    await runFinancingJobs(world.t.db, now);
+    world.redis = await startPrivateRedis();
+    world.prefix = testRedisPrefix("accrual-fault");
   }, 120_000);
 
   afterEach((context) => {
-    if (context.task.result?.state === "fail") for (const child of children) console.error(child.describe());
+    if (context.task.result?.state === "fail") for (const child of world.children) console.error(child.describe());
   });
 
   afterAll(async () => {
     await killAll();
-    await t?.close();
+    await world.t?.close();
   });
+  return world;
+}
+
+describe("the daily accrual run with a worker SIGKILLed in the middle", () => {
+  const w = accrualWorld();
 
   it("accrues every loan exactly once, and the books verify", async () => {
-    const env = { DATABASE_URL: t.url, REDIS_URL: redis.url, REDIS_PREFIX: testRedisPrefix("accrual-fault"), OUTBOX_LEASE_MS: String(OUTBOX_LEASE_MS) };
-    const start = () => {
-      const worker = spawnWorker(env);
-      children.push(worker);
-      return worker;
-    };
-    const workers = [start(), start()];
-    await Promise.all(workers.map((w) => w.waitForLog(/"msg":"worker ready"/, BOOT_TIMEOUT_MS)));
-
-    await t.db.transaction().execute((trx) =>
-      enqueue(trx as Trx, { queue: FINANCING_QUEUE, name: ACCRUAL_START_JOB, jobId: outboxJobId("financing-accrual", day, "start"), payload: { businessDate: day } }),
-    );
-    const progress = async () => t.db.selectFrom("accrual_runs").select(["status", "batches_done", "batches_total", "loans_done", "loans_total"]).where("business_date", "=", day).executeTakeFirst();
-    // Kill one worker once the run is under way and not over.
-    const killBy = Date.now() + RUN_TIMEOUT_MS;
-    let killedAt: Awaited<ReturnType<typeof progress>>;
-    for (;;) {
-      const p = await progress();
-      if (p && p.batches_done >= 1 && p.status === "running") {
-        killedAt = p;
-        break;
-      }
-      if (p?.status === "done") throw new Error("the run finished before the worker could be killed: give it more loans");
-      if (Date.now() > killBy) throw new Error(`the run did not start: ${JSON.stringify(p)}`);
-      await sleep(20);
-    }
+    const workers = [w.startWorker(), w.startWorker()];
+    await Promise.all(workers.map((worker) => worker.waitForLog(/"msg":"worker ready"/, BOOT_TIMEOUT_MS)));
+    await w.triggerRun();
+    const killedAt = await w.underWay();
     workers[0]!.kill("SIGKILL");
     await workers[0]!.exited;
-    const replacement = start();
-    await replacement.waitForLog(/"msg":"worker ready"/, BOOT_TIMEOUT_MS);
+    await w.startWorker().waitForLog(/"msg":"worker ready"/, BOOT_TIMEOUT_MS);
+    await w.done(killedAt);
 
-    for (;;) {
-      const p = await progress();
-      if (p?.status === "done") break;
-      if (Date.now() > killBy) throw new Error(`the run did not finish: ${JSON.stringify(p)}; killed at ${JSON.stringify(killedAt)}`);
-      await sleep(100);
-    }
-
-    expect(killedAt!.batches_done).toBeLessThan(LOANS / 500);
-    await expectAccruedOnce(t, day);
+    expect(killedAt.batches_done).toBeLessThan(LOANS / 500);
+    await expectAccruedOnce(w.t, w.day);
   }, RUN_TIMEOUT_MS + 60_000);
 });
 
 describe("the daily accrual run with Redis restarted empty in the middle", () => {
-  let t: TestDatabase;
-  let redis: PrivateRedis;
-  const children: SpawnedProcess[] = [];
-  const now = new Date();
-  const day = addDays(shanghaiDate(now), -2);
-
-  beforeAll(async () => {
-    t = await createTestDatabase({ poolMax: 6 });
-    await startAccrualRun(t.db, addDays(shanghaiDate(now), -1), now);
-    const template = await templateLoan(t.db, day);
-    await copyLoans(t.db, template, LOANS - 1);
-    await runFinancingJobs(t.db, now);
-    redis = await startPrivateRedis();
-  }, 120_000);
-
-  afterEach((context) => {
-    if (context.task.result?.state === "fail") for (const child of children) console.error(child.describe());
-  });
-
-  afterAll(async () => {
-    await killAll();
-    await redis?.stop();
-    await t?.close();
-  });
+  const w = accrualWorld();
 
   it("adds the lost flow again, accrues every loan exactly once, and the books verify", async () => {
-    const prefix = testRedisPrefix("accrual-redis");
-    const env = { DATABASE_URL: t.url, REDIS_URL: redis.url, REDIS_PREFIX: prefix, OUTBOX_LEASE_MS: String(OUTBOX_LEASE_MS) };
     // One worker: its 8 concurrent jobs leave some of the 12 batches waiting in Redis, to be lost.
-    const worker = spawnWorker(env);
-    children.push(worker);
-    await worker.waitForLog(/"msg":"worker ready"/, BOOT_TIMEOUT_MS);
+    await w.startWorker().waitForLog(/"msg":"worker ready"/, BOOT_TIMEOUT_MS);
+    await w.triggerRun();
+    const emptiedAt = await w.underWay();
+    await w.redis.restartEmpty();
+    await w.done(emptiedAt);
 
-    await t.db.transaction().execute((trx) =>
-      enqueue(trx as Trx, { queue: FINANCING_QUEUE, name: ACCRUAL_START_JOB, jobId: outboxJobId("financing-accrual", day, "start"), payload: { businessDate: day } }),
-    );
-    const progress = async () => t.db.selectFrom("accrual_runs").select(["status", "batches_done", "batches_total"]).where("business_date", "=", day).executeTakeFirst();
-    const deadline = Date.now() + RUN_TIMEOUT_MS;
-    let emptiedAt: Awaited<ReturnType<typeof progress>>;
-    for (;;) {
-      const p = await progress();
-      if (p && p.batches_done >= 1 && p.status === "running") {
-        emptiedAt = p;
-        break;
-      }
-      if (p?.status === "done") throw new Error("the run finished before Redis could be emptied: give it more loans");
-      if (Date.now() > deadline) throw new Error(`the run did not start: ${JSON.stringify(p)}`);
-      await sleep(20);
-    }
-    await redis.restartEmpty();
-
-    for (;;) {
-      const p = await progress();
-      if (p?.status === "done") break;
-      if (Date.now() > deadline) throw new Error(`the run did not finish: ${JSON.stringify(p)}; Redis emptied at ${JSON.stringify(emptiedAt)}`);
-      await sleep(100);
-    }
-    expect(emptiedAt!.batches_done).toBeLessThan(LOANS / 500);
-    await expectAccruedOnce(t, day);
+    expect(emptiedAt.batches_done).toBeLessThan(LOANS / 500);
+    await expectAccruedOnce(w.t, w.day);
     // The redelivery sweep is what brought the flow back: the close's row says it was sent again.
-    const close = await t.db.selectFrom("outbox").select("redeliveries").where("job_id", "=", outboxJobId("financing-accrual", day, "close")).executeTakeFirstOrThrow();
+    const close = await w.t.db.selectFrom("outbox").select("redeliveries").where("job_id", "=", outboxJobId("financing-accrual", w.day, "close")).executeTakeFirstOrThrow();
     expect(close.redeliveries).toBeGreaterThanOrEqual(1);
     // And the daily schedule is back in the emptied Redis (the worker's schedule keeper).
-    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-    const queue = new Queue(FINANCING_QUEUE, { connection, prefix });
+    const connection = new Redis(w.redis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue(FINANCING_QUEUE, { connection, prefix: w.prefix });
     try {
       const ids = (await queue.getJobSchedulers()).map((s) => s.key);
       expect(ids).toContain("financing-accrual");
@@ -183,28 +152,28 @@ describe("the daily accrual run with Redis restarted empty in the middle", () =>
 
 /** Every loan accrued `day` once, the run closed once with every batch counted once, the books verify. */
 async function expectAccruedOnce(t: TestDatabase, day: string): Promise<void> {
-    const run = await t.db.selectFrom("accrual_runs").select(["status", "batches_done", "batches_total", "loans_done", "loans_total"]).where("business_date", "=", day).executeTakeFirst();
-    expect(run).toMatchObject({ status: "done", batches_total: LOANS / 500, batches_done: LOANS / 500, loans_total: LOANS, loans_done: LOANS });
-    const { rows } = await sql<{ accrued: number; rows_for_day: number; loans_with_one: number; interest: string }>`
-      select (select count(*) from loans where accrued_through = ${day}::date)::int as accrued,
-             (select count(*) from loan_accruals where business_date = ${day}::date)::int as rows_for_day,
-             (select count(*) from (select loan_id from loan_accruals where business_date = ${day}::date group by loan_id having count(*) = 1) o)::int as loans_with_one,
-             (select coalesce(sum(interest_fen), 0) from loan_accruals)::text as interest`.execute(t.db);
-    expect(rows[0]).toMatchObject({ accrued: LOANS, rows_for_day: LOANS, loans_with_one: LOANS });
-    const income = await t.db.selectFrom("ledger_accounts").select(["credits_posted_fen", "debits_posted_fen"]).where("code", "=", accountCodes.interestIncome).executeTakeFirstOrThrow();
-    expect(income.credits_posted_fen - income.debits_posted_fen).toBe(Number(rows[0]!.interest));
-    // Each loan's day: half-even(5,438 × 1 / 90) = 60 fen.
-    expect(Number(rows[0]!.interest)).toBe(LOANS * 60);
-    expect(await verifyLedger(t.db)).toEqual([]);
-    const failed = await t.db.selectFrom("outbox").select("job_id").where("failed_at", "is not", null).execute();
-    expect(failed).toEqual([]);
+  const run = await t.db.selectFrom("accrual_runs").select(["status", "batches_done", "batches_total", "loans_done", "loans_total"]).where("business_date", "=", day).executeTakeFirst();
+  expect(run).toMatchObject({ status: "done", batches_total: LOANS / 500, batches_done: LOANS / 500, loans_total: LOANS, loans_done: LOANS });
+  const { rows } = await sql<{ accrued: number; rows_for_day: number; loans_with_one: number; interest: string }>`
+    select (select count(*) from loans where accrued_through = ${day}::date)::int as accrued,
+           (select count(*) from loan_accruals where business_date = ${day}::date)::int as rows_for_day,
+           (select count(*) from (select loan_id from loan_accruals where business_date = ${day}::date group by loan_id having count(*) = 1) o)::int as loans_with_one,
+           (select coalesce(sum(interest_fen), 0) from loan_accruals)::text as interest`.execute(t.db);
+  expect(rows[0]).toMatchObject({ accrued: LOANS, rows_for_day: LOANS, loans_with_one: LOANS });
+  const income = await t.db.selectFrom("ledger_accounts").select(["credits_posted_fen", "debits_posted_fen"]).where("code", "=", accountCodes.interestIncome).executeTakeFirstOrThrow();
+  expect(income.credits_posted_fen - income.debits_posted_fen).toBe(Number(rows[0]!.interest));
+  // Each loan's day: half-even(5,438 × 1 / 90) = 60 fen.
+  expect(Number(rows[0]!.interest)).toBe(LOANS * 60);
+  expect(await verifyLedger(t.db)).toEqual([]);
+  const failed = await t.db.selectFrom("outbox").select("job_id").where("failed_at", "is not", null).execute();
+  expect(failed).toEqual([]);
   // The close ran (the flow's parent) and queued the next day's auto-debit, once. The worker
   // records a finished job a few milliseconds after it (in batches), so give it a moment.
   const closeId = outboxJobId("financing-accrual", day, "close");
   const recordedBy = Date.now() + 10_000;
   while ((await t.db.selectFrom("outbox").select("completed_at").where("job_id", "=", closeId).executeTakeFirstOrThrow()).completed_at === null) {
-    if (Date.now() > recordedBy) throw new Error("the run's close job was never recorded as completed");
-    await sleep(50);
+  if (Date.now() > recordedBy) throw new Error("the run's close job was never recorded as completed");
+  await sleep(50);
   }
   const autoDebit = await t.db.selectFrom("outbox").select("job_id").where("job_id", "=", outboxJobId("financing-auto-debit", addDays(day, 1), "run")).execute();
   expect(autoDebit).toHaveLength(1);

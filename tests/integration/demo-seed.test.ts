@@ -52,10 +52,19 @@ describe("demo data", () => {
     const draws = await handle.db.selectFrom("loans").select("status").where("kind", "=", "credit_line").execute();
     expect(draws.map((d) => d.status)).toEqual(["repaying", "repaying"]);
     // And 华通电器's receivables: one advance open, one repaid by the dealer's payment of the order.
-    const advances = await handle.db.selectFrom("loans").select("status").where("kind", "=", "receivables").orderBy("status").execute();
+    const advances = await handle.db.selectFrom("loans").select("status").where("kind", "=", "receivables").where("order_id", "is not", null).orderBy("status").execute();
     expect(advances.map((a) => a.status)).toEqual(["disbursed", "repaid"]);
+    // And 李记服饰's advance on an escrow order, repaid from the order's settlement.
+    const marketAdvances = await handle.db.selectFrom("loans").select("status").where("kind", "=", "receivables").where("market_order_id", "is not", null).execute();
+    expect(marketAdvances.map((a) => a.status)).toEqual(["repaid"]);
     const debtor = await handle.db.selectFrom("loan_repayments").select("source").where("source", "=", "debtor_payment").execute();
-    expect(debtor).toHaveLength(1);
+    expect(debtor).toHaveLength(2);
+    // The core enterprise's and the merchant's settlement accounts, verified by their deposits,
+    // each deposit booked once as the bank's expense.
+    const accounts = await handle.db.selectFrom("settlement_accounts").select(["status", "deposit_fen"]).execute();
+    expect(accounts.map((a) => a.status)).toEqual(["verified", "verified"]);
+    const expenses = await handle.db.selectFrom("ledger_accounts").select(["debits_posted_fen"]).where("kind", "=", "bank_expenses").executeTakeFirstOrThrow();
+    expect(Number(expenses.debits_posted_fen)).toBe(accounts.reduce((sum, a) => sum + a.deposit_fen, 0));
     expect(loans.map((l) => l.status)).toEqual(["repaid", "overdue", "repaying"]);
     const overdue = loans[1]!;
     expect(overdue.days_past_due).toBeGreaterThanOrEqual(10);

@@ -18,6 +18,7 @@ import { createOrder } from "../../app/domain/orders/placement.server";
 import { decideReturn, receiveReturnedGoods, requestReturn } from "../../app/domain/orders/returns.server";
 import { confirmOrder } from "../../app/domain/orders/review.server";
 import { applyForOrderFinancing, approveApplication } from "../../app/domain/financing/applications.server";
+import { sellMarketReceivable } from "../../app/domain/financing/market-receivables.server";
 import { disburseApplication } from "../../app/domain/financing/disbursement.server";
 import { setFacility } from "../../app/domain/financing/facilities.server";
 import { createProduct, recordLpr } from "../../app/domain/financing/products.server";
@@ -130,10 +131,11 @@ const PAGE_ACTIONS: Readonly<Record<string, Readonly<Record<string, ActionName>>
   "orders.$orderId_.return.tsx": { return: "order.request_return" },
   "financing.apply.$orderId.tsx": { apply: "financing.apply" },
   "financing.applications.$applicationId.tsx": { approve: "financing.decide", reject: "financing.decide", withdraw: "financing.withdraw" },
-  "financing.loans.$loanId.tsx": { repay_due: "financing.repay", payoff: "financing.repay", reclassify: "financing.reclassify", write_off: "financing.write_off" },
+  "financing.loans.$loanId.tsx": { repay_due: "financing.repay", payoff: "financing.repay", epay: "financing.repay", reclassify: "financing.reclassify", write_off: "financing.write_off" },
   "financing.runs.tsx": { start: "financing.run_accrual" },
   "financing.credit-line.tsx": { draw: "financing.apply" },
   "financing.receivables.tsx": { sell: "financing.sell_receivable" },
+  "settlement.account.tsx": { save: "settlement_account.write", resend: "settlement_account.write", verify: "settlement_account.verify" },
   "financing.facilities.tsx": { set_agreement: "financing.facility_write", set_sub_limit: "financing.facility_write", set_borrower_limit: "financing.facility_write" },
   "financing.products.tsx": { record_lpr: "financing.product_write", create_product: "financing.product_write" },
   "orders.quick.tsx": { order: "order.create" },
@@ -147,6 +149,7 @@ const PAGE_ACTIONS: Readonly<Record<string, Readonly<Record<string, ActionName>>
 
 /** Page actions that act for no organisation's role, and why. */
 const PAGE_ACTIONS_WITHOUT_ROLE: Readonly<Record<string, string>> = {
+  "sandbox.epay.api.payouts.tsx": "the e-Pay sandbox gateway, not the product",
   "login.tsx": "signing in: there is no organisation yet",
   "notifications._index.tsx": "marking one's own notices read: a reader's own state, open to every role",
   "notifications.$notificationId.tsx": "marking one's own notice read: a reader's own state, open to every role",
@@ -248,6 +251,11 @@ interface Case {
   /** The record and form to try; called once per allowed role when `fresh`, else once for all. */
   attempt: (kind: OrganizationKind) => Promise<Attempt>;
   fresh?: boolean;
+  /**
+   * The record differs by the member's kind (a merchant's loan is not a dealer's): one shared
+   * record per kind instead of one for all, each tried by that kind's members.
+   */
+  perKind?: boolean;
   /** The same request as a stranger (another organisation of the same kind). */
   strangerAttempt?: (kind: OrganizationKind) => Promise<Attempt>;
   api?: EndpointSpec;
@@ -354,6 +362,18 @@ describe("role matrix", () => {
     const financed = await applyForOrderFinancing(t.db, dealerActor(), await orderIn("confirmed"), new Date());
     await approveApplication(t.db, { ...bankActor, userId: (await createUser(t.db, { memberships: [[home.bank, "credit_officer"]] })).id }, financed.id, new Date());
     ids.loan = (await one(disburseApplication(t.db, financed.id, new Date()).then((r) => (r.loanId ? { id: r.loanId } : undefined)), "loan")).id;
+    // The home merchant sells two escrow orders' proceeds (above the auto limit: for the officers):
+    // one sale to withdraw, one approved and paid out as a loan it repays.
+    const advances = await createProduct(t.db, bankActor, {
+      code: "MATRIX-RA", name: "应收账款融资", nameEn: "Receivables advance", kind: "receivables", rateBasis: "fixed", fixedRatePpm: 48_000,
+      repaymentMethod: "bullet", termDays: 60, graceDays: 3, advanceRateBps: 8_000, autoApproveLimitFen: 1_000, secondApproverLimitFen: 50_000_000, minAmountFen: 100, maxAmountFen: 100_000_000,
+    });
+    await setFacility(t.db, bankActor, { kind: "borrower_limit", productId: advances.id, borrowerOrganizationId: home.merchant, validTo: "2099-12-31", limitFen: 10_000_000 });
+    const sell = async () => (await sellMarketReceivable(t.db, actorFor(home.merchant), { marketOrderId: await paidOrder(t.db, tw, tw.dress.id, 1, { ship: true }) }, new Date())).id;
+    ids.merchantSale = await sell();
+    const merchantSale = await sell();
+    await approveApplication(t.db, { ...bankActor, userId: (await createUser(t.db, { memberships: [[home.bank, "credit_officer"]] })).id }, merchantSale, new Date());
+    ids.merchantLoan = (await one(disburseApplication(t.db, merchantSale, new Date()).then((r) => (r.loanId ? { id: r.loanId } : undefined)), "merchant loan")).id;
     server = await startPaymentsServer(t.db);
   }, 120_000);
 
@@ -492,9 +512,11 @@ describe("role matrix", () => {
       page("financing: apply for an order", "financing.apply", async () => at(`/financing/apply/${ids.completedOrder}`, { intent: "apply" })),
       page("financing: approve", "financing.decide", async () => at(`/financing/applications/${ids.financingApplication}`, { intent: "approve" }), { onlyKinds: ["bank"], scoped: false }),
       page("financing: reject", "financing.decide", async () => at(`/financing/applications/${ids.financingApplication}`, { intent: "reject", reason: "" }), { onlyKinds: ["bank"], scoped: false }),
-      page("financing: withdraw", "financing.withdraw", async () => at(`/financing/applications/${ids.financingApplication2}`, { intent: "withdraw" })),
-      page("financing: repay what is due", "financing.repay", async () => at(`/financing/loans/${ids.loan}`, { intent: "repay_due", idempotency_key: randomUUID(), amount: "" })),
-      page("financing: repay in full", "financing.repay", async () => at(`/financing/loans/${ids.loan}`, { intent: "payoff", idempotency_key: randomUUID() })),
+      // A merchant's own: its sale of an escrow order's proceeds, and the advance it repays.
+      page("financing: withdraw", "financing.withdraw", async (kind) => at(`/financing/applications/${kind === "merchant" ? ids.merchantSale : ids.financingApplication2}`, { intent: "withdraw" }), { perKind: true }),
+      page("financing: repay what is due", "financing.repay", async (kind) => at(`/financing/loans/${kind === "merchant" ? ids.merchantLoan : ids.loan}`, { intent: "repay_due", idempotency_key: randomUUID(), amount: "" }), { perKind: true }),
+      page("financing: repay in full", "financing.repay", async (kind) => at(`/financing/loans/${kind === "merchant" ? ids.merchantLoan : ids.loan}`, { intent: "payoff", idempotency_key: randomUUID() }), { perKind: true }),
+      page("financing: repay by e-Pay", "financing.repay", async (kind) => at(`/financing/loans/${kind === "merchant" ? ids.merchantLoan : ids.loan}`, { intent: "epay", mode: "due" }), { perKind: true }),
       page("financing: reclassify", "financing.reclassify", async () => at(`/financing/loans/${ids.loan}`, { intent: "reclassify", class: "", reason: "" }), { scoped: false }),
       page("financing: write off", "financing.write_off", async () => at(`/financing/loans/${ids.loan}`, { intent: "write_off", reason: "" }), { scoped: false }),
       page("financing: draw on the credit line", "financing.apply", async () => at("/financing/credit-line", { intent: "draw", amount: "", order_id: "" }), { scoped: false }),
@@ -502,6 +524,8 @@ describe("role matrix", () => {
       page("financing: record the LPR", "financing.product_write", async () => at("/financing/products", { intent: "record_lpr", rate_percent: "", effective_on: "" }), { onlyKinds: ["bank"], scoped: false }),
       page("financing: create a product", "financing.product_write", async () => at("/financing/products", { intent: "create_product", code: "" }), { onlyKinds: ["bank"], scoped: false }),
       page("financing: sell a receivable", "financing.sell_receivable", async () => at("/financing/receivables", { intent: "sell", order_id: "" }), { scoped: false }),
+      page("settlement account: register or change", "settlement_account.write", async () => at("/settlement/account", { intent: "save", bank_name: "", branch_name: "", account_number: "", account_name: "" }), { scoped: false }),
+      page("settlement account: verify the deposit", "settlement_account.verify", async () => at("/settlement/account", { intent: "verify", amount: "" }), { scoped: false }),
       page("financing: start the daily run", "financing.run_accrual", async () => at("/financing/runs", { intent: "start", business_date: "" }), { scoped: false }),
       page("bank console: run a job given up on again", "jobs.rerun", async () => {
         const id = await failedJob();
@@ -652,6 +676,9 @@ describe("role matrix", () => {
         return p(`/api/v1/financing/applications/${ids.financingApplication2}/withdraw`, {});
       case "repayLoan":
         return p(`/api/v1/financing/loans/${ids.loan}/repayments`, { mode: "due" });
+      case "startLoanEpayRepayment":
+        // Nothing is due on the loan yet: 409 naming amount_fen, no payment started.
+        return p(`/api/v1/financing/loans/${ids.loan}/epay-repayments`, { mode: "due" });
       case "drawOnCreditLine":
         // The home dealer has no credit line: 409 naming borrower_limit, nothing written.
         return p("/api/v1/financing/draws", { amount_fen: 100_000 });
@@ -768,10 +795,15 @@ describe("role matrix", () => {
     const allowed = pairs.filter((p) => p.expected === "allowed");
     expect(allowed.length, `${c.name}: the table lets somebody do it`).toBeGreaterThan(0);
 
-    // Refusals: one record for all; it must not change.
-    const shared = await c.attempt(refused[0]?.kind ?? "bank");
+    // Refusals: one record for all (per kind when the case says so); it must not change.
+    const sharedByKind = new Map<OrganizationKind, Promise<Attempt>>();
+    const sharedFor = (kind: OrganizationKind): Promise<Attempt> => {
+      const key = c.perKind ? kind : (refused[0]?.kind ?? "bank");
+      if (!sharedByKind.has(key)) sharedByKind.set(key, c.attempt(key));
+      return sharedByKind.get(key)!;
+    };
     await pool(refused, 12, async ({ kind, role, expected }) => {
-      const res = await perform(c, members[kind][role], shared);
+      const res = await perform(c, members[kind][role], await sharedFor(kind));
       if (!verdict(expected, res.status)) problems.push(`${kind}/${role}: expected ${expected}, got ${res.status} ${res.body.slice(0, 160)}`);
       else if (expected === 403 && !c.api) {
         // The refusal carries the roles that may, for the page to name them.
@@ -781,22 +813,23 @@ describe("role matrix", () => {
         problems.push(`${kind}/${role}: the 403 answer does not name the roles: ${res.body.slice(0, 160)}`);
       }
     });
-    await shared.unchanged?.();
+    for (const shared of sharedByKind.values()) await (await shared).unchanged?.();
 
     // Another organisation's record, by an owner of the same kind: 404.
     if (c.scoped) {
       for (const kind of actionKinds(c.action).filter((k) => !c.onlyKinds || c.onlyKinds.includes(k))) {
         const cred = strangers[kind];
         if (!cred) continue;
+        const shared = await sharedFor(kind);
         const res = await perform(c, cred, shared);
         if (res.status !== 404) problems.push(`stranger ${kind}: expected 404, got ${res.status} ${res.body.slice(0, 160)}`);
+        await shared.unchanged?.();
       }
-      await shared.unchanged?.();
     }
 
     // Allowed: each on its own record when the case is `fresh` (a real attempt), in turn.
     for (const { kind, role } of allowed) {
-      const a = c.fresh ? await c.attempt(kind) : shared;
+      const a = c.fresh ? await c.attempt(kind) : await sharedFor(kind);
       const res = await perform(c, members[kind][role], a);
       if (!verdict("allowed", res.status)) problems.push(`${kind}/${role}: expected allowed, got ${res.status} ${res.body.slice(0, 200)}`);
       else if (c.fresh && a.changed) {

@@ -24,6 +24,7 @@ export const applicationSchema = z.object({
   borrower: z.object({ id: z.string(), name: z.string() }),
   guarantor: z.object({ id: z.string(), name: z.string() }).nullable(),
   order_id: z.string().nullable(),
+  market_order_id: z.string().nullable().describe("A merchant's advance on an escrow order names the market order"),
   amount_fen: fen,
   checks: z
     .array(
@@ -50,6 +51,7 @@ export function applicationJson(a: ApplicationView): z.input<typeof applicationS
     borrower: { id: a.borrowerId, name: a.borrowerName },
     guarantor: a.guarantorId ? { id: a.guarantorId, name: a.guarantorName ?? "" } : null,
     order_id: a.orderId,
+    market_order_id: a.marketOrderId,
     amount_fen: a.amountFen,
     checks: a.checks,
     first_approver: a.firstApproverName,
@@ -109,6 +111,7 @@ export const loanSchema = loanItemSchema.extend({
   penalty_rate_ppm: ratePpm,
   repayment_method: z.string(),
   order_id: z.string().nullable(),
+  market_order_id: z.string().nullable(),
   due_now: owedSchema.describe("What repaying `due` pays today, by component, in allocation order"),
   due_now_fen: fen,
   payoff_fen: fen.describe("What repaying in full today pays (interest to date only)"),
@@ -159,6 +162,7 @@ export function loanJson(d: LoanDetail): z.input<typeof loanSchema> {
     penalty_rate_ppm: l.penalty_rate_ppm,
     repayment_method: l.repayment_method,
     order_id: l.order_id,
+    market_order_id: l.market_order_id,
     due_now: d.dueNow,
     due_now_fen: d.dueNowFen,
     payoff_fen: d.payoffFen,
@@ -435,6 +439,35 @@ export const repayLoan = defineEndpoint({
   successStatus: 201,
 });
 
+export const startLoanEpayRepayment = defineEndpoint({
+  method: "POST",
+  path: "/api/v1/financing/loans/{id}/epay-repayments",
+  operationId: "startLoanEpayRepayment",
+  summary: "Repay by e-Pay: start (or resume) a payment of what is due now, or of everything (early payoff)",
+  description:
+    "The amount is worked out by the bank (accrued through yesterday), as for a wallet repayment of the same mode. Answers " +
+    "`pay_url`, the gateway's page for the payer; when the gateway confirms, the loan is repaid in the same transaction " +
+    "that takes the money in (GET the loan to see it). If the loan owes less by then (repaid meanwhile), what it owes is " +
+    "repaid and the rest stays in your wallet. After a failed attempt, this starts a new one. While an attempt is pending " +
+    "or has been received, the other mode and a wallet repayment are 409 `invalid_state` naming `payment` (the " +
+    "message says which payment). Nothing due now (`due`) is 409 naming `amount_fen`. 503 when the gateway cannot be " +
+    "reached.",
+  tags: TAGS,
+  auth: "required",
+  orgKinds: ["dealer", "core_enterprise"],
+  action: "financing.repay",
+  params: idParams,
+  body: z.object({ mode: z.enum(["due", "payoff"]) }).strict(),
+  response: z.object({
+    payment_id: z.string(),
+    pay_url: z.string().describe("Where to send the payer"),
+    mode: z.enum(["due", "payoff"]),
+    amount_fen: fen,
+  }),
+  successStatus: 201,
+  errors: [503],
+});
+
 export const getPortfolio = defineEndpoint({
   method: "GET",
   path: "/api/v1/financing/portfolio",
@@ -484,5 +517,6 @@ export const endpoints = [
   listLoans,
   getLoan,
   repayLoan,
+  startLoanEpayRepayment,
   getPortfolio,
 ];

@@ -161,6 +161,8 @@ export interface OpenInput {
   borrowerId: string;
   guarantorId: string | null;
   orderId: string | null;
+  /** A merchant's receivables advance: the escrow order whose proceeds repay it (never with orderId). */
+  marketOrderId?: string | null;
   amountFen: Fen;
   now: Date;
 }
@@ -181,6 +183,7 @@ export async function openApplication(trx: Db, actor: Actor, input: OpenInput): 
       borrower_organization_id: input.borrowerId,
       guarantor_organization_id: input.guarantorId,
       order_id: input.orderId,
+      market_order_id: input.marketOrderId ?? null,
       amount_fen: amountFen,
       applied_by_user_id: actor.userId,
     })
@@ -241,7 +244,7 @@ export async function openApplication(trx: Db, actor: Actor, input: OpenInput): 
     .where("id", "=", app.id)
     .returningAll()
     .executeTakeFirstOrThrow()) as ApplicationRow;
-  await recordFinancingEvents(trx, actor, [{ applicationId: app.id, event: "applied", detail: { number, amount_fen: amountFen, order_id: input.orderId, checks } }], input.now);
+  await recordFinancingEvents(trx, actor, [{ applicationId: app.id, event: "applied", detail: { number, amount_fen: amountFen, order_id: input.orderId, ...(input.marketOrderId ? { market_order_id: input.marketOrderId } : {}), checks } }], input.now);
   // Below the auto limit the checks approve it: the bank's rule, not the applicant, is the actor.
   if (auto) {
     await recordFinancingEvents(trx, { ...SYSTEM_ACTOR, requestId: actor.requestId }, [

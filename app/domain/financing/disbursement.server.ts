@@ -1,7 +1,8 @@
 import { inTransaction, type Db } from "../../../db";
-import { type Actor, shanghaiDate, SYSTEM_ACTOR } from "../shared";
+import { type Actor, isUuid, shanghaiDate, SYSTEM_ACTOR } from "../shared";
 import { applyBatch, ensureAccount, type BatchOperation } from "../ledger";
 import { markFinancingDisbursed, onAccountOutstanding, orderForFinancing } from "../orders";
+import { isAdvanceable, lockMarketOrderStatus } from "../market";
 import { findApplicationTransition } from "./states";
 import { buildSchedule, type Instalment } from "./schedule";
 import { contractRates } from "./products.server";
@@ -40,6 +41,10 @@ export async function previewSchedule(db: Db, product: LoanProductRow, principal
 
 export async function disburseApplication(db: Db, applicationId: string, now: Date): Promise<{ loanId: string | null }> {
   return inTransaction(db, async (trx) => {
+    // A merchant's advance: the escrow order's row first, as the settlement takes them (order,
+    // then application), so neither waits on the other the opposite way round.
+    const named = isUuid(applicationId) ? await trx.selectFrom("loan_applications").select("market_order_id").where("id", "=", applicationId).executeTakeFirst() : undefined;
+    const marketOrderStatus = named?.market_order_id ? await lockMarketOrderStatus(trx, named.market_order_id) : null;
     const app = await lockApplication(trx, applicationId);
     if (app.status === "disbursed") {
       const loan = await trx.selectFrom("loans").select("id").where("application_id", "=", app.id).executeTakeFirst();
@@ -60,6 +65,13 @@ export async function disburseApplication(db: Db, applicationId: string, now: Da
     if (app.order_id && product.kind === "receivables" && (await onAccountOutstanding(trx, app.order_id)) <= 0) {
       await withdrawApplication(trx, SYSTEM_ACTOR, app.id, now, "system");
       return { loanId: null };
+    }
+    // An escrow order settled, refunded or disputed meanwhile: its proceeds are paid out or in doubt.
+    if (app.market_order_id) {
+      if (!marketOrderStatus || !isAdvanceable(marketOrderStatus)) {
+        await withdrawApplication(trx, SYSTEM_ACTOR, app.id, now, "system");
+        return { loanId: null };
+      }
     }
     return { loanId: await payOut(trx, app, product, now) };
   });
@@ -83,6 +95,7 @@ async function payOut(trx: Db, app: ApplicationRow, product: LoanProductRow, now
       borrower_organization_id: app.borrower_organization_id,
       guarantor_organization_id: app.guarantor_organization_id,
       order_id: app.order_id,
+      market_order_id: app.market_order_id,
       principal_fen: app.amount_fen,
       annual_rate_ppm: preview.annualRatePpm,
       penalty_rate_ppm: preview.penaltyRatePpm,

@@ -36,3 +36,5 @@ export { renderLoanContractPdf } from "./contract-pdf.server";
 export { creditLineFor, drawOnCreditLine, type CreditLineView, type DrawInput } from "./credit-lines.server";
 export { PORTFOLIO_HISTORY_LIMITS, portfolioHistory, type PortfolioHistory, type PortfolioHistoryPoint } from "./portfolio-history.server";
 export { advanceOn, receivablesForSale, receivablesSold, repayOnAccountWithAssignment, sellReceivable, type AssignedRepaymentResult, type ReceivableForSale, type ReceivablesForSale, type ReceivablesProduct, type SoldReceivable } from "./receivables.server";
+export { marketReceivablesForSale, marketReceivablesSold, passMarketProceedsToBank, ruleMarketDisputeWithAssignment, sellMarketReceivable, settleMarketOrdersWithAssignment, type MarketReceivableForSale, type MarketReceivablesForSale, type ProceedsToBank, type SoldMarketReceivable } from "./market-receivables.server";
+export { EPAY_REPAYMENT_LIMITS, applyCapturedLoanRepayment, loanRepaymentReference, settleEpayRepaymentAttempts, startEpayRepayment, type EpayRepaymentMode, type EpayRepaymentStart } from "./epay-repayment.server";

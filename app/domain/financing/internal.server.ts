@@ -57,6 +57,7 @@ export const loanColumns = () =>
     "loans.borrower_organization_id",
     "loans.guarantor_organization_id",
     "loans.order_id",
+    "loans.market_order_id",
     "loans.principal_fen",
     "loans.annual_rate_ppm",
     "loans.penalty_rate_ppm",

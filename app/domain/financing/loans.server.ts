@@ -10,6 +10,7 @@ import { checkReclassification, classFloor, effectiveClass, LOAN_CLASSES, type L
 import { daysBetween } from "./schedule";
 import { accountCodes, ensureIncomeAccounts, lockLoan, loanColumns, loanNotFound, readInstalments, recordFinancingEvents, type InstalmentRow, type LoanRow } from "./internal.server";
 import { FINANCING_QUEUE } from "./applications.server";
+import { refuseWhileEpayRepaymentInFlight } from "./epay-repayment.server";
 
 /**
  * A loan's life after disbursement: the daily accrual, repayment with its allocation, overdue and
@@ -231,7 +232,7 @@ export interface RepaymentInput {
   mode: "due" | "payoff";
   /** For `due`: at most what is due; omitted, all of it. */
   amountFen?: Fen;
-  source: "wallet" | "auto_debit" | "guarantee" | "debtor_payment";
+  source: "wallet" | "auto_debit" | "guarantee" | "debtor_payment" | "epay";
   idempotencyKey: string;
 }
 
@@ -270,6 +271,8 @@ export async function repayLoan(db: Db, actor: Actor, loanId: string, input: Rep
     if (!OPEN_LOAN_STATUSES.includes(loan.status as LoanStatus)) {
       throw new DomainError("invalid_state", `A loan that is ${loan.status.replaceAll("_", " ")} owes nothing`, { status: loan.status });
     }
+    // The payer may have paid by e-Pay already and the callback be on its way (as for an order).
+    if (input.source === "wallet") await refuseWhileEpayRepaymentInFlight(trx, payer, loan.id);
     const today = shanghaiDate(now);
     await accrueLoans(trx, [loan.id], addDays(today, -1), now);
     loan = await lockLoan(trx, loanId);

@@ -32,6 +32,8 @@ export interface ApplicationView {
   guarantorName: string | null;
   orderId: string | null;
   orderNumber: string | null;
+  /** A merchant's sale of an escrow order's proceeds names the market order instead. */
+  marketOrderId: string | null;
   amountFen: Fen;
   checks: LoanApplicationCheck[];
   firstApproverUserId: string | null;
@@ -65,6 +67,7 @@ function applicationQuery(db: Db) {
       "a.guarantor_organization_id",
       "g.name as guarantor_name",
       "a.order_id",
+      "a.market_order_id",
       "o.number as order_number",
       "a.amount_fen",
       "a.checks",
@@ -94,6 +97,7 @@ function toApplicationView(r: ApplicationQueryRow): ApplicationView {
     guarantorId: r.guarantor_organization_id,
     guarantorName: r.guarantor_name,
     orderId: r.order_id,
+    marketOrderId: r.market_order_id,
     orderNumber: r.order_number,
     amountFen: r.amount_fen,
     checks: r.checks,

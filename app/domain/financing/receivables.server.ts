@@ -59,7 +59,7 @@ export function advanceOn(outstandingFen: Fen, advanceRateBps: number): Fen {
   return Number(divideHalfEven(BigInt(outstandingFen) * BigInt(advanceRateBps), 10_000n));
 }
 
-function productView(p: LoanProductRow): ReceivablesProduct {
+export function productView(p: LoanProductRow): ReceivablesProduct {
   return {
     id: p.id,
     name: p.name,
@@ -75,7 +75,7 @@ function productView(p: LoanProductRow): ReceivablesProduct {
   };
 }
 
-async function activeProduct(db: Db): Promise<LoanProductRow | null> {
+export async function activeProduct(db: Db): Promise<LoanProductRow | null> {
   try {
     return await productOfKind(db, "receivables");
   } catch (error) {

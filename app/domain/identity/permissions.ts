@@ -100,10 +100,15 @@ const OTHER_ACTIONS = {
   // Financing (decision 024). Borrowing and repaying are finance decisions of the borrower; the
   // bank decides through its credit staff (financing/states.ts names the events' roles).
   "financing.apply": { dealer: ["owner", "admin", "finance"] },
-  "financing.sell_receivable": { core_enterprise: ["owner", "admin", "finance"] },
-  "financing.withdraw": { dealer: APPLICATION_EVENT_ROLES.withdraw.borrower! },
+  /** A core enterprise sells on-account dealer orders; a market merchant the proceeds of its escrow orders. */
+  "financing.sell_receivable": { core_enterprise: ["owner", "admin", "finance"], merchant: ["owner", "admin", "finance"] },
+  // The borrower withdraws its own application: a dealer's order financing or draw, a merchant's
+  // sale of an escrow order's proceeds.
+  "financing.withdraw": { dealer: APPLICATION_EVENT_ROLES.withdraw.borrower!, merchant: APPLICATION_EVENT_ROLES.withdraw.borrower! },
   "financing.decide": { bank: APPLICATION_EVENT_ROLES.approve.bank! },
-  "financing.repay": { dealer: LOAN_EVENT_ROLES.repay_in_full.borrower!, core_enterprise: ["owner", "admin", "finance"] },
+  // The borrower repays (a merchant too: an advance whose order was refunded to the buyer is its
+  // own to repay); a core enterprise also repays as guarantor once its guarantee is called.
+  "financing.repay": { dealer: LOAN_EVENT_ROLES.repay_in_full.borrower!, core_enterprise: ["owner", "admin", "finance"], merchant: LOAN_EVENT_ROLES.repay_in_full.borrower! },
   "financing.reclassify": { bank: LOAN_EVENT_ROLES.reclassify.bank! },
   "financing.write_off": { bank: LOAN_EVENT_ROLES.write_off.bank! },
   /** Limits, guarantee agreements, products and the LPR: the bank's credit decisions. */
@@ -111,6 +116,13 @@ const OTHER_ACTIONS = {
   "financing.product_write": { bank: ["platform_admin"] },
   /** Starting a day's accrual run by hand (the schedule starts it anyway). */
   "financing.run_accrual": { bank: ["operations", "platform_admin"] },
+  // Settlement accounts (issue 15): where payouts go is the organisation's money decision. Only
+  // these roles see the account number in full (everyone else sees its last four digits) and the
+  // sandbox bank statement that carries the verification deposit; `read_number` changes nothing
+  // and is kept here so pages and the API ask one table.
+  "settlement_account.write": { core_enterprise: FINANCE, dealer: FINANCE, market_operator: FINANCE, merchant: FINANCE },
+  "settlement_account.verify": { core_enterprise: FINANCE, dealer: FINANCE, market_operator: FINANCE, merchant: FINANCE },
+  "settlement_account.read_number": { core_enterprise: FINANCE, dealer: FINANCE, market_operator: FINANCE, merchant: FINANCE },
   // Credentials
   "api_key.manage": {
     bank: OWNER_ADMIN,

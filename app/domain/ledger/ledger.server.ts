@@ -81,6 +81,8 @@ export const ACCOUNT_KIND_RULES: Record<LedgerAccountKind, AccountKindRule> = {
   facility_available: { normalSide: "credit", overdraftRule: "debits_le_credits" },
   facility_used: { normalSide: "credit", overdraftRule: "debits_le_credits" },
   facility_limits_issued: { normalSide: "debit", overdraftRule: "none" },
+  // The bank's own costs (the verification deposits it sends): grows by debits, never limited.
+  bank_expenses: { normalSide: "debit", overdraftRule: "none" },
 };
 
 export type AccountRow = {

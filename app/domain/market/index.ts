@@ -12,6 +12,8 @@ export { DASHBOARD_LIMITS, marketDashboard, resolveDashboardRange } from "./dash
 export type { MarketDashboard } from "./dashboard.server";
 export { applyCapturedMarketPayment, cancelCheckout, expireUnpaidCheckouts, payCheckoutFromWallet, placeCheckout, startCheckoutPayment } from "./escrow/checkout.server";
 export { addDisputeStatement, openDispute, ruleDispute } from "./escrow/disputes.server";
+export { ADVANCE_LIMITS, advanceableMarketOrders, isAdvanceable, lockAdvanceableMarketOrder, lockMarketOrderStatus, marketOrderOutcomes } from "./escrow/advances.server";
+export type { AdvanceableOrder, MarketOrderOutcome } from "./escrow/advances.server";
 export { autoConfirmShippedOrders, cancelPaidMarketOrder, receiveMarketOrder, shipMarketOrder } from "./escrow/fulfilment.server";
 export { AUTO_CONFIRM_JOB, ESCROW_LIMITS, EXPIRE_CHECKOUTS_JOB, MARKET_ORDER_QUEUE, SETTLE_MARKET_ORDERS_JOB, feeOnReleaseFen, reasonInputSchema } from "./escrow/model.server";
 export type { Checkout, DisputeView, EvidenceInput, MarketOrderDetail, MarketOrderSummary, MarketPartyKind, MarketViewer } from "./escrow/model.server";

@@ -4,6 +4,7 @@ import { formatFen } from "../../i18n";
 import type { Logger } from "../../logger.server";
 import { recordAudit, SYSTEM_ACTOR, isDomainError } from "../shared";
 import { applyCapturedMarketPayment } from "../market";
+import { applyCapturedLoanRepayment } from "../financing";
 import { ensureAccount } from "../ledger";
 import { requestNotification } from "../notifications";
 import { applyCapturedOrderPayment } from "../orders";
@@ -53,6 +54,8 @@ export const PAYMENT_PURPOSE_HANDLERS: Readonly<Record<PaymentPurpose, PaymentPu
   deposit: (trx, payment, ctx) => applyCapturedDepositPayment(trx, payment, ctx.now),
   // A captured checkout payment holds each of its orders in escrow.
   market_order: (trx, payment, ctx) => applyCapturedMarketPayment(trx, payment, ctx.now),
+  // A captured loan repayment repays the loan from the payer's wallet (what is due, or the payoff).
+  loan_repayment: (trx, payment, ctx) => applyCapturedLoanRepayment(trx, payment, ctx.now),
 };
 
 /**

@@ -9,8 +9,9 @@ import { GATEWAY_EVENT_TYPES, type GatewayEventType } from "../../../../db/schem
  * the sandbox gateway (epay-sandbox.server.ts) serves the same wire format, so swapping the sandbox
  * for the bank's real e-Pay is a change of URL and secret, not of code.
  *
- * Left for the settlement issue: `payout` (T+1 batches to organisations). It joins this interface
- * when it has a caller; the statement is here already because reconciliation reads it.
+ * `payout` credits an organisation's bank account; its first caller is the settlement account's
+ * verification deposit (issue 15), T+1 batches follow. The statement is here because
+ * reconciliation reads it.
  */
 
 export { GATEWAY_EVENT_TYPES, type GatewayEventType };
@@ -119,6 +120,35 @@ export const refundResponseSchema = z.object({
 });
 export type RefundResponse = z.infer<typeof refundResponseSchema>;
 
+/**
+ * A payout: the gateway credits a bank account from the platform's funds. Idempotent on the
+ * merchant payout reference. Answered synchronously with its outcome (the sandbox pays at once; a
+ * refusal such as a closed account is `failed` with the gateway's reason).
+ */
+export const payoutRequestSchema = z
+  .object({
+    merchant_payout_reference: z.string().min(1).max(EPAY_LIMITS.referenceCharsMax),
+    amount_fen: amountFenSchema,
+    currency: z.literal("CNY"),
+    bank_name: z.string().trim().min(1).max(EPAY_LIMITS.descriptionCharsMax),
+    account_number: z.string().regex(/^[0-9]{8,30}$/, "8 to 30 digits"),
+    account_name: z.string().trim().min(1).max(EPAY_LIMITS.descriptionCharsMax),
+    /** Shown on the receiving account's statement (附言). */
+    remark: z.string().trim().min(1).max(EPAY_LIMITS.descriptionCharsMax),
+  })
+  .strict();
+export type PayoutRequest = z.infer<typeof payoutRequestSchema>;
+
+export const payoutResponseSchema = z.object({
+  gateway_payout_id: idSchema,
+  merchant_payout_reference: z.string(),
+  amount_fen: amountFenSchema,
+  status: z.enum(["succeeded", "failed"]),
+  failure_reason: z.string().max(EPAY_LIMITS.reasonCharsMax).nullable(),
+  created_at: isoInstant,
+});
+export type PayoutResponse = z.infer<typeof payoutResponseSchema>;
+
 export const gatewayErrorBodySchema = z.object({
   error: z.object({
     code: z.string().max(100),
@@ -189,6 +219,16 @@ export interface GatewayRefundInput {
   reason: string;
 }
 
+export interface GatewayPayoutInput {
+  /** Our payout id: the gateway is idempotent on it. */
+  merchantPayoutReference: string;
+  amountFen: number;
+  bankName: string;
+  accountNumber: string;
+  accountName: string;
+  remark: string;
+}
+
 export interface EpayGateway {
   /** Ask for a payment; the user is sent to `pay_url`. Idempotent on the merchant reference. */
   createPayment(input: GatewayCreatePaymentInput): Promise<CreatePaymentResponse>;
@@ -196,6 +236,8 @@ export interface EpayGateway {
   getPayment(gatewayPaymentId: string): Promise<PaymentStateResponse>;
   /** Ask for a refund. Idempotent on the merchant refund reference. */
   refund(input: GatewayRefundInput): Promise<RefundResponse>;
+  /** Pay money out to a bank account. Idempotent on the merchant payout reference. */
+  payout(input: GatewayPayoutInput): Promise<PayoutResponse>;
   /** The day's statement file (Asia/Shanghai business day). */
   statement(date: string): Promise<GatewayStatement>;
   /** Verify a callback's signature and timestamp, then parse it; throws EpayCallbackError. */

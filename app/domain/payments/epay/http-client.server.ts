@@ -8,11 +8,13 @@ import {
   gatewayEventSchema,
   parseStatementCsv,
   paymentStateResponseSchema,
+  payoutResponseSchema,
   refundResponseSchema,
   zodFields,
   type CreatePaymentRequest,
   type EpayGateway,
   type GatewayEvent,
+  type PayoutRequest,
   type RefundRequest,
   type SandboxDirectives,
 } from "./gateway.server";
@@ -231,6 +233,24 @@ export function createHttpEpayGateway(options: HttpEpayGatewayOptions): EpayGate
       const answer = parseJson(refundResponseSchema, text, "refund");
       if (answer.merchant_refund_reference !== input.merchantRefundReference || answer.amount_fen !== input.amountFen) {
         throw new EpayGatewayError("protocol", "e-Pay refund: the answer is for another refund or amount");
+      }
+      return answer;
+    },
+
+    async payout(input) {
+      const request: PayoutRequest = {
+        merchant_payout_reference: input.merchantPayoutReference,
+        amount_fen: input.amountFen,
+        currency: "CNY",
+        bank_name: input.bankName,
+        account_number: input.accountNumber,
+        account_name: input.accountName,
+        remark: input.remark,
+      };
+      const text = await call("POST", "api/payouts", request, EPAY_LIMITS.responseBodyBytesMax);
+      const answer = parseJson(payoutResponseSchema, text, "payout");
+      if (answer.merchant_payout_reference !== input.merchantPayoutReference || answer.amount_fen !== input.amountFen) {
+        throw new EpayGatewayError("protocol", "e-Pay payout: the answer is for another payout or amount");
       }
       return answer;
     },
