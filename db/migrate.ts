@@ -27,6 +27,7 @@ import * as m0024 from "./migrations/0024_loan_reminders";
 import * as m0025 from "./migrations/0025_market_receivables";
 import * as m0026 from "./migrations/0026_loan_repayment_purpose";
 import * as m0027 from "./migrations/0027_settlement_accounts";
+import * as m0028 from "./migrations/0028_payouts";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -60,6 +61,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0025_market_receivables": m0025,
   "0026_loan_repayment_purpose": m0026,
   "0027_settlement_accounts": m0027,
+  "0028_payouts": m0028,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

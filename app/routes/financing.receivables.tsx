@@ -138,112 +138,39 @@ export async function action({ request, context }: ActionFunctionArgs) {
   if (String(form.get("intent") ?? "") !== "sell")
     throw new Response("Unknown form", { status: 400 });
   requireMay(ctx, "financing.sell_receivable");
-  if (ctx.side === "merchant") return sellMarket(form, ctx, context);
-  const orderId = String(form.get("order_id") ?? "").trim();
+  // A core enterprise sells an on-account dealer order; a merchant the proceeds of an escrow order.
+  const sellOne =
+    ctx.side === "merchant"
+      ? (id: string) => Financing.sellMarketReceivable(context.db, ctx.actor, { marketOrderId: id }, new Date())
+      : (id: string) => Financing.sellReceivable(context.db, ctx.actor, { orderId: id }, new Date());
+  return sell(form, ctx.side === "merchant" ? "market_order_id" : "order_id", sellOne, context);
+}
+
+/** One sale from the form's `field`; a refusal names each failed check or field, nothing written. */
+async function sell(
+  form: FormData,
+  field: "order_id" | "market_order_id",
+  sellOne: (orderId: string) => Promise<{ status: string; amount_fen: number }>,
+  context: ActionFunctionArgs["context"]
+) {
+  const orderId = String(form.get(field) ?? "").trim();
   // A form that names no order is the form's mistake (422), not a missing order (404).
   if (!isUuid(orderId))
     return data<SellFailure>(
-      {
-        intent: "sell",
-        orderId,
-        fieldErrors: { order_id: "required" },
-        codes: { order_id: "required" },
-        formError: null,
-      },
+      { intent: "sell", orderId, fieldErrors: { [field]: "required" }, codes: { [field]: "required" }, formError: null },
       { status: 422 }
     );
   try {
-    const application = await Financing.sellReceivable(
-      context.db,
-      ctx.actor,
-      { orderId },
-      new Date()
-    );
-    const key =
-      application.status === "approved"
-        ? "financing.receivables.flash.approved"
-        : "financing.receivables.flash.applied";
+    const application = await sellOne(orderId);
+    const key = application.status === "approved" ? "financing.receivables.flash.approved" : "financing.receivables.flash.applied";
     return redirect("/financing/receivables", {
-      headers: {
-        "Set-Cookie": await flashCookie(context, {
-          key,
-          params: { amount: formatFen(application.amount_fen) },
-        }),
-      },
+      headers: { "Set-Cookie": await flashCookie(context, { key, params: { amount: formatFen(application.amount_fen) } }) },
     });
   } catch (error) {
     if (error instanceof Response) throw error;
     const codes = isDomainError(error) ? { ...error.fieldCodes } : {};
-    // A refusal names each failed check or field; nothing was written (one transaction).
-    const { failure, status } = domainFailure(error, "sell", {
-      order_id: orderId,
-    });
-    return data<SellFailure>(
-      {
-        intent: "sell",
-        orderId,
-        fieldErrors: failure.fieldErrors,
-        codes,
-        formError: failure.formError,
-      },
-      { status }
-    );
-  }
-}
-
-/** A merchant sells the proceeds of one of its shipped escrow orders. */
-async function sellMarket(
-  form: FormData,
-  ctx: Awaited<ReturnType<typeof requireSeller>>,
-  context: ActionFunctionArgs["context"]
-) {
-  const orderId = String(form.get("market_order_id") ?? "").trim();
-  if (!isUuid(orderId))
-    return data<SellFailure>(
-      {
-        intent: "sell",
-        orderId,
-        fieldErrors: { market_order_id: "required" },
-        codes: { market_order_id: "required" },
-        formError: null,
-      },
-      { status: 422 }
-    );
-  try {
-    const application = await Financing.sellMarketReceivable(
-      context.db,
-      ctx.actor,
-      { marketOrderId: orderId },
-      new Date()
-    );
-    const key =
-      application.status === "approved"
-        ? "financing.receivables.flash.approved"
-        : "financing.receivables.flash.applied";
-    return redirect("/financing/receivables", {
-      headers: {
-        "Set-Cookie": await flashCookie(context, {
-          key,
-          params: { amount: formatFen(application.amount_fen) },
-        }),
-      },
-    });
-  } catch (error) {
-    if (error instanceof Response) throw error;
-    const codes = isDomainError(error) ? { ...error.fieldCodes } : {};
-    const { failure, status } = domainFailure(error, "sell", {
-      market_order_id: orderId,
-    });
-    return data<SellFailure>(
-      {
-        intent: "sell",
-        orderId,
-        fieldErrors: failure.fieldErrors,
-        codes,
-        formError: failure.formError,
-      },
-      { status }
-    );
+    const { failure, status } = domainFailure(error, "sell", { [field]: orderId });
+    return data<SellFailure>({ intent: "sell", orderId, fieldErrors: failure.fieldErrors, codes, formError: failure.formError }, { status });
   }
 }
 

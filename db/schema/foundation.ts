@@ -114,6 +114,8 @@ export const LEDGER_ACCOUNT_KINDS = [
   "facility_limits_issued",
   // Settlement (issue 15): what the bank spends, e.g. the small deposits that prove a settlement account.
   "bank_expenses",
+  // Payouts (decision 026): money on its way from a wallet to a settlement account, held until the gateway answers.
+  "payouts_in_transit",
 ] as const;
 export type LedgerAccountKind = (typeof LEDGER_ACCOUNT_KINDS)[number];
 

@@ -8,6 +8,7 @@ import type { RecruitmentTables } from "./recruitment";
 import type { MarketTables, MarketTradeTables } from "./market";
 import type { FinancingTables } from "./financing";
 import type { SettlementTables } from "./settlement";
+import type { PayoutsTables } from "./payouts";
 
 export * from "./foundation";
 export * from "./outbox";
@@ -19,5 +20,6 @@ export * from "./recruitment";
 export * from "./market";
 export * from "./financing";
 export * from "./settlement";
+export * from "./payouts";
 
-export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables, OrdersTables, ApiTables, RecruitmentTables, MarketTables, MarketTradeTables, FinancingTables, SettlementTables {}
+export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables, OrdersTables, ApiTables, RecruitmentTables, MarketTables, MarketTradeTables, FinancingTables, SettlementTables, PayoutsTables {}

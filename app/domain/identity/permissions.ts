@@ -123,6 +123,15 @@ const OTHER_ACTIONS = {
   "settlement_account.write": { core_enterprise: FINANCE, dealer: FINANCE, market_operator: FINANCE, merchant: FINANCE },
   "settlement_account.verify": { core_enterprise: FINANCE, dealer: FINANCE, market_operator: FINANCE, merchant: FINANCE },
   "settlement_account.read_number": { core_enterprise: FINANCE, dealer: FINANCE, market_operator: FINANCE, merchant: FINANCE },
+  // Payouts (decision 026): sending the organisation's money to its settlement account is a money
+  // decision like the account itself. The bank's operations staff see every organisation's payouts
+  // (and the failed ones' reasons); reading changes nothing, and is kept here so the console asks one table.
+  "payout.request": { core_enterprise: FINANCE, dealer: FINANCE, market_operator: FINANCE, merchant: FINANCE },
+  "payout.view_all": { bank: ["operations", "platform_admin"] },
+  // Reconciliation (decision 027): the gateway's statement against our books is the bank's own
+  // control; resolving a mismatch is a judgement recorded with a note, so it is a separate action.
+  "reconciliation.view": { bank: ["operations", "platform_admin"] },
+  "reconciliation.resolve": { bank: ["operations", "platform_admin"] },
   // Credentials
   "api_key.manage": {
     bank: OWNER_ADMIN,

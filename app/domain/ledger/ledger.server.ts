@@ -83,6 +83,9 @@ export const ACCOUNT_KIND_RULES: Record<LedgerAccountKind, AccountKindRule> = {
   facility_limits_issued: { normalSide: "debit", overdraftRule: "none" },
   // The bank's own costs (the verification deposits it sends): grows by debits, never limited.
   bank_expenses: { normalSide: "debit", overdraftRule: "none" },
+  // Still owed to the payee while the gateway sends it: a wallet's payout is held into it and, once
+  // the gateway confirms, passed on to gateway_clearing (decision 026).
+  payouts_in_transit: { normalSide: "credit", overdraftRule: "debits_le_credits" },
 };
 
 export type AccountRow = {

@@ -157,16 +157,28 @@ export const gatewayErrorBodySchema = z.object({
   }),
 });
 
-/** One line of the daily statement: money that moved through the gateway that day. */
+/**
+ * One line of the daily statement: money that moved through the gateway that day. `gatewayId` is
+ * the movement's own id at the gateway (ep_ payment, rf_ refund, po_ payout); `amountFen` is the
+ * gross; `netFen` is what reached (payment: gross − fee) or left (refund, payout: gross + fee) the
+ * merchant's gateway balance (decision 027).
+ */
 export interface StatementRow {
+  gatewayId: string;
+  /** The payment a payment or refund line belongs to; empty for a payout. */
   gatewayPaymentId: string;
   merchantReference: string;
-  type: "payment.succeeded" | "refund.succeeded";
+  type: StatementLineType;
   amountFen: number;
+  feeFen: number;
+  netFen: number;
   occurredAt: Date;
 }
 
-export const STATEMENT_COLUMNS = ["gateway_payment_id", "merchant_reference", "type", "amount_fen", "occurred_at"] as const;
+export const STATEMENT_LINE_TYPES = ["payment.succeeded", "refund.succeeded", "payout.succeeded"] as const;
+export type StatementLineType = (typeof STATEMENT_LINE_TYPES)[number];
+
+export const STATEMENT_COLUMNS = ["gateway_id", "gateway_payment_id", "merchant_reference", "type", "gross_fen", "fee_fen", "net_fen", "occurred_at"] as const;
 
 export interface GatewayStatement {
   /** Business day in Asia/Shanghai, `YYYY-MM-DD`. */
@@ -307,9 +319,17 @@ export function shanghaiDayBounds(date: string): { from: Date; to: Date } {
 /** The statement file: a header row, then one line per money movement, RFC 4180 quoting. */
 export function formatStatementCsv(rows: readonly StatementRow[]): string {
   return stringify(
-    rows.map((r) => [r.gatewayPaymentId, r.merchantReference, r.type, String(r.amountFen), r.occurredAt.toISOString()]),
+    rows.map((r) => [r.gatewayId, r.gatewayPaymentId, r.merchantReference, r.type, String(r.amountFen), String(r.feeFen), String(r.netFen), r.occurredAt.toISOString()]),
     { header: true, columns: [...STATEMENT_COLUMNS], record_delimiter: "unix" },
   );
+}
+
+function wholeFen(value: string | undefined, line: number, column: string, positive: boolean): number {
+  const fen = Number(value);
+  if (value === undefined || !/^\d+$/.test(value) || !Number.isSafeInteger(fen) || (positive && fen <= 0)) {
+    throw new Error(`statement line ${line}: ${column} must be a ${positive ? "positive" : "non-negative"} whole number`);
+  }
+  return fen;
 }
 
 /** Parse a statement file, refusing anything that is not exactly our columns and types. */
@@ -322,14 +342,16 @@ export function parseStatementCsv(csv: string): StatementRow[] {
   if (rows.length > EPAY_LIMITS.statementRowsMax) throw new Error(`statement: more than ${EPAY_LIMITS.statementRowsMax} rows`);
   return rows.map((cells, index) => {
     const line = index + 2;
-    const [gatewayPaymentId, merchantReference, type, amount, occurredAt] = cells;
-    if (type !== "payment.succeeded" && type !== "refund.succeeded") throw new Error(`statement line ${line}: unknown type ${type}`);
-    const amountFen = Number(amount);
-    if (!/^\d+$/.test(amount) || !Number.isSafeInteger(amountFen) || amountFen <= 0) {
-      throw new Error(`statement line ${line}: amount_fen must be a positive whole number`);
-    }
+    const [gatewayId, gatewayPaymentId, merchantReference, type, gross, fee, net, occurredAt] = cells;
+    if (!(STATEMENT_LINE_TYPES as readonly string[]).includes(type)) throw new Error(`statement line ${line}: unknown type ${type}`);
+    if (!gatewayId || !merchantReference) throw new Error(`statement line ${line}: gateway_id and merchant_reference are required`);
+    const amountFen = wholeFen(gross, line, "gross_fen", true);
+    const feeFen = wholeFen(fee, line, "fee_fen", false);
+    const netFen = wholeFen(net, line, "net_fen", false);
+    const expectedNet = type === "payment.succeeded" ? amountFen - feeFen : amountFen + feeFen;
+    if (netFen !== expectedNet) throw new Error(`statement line ${line}: net_fen ${netFen} does not follow from gross_fen and fee_fen`);
     const at = new Date(occurredAt);
     if (Number.isNaN(at.getTime())) throw new Error(`statement line ${line}: occurred_at is not a timestamp`);
-    return { gatewayPaymentId, merchantReference, type, amountFen, occurredAt: at };
+    return { gatewayId, gatewayPaymentId, merchantReference, type: type as StatementLineType, amountFen, feeFen, netFen, occurredAt: at };
   });
 }
