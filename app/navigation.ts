@@ -32,6 +32,8 @@ export const NAV_ENTRIES: readonly NavEntry[] = [
   { to: "/market/announcements", label: "nav.marketAnnouncements", kinds: ["buyer", "merchant"] },
   { to: "/financing", label: "nav.financing", kinds: ["bank", "core_enterprise", "dealer"] },
   { to: "/settlement/account", label: "nav.settlement", kinds: ["core_enterprise", "dealer", "market_operator", "merchant"] },
+  { to: "/settlement/payouts", label: "nav.payouts", kinds: ["bank"] },
+  { to: "/settlement/reconciliation", label: "nav.reconciliation", kinds: ["bank"] },
 ];
 
 export function navFor(kind: OrganizationKind | undefined): readonly NavEntry[] {

@@ -28,6 +28,7 @@ import * as m0025 from "./migrations/0025_market_receivables";
 import * as m0026 from "./migrations/0026_loan_repayment_purpose";
 import * as m0027 from "./migrations/0027_settlement_accounts";
 import * as m0028 from "./migrations/0028_payouts";
+import * as m0029 from "./migrations/0029_reconciliation";
 
 /**
  * Migrations are imported in code rather than read from disk, so the same list runs under tsx,
@@ -62,6 +63,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0026_loan_repayment_purpose": m0026,
   "0027_settlement_accounts": m0027,
   "0028_payouts": m0028,
+  "0029_reconciliation": m0029,
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

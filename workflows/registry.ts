@@ -40,6 +40,8 @@ import {
   parseDisbursePayload,
   parseGuaranteeCallPayload,
 } from "./financing";
+import { parseSendPayoutPayload, SEND_PAYOUT_JOB, sendPayoutStep, SETTLEMENT_QUEUE } from "./settlement";
+import { parseReconcileStatementPayload, RECONCILE_STATEMENT_JOB, reconcileStatementStep } from "./reconciliation";
 
 /**
  * Every workflow step, by job name. A step is a plain async function over the database: BullMQ
@@ -165,6 +167,8 @@ export const STEPS = {
   [ACCRUAL_CLOSE_JOB]: defineStep({ queue: FINANCING_QUEUE, parse: parseAccrualClosePayload, run: accrualCloseStep, children: accrualCloseChildren }),
   [AUTO_DEBIT_JOB]: defineStep({ queue: FINANCING_QUEUE, parse: parseAutoDebitPayload, run: autoDebitStep }),
   [GUARANTEE_CALL_JOB]: defineStep({ queue: FINANCING_QUEUE, parse: parseGuaranteeCallPayload, run: guaranteeCallStep }),
+  [SEND_PAYOUT_JOB]: defineStep({ queue: SETTLEMENT_QUEUE, parse: parseSendPayoutPayload, run: sendPayoutStep }),
+  [RECONCILE_STATEMENT_JOB]: defineStep({ queue: SETTLEMENT_QUEUE, parse: parseReconcileStatementPayload, run: reconcileStatementStep }),
 } as const satisfies StepRegistry;
 
 export type JobName = keyof typeof STEPS;

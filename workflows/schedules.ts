@@ -3,6 +3,8 @@ import { HOUSEKEEPING_QUEUE, PURGE_EXPIRED_JOB } from "./housekeeping";
 import { PAYMENTS_QUEUE, QUERY_PENDING_PAYMENTS_JOB } from "../app/domain/payments";
 import { ACCRUAL_START_JOB, FINANCING_QUEUE } from "./financing";
 import { AUTO_CONFIRM_JOB, EXPIRE_CHECKOUTS_JOB, MARKET_ORDER_QUEUE, SETTLE_MARKET_ORDERS_JOB } from "./market";
+import { RECONCILE_STATEMENT_JOB } from "./reconciliation";
+import { SETTLEMENT_QUEUE } from "../app/domain/settlement";
 
 /**
  * Time-driven steps. In server mode each becomes a BullMQ job scheduler (kept asserted by every
@@ -32,4 +34,7 @@ export const SCHEDULES: readonly Schedule[] = [
   // 15 minutes costs one indexed read and a run missed while everything was down starts on return.
   { id: "financing-accrual", queue: FINANCING_QUEUE, jobName: ACCRUAL_START_JOB, every_ms: 15 * 60 * 1000 },
   { id: "housekeeping-purge-expired", queue: HOUSEKEEPING_QUEUE, jobName: PURGE_EXPIRED_JOB, every_ms: 60 * 60 * 1000 },
+  // Yesterday's gateway statement, imported and matched: a day already imported is one indexed
+  // read, so asking hourly costs nothing and a day the gateway was down for comes in on the next try.
+  { id: "settlement-reconcile", queue: SETTLEMENT_QUEUE, jobName: RECONCILE_STATEMENT_JOB, every_ms: 60 * 60 * 1000 },
 ];

@@ -1,5 +1,5 @@
 import { data, redirect, type ActionFunctionArgs, type LinksFunction, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
-import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { CsrfInput } from "~/components/csrf-input";
 import { Fact } from "~/components/financing-loan-ui";
 import { RouteError } from "~/components/route-error";
@@ -190,7 +190,9 @@ export default function SettlementAccountPage() {
           <h1>{t("settlement.title")}</h1>
         </div>
       </div>
-      <p className="sc-muted">{t("settlement.intro")}</p>
+      <p className="sc-muted">
+        {t("settlement.intro")} <Link to="/settlement/payouts" data-testid="settlement-payouts-link">{t("payouts.toPayouts")}</Link>
+      </p>
 
       <section className="panel" aria-labelledby="current-heading">
         <h2 id="current-heading">{t("settlement.current")}</h2>

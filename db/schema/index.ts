@@ -9,6 +9,7 @@ import type { MarketTables, MarketTradeTables } from "./market";
 import type { FinancingTables } from "./financing";
 import type { SettlementTables } from "./settlement";
 import type { PayoutsTables } from "./payouts";
+import type { ReconciliationTables } from "./reconciliation";
 
 export * from "./foundation";
 export * from "./outbox";
@@ -21,5 +22,6 @@ export * from "./market";
 export * from "./financing";
 export * from "./settlement";
 export * from "./payouts";
+export * from "./reconciliation";
 
-export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables, OrdersTables, ApiTables, RecruitmentTables, MarketTables, MarketTradeTables, FinancingTables, SettlementTables, PayoutsTables {}
+export interface Database extends FoundationTables, OutboxTables, CatalogTables, PaymentsTables, OrdersTables, ApiTables, RecruitmentTables, MarketTables, MarketTradeTables, FinancingTables, SettlementTables, PayoutsTables, ReconciliationTables {}

@@ -372,6 +372,7 @@ describe("API for an ERP: catalogues to order from, balances, errors it can act 
         "/api/v1/market-orders": [buyer, "/api/v1/market-orders"],
         "/api/v1/markets/{marketId}/announcements": [operator, `/api/v1/markets/${ids.market}/announcements`],
         "/api/v1/financing/loans": [dealer, "/api/v1/financing/loans"],
+        "/api/v1/settlement/payouts": [core, "/api/v1/settlement/payouts"],
       };
     }
 

@@ -272,19 +272,19 @@ describe("e-Pay over HTTP (PostgreSQL)", () => {
       const occurred = await t.db.selectFrom("sandbox_epay_events").select("occurred_at").where("gateway_payment_id", "=", a.payment.gatewayPaymentId!).executeTakeFirstOrThrow();
       const day = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(occurred.occurred_at);
       const statement = await deps.gateway.statement(day);
-      expect(statement.csv.split("\n")[0]).toBe("gateway_payment_id,merchant_reference,type,amount_fen,occurred_at");
-      const mine = new Set([a.payment.id, b.payment.id, c.payment.id]);
-      const rows = statement.rows.filter((r) => mine.has(r.merchantReference));
-      expect(rows.map((r) => [r.merchantReference, r.type, r.amountFen])).toEqual([
-        [a.payment.id, "payment.succeeded", 1_111],
-        [b.payment.id, "payment.succeeded", 2_222],
-        [a.payment.id, "refund.succeeded", 111],
+      expect(statement.csv.split("\n")[0]).toBe("gateway_id,gateway_payment_id,merchant_reference,type,gross_fen,fee_fen,net_fen,occurred_at");
+      const mine = new Set([a.payment.gatewayPaymentId, b.payment.gatewayPaymentId, c.payment.gatewayPaymentId]);
+      const rows = statement.rows.filter((r) => mine.has(r.gatewayPaymentId));
+      expect(rows.map((r) => [r.gatewayPaymentId, r.type, r.amountFen])).toEqual([
+        [a.payment.gatewayPaymentId, "payment.succeeded", 1_111],
+        [b.payment.gatewayPaymentId, "payment.succeeded", 2_222],
+        [a.payment.gatewayPaymentId, "refund.succeeded", 111],
       ]);
       expect(rows.every((r) => r.gatewayPaymentId.startsWith("ep_"))).toBe(true);
 
       const dayBefore = new Date(Date.parse(`${day}T12:00:00+08:00`) - 24 * 3600 * 1000);
       const earlier = await deps.gateway.statement(new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(dayBefore));
-      expect(earlier.rows.filter((r) => mine.has(r.merchantReference))).toEqual([]);
+      expect(earlier.rows.filter((r) => mine.has(r.gatewayPaymentId))).toEqual([]);
 
       await expect(deps.gateway.statement("2025-02-30")).rejects.toBeInstanceOf(EpayGatewayError);
       const raw = await signedFetch("/sandbox/epay/api/statements/2025-02-30");

@@ -135,6 +135,8 @@ const PAGE_ACTIONS: Readonly<Record<string, Readonly<Record<string, ActionName>>
   "financing.runs.tsx": { start: "financing.run_accrual" },
   "financing.credit-line.tsx": { draw: "financing.apply" },
   "financing.receivables.tsx": { sell: "financing.sell_receivable" },
+  "settlement.payouts.tsx": { request: "payout.request" },
+  "settlement.reconciliation.tsx": { resolve: "reconciliation.resolve" },
   "settlement.account.tsx": { save: "settlement_account.write", resend: "settlement_account.write", verify: "settlement_account.verify" },
   "financing.facilities.tsx": { set_agreement: "financing.facility_write", set_sub_limit: "financing.facility_write", set_borrower_limit: "financing.facility_write" },
   "financing.products.tsx": { record_lpr: "financing.product_write", create_product: "financing.product_write" },
@@ -166,6 +168,7 @@ const PAGE_ACTIONS_WITHOUT_ROLE: Readonly<Record<string, string>> = {
 
 /** POST endpoints that act for no organisation's role, and why. */
 const API_WITHOUT_ROLE: Readonly<Record<string, string>> = {
+  epayPayoutCallback: "the gateway's signed payout callback: the signature is the permission",
   login: "issues a token for a password: there is no principal yet",
   epayCallback: "the gateway's signed callback: the signature is the permission",
   submitApplication: "the public recruitment application: anyone may apply",
@@ -525,6 +528,8 @@ describe("role matrix", () => {
       page("financing: create a product", "financing.product_write", async () => at("/financing/products", { intent: "create_product", code: "" }), { onlyKinds: ["bank"], scoped: false }),
       page("financing: sell a receivable", "financing.sell_receivable", async () => at("/financing/receivables", { intent: "sell", order_id: "" }), { scoped: false }),
       page("settlement account: register or change", "settlement_account.write", async () => at("/settlement/account", { intent: "save", bank_name: "", branch_name: "", account_number: "", account_name: "" }), { scoped: false }),
+      page("reconciliation: resolve a mismatch", "reconciliation.resolve", async () => at("/settlement/reconciliation", { intent: "resolve", mismatch_id: "", note: "" }), { onlyKinds: ["bank"], scoped: false }),
+      page("payouts: request a payout", "payout.request", async () => at("/settlement/payouts", { intent: "request", amount: "", idempotency_key: randomUUID() }), { scoped: false }),
       page("settlement account: verify the deposit", "settlement_account.verify", async () => at("/settlement/account", { intent: "verify", amount: "" }), { scoped: false }),
       page("financing: start the daily run", "financing.run_accrual", async () => at("/financing/runs", { intent: "start", business_date: "" }), { scoped: false }),
       page("bank console: run a job given up on again", "jobs.rerun", async () => {

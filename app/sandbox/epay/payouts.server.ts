@@ -23,10 +23,18 @@ export const SANDBOX_PAYOUT_LIMITS = {
 
 /** Sandbox magic: an account number ending in these digits is a closed account. */
 const CLOSED_ACCOUNT_SUFFIX = "0000";
+/**
+ * Sandbox magic: an amount of at least 1 yuan ending in 13 fen finds the account frozen, so a
+ * payout to an account that passed its verification can still be refused. Verification deposits
+ * (1–99 fen) are never caught by it.
+ */
+const FROZEN_AMOUNT_FEN_MOD100 = 13;
+const FROZEN_AMOUNT_FEN_MIN = 100;
 
 export async function sandboxPayout(deps: SandboxDeps, rawBody: string): Promise<{ status: 200 | 201; body: PayoutResponse }> {
   const input = parseJsonBody(rawBody, payoutRequestSchema);
   const closed = input.account_number.endsWith(CLOSED_ACCOUNT_SUFFIX);
+  const frozen = !closed && input.amount_fen >= FROZEN_AMOUNT_FEN_MIN && input.amount_fen % 100 === FROZEN_AMOUNT_FEN_MOD100;
   const inserted = await deps.db
     .insertInto("sandbox_epay_payouts")
     .values({
@@ -39,8 +47,8 @@ export async function sandboxPayout(deps: SandboxDeps, rawBody: string): Promise
       account_number: input.account_number,
       account_name: input.account_name,
       remark: input.remark,
-      status: closed ? "failed" : "succeeded",
-      failure_reason: closed ? "account closed (收款账户已销户)" : null,
+      status: closed || frozen ? "failed" : "succeeded",
+      failure_reason: closed ? "account closed (收款账户已销户)" : frozen ? "account frozen (收款账户已冻结)" : null,
     })
     .onConflict((oc) => oc.columns(["merchant_id", "merchant_payout_reference"]).doNothing())
     .returningAll()

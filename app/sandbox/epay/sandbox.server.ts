@@ -6,7 +6,7 @@ import type { SandboxEpayPaymentsTable } from "../../../db/schema";
 import type { AppConfig } from "../../config.server";
 import type { Logger } from "../../logger.server";
 import { createPaymentRequestSchema, EPAY_LIMITS, EPAY_MERCHANT_HEADER, EPAY_SANDBOX_HEADER, EPAY_SIGNATURE_HEADER, formatStatementCsv, refundRequestSchema, requestSigningPayload, sandboxDirectivesSchema, shanghaiDayBounds, signPayload, unixSeconds, verifySignature, zodFields, type CreatePaymentResponse, type GatewayEvent, type GatewayEventType, type PaymentStateResponse, type RefundResponse, type SandboxDirectives, type StatementRow } from "../../domain/payments";
-import { isBusinessDate, readBodyLimited } from "../../domain/shared";
+import { applyRateBps, isBusinessDate, readBodyLimited } from "../../domain/shared";
 
 /**
  * The sandbox e-Pay gateway: a stand-in for the bank's real gateway, built to behave like it — and
@@ -446,13 +446,33 @@ export async function sandboxRefund(
 // ---------------------------------------------------------------------------------------------
 // Statement
 
-export async function sandboxStatement(deps: SandboxDeps, date: string): Promise<string> {
-  if (!isBusinessDate(date)) throw new SandboxHttpError(400, "invalid_date", "date must be a calendar date YYYY-MM-DD", { date: "YYYY-MM-DD" });
-  const { from, to } = shanghaiDayBounds(date);
-  const rows = await deps.db
+/**
+ * The gateway's charges (decision 027): 0.1% of each payment, half-even to the fen, taken from the
+ * money paid in; a fixed fee per payout, charged on top; refunds free (the payment's fee is kept).
+ */
+export const SANDBOX_FEES = {
+  paymentRateBps: 10,
+  payoutFeeFen: 100,
+  refundFeeFen: 0,
+} as const;
+
+export function sandboxFeeFen(type: StatementRow["type"], grossFen: number): number {
+  if (type === "payment.succeeded") return applyRateBps(grossFen, SANDBOX_FEES.paymentRateBps);
+  return type === "payout.succeeded" ? SANDBOX_FEES.payoutFeeFen : SANDBOX_FEES.refundFeeFen;
+}
+
+function statementRow(r: { gatewayId: string; gatewayPaymentId: string; merchantReference: string; type: StatementRow["type"]; amountFen: number; occurredAt: Date }): StatementRow {
+  const feeFen = sandboxFeeFen(r.type, r.amountFen);
+  return { ...r, feeFen, netFen: r.type === "payment.succeeded" ? r.amountFen - feeFen : r.amountFen + feeFen };
+}
+
+/** Every movement of the instants [from, to), in the gateway's order. */
+async function movementsBetween(deps: SandboxDeps, from: Date, to: Date): Promise<StatementRow[]> {
+  const events = await deps.db
     .selectFrom("sandbox_epay_events as e")
     .innerJoin("sandbox_epay_payments as p", "p.gateway_payment_id", "e.gateway_payment_id")
-    .select(["e.gateway_payment_id", "p.merchant_reference", "e.type", "e.amount_fen", "e.occurred_at"])
+    .leftJoin("sandbox_epay_refunds as r", "r.gateway_refund_id", "e.gateway_refund_id")
+    .select(["e.event_id", "e.gateway_payment_id", "e.gateway_refund_id", "p.merchant_reference", "r.merchant_refund_reference", "e.type", "e.amount_fen", "e.occurred_at"])
     .where("p.merchant_id", "=", deps.config.merchantId)
     .where("e.type", "in", ["payment.succeeded", "refund.succeeded"])
     .where("e.occurred_at", ">=", from)
@@ -461,16 +481,91 @@ export async function sandboxStatement(deps: SandboxDeps, date: string): Promise
     .orderBy("e.event_id")
     .limit(EPAY_LIMITS.statementRowsMax + 1)
     .execute();
-  if (rows.length > EPAY_LIMITS.statementRowsMax) {
-    throw new SandboxHttpError(413, "statement_too_large", `more than ${EPAY_LIMITS.statementRowsMax} rows on ${date}`);
+  const payouts = await deps.db
+    .selectFrom("sandbox_epay_payouts")
+    .select(["gateway_payout_id", "merchant_payout_reference", "amount_fen", "created_at"])
+    .where("merchant_id", "=", deps.config.merchantId)
+    .where("status", "=", "succeeded")
+    .where("created_at", ">=", from)
+    .where("created_at", "<", to)
+    .orderBy("created_at")
+    .orderBy("gateway_payout_id")
+    .limit(EPAY_LIMITS.statementRowsMax + 1)
+    .execute();
+  if (events.length + payouts.length > EPAY_LIMITS.statementRowsMax) {
+    throw new SandboxHttpError(413, "statement_too_large", `more than ${EPAY_LIMITS.statementRowsMax} rows from ${from.toISOString()}`);
   }
-  const lines: StatementRow[] = rows.map((r) => ({
-    gatewayPaymentId: r.gateway_payment_id,
-    merchantReference: r.merchant_reference,
-    type: r.type as StatementRow["type"],
-    amountFen: r.amount_fen,
-    occurredAt: r.occurred_at,
-  }));
+  const rows = [
+    ...events.map((e) =>
+      statementRow({
+        gatewayId: e.type === "refund.succeeded" ? (e.gateway_refund_id ?? e.event_id) : e.gateway_payment_id,
+        gatewayPaymentId: e.gateway_payment_id,
+        merchantReference: e.type === "refund.succeeded" ? (e.merchant_refund_reference ?? e.merchant_reference) : e.merchant_reference,
+        type: e.type as StatementRow["type"],
+        amountFen: Number(e.amount_fen),
+        occurredAt: e.occurred_at,
+      }),
+    ),
+    ...payouts.map((p) =>
+      statementRow({ gatewayId: p.gateway_payout_id, gatewayPaymentId: "", merchantReference: p.merchant_payout_reference, type: "payout.succeeded", amountFen: Number(p.amount_fen), occurredAt: p.created_at }),
+    ),
+  ];
+  return rows.sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime() || (a.gatewayId < b.gatewayId ? -1 : a.gatewayId > b.gatewayId ? 1 : 0));
+}
+
+/** Fewest genuine lines a day needs before chaos spoils it: one line for each fault, one clean. */
+export const STATEMENT_CHAOS_MIN_LINES = 5;
+
+/**
+ * Which genuine lines chaos spoils (EPAY_SANDBOX_CHAOS=1), chosen by rank of gateway id within the
+ * day, so the same day's statement is the same file every time it is asked for (a re-import must
+ * find nothing new) and a test can say in advance which line suffers what.
+ *  - first: left off (missing on theirs); second: gross one fen higher; third: listed twice;
+ *  - last: left off today and listed on the next day's statement (a day late);
+ *  - and one made-up payment nobody made (missing on ours).
+ */
+export function statementChaosPlan(dayRows: readonly StatementRow[]): { dropped?: string; inflated?: string; duplicated?: string; late?: string } {
+  if (dayRows.length < STATEMENT_CHAOS_MIN_LINES) return {};
+  const ids = dayRows.map((r) => r.gatewayId).sort();
+  return { dropped: ids[0], inflated: ids[1], duplicated: ids[2], late: ids[ids.length - 1] };
+}
+
+/** The made-up line chaos adds to a day: a payment with a reference that is none of ours. */
+export function statementChaosPhantom(date: string): StatementRow {
+  const { from } = shanghaiDayBounds(date);
+  const digits = date.replaceAll("-", "");
+  return statementRow({
+    gatewayId: `ep_chaos${digits}`,
+    gatewayPaymentId: `ep_chaos${digits}`,
+    merchantReference: `chaos-${digits}`,
+    type: "payment.succeeded",
+    amountFen: 4_321,
+    occurredAt: new Date(from.getTime() + 12 * 3600 * 1000),
+  });
+}
+
+export async function sandboxStatement(deps: SandboxDeps, date: string): Promise<string> {
+  if (!isBusinessDate(date)) throw new SandboxHttpError(400, "invalid_date", "date must be a calendar date YYYY-MM-DD", { date: "YYYY-MM-DD" });
+  const { from, to } = shanghaiDayBounds(date);
+  const today = await movementsBetween(deps, from, to);
+  if (!deps.config.chaos) return formatStatementCsv(today);
+
+  const yesterday = await movementsBetween(deps, new Date(from.getTime() - 24 * 3600 * 1000), from);
+  const plan = statementChaosPlan(today);
+  const lateFromYesterday = statementChaosPlan(yesterday).late;
+  const lines: StatementRow[] = [];
+  for (const row of today) {
+    if (row.gatewayId === plan.dropped || row.gatewayId === plan.late) continue;
+    if (row.gatewayId === plan.inflated) {
+      lines.push(statementRow({ ...row, amountFen: row.amountFen + 1 }));
+      continue;
+    }
+    lines.push(row);
+    if (row.gatewayId === plan.duplicated) lines.push(row);
+  }
+  const late = yesterday.find((r) => r.gatewayId === lateFromYesterday);
+  if (late) lines.push(late);
+  if (today.length > 0) lines.push(statementChaosPhantom(date));
   return formatStatementCsv(lines);
 }
 
