@@ -22,6 +22,8 @@ import {
   formatPercentBps,
   formatRatePpm,
   translateDynamic,
+  type Locale,
+  type MessageKey,
 } from "~/i18n";
 import { pageTitle } from "~/i18n/meta";
 import { useLocale, useT } from "~/i18n/react";
@@ -174,6 +176,34 @@ async function sell(
   }
 }
 
+/** The product's terms as both views state them: advance share, rate and term. */
+function termsParams(product: NonNullable<PageData["product"]>, locale: Locale) {
+  return {
+    advance: formatPercentBps(product.advanceRateBps, locale),
+    rate: product.annualRatePpm !== null ? formatRatePpm(product.annualRatePpm) : "—",
+    days: product.termDays ?? 0,
+  };
+}
+
+/** The back link, the product's name and the page title, for either seller's view. */
+function ReceivablesHead({ product, back, backKey, titleKey }: { product: PageData["product"]; back: string; backKey: MessageKey; titleKey: MessageKey }) {
+  const t = useT();
+  const locale = useLocale();
+  return (
+    <>
+      <p>
+        <Link to={back}>← {t(backKey)}</Link>
+      </p>
+      <div className="sc-head">
+        <div>
+          <p className="eyebrow">{product ? (locale === "en" ? product.nameEn : product.name) : ""}</p>
+          <h1>{t(titleKey)}</h1>
+        </div>
+      </div>
+    </>
+  );
+}
+
 function Refusal({ failure }: { failure: SellFailure }) {
   const t = useT();
   const locale = useLocale();
@@ -231,31 +261,14 @@ export default function ReceivablesPage() {
 
   return (
     <div className="sc-page" data-testid="receivables">
-      <p>
-        <Link to="/financing">← {t("financing.receivables.back")}</Link>
-      </p>
-      <div className="sc-head">
-        <div>
-          <p className="eyebrow">
-            {product ? (locale === "en" ? product.nameEn : product.name) : ""}
-          </p>
-          <h1>{t("financing.receivables.title")}</h1>
-        </div>
-      </div>
+      <ReceivablesHead product={product} back="/financing" backKey="financing.receivables.back" titleKey="financing.receivables.title" />
 
       <section className="panel" aria-labelledby="for-sale-heading">
         <h2 id="for-sale-heading">{t("financing.receivables.forSale")}</h2>
         {product ? (
           <>
             <p data-testid="receivables-terms">
-              {t("financing.receivables.terms", {
-                advance: formatPercentBps(product.advanceRateBps, locale),
-                rate:
-                  product.annualRatePpm !== null
-                    ? formatRatePpm(product.annualRatePpm)
-                    : "—",
-                days: product.termDays ?? 0,
-              })}
+              {t("financing.receivables.terms", termsParams(product, locale))}
               {product.lprPpm !== null && product.annualRatePpm !== null ? (
                 <span className="sc-muted">
                   {" "}
@@ -457,31 +470,14 @@ function MerchantReceivables({
   const { product, market } = d;
   return (
     <div className="sc-page" data-testid="receivables">
-      <p>
-        <Link to="/market/orders">← {t("financing.receivables.market.back")}</Link>
-      </p>
-      <div className="sc-head">
-        <div>
-          <p className="eyebrow">
-            {product ? (locale === "en" ? product.nameEn : product.name) : ""}
-          </p>
-          <h1>{t("financing.receivables.market.title")}</h1>
-        </div>
-      </div>
+      <ReceivablesHead product={product} back="/market/orders" backKey="financing.receivables.market.back" titleKey="financing.receivables.market.title" />
 
       <section className="panel" aria-labelledby="for-sale-heading">
         <h2 id="for-sale-heading">{t("financing.receivables.market.forSale")}</h2>
         {product ? (
           <>
             <p data-testid="receivables-terms">
-              {t("financing.receivables.market.terms", {
-                advance: formatPercentBps(product.advanceRateBps, locale),
-                rate:
-                  product.annualRatePpm !== null
-                    ? formatRatePpm(product.annualRatePpm)
-                    : "—",
-                days: product.termDays ?? 0,
-              })}
+              {t("financing.receivables.market.terms", termsParams(product, locale))}
             </p>
             <p className="sc-muted">{t("financing.receivables.market.forSaleHint")}</p>
           </>
